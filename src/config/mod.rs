@@ -1,0 +1,311 @@
+//! The configuration: a tiny line-based INI file (SPEC §2) parsed into fixed
+//! tables. Strings live once in the configuration's `Arena`, so a service costs
+//! its spec plus the bytes it really uses, never a worst-case buffer.
+//!
+//! Imports only `limits`, `fixed`, `event`; no I/O: the driver reads the file.
+
+mod parse;
+mod value;
+
+pub use parse::{Errors, ParseError, parse};
+
+
+use crate::fixed::{Arena, Full, ServiceId, Str, Words};
+use crate::limits::MAX_SERVICES;
+
+/// How a service is run (SPEC §3). Later parts add the socket modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mode {
+    /// Long-running; restarted by policy.
+    Daemon = 0,
+    /// Runs once; `up` after exit 0.
+    Oneshot,
+}
+
+impl Mode {
+    /// The word used in the config and the status file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Daemon => "daemon",
+            Mode::Oneshot => "oneshot",
+        }
+    }
+}
+
+/// When a service that ended is started again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Restart {
+    /// After every end (for a oneshot: like `OnFailure`).
+    Always = 0,
+    /// After a non-zero exit, a signal, a spawn failure or a start timeout.
+    OnFailure,
+    /// Never.
+    No,
+}
+
+/// Where a service's stdout and stderr go. Later parts add loggers and rings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Log {
+    /// vigild's own stdout and stderr.
+    Inherit = 0,
+    /// `/dev/null`.
+    Null,
+}
+
+/// One `[NAME]` section, fully parsed and validated.
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceSpec {
+    /// The section name.
+    pub name: Str,
+    /// Line of the `[NAME]` header.
+    pub line: u32,
+    /// Digest of the section's effective settings; a reload restarts a
+    /// service only when this changed.
+    pub digest: u64,
+    /// Program and arguments.
+    pub exec: Words,
+    /// Words run before `exec` (the service's own `prefix`, else the global one).
+    pub prefix: Words,
+    /// `mode`.
+    pub mode: Mode,
+    /// `autostart`.
+    pub autostart: bool,
+    /// `restart`, with the per-mode default applied.
+    pub restart: Restart,
+    /// First restart delay (`backoff`), in ms.
+    pub backoff_first_ms: u32,
+    /// Cap of the restart delay, in ms.
+    pub backoff_cap_ms: u32,
+    /// A run at least this long resets the delay (`backoff_reset`), in ms.
+    pub backoff_reset_ms: u32,
+    /// Give up after this many failed runs in the window; 0 = never.
+    pub restart_max: u32,
+    /// `restart_window`, in ms.
+    pub restart_window_ms: u32,
+    /// `start_timeout` in ms; 0 = none.
+    pub start_timeout_ms: u32,
+    /// `stop_signal`.
+    pub stop_signal: u8,
+    /// `stop_timeout` in ms, then KILL.
+    pub stop_timeout_ms: u32,
+    /// `user` (empty: unchanged).
+    pub user: Str,
+    /// Line of `user` (for errors found when it is looked up).
+    pub user_line: u32,
+    /// `group` (empty: the user's, or unchanged).
+    pub group: Str,
+    /// Line of `group`.
+    pub group_line: u32,
+    /// `dir` (empty: `/`).
+    pub dir: Str,
+    /// `env` entries, `KEY=VALUE`.
+    pub env: Words,
+    /// `umask`.
+    pub umask: u16,
+    /// `nofile`; 0 = unchanged.
+    pub nofile: u32,
+    /// `log`.
+    pub log: Log,
+    /// Dependencies (`after`), resolved to ids, as little-endian u16 pairs.
+    after: Str,
+    /// A service removed by a reload, kept only until it has stopped.
+    pub removed: bool,
+}
+
+impl ServiceSpec {
+    /// An empty spec (all zero bits).
+    pub const EMPTY: ServiceSpec = ServiceSpec {
+        name: Str::EMPTY,
+        line: 0,
+        digest: 0,
+        exec: Words::EMPTY,
+        prefix: Words::EMPTY,
+        mode: Mode::Daemon,
+        autostart: false,
+        restart: Restart::Always,
+        backoff_first_ms: 0,
+        backoff_cap_ms: 0,
+        backoff_reset_ms: 0,
+        restart_max: 0,
+        restart_window_ms: 0,
+        start_timeout_ms: 0,
+        stop_signal: 0,
+        stop_timeout_ms: 0,
+        user: Str::EMPTY,
+        user_line: 0,
+        group: Str::EMPTY,
+        group_line: 0,
+        dir: Str::EMPTY,
+        env: Words::EMPTY,
+        umask: 0,
+        nofile: 0,
+        log: Log::Inherit,
+        after: Str::EMPTY,
+        removed: false,
+    };
+
+    /// The defaults of SPEC §2 for a new section.
+    fn with_defaults(name: Str, line: u32) -> Self {
+        ServiceSpec {
+            name,
+            line,
+            autostart: true,
+            backoff_first_ms: 100,
+            backoff_cap_ms: 30_000,
+            backoff_reset_ms: 10_000,
+            restart_window_ms: 60_000,
+            start_timeout_ms: 30_000,
+            stop_signal: 15,
+            stop_timeout_ms: 10_000,
+            umask: 0o022,
+            ..Self::EMPTY
+        }
+    }
+}
+
+/// The `[vigild]` section.
+#[derive(Clone, Copy, Debug)]
+pub struct Global {
+    /// `run_dir` (empty: `/run/vigild`).
+    pub run_dir: Str,
+    /// `prefix` for services without their own.
+    pub prefix: Words,
+    /// `log` for services without their own.
+    pub log: Log,
+    /// `max_services` (0: the compiled capacity).
+    pub max_services: u32,
+}
+
+impl Global {
+    const EMPTY: Global =
+        Global { run_dir: Str::EMPTY, prefix: Words::EMPTY, log: Log::Inherit, max_services: 0 };
+}
+
+/// A whole configuration: the global section and every service, in file order.
+pub struct Config {
+    /// The `[vigild]` section.
+    pub global: Global,
+    specs: [ServiceSpec; MAX_SERVICES],
+    count: u16,
+    /// Service indexes with every service after its dependencies.
+    order: [u16; MAX_SERVICES],
+    /// Where every string of this configuration lives.
+    pub arena: Arena,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Config {
+    /// An empty configuration (all zero bytes: a `static` of it costs no file size).
+    pub const fn new() -> Self {
+        Config {
+            global: Global::EMPTY,
+            specs: [ServiceSpec::EMPTY; MAX_SERVICES],
+            count: 0,
+            order: [0; MAX_SERVICES],
+            arena: Arena::new(),
+        }
+    }
+
+    /// Forget everything, keeping the storage.
+    pub fn clear(&mut self) {
+        self.global = Global::EMPTY;
+        self.count = 0;
+        self.arena.clear();
+    }
+
+    /// Number of services.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// True if there are no services.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Every service id, in file order.
+    pub fn ids(&self) -> impl DoubleEndedIterator<Item = ServiceId> + use<> {
+        (0..self.count).map(ServiceId)
+    }
+
+    /// Service ids ordered so that each comes after its dependencies.
+    pub fn start_order(&self) -> impl DoubleEndedIterator<Item = ServiceId> + '_ {
+        self.order[..self.len()].iter().map(|&i| ServiceId(i))
+    }
+
+    /// The spec of `id`.
+    pub fn spec(&self, id: ServiceId) -> &ServiceSpec {
+        &self.specs[id.index()]
+    }
+
+    /// The name of `id`.
+    pub fn name(&self, id: ServiceId) -> &[u8] {
+        self.arena.get(self.specs[id.index()].name)
+    }
+
+    /// The service called `name`.
+    pub fn find(&self, name: &[u8]) -> Option<ServiceId> {
+        self.ids().find(|&id| self.name(id) == name)
+    }
+
+    /// The services `id` must wait for (`after`).
+    pub fn after(&self, id: ServiceId) -> impl Iterator<Item = ServiceId> + '_ {
+        self.arena
+            .get(self.specs[id.index()].after)
+            .chunks_exact(2)
+            .map(|pair| ServiceId(u16::from_le_bytes([pair[0], pair[1]])))
+    }
+
+    /// The run directory: `run_dir`, else `/run/vigild`.
+    pub fn run_dir(&self) -> &[u8] {
+        match self.global.run_dir.is_empty() {
+            true => b"/run/vigild",
+            false => self.arena.get(self.global.run_dir),
+        }
+    }
+
+    /// Keep a service that a reload removed, until it has stopped: its name
+    /// and how to stop it are copied from `old`.
+    pub fn adopt_removed(&mut self, old: &Config, id: ServiceId) -> Result<ServiceId, Full> {
+        if self.len() >= MAX_SERVICES {
+            return Err(Full);
+        }
+        let from = old.spec(id);
+        let name = self.arena.push(old.name(id))?;
+        let new = ServiceId(self.count);
+        self.specs[new.index()] = ServiceSpec {
+            name,
+            mode: from.mode,
+            stop_signal: from.stop_signal,
+            stop_timeout_ms: from.stop_timeout_ms,
+            removed: true,
+            ..ServiceSpec::EMPTY
+        };
+        // A removed service has no dependencies and nothing may depend on it.
+        self.order[new.index()] = new.0;
+        self.count += 1;
+        Ok(new)
+    }
+
+    fn push_spec(&mut self, spec: ServiceSpec) -> Result<ServiceId, Full> {
+        if self.len() >= MAX_SERVICES {
+            return Err(Full);
+        }
+        let id = ServiceId(self.count);
+        self.specs[id.index()] = spec;
+        self.count += 1;
+        Ok(id)
+    }
+
+    fn spec_mut(&mut self, id: ServiceId) -> &mut ServiceSpec {
+        &mut self.specs[id.index()]
+    }
+}

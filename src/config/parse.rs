@@ -1,0 +1,600 @@
+//! The parser: configuration text → `Config`, or every error it contains as
+//! `ParseError { line, msg }`. Parse, don't validate: nothing downstream
+//! checks a value again.
+
+use super::value::{
+    SplitError, is_abs_path, is_account_name, is_env_entry, is_service_name, parse_bool,
+    parse_duration, parse_octal, split_words, strip_comment, trim,
+};
+use super::{Config, Log, Mode, Restart, ServiceSpec};
+use crate::event::{parse_signal, parse_u64};
+use crate::fixed::{ArrayStr, Lossy, ServiceId, Str, Words};
+use crate::limits::{ARGV_MAX, ERRORS_MAX, MAX_SERVICES};
+use core::fmt::{self, Write};
+
+/// One error: the line it is on and what is wrong.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseError {
+    /// 1-based line number.
+    pub line: u32,
+    /// The message, without file or line.
+    pub msg: ArrayStr<120>,
+}
+
+/// Every error of one parse, in line order of discovery; past `ERRORS_MAX`
+/// they are only counted.
+pub struct Errors {
+    list: [ParseError; ERRORS_MAX],
+    len: usize,
+    dropped: usize,
+}
+
+impl Default for Errors {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Errors {
+    /// No errors.
+    pub const fn new() -> Self {
+        Errors { list: [ParseError { line: 0, msg: ArrayStr::new() }; ERRORS_MAX], len: 0, dropped: 0 }
+    }
+
+    /// The recorded errors.
+    pub fn iter(&self) -> impl Iterator<Item = &ParseError> {
+        self.list[..self.len].iter()
+    }
+
+    /// True if the parse succeeded.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of errors found (recorded or not).
+    pub fn count(&self) -> usize {
+        self.len + self.dropped
+    }
+
+    /// Errors found beyond `ERRORS_MAX`.
+    pub fn dropped(&self) -> usize {
+        self.dropped
+    }
+
+    /// Record an error; also used by the driver for errors it finds itself
+    /// (an unknown user), so that all of them are listed together.
+    pub fn push(&mut self, line: u32, msg: fmt::Arguments<'_>) {
+        if self.len == ERRORS_MAX {
+            self.dropped += 1;
+            return;
+        }
+        let mut text = ArrayStr::new();
+        let _ = text.write_fmt(msg); // ArrayStr cuts, never fails
+        self.list[self.len] = ParseError { line, msg: text };
+        self.len += 1;
+    }
+}
+
+/// Parse `text` into `cfg` (cleared first). On return `errors` holds every
+/// problem found; `cfg` is usable only if there are none.
+pub fn parse(text: &[u8], cfg: &mut Config, errors: &mut Errors) {
+    cfg.clear();
+    let mut p = Parser {
+        cfg,
+        errors,
+        section: Section::None,
+        bodies: [Body::EMPTY; MAX_SERVICES],
+        global_seen: 0,
+        max_services_line: 0,
+    };
+    let mut line_no = 0u32;
+    let mut offset = 0usize;
+    for raw in text.split(|&b| b == b'\n') {
+        line_no += 1;
+        let line_start = offset;
+        offset += raw.len() + 1;
+        let line = trim(strip_comment(raw));
+        if line.is_empty() {
+            continue;
+        }
+        if line[0] == b'[' {
+            p.close_section(line_start);
+            p.open_section(line, line_no, offset.min(text.len()));
+            continue;
+        }
+        let Some(eq) = line.iter().position(|&b| b == b'=') else {
+            p.error(line_no, format_args!("expected \"key = value\" or \"[section]\""));
+            continue;
+        };
+        let (key, value) = (trim(&line[..eq]), trim(&line[eq + 1..]));
+        p.key_value(line_no, key, value);
+    }
+    p.close_section(text.len());
+    p.finish(text);
+}
+
+/// The section the parser is in.
+#[derive(Clone, Copy)]
+enum Section {
+    None,
+    Global,
+    /// A service section, or a broken header whose keys are skipped.
+    Service(Option<ServiceId>, SectionState),
+}
+
+/// What the parser tracks while inside one service section.
+#[derive(Clone, Copy)]
+struct SectionState {
+    seen: u64,
+    digest: u64,
+    restart: Option<Restart>,
+    prefix_set: bool,
+    log_set: bool,
+}
+
+/// Where a service's body is in the text, for the passes over list keys.
+#[derive(Clone, Copy)]
+struct Body {
+    start: u32,
+    end: u32,
+    first_line: u32,
+    prefix_set: bool,
+    log_set: bool,
+}
+
+impl Body {
+    const EMPTY: Body = Body { start: 0, end: 0, first_line: 0, prefix_set: false, log_set: false };
+}
+
+/// Every key of a service section: (name, handled in a later part).
+const SERVICE_KEYS: &[(&str, bool)] = &[
+    ("exec", false),
+    ("mode", false),
+    ("autostart", false),
+    ("restart", false),
+    ("backoff", false),
+    ("backoff_reset", false),
+    ("restart_max", false),
+    ("restart_window", false),
+    ("after", false),
+    ("ready", false),
+    ("start_timeout", false),
+    ("stop_signal", false),
+    ("stop_timeout", false),
+    ("user", false),
+    ("group", false),
+    ("dir", false),
+    ("env", false),
+    ("umask", false),
+    ("nofile", false),
+    ("prefix", false),
+    ("log", false),
+    ("listen", true),
+    ("listen_mode", true),
+    ("backlog", true),
+    ("max_workers", true),
+    ("max_per_ip", true),
+    ("drop_timeout", true),
+    ("procs_min", true),
+    ("procs_max", true),
+    ("idle_kill", true),
+];
+
+/// Keys that may repeat.
+const LIST_KEYS: &[&str] = &["env", "after", "listen"];
+
+/// Every key of `[vigild]`: (name, handled in a later part).
+const GLOBAL_KEYS: &[(&str, bool)] = &[
+    ("run_dir", false),
+    ("prefix", false),
+    ("log", false),
+    ("max_services", false),
+    ("finish", true),
+    ("crash", true),
+    ("main", true),
+];
+
+struct Parser<'a> {
+    cfg: &'a mut Config,
+    errors: &'a mut Errors,
+    section: Section,
+    bodies: [Body; MAX_SERVICES],
+    global_seen: u64,
+    max_services_line: u32,
+}
+
+impl Parser<'_> {
+    fn error(&mut self, line: u32, msg: fmt::Arguments<'_>) {
+        self.errors.push(line, msg);
+    }
+
+    fn open_section(&mut self, header: &[u8], line: u32, body_start: usize) {
+        let state = SectionState { seen: 0, digest: FNV_OFFSET, restart: None, prefix_set: false, log_set: false };
+        let Some(name) = header.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) else {
+            self.error(line, format_args!("bad section header (expected [name])"));
+            self.section = Section::Service(None, state);
+            return;
+        };
+        let name = trim(name);
+        if name == b"vigild" {
+            self.section = Section::Global;
+            return;
+        }
+        self.section = Section::Service(None, state);
+        if !is_service_name(name) {
+            self.error(line, format_args!("bad service name \"{}\" (use A-Z a-z 0-9 _ . -, at most 63)", Lossy(name)));
+            return;
+        }
+        if let Some(first) = self.cfg.find(name) {
+            let at = self.cfg.spec(first).line;
+            self.error(line, format_args!("duplicate service \"{}\" (first defined on line {at})", Lossy(name)));
+            return;
+        }
+        let Ok(name) = self.cfg.arena.push(name) else {
+            return self.error(line, format_args!("configuration too large"));
+        };
+        match self.cfg.push_spec(ServiceSpec::with_defaults(name, line)) {
+            Ok(id) => {
+                self.bodies[id.index()] =
+                    Body { start: body_start as u32, end: body_start as u32, first_line: line + 1, ..Body::EMPTY };
+                self.section = Section::Service(Some(id), state);
+            }
+            Err(_) => self.error(line, format_args!("too many services (compiled capacity {MAX_SERVICES})")),
+        }
+    }
+
+    fn close_section(&mut self, end: usize) {
+        let Section::Service(Some(id), state) = self.section else { return };
+        let spec = self.cfg.spec_mut(id);
+        spec.digest = state.digest;
+        spec.restart = state.restart.unwrap_or(match spec.mode {
+            Mode::Daemon => Restart::Always,
+            Mode::Oneshot => Restart::No,
+        });
+        let line = spec.line;
+        let missing_exec = spec.exec.is_empty();
+        let body = &mut self.bodies[id.index()];
+        body.end = end as u32;
+        body.prefix_set = state.prefix_set;
+        body.log_set = state.log_set;
+        if missing_exec && state.seen & key_bit(SERVICE_KEYS, "exec") == 0 {
+            self.error(line, format_args!("service has no exec"));
+        }
+        self.section = Section::None;
+    }
+
+    fn key_value(&mut self, line: u32, key: &[u8], value: &[u8]) {
+        match self.section {
+            Section::None => self.error(line, format_args!("\"{}\" outside of a section", Lossy(key))),
+            Section::Global => {
+                let Some(bit) = self.check_key(line, key, GLOBAL_KEYS, self.global_seen) else { return };
+                self.global_seen |= bit;
+                self.global_key(line, key, value);
+            }
+            Section::Service(id, mut state) => {
+                let Some(bit) = self.check_key(line, key, SERVICE_KEYS, state.seen) else { return };
+                state.seen |= bit;
+                state.digest = fnv(fnv(fnv(state.digest, key), b"="), value);
+                if let Some(id) = id {
+                    self.service_key(line, id, &mut state, key, value);
+                }
+                self.section = Section::Service(id, state);
+            }
+        }
+    }
+
+    /// Known key, not a duplicate, not from a later part → its bit.
+    fn check_key(&mut self, line: u32, key: &[u8], keys: &[(&str, bool)], seen: u64) -> Option<u64> {
+        let Some(index) = keys.iter().position(|(k, _)| k.as_bytes() == key) else {
+            self.error(line, format_args!("unknown key \"{}\"", Lossy(key)));
+            return None;
+        };
+        let (name, later) = keys[index];
+        if later {
+            self.error(line, format_args!("{name}: not supported yet (socket, pool and PID 1 keys come in a later release)"));
+            return None;
+        }
+        let bit = 1u64 << index;
+        if seen & bit != 0 && !LIST_KEYS.contains(&name) {
+            self.error(line, format_args!("{name}: duplicate key"));
+            return None;
+        }
+        Some(bit)
+    }
+
+    fn global_key(&mut self, line: u32, key: &[u8], value: &[u8]) {
+        match key {
+            b"run_dir" => match is_abs_path(value) {
+                true => self.cfg.global.run_dir = self.store(line, value),
+                false => self.error(line, format_args!("run_dir: \"{}\" is not an absolute path", Lossy(value))),
+            },
+            b"prefix" => self.cfg.global.prefix = self.words(line, "prefix", value),
+            b"log" => {
+                if let Some(log) = self.log(line, value) {
+                    self.cfg.global.log = log;
+                }
+            }
+            b"max_services" => match parse_u64(value) {
+                Some(n @ 1..) if n <= MAX_SERVICES as u64 => {
+                    self.cfg.global.max_services = n as u32;
+                    self.max_services_line = line;
+                }
+                _ => self.error(
+                    line,
+                    format_args!("max_services: \"{}\" is not a number from 1 to the compiled capacity {MAX_SERVICES}", Lossy(value)),
+                ),
+            },
+            _ => unreachable!("check_key admits only GLOBAL_KEYS"),
+        }
+    }
+
+    fn service_key(&mut self, line: u32, id: ServiceId, st: &mut SectionState, key: &[u8], value: &[u8]) {
+        macro_rules! bad {
+            ($($arg:tt)*) => { self.error(line, format_args!($($arg)*)) };
+        }
+        macro_rules! duration {
+            ($field:ident, $name:literal) => {
+                match parse_duration(value) {
+                    Some(ms) => self.cfg.spec_mut(id).$field = ms,
+                    None => bad!("{}: bad duration \"{}\" (use 250ms, 5s, 2m, 1h)", $name, Lossy(value)),
+                }
+            };
+        }
+        match key {
+            b"exec" => {
+                let words = self.words(line, "exec", value);
+                if words.is_empty() {
+                    bad!("exec: no program given");
+                }
+                self.cfg.spec_mut(id).exec = words;
+            }
+            b"mode" => match value {
+                b"daemon" => self.cfg.spec_mut(id).mode = Mode::Daemon,
+                b"oneshot" => self.cfg.spec_mut(id).mode = Mode::Oneshot,
+                b"activate" | b"accept" | b"pool" => {
+                    bad!("mode: \"{}\" is not supported yet (it comes in a later release)", Lossy(value))
+                }
+                _ => bad!("mode: unknown mode \"{}\" (daemon, activate, accept, pool, oneshot)", Lossy(value)),
+            },
+            b"autostart" => match parse_bool(value) {
+                Some(b) => self.cfg.spec_mut(id).autostart = b,
+                None => bad!("autostart: \"{}\" is not yes/no/true/false/1/0", Lossy(value)),
+            },
+            b"restart" => match value {
+                b"always" => st.restart = Some(Restart::Always),
+                b"on-failure" => st.restart = Some(Restart::OnFailure),
+                b"no" => st.restart = Some(Restart::No),
+                _ => bad!("restart: \"{}\" is not always, on-failure or no", Lossy(value)),
+            },
+            b"backoff" => {
+                let mut parts = value.split(|b| b.is_ascii_whitespace()).filter(|p| !p.is_empty());
+                let first = parts.next().and_then(parse_duration);
+                let cap = match parts.next() {
+                    Some(text) => parse_duration(text),
+                    None => Some(30_000),
+                };
+                match (first, cap, parts.next()) {
+                    (Some(first), Some(cap), None) if first <= cap => {
+                        let spec = self.cfg.spec_mut(id);
+                        spec.backoff_first_ms = first;
+                        spec.backoff_cap_ms = cap;
+                    }
+                    (Some(_), Some(_), None) => bad!("backoff: the first delay is longer than the cap"),
+                    _ => bad!("backoff: \"{}\" is not \"FIRST CAP\" (two durations, e.g. 100ms 30s)", Lossy(value)),
+                }
+            }
+            b"backoff_reset" => duration!(backoff_reset_ms, "backoff_reset"),
+            b"restart_max" => match parse_u64(value).and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => self.cfg.spec_mut(id).restart_max = n,
+                None => bad!("restart_max: \"{}\" is not a number", Lossy(value)),
+            },
+            b"restart_window" => duration!(restart_window_ms, "restart_window"),
+            b"start_timeout" => duration!(start_timeout_ms, "start_timeout"),
+            b"stop_timeout" => duration!(stop_timeout_ms, "stop_timeout"),
+            b"stop_signal" => match parse_signal(value) {
+                Some(sig) => self.cfg.spec_mut(id).stop_signal = sig,
+                None => bad!("stop_signal: unknown signal \"{}\"", Lossy(value)),
+            },
+            b"ready" => match value {
+                b"none" => {}
+                _ if value == b"notify" || value.starts_with(b"fd:") => {
+                    bad!("ready: \"{}\" is not supported yet (readiness comes in a later release)", Lossy(value))
+                }
+                _ => bad!("ready: \"{}\" is not none, notify or fd:N", Lossy(value)),
+            },
+            b"user" | b"group" => {
+                if !is_account_name(value) {
+                    return bad!("{}: bad name \"{}\"", Lossy(key), Lossy(value));
+                }
+                let s = self.store(line, value);
+                let spec = self.cfg.spec_mut(id);
+                match key {
+                    b"user" => (spec.user, spec.user_line) = (s, line),
+                    _ => (spec.group, spec.group_line) = (s, line),
+                }
+            }
+            b"dir" => match is_abs_path(value) {
+                true => self.cfg.spec_mut(id).dir = self.store(line, value),
+                false => bad!("dir: \"{}\" is not an absolute path", Lossy(value)),
+            },
+            b"umask" => match parse_octal(value, 0o777) {
+                Some(mask) => self.cfg.spec_mut(id).umask = mask,
+                None => bad!("umask: \"{}\" is not an octal mode (e.g. 022)", Lossy(value)),
+            },
+            b"nofile" => match parse_u64(value) {
+                Some(n @ 1..=0x7fff_ffff) => self.cfg.spec_mut(id).nofile = n as u32,
+                _ => bad!("nofile: \"{}\" is not a number of files", Lossy(value)),
+            },
+            b"prefix" => {
+                st.prefix_set = true;
+                self.cfg.spec_mut(id).prefix = self.words(line, "prefix", value);
+            }
+            b"log" => {
+                if let Some(log) = self.log(line, value) {
+                    st.log_set = true;
+                    self.cfg.spec_mut(id).log = log;
+                }
+            }
+            // Stored contiguously when the section closes, checked then.
+            b"env" | b"after" => {}
+            _ => unreachable!("check_key admits only SERVICE_KEYS"),
+        }
+    }
+
+    fn log(&mut self, line: u32, value: &[u8]) -> Option<Log> {
+        match value {
+            b"inherit" => return Some(Log::Inherit),
+            b"null" => return Some(Log::Null),
+            _ if value.starts_with(b"/") || value.starts_with(b"service:") || value.starts_with(b"ring:") => {
+                self.error(line, format_args!("log: \"{}\" is not supported yet (loggers come in a later release)", Lossy(value)))
+            }
+            _ => self.error(
+                line,
+                format_args!("log: \"{}\" is not inherit, null, DIR, service:NAME or ring:SIZE", Lossy(value)),
+            ),
+        }
+        None
+    }
+
+    fn store(&mut self, line: u32, value: &[u8]) -> Str {
+        match self.cfg.arena.push(value) {
+            Ok(s) => s,
+            Err(_) => {
+                self.error(line, format_args!("configuration too large"));
+                Str::EMPTY
+            }
+        }
+    }
+
+    fn words(&mut self, line: u32, key: &str, value: &[u8]) -> Words {
+        match split_words(value, &mut self.cfg.arena) {
+            Ok(words) => return words,
+            Err(SplitError::UnclosedQuote) => self.error(line, format_args!("{key}: unclosed double quote")),
+            Err(SplitError::TrailingBackslash) => self.error(line, format_args!("{key}: backslash at the end")),
+            Err(SplitError::WordTooLong) => self.error(line, format_args!("{key}: word too long")),
+            Err(SplitError::Nul) => self.error(line, format_args!("{key}: NUL byte")),
+            Err(SplitError::Full) => self.error(line, format_args!("configuration too large")),
+        }
+        Words::EMPTY
+    }
+
+    /// The passes that need every service: list keys, inherited globals,
+    /// `max_services`, `after` resolution and the start order.
+    fn finish(&mut self, text: &[u8]) {
+        let global = self.cfg.global;
+        if global.max_services != 0 && self.cfg.len() > global.max_services as usize {
+            let first_over = self.cfg.spec(ServiceId(global.max_services as u16)).line;
+            let (max, at) = (global.max_services, self.max_services_line);
+            self.error(first_over, format_args!("more services than max_services = {max} (line {at})"));
+        }
+        let global_digest = fnv(fnv(FNV_OFFSET, self.cfg.arena.words_bytes(global.prefix)), &[global.log as u8]);
+        for id in self.cfg.ids() {
+            let body = self.bodies[id.index()];
+            let env = self.list_pass(text, body, b"env", |p, line, value| {
+                if !is_env_entry(value) {
+                    p.error(line, format_args!("env: \"{}\" is not KEY=VALUE", Lossy(value)));
+                } else if p.cfg.arena.push(value).is_err() {
+                    p.error(line, format_args!("configuration too large"));
+                } else {
+                    return 1;
+                }
+                0
+            });
+            let spec = self.cfg.spec_mut(id);
+            spec.env = env;
+            if !body.prefix_set {
+                spec.prefix = global.prefix;
+            }
+            if !body.log_set {
+                spec.log = global.log;
+            }
+            if !body.prefix_set || !body.log_set {
+                spec.digest = fnv(spec.digest, &global_digest.to_le_bytes());
+            }
+            if spec.prefix.len() + spec.exec.len() > ARGV_MAX {
+                let line = spec.line;
+                self.error(line, format_args!("exec: more than {ARGV_MAX} words with the prefix"));
+            }
+        }
+        for id in self.cfg.ids() {
+            let body = self.bodies[id.index()];
+            let mark = self.cfg.arena.mark();
+            self.list_pass(text, body, b"after", |p, line, value| {
+                let mut count = 0;
+                for name in value.split(|&b| b.is_ascii_whitespace() || b == b',').filter(|n| !n.is_empty()) {
+                    match p.cfg.find(name) {
+                        Some(dep) if dep == id => p.error(line, format_args!("after: a service cannot wait for itself")),
+                        Some(dep) => match p.cfg.arena.push_raw(&dep.0.to_le_bytes()) {
+                            Ok(()) => count += 1,
+                            Err(_) => p.error(line, format_args!("configuration too large")),
+                        },
+                        None => p.error(line, format_args!("after: unknown service \"{}\"", Lossy(name))),
+                    }
+                }
+                count
+            });
+            self.cfg.spec_mut(id).after = self.cfg.arena.str_since(mark);
+        }
+        self.order();
+    }
+
+    /// Run `each` on every `key = value` line of a body; the words it pushes
+    /// form one contiguous run.
+    fn list_pass(&mut self, text: &[u8], body: Body, key: &[u8], mut each: impl FnMut(&mut Self, u32, &[u8]) -> u16) -> Words {
+        let mark = self.cfg.arena.mark();
+        let mut count: u16 = 0;
+        let mut line_no = body.first_line;
+        for raw in text[body.start as usize..body.end as usize].split(|&b| b == b'\n') {
+            let line = trim(strip_comment(raw));
+            if let Some(eq) = line.iter().position(|&b| b == b'=') {
+                if trim(&line[..eq]) == key {
+                    count = count.saturating_add(each(self, line_no, trim(&line[eq + 1..])));
+                }
+            }
+            line_no += 1;
+        }
+        self.cfg.arena.words_since(mark, count)
+    }
+
+    /// Order services so that each comes after its dependencies; what cannot
+    /// be placed is on a cycle.
+    fn order(&mut self) {
+        let n = self.cfg.len();
+        let mut placed = [false; MAX_SERVICES];
+        let mut done = 0;
+        loop {
+            let before = done;
+            for id in self.cfg.ids() {
+                if !placed[id.index()] && self.cfg.after(id).all(|dep| placed[dep.index()]) {
+                    placed[id.index()] = true;
+                    self.cfg.order[done] = id.0;
+                    done += 1;
+                }
+            }
+            if done == n || done == before {
+                break;
+            }
+        }
+        for id in self.cfg.ids() {
+            if !placed[id.index()] {
+                let line = self.cfg.spec(id).line;
+                let name = self.cfg.name(id);
+                self.errors.push(line, format_args!("after: \"{}\" is part of a dependency cycle", Lossy(name)));
+            }
+        }
+    }
+}
+
+fn key_bit(keys: &[(&str, bool)], key: &str) -> u64 {
+    keys.iter().position(|(k, _)| *k == key).map_or(0, |i| 1 << i)
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a, enough to tell whether a section changed between two loads.
+fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (hash ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3)
+}

@@ -1,0 +1,151 @@
+//! Value syntax of SPEC §2: durations, booleans, names, paths, and `exec`
+//! splitting (whitespace, `"double quotes"`, `\` escapes, no shell).
+
+use crate::event::parse_u64;
+use crate::fixed::{Arena, Words};
+use crate::limits::NAME_MAX;
+
+/// Why a value was refused; the parser words the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SplitError {
+    /// A `"` without its closing partner.
+    UnclosedQuote,
+    /// A `\` at the very end.
+    TrailingBackslash,
+    /// A word longer than the scratch buffer.
+    WordTooLong,
+    /// A NUL byte, which no argument can carry.
+    Nul,
+    /// The configuration's string storage is full.
+    Full,
+}
+
+/// `250ms`, `5s`, `2m`, `1h` or a bare number of seconds → milliseconds.
+pub(crate) fn parse_duration(text: &[u8]) -> Option<u32> {
+    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    let n = parse_u64(&text[..digits])?;
+    let unit: u64 = match &text[digits..] {
+        b"ms" => 1,
+        b"" | b"s" => 1_000,
+        b"m" => 60_000,
+        b"h" => 3_600_000,
+        _ => return None,
+    };
+    u32::try_from(n.checked_mul(unit)?).ok()
+}
+
+/// `yes/no/true/false/1/0`.
+pub(crate) fn parse_bool(text: &[u8]) -> Option<bool> {
+    match text {
+        b"yes" | b"true" | b"1" => Some(true),
+        b"no" | b"false" | b"0" => Some(false),
+        _ => None,
+    }
+}
+
+/// An octal mode up to `max` (`022`, `0o022`).
+pub(crate) fn parse_octal(text: &[u8], max: u32) -> Option<u16> {
+    let digits = text.strip_prefix(b"0o").unwrap_or(text);
+    if digits.is_empty() || digits.len() > 6 {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for &b in digits {
+        if !(b'0'..=b'7').contains(&b) {
+            return None;
+        }
+        n = n * 8 + u32::from(b - b'0');
+    }
+    (n <= max).then_some(n as u16)
+}
+
+/// Service names: `[A-Za-z0-9_.-]{1,63}`.
+pub(crate) fn is_service_name(text: &[u8]) -> bool {
+    (1..=NAME_MAX).contains(&text.len())
+        && text.iter().all(|&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+/// User and group names as useradd accepts them, or a number.
+pub(crate) fn is_account_name(text: &[u8]) -> bool {
+    (1..=32).contains(&text.len())
+        && text[0] != b'-'
+        && text.iter().all(|&b| b.is_ascii_alphanumeric() || b"_.-$".contains(&b))
+}
+
+/// An absolute path without NUL.
+pub(crate) fn is_abs_path(text: &[u8]) -> bool {
+    text.first() == Some(&b'/') && !text.contains(&0)
+}
+
+/// An environment entry `KEY=VALUE` with a shell-style key.
+pub(crate) fn is_env_entry(text: &[u8]) -> bool {
+    let Some(eq) = text.iter().position(|&b| b == b'=') else { return false };
+    let key = &text[..eq];
+    !key.is_empty()
+        && !key[0].is_ascii_digit()
+        && key.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+        && !text.contains(&0)
+}
+
+/// Split `text` into words as `exec` does and store them in `arena`.
+pub(crate) fn split_words(text: &[u8], arena: &mut Arena) -> Result<Words, SplitError> {
+    let mark = arena.mark();
+    let mut count: u16 = 0;
+    let mut word = [0u8; 1024];
+    let mut i = 0;
+    loop {
+        while i < text.len() && text[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == text.len() {
+            return Ok(arena.words_since(mark, count));
+        }
+        let mut len = 0;
+        let mut quoted = false;
+        while i < text.len() && (quoted || !text[i].is_ascii_whitespace()) {
+            let byte = match text[i] {
+                b'"' => {
+                    quoted = !quoted;
+                    i += 1;
+                    continue;
+                }
+                b'\\' => {
+                    i += 1;
+                    *text.get(i).ok_or(SplitError::TrailingBackslash)?
+                }
+                0 => return Err(SplitError::Nul),
+                b => b,
+            };
+            *word.get_mut(len).ok_or(SplitError::WordTooLong)? = byte;
+            len += 1;
+            i += 1;
+        }
+        if quoted {
+            return Err(SplitError::UnclosedQuote);
+        }
+        arena.push(&word[..len]).map_err(|_| SplitError::Full)?;
+        count = count.checked_add(1).ok_or(SplitError::WordTooLong)?;
+    }
+}
+
+/// Cut a line at its comment: `#` at the start or after whitespace, outside
+/// double quotes (so `exec = sh -c "echo #1"` keeps its argument).
+pub(crate) fn strip_comment(line: &[u8]) -> &[u8] {
+    let mut quoted = false;
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            b'\\' => i += 1,
+            b'"' => quoted = !quoted,
+            b'#' if !quoted && (i == 0 || line[i - 1].is_ascii_whitespace()) => return &line[..i],
+            _ => {}
+        }
+        i += 1;
+    }
+    line
+}
+
+/// `text` without leading and trailing ASCII whitespace.
+pub(crate) fn trim(text: &[u8]) -> &[u8] {
+    text.trim_ascii()
+}

@@ -1,0 +1,653 @@
+//! The supervisor state machine: one `Slot` per service, driven by events
+//! (commands, exits, the passage of time) and acting through `Effects`.
+//!
+//! No syscalls, no clock, no allocation: time comes in as `now`, processes
+//! are started and signalled by the driver's `Effects`, and `next_deadline`
+//! tells the driver exactly how long it may sleep.
+//!
+//! Imports `config`, `event`, `fixed`, `limits`, `time`; never the driver.
+
+use crate::config::{Config, Mode, Restart};
+use crate::event::{ErrnoName, ExitStatus, Pid, SIGKILL};
+use crate::fixed::{Full, ServiceId};
+use crate::limits::MAX_SERVICES;
+use crate::time::Instant;
+use core::fmt;
+
+#[cfg(test)]
+mod tests;
+
+/// The six states of SPEC §3. Data that belongs to a state lives in it: a
+/// pid exists only where a process does, a deadline only where one runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    /// Not running (and not wanted, or waiting for its dependencies).
+    Down = 0,
+    /// Waiting for a connection on its sockets (socket modes).
+    Listening,
+    /// Spawned, not yet ready; `deadline` is the start timeout.
+    Starting {
+        /// The service's process.
+        pid: Pid,
+        /// When `start_timeout` runs out.
+        deadline: Option<Instant>,
+    },
+    /// Ready. A oneshot that exited 0 is up without a process.
+    Up {
+        /// The service's process, if it still runs.
+        pid: Option<Pid>,
+    },
+    /// Sent its stop signal; `kill_at` is when KILL follows.
+    Stopping {
+        /// The service's process.
+        pid: Pid,
+        /// When `stop_timeout` runs out (None once KILL was sent).
+        kill_at: Option<Instant>,
+    },
+    /// Waiting to be restarted.
+    Backoff {
+        /// When the next start is due.
+        until: Instant,
+    },
+}
+
+impl State {
+    /// The state's name as the status file and logs show it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Down => "down",
+            State::Listening => "listening",
+            State::Starting { .. } => "starting",
+            State::Up { .. } => "up",
+            State::Stopping { .. } => "stopping",
+            State::Backoff { .. } => "backoff",
+        }
+    }
+
+    /// The live process of this state, if any.
+    pub fn pid(&self) -> Option<Pid> {
+        match *self {
+            State::Starting { pid, .. } | State::Stopping { pid, .. } => Some(pid),
+            State::Up { pid } => pid,
+            State::Down | State::Listening | State::Backoff { .. } => None,
+        }
+    }
+
+    /// The deadline this state carries, if any.
+    fn deadline(&self) -> Option<Instant> {
+        match *self {
+            State::Starting { deadline, .. } => deadline,
+            State::Stopping { kill_at, .. } => kill_at,
+            State::Backoff { until } => Some(until),
+            State::Down | State::Listening | State::Up { .. } => None,
+        }
+    }
+}
+
+/// Why a service is down or backing off (the status file's `reason=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Reason {
+    /// Nothing to say.
+    None = 0,
+    /// `restart_max` failed runs within `restart_window`.
+    GaveUp,
+    /// Still starting after `start_timeout`.
+    StartTimeout,
+    /// The program could not be executed (errno).
+    SpawnFailed(u16),
+    /// A service it waits for (`after`) failed for good.
+    Dependency,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Reason::None => f.write_str("-"),
+            Reason::GaveUp => f.write_str("gave-up"),
+            Reason::StartTimeout => f.write_str("start-timeout"),
+            Reason::SpawnFailed(errno) => write!(f, "spawn-failed:{}", ErrnoName(errno)),
+            Reason::Dependency => f.write_str("dependency-failed"),
+        }
+    }
+}
+
+/// One service's runtime record.
+#[derive(Clone, Copy, Debug)]
+pub struct Slot {
+    /// Current state.
+    pub state: State,
+    /// When the state was entered.
+    pub since: Instant,
+    /// Automatic restarts so far.
+    pub restarts: u32,
+    /// How the last run ended.
+    pub last: Option<ExitStatus>,
+    /// Why it is down or backing off.
+    pub reason: Reason,
+    /// The target, separate from the state (s6's "want up").
+    want_up: bool,
+    /// A stop that was a start timeout: its end counts as a failure.
+    timed_out: bool,
+    /// The next backoff delay.
+    delay_ms: u32,
+    /// When the current (or last) run began.
+    run_start: Instant,
+    /// Start of the `restart_window` and failures counted in it.
+    window_start: Instant,
+    window_failures: u32,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot {
+        state: State::Down,
+        since: Instant::from_ms(0),
+        restarts: 0,
+        last: None,
+        reason: Reason::None,
+        want_up: false,
+        timed_out: false,
+        delay_ms: 0,
+        run_start: Instant::from_ms(0),
+        window_start: Instant::from_ms(0),
+        window_failures: 0,
+    };
+
+    /// True if the service should be running (or done, for a oneshot).
+    pub fn wanted_up(&self) -> bool {
+        self.want_up
+    }
+}
+
+/// What the engine asks of the world. The driver implements it with real
+/// processes; the tests with a recording fake.
+pub trait Effects {
+    /// Start the service's process; the pid, or the errno of the failed exec.
+    fn spawn(&mut self, id: ServiceId) -> Result<Pid, u16>;
+    /// Send `signal` to the process `pid`, or to its whole process group.
+    fn kill(&mut self, pid: Pid, signal: u8, group: bool);
+    /// The state or reason of `id` changed from `from` to `slot.state`.
+    fn changed(&mut self, id: ServiceId, from: State, slot: &Slot);
+}
+
+/// A control request about one service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Start it (and what it waits for).
+    Start(ServiceId),
+    /// Stop it.
+    Stop(ServiceId),
+    /// Stop it if running, then start it.
+    Restart(ServiceId),
+    /// Send a signal to its process.
+    Signal(ServiceId, u8),
+}
+
+/// The immediate answer to a `Command` (SPEC §4's result words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// On the way up; `up` or `start-failed` follows.
+    Starting,
+    /// Already up or starting.
+    StartedAlready,
+    /// On the way down; `stopped` follows (for restart: then `up`).
+    Stopping,
+    /// It was not running and now is down for good.
+    Stopped,
+    /// Already stopping.
+    StoppingAlready,
+    /// Already down.
+    StoppedAlready,
+    /// vigild is shutting down.
+    InShutdown,
+    /// The signal was sent.
+    Signalled,
+    /// No process to signal.
+    NotRunning,
+}
+
+impl Answer {
+    /// The result word of SPEC §4.
+    pub fn word(self) -> &'static str {
+        match self {
+            Answer::Starting => "starting",
+            Answer::StartedAlready => "started-already",
+            Answer::Stopping => "stopping",
+            Answer::Stopped => "stopped",
+            Answer::StoppingAlready => "stopping-already",
+            Answer::StoppedAlready => "stopped-already",
+            Answer::InShutdown => "in-shutdown",
+            Answer::Signalled => "signalled",
+            Answer::NotRunning => "error",
+        }
+    }
+}
+
+/// Every service's runtime state, in a table parallel to the `Config`.
+pub struct Supervisor {
+    slots: [Slot; MAX_SERVICES],
+    halting: bool,
+}
+
+impl Default for Supervisor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Supervisor {
+    /// An empty table (all zero bytes, so a `static` of it costs no file size).
+    pub const fn new() -> Self {
+        Supervisor { slots: [Slot::EMPTY; MAX_SERVICES], halting: false }
+    }
+
+    /// Take `cfg` as the configuration and want every autostart service (and
+    /// what it waits for) up. Nothing starts before the next `tick`.
+    pub fn boot(&mut self, cfg: &Config, now: Instant) {
+        self.halting = false;
+        for id in cfg.ids() {
+            self.slots[id.index()] = Slot { since: now, ..Slot::EMPTY };
+        }
+        self.want_up_with_deps(cfg, |id| cfg.spec(id).autostart);
+    }
+
+    /// The runtime record of `id`.
+    pub fn slot(&self, id: ServiceId) -> &Slot {
+        &self.slots[id.index()]
+    }
+
+    /// True once `shutdown` was called.
+    pub fn is_halting(&self) -> bool {
+        self.halting
+    }
+
+    /// True when shutting down and every service is down.
+    pub fn halted(&self, cfg: &Config) -> bool {
+        self.halting && cfg.ids().all(|id| self.slots[id.index()].state == State::Down)
+    }
+
+    /// True when every autostart service is up (vigild's own readiness).
+    pub fn all_autostart_up(&self, cfg: &Config) -> bool {
+        cfg.ids()
+            .filter(|&id| cfg.spec(id).autostart && !cfg.spec(id).removed)
+            .all(|id| matches!(self.slots[id.index()].state, State::Up { .. }))
+    }
+
+    /// Stop everything, dependents before what they depend on.
+    pub fn shutdown(&mut self, cfg: &Config) {
+        self.halting = true;
+        for id in cfg.ids() {
+            self.slots[id.index()].want_up = false;
+        }
+    }
+
+    /// The earliest deadline of any service: how long the driver may sleep.
+    pub fn next_deadline(&self, cfg: &Config) -> Option<Instant> {
+        cfg.ids().filter_map(|id| self.slots[id.index()].state.deadline()).min()
+    }
+
+    /// Act on a control request.
+    pub fn command(&mut self, cfg: &Config, now: Instant, cmd: Command, fx: &mut impl Effects) -> Answer {
+        if self.halting {
+            return Answer::InShutdown;
+        }
+        match cmd {
+            Command::Start(id) => {
+                let slot = &self.slots[id.index()];
+                match slot.state {
+                    State::Up { .. } | State::Starting { .. } | State::Listening => Answer::StartedAlready,
+                    State::Stopping { .. } | State::Down | State::Backoff { .. } => {
+                        self.want_up_with_deps(cfg, |x| x == id);
+                        self.fresh_start(cfg, id, now, fx);
+                        Answer::Starting
+                    }
+                }
+            }
+            Command::Stop(id) => {
+                self.slots[id.index()].want_up = false;
+                match self.slots[id.index()].state {
+                    State::Down => Answer::StoppedAlready,
+                    State::Stopping { .. } => Answer::StoppingAlready,
+                    State::Starting { .. } | State::Up { pid: Some(_) } => {
+                        self.stop(cfg, id, now, fx);
+                        Answer::Stopping
+                    }
+                    State::Up { pid: None } | State::Backoff { .. } | State::Listening => {
+                        self.set_state(id, now, State::Down, fx);
+                        Answer::Stopped
+                    }
+                }
+            }
+            Command::Restart(id) => {
+                self.want_up_with_deps(cfg, |x| x == id);
+                match self.slots[id.index()].state {
+                    State::Starting { .. } | State::Up { pid: Some(_) } => {
+                        self.stop(cfg, id, now, fx);
+                        Answer::Stopping
+                    }
+                    State::Stopping { .. } => Answer::Stopping,
+                    State::Down | State::Up { pid: None } | State::Backoff { .. } | State::Listening => {
+                        self.fresh_start(cfg, id, now, fx);
+                        Answer::Starting
+                    }
+                }
+            }
+            Command::Signal(id, signal) => match self.slots[id.index()].state.pid() {
+                Some(pid) => {
+                    fx.kill(pid, signal, false);
+                    Answer::Signalled
+                }
+                None => Answer::NotRunning,
+            },
+        }
+    }
+
+    /// A child process ended. Returns the service it belonged to, or `None`
+    /// for a pid that is not a service's (an orphan vigild reaped).
+    pub fn exited(
+        &mut self,
+        cfg: &Config,
+        now: Instant,
+        pid: Pid,
+        status: ExitStatus,
+        fx: &mut impl Effects,
+    ) -> Option<ServiceId> {
+        let id = cfg.ids().find(|&id| self.slots[id.index()].state.pid() == Some(pid))?;
+        let slot = &mut self.slots[id.index()];
+        slot.last = Some(status);
+        match slot.state {
+            State::Stopping { .. } if slot.timed_out => {
+                slot.timed_out = false;
+                self.ended(cfg, id, now, false, fx);
+            }
+            State::Stopping { .. } if slot.want_up && !self.halting => self.start(cfg, id, now, fx),
+            State::Stopping { .. } => self.set_state(id, now, State::Down, fx),
+            State::Starting { .. } | State::Up { .. } => self.ended(cfg, id, now, status.success(), fx),
+            State::Down | State::Listening | State::Backoff { .. } => unreachable!("no pid in this state"),
+        }
+        Some(id)
+    }
+
+    /// Handle every deadline that is due, then start and stop whatever the
+    /// targets and the dependency order allow. Call once per loop turn.
+    pub fn tick(&mut self, cfg: &Config, now: Instant, fx: &mut impl Effects) {
+        for id in cfg.ids() {
+            match self.slots[id.index()].state {
+                State::Starting { deadline: Some(at), .. } if at <= now => {
+                    let slot = &mut self.slots[id.index()];
+                    slot.timed_out = true;
+                    slot.reason = Reason::StartTimeout;
+                    self.stop(cfg, id, now, fx);
+                }
+                State::Stopping { pid, kill_at: Some(at) } if at <= now => {
+                    fx.kill(pid, SIGKILL, true);
+                    self.slots[id.index()].state = State::Stopping { pid, kill_at: None };
+                }
+                _ => {}
+            }
+        }
+        if self.halting || cfg.ids().any(|id| cfg.spec(id).removed) {
+            self.stop_in_order(cfg, now, fx);
+        }
+        self.start_in_order(cfg, now, fx);
+    }
+
+    /// Take a new configuration. Unchanged services keep running untouched,
+    /// changed ones restart, added ones start if autostart, and removed ones
+    /// that still run are carried into `new` until they have stopped.
+    /// On `Err` nothing changed (the caller discards `new`).
+    pub fn reload(
+        &mut self,
+        old: &Config,
+        new: &mut Config,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) -> Result<(), Full> {
+        for id in old.ids() {
+            let removed = new.find(old.name(id)).is_none();
+            if removed && self.slots[id.index()].state != State::Down {
+                new.adopt_removed(old, id)?;
+            }
+        }
+        // Move every kept slot to its new index: swaps only, so no slot is
+        // lost before it has reached its place; then fill the new ones.
+        let mut pos_of_old = [0u16; MAX_SERVICES];
+        let mut old_at = [0u16; MAX_SERVICES];
+        for i in 0..MAX_SERVICES {
+            (pos_of_old[i], old_at[i]) = (i as u16, i as u16); // fits: MAX_SERVICES <= 65535
+        }
+        let mut kept = [false; MAX_SERVICES];
+        for j in new.ids() {
+            let Some(i) = old.find(new.name(j)) else { continue };
+            kept[j.index()] = true;
+            let p = pos_of_old[i.index()] as usize;
+            if p != j.index() {
+                self.slots.swap(p, j.index());
+                let displaced = old_at[j.index()];
+                pos_of_old[displaced as usize] = p as u16;
+                old_at[p] = displaced;
+                old_at[j.index()] = i.0;
+                pos_of_old[i.index()] = j.0;
+            }
+            if new.spec(j).removed {
+                self.slots[j.index()].want_up = false;
+            }
+        }
+        for j in new.ids() {
+            if !kept[j.index()] {
+                self.slots[j.index()] = Slot { since: now, delay_ms: new.spec(j).backoff_first_ms, ..Slot::EMPTY };
+            }
+        }
+        self.want_up_with_deps(new, |j| !kept[j.index()] && new.spec(j).autostart);
+        // Restart the services whose section changed: a running one is
+        // stopped and, still wanted up, started again with its new spec.
+        for j in new.ids() {
+            let Some(i) = old.find(new.name(j)).filter(|_| kept[j.index()]) else { continue };
+            if old.spec(i).digest == new.spec(j).digest || new.spec(j).removed {
+                continue;
+            }
+            self.slots[j.index()].delay_ms = new.spec(j).backoff_first_ms;
+            match self.slots[j.index()].state {
+                State::Starting { .. } | State::Up { pid: Some(_) } => self.stop(new, j, now, fx),
+                State::Backoff { .. } => self.set_state(j, now, State::Down, fx),
+                State::Down | State::Listening | State::Up { pid: None } | State::Stopping { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    // ---- private -------------------------------------------------------
+
+    /// One door for state changes: every change is announced.
+    fn set_state(&mut self, id: ServiceId, now: Instant, next: State, fx: &mut impl Effects) {
+        let slot = &mut self.slots[id.index()];
+        let from = slot.state;
+        slot.state = next;
+        if from.name() != next.name() || from.pid() != next.pid() {
+            slot.since = now;
+        }
+        if matches!(next, State::Up { .. }) {
+            slot.reason = Reason::None;
+        }
+        fx.changed(id, from, slot);
+    }
+
+    /// Set `want_up` on every service `pick` selects and on everything they
+    /// wait for, transitively (walking dependents before dependencies).
+    fn want_up_with_deps(&mut self, cfg: &Config, pick: impl Fn(ServiceId) -> bool) {
+        let mut marked = [false; MAX_SERVICES];
+        for id in cfg.start_order().rev() {
+            if pick(id) && !cfg.spec(id).removed {
+                marked[id.index()] = true;
+            }
+            if marked[id.index()] {
+                for dep in cfg.after(id) {
+                    marked[dep.index()] = true;
+                }
+            }
+        }
+        for id in cfg.ids() {
+            let slot = &mut self.slots[id.index()];
+            if marked[id.index()] && !slot.want_up {
+                slot.want_up = true;
+                slot.reason = Reason::None;
+                slot.window_failures = 0;
+                slot.delay_ms = cfg.spec(id).backoff_first_ms;
+            }
+        }
+    }
+
+    /// A start asked for by a person: forget past failures, and if it waits
+    /// in backoff, go now.
+    fn fresh_start(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+        let slot = &mut self.slots[id.index()];
+        slot.want_up = true;
+        slot.reason = Reason::None;
+        slot.window_failures = 0;
+        slot.delay_ms = cfg.spec(id).backoff_first_ms;
+        if matches!(slot.state, State::Backoff { .. } | State::Up { pid: None }) {
+            self.set_state(id, now, State::Down, fx);
+        }
+    }
+
+    /// Spawn the service's process.
+    fn start(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+        let spec = cfg.spec(id);
+        match fx.spawn(id) {
+            Ok(pid) => {
+                self.slots[id.index()].run_start = now;
+                let deadline = match spec.start_timeout_ms {
+                    0 => None,
+                    ms => Some(now.plus_ms(u64::from(ms))),
+                };
+                self.set_state(id, now, State::Starting { pid, deadline }, fx);
+                if spec.mode == Mode::Daemon {
+                    // Without a readiness protocol a daemon is ready once exec succeeded.
+                    self.set_state(id, now, State::Up { pid: Some(pid) }, fx);
+                }
+            }
+            Err(errno) => {
+                let slot = &mut self.slots[id.index()];
+                slot.reason = Reason::SpawnFailed(errno);
+                slot.last = None;
+                slot.run_start = now;
+                self.ended(cfg, id, now, false, fx);
+            }
+        }
+    }
+
+    /// Send the stop signal to the process group and arm the KILL deadline.
+    fn stop(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+        let Some(pid) = self.slots[id.index()].state.pid() else { return };
+        let spec = cfg.spec(id);
+        fx.kill(pid, spec.stop_signal, true);
+        let kill_at = Some(now.plus_ms(u64::from(spec.stop_timeout_ms)));
+        self.set_state(id, now, State::Stopping { pid, kill_at }, fx);
+    }
+
+    /// A run ended on its own (or failed to begin): decide by policy between
+    /// up (a oneshot's success), restart now, backoff, down, or giving up.
+    fn ended(&mut self, cfg: &Config, id: ServiceId, now: Instant, clean: bool, fx: &mut impl Effects) {
+        let spec = cfg.spec(id);
+        let halting = self.halting;
+        let slot = &mut self.slots[id.index()];
+        if spec.mode == Mode::Oneshot && clean {
+            slot.delay_ms = spec.backoff_first_ms;
+            return self.set_state(id, now, State::Up { pid: None }, fx);
+        }
+        if !clean {
+            if now.ms_since(slot.window_start) >= u64::from(spec.restart_window_ms) || slot.window_failures == 0 {
+                slot.window_start = now;
+                slot.window_failures = 0;
+            }
+            slot.window_failures += 1;
+            if spec.restart_max > 0 && slot.window_failures >= spec.restart_max {
+                slot.want_up = false;
+                slot.reason = Reason::GaveUp;
+                return self.set_state(id, now, State::Down, fx);
+            }
+        }
+        let restart = match spec.restart {
+            Restart::Always => true,
+            Restart::OnFailure => !clean,
+            Restart::No => false,
+        };
+        if halting || !slot.want_up || !restart || spec.removed {
+            slot.want_up = false;
+            return self.set_state(id, now, State::Down, fx);
+        }
+        let ran_long = slot.last.is_some() && now.ms_since(slot.run_start) >= u64::from(spec.backoff_reset_ms);
+        let delay = if ran_long {
+            slot.delay_ms = spec.backoff_first_ms;
+            0
+        } else {
+            let delay = slot.delay_ms;
+            slot.delay_ms = delay.saturating_mul(2).max(1).min(spec.backoff_cap_ms.max(1));
+            delay
+        };
+        slot.restarts = slot.restarts.saturating_add(1);
+        match delay {
+            0 => self.start(cfg, id, now, fx),
+            ms => self.set_state(id, now, State::Backoff { until: now.plus_ms(u64::from(ms)) }, fx),
+        }
+    }
+
+    /// Start every wanted service whose dependencies are up, in dependency
+    /// order, so a chain of instantly-ready services comes up in one pass.
+    fn start_in_order(&mut self, cfg: &Config, now: Instant, fx: &mut impl Effects) {
+        if self.halting {
+            return;
+        }
+        for id in cfg.start_order() {
+            let slot = &self.slots[id.index()];
+            let startable = match slot.state {
+                State::Down => true,
+                State::Backoff { until } => until <= now,
+                State::Listening | State::Starting { .. } | State::Up { .. } | State::Stopping { .. } => false,
+            };
+            if !slot.want_up || !startable || cfg.spec(id).removed {
+                continue;
+            }
+            let mut ready = true;
+            let mut failed = false;
+            for dep in cfg.after(id) {
+                let d = &self.slots[dep.index()];
+                ready &= matches!(d.state, State::Up { .. });
+                failed |= d.state == State::Down && !d.want_up;
+            }
+            if failed {
+                let slot = &mut self.slots[id.index()];
+                slot.want_up = false;
+                slot.reason = Reason::Dependency;
+                self.set_state(id, now, State::Down, fx);
+            } else if ready {
+                self.start(cfg, id, now, fx);
+            }
+        }
+    }
+
+    /// Stop what must stop (everything when halting, removed services after a
+    /// reload), each only once every service that waits for it is down.
+    fn stop_in_order(&mut self, cfg: &Config, now: Instant, fx: &mut impl Effects) {
+        let mut blocked = [false; MAX_SERVICES];
+        for id in cfg.start_order().rev() {
+            let must_stop = self.halting || cfg.spec(id).removed;
+            if must_stop && !blocked[id.index()] {
+                self.slots[id.index()].want_up = false;
+                match self.slots[id.index()].state {
+                    State::Starting { .. } | State::Up { pid: Some(_) } => self.stop(cfg, id, now, fx),
+                    State::Up { pid: None } | State::Backoff { .. } | State::Listening => {
+                        self.set_state(id, now, State::Down, fx)
+                    }
+                    State::Down | State::Stopping { .. } => {}
+                }
+            }
+            if self.slots[id.index()].state != State::Down {
+                for dep in cfg.after(id) {
+                    blocked[dep.index()] = true;
+                }
+            }
+        }
+    }
+}

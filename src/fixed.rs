@@ -1,0 +1,294 @@
+//! Fixed-capacity storage: the string arena a configuration lives in, short
+//! inline strings for messages, and a `fmt::Write` over a byte slice.
+//! Nothing here allocates; a full buffer is a value (`Full`), never a panic.
+
+use crate::limits::ARENA_BYTES;
+use core::fmt;
+
+/// A table or buffer is full (smoltcp's `storage::Full`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Full;
+
+/// Index of a service in the configuration and in the engine's table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceId(pub u16);
+
+impl ServiceId {
+    /// The table index.
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A string in an `Arena`: `len` bytes at `off`, followed by a NUL byte so the
+/// driver can hand it to `execve` without copying.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Str {
+    off: u32,
+    len: u32,
+}
+
+impl Str {
+    /// The empty string.
+    pub const EMPTY: Str = Str { off: 0, len: 0 };
+
+    /// True for the empty string (also the "not set" value).
+    pub const fn is_empty(self) -> bool {
+        self.len == 0
+    }
+}
+
+/// `count` NUL-terminated words stored back to back in an `Arena`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Words {
+    off: u32,
+    count: u16,
+}
+
+impl Words {
+    /// No words.
+    pub const EMPTY: Words = Words { off: 0, count: 0 };
+
+    /// Number of words.
+    pub const fn len(self) -> usize {
+        self.count as usize
+    }
+
+    /// True if there are no words.
+    pub const fn is_empty(self) -> bool {
+        self.count == 0
+    }
+}
+
+/// Append-only byte storage for one configuration's strings. Strings are
+/// stored once, compactly, instead of in worst-case fixed buffers per service.
+pub struct Arena {
+    buf: [u8; ARENA_BYTES],
+    len: u32,
+}
+
+impl Default for Arena {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Arena {
+    /// An empty arena (all zero bytes, so a `static` of it lands in `.bss`).
+    pub const fn new() -> Self {
+        Arena { buf: [0; ARENA_BYTES], len: 0 }
+    }
+
+    /// Forget every string.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Bytes in use.
+    pub fn used(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Store `bytes` followed by a NUL byte.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Str, Full> {
+        let off = self.len as usize;
+        let end = off + bytes.len();
+        if end >= self.buf.len() {
+            return Err(Full);
+        }
+        self.buf[off..end].copy_from_slice(bytes);
+        self.buf[end] = 0;
+        self.len = (end + 1) as u32; // fits: ARENA_BYTES < u32::MAX (limits.rs)
+        Ok(Str { off: off as u32, len: bytes.len() as u32 })
+    }
+
+    /// Start a run of words; push each with `push`, then close it with `words_since`.
+    pub fn mark(&self) -> u32 {
+        self.len
+    }
+
+    /// The `count` words pushed since `mark`.
+    pub fn words_since(&self, mark: u32, count: u16) -> Words {
+        Words { off: mark, count }
+    }
+
+    /// Store `bytes` as they are (no NUL); read back with `str_since`.
+    pub fn push_raw(&mut self, bytes: &[u8]) -> Result<(), Full> {
+        let off = self.len as usize;
+        let end = off + bytes.len();
+        if end >= self.buf.len() {
+            return Err(Full);
+        }
+        self.buf[off..end].copy_from_slice(bytes);
+        self.len = end as u32;
+        Ok(())
+    }
+
+    /// Everything stored since `mark`, as one string.
+    pub fn str_since(&self, mark: u32) -> Str {
+        Str { off: mark, len: self.len - mark }
+    }
+
+    /// All bytes of `w` (words and their NULs), e.g. to compare or digest them.
+    pub fn words_bytes(&self, w: Words) -> &[u8] {
+        let len: usize = self.words(w).map(<[u8]>::len).sum();
+        &self.buf[w.off as usize..w.off as usize + len]
+    }
+
+    /// The bytes of `s`, without the NUL.
+    pub fn get(&self, s: Str) -> &[u8] {
+        &self.buf[s.off as usize..(s.off + s.len) as usize]
+    }
+
+    /// The bytes of `s` with the terminating NUL.
+    pub fn get_with_nul(&self, s: Str) -> &[u8] {
+        &self.buf[s.off as usize..=(s.off + s.len) as usize]
+    }
+
+    /// The words of `w`, each with its terminating NUL.
+    pub fn words(&self, w: Words) -> WordIter<'_> {
+        WordIter { rest: &self.buf[w.off as usize..self.len as usize], left: w.count }
+    }
+}
+
+/// Iterator over `Words`, yielding each word with its NUL.
+pub struct WordIter<'a> {
+    rest: &'a [u8],
+    left: u16,
+}
+
+impl<'a> Iterator for WordIter<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        let nul = self.rest.iter().position(|&b| b == 0)?;
+        let (word, rest) = self.rest.split_at(nul + 1);
+        self.rest = rest;
+        self.left -= 1;
+        Some(word)
+    }
+}
+
+/// Strip the trailing NUL of a word from `Arena::words`.
+pub fn without_nul(word: &[u8]) -> &[u8] {
+    word.strip_suffix(&[0]).unwrap_or(word)
+}
+
+/// A short inline string for messages; writes past the end are cut off.
+#[derive(Clone, Copy)]
+pub struct ArrayStr<const N: usize> {
+    len: usize,
+    buf: [u8; N],
+}
+
+impl<const N: usize> Default for ArrayStr<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> ArrayStr<N> {
+    /// An empty string.
+    pub const fn new() -> Self {
+        ArrayStr { len: 0, buf: [0; N] }
+    }
+
+    /// The text written so far.
+    pub fn as_str(&self) -> &str {
+        // Only whole `str` pieces are written, cut at a char boundary.
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
+    }
+}
+
+impl<const N: usize> fmt::Write for ArrayStr<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = N - self.len;
+        let mut take = s.len().min(room);
+        while !s.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
+        self.len += take;
+        Ok(())
+    }
+}
+
+impl<const N: usize> fmt::Debug for ArrayStr<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl<const N: usize> fmt::Display for ArrayStr<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `fmt::Write` into a borrowed byte slice; fails (without writing) when full.
+pub struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> SliceWriter<'a> {
+    /// A writer over `buf`, starting empty.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        SliceWriter { buf, len: 0 }
+    }
+
+    /// Bytes written.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes written.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Append raw bytes (not necessarily UTF-8).
+    pub fn push(&mut self, bytes: &[u8]) -> fmt::Result {
+        let end = self.len + bytes.len();
+        if end > self.buf.len() {
+            return Err(fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl fmt::Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.push(s.as_bytes())
+    }
+}
+
+/// Shows bytes that may not be UTF-8 (names, paths) lossily, without allocating.
+pub struct Lossy<'a>(pub &'a [u8]);
+
+impl fmt::Display for Lossy<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                if c.is_control() {
+                    write!(f, "\\x{:02x}", c as u32)?;
+                } else {
+                    fmt::Write::write_char(f, c)?;
+                }
+            }
+            for b in chunk.invalid() {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}

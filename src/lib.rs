@@ -1,0 +1,21 @@
+//! vigild's engine: everything that decides, nothing that does.
+//!
+//! This library is `no_std`, allocation-free and free of `unsafe` and system
+//! calls. The configuration parser, the control-line parser, the status
+//! formats and the supervisor state machine live here; the binary's driver
+//! feeds them events (exits, commands, the time) and performs what they ask
+//! for (spawn, kill). That boundary is what lets the tests run every timeline
+//! on a virtual clock.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod config;
+pub mod control;
+pub mod engine;
+pub mod event;
+pub mod fixed;
+pub mod limits;
+pub mod status;
+pub mod time;

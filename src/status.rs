@@ -1,0 +1,116 @@
+//! The status formats of SPEC §5: the status file's `key=value` lines, the
+//! transition lines of the log and `monitor`, and vigilctl's runit-style view.
+
+use crate::config::Config;
+use crate::engine::{Reason, Slot, State};
+use crate::event::parse_u64;
+use crate::fixed::{Lossy, ServiceId};
+use core::fmt::{self, Write};
+
+/// Write the status-file line of `id` (with its newline). `wall_offset_ms`
+/// turns the engine's monotonic instants into wall-clock milliseconds.
+pub fn write_line(w: &mut impl Write, cfg: &Config, id: ServiceId, slot: &Slot, wall_offset_ms: i64) -> fmt::Result {
+    let since = (slot.since.as_ms() as i64).saturating_add(wall_offset_ms).max(0);
+    write!(
+        w,
+        "{} state={} pid={} since={}.{:03} mode={} restarts={} last=",
+        Lossy(cfg.name(id)),
+        slot.state.name(),
+        slot.state.pid().map_or(0, |p| p.0),
+        since / 1000,
+        since % 1000,
+        cfg.spec(id).mode.as_str(),
+        slot.restarts,
+    )?;
+    match slot.last {
+        Some(status) => write!(w, "{status}")?,
+        None => w.write_str("-")?,
+    }
+    let ready = matches!(slot.state, State::Up { .. });
+    write!(w, " ready={}", if ready { "yes" } else { "no" })?;
+    if slot.reason != Reason::None {
+        write!(w, " reason={}", slot.reason)?;
+    }
+    w.write_str("\n")
+}
+
+/// Write the one-line account of a transition, as logged and monitored:
+/// `web: starting -> up (pid 412)`, `web: up -> backoff (last exit:1)`.
+pub fn write_transition(w: &mut impl Write, cfg: &Config, id: ServiceId, from: State, slot: &Slot) -> fmt::Result {
+    write!(w, "{}: {} -> {}", Lossy(cfg.name(id)), from.name(), slot.state.name())?;
+    match (slot.state, slot.last, slot.reason) {
+        (_, _, reason) if reason != Reason::None => write!(w, " ({reason})"),
+        (State::Starting { pid, .. } | State::Up { pid: Some(pid) } | State::Stopping { pid, .. }, _, _) => {
+            write!(w, " (pid {})", pid.0)
+        }
+        (State::Backoff { .. } | State::Down | State::Up { pid: None }, Some(last), _) => write!(w, " (last {last})"),
+        _ => Ok(()),
+    }
+}
+
+/// One status-file line, read back (by vigilctl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fields<'a> {
+    /// Service name.
+    pub name: &'a [u8],
+    /// State name.
+    pub state: &'a [u8],
+    /// Process id (0: none).
+    pub pid: u64,
+    /// Wall-clock milliseconds of the last state change.
+    pub since_ms: u64,
+    /// Automatic restarts.
+    pub restarts: u64,
+    /// `exit:N`, `signal:NAME` or `-`.
+    pub last: &'a [u8],
+    /// `reason=` or empty.
+    pub reason: &'a [u8],
+}
+
+/// Parse a status-file line; `None` if it is not one.
+pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
+    let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
+    let mut f = Fields { name: words.next()?, state: b"", pid: 0, since_ms: 0, restarts: 0, last: b"-", reason: b"" };
+    for word in words {
+        let eq = word.iter().position(|&b| b == b'=')?;
+        let (key, value) = (&word[..eq], &word[eq + 1..]);
+        match key {
+            b"state" => f.state = value,
+            b"pid" => f.pid = parse_u64(value)?,
+            b"since" => {
+                let dot = value.iter().position(|&b| b == b'.').unwrap_or(value.len());
+                let ms = value.get(dot + 1..).map_or(Some(0), parse_u64)?;
+                f.since_ms = parse_u64(&value[..dot])?.checked_mul(1000)?.checked_add(ms)?;
+            }
+            b"restarts" => f.restarts = parse_u64(value)?,
+            b"last" => f.last = value,
+            b"reason" => f.reason = value,
+            _ => {}
+        }
+    }
+    (!f.state.is_empty()).then_some(f)
+}
+
+/// Write `f` as runit's `sv status` would (with its newline):
+/// `run: web: (pid 412) 133s, restarts 2`, `down: web: 12s, gave-up`.
+pub fn write_sv(w: &mut impl Write, f: &Fields<'_>, now_ms: u64) -> fmt::Result {
+    let secs = now_ms.saturating_sub(f.since_ms) / 1000;
+    let word = match f.state {
+        b"up" => "run",
+        other => core::str::from_utf8(other).unwrap_or("?"),
+    };
+    write!(w, "{word}: {}: ", Lossy(f.name))?;
+    if f.pid != 0 {
+        write!(w, "(pid {}) ", f.pid)?;
+    }
+    write!(w, "{secs}s")?;
+    if !f.reason.is_empty() {
+        write!(w, ", {}", Lossy(f.reason))?;
+    } else if f.state != b"up" && f.last != b"-" {
+        write!(w, ", last {}", Lossy(f.last))?;
+    }
+    if f.restarts > 0 {
+        write!(w, ", restarts {}", f.restarts)?;
+    }
+    w.write_str("\n")
+}
