@@ -393,23 +393,23 @@ impl Supervisor {
         self.start_in_order(cfg, now, fx);
     }
 
-    /// Take a new configuration. Unchanged services keep running untouched,
-    /// changed ones restart, added ones start if autostart, and removed ones
-    /// that still run are carried into `new` until they have stopped.
-    /// On `Err` nothing changed (the caller discards `new`).
-    pub fn reload(
-        &mut self,
-        old: &Config,
-        new: &mut Config,
-        now: Instant,
-        fx: &mut impl Effects,
-    ) -> Result<(), Full> {
+    /// First step of a reload: carry every removed service that has not
+    /// stopped yet into `new`, where it stays until it is down. On `Err` the
+    /// caller discards `new`; nothing else changed.
+    pub fn carry_removed(&self, old: &Config, new: &mut Config) -> Result<(), Full> {
         for id in old.ids() {
             let removed = new.find(old.name(id)).is_none();
             if removed && self.slots[id.index()].state != State::Down {
                 new.adopt_removed(old, id)?;
             }
         }
+        Ok(())
+    }
+
+    /// Second step: take `new` (prepared by `carry_removed`) as the
+    /// configuration. Unchanged services keep running untouched, changed
+    /// ones restart, added ones start if autostart, removed ones stop.
+    pub fn reload(&mut self, old: &Config, new: &Config, now: Instant, fx: &mut impl Effects) {
         // Move every kept slot to its new index: swaps only, so no slot is
         // lost before it has reached its place; then fill the new ones.
         let mut pos_of_old = [0u16; MAX_SERVICES];
@@ -454,7 +454,6 @@ impl Supervisor {
                 State::Down | State::Listening | State::Up { pid: None } | State::Stopping { .. } => {}
             }
         }
-        Ok(())
     }
 
     // ---- private -------------------------------------------------------

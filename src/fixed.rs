@@ -152,6 +152,7 @@ impl Arena {
 }
 
 /// Iterator over `Words`, yielding each word with its NUL.
+#[derive(Clone)]
 pub struct WordIter<'a> {
     rest: &'a [u8],
     left: u16,

@@ -1,0 +1,445 @@
+//! The loop: one poll(2) over the signal self-pipe, the control FIFO and the
+//! reply FIFOs; every wake-up reaps every child, turns signals and control
+//! lines into engine calls, and lets the engine act through `Fx`. When no
+//! deadline exists it sleeps with no timeout: no system call while idle.
+
+use crate::log::say;
+use crate::replies::{Replies, Wait, monitor_line_to, send};
+use crate::sys::fs::{AtomicFile, write_all};
+use crate::sys::signal::SelfPipe;
+use crate::sys::spawn::{Plan, spawn};
+use crate::sys::{Errno, args, clock, process, user};
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::time::Timespec;
+use vigild::config::{Config, Errors, Log};
+use vigild::control::{LineError, LineReader, Piece, Verb, parse_line};
+use vigild::engine::{Answer, Command, Effects, Slot, State, Supervisor};
+use vigild::event::{ExitStatus, Pid};
+use vigild::fixed::{ArrayStr, Lossy, ServiceId, without_nul};
+use vigild::limits::{ARGV_MAX, ENV_MAX, MONITORS_MAX, REPLIES_MAX};
+use vigild::status::write_line;
+use vigild::time::Instant;
+
+/// Variables that describe vigild's own environment (given to it by its own
+/// supervisor) and must not leak into services.
+const OWN_VARIABLES: &[&[u8]] = &[b"NOTIFY_SOCKET", b"LISTEN_FDS", b"LISTEN_PID", b"LISTEN_FDNAMES"];
+
+/// Used when vigild's environment has no PATH.
+const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Everything the loop owns.
+pub struct Driver {
+    /// The configuration in force is `configs[active]`.
+    pub configs: &'static mut [Config; 2],
+    /// Index of the configuration in force.
+    pub active: usize,
+    /// The state machine.
+    pub sv: &'static mut Supervisor,
+    /// Buffer the configuration file is read into.
+    pub text: &'static mut [u8],
+    /// The configuration file.
+    pub config_path: &'static [u8],
+    /// The run directory.
+    pub dir: OwnedFd,
+    /// Read end of the control FIFO.
+    pub control: OwnedFd,
+    /// Write end held so the read end never sees end-of-file.
+    pub control_keep: OwnedFd,
+    /// The signal self-pipe.
+    pub signals: SelfPipe,
+    /// `/dev/null`.
+    pub devnull: OwnedFd,
+    /// `-d FD`: told once every autostart service is up.
+    pub ready_fd: Option<OwnedFd>,
+    /// Open reply FIFOs.
+    pub replies: Replies,
+    /// Control input cut into lines.
+    pub lines: LineReader,
+    /// The status file needs rewriting.
+    pub dirty: bool,
+    /// Last status write failed (warn once, not every turn).
+    pub status_failed: bool,
+}
+
+/// The engine's hands: spawning, signalling, announcing.
+struct Fx<'a> {
+    cfg: &'a Config,
+    devnull: BorrowedFd<'a>,
+    replies: &'a mut Replies,
+    dirty: &'a mut bool,
+}
+
+impl Effects for Fx<'_> {
+    fn spawn(&mut self, id: ServiceId) -> Result<Pid, u16> {
+        let (cfg, spec) = (self.cfg, self.cfg.spec(id));
+        let arena = &cfg.arena;
+        let mut argv = [core::ptr::null(); ARGV_MAX + 1];
+        for (slot, word) in argv.iter_mut().zip(arena.words(spec.prefix).chain(arena.words(spec.exec))) {
+            *slot = word.as_ptr().cast();
+        }
+        let mut envp = [core::ptr::null(); ENV_MAX + 1];
+        let mut n = 0;
+        let own = arena.words(spec.env);
+        for (ptr, entry) in args::environment() {
+            let key = entry.split(|&b| b == b'=').next().unwrap_or(entry);
+            let overridden = own.clone().any(|e| without_nul(e).split(|&b| b == b'=').next() == Some(key));
+            if n < ENV_MAX && !overridden && !OWN_VARIABLES.contains(&key) {
+                envp[n] = ptr;
+                n += 1;
+            }
+        }
+        for entry in own {
+            if n < ENV_MAX {
+                envp[n] = entry.as_ptr().cast();
+                n += 1;
+            }
+        }
+        let creds = match spec.user.is_empty() && spec.group.is_empty() {
+            true => None,
+            false => Some(
+                user::lookup(arena.get_with_nul(spec.user), arena.get_with_nul(spec.group))
+                    .map_err(|e| e.raw_os_error() as u16)?,
+            ),
+        };
+        let out = match spec.log {
+            Log::Inherit => [1, 2],
+            Log::Null => [raw(self.devnull); 2],
+        };
+        let plan = Plan {
+            argv: &argv,
+            envp: &envp[..=n],
+            path: args::getenv(b"PATH").unwrap_or(DEFAULT_PATH),
+            stdio: [raw(self.devnull), out[0], out[1]],
+            dir: if spec.dir.is_empty() { b"/\0" } else { arena.get_with_nul(spec.dir) },
+            umask: u32::from(spec.umask),
+            nofile: spec.nofile,
+            creds: creds.as_ref(),
+        };
+        spawn(&plan).map(Pid).map_err(|e| {
+            let errno = e.raw_os_error() as u16;
+            say!("{}: unable to spawn: {}", Lossy(cfg.name(id)), vigild::event::ErrnoName(errno));
+            errno
+        })
+    }
+
+    fn kill(&mut self, pid: Pid, signal: u8, group: bool) {
+        // ESRCH: it is already gone, and its exit is on the way.
+        let _ = process::kill(pid.0, signal, group);
+    }
+
+    fn changed(&mut self, id: ServiceId, from: State, slot: &Slot) {
+        let mut line = ArrayStr::<480>::new();
+        let _ = vigild::status::write_transition(&mut line, self.cfg, id, from, slot);
+        say!("{line}");
+        self.replies.changed(self.cfg, id, from, slot);
+        *self.dirty = true;
+    }
+}
+
+fn raw(fd: BorrowedFd<'_>) -> i32 {
+    rustix::fd::AsRawFd::as_raw_fd(&fd)
+}
+
+impl Driver {
+    fn parts(&mut self) -> (&mut Supervisor, Fx<'_>) {
+        let fx = Fx {
+            cfg: &self.configs[self.active],
+            devnull: self.devnull.as_fd(),
+            replies: &mut self.replies,
+            dirty: &mut self.dirty,
+        };
+        (&mut *self.sv, fx)
+    }
+
+    /// Supervise until a shutdown completes; the exit code.
+    pub fn run(mut self) -> i32 {
+        self.sv.boot(&self.configs[self.active], clock::now());
+        loop {
+            let now = clock::now();
+            let (sv, mut fx) = self.parts();
+            let cfg = fx.cfg;
+            sv.tick(cfg, now, &mut fx);
+            let (halted, deadline) = (sv.halted(cfg), sv.next_deadline(cfg));
+            if self.dirty {
+                self.write_status();
+            }
+            self.tell_ready();
+            if halted {
+                break;
+            }
+            self.wait(deadline.map(|at| at.ms_since(now)));
+            let now = clock::now();
+            let mut pending = [0i32; 8];
+            let mut count = 0;
+            for sig in self.signals.drain() {
+                if count < pending.len() {
+                    pending[count] = sig;
+                    count += 1;
+                }
+            }
+            for &sig in &pending[..count] {
+                self.on_signal(sig, now);
+            }
+            while let Some((pid, status)) = process::reap() {
+                self.on_exit(pid, status, now);
+            }
+            self.read_control(now);
+        }
+        say!("all services stopped, exiting");
+        self.replies.finish();
+        0
+    }
+
+    /// poll(2) until something happens or `timeout_ms` passes.
+    fn wait(&mut self, timeout_ms: Option<u64>) {
+        let mut gone = [false; REPLIES_MAX + MONITORS_MAX];
+        let mut count = 0;
+        {
+            let mut fds: [PollFd<'_>; 2 + REPLIES_MAX + MONITORS_MAX] =
+                core::array::from_fn(|_| PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::empty()));
+            fds[0] = PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN);
+            fds[1] = PollFd::from_borrowed_fd(self.control.as_fd(), PollFlags::IN);
+            let mut n = 2;
+            for fd in self.replies.fds() {
+                fds[n] = PollFd::from_borrowed_fd(fd, PollFlags::empty());
+                n += 1;
+            }
+            let timeout = timeout_ms.map(|ms| Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 });
+            if poll(&mut fds[..n], timeout.as_ref()).is_ok() {
+                for (flag, fd) in gone.iter_mut().zip(&fds[2..n]) {
+                    *flag = fd.revents().intersects(PollFlags::ERR | PollFlags::HUP);
+                    count += 1;
+                }
+            }
+        }
+        if gone[..count].contains(&true) {
+            self.replies.drop_gone(&gone[..count]);
+        }
+    }
+
+    fn on_signal(&mut self, sig: i32, now: Instant) {
+        match sig {
+            libc::SIGHUP => {
+                self.reload(now, None);
+            }
+            libc::SIGINT | libc::SIGTERM | libc::SIGQUIT => self.shutdown(sig),
+            libc::SIGUSR1 | libc::SIGUSR2 => {
+                say!("warning: signal {} ignored: its meaning comes in a later release", vigild::event::SignalName(sig as u8))
+            }
+            _ => {} // SIGCHLD only wakes the loop; reaping follows.
+        }
+    }
+
+    fn shutdown(&mut self, sig: i32) {
+        if !self.sv.is_halting() {
+            match sig {
+                0 => say!("shutdown requested, stopping every service"),
+                _ => say!("got SIG{}, stopping every service", vigild::event::SignalName(sig as u8)),
+            }
+            self.sv.shutdown(&self.configs[self.active]);
+        }
+    }
+
+    fn on_exit(&mut self, pid: Pid, status: ExitStatus, now: Instant) {
+        let (sv, mut fx) = self.parts();
+        let cfg = fx.cfg;
+        // Not a service: an orphan vigild adopted as subreaper. Reaped, done.
+        let _ = sv.exited(cfg, now, pid, status, &mut fx);
+    }
+
+    fn read_control(&mut self, now: Instant) {
+        let mut lines = core::mem::take(&mut self.lines);
+        let mut buf = [0u8; 4096];
+        loop {
+            match rustix::io::read(&self.control, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => lines.feed(&buf[..n], &mut |piece| self.on_piece(piece, now)),
+                Err(Errno::INTR) => continue,
+                Err(_) => {
+                    lines.end_of_burst(&mut |piece| self.on_piece(piece, now));
+                    break;
+                }
+            }
+        }
+        self.lines = lines;
+    }
+
+    fn on_piece(&mut self, piece: Piece<'_>, now: Instant) {
+        match piece {
+            Piece::TooLong => say!("control: error: {}", LineError::TooLong),
+            Piece::Line(line) => self.on_line(line, now),
+        }
+    }
+
+    /// One control line: parse, act, answer.
+    fn on_line(&mut self, text: &[u8], now: Instant) {
+        let line = parse_line(text);
+        let reply = line.reply.and_then(|path| match crate::sys::fs::open_reply(path) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                say!("warning: reply {}: not a FIFO with a reader ({})", Lossy(path), vigild::event::ErrnoName(e.raw_os_error() as u16));
+                None
+            }
+        });
+        let answer = |words: core::fmt::Arguments<'_>| {
+            if let Some(fd) = &reply {
+                send(fd.as_fd(), words);
+            }
+        };
+        let request = match line.request {
+            Ok(request) => request,
+            Err(e) => {
+                say!("control: error: {e}: \"{}\"", Lossy(text));
+                return answer(format_args!("error - {e}"));
+            }
+        };
+        let name = Lossy(request.name);
+        let cfg = &self.configs[self.active];
+        let id = match request.verb {
+            Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal | Verb::Log => {
+                match cfg.find(request.name).filter(|&id| !cfg.spec(id).removed) {
+                    Some(id) => Some(id),
+                    None => return answer(format_args!("not-known {name}")),
+                }
+            }
+            _ => None,
+        };
+        match (request.verb, id) {
+            (Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal, Some(id)) => {
+                let cmd = match request.verb {
+                    Verb::Start => Command::Start(id),
+                    Verb::Stop => Command::Stop(id),
+                    Verb::Restart => Command::Restart(id),
+                    _ => Command::Signal(id, request.signal),
+                };
+                let (sv, mut fx) = self.parts();
+                let result = sv.command(fx.cfg, now, cmd, &mut fx);
+                match result {
+                    Answer::NotRunning => answer(format_args!("error {name} not running")),
+                    other => answer(format_args!("{} {name}", other.word())),
+                }
+                let wait = match (result, request.verb) {
+                    (Answer::Starting, _) | (Answer::Stopping, Verb::Restart) => Some(Wait::Up),
+                    (Answer::Stopping, _) => Some(Wait::Down),
+                    _ => None,
+                };
+                if let (Some(wait), Some(fd)) = (wait, reply) {
+                    if let Err(fd) = self.replies.wait(fd, id, wait) {
+                        send(fd.as_fd(), format_args!("error {name} too many requests waiting"));
+                    }
+                }
+            }
+            (Verb::Log, _) => answer(format_args!("error {name} no ring log (ring logs come in a later release)")),
+            (Verb::Reload, _) => {
+                self.reload(now, reply.as_ref().map(|fd| fd.as_fd()));
+            }
+            (Verb::Shutdown | Verb::Poweroff | Verb::Reboot | Verb::Halt, _) => {
+                if self.sv.is_halting() {
+                    return answer(format_args!("in-shutdown vigild"));
+                }
+                answer(format_args!("stopping vigild"));
+                self.shutdown(0);
+                if let Some(fd) = reply {
+                    // Answered with `stopped vigild` when vigild exits.
+                    let _ = self.replies.wait(fd, ServiceId(0), Wait::Shutdown);
+                }
+            }
+            (Verb::Monitor, _) => {
+                let Some(fd) = reply else { return say!("control: monitor without reply= ignored") };
+                let mut lost = 0;
+                for id in cfg.ids().filter(|&id| !cfg.spec(id).removed) {
+                    let slot = self.sv.slot(id);
+                    let pid = slot.state.pid().map_or(0, |p| p.0);
+                    monitor_line_to(fd.as_fd(), &mut lost, format_args!("{}: {} (pid {pid})", Lossy(cfg.name(id)), slot.state.name()));
+                }
+                if let Err(fd) = self.replies.monitor(fd) {
+                    send(fd.as_fd(), format_args!("error - too many monitors"));
+                }
+            }
+            (Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal, None) => unreachable!("name resolved above"),
+        }
+    }
+
+    /// Re-read the configuration; adopt it only if it has no error.
+    fn reload(&mut self, now: Instant, reply: Option<BorrowedFd<'_>>) -> bool {
+        if self.sv.is_halting() {
+            if let Some(fd) = reply {
+                send(fd, format_args!("in-shutdown vigild"));
+            }
+            return false;
+        }
+        let spare = 1 - self.active;
+        let mut errors = Errors::new();
+        {
+            let (old, new) = match spare {
+                1 => {
+                    let (a, b) = self.configs.split_at_mut(1);
+                    (&a[0], &mut b[0])
+                }
+                _ => {
+                    let (a, b) = self.configs.split_at_mut(1);
+                    (&b[0], &mut a[0])
+                }
+            };
+            crate::supervisor::load(self.config_path, self.text, new, &mut errors);
+            if errors.is_empty() && self.sv.carry_removed(old, new).is_err() {
+                errors.push(0, format_args!("too many services while removed ones are still stopping"));
+            }
+        }
+        if !errors.is_empty() {
+            say!("reload failed, keeping the running configuration:");
+            crate::supervisor::print_errors(self.config_path, &errors, |line| {
+                say!("{line}");
+                if let Some(fd) = reply {
+                    send(fd, format_args!("reload-failed vigild {line}"));
+                }
+            });
+            return false;
+        }
+        let (old, new) = (&self.configs[self.active], &self.configs[spare]);
+        let mut fx = Fx { cfg: new, devnull: self.devnull.as_fd(), replies: &mut self.replies, dirty: &mut self.dirty };
+        self.sv.reload(old, new, now, &mut fx);
+        self.replies.remap(|id| new.find(old.name(id)));
+        self.active = spare;
+        self.dirty = true;
+        say!("reloaded {}", Lossy(self.config_path));
+        if let Some(fd) = reply {
+            send(fd, format_args!("reloaded vigild"));
+        }
+        true
+    }
+
+    /// Rewrite the status file (write, then rename).
+    fn write_status(&mut self) {
+        self.dirty = false;
+        let cfg = &self.configs[self.active];
+        let offset = clock::wall_offset_ms();
+        let result = AtomicFile::create(self.dir.as_fd(), "status.tmp").and_then(|mut file| {
+            for id in cfg.ids() {
+                let slot = self.sv.slot(id);
+                if !(cfg.spec(id).removed && slot.state == State::Down) {
+                    let _ = write_line(&mut file, cfg, id, slot, offset);
+                }
+            }
+            file.commit("status.tmp", "status")
+        });
+        match result {
+            Ok(()) => self.status_failed = false,
+            Err(e) if !self.status_failed => {
+                self.status_failed = true;
+                say!("warning: unable to write the status file: {}", vigild::event::ErrnoName(e.raw_os_error() as u16));
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// `-d FD`: one newline once every autostart service is up, then close.
+    fn tell_ready(&mut self) {
+        if self.ready_fd.is_some() && self.sv.all_autostart_up(&self.configs[self.active]) {
+            if let Some(fd) = self.ready_fd.take() {
+                let _ = write_all(fd.as_fd(), b"\n");
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The one binary: `vigild` (the supervisor), `vigilctl` or `vigild ctl`
+//! (the control client) and `vigil-log` (reserved for the logger).
+//!
+//! It does not link Rust's std (SPEC §9): libc provides the C entry point,
+//! and every table is allocated once in `.bss`. Unit tests of this crate
+//! (`src/sys/tests.rs`) build it with std, as the test harness needs.
+
+#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(test), no_main)]
+
+mod ctl;
+mod driver;
+mod log;
+mod replies;
+mod supervisor;
+mod sys;
+
+use core::ffi::{c_char, c_int};
+use sys::args::Args;
+
+// std normally links the C library; without std we ask for it ourselves.
+#[cfg(not(test))]
+#[link(name = "c")]
+unsafe extern "C" {}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    log::line("vigild", format_args!("fatal: {}", info.message()));
+    sys::process::exit(1)
+}
+
+/// The C entry point: dispatch on the name the binary was called by.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    // SAFETY: the C runtime passes main a valid argv that lives until exit.
+    let args = unsafe { Args::new(argc, argv) };
+    run(args)
+}
+
+#[cfg_attr(test, allow(dead_code))]
+fn run(args: Args) -> c_int {
+    sys::fs::ensure_stdio();
+    let argv0 = args.get(0).unwrap_or(b"vigild");
+    let name = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
+    match (name, args.get(1)) {
+        (b"vigilctl", _) => ctl::main(args, 1),
+        (b"vigil-log", _) | (_, Some(b"log")) => {
+            log::line("vigil-log", format_args!("not built yet: the logger comes in a later release"));
+            2
+        }
+        (_, Some(b"ctl")) => ctl::main(args, 2),
+        _ => supervisor::main(args),
+    }
+}

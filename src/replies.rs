@@ -1,0 +1,185 @@
+//! Requests waiting for their result (`start` until `up`, `stop` until
+//! `stopped`, `shutdown` until vigild exits) and `monitor` streams. Each
+//! holds the write end of the asker's reply FIFO, opened non-blocking: a
+//! reader that does not keep up loses lines, it never blocks vigild.
+
+use crate::sys::Errno;
+use crate::sys::fs::write_all;
+use core::fmt::{self, Write};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use vigild::config::Config;
+use vigild::engine::{Slot, State};
+use vigild::fixed::{ArrayStr, Lossy, ServiceId};
+use vigild::limits::{MONITORS_MAX, REPLIES_MAX};
+use vigild::status::write_transition;
+
+/// What a waiting request waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// `up`, or `start-failed` when the service ends up down or in backoff.
+    Up,
+    /// `stopped`.
+    Down,
+    /// vigild's exit.
+    Shutdown,
+}
+
+struct Waiter {
+    fd: OwnedFd,
+    id: ServiceId,
+    wait: Wait,
+}
+
+struct Monitor {
+    fd: OwnedFd,
+    lost: u32,
+}
+
+/// Every open reply FIFO.
+pub struct Replies {
+    waiters: [Option<Waiter>; REPLIES_MAX],
+    monitors: [Option<Monitor>; MONITORS_MAX],
+}
+
+/// Write one result line; false if the reader is gone.
+pub fn send(fd: BorrowedFd<'_>, line: fmt::Arguments<'_>) -> bool {
+    let mut text = ArrayStr::<511>::new();
+    let _ = text.write_fmt(line); // ArrayStr cuts, never fails
+    let _ = text.write_str("\n");
+    // Under PIPE_BUF, so the line arrives whole or not at all.
+    !matches!(write_all(fd, text.as_str().as_bytes()), Err(Errno::PIPE))
+}
+
+impl Replies {
+    /// None open.
+    pub const fn new() -> Self {
+        Replies { waiters: [const { None }; REPLIES_MAX], monitors: [const { None }; MONITORS_MAX] }
+    }
+
+    /// Keep `fd` until `id` reaches what `wait` waits for. Gives `fd` back when full.
+    pub fn wait(&mut self, fd: OwnedFd, id: ServiceId, wait: Wait) -> Result<(), OwnedFd> {
+        match self.waiters.iter_mut().find(|w| w.is_none()) {
+            Some(free) => {
+                *free = Some(Waiter { fd, id, wait });
+                Ok(())
+            }
+            None => Err(fd),
+        }
+    }
+
+    /// Stream every transition to `fd`. Gives `fd` back when full.
+    pub fn monitor(&mut self, fd: OwnedFd) -> Result<(), OwnedFd> {
+        match self.monitors.iter_mut().find(|m| m.is_none()) {
+            Some(free) => {
+                *free = Some(Monitor { fd, lost: 0 });
+                Ok(())
+            }
+            None => Err(fd),
+        }
+    }
+
+    /// A service changed: tell the monitors, resolve what waited for it.
+    pub fn changed(&mut self, cfg: &Config, id: ServiceId, from: State, slot: &Slot) {
+        let mut line = ArrayStr::<480>::new();
+        let _ = write_transition(&mut line, cfg, id, from, slot);
+        for entry in self.monitors.iter_mut() {
+            if let Some(m) = entry {
+                if !monitor_line(m, format_args!("{line}")) {
+                    *entry = None;
+                }
+            }
+        }
+        let name = Lossy(cfg.name(id));
+        for entry in self.waiters.iter_mut() {
+            let Some(w) = entry else { continue };
+            if w.id != id {
+                continue;
+            }
+            let fd = w.fd.as_fd();
+            let done = match (w.wait, slot.state) {
+                (Wait::Up, State::Up { .. }) => send(fd, format_args!("up {name}")),
+                (Wait::Up, State::Down | State::Backoff { .. }) => match slot.last {
+                    Some(last) if slot.reason == vigild::engine::Reason::None => {
+                        send(fd, format_args!("start-failed {name} {last}"))
+                    }
+                    _ => send(fd, format_args!("start-failed {name} {}", slot.reason)),
+                },
+                (Wait::Down, State::Down) => send(fd, format_args!("stopped {name}")),
+                (Wait::Down, State::Starting { .. } | State::Up { .. } | State::Backoff { .. }) => {
+                    send(fd, format_args!("error {name} started again before it stopped"))
+                }
+                _ => continue,
+            };
+            let _ = done;
+            *entry = None;
+        }
+    }
+
+    /// The fds to watch for a vanished reader (poll reports POLLERR on a
+    /// FIFO's write end once its reader has closed it).
+    pub fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        let waiters = self.waiters.iter().flatten().map(|w| w.fd.as_fd());
+        waiters.chain(self.monitors.iter().flatten().map(|m| m.fd.as_fd()))
+    }
+
+    /// Drop the entries whose reader is gone, by their order in `fds`.
+    pub fn drop_gone(&mut self, gone: &[bool]) {
+        let mut i = 0;
+        for entry in self.waiters.iter_mut().filter(|w| w.is_some()) {
+            if gone.get(i) == Some(&true) {
+                *entry = None;
+            }
+            i += 1;
+        }
+        for entry in self.monitors.iter_mut().filter(|m| m.is_some()) {
+            if gone.get(i) == Some(&true) {
+                *entry = None;
+            }
+            i += 1;
+        }
+    }
+
+    /// After a reload the same service may have another id.
+    pub fn remap(&mut self, new_id: impl Fn(ServiceId) -> Option<ServiceId>) {
+        for entry in self.waiters.iter_mut() {
+            let Some(w) = entry else { continue };
+            match (w.wait, new_id(w.id)) {
+                (Wait::Shutdown, _) => {}
+                (_, Some(id)) => w.id = id,
+                (_, None) => *entry = None,
+            }
+        }
+    }
+
+    /// vigild is about to exit: answer the shutdown requests, close everything.
+    pub fn finish(&mut self) {
+        for w in self.waiters.iter_mut().filter_map(Option::take) {
+            let word = if w.wait == Wait::Shutdown { "stopped vigild" } else { "error - vigild exited" };
+            send(w.fd.as_fd(), format_args!("{word}"));
+        }
+        for m in self.monitors.iter_mut() {
+            *m = None;
+        }
+    }
+}
+
+/// Write a monitor line, first saying how many were lost if any; false once
+/// the reader is gone.
+pub fn monitor_line_to(fd: BorrowedFd<'_>, lost: &mut u32, line: fmt::Arguments<'_>) -> bool {
+    let mut text = ArrayStr::<511>::new();
+    if *lost > 0 {
+        let _ = write!(text, "lost {} lines\n", *lost);
+    }
+    let _ = text.write_fmt(line);
+    let _ = text.write_str("\n");
+    match write_all(fd, text.as_str().as_bytes()) {
+        Ok(()) => *lost = 0,
+        Err(Errno::PIPE) => return false,
+        Err(_) => *lost += 1,
+    }
+    true
+}
+
+fn monitor_line(m: &mut Monitor, line: fmt::Arguments<'_>) -> bool {
+    monitor_line_to(m.fd.as_fd(), &mut m.lost, line)
+}

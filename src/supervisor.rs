@@ -1,0 +1,166 @@
+//! `vigild` itself: options, loading the configuration (every error listed as
+//! `FILE:LINE: message`), the run directory and control FIFO, signals, then
+//! the loop. Exit codes are SPEC §1's: 2 usage or configuration, 1 system.
+
+use crate::driver::Driver;
+use crate::log::say;
+use crate::sys::args::Args;
+use crate::sys::fs::{RunDirError, cloexec_inherited, devnull, open_control, open_run_dir, read_file};
+use crate::sys::signal::SelfPipe;
+use crate::sys::{process, storage, user};
+use core::ffi::c_int;
+use core::fmt::Write;
+use vigild::config::{Config, Errors, parse};
+use vigild::control::LineReader;
+use vigild::event::{ErrnoName, parse_u64};
+use vigild::fixed::{ArrayStr, Lossy};
+
+const USAGE: &str = "usage: vigild [-f] [-t] [-c FILE] [-d FD] [-r DIR]";
+
+struct Options {
+    config: &'static [u8],
+    run_dir: Option<&'static [u8]>,
+    ready_fd: Option<i32>,
+    check_only: bool,
+}
+
+fn options(args: Args) -> Result<Options, &'static str> {
+    let mut o = Options { config: b"/etc/vigild.conf", run_dir: None, ready_fd: None, check_only: false };
+    let mut i = 1;
+    while let Some(arg) = args.get(i) {
+        let mut value = || {
+            i += 1;
+            args.get(i).ok_or("option needs a value")
+        };
+        match arg {
+            // This part of vigild always stays in the foreground.
+            b"-f" => {}
+            b"-t" => o.check_only = true,
+            b"-c" => o.config = value()?,
+            b"-r" => o.run_dir = Some(value()?).filter(|d| d.starts_with(b"/")).or(None),
+            b"-d" => o.ready_fd = Some(value().map(parse_u64)?.filter(|&fd| fd > 2 && fd < 1 << 20).ok_or("-d needs a file descriptor above 2")? as i32),
+            b"-h" | b"--help" => return Err(USAGE),
+            _ => return Err("unknown option"),
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
+/// Read and parse `path` into `cfg`, then check what only the system can
+/// tell (that users and groups exist). Every problem lands in `errors`.
+pub fn load(path: &[u8], text: &mut [u8], cfg: &mut Config, errors: &mut Errors) {
+    let len = match read_file(path, text) {
+        Ok(len) => len,
+        Err(e) => {
+            cfg.clear();
+            return errors.push(0, format_args!("unable to read: {}", ErrnoName(e.raw_os_error() as u16)));
+        }
+    };
+    parse(&text[..len], cfg, errors);
+    for id in cfg.ids() {
+        let spec = cfg.spec(id);
+        let (user_name, group) = (cfg.arena.get_with_nul(spec.user), cfg.arena.get_with_nul(spec.group));
+        if (!spec.user.is_empty() || !spec.group.is_empty()) && user::lookup(user_name, group).is_err() {
+            let line = if spec.user.is_empty() { spec.group_line } else { spec.user_line };
+            errors.push(line, format_args!("unknown user or group"));
+        }
+    }
+}
+
+/// Format each error as `FILE:LINE: message` (`FILE: message` for line 0).
+pub fn print_errors(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
+    for e in errors.iter() {
+        let mut line = ArrayStr::<480>::new();
+        let _ = match e.line {
+            0 => write!(line, "{}: {}", Lossy(path), e.msg),
+            n => write!(line, "{}:{n}: {}", Lossy(path), e.msg),
+        };
+        each(line.as_str());
+    }
+    if errors.dropped() > 0 {
+        let mut line = ArrayStr::<480>::new();
+        let _ = write!(line, "{}: {} more errors not shown", Lossy(path), errors.dropped());
+        each(line.as_str());
+    }
+}
+
+/// `vigild`: the exit code.
+pub fn main(args: Args) -> c_int {
+    let o = match options(args) {
+        Ok(o) => o,
+        Err(msg) => {
+            say!("{msg}");
+            say!("{USAGE}");
+            return 2;
+        }
+    };
+    let Some(st) = storage::take() else { return 1 };
+    let mut errors = Errors::new();
+    load(o.config, &mut st.text, &mut st.configs[0], &mut errors);
+    if !errors.is_empty() {
+        print_errors(o.config, &errors, |line| say!("{line}"));
+        say!("{} errors, nothing started", errors.count());
+        return 2;
+    }
+    let cfg = &st.configs[0];
+    if o.check_only {
+        say!("{}: ok, {} services", Lossy(o.config), cfg.len());
+        return 0;
+    }
+    let run_dir = o.run_dir.unwrap_or(cfg.run_dir());
+    let failed = |what: &str, detail: &dyn core::fmt::Display| {
+        say!("fatal: {}: {what}: {detail}", Lossy(run_dir));
+        1
+    };
+    let dir = match open_run_dir(run_dir) {
+        Ok(dir) => dir,
+        Err(RunDirError::Sys(what, e)) => return failed(what, &ErrnoName(e.raw_os_error() as u16)),
+        Err(RunDirError::Foreign(what)) => return failed("refused", &what),
+        Err(RunDirError::InUse) => return failed("refused", &"in use"),
+    };
+    let (control, control_keep) = match open_control(rustix::fd::AsFd::as_fd(&dir)) {
+        Ok(pair) => pair,
+        Err(RunDirError::Sys(what, e)) => return failed(what, &ErrnoName(e.raw_os_error() as u16)),
+        Err(RunDirError::Foreign(what)) => return failed("refused", &what),
+        Err(RunDirError::InUse) => return failed("refused", &"another vigild is running on this run directory"),
+    };
+    cloexec_inherited();
+    let ready_fd = match o.ready_fd.map(crate::sys::fs::adopt) {
+        Some(None) => return failed("-d", &"that file descriptor is not open"),
+        Some(fd) => fd,
+        None => None,
+    };
+    let signals = match SelfPipe::install() {
+        Ok(pipe) => pipe,
+        Err(e) => return failed("signals", &ErrnoName(e.raw_os_error() as u16)),
+    };
+    if process::getpid() != 1 {
+        if let Err(e) = process::set_subreaper() {
+            say!("warning: unable to become the subreaper: {}", ErrnoName(e.raw_os_error() as u16));
+        }
+    }
+    let devnull = match devnull() {
+        Ok(fd) => fd,
+        Err(e) => return failed("/dev/null", &ErrnoName(e.raw_os_error() as u16)),
+    };
+    say!("supervising {} services from {} (control {}/control)", cfg.len(), Lossy(o.config), Lossy(run_dir));
+    let driver = Driver {
+        configs: &mut st.configs,
+        active: 0,
+        sv: &mut st.supervisor,
+        text: &mut st.text,
+        config_path: o.config,
+        dir,
+        control,
+        control_keep,
+        signals,
+        devnull,
+        ready_fd,
+        replies: crate::replies::Replies::new(),
+        lines: LineReader::new(),
+        dirty: true,
+        status_failed: false,
+    };
+    driver.run()
+}

@@ -1,0 +1,69 @@
+//! The C entry point's `argv` and the process environment, as byte slices
+//! that live as long as the process.
+
+use core::ffi::{CStr, c_char, c_int};
+
+/// The command line given to `main`.
+#[derive(Clone, Copy)]
+pub struct Args {
+    argc: usize,
+    argv: *const *const c_char,
+}
+
+impl Args {
+    /// Wrap `main`'s arguments.
+    ///
+    /// # Safety
+    /// `argv` must hold `argc` valid NUL-terminated strings that live for the
+    /// rest of the process, as the C runtime guarantees for `main`.
+    pub unsafe fn new(argc: c_int, argv: *const *const c_char) -> Self {
+        Args { argc: argc.max(0) as usize, argv }
+    }
+
+    /// Number of arguments, the program name included.
+    pub fn len(&self) -> usize {
+        self.argc
+    }
+
+    /// Argument `i`, without its NUL.
+    pub fn get(&self, i: usize) -> Option<&'static [u8]> {
+        if i >= self.argc {
+            return None;
+        }
+        // SAFETY: i < argc, and `new`'s contract makes every argv[i] a valid
+        // C string that lives for the rest of the process.
+        Some(unsafe { CStr::from_ptr(*self.argv.add(i)) }.to_bytes())
+    }
+}
+
+unsafe extern "C" {
+    static environ: *const *const c_char;
+}
+
+/// Every `KEY=VALUE` entry of the environment vigild was started with, as
+/// (the C pointer to hand to `execve`, its bytes).
+pub fn environment() -> impl Iterator<Item = (*const c_char, &'static [u8])> {
+    // SAFETY: vigild never changes its environment (no setenv/putenv), so
+    // `environ` is a NULL-terminated array of C strings for the whole run.
+    let mut at = unsafe { environ };
+    core::iter::from_fn(move || {
+        if at.is_null() {
+            return None;
+        }
+        // SAFETY: `at` points into the NULL-terminated `environ` array; we
+        // stop at the NULL entry and never step past it.
+        let entry = unsafe { *at };
+        if entry.is_null() {
+            return None;
+        }
+        // SAFETY: as above; each entry is a valid C string.
+        at = unsafe { at.add(1) };
+        // SAFETY: `entry` is a valid C string of the unchanged environment.
+        Some((entry, unsafe { CStr::from_ptr(entry) }.to_bytes()))
+    })
+}
+
+/// The value of `name` in the environment.
+pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
+    environment().find_map(|(_, entry)| entry.strip_prefix(name)?.strip_prefix(b"="))
+}

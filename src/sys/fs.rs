@@ -1,0 +1,239 @@
+//! Files of the run directory and friends. Nothing here follows a symlink
+//! where vigild creates or opens its own files (SPEC §9).
+
+use super::Errno;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, fchmod, fstat, mkdirat, mknodat, openat, renameat, statat};
+use rustix::io::{read, retry_on_intr, write};
+
+/// Why the run directory or its FIFO cannot be used.
+#[derive(Debug)]
+pub enum RunDirError {
+    /// A system call failed.
+    Sys(&'static str, Errno),
+    /// The path exists but is not what vigild would have made.
+    Foreign(&'static str),
+    /// Another vigild reads the control FIFO.
+    InUse,
+}
+
+/// `mkdir(path, 0700)` unless it exists; refuse anything but a directory of
+/// ours (no symlink); tighten it to 0700; open it.
+pub fn open_run_dir(path: &[u8]) -> Result<OwnedFd, RunDirError> {
+    match mkdirat(CWD, path, Mode::from_raw_mode(0o700)) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(e) => return Err(RunDirError::Sys("create the run directory", e)),
+    }
+    let st = statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| RunDirError::Sys("stat the run directory", e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory || st.st_uid != rustix::process::geteuid().as_raw() {
+        return Err(RunDirError::Foreign("the run directory exists and is not a directory owned by vigild's user"));
+    }
+    let dir = openat(CWD, path, OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY, Mode::empty())
+        .map_err(|e| RunDirError::Sys("open the run directory", e))?;
+    fchmod(&dir, Mode::from_raw_mode(0o700)).map_err(|e| RunDirError::Sys("chmod the run directory", e))?;
+    Ok(dir)
+}
+
+/// The control FIFO: created 0600, or reused if it is a FIFO of ours that no
+/// other vigild reads. Returns the read end and a write end vigild holds so
+/// that the read end never reports end-of-file between writers.
+pub fn open_control(dir: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RunDirError> {
+    match mknodat(dir, "control", FileType::Fifo, Mode::from_raw_mode(0o600), 0) {
+        Ok(()) => {}
+        Err(Errno::EXIST) => {
+            let st = statat(dir, "control", AtFlags::SYMLINK_NOFOLLOW).map_err(|e| RunDirError::Sys("stat the control FIFO", e))?;
+            if FileType::from_raw_mode(st.st_mode) != FileType::Fifo || st.st_uid != rustix::process::geteuid().as_raw() {
+                return Err(RunDirError::Foreign("the control path exists and is not a FIFO owned by vigild's user"));
+            }
+            // A writer can open a FIFO without blocking only if it has a reader.
+            if openat(dir, "control", OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()).is_ok() {
+                return Err(RunDirError::InUse);
+            }
+        }
+        Err(e) => return Err(RunDirError::Sys("create the control FIFO", e)),
+    }
+    let flags = OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let read_end = openat(dir, "control", flags | OFlags::RDONLY, Mode::empty()).map_err(|e| RunDirError::Sys("open the control FIFO", e))?;
+    if FileType::from_raw_mode(fstat(&read_end).map_err(|e| RunDirError::Sys("stat the control FIFO", e))?.st_mode) != FileType::Fifo {
+        return Err(RunDirError::Foreign("the control path is not a FIFO"));
+    }
+    fchmod(&read_end, Mode::from_raw_mode(0o600)).map_err(|e| RunDirError::Sys("chmod the control FIFO", e))?;
+    let write_end = openat(dir, "control", flags | OFlags::WRONLY, Mode::empty()).map_err(|e| RunDirError::Sys("open the control FIFO", e))?;
+    Ok((read_end, write_end))
+}
+
+/// Open a reply FIFO for writing without blocking or following links; it
+/// must be a FIFO with a reader.
+pub fn open_reply(path: &[u8]) -> Result<OwnedFd, Errno> {
+    let st = statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::Fifo {
+        return Err(Errno::NOTSUP);
+    }
+    let fd = openat(CWD, path, OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    match FileType::from_raw_mode(fstat(&fd)?.st_mode) {
+        FileType::Fifo => Ok(fd),
+        _ => Err(Errno::NOTSUP),
+    }
+}
+
+/// Open `path` for reading (close-on-exec).
+pub fn open_read(path: &[u8]) -> Result<OwnedFd, Errno> {
+    openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+}
+
+/// Read the whole file at `path` into `buf`; its length, or `FBIG` if it
+/// does not fit.
+pub fn read_file(path: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
+    let fd = open_read(path)?;
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            return Err(Errno::FBIG);
+        }
+        match retry_on_intr(|| read(&fd, &mut buf[len..]))? {
+            0 => return Ok(len),
+            n => len += n,
+        }
+    }
+}
+
+/// Write all of `bytes`, retrying short writes; `EAGAIN` is returned as is.
+pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Errno> {
+    while !bytes.is_empty() {
+        let n = retry_on_intr(|| write(fd, bytes))?;
+        bytes = &bytes[n..];
+    }
+    Ok(())
+}
+
+/// A file written under a temporary name and renamed into place, so readers
+/// see the old or the new content, never a mix.
+pub struct AtomicFile<'a> {
+    dir: BorrowedFd<'a>,
+    fd: Option<OwnedFd>,
+    buf: [u8; 8192],
+    len: usize,
+    failed: Option<Errno>,
+}
+
+impl<'a> AtomicFile<'a> {
+    /// Create (truncate) `tmp` in `dir`, mode 0644, never through a link.
+    pub fn create(dir: BorrowedFd<'a>, tmp: &str) -> Result<Self, Errno> {
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = openat(dir, tmp, flags, Mode::from_raw_mode(0o644))?;
+        Ok(AtomicFile { dir, fd: Some(fd), buf: [0; 8192], len: 0, failed: None })
+    }
+
+    /// Append bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > self.buf.len() {
+            self.flush();
+        }
+        if bytes.len() > self.buf.len() {
+            self.write(bytes);
+        } else {
+            self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+    }
+
+    /// Write what is left and rename `tmp` to `name`.
+    pub fn commit(mut self, tmp: &str, name: &str) -> Result<(), Errno> {
+        self.flush();
+        self.fd = None;
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        renameat(self.dir, tmp, self.dir, name)
+    }
+
+    fn flush(&mut self) {
+        let (buf, len) = (self.buf, self.len);
+        self.write(&buf[..len]);
+        self.len = 0;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if let (Some(fd), None) = (&self.fd, self.failed) {
+            if let Err(e) = write_all(fd.as_fd(), bytes) {
+                self.failed = Some(e);
+            }
+        }
+    }
+}
+
+impl core::fmt::Write for AtomicFile<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.push(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// `/dev/null`, close-on-exec, for the stdin (and `log = null` output) of services.
+pub fn devnull() -> Result<OwnedFd, Errno> {
+    openat(CWD, "/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+}
+
+/// Make sure fds 0, 1 and 2 are open (a closed one would be taken by the
+/// next file vigild opens and leak into every service as its stdio).
+pub fn ensure_stdio() {
+    for fd in 0..3 {
+        // SAFETY: fds 0..3 are only probed here; a BorrowedFd never closes.
+        let probe = unsafe { BorrowedFd::borrow_raw(fd) };
+        if rustix::io::fcntl_getfd(probe) == Err(Errno::BADF) {
+            // The lowest free fd is `fd` itself; keep it open for good.
+            if let Ok(null) = openat(CWD, "/dev/null", OFlags::RDWR, Mode::empty()) {
+                core::mem::forget(null);
+            }
+        }
+    }
+}
+
+/// Mark every fd above 2 close-on-exec, so nothing vigild inherited leaks
+/// into services (close_range(CLOSE_RANGE_CLOEXEC), Linux 5.11).
+pub fn cloexec_inherited() {
+    // SAFETY: close_range only changes fd flags; no memory is involved.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+}
+
+/// Create a FIFO at `path`, mode 0600 (vigilctl's reply FIFO).
+pub fn mkfifo(path: &[u8]) -> Result<(), Errno> {
+    mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o600), 0)
+}
+
+/// Remove `path`.
+pub fn unlink(path: &[u8]) {
+    let _ = rustix::fs::unlinkat(CWD, path, AtFlags::empty());
+}
+
+/// Open a FIFO for reading without blocking (vigilctl's end of a reply).
+pub fn open_fifo_read(path: &[u8]) -> Result<OwnedFd, Errno> {
+    openat(CWD, path, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+}
+
+/// Open a FIFO for writing without blocking: `NXIO` means nobody reads it.
+pub fn open_fifo_write(path: &[u8]) -> Result<OwnedFd, Errno> {
+    openat(CWD, path, OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+}
+
+/// Standard error (kept open for the whole run by `ensure_stdio`).
+pub fn stderr() -> BorrowedFd<'static> {
+    // SAFETY: fd 2 is open from `ensure_stdio` on and never closed.
+    unsafe { BorrowedFd::borrow_raw(2) }
+}
+
+/// Standard output.
+pub fn stdout() -> BorrowedFd<'static> {
+    // SAFETY: fd 1 is open from `ensure_stdio` on and never closed.
+    unsafe { BorrowedFd::borrow_raw(1) }
+}
+
+/// Take ownership of a raw fd handed to vigild (`-d FD`), if it is open.
+pub fn adopt(fd: i32) -> Option<OwnedFd> {
+    // SAFETY: only probed with fcntl(F_GETFD); nothing is closed.
+    let probe = unsafe { BorrowedFd::borrow_raw(fd) };
+    rustix::io::fcntl_getfd(probe).ok()?;
+    // SAFETY: the fd is open, was given to vigild for this use (by -d), and
+    // nothing else in vigild owns it.
+    Some(unsafe { <OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(fd) })
+}

@@ -1,0 +1,25 @@
+//! The system-call boundary: the only place with `unsafe`, each block with a
+//! `SAFETY:` line. libc where rustix has no safe API (the C entry point's
+//! argv and environ, sigaction, the vfork-style clone of `spawn`, passwd
+//! lookups); rustix for everything else. Nothing here knows the engine.
+
+pub mod args;
+pub mod clock;
+pub mod fs;
+pub mod process;
+pub mod signal;
+pub mod spawn;
+pub mod storage;
+pub mod user;
+
+#[cfg(test)]
+mod tests;
+
+pub use rustix::io::Errno;
+
+/// Unwinding is off (`panic = "abort"`), but the precompiled `core` of an
+/// unoptimised build still names the personality routine; this never runs.
+// SAFETY: the symbol is unique in the binary and is never called.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn rust_eh_personality() {}

@@ -1,0 +1,69 @@
+//! Process-level calls: reaping, signalling, the subreaper flag, exit.
+
+use super::Errno;
+use rustix::process::{Pid as RPid, WaitOptions, wait, waitpid};
+use vigild::event::{ExitStatus, Pid};
+
+/// `waitpid(-1, WNOHANG)`: one exited child, or `None` when none is left.
+/// (Not rustix's `waitpid(None)`, which is pid 0: only our own process
+/// group, and every service has a group of its own.)
+pub fn reap() -> Option<(Pid, ExitStatus)> {
+    loop {
+        match wait(WaitOptions::NOHANG) {
+            Ok(Some((pid, status))) => {
+                let status = match (status.exit_status(), status.terminating_signal()) {
+                    (Some(code), _) => ExitStatus::Code(code as u8),
+                    (None, Some(sig)) => ExitStatus::Signal(sig as u8),
+                    // Stopped/continued are not reported without WUNTRACED.
+                    (None, None) => continue,
+                };
+                return Some((Pid(pid.as_raw_nonzero().get()), status));
+            }
+            Ok(None) | Err(Errno::CHILD) => return None,
+            Err(Errno::INTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// `waitpid(pid, 0)`: wait for one child (used only for a child known to be
+/// exiting already).
+pub fn wait_for(pid: i32) {
+    if let Some(pid) = RPid::from_raw(pid) {
+        while let Err(Errno::INTR) = waitpid(Some(pid), WaitOptions::empty()) {}
+    }
+}
+
+/// `kill(pid, sig)`, or `kill(-pid, sig)` for the whole process group.
+pub fn kill(pid: i32, signal: u8, group: bool) -> Result<(), Errno> {
+    let target = if group { -pid } else { pid };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    match unsafe { libc::kill(target, libc::c_int::from(signal)) } {
+        0 => Ok(()),
+        _ => Err(Errno::from_raw_os_error(errno())),
+    }
+}
+
+/// The calling thread's errno.
+pub fn errno() -> i32 {
+    // SAFETY: __errno_location returns the calling thread's errno slot,
+    // valid for the thread's lifetime (the same on glibc and musl).
+    unsafe { *libc::__errno_location() }
+}
+
+/// Become the reaper of orphaned descendants (when not PID 1), so that a
+/// daemon's grandchildren are reaped here and never linger as zombies.
+pub fn set_subreaper() -> Result<(), Errno> {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+}
+
+/// This process's id.
+pub fn getpid() -> i32 {
+    rustix::process::getpid().as_raw_nonzero().get()
+}
+
+/// `_exit(code)`: leave without running anything else.
+pub fn exit(code: i32) -> ! {
+    // SAFETY: _exit never returns and needs nothing from us.
+    unsafe { libc::_exit(code) }
+}

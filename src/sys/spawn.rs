@@ -1,0 +1,198 @@
+//! Starting a service's process the way posix_spawn does inside musl and
+//! glibc: `clone(CLONE_VM | CLONE_VFORK)` onto a small stack of our own. The
+//! parent sleeps until the child has exec'd (or failed), so there is no page
+//! table to copy, no pipe for the exec error (the child writes errno into
+//! memory we share), and the pid we return belongs to a process that really
+//! runs the program.
+//!
+//! Everything the child needs (argv, envp, credentials, paths) is prepared
+//! by the caller before the clone; the child only makes system calls.
+
+use super::Errno;
+use super::signal::HANDLED;
+use core::ffi::{c_char, c_int, c_void};
+use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
+
+/// Supplementary groups a service may get.
+pub const GROUPS_MAX: usize = 64;
+
+/// The identity a service runs as.
+#[derive(Clone, Copy)]
+pub struct Creds {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: [u32; GROUPS_MAX],
+    /// How many of `groups` are set.
+    pub ngroups: usize,
+}
+
+/// Everything the child does between clone and exec.
+pub struct Plan<'a> {
+    /// NULL-terminated argument pointers; argv[0] is the program.
+    pub argv: &'a [*const c_char],
+    /// NULL-terminated `KEY=VALUE` pointers.
+    pub envp: &'a [*const c_char],
+    /// Directories searched when argv[0] has no slash (PATH).
+    pub path: &'a [u8],
+    /// Fds to become 0, 1 and 2.
+    pub stdio: [c_int; 3],
+    /// Working directory (NUL-terminated).
+    pub dir: &'a [u8],
+    /// File mode creation mask.
+    pub umask: u32,
+    /// RLIMIT_NOFILE, 0 = unchanged.
+    pub nofile: u32,
+    /// Drop to this identity, if set.
+    pub creds: Option<&'a Creds>,
+}
+
+/// Child stack: the child runs only the code below, plus one PATH candidate
+/// buffer; 64 KiB leaves ample room for libc's syscall wrappers.
+#[repr(C, align(16))]
+struct Stack([u8; 65536]);
+
+struct Shared<'a> {
+    plan: &'a Plan<'a>,
+    errno: AtomicI32,
+}
+
+/// Start the process `plan` describes; its pid, or the errno of the step that
+/// failed (exec's ENOENT, setuid's EPERM, ...). A failed child has been reaped.
+pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
+    debug_assert!(plan.argv.last() == Some(&core::ptr::null()) && plan.envp.last() == Some(&core::ptr::null()));
+    let shared = Shared { plan, errno: AtomicI32::new(0) };
+    // Left uninitialised: the child writes its own frames, nothing reads them.
+    let mut stack = core::mem::MaybeUninit::<Stack>::uninit();
+    // SAFETY: all-ones and saved masks are plain data. Blocking every signal
+    // around the clone keeps vigild's handlers from running in the child
+    // (which shares our memory) before it has reset them. CLONE_VFORK
+    // suspends us until the child has exec'd or exited, so `shared` and
+    // `stack` outlive every use the child makes of them; the child only
+    // makes system calls and writes `shared.errno`.
+    let pid = unsafe {
+        let mut all: libc::sigset_t = core::mem::zeroed();
+        let mut saved: libc::sigset_t = core::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_SETMASK, &all, &mut saved);
+        let top = stack.as_mut_ptr().cast::<u8>().add(size_of::<Stack>()).cast::<c_void>();
+        let pid = libc::clone(
+            child,
+            top,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&raw const shared).cast_mut().cast(),
+        );
+        let clone_errno = super::process::errno();
+        libc::sigprocmask(libc::SIG_SETMASK, &saved, core::ptr::null_mut());
+        if pid < 0 {
+            return Err(Errno::from_raw_os_error(clone_errno));
+        }
+        pid
+    };
+    match shared.errno.load(Relaxed) {
+        0 => Ok(pid),
+        errno => {
+            super::process::wait_for(pid);
+            Err(Errno::from_raw_os_error(errno))
+        }
+    }
+}
+
+extern "C" fn child(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the `Shared` of `spawn`, alive while the parent is
+    // suspended by CLONE_VFORK.
+    let shared = unsafe { &*arg.cast::<Shared<'_>>() };
+    let errno = prepare_and_exec(shared.plan);
+    shared.errno.store(errno.max(1), Relaxed);
+    // SAFETY: _exit ends the child without touching shared libc state.
+    unsafe { libc::_exit(127) }
+}
+
+/// Runs in the child; returns only on failure, with the errno.
+fn prepare_and_exec(plan: &Plan<'_>) -> c_int {
+    let err = super::process::errno;
+    // SAFETY: each call below is a plain system call on integers or on
+    // memory prepared by the parent (NUL-terminated paths, NULL-terminated
+    // pointer arrays) that stays valid while the parent is suspended. The
+    // set*id calls go through syscall(2) directly: libc's wrappers would try
+    // to synchronise with other threads of a process we only share memory with.
+    unsafe {
+        if libc::setsid() < 0 {
+            return err();
+        }
+        let mut dfl: libc::sigaction = core::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        for sig in HANDLED.into_iter().chain([libc::SIGPIPE]) {
+            libc::sigaction(sig, &dfl, core::ptr::null_mut());
+        }
+        let mut empty: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, core::ptr::null_mut());
+        for (target, &source) in plan.stdio.iter().enumerate() {
+            if source != target as c_int && libc::dup2(source, target as c_int) < 0 {
+                return err();
+            }
+        }
+        // Only 0, 1 and 2 go to the service (every other fd of vigild is
+        // close-on-exec as well; this also covers fds vigild inherited).
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        libc::umask(plan.umask as libc::mode_t);
+        if plan.nofile != 0 {
+            let limit = libc::rlimit { rlim_cur: plan.nofile.into(), rlim_max: plan.nofile.into() };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) < 0 {
+                return err();
+            }
+        }
+        if let Some(c) = plan.creds {
+            if libc::syscall(libc::SYS_setgroups, c.ngroups, c.groups.as_ptr()) < 0
+                || libc::syscall(libc::SYS_setgid, c.gid) < 0
+                || libc::syscall(libc::SYS_setuid, c.uid) < 0
+            {
+                return err();
+            }
+        }
+        if libc::chdir(plan.dir.as_ptr().cast()) < 0 {
+            return err();
+        }
+        exec_search(plan)
+    }
+}
+
+/// execve argv[0], searching `plan.path` when it has no slash (as execvp
+/// does, but without allocating); the errno that best explains a failure.
+///
+/// # Safety
+/// Only in the spawned child, with `plan`'s pointers valid.
+unsafe fn exec_search(plan: &Plan<'_>) -> c_int {
+    let argv = plan.argv.as_ptr();
+    let envp = plan.envp.as_ptr();
+    // SAFETY: argv[0] is a valid C string (the caller's contract).
+    let program = unsafe { core::ffi::CStr::from_ptr(plan.argv[0]) }.to_bytes_with_nul();
+    if program.contains(&b'/') {
+        // SAFETY: NUL-terminated program and NULL-terminated arrays.
+        unsafe { libc::execve(program.as_ptr().cast(), argv, envp) };
+        return super::process::errno();
+    }
+    let mut buf = [0u8; 4096];
+    let mut denied = false;
+    for dir in plan.path.split(|&b| b == b':') {
+        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+        let len = dir.len() + 1 + program.len();
+        if len > buf.len() {
+            continue;
+        }
+        buf[..dir.len()].copy_from_slice(dir);
+        buf[dir.len()] = b'/';
+        buf[dir.len() + 1..len].copy_from_slice(program);
+        // SAFETY: `buf` holds a NUL-terminated path (program ends in NUL).
+        unsafe { libc::execve(buf.as_ptr().cast(), argv, envp) };
+        match super::process::errno() {
+            libc::EACCES => denied = true,
+            libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG | libc::ELOOP => {}
+            other => return other,
+        }
+    }
+    if denied { libc::EACCES } else { libc::ENOENT }
+}
