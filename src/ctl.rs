@@ -1,1 +1,350 @@
-pub fn main(_a: crate::sys::args::Args, _skip: usize) -> core::ffi::c_int { 2 }
+//! `vigilctl` (also `vigild ctl`): writes one control line with a reply FIFO
+//! of its own, prints the result lines, and exits by SPEC §6: 0 success,
+//! 4 a failure result, 3 no vigild on that run directory, 2 usage.
+
+use crate::sys::fs::{mkfifo, open_fifo_read, open_fifo_write, open_read, stdout, unlink, write_all};
+use crate::sys::{Errno, args::Args, clock, process};
+use core::ffi::c_int;
+use core::fmt::Write;
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::time::Timespec;
+use vigild::config::parse_duration;
+use vigild::fixed::{Lossy, SliceWriter};
+use vigild::status::{parse_line, write_sv};
+
+const USAGE: &str = "usage: vigilctl [-r DIR] start|stop|restart NAME... | signal NAME SIG | reload | shutdown \
+                     | status [--raw] [NAME] | wait up|down NAME [TIMEOUT] | monitor | log NAME";
+
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::log::line("vigilctl", format_args!($($arg)*)) };
+}
+
+/// A path built in a stack buffer.
+struct PathBuf {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl PathBuf {
+    fn join(dir: &[u8], name: core::fmt::Arguments<'_>) -> Option<PathBuf> {
+        let mut p = PathBuf { buf: [0; 512], len: 0 };
+        let mut w = SliceWriter::new(&mut p.buf);
+        w.push(dir).ok()?;
+        w.write_fmt(format_args!("/{name}")).ok()?;
+        p.len = w.len();
+        Some(p)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// How a request ended.
+enum Outcome {
+    /// The exit code its last result word calls for.
+    Code(c_int),
+}
+
+/// `vigilctl ARGS`, the arguments starting at `first`: the exit code.
+pub fn main(args: Args, first: usize) -> c_int {
+    let mut i = first;
+    let mut dir: &[u8] = b"/run/vigild";
+    if args.get(i) == Some(b"-r") {
+        match args.get(i + 1) {
+            Some(d) => dir = d,
+            None => return usage(),
+        }
+        i += 2;
+    }
+    let Some(cmd) = args.get(i) else { return usage() };
+    let rest = |k: usize| args.get(i + 1 + k);
+    let count = (i + 1..).take_while(|&k| args.get(k).is_some()).count();
+    match (cmd, count) {
+        (b"start" | b"stop" | b"restart", 1..) => {
+            let mut worst = 0;
+            for k in 0..count {
+                let name = rest(k).unwrap_or(b"");
+                let Outcome::Code(code) = request(dir, format_args!("{} {}", Lossy(cmd), Lossy(name)), false);
+                if code == 3 {
+                    return 3;
+                }
+                worst = worst.max(code);
+            }
+            worst
+        }
+        (b"signal", 2) => {
+            let (name, sig) = (rest(0).unwrap_or(b""), rest(1).unwrap_or(b""));
+            let Outcome::Code(code) = request(dir, format_args!("signal {} {}", Lossy(name), Lossy(sig)), false);
+            code
+        }
+        (b"reload" | b"shutdown" | b"poweroff" | b"reboot" | b"halt", 0) | (b"log", 1) => {
+            let line = match rest(0) {
+                Some(name) => request(dir, format_args!("{} {}", Lossy(cmd), Lossy(name)), false),
+                None => request(dir, format_args!("{}", Lossy(cmd)), false),
+            };
+            let Outcome::Code(code) = line;
+            code
+        }
+        (b"monitor", 0) => {
+            let Outcome::Code(code) = request(dir, format_args!("monitor"), true);
+            code
+        }
+        (b"status", 0..=2) => status(dir, rest(0), rest(1)),
+        (b"wait", 2 | 3) => wait(dir, rest(0).unwrap_or(b""), rest(1).unwrap_or(b""), rest(2)),
+        _ => usage(),
+    }
+}
+
+fn usage() -> c_int {
+    say!("{USAGE}");
+    2
+}
+
+/// Is a vigild reading this run directory's control FIFO? (Opening a FIFO
+/// for writing without blocking works only when it has a reader.)
+fn control(dir: &[u8]) -> Result<OwnedFd, c_int> {
+    let path = PathBuf::join(dir, format_args!("control")).ok_or(2)?;
+    open_fifo_write(path.bytes()).map_err(|_| {
+        say!("vigild is not running on {}", Lossy(dir));
+        3
+    })
+}
+
+/// Send one control line with a reply FIFO; print every result line.
+/// `stream` (monitor): print until vigild closes, exit 0.
+fn request(dir: &[u8], line: core::fmt::Arguments<'_>, stream: bool) -> Outcome {
+    let fifo = match control(dir) {
+        Ok(fd) => fd,
+        Err(code) => return Outcome::Code(code),
+    };
+    let Some(reply) = PathBuf::join(dir, format_args!("reply.{}", process::getpid())) else {
+        return Outcome::Code(2);
+    };
+    unlink(reply.bytes());
+    if let Err(e) = mkfifo(reply.bytes()) {
+        say!("unable to create {}: {}", Lossy(reply.bytes()), vigild::event::ErrnoName(e.raw_os_error() as u16));
+        return Outcome::Code(1);
+    }
+    let code = exchange(&fifo, &reply, line, stream);
+    unlink(reply.bytes());
+    Outcome::Code(code)
+}
+
+fn exchange(fifo: &OwnedFd, reply: &PathBuf, line: core::fmt::Arguments<'_>, stream: bool) -> c_int {
+    let Ok(answers) = open_fifo_read(reply.bytes()) else { return 1 };
+    let mut text = [0u8; 640];
+    let mut w = SliceWriter::new(&mut text);
+    if w.write_fmt(format_args!("{line} reply=")).is_err() || w.push(reply.bytes()).is_err() || w.push(b"\n").is_err() {
+        say!("request too long");
+        return 2;
+    }
+    // One write of at most PIPE_BUF bytes: it reaches vigild whole.
+    if write_all(fifo.as_fd(), w.bytes()).is_err() {
+        say!("unable to write the control FIFO");
+        return 3;
+    }
+    let mut last = Last::default();
+    let mut first = true;
+    let code = read_lines(&answers, if stream { None } else { Some(10_000) }, &mut |line| {
+        first = false;
+        let _ = write_all(stdout(), line);
+        let _ = write_all(stdout(), b"\n");
+        last.note(line);
+        false
+    });
+    match code {
+        Err(Errno::TIMEDOUT) if first => {
+            say!("no answer from vigild");
+            1
+        }
+        _ if stream => 0,
+        _ => last.code(),
+    }
+}
+
+/// The result word that decides the exit code.
+#[derive(Default)]
+struct Last {
+    word: [u8; 32],
+    len: usize,
+}
+
+impl Last {
+    fn note(&mut self, line: &[u8]) {
+        let word = line.split(|&b| b == b' ').next().unwrap_or(b"");
+        let len = word.len().min(32);
+        self.word[..len].copy_from_slice(&word[..len]);
+        self.len = len;
+    }
+
+    fn code(&self) -> c_int {
+        match &self.word[..self.len] {
+            b"up" | b"stopped" | b"started-already" | b"stopped-already" | b"stopping-already" | b"reloaded"
+            | b"signalled" => 0,
+            // vigild closed the reply before the request was resolved.
+            b"starting" | b"stopping" | b"" => 1,
+            _ => 4,
+        }
+    }
+}
+
+/// Read lines from a reply FIFO until the writer closes it (`Ok`), `each`
+/// returns true (`Ok`), or `idle_ms` pass without a byte (`TIMEDOUT`).
+fn read_lines(fd: &OwnedFd, idle_ms: Option<u64>, each: &mut dyn FnMut(&[u8]) -> bool) -> Result<(), Errno> {
+    let mut buf = [0u8; 4096];
+    let mut len = 0;
+    loop {
+        let timeout = idle_ms.map(|ms| Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 });
+        let mut fds = [PollFd::new(fd, PollFlags::IN)];
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => return Err(Errno::TIMEDOUT),
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+        match rustix::io::read(fd, &mut buf[len..]) {
+            Ok(0) => return Ok(()),
+            Ok(n) => len += n,
+            Err(Errno::AGAIN | Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
+        while let Some(nl) = buf[..len].iter().position(|&b| b == b'\n') {
+            if each(&buf[..nl]) {
+                return Ok(());
+            }
+            buf.copy_within(nl + 1..len, 0);
+            len -= nl + 1;
+        }
+        if len == buf.len() {
+            len = 0; // a line longer than any vigild writes: drop it
+        }
+    }
+}
+
+/// `status [--raw] [NAME]`.
+fn status(dir: &[u8], a: Option<&[u8]>, b: Option<&[u8]>) -> c_int {
+    let (raw, name) = match (a, b) {
+        (Some(b"--raw"), name) => (true, name),
+        (name, None) => (false, name),
+        _ => return usage(),
+    };
+    if let Err(code) = control(dir) {
+        return code;
+    }
+    let Some(path) = PathBuf::join(dir, format_args!("status")) else { return 2 };
+    let Ok(file) = open_read(path.bytes()) else {
+        say!("no status file in {}", Lossy(dir));
+        return 1;
+    };
+    let now = clock::wall_ms();
+    let mut found = false;
+    let mut buf = [0u8; 8192];
+    let mut len = 0;
+    loop {
+        let n = match rustix::io::read(&file, &mut buf[len..]) {
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(_) => return 1,
+        };
+        len += n;
+        let mut start = 0;
+        while let Some(nl) = buf[start..len].iter().position(|&b| b == b'\n') {
+            let line = &buf[start..start + nl];
+            if let Some(f) = parse_line(line) {
+                if name.is_none_or(|n| n == f.name) {
+                    found = true;
+                    if raw {
+                        let _ = write_all(stdout(), &buf[start..=start + nl]);
+                    } else {
+                        let mut out = [0u8; 600];
+                        let mut w = SliceWriter::new(&mut out);
+                        let _ = write_sv(&mut w, &f, now);
+                        let _ = write_all(stdout(), w.bytes());
+                    }
+                }
+            }
+            start += nl + 1;
+        }
+        buf.copy_within(start..len, 0);
+        len -= start;
+        if n == 0 {
+            break;
+        }
+    }
+    match (name, found) {
+        (Some(name), false) => {
+            say!("{}: not known", Lossy(name));
+            4
+        }
+        _ => 0,
+    }
+}
+
+/// `wait up|down NAME [TIMEOUT]`: follow `monitor` until NAME is in that state.
+fn wait(dir: &[u8], target: &[u8], name: &[u8], timeout: Option<&[u8]>) -> c_int {
+    if target != b"up" && target != b"down" {
+        return usage();
+    }
+    let limit = match timeout.map(parse_duration) {
+        Some(None) => return usage(),
+        Some(Some(ms)) => Some(u64::from(ms)),
+        None => None,
+    };
+    let fifo = match control(dir) {
+        Ok(fd) => fd,
+        Err(code) => return code,
+    };
+    let Some(reply) = PathBuf::join(dir, format_args!("reply.{}", process::getpid())) else { return 2 };
+    unlink(reply.bytes());
+    if mkfifo(reply.bytes()).is_err() {
+        return 1;
+    }
+    let code = wait_on(&fifo, &reply, target, name, limit);
+    unlink(reply.bytes());
+    code
+}
+
+fn wait_on(fifo: &OwnedFd, reply: &PathBuf, target: &[u8], name: &[u8], limit: Option<u64>) -> c_int {
+    let Ok(answers) = open_fifo_read(reply.bytes()) else { return 1 };
+    let mut text = [0u8; 600];
+    let mut w = SliceWriter::new(&mut text);
+    if w.push(b"monitor reply=").is_err() || w.push(reply.bytes()).is_err() || w.push(b"\n").is_err() {
+        return 2;
+    }
+    if write_all(fifo.as_fd(), w.bytes()).is_err() {
+        return 3;
+    }
+    let deadline = limit.map(|ms| clock::now().plus_ms(ms));
+    let mut known = false;
+    let mut reached = false;
+    loop {
+        let idle = deadline.map(|d| d.ms_since(clock::now()).max(1));
+        let result = read_lines(&answers, idle, &mut |line| {
+            // `NAME: STATE (pid N)` at first, then `NAME: FROM -> TO (...)`.
+            let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix(b": ")) else { return false };
+            known = true;
+            let state = match rest.windows(4).position(|w| w == b" -> ") {
+                Some(at) => &rest[at + 4..],
+                None => rest,
+            };
+            reached = state.split(|&b| b == b' ').next() == Some(target);
+            reached
+        });
+        if reached {
+            return 0;
+        }
+        match result {
+            Err(Errno::TIMEDOUT) if deadline.is_some_and(|d| clock::now() >= d) => {
+                say!("{}: not {} after the timeout", Lossy(name), Lossy(target));
+                return 4;
+            }
+            Err(Errno::TIMEDOUT) => continue,
+            _ if !known => {
+                say!("{}: not known", Lossy(name));
+                return 4;
+            }
+            _ => return 1,
+        }
+    }
+}

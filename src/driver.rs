@@ -45,7 +45,7 @@ pub struct Driver {
     /// Read end of the control FIFO.
     pub control: OwnedFd,
     /// Write end held so the read end never sees end-of-file.
-    pub control_keep: OwnedFd,
+    pub _control_keep: OwnedFd,
     /// The signal self-pipe.
     pub signals: SelfPipe,
     /// `/dev/null`.
@@ -132,6 +132,17 @@ impl Effects for Fx<'_> {
         let mut line = ArrayStr::<480>::new();
         let _ = vigild::status::write_transition(&mut line, self.cfg, id, from, slot);
         say!("{line}");
+        if slot.reason == vigild::engine::Reason::GaveUp && slot.state == State::Down {
+            let spec = self.cfg.spec(id);
+            say!(
+                "{}: gave up: {} failed runs within {}ms (restart_max = {}, restart_window); `vigilctl start {}` tries again",
+                Lossy(self.cfg.name(id)),
+                spec.restart_max,
+                spec.restart_window_ms,
+                spec.restart_max,
+                Lossy(self.cfg.name(id)),
+            );
+        }
         self.replies.changed(self.cfg, id, from, slot);
         *self.dirty = true;
     }

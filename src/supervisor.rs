@@ -153,7 +153,7 @@ pub fn main(args: Args) -> c_int {
         config_path: o.config,
         dir,
         control,
-        control_keep,
+        _control_keep: control_keep,
         signals,
         devnull,
         ready_fd,

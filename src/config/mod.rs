@@ -8,6 +8,7 @@ mod parse;
 mod value;
 
 pub use parse::{Errors, ParseError, parse};
+pub use value::parse_duration;
 
 
 use crate::fixed::{Arena, Full, ServiceId, Str, Words};

@@ -21,7 +21,7 @@ pub(crate) enum SplitError {
 }
 
 /// `250ms`, `5s`, `2m`, `1h` or a bare number of seconds → milliseconds.
-pub(crate) fn parse_duration(text: &[u8]) -> Option<u32> {
+pub fn parse_duration(text: &[u8]) -> Option<u32> {
     let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
     let n = parse_u64(&text[..digits])?;
     let unit: u64 = match &text[digits..] {

@@ -20,11 +20,6 @@ impl Args {
         Args { argc: argc.max(0) as usize, argv }
     }
 
-    /// Number of arguments, the program name included.
-    pub fn len(&self) -> usize {
-        self.argc
-    }
-
     /// Argument `i`, without its NUL.
     pub fn get(&self, i: usize) -> Option<&'static [u8]> {
         if i >= self.argc {

@@ -1,0 +1,1 @@
+//! White-box tests of the state machine, one section per state.
