@@ -14,9 +14,6 @@ use crate::limits::MAX_SERVICES;
 use crate::time::Instant;
 use core::fmt;
 
-#[cfg(test)]
-mod tests;
-
 /// The six states of SPEC §3. Data that belongs to a state lives in it: a
 /// pid exists only where a process does, a deadline only where one runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -541,7 +538,14 @@ impl Supervisor {
         let Some(pid) = self.slots[id.index()].state.pid() else { return };
         let spec = cfg.spec(id);
         fx.kill(pid, spec.stop_signal, true);
-        let kill_at = Some(now.plus_ms(u64::from(spec.stop_timeout_ms)));
+        let kill_at = match spec.stop_timeout_ms {
+            // `stop_timeout = 0`: no grace at all.
+            0 => {
+                fx.kill(pid, SIGKILL, true);
+                None
+            }
+            ms => Some(now.plus_ms(u64::from(ms))),
+        };
         self.set_state(id, now, State::Stopping { pid, kill_at }, fx);
     }
 
@@ -605,7 +609,13 @@ impl Supervisor {
                 State::Backoff { until } => until <= now,
                 State::Listening | State::Starting { .. } | State::Up { .. } | State::Stopping { .. } => false,
             };
-            if !slot.want_up || !startable || cfg.spec(id).removed {
+            if !startable {
+                continue;
+            }
+            if !slot.want_up || cfg.spec(id).removed {
+                if slot.state != State::Down {
+                    self.set_state(id, now, State::Down, fx);
+                }
                 continue;
             }
             let mut ready = true;
@@ -622,6 +632,10 @@ impl Supervisor {
                 self.set_state(id, now, State::Down, fx);
             } else if ready {
                 self.start(cfg, id, now, fx);
+            } else if matches!(slot.state, State::Backoff { .. }) {
+                // Its delay is over but what it waits for is not up: wait
+                // down, without a deadline (one in the past would spin the loop).
+                self.set_state(id, now, State::Down, fx);
             }
         }
     }
@@ -631,11 +645,15 @@ impl Supervisor {
     fn stop_in_order(&mut self, cfg: &Config, now: Instant, fx: &mut impl Effects) {
         let mut blocked = [false; MAX_SERVICES];
         for id in cfg.start_order().rev() {
-            let must_stop = self.halting || cfg.spec(id).removed;
-            if must_stop && !blocked[id.index()] {
+            if self.halting || cfg.spec(id).removed {
                 self.slots[id.index()].want_up = false;
                 match self.slots[id.index()].state {
-                    State::Starting { .. } | State::Up { pid: Some(_) } => self.stop(cfg, id, now, fx),
+                    // A process waits until every service that needs it is down.
+                    State::Starting { .. } | State::Up { pid: Some(_) } if !blocked[id.index()] => {
+                        self.stop(cfg, id, now, fx)
+                    }
+                    State::Starting { .. } | State::Up { pid: Some(_) } => {}
+                    // Without a process there is nothing to wait for.
                     State::Up { pid: None } | State::Backoff { .. } | State::Listening => {
                         self.set_state(id, now, State::Down, fx)
                     }

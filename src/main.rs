@@ -7,6 +7,8 @@
 
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
+// Under test only the sys tests are built; the entry points are not.
+#![cfg_attr(test, allow(dead_code, unused_imports))]
 
 mod ctl;
 mod driver;

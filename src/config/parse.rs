@@ -308,7 +308,7 @@ impl Parser<'_> {
                 true => self.cfg.global.run_dir = self.store(line, value),
                 false => self.error(line, format_args!("run_dir: \"{}\" is not an absolute path", Lossy(value))),
             },
-            b"prefix" => self.cfg.global.prefix = self.words(line, "prefix", value),
+            b"prefix" => self.cfg.global.prefix = self.words(line, "prefix", value).unwrap_or_default(),
             b"log" => {
                 if let Some(log) = self.log(line, value) {
                     self.cfg.global.log = log;
@@ -341,13 +341,11 @@ impl Parser<'_> {
             };
         }
         match key {
-            b"exec" => {
-                let words = self.words(line, "exec", value);
-                if words.is_empty() {
-                    bad!("exec: no program given");
-                }
-                self.cfg.spec_mut(id).exec = words;
-            }
+            b"exec" => match self.words(line, "exec", value) {
+                Some(words) if words.is_empty() => bad!("exec: no program given"),
+                Some(words) => self.cfg.spec_mut(id).exec = words,
+                None => {}
+            },
             b"mode" => match value {
                 b"daemon" => self.cfg.spec_mut(id).mode = Mode::Daemon,
                 b"oneshot" => self.cfg.spec_mut(id).mode = Mode::Oneshot,
@@ -427,7 +425,7 @@ impl Parser<'_> {
             },
             b"prefix" => {
                 st.prefix_set = true;
-                self.cfg.spec_mut(id).prefix = self.words(line, "prefix", value);
+                self.cfg.spec_mut(id).prefix = self.words(line, "prefix", value).unwrap_or_default();
             }
             b"log" => {
                 if let Some(log) = self.log(line, value) {
@@ -466,16 +464,17 @@ impl Parser<'_> {
         }
     }
 
-    fn words(&mut self, line: u32, key: &str, value: &[u8]) -> Words {
+    /// The words of `value`, or `None` after reporting why not.
+    fn words(&mut self, line: u32, key: &str, value: &[u8]) -> Option<Words> {
         match split_words(value, &mut self.cfg.arena) {
-            Ok(words) => return words,
+            Ok(words) => return Some(words),
             Err(SplitError::UnclosedQuote) => self.error(line, format_args!("{key}: unclosed double quote")),
             Err(SplitError::TrailingBackslash) => self.error(line, format_args!("{key}: backslash at the end")),
             Err(SplitError::WordTooLong) => self.error(line, format_args!("{key}: word too long")),
             Err(SplitError::Nul) => self.error(line, format_args!("{key}: NUL byte")),
             Err(SplitError::Full) => self.error(line, format_args!("configuration too large")),
         }
-        Words::EMPTY
+        None
     }
 
     /// The passes that need every service: list keys, inherited globals,
@@ -487,7 +486,7 @@ impl Parser<'_> {
             let (max, at) = (global.max_services, self.max_services_line);
             self.error(first_over, format_args!("more services than max_services = {max} (line {at})"));
         }
-        let global_digest = fnv(fnv(FNV_OFFSET, self.cfg.arena.words_bytes(global.prefix)), &[global.log as u8]);
+        let global_prefix = fnv(FNV_OFFSET, self.cfg.arena.words_bytes(global.prefix));
         for id in self.cfg.ids() {
             let body = self.bodies[id.index()];
             let env = self.list_pass(text, body, b"env", |p, line, value| {
@@ -508,8 +507,13 @@ impl Parser<'_> {
             if !body.log_set {
                 spec.log = global.log;
             }
-            if !body.prefix_set || !body.log_set {
-                spec.digest = fnv(spec.digest, &global_digest.to_le_bytes());
+            // What a service inherits is part of its section, as far as a
+            // reload is concerned.
+            if !body.prefix_set {
+                spec.digest = fnv(spec.digest, &global_prefix.to_le_bytes());
+            }
+            if !body.log_set {
+                spec.digest = fnv(spec.digest, &[global.log as u8]);
             }
             if spec.prefix.len() + spec.exec.len() > ARGV_MAX {
                 let line = spec.line;

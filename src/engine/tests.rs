@@ -1,1 +1,0 @@
-//! White-box tests of the state machine, one section per state.

@@ -1,0 +1,170 @@
+//! `Sim`: the engine on a virtual clock with fake processes, so that tests
+//! read like timelines (quinn-proto's `Pair`, smoltcp's `time N` steps).
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::collections::HashMap;
+use vigild::config::{Config, Errors, parse};
+use vigild::engine::{Answer, Command, Effects, Slot, State, Supervisor};
+use vigild::event::{ExitStatus, Pid};
+use vigild::fixed::ServiceId;
+use vigild::time::Instant;
+
+/// What the engine did, as the fake world saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Act {
+    Spawn(String, i32),
+    SpawnFailed(String, u16),
+    Kill { pid: i32, signal: u8, group: bool },
+    Changed(String, &'static str, &'static str),
+}
+
+/// The fake world: pids from a counter, spawn failures on request.
+pub struct World {
+    names: Vec<String>,
+    next_pid: i32,
+    pub acts: Vec<Act>,
+    /// Services whose next spawns fail with this errno.
+    pub failing: HashMap<String, u16>,
+    /// Pids spawned and not yet exited, with their service.
+    pub live: HashMap<i32, String>,
+}
+
+impl World {
+    /// Service names by id, after a reload changed the ids.
+    pub fn rename(&mut self, cfg: &Config) {
+        self.names = cfg.ids().map(|id| String::from_utf8(cfg.name(id).to_vec()).unwrap()).collect();
+    }
+}
+
+impl Effects for World {
+    fn spawn(&mut self, id: ServiceId) -> Result<Pid, u16> {
+        let name = self.names[id.index()].clone();
+        if let Some(&errno) = self.failing.get(&name) {
+            self.acts.push(Act::SpawnFailed(name, errno));
+            return Err(errno);
+        }
+        self.next_pid += 1;
+        self.live.insert(self.next_pid, name.clone());
+        self.acts.push(Act::Spawn(name, self.next_pid));
+        Ok(Pid(self.next_pid))
+    }
+
+    fn kill(&mut self, pid: Pid, signal: u8, group: bool) {
+        self.acts.push(Act::Kill { pid: pid.0, signal, group });
+    }
+
+    fn changed(&mut self, id: ServiceId, from: State, slot: &Slot) {
+        self.acts.push(Act::Changed(self.names[id.index()].clone(), from.name(), slot.state.name()));
+    }
+}
+
+pub struct Sim {
+    pub cfg: Box<Config>,
+    pub sv: Box<Supervisor>,
+    pub now: Instant,
+    pub world: World,
+}
+
+/// Parse `text`, panicking with every error if it has any.
+pub fn config(text: &str) -> Box<Config> {
+    let mut cfg = Box::new(Config::new());
+    let mut errors = Errors::new();
+    parse(text.as_bytes(), &mut cfg, &mut errors);
+    let list: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.line, e.msg)).collect();
+    assert!(list.is_empty(), "config errors: {list:?}");
+    cfg
+}
+
+impl Sim {
+    /// Boot `text` at time 0 and run the first tick.
+    pub fn new(text: &str) -> Sim {
+        let cfg = config(text);
+        let names = cfg.ids().map(|id| String::from_utf8(cfg.name(id).to_vec()).unwrap()).collect();
+        let mut sim = Sim {
+            cfg,
+            sv: Box::new(Supervisor::new()),
+            now: Instant::from_ms(0),
+            world: World { names, next_pid: 100, acts: vec![], failing: HashMap::new(), live: HashMap::new() },
+        };
+        sim.sv.boot(&sim.cfg, sim.now);
+        sim.tick();
+        sim
+    }
+
+    pub fn id(&self, name: &str) -> ServiceId {
+        self.cfg.find(name.as_bytes()).unwrap_or_else(|| panic!("no service {name}"))
+    }
+
+    pub fn tick(&mut self) {
+        self.sv.tick(&self.cfg, self.now, &mut self.world);
+    }
+
+    pub fn command(&mut self, cmd: Command) -> Answer {
+        let answer = self.sv.command(&self.cfg, self.now, cmd, &mut self.world);
+        self.tick();
+        answer
+    }
+
+    pub fn start(&mut self, name: &str) -> Answer {
+        self.command(Command::Start(self.id(name)))
+    }
+
+    pub fn stop(&mut self, name: &str) -> Answer {
+        self.command(Command::Stop(self.id(name)))
+    }
+
+    /// Process `pid` ends with `status`; then a tick, as the driver does.
+    #[track_caller]
+    pub fn exit(&mut self, pid: i32, status: ExitStatus) {
+        assert!(self.world.live.remove(&pid).is_some(), "pid {pid} is not alive");
+        let owner = self.sv.exited(&self.cfg, self.now, Pid(pid), status, &mut self.world);
+        assert!(owner.is_some(), "pid {pid} belonged to no service");
+        self.tick();
+    }
+
+    pub fn advance(&mut self, ms: u64) {
+        self.now = self.now.plus_ms(ms);
+        self.tick();
+    }
+
+    /// Jump to the next deadline (there must be one) and tick.
+    #[track_caller]
+    pub fn advance_to_next_deadline(&mut self) -> u64 {
+        let at = self.sv.next_deadline(&self.cfg).expect("a deadline");
+        let waited = at.ms_since(self.now);
+        self.now = at;
+        self.tick();
+        waited
+    }
+
+    /// Everything the engine did since the last call.
+    pub fn take(&mut self) -> Vec<Act> {
+        std::mem::take(&mut self.world.acts)
+    }
+
+    /// The last spawn of `name` since the last `take`, which must exist.
+    #[track_caller]
+    pub fn spawned(&mut self, name: &str) -> i32 {
+        let acts = self.take();
+        acts.iter()
+            .rev()
+            .find_map(|a| match a {
+                Act::Spawn(n, pid) if n == name => Some(*pid),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{name} was not spawned; acts: {acts:?}"))
+    }
+
+    pub fn state(&self, name: &str) -> State {
+        self.sv.slot(self.id(name)).state
+    }
+
+    pub fn slot(&self, name: &str) -> Slot {
+        *self.sv.slot(self.id(name))
+    }
+
+    pub fn pid(&self, name: &str) -> i32 {
+        self.state(name).pid().map_or(0, |p| p.0)
+    }
+}

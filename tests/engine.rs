@@ -1,0 +1,381 @@
+//! Engine timelines on a virtual clock, grouped by the state they start in.
+
+mod common;
+
+use common::{Act, Sim};
+use vigild::engine::{Answer, Command, Reason, State};
+use vigild::event::{ExitStatus, Pid};
+
+const CODE1: ExitStatus = ExitStatus::Code(1);
+const CODE0: ExitStatus = ExitStatus::Code(0);
+const KILLED: ExitStatus = ExitStatus::Signal(9);
+
+fn changed(name: &str, from: &'static str, to: &'static str) -> Act {
+    Act::Changed(name.into(), from, to)
+}
+
+// ---- down ---------------------------------------------------------------
+
+#[test]
+fn down_boot_starts_autostart_daemon_and_it_is_up_at_once() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\n");
+    let pid = t.world.live.keys().copied().next().unwrap();
+    assert_eq!(
+        t.take(),
+        [Act::Spawn("web".into(), pid), changed("web", "down", "starting"), changed("web", "starting", "up")]
+    );
+    assert_eq!(t.state("web"), State::Up { pid: Some(Pid(pid)) });
+    assert_eq!(t.sv.next_deadline(&t.cfg), None, "an up daemon needs no timer");
+}
+
+#[test]
+fn down_autostart_no_stays_down_until_started() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nautostart = no\n");
+    assert!(t.take().is_empty());
+    assert_eq!(t.start("web"), Answer::Starting);
+    t.spawned("web");
+    assert!(matches!(t.state("web"), State::Up { .. }));
+    assert_eq!(t.start("web"), Answer::StartedAlready);
+}
+
+#[test]
+fn down_start_pulls_up_what_it_waits_for_first() {
+    let mut t = Sim::new("[db]\nexec = /bin/db\nautostart = no\n[web]\nexec = /bin/web\nautostart = no\nafter = db\n");
+    t.start("web");
+    let spawns: Vec<_> = t.take().into_iter().filter(|a| matches!(a, Act::Spawn(..))).collect();
+    assert_eq!(spawns, [Act::Spawn("db".into(), 101), Act::Spawn("web".into(), 102)]);
+}
+
+#[test]
+fn down_stop_is_stopped_already() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nautostart = no\n");
+    assert_eq!(t.stop("web"), Answer::StoppedAlready);
+}
+
+#[test]
+fn down_dependent_waits_for_oneshot_success() {
+    let mut t = Sim::new("[setup]\nmode = oneshot\nexec = /bin/setup\n[web]\nexec = /bin/web\nafter = setup\n");
+    let setup = t.spawned("setup");
+    assert_eq!(t.state("web"), State::Down, "web waits while setup runs");
+    t.exit(setup, CODE0);
+    assert_eq!(t.state("setup"), State::Up { pid: None });
+    t.spawned("web");
+}
+
+#[test]
+fn down_dependent_of_failed_oneshot_fails_too() {
+    let mut t = Sim::new("[setup]\nmode = oneshot\nexec = /bin/setup\n[web]\nexec = /bin/web\nafter = setup\n");
+    let setup = t.spawned("setup");
+    t.exit(setup, CODE1);
+    assert_eq!(t.state("setup"), State::Down);
+    assert_eq!(t.state("web"), State::Down);
+    assert_eq!(t.slot("web").reason, Reason::Dependency);
+    assert!(!t.slot("web").wanted_up());
+}
+
+// ---- starting -----------------------------------------------------------
+
+#[test]
+fn starting_oneshot_exit_0_is_up_without_pid() {
+    let mut t = Sim::new("[setup]\nmode = oneshot\nexec = /bin/setup\n");
+    let pid = t.spawned("setup");
+    assert!(matches!(t.state("setup"), State::Starting { .. }));
+    t.exit(pid, CODE0);
+    assert_eq!(t.state("setup"), State::Up { pid: None });
+    assert_eq!(t.slot("setup").last, Some(CODE0));
+}
+
+#[test]
+fn starting_oneshot_failure_is_down_with_no_restart_by_default() {
+    let mut t = Sim::new("[setup]\nmode = oneshot\nexec = /bin/setup\n");
+    let pid = t.spawned("setup");
+    t.exit(pid, CODE1);
+    assert_eq!(t.state("setup"), State::Down);
+    assert_eq!(t.sv.next_deadline(&t.cfg), None);
+}
+
+#[test]
+fn starting_oneshot_on_failure_retries_with_backoff() {
+    let mut t = Sim::new("[setup]\nmode = oneshot\nexec = /bin/setup\nrestart = on-failure\nbackoff = 1s 5s\n");
+    let pid = t.spawned("setup");
+    t.exit(pid, CODE1);
+    assert!(matches!(t.state("setup"), State::Backoff { .. }));
+    assert_eq!(t.advance_to_next_deadline(), 1000);
+    let pid = t.spawned("setup");
+    t.exit(pid, CODE0);
+    assert_eq!(t.state("setup"), State::Up { pid: None });
+}
+
+#[test]
+fn starting_timeout_stops_with_escalation_and_counts_a_failure() {
+    let mut t = Sim::new(
+        "[slow]\nmode = oneshot\nexec = /bin/slow\nstart_timeout = 2s\nstop_timeout = 1s\nrestart = on-failure\n",
+    );
+    let pid = t.spawned("slow");
+    assert_eq!(t.advance_to_next_deadline(), 2000);
+    assert_eq!(t.take()[0], Act::Kill { pid, signal: 15, group: true });
+    assert_eq!(t.slot("slow").reason, Reason::StartTimeout);
+    assert_eq!(t.advance_to_next_deadline(), 1000);
+    assert_eq!(t.take(), [Act::Kill { pid, signal: 9, group: true }]);
+    t.exit(pid, KILLED);
+    assert!(matches!(t.state("slow"), State::Backoff { .. }), "a start timeout is a failure");
+    assert_eq!(t.slot("slow").reason, Reason::StartTimeout);
+}
+
+// ---- up -----------------------------------------------------------------
+
+#[test]
+fn up_crash_backs_off_with_doubling_delays_up_to_the_cap() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nbackoff = 100ms 1s\n");
+    let mut delays = vec![];
+    for _ in 0..6 {
+        let pid = t.spawned("web");
+        t.exit(pid, CODE1);
+        assert!(matches!(t.state("web"), State::Backoff { .. }));
+        delays.push(t.advance_to_next_deadline());
+    }
+    assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
+    assert_eq!(t.slot("web").restarts, 6);
+}
+
+#[test]
+fn up_long_run_resets_backoff_and_restarts_at_once() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nbackoff = 100ms 1s\nbackoff_reset = 10s\n");
+    for _ in 0..3 {
+        let pid = t.spawned("web");
+        t.exit(pid, CODE1);
+        t.advance_to_next_deadline();
+    }
+    let pid = t.spawned("web");
+    t.advance(10_000);
+    t.exit(pid, KILLED);
+    assert!(matches!(t.state("web"), State::Up { .. }), "restarted in the same turn");
+    let pid = t.spawned("web");
+    t.exit(pid, CODE1);
+    assert_eq!(t.advance_to_next_deadline(), 100, "the delay starts over");
+}
+
+#[test]
+fn up_restart_max_gives_up_loudly_within_the_window() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nbackoff = 10ms 10ms\nrestart_max = 3\nrestart_window = 60s\n");
+    for _ in 0..2 {
+        let pid = t.spawned("web");
+        t.exit(pid, CODE1);
+        t.advance_to_next_deadline();
+    }
+    let pid = t.spawned("web");
+    t.exit(pid, CODE1);
+    assert_eq!(t.state("web"), State::Down);
+    assert_eq!(t.slot("web").reason, Reason::GaveUp);
+    assert_eq!(t.sv.next_deadline(&t.cfg), None, "no more restarts");
+    assert_eq!(t.start("web"), Answer::Starting, "a person may try again");
+    t.spawned("web");
+}
+
+#[test]
+fn up_failures_outside_the_window_do_not_add_up() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nbackoff = 10ms 10ms\nrestart_max = 2\nrestart_window = 1s\n");
+    for _ in 0..5 {
+        let pid = t.spawned("web");
+        t.advance(1500);
+        t.exit(pid, CODE1);
+        assert!(matches!(t.state("web"), State::Backoff { .. }));
+        t.advance_to_next_deadline();
+    }
+}
+
+#[test]
+fn up_restart_on_failure_leaves_a_clean_exit_down() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nrestart = on-failure\n");
+    let pid = t.spawned("web");
+    t.exit(pid, CODE0);
+    assert_eq!(t.state("web"), State::Down);
+}
+
+#[test]
+fn up_restart_no_stays_down_after_a_crash() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nrestart = no\n");
+    let pid = t.spawned("web");
+    t.exit(pid, KILLED);
+    assert_eq!(t.state("web"), State::Down);
+    assert_eq!(t.slot("web").last, Some(KILLED));
+}
+
+#[test]
+fn up_stop_sends_stop_signal_to_the_group_then_kill() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nstop_signal = INT\nstop_timeout = 3s\n");
+    let pid = t.spawned("web");
+    assert_eq!(t.stop("web"), Answer::Stopping);
+    assert_eq!(t.take()[0], Act::Kill { pid, signal: 2, group: true });
+    assert_eq!(t.advance_to_next_deadline(), 3000);
+    assert_eq!(t.take(), [Act::Kill { pid, signal: 9, group: true }]);
+    assert_eq!(t.sv.next_deadline(&t.cfg), None, "KILL is sent once");
+    t.exit(pid, KILLED);
+    assert_eq!(t.state("web"), State::Down);
+}
+
+#[test]
+fn up_signal_goes_to_the_process_only() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\n");
+    let pid = t.spawned("web");
+    assert_eq!(t.command(Command::Signal(t.id("web"), 1)), Answer::Signalled);
+    assert_eq!(t.take(), [Act::Kill { pid, signal: 1, group: false }]);
+}
+
+#[test]
+fn up_restart_stops_then_starts_without_backoff() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\n");
+    let pid = t.spawned("web");
+    assert_eq!(t.command(Command::Restart(t.id("web"))), Answer::Stopping);
+    t.take();
+    t.exit(pid, ExitStatus::Signal(15));
+    let new = t.spawned("web");
+    assert_ne!(new, pid);
+    assert_eq!(t.slot("web").restarts, 0, "a requested restart is not counted");
+}
+
+// ---- stopping -----------------------------------------------------------
+
+#[test]
+fn stopping_start_request_restarts_after_the_exit() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\n");
+    let pid = t.spawned("web");
+    t.stop("web");
+    assert_eq!(t.start("web"), Answer::Starting);
+    assert!(matches!(t.state("web"), State::Stopping { .. }));
+    t.take();
+    t.exit(pid, ExitStatus::Signal(15));
+    t.spawned("web");
+}
+
+#[test]
+fn stopping_second_stop_is_stopping_already() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\n");
+    t.spawned("web");
+    t.stop("web");
+    assert_eq!(t.stop("web"), Answer::StoppingAlready);
+}
+
+// ---- backoff ------------------------------------------------------------
+
+#[test]
+fn backoff_start_request_goes_now() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nbackoff = 10s 10s\n");
+    let pid = t.spawned("web");
+    t.exit(pid, CODE1);
+    assert!(matches!(t.state("web"), State::Backoff { .. }));
+    assert_eq!(t.start("web"), Answer::Starting);
+    t.spawned("web");
+}
+
+#[test]
+fn backoff_stop_is_immediately_down() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\n");
+    let pid = t.spawned("web");
+    t.exit(pid, CODE1);
+    assert_eq!(t.stop("web"), Answer::Stopped);
+    assert_eq!(t.state("web"), State::Down);
+    assert_eq!(t.sv.next_deadline(&t.cfg), None);
+}
+
+#[test]
+fn backoff_spawn_failure_is_backed_off_with_its_errno() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nautostart = no\nbackoff = 50ms 1s\n");
+    t.world.failing.insert("web".into(), 2);
+    t.start("web");
+    assert_eq!(t.slot("web").reason, Reason::SpawnFailed(2));
+    assert!(matches!(t.state("web"), State::Backoff { .. }), "not up");
+    assert_eq!(t.advance_to_next_deadline(), 50);
+    assert_eq!(t.advance_to_next_deadline(), 100);
+    t.world.failing.clear();
+    t.advance_to_next_deadline();
+    assert!(matches!(t.state("web"), State::Up { .. }));
+    assert_eq!(t.slot("web").reason, Reason::None);
+}
+
+#[test]
+fn backoff_expiry_while_dependency_is_down_waits_without_a_deadline() {
+    let mut t = Sim::new("[db]\nexec = /bin/db\nbackoff = 5s 5s\n[web]\nexec = /bin/web\nafter = db\nbackoff = 1s 1s\n");
+    let (db, web) = (t.pid("db"), t.pid("web"));
+    t.exit(web, CODE1);
+    t.exit(db, CODE1);
+    assert_eq!(t.advance_to_next_deadline(), 1000);
+    assert_eq!(t.state("web"), State::Down, "waits for db, without a deadline of its own");
+    assert_eq!(t.sv.next_deadline(&t.cfg), Some(vigild::time::Instant::from_ms(5000)), "only db's");
+    t.advance_to_next_deadline();
+    assert!(matches!(t.state("db"), State::Up { .. }));
+    assert!(matches!(t.state("web"), State::Up { .. }), "starts once db is up");
+}
+
+#[test]
+fn stopped_dependency_fails_a_waiting_dependent() {
+    let mut t = Sim::new("[db]\nexec = /bin/db\nautostart = no\n[web]\nexec = /bin/web\nafter = db\nautostart = no\n");
+    t.stop("db");
+    t.command(Command::Start(t.id("web")));
+    assert!(matches!(t.state("web"), State::Up { .. }), "start pulls db up again");
+    let db = t.pid("db");
+    t.stop("db");
+    t.exit(db, ExitStatus::Signal(15));
+    let web = t.pid("web");
+    assert_ne!(web, 0, "a running dependent is left alone (ordering only)");
+}
+
+// ---- shutdown -----------------------------------------------------------
+
+#[test]
+fn shutdown_stops_dependents_before_their_dependencies() {
+    let mut t = Sim::new("[db]\nexec = /bin/db\n[app]\nexec = /bin/app\nafter = db\n[web]\nexec = /bin/web\nafter = app\n");
+    let (db, app, web) = (t.pid("db"), t.pid("app"), t.pid("web"));
+    t.take();
+    t.sv.shutdown(&t.cfg);
+    t.tick();
+    assert_eq!(t.take()[0], Act::Kill { pid: web, signal: 15, group: true });
+    assert!(matches!(t.state("app"), State::Up { .. }), "app waits for web");
+    t.exit(web, ExitStatus::Signal(15));
+    assert_eq!(t.take()[1], Act::Kill { pid: app, signal: 15, group: true });
+    t.exit(app, ExitStatus::Signal(15));
+    t.exit(db, ExitStatus::Signal(15));
+    assert!(t.sv.halted(&t.cfg));
+    assert_eq!(t.start("db"), Answer::InShutdown);
+}
+
+#[test]
+fn shutdown_does_not_restart_what_exits() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\n[setup]\nmode = oneshot\nexec = /bin/true\n");
+    let web = t.pid("web");
+    let setup = t.pid("setup");
+    t.sv.shutdown(&t.cfg);
+    t.tick();
+    t.exit(web, CODE1);
+    t.exit(setup, CODE0);
+    assert!(t.sv.halted(&t.cfg), "{:?} {:?}", t.state("web"), t.state("setup"));
+}
+
+// ---- reload -------------------------------------------------------------
+
+fn reload(t: &mut Sim, text: &str) {
+    let mut new = common::config(text);
+    t.sv.carry_removed(&t.cfg, &mut new).unwrap();
+    t.sv.reload(&t.cfg, &new, t.now, &mut t.world);
+    t.cfg = new;
+    t.world.rename(&t.cfg);
+    t.tick();
+}
+
+#[test]
+fn reload_restarts_only_changed_sections() {
+    let mut t = Sim::new("[a]\nexec = /bin/a\n[b]\nexec = /bin/b\n[c]\nexec = /bin/c\n");
+    let (a, b, c) = (t.pid("a"), t.pid("b"), t.pid("c"));
+    t.take();
+    reload(&mut t, "[new]\nexec = /bin/new\n[c]\nexec = /bin/c --changed\n[a]\nexec = /bin/a\n");
+    assert_eq!(t.pid("a"), a, "unchanged a keeps its process");
+    assert!(t.world.acts.contains(&Act::Kill { pid: c, signal: 15, group: true }), "changed c is stopped");
+    assert!(t.world.acts.contains(&Act::Kill { pid: b, signal: 15, group: true }), "removed b is stopped");
+    assert!(matches!(t.state("new"), State::Up { .. }), "added new starts");
+    t.exit(c, ExitStatus::Signal(15));
+    assert!(matches!(t.state("c"), State::Up { .. }), "c runs again");
+    assert_ne!(t.pid("c"), c);
+    t.exit(b, ExitStatus::Signal(15));
+    assert_eq!(t.state("b"), State::Down);
+    assert!(t.cfg.spec(t.id("b")).removed);
+}

@@ -1,0 +1,154 @@
+//! Seeded random operations on random configurations; after every step the
+//! invariants must hold. A failure prints its seed (rerun one with
+//! `VIGILD_SEED=N cargo test --test random`).
+
+mod common;
+
+use common::{Act, Sim};
+use std::collections::HashMap;
+use vigild::engine::{Command, State};
+use vigild::event::ExitStatus;
+
+/// PCG32 (as smoltcp's tests use): small, seeded, reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u32 {
+        let old = self.0;
+        self.0 = old.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let xorshifted = (((old >> 18) ^ old) >> 27) as u32;
+        xorshifted.rotate_right((old >> 59) as u32)
+    }
+
+    fn below(&mut self, n: u32) -> u32 {
+        self.next() % n
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u32) as usize]
+    }
+}
+
+fn random_config(rng: &mut Rng) -> String {
+    let count = 2 + rng.below(6);
+    let mut text = String::new();
+    for i in 0..count {
+        text += &format!("[s{i}]\nexec = /bin/s{i}\n");
+        text += rng.pick::<&str>(&["", "mode = oneshot\n"]);
+        text += rng.pick::<&str>(&["", "restart = on-failure\n", "restart = no\n", "restart = always\n"]);
+        text += rng.pick::<&str>(&["", "autostart = no\n"]);
+        text += rng.pick::<&str>(&["", "backoff = 1ms 50ms\n", "backoff = 100ms 1s\n"]);
+        text += rng.pick::<&str>(&["", "restart_max = 3\nrestart_window = 1s\n"]);
+        text += rng.pick::<&str>(&["", "start_timeout = 300ms\n"]);
+        text += rng.pick::<&str>(&["", "stop_timeout = 0\n", "stop_timeout = 200ms\n"]);
+        if i > 0 && rng.below(2) == 0 {
+            text += &format!("after = s{}\n", rng.below(i));
+        }
+    }
+    text
+}
+
+/// Processes that got SIGKILL die for sure; they are tracked here.
+fn killed_pids(acts: &[Act], doomed: &mut HashMap<i32, bool>) {
+    for act in acts {
+        if let Act::Kill { pid, signal, group: true } = act {
+            doomed.insert(*pid, *signal == 9);
+        }
+    }
+}
+
+#[track_caller]
+fn check_invariants(t: &Sim, seed: u64, step: usize) {
+    let ctx = || format!("seed {seed}, step {step}");
+    let mut owners: HashMap<i32, usize> = HashMap::new();
+    for id in t.cfg.ids() {
+        if let Some(pid) = t.sv.slot(id).state.pid() {
+            *owners.entry(pid.0).or_default() += 1;
+            assert!(t.world.live.contains_key(&pid.0), "{}: state names dead pid {}", ctx(), pid.0);
+        }
+    }
+    assert!(owners.values().all(|&n| n == 1), "{}: a pid owned twice", ctx());
+    for pid in t.world.live.keys() {
+        assert!(owners.contains_key(pid), "{}: live pid {pid} forgotten by the engine", ctx());
+    }
+    if let Some(at) = t.sv.next_deadline(&t.cfg) {
+        assert!(at > t.now, "{}: deadline {at:?} not after now {:?}", ctx(), t.now);
+    }
+    for id in t.cfg.ids() {
+        let acts_on_down = matches!(t.sv.slot(id).state, State::Down | State::Backoff { .. });
+        assert!(!acts_on_down || t.sv.slot(id).state.pid().is_none(), "{}", ctx());
+    }
+}
+
+fn run(seed: u64) {
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let text = random_config(&mut rng);
+    let mut t = Sim::new(&text);
+    let mut doomed = HashMap::new();
+    let n = t.cfg.len() as u32;
+    for step in 0..300 {
+        killed_pids(&t.take(), &mut doomed);
+        let id = vigild::fixed::ServiceId(rng.below(n) as u16);
+        match rng.below(10) {
+            0 => drop(t.command(Command::Start(id))),
+            1 => drop(t.command(Command::Stop(id))),
+            2 => drop(t.command(Command::Restart(id))),
+            3 => drop(t.command(Command::Signal(id, 1))),
+            4 | 5 => {
+                let mut live: Vec<i32> = t.world.live.keys().copied().collect();
+                live.sort();
+                if !live.is_empty() {
+                    let pid = rng.pick(&live);
+                    let status = rng.pick(&[ExitStatus::Code(0), ExitStatus::Code(1), ExitStatus::Signal(15)]);
+                    t.exit(pid, status);
+                }
+            }
+            6 | 7 => {
+                if t.sv.next_deadline(&t.cfg).is_some() {
+                    t.advance_to_next_deadline();
+                }
+            }
+            8 => t.advance(u64::from(rng.below(2000))),
+            _ => {
+                // A KILL always ends the process.
+                let dead: Vec<i32> = doomed.iter().filter(|(p, k)| **k && t.world.live.contains_key(p)).map(|(p, _)| *p).collect();
+                for pid in dead {
+                    t.exit(pid, ExitStatus::Signal(9));
+                }
+            }
+        }
+        check_invariants(&t, seed, step);
+    }
+    // Shutdown always ends with every service down: processes die on KILL
+    // (and on their stop signal half the time), deadlines pass.
+    t.sv.shutdown(&t.cfg);
+    t.tick();
+    for round in 0..200 {
+        killed_pids(&t.take(), &mut doomed);
+        if t.sv.halted(&t.cfg) {
+            return;
+        }
+        let mut live: Vec<(i32, bool)> = doomed.iter().filter(|(p, _)| t.world.live.contains_key(p)).map(|(p, k)| (*p, *k)).collect();
+        live.sort();
+        for (pid, killed) in live {
+            if killed || rng.below(2) == 0 {
+                t.exit(pid, ExitStatus::Signal(if killed { 9 } else { 15 }));
+            }
+        }
+        if t.sv.next_deadline(&t.cfg).is_some() {
+            t.advance_to_next_deadline();
+        }
+        check_invariants(&t, seed, 1000 + round);
+    }
+    panic!("seed {seed}: shutdown did not end; config:\n{text}");
+}
+
+#[test]
+fn random_operations_keep_the_invariants() {
+    if let Ok(seed) = std::env::var("VIGILD_SEED") {
+        return run(seed.parse().expect("VIGILD_SEED is a number"));
+    }
+    for seed in 0..1000 {
+        run(seed);
+    }
+}
