@@ -126,6 +126,7 @@ pub fn main(args: Args) -> c_int {
         Err(RunDirError::InUse) => return failed("refused", &"another vigild is running on this run directory"),
     };
     cloexec_inherited();
+    crate::sys::signal::reset_inherited();
     let ready_fd = match o.ready_fd.map(crate::sys::fs::adopt) {
         Some(None) => return failed("-d", &"that file descriptor is not open"),
         Some(fd) => fd,

@@ -66,6 +66,31 @@ impl SelfPipe {
     }
 }
 
+/// Give every signal its default disposition, once at start-up: an ignored
+/// signal survives exec, so one vigild inherited ignored (SIGHUP from nohup,
+/// SIGINT from a shell's `&`) would otherwise reach every service.
+pub fn reset_inherited() {
+    /// The kernel's `struct sigaction` (x86_64 and arm64 share this layout).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: rt_sigaction with a valid struct and the kernel's
+            // sigset size; SIG_DFL needs no restorer. Raw, because libc's
+            // wrapper refuses the signals it reserves for itself.
+            unsafe {
+                libc::syscall(libc::SYS_rt_sigaction, sig, &raw const default, core::ptr::null_mut::<u8>(), 8usize)
+            };
+        }
+    }
+}
+
 fn set_disposition(sig: c_int, handler: libc::sighandler_t) -> Result<(), Errno> {
     // SAFETY: a zeroed sigaction is valid (empty mask, no flags); the handler
     // is either SIG_IGN/SIG_DFL or `on_signal`, which is async-signal-safe.

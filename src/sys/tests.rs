@@ -1,1 +1,142 @@
+//! Real-syscall tests of the sys layer (rustix style). They live in the bin
+//! crate because files in tests/ can only reach the library.
 
+use super::fs::{RunDirError, open_control, open_run_dir};
+use super::spawn::{Plan, spawn};
+use super::*;
+use std::ffi::CString;
+use rustix::fd::AsFd;
+use std::path::PathBuf;
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vigild-sys-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Spawn `argv` with /dev/null as stdio; the pid or errno.
+fn run(argv: &[&str], env: &[&str], dir: &str) -> Result<i32, Errno> {
+    let argv_c: Vec<CString> = argv.iter().map(|a| CString::new(*a).unwrap()).collect();
+    let env_c: Vec<CString> = env.iter().map(|a| CString::new(*a).unwrap()).collect();
+    let mut argv_p: Vec<*const core::ffi::c_char> = argv_c.iter().map(|c| c.as_ptr()).collect();
+    argv_p.push(core::ptr::null());
+    let mut env_p: Vec<*const core::ffi::c_char> = env_c.iter().map(|c| c.as_ptr()).collect();
+    env_p.push(core::ptr::null());
+    let null = fs::devnull().unwrap();
+    let raw = rustix::fd::AsRawFd::as_raw_fd(&null);
+    let dir = CString::new(dir).unwrap();
+    let plan = Plan {
+        argv: &argv_p,
+        envp: &env_p,
+        path: b"/usr/bin:/bin",
+        stdio: [raw, raw, raw],
+        dir: dir.as_bytes_with_nul(),
+        umask: 0o077,
+        nofile: 0,
+        creds: None,
+    };
+    spawn(&plan)
+}
+
+fn wait_status(pid: i32) -> (Option<i32>, Option<i32>) {
+    let pid = rustix::process::Pid::from_raw(pid).unwrap();
+    let (_, status) = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).unwrap().unwrap();
+    (status.exit_status(), status.terminating_signal())
+}
+
+#[test]
+fn spawn_runs_the_program_and_reports_its_exit() {
+    let pid = run(&["/bin/sh", "-c", "exit 3"], &[], "/").unwrap();
+    assert_eq!(wait_status(pid), (Some(3), None));
+}
+
+#[test]
+fn spawn_searches_path_and_reports_exec_failure_as_errno() {
+    let pid = run(&["true"], &[], "/").unwrap();
+    assert_eq!(wait_status(pid), (Some(0), None));
+    assert_eq!(run(&["/nonexistent/prog"], &[], "/"), Err(Errno::NOENT));
+    assert_eq!(run(&["no-such-program-anywhere"], &[], "/"), Err(Errno::NOENT));
+    assert_eq!(run(&["/etc/passwd"], &[], "/"), Err(Errno::ACCESS));
+    assert_eq!(run(&["true"], &[], "/nonexistent-dir"), Err(Errno::NOENT), "chdir failure");
+}
+
+#[test]
+fn spawned_child_has_its_own_session_clean_mask_and_only_stdio() {
+    signal::reset_inherited();
+    let dir = temp_dir("child");
+    let out = dir.join("out");
+    let script = format!(
+        "ps_sid=$(cut -d' ' -f6 /proc/$$/stat); echo sid=$ps_sid pid=$$ > {0}; \
+         grep -E 'SigBlk|SigIgn' /proc/$$/status >> {0}; echo \"$GREETING\" >> {0}; umask >> {0}",
+        out.display()
+    );
+    let pid = run(&["/bin/sh", "-c", &script], &["GREETING=hello there"], "/").unwrap();
+    assert_eq!(wait_status(pid), (Some(0), None));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with(&format!("sid={pid} pid={pid}\n")), "own session: {text}");
+    assert!(text.contains("SigBlk:\t0000000000000000"), "{text}");
+    assert!(text.contains("SigIgn:\t0000000000000000"), "{text}");
+    assert!(text.contains("hello there"));
+    assert!(text.contains("0077"));
+    std::fs::remove_dir_all(dir).unwrap();
+    // A leaked fd of ours (not close-on-exec) must not reach the service.
+    let leaked = rustix::fs::open("/dev/null", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap();
+    let pid = run(&["sleep", "10"], &[], "/").unwrap();
+    let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    fds.sort();
+    process::kill(pid, 9, false).unwrap();
+    wait_status(pid);
+    drop(leaked);
+    assert_eq!(fds, ["0", "1", "2"]);
+}
+
+#[test]
+fn self_pipe_wakes_poll_and_names_the_signal() {
+    let pipe = signal::SelfPipe::install().unwrap();
+    // SAFETY: raising a signal whose handler was just installed.
+    unsafe { libc::raise(libc::SIGUSR1) };
+    let mut fds = [rustix::event::PollFd::from_borrowed_fd(pipe.fd(), rustix::event::PollFlags::IN)];
+    let timeout = rustix::time::Timespec { tv_sec: 5, tv_nsec: 0 };
+    assert_eq!(rustix::event::poll(&mut fds, Some(&timeout)).unwrap(), 1);
+    assert!(pipe.drain().any(|sig| sig == libc::SIGUSR1));
+}
+
+#[test]
+fn run_dir_and_control_fifo_are_private_and_exclusive() {
+    let dir = temp_dir("run");
+    let run_dir = dir.join("run");
+    let path = run_dir.as_os_str().as_encoded_bytes();
+    let fd = open_run_dir(path).unwrap();
+    let (read_end, _keep) = open_control(fd.as_fd()).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&run_dir).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(std::fs::metadata(run_dir.join("control")).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(matches!(open_control(fd.as_fd()), Err(RunDirError::InUse)), "a second reader is refused");
+    drop(read_end);
+    drop(_keep);
+    assert!(open_control(fd.as_fd()).is_ok(), "a stale FIFO of ours is reused");
+    let other = dir.join("file");
+    std::fs::write(&other, "x").unwrap();
+    assert!(matches!(open_run_dir(other.as_os_str().as_encoded_bytes()), Err(RunDirError::Foreign(_))));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn reply_must_be_a_fifo() {
+    let dir = temp_dir("reply");
+    let file = dir.join("plain");
+    std::fs::write(&file, "x").unwrap();
+    assert_eq!(fs::open_reply(file.as_os_str().as_encoded_bytes()).err(), Some(Errno::NOTSUP));
+    let fifo = dir.join("fifo");
+    fs::mkfifo(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(fs::open_reply(fifo.as_os_str().as_encoded_bytes()).err(), Some(Errno::NXIO), "no reader");
+    let _reader = fs::open_fifo_read(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert!(fs::open_reply(fifo.as_os_str().as_encoded_bytes()).is_ok());
+    std::os::unix::fs::symlink(&fifo, dir.join("link")).unwrap();
+    assert!(fs::open_reply(dir.join("link").as_os_str().as_encoded_bytes()).is_err(), "no symlinks");
+    std::fs::remove_dir_all(dir).unwrap();
+}

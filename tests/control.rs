@@ -1,0 +1,125 @@
+//! Control lines, the FIFO line cutter, and the status formats.
+
+mod common;
+
+use common::Sim;
+use vigild::control::{LineError, LineReader, Piece, Verb, parse_line};
+use vigild::status::{Fields, parse_line as parse_status, write_line, write_sv};
+
+#[test]
+fn commands_parse_with_and_without_reply() {
+    let line = parse_line(b"start web reply=/run/vigild/reply.1");
+    assert_eq!(line.reply, Some(&b"/run/vigild/reply.1"[..]));
+    let req = line.request.unwrap();
+    assert_eq!((req.verb, req.name), (Verb::Start, &b"web"[..]));
+    let req = parse_line(b"signal web SIGHUP").request.unwrap();
+    assert_eq!((req.verb, req.signal), (Verb::Signal, 1));
+    for (text, verb) in [("reload", Verb::Reload), ("shutdown", Verb::Shutdown), ("monitor", Verb::Monitor), ("halt", Verb::Halt)] {
+        assert_eq!(parse_line(text.as_bytes()).request.unwrap().verb, verb);
+    }
+}
+
+#[test]
+fn bad_lines_are_errors_that_still_find_their_reply() {
+    let cases: &[(&[u8], LineError)] = &[
+        (b"", LineError::Empty),
+        (b"   ", LineError::Empty),
+        (b"frobnicate web", LineError::UnknownCommand),
+        (b"start", LineError::MissingName),
+        (b"start a b", LineError::ExtraWords),
+        (b"start bad/name", LineError::BadName),
+        (b"signal web NOPE", LineError::BadSignal),
+        (b"signal web", LineError::BadSignal),
+        (b"reload now", LineError::ExtraWords),
+        (b"start web reply=relative", LineError::BadReply),
+        (b"start \xff\xfe", LineError::NotText),
+        (b"start web\x00", LineError::NotText),
+    ];
+    for (text, want) in cases {
+        assert_eq!(parse_line(text).request, Err(*want), "{:?}", String::from_utf8_lossy(text));
+    }
+    assert_eq!(parse_line(b"bogus reply=/tmp/r").reply, Some(&b"/tmp/r"[..]));
+    assert_eq!(parse_line(b"\x01 reply=/tmp/r").reply, None, "no reply path is trusted in junk");
+}
+
+fn cut(reader: &mut LineReader, data: &[u8]) -> Vec<Result<Vec<u8>, ()>> {
+    let mut out = vec![];
+    reader.feed(data, &mut |p| {
+        out.push(match p {
+            Piece::Line(l) => Ok(l.to_vec()),
+            Piece::TooLong => Err(()),
+        })
+    });
+    out
+}
+
+#[test]
+fn line_reader_joins_pieces_and_drops_oversized_lines_whole() {
+    let mut r = LineReader::new();
+    assert_eq!(cut(&mut r, b"start a\nsto"), [Ok(b"start a".to_vec())]);
+    assert_eq!(cut(&mut r, b"p b\n"), [Ok(b"stop b".to_vec())]);
+    let long = vec![b'x'; 2000];
+    assert_eq!(cut(&mut r, &long), []);
+    assert_eq!(cut(&mut r, b"tail\nreload\n"), [Err(()), Ok(b"reload".to_vec())]);
+    let exact = vec![b'y'; 512];
+    assert_eq!(cut(&mut r, &[&exact[..], b"\n"].concat()), [Ok(exact.clone())]);
+}
+
+#[test]
+fn line_reader_completes_a_line_without_newline_at_end_of_burst() {
+    let mut r = LineReader::new();
+    assert_eq!(cut(&mut r, b"reload"), []);
+    let mut out = vec![];
+    r.end_of_burst(&mut |p| out.push(matches!(p, Piece::Line(b"reload"))));
+    assert_eq!(out, [true]);
+    r.end_of_burst(&mut |_| panic!("nothing pending"));
+}
+
+#[test]
+fn status_line_round_trips_into_sv_style() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nbackoff = 1s 1s\n");
+    let pid = t.pid("web");
+    t.advance(5000);
+    t.exit(pid, vigild::event::ExitStatus::Code(1));
+    let mut line = String::new();
+    write_line(&mut line, &t.cfg, t.id("web"), t.sv.slot(t.id("web")), 1_700_000_000_000).unwrap();
+    assert_eq!(line, "web state=backoff pid=0 since=1700000005.000 mode=daemon restarts=1 last=exit:1 ready=no\n");
+    let f = parse_status(line.trim_end().as_bytes()).unwrap();
+    let mut out = String::new();
+    write_sv(&mut out, &f, 1_700_000_008_500).unwrap();
+    assert_eq!(out, "backoff: web: 3s, last exit:1, restarts 1\n");
+}
+
+#[test]
+fn sv_style_for_up_and_given_up() {
+    let up = Fields { name: b"web", state: b"up", pid: 412, since_ms: 0, restarts: 2, last: b"exit:1", reason: b"" };
+    let mut out = String::new();
+    write_sv(&mut out, &up, 133_900).unwrap();
+    assert_eq!(out, "run: web: (pid 412) 133s, restarts 2\n");
+    let down = Fields { state: b"down", pid: 0, restarts: 0, reason: b"gave-up", ..up };
+    out.clear();
+    write_sv(&mut out, &down, 12_000).unwrap();
+    assert_eq!(out, "down: web: 12s, gave-up\n");
+}
+
+#[test]
+fn engine_modules_make_no_system_calls() {
+    // The library must stay free of I/O: it may not even name the crates
+    // that make system calls.
+    let sources = [
+        include_str!("../src/lib.rs"),
+        include_str!("../src/engine.rs"),
+        include_str!("../src/event.rs"),
+        include_str!("../src/config/mod.rs"),
+        include_str!("../src/config/parse.rs"),
+        include_str!("../src/config/value.rs"),
+        include_str!("../src/control.rs"),
+        include_str!("../src/status.rs"),
+        include_str!("../src/fixed.rs"),
+        include_str!("../src/time.rs"),
+        include_str!("../src/limits.rs"),
+    ];
+    for text in sources {
+        assert!(!text.contains("rustix::") && !text.contains("libc::") && !text.contains("std::"));
+    }
+}
