@@ -119,8 +119,9 @@ pub struct Slot {
     pub since: Instant,
     /// Automatic restarts so far.
     pub restarts: u32,
-    /// How the last run ended.
-    pub last: Option<ExitStatus>,
+    /// How the last run ended, packed so that "none" is zero bytes and the
+    /// table stays in `.bss` (see `last()`).
+    last: u16,
     /// Why it is down or backing off.
     pub reason: Reason,
     /// The target, separate from the state (s6's "want up").
@@ -141,7 +142,7 @@ impl Slot {
         state: State::Down,
         since: Instant::from_ms(0),
         restarts: 0,
-        last: None,
+        last: 0,
         reason: Reason::None,
         want_up: false,
         timed_out: false,
@@ -150,6 +151,24 @@ impl Slot {
         window_start: Instant::from_ms(0),
         window_failures: 0,
     };
+
+    /// How the last run ended, if one did.
+    pub fn last(&self) -> Option<ExitStatus> {
+        let value = (self.last & 0xff) as u8;
+        match self.last >> 8 {
+            1 => Some(ExitStatus::Code(value)),
+            2 => Some(ExitStatus::Signal(value)),
+            _ => None,
+        }
+    }
+
+    fn set_last(&mut self, status: Option<ExitStatus>) {
+        self.last = match status {
+            None => 0,
+            Some(ExitStatus::Code(code)) => 0x100 | u16::from(code),
+            Some(ExitStatus::Signal(sig)) => 0x200 | u16::from(sig),
+        };
+    }
 
     /// True if the service should be running (or done, for a oneshot).
     pub fn wanted_up(&self) -> bool {
@@ -352,7 +371,7 @@ impl Supervisor {
     ) -> Option<ServiceId> {
         let id = cfg.ids().find(|&id| self.slots[id.index()].state.pid() == Some(pid))?;
         let slot = &mut self.slots[id.index()];
-        slot.last = Some(status);
+        slot.set_last(Some(status));
         match slot.state {
             State::Stopping { .. } if slot.timed_out => {
                 slot.timed_out = false;
@@ -526,7 +545,7 @@ impl Supervisor {
             Err(errno) => {
                 let slot = &mut self.slots[id.index()];
                 slot.reason = Reason::SpawnFailed(errno);
-                slot.last = None;
+                slot.set_last(None);
                 slot.run_start = now;
                 self.ended(cfg, id, now, false, fx);
             }
@@ -580,7 +599,7 @@ impl Supervisor {
             slot.want_up = false;
             return self.set_state(id, now, State::Down, fx);
         }
-        let ran_long = slot.last.is_some() && now.ms_since(slot.run_start) >= u64::from(spec.backoff_reset_ms);
+        let ran_long = slot.last().is_some() && now.ms_since(slot.run_start) >= u64::from(spec.backoff_reset_ms);
         let delay = if ran_long {
             slot.delay_ms = spec.backoff_first_ms;
             0

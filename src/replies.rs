@@ -98,7 +98,7 @@ impl Replies {
             let fd = w.fd.as_fd();
             let done = match (w.wait, slot.state) {
                 (Wait::Up, State::Up { .. }) => send(fd, format_args!("up {name}")),
-                (Wait::Up, State::Down | State::Backoff { .. }) => match slot.last {
+                (Wait::Up, State::Down | State::Backoff { .. }) => match slot.last() {
                     Some(last) if slot.reason == vigild::engine::Reason::None => {
                         send(fd, format_args!("start-failed {name} {last}"))
                     }

@@ -22,7 +22,7 @@ pub fn write_line(w: &mut impl Write, cfg: &Config, id: ServiceId, slot: &Slot, 
         cfg.spec(id).mode.as_str(),
         slot.restarts,
     )?;
-    match slot.last {
+    match slot.last() {
         Some(status) => write!(w, "{status}")?,
         None => w.write_str("-")?,
     }
@@ -38,7 +38,7 @@ pub fn write_line(w: &mut impl Write, cfg: &Config, id: ServiceId, slot: &Slot, 
 /// `web: starting -> up (pid 412)`, `web: up -> backoff (last exit:1)`.
 pub fn write_transition(w: &mut impl Write, cfg: &Config, id: ServiceId, from: State, slot: &Slot) -> fmt::Result {
     write!(w, "{}: {} -> {}", Lossy(cfg.name(id)), from.name(), slot.state.name())?;
-    match (slot.state, slot.last, slot.reason) {
+    match (slot.state, slot.last(), slot.reason) {
         (_, _, reason) if reason != Reason::None => write!(w, " ({reason})"),
         (State::Starting { pid, .. } | State::Up { pid: Some(pid) } | State::Stopping { pid, .. }, _, _) => {
             write!(w, " (pid {})", pid.0)

@@ -82,7 +82,7 @@ fn starting_oneshot_exit_0_is_up_without_pid() {
     assert!(matches!(t.state("setup"), State::Starting { .. }));
     t.exit(pid, CODE0);
     assert_eq!(t.state("setup"), State::Up { pid: None });
-    assert_eq!(t.slot("setup").last, Some(CODE0));
+    assert_eq!(t.slot("setup").last(), Some(CODE0));
 }
 
 #[test]
@@ -198,7 +198,7 @@ fn up_restart_no_stays_down_after_a_crash() {
     let pid = t.spawned("web");
     t.exit(pid, KILLED);
     assert_eq!(t.state("web"), State::Down);
-    assert_eq!(t.slot("web").last, Some(KILLED));
+    assert_eq!(t.slot("web").last(), Some(KILLED));
 }
 
 #[test]
