@@ -7,12 +7,28 @@ use std::{env, fs, path::Path};
 /// error so that a typo cannot silently build the default.
 const LIMITS: &[(&str, usize, &str)] = &[
     ("MAX_SERVICES", 256, "services in one configuration"),
-    ("ARGV_MAX", 64, "words of one command line (prefix included)"),
+    (
+        "ARGV_MAX",
+        64,
+        "words of one command line (prefix included)",
+    ),
     ("ENV_MAX", 256, "environment entries handed to one service"),
-    ("ARENA_PER_SERVICE", 256, "bytes of strings stored per service"),
-    ("CONFIG_PER_SERVICE", 1024, "bytes of config file text per service"),
+    (
+        "ARENA_PER_SERVICE",
+        256,
+        "bytes of strings stored per service",
+    ),
+    (
+        "CONFIG_PER_SERVICE",
+        1024,
+        "bytes of config file text per service",
+    ),
     ("ERRORS_MAX", 64, "configuration errors reported in one run"),
-    ("REPLIES_MAX", 64, "control requests waiting for their result"),
+    (
+        "REPLIES_MAX",
+        64,
+        "control requests waiting for their result",
+    ),
     ("MONITORS_MAX", 8, "monitor streams at once"),
 ];
 
@@ -29,7 +45,9 @@ fn main() {
             Err(_) => *default,
         };
         assert!(value > 0, "{var} must be at least 1");
-        out += &format!("/// {what} (`{var}`, default {default}).\npub const {name}: usize = {value};\n");
+        out += &format!(
+            "/// {what} (`{var}`, default {default}).\npub const {name}: usize = {value};\n"
+        );
     }
     for (var, _) in env::vars() {
         if let Some(name) = var.strip_prefix("VIGILD_") {

@@ -99,7 +99,10 @@ pub fn parse_line(line: &[u8]) -> Line<'_> {
     let mut count = 0;
     let mut reply = None;
     let mut extra = false;
-    for word in line.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty()) {
+    for word in line
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|w| !w.is_empty())
+    {
         if let Some(path) = word.strip_prefix(b"reply=") {
             reply = Some(path);
         } else if count < words.len() {
@@ -110,9 +113,15 @@ pub fn parse_line(line: &[u8]) -> Line<'_> {
         }
     }
     let valid_reply = reply.filter(|p| p.first() == Some(&b'/'));
-    let request = if !line.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+    let request = if !line
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
         // A reply path found in junk is not trusted either.
-        return Line { reply: None, request: Err(LineError::NotText) };
+        return Line {
+            reply: None,
+            request: Err(LineError::NotText),
+        };
     } else if reply.is_some() && valid_reply.is_none() {
         Err(LineError::BadReply)
     } else if extra {
@@ -120,7 +129,10 @@ pub fn parse_line(line: &[u8]) -> Line<'_> {
     } else {
         request(&words[..count])
     };
-    Line { reply: valid_reply, request }
+    Line {
+        reply: valid_reply,
+        request,
+    }
 }
 
 fn request<'a>(words: &[&'a [u8]]) -> Result<Request<'a>, LineError> {
@@ -150,14 +162,19 @@ fn request<'a>(words: &[&'a [u8]]) -> Result<Request<'a>, LineError> {
         return Err(LineError::BadName);
     }
     let signal = match verb {
-        Verb::Signal => parse_signal(args.get(1).ok_or(LineError::BadSignal)?).ok_or(LineError::BadSignal)?,
+        Verb::Signal => {
+            parse_signal(args.get(1).ok_or(LineError::BadSignal)?).ok_or(LineError::BadSignal)?
+        }
         _ => 0,
     };
     Ok(Request { verb, name, signal })
 }
 
 fn is_name(text: &[u8]) -> bool {
-    (1..=NAME_MAX).contains(&text.len()) && text.iter().all(|&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    (1..=NAME_MAX).contains(&text.len())
+        && text
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
 /// A piece of input cut into lines.
@@ -185,7 +202,11 @@ impl Default for LineReader {
 impl LineReader {
     /// Empty.
     pub const fn new() -> Self {
-        LineReader { buf: [0; LINE_MAX], len: 0, discarding: false }
+        LineReader {
+            buf: [0; LINE_MAX],
+            len: 0,
+            discarding: false,
+        }
     }
 
     /// Feed bytes read from the FIFO; `each` gets every complete line.

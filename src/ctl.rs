@@ -2,7 +2,9 @@
 //! of its own, prints the result lines, and exits by SPEC §6: 0 success,
 //! 4 a failure result, 3 no vigild on that run directory, 2 usage.
 
-use crate::sys::fs::{mkfifo, open_fifo_read, open_fifo_write, open_read, stdout, unlink, write_all};
+use crate::sys::fs::{
+    mkfifo, open_fifo_read, open_fifo_write, open_read, stdout, unlink, write_all,
+};
 use crate::sys::{Errno, args::Args, clock, process};
 use core::ffi::c_int;
 use core::fmt::Write;
@@ -28,7 +30,10 @@ struct PathBuf {
 
 impl PathBuf {
     fn join(dir: &[u8], name: core::fmt::Arguments<'_>) -> Option<PathBuf> {
-        let mut p = PathBuf { buf: [0; 512], len: 0 };
+        let mut p = PathBuf {
+            buf: [0; 512],
+            len: 0,
+        };
         let mut w = SliceWriter::new(&mut p.buf);
         w.push(dir).ok()?;
         w.write_fmt(format_args!("/{name}")).ok()?;
@@ -58,7 +63,9 @@ pub fn main(args: Args, first: usize) -> c_int {
         }
         i += 2;
     }
-    let Some(cmd) = args.get(i) else { return usage() };
+    let Some(cmd) = args.get(i) else {
+        return usage();
+    };
     let rest = |k: usize| args.get(i + 1 + k);
     let count = (i + 1..).take_while(|&k| args.get(k).is_some()).count();
     match (cmd, count) {
@@ -66,7 +73,8 @@ pub fn main(args: Args, first: usize) -> c_int {
             let mut worst = 0;
             for k in 0..count {
                 let name = rest(k).unwrap_or(b"");
-                let Outcome::Code(code) = request(dir, format_args!("{} {}", Lossy(cmd), Lossy(name)), false);
+                let Outcome::Code(code) =
+                    request(dir, format_args!("{} {}", Lossy(cmd), Lossy(name)), false);
                 if code == 3 {
                     return 3;
                 }
@@ -76,7 +84,11 @@ pub fn main(args: Args, first: usize) -> c_int {
         }
         (b"signal", 2) => {
             let (name, sig) = (rest(0).unwrap_or(b""), rest(1).unwrap_or(b""));
-            let Outcome::Code(code) = request(dir, format_args!("signal {} {}", Lossy(name), Lossy(sig)), false);
+            let Outcome::Code(code) = request(
+                dir,
+                format_args!("signal {} {}", Lossy(name), Lossy(sig)),
+                false,
+            );
             code
         }
         (b"reload" | b"shutdown" | b"poweroff" | b"reboot" | b"halt", 0) | (b"log", 1) => {
@@ -124,7 +136,11 @@ fn request(dir: &[u8], line: core::fmt::Arguments<'_>, stream: bool) -> Outcome 
     };
     unlink(reply.bytes());
     if let Err(e) = mkfifo(reply.bytes()) {
-        say!("unable to create {}: {}", Lossy(reply.bytes()), vigild::event::ErrnoName(e.raw_os_error() as u16));
+        say!(
+            "unable to create {}: {}",
+            Lossy(reply.bytes()),
+            vigild::event::ErrnoName(e.raw_os_error() as u16)
+        );
         return Outcome::Code(1);
     }
     let code = exchange(&fifo, &reply, line, stream);
@@ -132,11 +148,21 @@ fn request(dir: &[u8], line: core::fmt::Arguments<'_>, stream: bool) -> Outcome 
     Outcome::Code(code)
 }
 
-fn exchange(fifo: &OwnedFd, reply: &PathBuf, line: core::fmt::Arguments<'_>, stream: bool) -> c_int {
-    let Ok(answers) = open_fifo_read(reply.bytes()) else { return 1 };
+fn exchange(
+    fifo: &OwnedFd,
+    reply: &PathBuf,
+    line: core::fmt::Arguments<'_>,
+    stream: bool,
+) -> c_int {
+    let Ok(answers) = open_fifo_read(reply.bytes()) else {
+        return 1;
+    };
     let mut text = [0u8; 640];
     let mut w = SliceWriter::new(&mut text);
-    if w.write_fmt(format_args!("{line} reply=")).is_err() || w.push(reply.bytes()).is_err() || w.push(b"\n").is_err() {
+    if w.write_fmt(format_args!("{line} reply=")).is_err()
+        || w.push(reply.bytes()).is_err()
+        || w.push(b"\n").is_err()
+    {
         say!("request too long");
         return 2;
     }
@@ -147,13 +173,17 @@ fn exchange(fifo: &OwnedFd, reply: &PathBuf, line: core::fmt::Arguments<'_>, str
     }
     let mut last = Last::default();
     let mut first = true;
-    let code = read_lines(&answers, if stream { None } else { Some(10_000) }, &mut |line| {
-        first = false;
-        let _ = write_all(stdout(), line);
-        let _ = write_all(stdout(), b"\n");
-        last.note(line);
-        false
-    });
+    let code = read_lines(
+        &answers,
+        if stream { None } else { Some(10_000) },
+        &mut |line| {
+            first = false;
+            let _ = write_all(stdout(), line);
+            let _ = write_all(stdout(), b"\n");
+            last.note(line);
+            false
+        },
+    );
     match code {
         Err(Errno::TIMEDOUT) if first => {
             say!("no answer from vigild");
@@ -181,8 +211,8 @@ impl Last {
 
     fn code(&self) -> c_int {
         match &self.word[..self.len] {
-            b"up" | b"stopped" | b"started-already" | b"stopped-already" | b"stopping-already" | b"reloaded"
-            | b"signalled" => 0,
+            b"up" | b"stopped" | b"started-already" | b"stopped-already" | b"stopping-already"
+            | b"reloaded" | b"signalled" => 0,
             // vigild closed the reply before the request was resolved.
             b"starting" | b"stopping" | b"" => 1,
             _ => 4,
@@ -192,11 +222,18 @@ impl Last {
 
 /// Read lines from a reply FIFO until the writer closes it (`Ok`), `each`
 /// returns true (`Ok`), or `idle_ms` pass without a byte (`TIMEDOUT`).
-fn read_lines(fd: &OwnedFd, idle_ms: Option<u64>, each: &mut dyn FnMut(&[u8]) -> bool) -> Result<(), Errno> {
+fn read_lines(
+    fd: &OwnedFd,
+    idle_ms: Option<u64>,
+    each: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<(), Errno> {
     let mut buf = [0u8; 4096];
     let mut len = 0;
     loop {
-        let timeout = idle_ms.map(|ms| Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 });
+        let timeout = idle_ms.map(|ms| Timespec {
+            tv_sec: (ms / 1000) as i64,
+            tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+        });
         let mut fds = [PollFd::new(fd, PollFlags::IN)];
         match poll(&mut fds, timeout.as_ref()) {
             Ok(0) => return Err(Errno::TIMEDOUT),
@@ -232,7 +269,9 @@ fn status(dir: &[u8], a: Option<&[u8]>, b: Option<&[u8]>) -> c_int {
     if let Err(code) = control(dir) {
         return code;
     }
-    let Some(path) = PathBuf::join(dir, format_args!("status")) else { return 2 };
+    let Some(path) = PathBuf::join(dir, format_args!("status")) else {
+        return 2;
+    };
     let Ok(file) = open_read(path.bytes()) else {
         say!("no status file in {}", Lossy(dir));
         return 1;
@@ -251,17 +290,17 @@ fn status(dir: &[u8], a: Option<&[u8]>, b: Option<&[u8]>) -> c_int {
         let mut start = 0;
         while let Some(nl) = buf[start..len].iter().position(|&b| b == b'\n') {
             let line = &buf[start..start + nl];
-            if let Some(f) = parse_line(line) {
-                if name.is_none_or(|n| n == f.name) {
-                    found = true;
-                    if raw {
-                        let _ = write_all(stdout(), &buf[start..=start + nl]);
-                    } else {
-                        let mut out = [0u8; 600];
-                        let mut w = SliceWriter::new(&mut out);
-                        let _ = write_sv(&mut w, &f, now);
-                        let _ = write_all(stdout(), w.bytes());
-                    }
+            if let Some(f) = parse_line(line)
+                && name.is_none_or(|n| n == f.name)
+            {
+                found = true;
+                if raw {
+                    let _ = write_all(stdout(), &buf[start..=start + nl]);
+                } else {
+                    let mut out = [0u8; 600];
+                    let mut w = SliceWriter::new(&mut out);
+                    let _ = write_sv(&mut w, &f, now);
+                    let _ = write_all(stdout(), w.bytes());
                 }
             }
             start += nl + 1;
@@ -295,7 +334,9 @@ fn wait(dir: &[u8], target: &[u8], name: &[u8], timeout: Option<&[u8]>) -> c_int
         Ok(fd) => fd,
         Err(code) => return code,
     };
-    let Some(reply) = PathBuf::join(dir, format_args!("reply.{}", process::getpid())) else { return 2 };
+    let Some(reply) = PathBuf::join(dir, format_args!("reply.{}", process::getpid())) else {
+        return 2;
+    };
     unlink(reply.bytes());
     if mkfifo(reply.bytes()).is_err() {
         return 1;
@@ -305,11 +346,22 @@ fn wait(dir: &[u8], target: &[u8], name: &[u8], timeout: Option<&[u8]>) -> c_int
     code
 }
 
-fn wait_on(fifo: &OwnedFd, reply: &PathBuf, target: &[u8], name: &[u8], limit: Option<u64>) -> c_int {
-    let Ok(answers) = open_fifo_read(reply.bytes()) else { return 1 };
+fn wait_on(
+    fifo: &OwnedFd,
+    reply: &PathBuf,
+    target: &[u8],
+    name: &[u8],
+    limit: Option<u64>,
+) -> c_int {
+    let Ok(answers) = open_fifo_read(reply.bytes()) else {
+        return 1;
+    };
     let mut text = [0u8; 600];
     let mut w = SliceWriter::new(&mut text);
-    if w.push(b"monitor reply=").is_err() || w.push(reply.bytes()).is_err() || w.push(b"\n").is_err() {
+    if w.push(b"monitor reply=").is_err()
+        || w.push(reply.bytes()).is_err()
+        || w.push(b"\n").is_err()
+    {
         return 2;
     }
     if write_all(fifo.as_fd(), w.bytes()).is_err() {
@@ -322,7 +374,9 @@ fn wait_on(fifo: &OwnedFd, reply: &PathBuf, target: &[u8], name: &[u8], limit: O
         let idle = deadline.map(|d| d.ms_since(clock::now()).max(1));
         let result = read_lines(&answers, idle, &mut |line| {
             // `NAME: STATE (pid N)` at first, then `NAME: FROM -> TO (...)`.
-            let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix(b": ")) else { return false };
+            let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix(b": ")) else {
+                return false;
+            };
             known = true;
             let state = match rest.windows(4).position(|w| w == b" -> ") {
                 Some(at) => &rest[at + 4..],

@@ -23,7 +23,12 @@ use vigild::time::Instant;
 
 /// Variables that describe vigild's own environment (given to it by its own
 /// supervisor) and must not leak into services.
-const OWN_VARIABLES: &[&[u8]] = &[b"NOTIFY_SOCKET", b"LISTEN_FDS", b"LISTEN_PID", b"LISTEN_FDNAMES"];
+const OWN_VARIABLES: &[&[u8]] = &[
+    b"NOTIFY_SOCKET",
+    b"LISTEN_FDS",
+    b"LISTEN_PID",
+    b"LISTEN_FDNAMES",
+];
 
 /// Used when vigild's environment has no PATH.
 const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -75,7 +80,10 @@ impl Effects for Fx<'_> {
         let (cfg, spec) = (self.cfg, self.cfg.spec(id));
         let arena = &cfg.arena;
         let mut argv = [core::ptr::null(); ARGV_MAX + 1];
-        for (slot, word) in argv.iter_mut().zip(arena.words(spec.prefix).chain(arena.words(spec.exec))) {
+        for (slot, word) in argv
+            .iter_mut()
+            .zip(arena.words(spec.prefix).chain(arena.words(spec.exec)))
+        {
             *slot = word.as_ptr().cast();
         }
         let mut envp = [core::ptr::null(); ENV_MAX + 1];
@@ -83,7 +91,9 @@ impl Effects for Fx<'_> {
         let own = arena.words(spec.env);
         for (ptr, entry) in args::environment() {
             let key = entry.split(|&b| b == b'=').next().unwrap_or(entry);
-            let overridden = own.clone().any(|e| without_nul(e).split(|&b| b == b'=').next() == Some(key));
+            let overridden = own
+                .clone()
+                .any(|e| without_nul(e).split(|&b| b == b'=').next() == Some(key));
             if n < ENV_MAX && !overridden && !OWN_VARIABLES.contains(&key) {
                 envp[n] = ptr;
                 n += 1;
@@ -98,8 +108,11 @@ impl Effects for Fx<'_> {
         let creds = match spec.user.is_empty() && spec.group.is_empty() {
             true => None,
             false => Some(
-                user::lookup(arena.get_with_nul(spec.user), arena.get_with_nul(spec.group))
-                    .map_err(|e| e.raw_os_error() as u16)?,
+                user::lookup(
+                    arena.get_with_nul(spec.user),
+                    arena.get_with_nul(spec.group),
+                )
+                .map_err(|e| e.raw_os_error() as u16)?,
             ),
         };
         let out = match spec.log {
@@ -111,14 +124,22 @@ impl Effects for Fx<'_> {
             envp: &envp[..=n],
             path: args::getenv(b"PATH").unwrap_or(DEFAULT_PATH),
             stdio: [raw(self.devnull), out[0], out[1]],
-            dir: if spec.dir.is_empty() { b"/\0" } else { arena.get_with_nul(spec.dir) },
+            dir: if spec.dir.is_empty() {
+                b"/\0"
+            } else {
+                arena.get_with_nul(spec.dir)
+            },
             umask: u32::from(spec.umask),
             nofile: spec.nofile,
             creds: creds.as_ref(),
         };
         spawn(&plan).map(Pid).map_err(|e| {
             let errno = e.raw_os_error() as u16;
-            say!("{}: unable to spawn: {}", Lossy(cfg.name(id)), vigild::event::ErrnoName(errno));
+            say!(
+                "{}: unable to spawn: {}",
+                Lossy(cfg.name(id)),
+                vigild::event::ErrnoName(errno)
+            );
             errno
         })
     }
@@ -208,7 +229,9 @@ impl Driver {
         let mut count = 0;
         {
             let mut fds: [PollFd<'_>; 2 + REPLIES_MAX + MONITORS_MAX] =
-                core::array::from_fn(|_| PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::empty()));
+                core::array::from_fn(|_| {
+                    PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::empty())
+                });
             fds[0] = PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN);
             fds[1] = PollFd::from_borrowed_fd(self.control.as_fd(), PollFlags::IN);
             let mut n = 2;
@@ -216,7 +239,10 @@ impl Driver {
                 fds[n] = PollFd::from_borrowed_fd(fd, PollFlags::empty());
                 n += 1;
             }
-            let timeout = timeout_ms.map(|ms| Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 });
+            let timeout = timeout_ms.map(|ms| Timespec {
+                tv_sec: (ms / 1000) as i64,
+                tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+            });
             if poll(&mut fds[..n], timeout.as_ref()).is_ok() {
                 for (flag, fd) in gone.iter_mut().zip(&fds[2..n]) {
                     *flag = fd.revents().intersects(PollFlags::ERR | PollFlags::HUP);
@@ -236,7 +262,10 @@ impl Driver {
             }
             libc::SIGINT | libc::SIGTERM | libc::SIGQUIT => self.shutdown(sig),
             libc::SIGUSR1 | libc::SIGUSR2 => {
-                say!("warning: signal {} ignored: its meaning comes in a later release", vigild::event::SignalName(sig as u8))
+                say!(
+                    "warning: signal {} ignored: its meaning comes in a later release",
+                    vigild::event::SignalName(sig as u8)
+                )
             }
             _ => {} // SIGCHLD only wakes the loop; reaping follows.
         }
@@ -246,7 +275,10 @@ impl Driver {
         if !self.sv.is_halting() {
             match sig {
                 0 => say!("shutdown requested, stopping every service"),
-                _ => say!("got SIG{}, stopping every service", vigild::event::SignalName(sig as u8)),
+                _ => say!(
+                    "got SIG{}, stopping every service",
+                    vigild::event::SignalName(sig as u8)
+                ),
             }
             self.sv.shutdown(&self.configs[self.active]);
         }
@@ -286,13 +318,19 @@ impl Driver {
     /// One control line: parse, act, answer.
     fn on_line(&mut self, text: &[u8], now: Instant) {
         let line = parse_line(text);
-        let reply = line.reply.and_then(|path| match crate::sys::fs::open_reply(path) {
-            Ok(fd) => Some(fd),
-            Err(e) => {
-                say!("warning: reply {}: not a FIFO with a reader ({})", Lossy(path), vigild::event::ErrnoName(e.raw_os_error() as u16));
-                None
-            }
-        });
+        let reply = line
+            .reply
+            .and_then(|path| match crate::sys::fs::open_reply(path) {
+                Ok(fd) => Some(fd),
+                Err(e) => {
+                    say!(
+                        "warning: reply {}: not a FIFO with a reader ({})",
+                        Lossy(path),
+                        vigild::event::ErrnoName(e.raw_os_error() as u16)
+                    );
+                    None
+                }
+            });
         let answer = |words: core::fmt::Arguments<'_>| {
             if let Some(fd) = &reply {
                 send(fd.as_fd(), words);
@@ -335,13 +373,18 @@ impl Driver {
                     (Answer::Stopping, _) => Some(Wait::Down),
                     _ => None,
                 };
-                if let (Some(wait), Some(fd)) = (wait, reply) {
-                    if let Err(fd) = self.replies.wait(fd, id, wait) {
-                        send(fd.as_fd(), format_args!("error {name} too many requests waiting"));
-                    }
+                if let (Some(wait), Some(fd)) = (wait, reply)
+                    && let Err(fd) = self.replies.wait(fd, id, wait)
+                {
+                    send(
+                        fd.as_fd(),
+                        format_args!("error {name} too many requests waiting"),
+                    );
                 }
             }
-            (Verb::Log, _) => answer(format_args!("error {name} no ring log (ring logs come in a later release)")),
+            (Verb::Log, _) => answer(format_args!(
+                "error {name} no ring log (ring logs come in a later release)"
+            )),
             (Verb::Reload, _) => {
                 self.reload(now, reply.as_ref().map(|fd| fd.as_fd()));
             }
@@ -357,18 +400,26 @@ impl Driver {
                 }
             }
             (Verb::Monitor, _) => {
-                let Some(fd) = reply else { return say!("control: monitor without reply= ignored") };
+                let Some(fd) = reply else {
+                    return say!("control: monitor without reply= ignored");
+                };
                 let mut lost = 0;
                 for id in cfg.ids().filter(|&id| !cfg.spec(id).removed) {
                     let slot = self.sv.slot(id);
                     let pid = slot.state.pid().map_or(0, |p| p.0);
-                    monitor_line_to(fd.as_fd(), &mut lost, format_args!("{}: {} (pid {pid})", Lossy(cfg.name(id)), slot.state.name()));
+                    monitor_line_to(
+                        fd.as_fd(),
+                        &mut lost,
+                        format_args!("{}: {} (pid {pid})", Lossy(cfg.name(id)), slot.state.name()),
+                    );
                 }
                 if let Err(fd) = self.replies.monitor(fd) {
                     send(fd.as_fd(), format_args!("error - too many monitors"));
                 }
             }
-            (Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal, None) => unreachable!("name resolved above"),
+            (Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal, None) => {
+                unreachable!("name resolved above")
+            }
         }
     }
 
@@ -395,7 +446,10 @@ impl Driver {
             };
             crate::supervisor::load(self.config_path, self.text, new, &mut errors);
             if errors.is_empty() && self.sv.carry_removed(old, new).is_err() {
-                errors.push(0, format_args!("too many services while removed ones are still stopping"));
+                errors.push(
+                    0,
+                    format_args!("too many services while removed ones are still stopping"),
+                );
             }
         }
         if !errors.is_empty() {
@@ -409,7 +463,12 @@ impl Driver {
             return false;
         }
         let (old, new) = (&self.configs[self.active], &self.configs[spare]);
-        let mut fx = Fx { cfg: new, devnull: self.devnull.as_fd(), replies: &mut self.replies, dirty: &mut self.dirty };
+        let mut fx = Fx {
+            cfg: new,
+            devnull: self.devnull.as_fd(),
+            replies: &mut self.replies,
+            dirty: &mut self.dirty,
+        };
         self.sv.reload(old, new, now, &mut fx);
         self.replies.remap(|id| new.find(old.name(id)));
         self.active = spare;
@@ -439,7 +498,10 @@ impl Driver {
             Ok(()) => self.status_failed = false,
             Err(e) if !self.status_failed => {
                 self.status_failed = true;
-                say!("warning: unable to write the status file: {}", vigild::event::ErrnoName(e.raw_os_error() as u16));
+                say!(
+                    "warning: unable to write the status file: {}",
+                    vigild::event::ErrnoName(e.raw_os_error() as u16)
+                );
             }
             Err(_) => {}
         }
@@ -447,10 +509,11 @@ impl Driver {
 
     /// `-d FD`: one newline once every autostart service is up, then close.
     fn tell_ready(&mut self) {
-        if self.ready_fd.is_some() && self.sv.all_autostart_up(&self.configs[self.active]) {
-            if let Some(fd) = self.ready_fd.take() {
-                let _ = write_all(fd.as_fd(), b"\n");
-            }
+        if self.ready_fd.is_some()
+            && self.sv.all_autostart_up(&self.configs[self.active])
+            && let Some(fd) = self.ready_fd.take()
+        {
+            let _ = write_all(fd.as_fd(), b"\n");
         }
     }
 }

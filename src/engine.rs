@@ -255,7 +255,10 @@ impl Default for Supervisor {
 impl Supervisor {
     /// An empty table (all zero bytes, so a `static` of it costs no file size).
     pub const fn new() -> Self {
-        Supervisor { slots: [Slot::EMPTY; MAX_SERVICES], halting: false }
+        Supervisor {
+            slots: [Slot::EMPTY; MAX_SERVICES],
+            halting: false,
+        }
     }
 
     /// Take `cfg` as the configuration and want every autostart service (and
@@ -263,7 +266,10 @@ impl Supervisor {
     pub fn boot(&mut self, cfg: &Config, now: Instant) {
         self.halting = false;
         for id in cfg.ids() {
-            self.slots[id.index()] = Slot { since: now, ..Slot::EMPTY };
+            self.slots[id.index()] = Slot {
+                since: now,
+                ..Slot::EMPTY
+            };
         }
         self.want_up_with_deps(cfg, |id| cfg.spec(id).autostart);
     }
@@ -280,7 +286,10 @@ impl Supervisor {
 
     /// True when shutting down and every service is down.
     pub fn halted(&self, cfg: &Config) -> bool {
-        self.halting && cfg.ids().all(|id| self.slots[id.index()].state == State::Down)
+        self.halting
+            && cfg
+                .ids()
+                .all(|id| self.slots[id.index()].state == State::Down)
     }
 
     /// True when every autostart service is up (vigild's own readiness).
@@ -300,11 +309,19 @@ impl Supervisor {
 
     /// The earliest deadline of any service: how long the driver may sleep.
     pub fn next_deadline(&self, cfg: &Config) -> Option<Instant> {
-        cfg.ids().filter_map(|id| self.slots[id.index()].state.deadline()).min()
+        cfg.ids()
+            .filter_map(|id| self.slots[id.index()].state.deadline())
+            .min()
     }
 
     /// Act on a control request.
-    pub fn command(&mut self, cfg: &Config, now: Instant, cmd: Command, fx: &mut impl Effects) -> Answer {
+    pub fn command(
+        &mut self,
+        cfg: &Config,
+        now: Instant,
+        cmd: Command,
+        fx: &mut impl Effects,
+    ) -> Answer {
         if self.halting {
             return Answer::InShutdown;
         }
@@ -312,7 +329,9 @@ impl Supervisor {
             Command::Start(id) => {
                 let slot = &self.slots[id.index()];
                 match slot.state {
-                    State::Up { .. } | State::Starting { .. } | State::Listening => Answer::StartedAlready,
+                    State::Up { .. } | State::Starting { .. } | State::Listening => {
+                        Answer::StartedAlready
+                    }
                     State::Stopping { .. } | State::Down | State::Backoff { .. } => {
                         self.want_up_with_deps(cfg, |x| x == id);
                         self.fresh_start(cfg, id, now, fx);
@@ -343,7 +362,10 @@ impl Supervisor {
                         Answer::Stopping
                     }
                     State::Stopping { .. } => Answer::Stopping,
-                    State::Down | State::Up { pid: None } | State::Backoff { .. } | State::Listening => {
+                    State::Down
+                    | State::Up { pid: None }
+                    | State::Backoff { .. }
+                    | State::Listening => {
                         self.fresh_start(cfg, id, now, fx);
                         Answer::Starting
                     }
@@ -369,7 +391,9 @@ impl Supervisor {
         status: ExitStatus,
         fx: &mut impl Effects,
     ) -> Option<ServiceId> {
-        let id = cfg.ids().find(|&id| self.slots[id.index()].state.pid() == Some(pid))?;
+        let id = cfg
+            .ids()
+            .find(|&id| self.slots[id.index()].state.pid() == Some(pid))?;
         let slot = &mut self.slots[id.index()];
         slot.set_last(Some(status));
         match slot.state {
@@ -379,8 +403,12 @@ impl Supervisor {
             }
             State::Stopping { .. } if slot.want_up && !self.halting => self.start(cfg, id, now, fx),
             State::Stopping { .. } => self.set_state(id, now, State::Down, fx),
-            State::Starting { .. } | State::Up { .. } => self.ended(cfg, id, now, status.success(), fx),
-            State::Down | State::Listening | State::Backoff { .. } => unreachable!("no pid in this state"),
+            State::Starting { .. } | State::Up { .. } => {
+                self.ended(cfg, id, now, status.success(), fx)
+            }
+            State::Down | State::Listening | State::Backoff { .. } => {
+                unreachable!("no pid in this state")
+            }
         }
         Some(id)
     }
@@ -390,13 +418,18 @@ impl Supervisor {
     pub fn tick(&mut self, cfg: &Config, now: Instant, fx: &mut impl Effects) {
         for id in cfg.ids() {
             match self.slots[id.index()].state {
-                State::Starting { deadline: Some(at), .. } if at <= now => {
+                State::Starting {
+                    deadline: Some(at), ..
+                } if at <= now => {
                     let slot = &mut self.slots[id.index()];
                     slot.timed_out = true;
                     slot.reason = Reason::StartTimeout;
                     self.stop(cfg, id, now, fx);
                 }
-                State::Stopping { pid, kill_at: Some(at) } if at <= now => {
+                State::Stopping {
+                    pid,
+                    kill_at: Some(at),
+                } if at <= now => {
                     fx.kill(pid, SIGKILL, true);
                     self.slots[id.index()].state = State::Stopping { pid, kill_at: None };
                 }
@@ -435,7 +468,9 @@ impl Supervisor {
         }
         let mut kept = [false; MAX_SERVICES];
         for j in new.ids() {
-            let Some(i) = old.find(new.name(j)) else { continue };
+            let Some(i) = old.find(new.name(j)) else {
+                continue;
+            };
             kept[j.index()] = true;
             let p = pos_of_old[i.index()] as usize;
             if p != j.index() {
@@ -452,14 +487,20 @@ impl Supervisor {
         }
         for j in new.ids() {
             if !kept[j.index()] {
-                self.slots[j.index()] = Slot { since: now, delay_ms: new.spec(j).backoff_first_ms, ..Slot::EMPTY };
+                self.slots[j.index()] = Slot {
+                    since: now,
+                    delay_ms: new.spec(j).backoff_first_ms,
+                    ..Slot::EMPTY
+                };
             }
         }
         self.want_up_with_deps(new, |j| !kept[j.index()] && new.spec(j).autostart);
         // Restart the services whose section changed: a running one is
         // stopped and, still wanted up, started again with its new spec.
         for j in new.ids() {
-            let Some(i) = old.find(new.name(j)).filter(|_| kept[j.index()]) else { continue };
+            let Some(i) = old.find(new.name(j)).filter(|_| kept[j.index()]) else {
+                continue;
+            };
             if old.spec(i).digest == new.spec(j).digest || new.spec(j).removed {
                 continue;
             }
@@ -467,7 +508,10 @@ impl Supervisor {
             match self.slots[j.index()].state {
                 State::Starting { .. } | State::Up { pid: Some(_) } => self.stop(new, j, now, fx),
                 State::Backoff { .. } => self.set_state(j, now, State::Down, fx),
-                State::Down | State::Listening | State::Up { pid: None } | State::Stopping { .. } => {}
+                State::Down
+                | State::Listening
+                | State::Up { pid: None }
+                | State::Stopping { .. } => {}
             }
         }
     }
@@ -554,7 +598,9 @@ impl Supervisor {
 
     /// Send the stop signal to the process group and arm the KILL deadline.
     fn stop(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
-        let Some(pid) = self.slots[id.index()].state.pid() else { return };
+        let Some(pid) = self.slots[id.index()].state.pid() else {
+            return;
+        };
         let spec = cfg.spec(id);
         fx.kill(pid, spec.stop_signal, true);
         let kill_at = match spec.stop_timeout_ms {
@@ -570,7 +616,14 @@ impl Supervisor {
 
     /// A run ended on its own (or failed to begin): decide by policy between
     /// up (a oneshot's success), restart now, backoff, down, or giving up.
-    fn ended(&mut self, cfg: &Config, id: ServiceId, now: Instant, clean: bool, fx: &mut impl Effects) {
+    fn ended(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        clean: bool,
+        fx: &mut impl Effects,
+    ) {
         let spec = cfg.spec(id);
         let halting = self.halting;
         let slot = &mut self.slots[id.index()];
@@ -579,7 +632,9 @@ impl Supervisor {
             return self.set_state(id, now, State::Up { pid: None }, fx);
         }
         if !clean {
-            if now.ms_since(slot.window_start) >= u64::from(spec.restart_window_ms) || slot.window_failures == 0 {
+            if now.ms_since(slot.window_start) >= u64::from(spec.restart_window_ms)
+                || slot.window_failures == 0
+            {
                 slot.window_start = now;
                 slot.window_failures = 0;
             }
@@ -599,19 +654,30 @@ impl Supervisor {
             slot.want_up = false;
             return self.set_state(id, now, State::Down, fx);
         }
-        let ran_long = slot.last().is_some() && now.ms_since(slot.run_start) >= u64::from(spec.backoff_reset_ms);
+        let ran_long = slot.last().is_some()
+            && now.ms_since(slot.run_start) >= u64::from(spec.backoff_reset_ms);
         let delay = if ran_long {
             slot.delay_ms = spec.backoff_first_ms;
             0
         } else {
             let delay = slot.delay_ms;
-            slot.delay_ms = delay.saturating_mul(2).max(1).min(spec.backoff_cap_ms.max(1));
+            slot.delay_ms = delay
+                .saturating_mul(2)
+                .max(1)
+                .min(spec.backoff_cap_ms.max(1));
             delay
         };
         slot.restarts = slot.restarts.saturating_add(1);
         match delay {
             0 => self.start(cfg, id, now, fx),
-            ms => self.set_state(id, now, State::Backoff { until: now.plus_ms(u64::from(ms)) }, fx),
+            ms => self.set_state(
+                id,
+                now,
+                State::Backoff {
+                    until: now.plus_ms(u64::from(ms)),
+                },
+                fx,
+            ),
         }
     }
 
@@ -626,7 +692,10 @@ impl Supervisor {
             let startable = match slot.state {
                 State::Down => true,
                 State::Backoff { until } => until <= now,
-                State::Listening | State::Starting { .. } | State::Up { .. } | State::Stopping { .. } => false,
+                State::Listening
+                | State::Starting { .. }
+                | State::Up { .. }
+                | State::Stopping { .. } => false,
             };
             if !startable {
                 continue;

@@ -76,7 +76,10 @@ impl Default for Arena {
 impl Arena {
     /// An empty arena (all zero bytes, so a `static` of it lands in `.bss`).
     pub const fn new() -> Self {
-        Arena { buf: [0; ARENA_BYTES], len: 0 }
+        Arena {
+            buf: [0; ARENA_BYTES],
+            len: 0,
+        }
     }
 
     /// Forget every string.
@@ -99,7 +102,10 @@ impl Arena {
         self.buf[off..end].copy_from_slice(bytes);
         self.buf[end] = 0;
         self.len = (end + 1) as u32; // fits: ARENA_BYTES < u32::MAX (limits.rs)
-        Ok(Str { off: off as u32, len: bytes.len() as u32 })
+        Ok(Str {
+            off: off as u32,
+            len: bytes.len() as u32,
+        })
     }
 
     /// Start a run of words; push each with `push`, then close it with `words_since`.
@@ -126,7 +132,10 @@ impl Arena {
 
     /// Everything stored since `mark`, as one string.
     pub fn str_since(&self, mark: u32) -> Str {
-        Str { off: mark, len: self.len - mark }
+        Str {
+            off: mark,
+            len: self.len - mark,
+        }
     }
 
     /// All bytes of `w` (words and their NULs), e.g. to compare or digest them.
@@ -140,14 +149,21 @@ impl Arena {
         &self.buf[s.off as usize..(s.off + s.len) as usize]
     }
 
-    /// The bytes of `s` with the terminating NUL.
+    /// The bytes of `s` with the terminating NUL (`"\0"` for the empty or
+    /// unset string, which has no storage of its own).
     pub fn get_with_nul(&self, s: Str) -> &[u8] {
-        &self.buf[s.off as usize..=(s.off + s.len) as usize]
+        match s.len {
+            0 => b"\0",
+            len => &self.buf[s.off as usize..=(s.off + len) as usize],
+        }
     }
 
     /// The words of `w`, each with its terminating NUL.
     pub fn words(&self, w: Words) -> WordIter<'_> {
-        WordIter { rest: &self.buf[w.off as usize..self.len as usize], left: w.count }
+        WordIter {
+            rest: &self.buf[w.off as usize..self.len as usize],
+            left: w.count,
+        }
     }
 }
 
@@ -193,7 +209,10 @@ impl<const N: usize> Default for ArrayStr<N> {
 impl<const N: usize> ArrayStr<N> {
     /// An empty string.
     pub const fn new() -> Self {
-        ArrayStr { len: 0, buf: [0; N] }
+        ArrayStr {
+            len: 0,
+            buf: [0; N],
+        }
     }
 
     /// The text written so far.

@@ -17,7 +17,7 @@ mod replies;
 mod supervisor;
 mod sys;
 
-use core::ffi::{c_char, c_int};
+use core::ffi::c_int;
 use sys::args::Args;
 
 // std normally links the C library; without std we ask for it ourselves.
@@ -32,16 +32,8 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     sys::process::exit(1)
 }
 
-/// The C entry point: dispatch on the name the binary was called by.
-#[cfg(not(test))]
-#[unsafe(no_mangle)]
-pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
-    // SAFETY: the C runtime passes main a valid argv that lives until exit.
-    let args = unsafe { Args::new(argc, argv) };
-    run(args)
-}
-
-#[cfg_attr(test, allow(dead_code))]
+/// Dispatch on the name the binary was called by (the C entry point, in
+/// `sys::args`, calls this).
 fn run(args: Args) -> c_int {
     sys::fs::ensure_stdio();
     let argv0 = args.get(0).unwrap_or(b"vigild");
@@ -49,7 +41,10 @@ fn run(args: Args) -> c_int {
     match (name, args.get(1)) {
         (b"vigilctl", _) => ctl::main(args, 1),
         (b"vigil-log", _) | (_, Some(b"log")) => {
-            log::line("vigil-log", format_args!("not built yet: the logger comes in a later release"));
+            log::line(
+                "vigil-log",
+                format_args!("not built yet: the logger comes in a later release"),
+            );
             2
         }
         (_, Some(b"ctl")) => ctl::main(args, 2),

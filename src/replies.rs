@@ -53,7 +53,10 @@ pub fn send(fd: BorrowedFd<'_>, line: fmt::Arguments<'_>) -> bool {
 impl Replies {
     /// None open.
     pub const fn new() -> Self {
-        Replies { waiters: [const { None }; REPLIES_MAX], monitors: [const { None }; MONITORS_MAX] }
+        Replies {
+            waiters: [const { None }; REPLIES_MAX],
+            monitors: [const { None }; MONITORS_MAX],
+        }
     }
 
     /// Keep `fd` until `id` reaches what `wait` waits for. Gives `fd` back when full.
@@ -83,10 +86,10 @@ impl Replies {
         let mut line = ArrayStr::<480>::new();
         let _ = write_transition(&mut line, cfg, id, from, slot);
         for entry in self.monitors.iter_mut() {
-            if let Some(m) = entry {
-                if !monitor_line(m, format_args!("{line}")) {
-                    *entry = None;
-                }
+            if let Some(m) = entry
+                && !monitor_line(m, format_args!("{line}"))
+            {
+                *entry = None;
             }
         }
         let name = Lossy(cfg.name(id));
@@ -106,7 +109,10 @@ impl Replies {
                 },
                 (Wait::Down, State::Down) => send(fd, format_args!("stopped {name}")),
                 (Wait::Down, State::Starting { .. } | State::Up { .. } | State::Backoff { .. }) => {
-                    send(fd, format_args!("error {name} started again before it stopped"))
+                    send(
+                        fd,
+                        format_args!("error {name} started again before it stopped"),
+                    )
                 }
                 _ => continue,
             };
@@ -154,7 +160,11 @@ impl Replies {
     /// vigild is about to exit: answer the shutdown requests, close everything.
     pub fn finish(&mut self) {
         for w in self.waiters.iter_mut().filter_map(Option::take) {
-            let word = if w.wait == Wait::Shutdown { "stopped vigild" } else { "error - vigild exited" };
+            let word = if w.wait == Wait::Shutdown {
+                "stopped vigild"
+            } else {
+                "error - vigild exited"
+            };
             send(w.fd.as_fd(), format_args!("{word}"));
         }
         for m in self.monitors.iter_mut() {
@@ -168,7 +178,7 @@ impl Replies {
 pub fn monitor_line_to(fd: BorrowedFd<'_>, lost: &mut u32, line: fmt::Arguments<'_>) -> bool {
     let mut text = ArrayStr::<511>::new();
     if *lost > 0 {
-        let _ = write!(text, "lost {} lines\n", *lost);
+        let _ = writeln!(text, "lost {} lines", *lost);
     }
     let _ = text.write_fmt(line);
     let _ = text.write_str("\n");

@@ -9,8 +9,16 @@ use core::fmt::{self, Write};
 
 /// Write the status-file line of `id` (with its newline). `wall_offset_ms`
 /// turns the engine's monotonic instants into wall-clock milliseconds.
-pub fn write_line(w: &mut impl Write, cfg: &Config, id: ServiceId, slot: &Slot, wall_offset_ms: i64) -> fmt::Result {
-    let since = (slot.since.as_ms() as i64).saturating_add(wall_offset_ms).max(0);
+pub fn write_line(
+    w: &mut impl Write,
+    cfg: &Config,
+    id: ServiceId,
+    slot: &Slot,
+    wall_offset_ms: i64,
+) -> fmt::Result {
+    let since = (slot.since.as_ms() as i64)
+        .saturating_add(wall_offset_ms)
+        .max(0);
     write!(
         w,
         "{} state={} pid={} since={}.{:03} mode={} restarts={} last=",
@@ -36,14 +44,34 @@ pub fn write_line(w: &mut impl Write, cfg: &Config, id: ServiceId, slot: &Slot, 
 
 /// Write the one-line account of a transition, as logged and monitored:
 /// `web: starting -> up (pid 412)`, `web: up -> backoff (last exit:1)`.
-pub fn write_transition(w: &mut impl Write, cfg: &Config, id: ServiceId, from: State, slot: &Slot) -> fmt::Result {
-    write!(w, "{}: {} -> {}", Lossy(cfg.name(id)), from.name(), slot.state.name())?;
+pub fn write_transition(
+    w: &mut impl Write,
+    cfg: &Config,
+    id: ServiceId,
+    from: State,
+    slot: &Slot,
+) -> fmt::Result {
+    write!(
+        w,
+        "{}: {} -> {}",
+        Lossy(cfg.name(id)),
+        from.name(),
+        slot.state.name()
+    )?;
     match (slot.state, slot.last(), slot.reason) {
         (_, _, reason) if reason != Reason::None => write!(w, " ({reason})"),
-        (State::Starting { pid, .. } | State::Up { pid: Some(pid) } | State::Stopping { pid, .. }, _, _) => {
+        (
+            State::Starting { pid, .. }
+            | State::Up { pid: Some(pid) }
+            | State::Stopping { pid, .. },
+            _,
+            _,
+        ) => {
             write!(w, " (pid {})", pid.0)
         }
-        (State::Backoff { .. } | State::Down | State::Up { pid: None }, Some(last), _) => write!(w, " (last {last})"),
+        (State::Backoff { .. } | State::Down | State::Up { pid: None }, Some(last), _) => {
+            write!(w, " (last {last})")
+        }
         _ => Ok(()),
     }
 }
@@ -70,7 +98,15 @@ pub struct Fields<'a> {
 /// Parse a status-file line; `None` if it is not one.
 pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
     let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
-    let mut f = Fields { name: words.next()?, state: b"", pid: 0, since_ms: 0, restarts: 0, last: b"-", reason: b"" };
+    let mut f = Fields {
+        name: words.next()?,
+        state: b"",
+        pid: 0,
+        since_ms: 0,
+        restarts: 0,
+        last: b"-",
+        reason: b"",
+    };
     for word in words {
         let eq = word.iter().position(|&b| b == b'=')?;
         let (key, value) = (&word[..eq], &word[eq + 1..]);
@@ -80,7 +116,9 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
             b"since" => {
                 let dot = value.iter().position(|&b| b == b'.').unwrap_or(value.len());
                 let ms = value.get(dot + 1..).map_or(Some(0), parse_u64)?;
-                f.since_ms = parse_u64(&value[..dot])?.checked_mul(1000)?.checked_add(ms)?;
+                f.since_ms = parse_u64(&value[..dot])?
+                    .checked_mul(1000)?
+                    .checked_add(ms)?;
             }
             b"restarts" => f.restarts = parse_u64(value)?,
             b"last" => f.last = value,

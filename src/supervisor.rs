@@ -5,7 +5,9 @@
 use crate::driver::Driver;
 use crate::log::say;
 use crate::sys::args::Args;
-use crate::sys::fs::{RunDirError, cloexec_inherited, devnull, open_control, open_run_dir, read_file};
+use crate::sys::fs::{
+    RunDirError, cloexec_inherited, devnull, open_control, open_run_dir, read_file,
+};
 use crate::sys::signal::SelfPipe;
 use crate::sys::{process, storage, user};
 use core::ffi::c_int;
@@ -25,7 +27,12 @@ struct Options {
 }
 
 fn options(args: Args) -> Result<Options, &'static str> {
-    let mut o = Options { config: b"/etc/vigild.conf", run_dir: None, ready_fd: None, check_only: false };
+    let mut o = Options {
+        config: b"/etc/vigild.conf",
+        run_dir: None,
+        ready_fd: None,
+        check_only: false,
+    };
     let mut i = 1;
     while let Some(arg) = args.get(i) {
         let mut value = || {
@@ -38,7 +45,14 @@ fn options(args: Args) -> Result<Options, &'static str> {
             b"-t" => o.check_only = true,
             b"-c" => o.config = value()?,
             b"-r" => o.run_dir = Some(value()?).filter(|d| d.starts_with(b"/")).or(None),
-            b"-d" => o.ready_fd = Some(value().map(parse_u64)?.filter(|&fd| fd > 2 && fd < 1 << 20).ok_or("-d needs a file descriptor above 2")? as i32),
+            b"-d" => {
+                o.ready_fd = Some(
+                    value()
+                        .map(parse_u64)?
+                        .filter(|&fd| fd > 2 && fd < 1 << 20)
+                        .ok_or("-d needs a file descriptor above 2")? as i32,
+                )
+            }
             b"-h" | b"--help" => return Err(USAGE),
             _ => return Err("unknown option"),
         }
@@ -54,15 +68,27 @@ pub fn load(path: &[u8], text: &mut [u8], cfg: &mut Config, errors: &mut Errors)
         Ok(len) => len,
         Err(e) => {
             cfg.clear();
-            return errors.push(0, format_args!("unable to read: {}", ErrnoName(e.raw_os_error() as u16)));
+            return errors.push(
+                0,
+                format_args!("unable to read: {}", ErrnoName(e.raw_os_error() as u16)),
+            );
         }
     };
     parse(&text[..len], cfg, errors);
     for id in cfg.ids() {
         let spec = cfg.spec(id);
-        let (user_name, group) = (cfg.arena.get_with_nul(spec.user), cfg.arena.get_with_nul(spec.group));
-        if (!spec.user.is_empty() || !spec.group.is_empty()) && user::lookup(user_name, group).is_err() {
-            let line = if spec.user.is_empty() { spec.group_line } else { spec.user_line };
+        let (user_name, group) = (
+            cfg.arena.get_with_nul(spec.user),
+            cfg.arena.get_with_nul(spec.group),
+        );
+        if (!spec.user.is_empty() || !spec.group.is_empty())
+            && user::lookup(user_name, group).is_err()
+        {
+            let line = if spec.user.is_empty() {
+                spec.group_line
+            } else {
+                spec.user_line
+            };
             errors.push(line, format_args!("unknown user or group"));
         }
     }
@@ -80,7 +106,12 @@ pub fn print_errors(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
     }
     if errors.dropped() > 0 {
         let mut line = ArrayStr::<480>::new();
-        let _ = write!(line, "{}: {} more errors not shown", Lossy(path), errors.dropped());
+        let _ = write!(
+            line,
+            "{}: {} more errors not shown",
+            Lossy(path),
+            errors.dropped()
+        );
         each(line.as_str());
     }
 }
@@ -123,7 +154,12 @@ pub fn main(args: Args) -> c_int {
         Ok(pair) => pair,
         Err(RunDirError::Sys(what, e)) => return failed(what, &ErrnoName(e.raw_os_error() as u16)),
         Err(RunDirError::Foreign(what)) => return failed("refused", &what),
-        Err(RunDirError::InUse) => return failed("refused", &"another vigild is running on this run directory"),
+        Err(RunDirError::InUse) => {
+            return failed(
+                "refused",
+                &"another vigild is running on this run directory",
+            );
+        }
     };
     cloexec_inherited();
     crate::sys::signal::reset_inherited();
@@ -136,16 +172,24 @@ pub fn main(args: Args) -> c_int {
         Ok(pipe) => pipe,
         Err(e) => return failed("signals", &ErrnoName(e.raw_os_error() as u16)),
     };
-    if process::getpid() != 1 {
-        if let Err(e) = process::set_subreaper() {
-            say!("warning: unable to become the subreaper: {}", ErrnoName(e.raw_os_error() as u16));
-        }
+    if process::getpid() != 1
+        && let Err(e) = process::set_subreaper()
+    {
+        say!(
+            "warning: unable to become the subreaper: {}",
+            ErrnoName(e.raw_os_error() as u16)
+        );
     }
     let devnull = match devnull() {
         Ok(fd) => fd,
         Err(e) => return failed("/dev/null", &ErrnoName(e.raw_os_error() as u16)),
     };
-    say!("supervising {} services from {} (control {}/control)", cfg.len(), Lossy(o.config), Lossy(run_dir));
+    say!(
+        "supervising {} services from {} (control {}/control)",
+        cfg.len(),
+        Lossy(o.config),
+        Lossy(run_dir)
+    );
     let driver = Driver {
         configs: &mut st.configs,
         active: 0,

@@ -7,54 +7,138 @@ fn parse_text(text: &str) -> (Box<Config>, Vec<(u32, String)>) {
     let mut cfg = Box::new(Config::new());
     let mut errors = Errors::new();
     parse(text.as_bytes(), &mut cfg, &mut errors);
-    let list = errors.iter().map(|e| (e.line, e.msg.as_str().to_string())).collect();
+    let list = errors
+        .iter()
+        .map(|e| (e.line, e.msg.as_str().to_string()))
+        .collect();
     (cfg, list)
 }
 
 /// (input, expected errors as (line, part of the message)); empty = valid.
 const CASES: &[(&str, &[(u32, &str)])] = &[
     ("[web]\nexec = /bin/web\n", &[]),
-    ("# comment\n\n[web] \n  exec=/bin/web   # trailing comment\n", &[]),
+    (
+        "# comment\n\n[web] \n  exec=/bin/web   # trailing comment\n",
+        &[],
+    ),
     ("exec = /bin/web\n", &[(1, "outside of a section")]),
-    ("[web]\nexec = /bin/web\nbogus = 1\n", &[(3, "unknown key \"bogus\"")]),
-    ("[web]\nexec = /bin/a\nexec = /bin/b\n", &[(3, "duplicate key")]),
-    ("[web]\nexec = /bin/web\n[web]\nexec = /bin/other\n", &[(3, "duplicate service \"web\" (first defined on line 1)")]),
+    (
+        "[web]\nexec = /bin/web\nbogus = 1\n",
+        &[(3, "unknown key \"bogus\"")],
+    ),
+    (
+        "[web]\nexec = /bin/a\nexec = /bin/b\n",
+        &[(3, "duplicate key")],
+    ),
+    (
+        "[web]\nexec = /bin/web\n[web]\nexec = /bin/other\n",
+        &[(3, "duplicate service \"web\" (first defined on line 1)")],
+    ),
     ("[bad name]\nexec = /bin/x\n", &[(1, "bad service name")]),
     ("[web\nexec = /bin/x\n", &[(1, "bad section header")]),
     ("[web]\nmode = daemon\n", &[(1, "service has no exec")]),
     ("[web]\nexec =\n", &[(2, "exec: no program given")]),
-    ("[web]\nexec = sh -c \"echo\n", &[(2, "unclosed double quote")]),
-    ("[web]\nexec = /bin/web\nmode = accept\n", &[(3, "not supported yet")]),
-    ("[web]\nexec = /bin/web\nmode = fancy\n", &[(3, "unknown mode")]),
-    ("[web]\nexec = /bin/web\nlisten = tcp:127.0.0.1:80\n", &[(3, "not supported yet")]),
-    ("[web]\nexec = /bin/web\nready = notify\n", &[(3, "not supported yet")]),
-    ("[web]\nexec = /bin/web\nready = maybe\n", &[(3, "not none, notify or fd:N")]),
-    ("[web]\nexec = /bin/web\nlog = /var/log/web\n", &[(3, "not supported yet")]),
-    ("[web]\nexec = /bin/web\nlog = ring:64k\n", &[(3, "not supported yet")]),
-    ("[web]\nexec = /bin/web\nlog = loud\n", &[(3, "is not inherit, null")]),
-    ("[web]\nexec = /bin/web\nprocs_max = 4\n", &[(3, "not supported yet")]),
-    ("[vigild]\nmain = web\n[web]\nexec = /bin/web\n", &[(2, "not supported yet")]),
-    ("[web]\nexec = /bin/web\nautostart = maybe\n", &[(3, "yes/no")]),
-    ("[web]\nexec = /bin/web\nrestart = sometimes\n", &[(3, "always, on-failure or no")]),
+    (
+        "[web]\nexec = sh -c \"echo\n",
+        &[(2, "unclosed double quote")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nmode = accept\n",
+        &[(3, "not supported yet")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nmode = fancy\n",
+        &[(3, "unknown mode")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nlisten = tcp:127.0.0.1:80\n",
+        &[(3, "not supported yet")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nready = notify\n",
+        &[(3, "not supported yet")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nready = maybe\n",
+        &[(3, "not none, notify or fd:N")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nlog = /var/log/web\n",
+        &[(3, "not supported yet")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nlog = ring:64k\n",
+        &[(3, "not supported yet")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nlog = loud\n",
+        &[(3, "is not inherit, null")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nprocs_max = 4\n",
+        &[(3, "not supported yet")],
+    ),
+    (
+        "[vigild]\nmain = web\n[web]\nexec = /bin/web\n",
+        &[(2, "not supported yet")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nautostart = maybe\n",
+        &[(3, "yes/no")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nrestart = sometimes\n",
+        &[(3, "always, on-failure or no")],
+    ),
     ("[web]\nexec = /bin/web\nbackoff = 5x\n", &[(3, "backoff")]),
-    ("[web]\nexec = /bin/web\nbackoff = 10s 1s\n", &[(3, "longer than the cap")]),
-    ("[web]\nexec = /bin/web\nstop_timeout = soon\n", &[(3, "bad duration")]),
-    ("[web]\nexec = /bin/web\nstop_signal = SIGNOPE\n", &[(3, "unknown signal")]),
+    (
+        "[web]\nexec = /bin/web\nbackoff = 10s 1s\n",
+        &[(3, "longer than the cap")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nstop_timeout = soon\n",
+        &[(3, "bad duration")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nstop_signal = SIGNOPE\n",
+        &[(3, "unknown signal")],
+    ),
     ("[web]\nexec = /bin/web\numask = 999\n", &[(3, "octal")]),
     ("[web]\nexec = /bin/web\nnofile = 0\n", &[(3, "nofile")]),
-    ("[web]\nexec = /bin/web\ndir = relative\n", &[(3, "absolute path")]),
-    ("[web]\nexec = /bin/web\nenv = NOEQUALS\n", &[(3, "KEY=VALUE")]),
+    (
+        "[web]\nexec = /bin/web\ndir = relative\n",
+        &[(3, "absolute path")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nenv = NOEQUALS\n",
+        &[(3, "KEY=VALUE")],
+    ),
     ("[web]\nexec = /bin/web\nenv = 1A=b\n", &[(3, "KEY=VALUE")]),
-    ("[web]\nexec = /bin/web\nuser = bad:name\n", &[(3, "bad name")]),
-    ("[web]\nexec = /bin/web\nafter = nothere\n", &[(3, "unknown service \"nothere\"")]),
-    ("[web]\nexec = /bin/web\nafter = web\n", &[(3, "cannot wait for itself")]),
+    (
+        "[web]\nexec = /bin/web\nuser = bad:name\n",
+        &[(3, "bad name")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nafter = nothere\n",
+        &[(3, "unknown service \"nothere\"")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nafter = web\n",
+        &[(3, "cannot wait for itself")],
+    ),
     (
         "[a]\nexec = /bin/a\nafter = b\n[b]\nexec = /bin/b\nafter = a\n[c]\nexec = /bin/c\n",
         &[(1, "dependency cycle"), (4, "dependency cycle")],
     ),
     ("[vigild]\nrun_dir = run\n", &[(2, "absolute path")]),
-    ("[vigild]\nmax_services = 1\n[a]\nexec = /a\n[b]\nexec = /b\n", &[(5, "more services than max_services = 1 (line 2)")]),
-    ("[vigild]\nmax_services = 100000\n", &[(2, "compiled capacity")]),
+    (
+        "[vigild]\nmax_services = 1\n[a]\nexec = /a\n[b]\nexec = /b\n",
+        &[(5, "more services than max_services = 1 (line 2)")],
+    ),
+    (
+        "[vigild]\nmax_services = 100000\n",
+        &[(2, "compiled capacity")],
+    ),
     ("[vigild]\nbogus = 1\n", &[(2, "unknown key")]),
     // Every error of a file is reported, not just the first.
     (
@@ -67,7 +151,11 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
 fn table_of_cases() {
     for (text, expected) in CASES {
         let (_, errors) = parse_text(text);
-        assert_eq!(errors.len(), expected.len(), "input {text:?}: got {errors:?}");
+        assert_eq!(
+            errors.len(),
+            expected.len(),
+            "input {text:?}: got {errors:?}"
+        );
         for ((line, msg), (want_line, want)) in errors.iter().zip(expected.iter()) {
             assert_eq!(line, want_line, "input {text:?}: {msg}");
             assert!(msg.contains(want), "input {text:?}: {msg:?} lacks {want:?}");
@@ -85,12 +173,24 @@ fn values_and_defaults() {
     assert!(errors.is_empty(), "{errors:?}");
     let web = cfg.find(b"web").unwrap();
     let spec = cfg.spec(web);
-    let words = |w| cfg.arena.words(w).map(|x| String::from_utf8(x[..x.len() - 1].to_vec()).unwrap()).collect::<Vec<_>>();
+    let words = |w| {
+        cfg.arena
+            .words(w)
+            .map(|x| String::from_utf8(x[..x.len() - 1].to_vec()).unwrap())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(words(spec.exec), ["/bin/web", "two words", "a b"]);
-    assert_eq!(words(spec.prefix), ["valgrind", "-q"], "the global prefix is inherited");
+    assert_eq!(
+        words(spec.prefix),
+        ["valgrind", "-q"],
+        "the global prefix is inherited"
+    );
     assert_eq!(words(spec.env), ["A=1", "B=x y"]);
     assert_eq!((spec.backoff_first_ms, spec.backoff_cap_ms), (250, 120_000));
-    assert_eq!((spec.stop_signal, spec.stop_timeout_ms, spec.umask), (2, 3_600_000, 0o027));
+    assert_eq!(
+        (spec.stop_signal, spec.stop_timeout_ms, spec.umask),
+        (2, 3_600_000, 0o027)
+    );
     assert_eq!(spec.log, Log::Null);
     assert_eq!(spec.restart, Restart::Always);
     let after: Vec<_> = cfg.after(web).map(|id| cfg.name(id).to_vec()).collect();
@@ -98,7 +198,10 @@ fn values_and_defaults() {
     let db = cfg.spec(cfg.find(b"db").unwrap());
     assert_eq!(db.mode, Mode::Oneshot);
     assert_eq!(db.restart, Restart::No, "oneshots default to restart = no");
-    assert!(db.prefix.is_empty(), "an empty prefix overrides the global one");
+    assert!(
+        db.prefix.is_empty(),
+        "an empty prefix overrides the global one"
+    );
     let order: Vec<_> = cfg.start_order().map(|id| cfg.name(id).to_vec()).collect();
     let pos = |n: &[u8]| order.iter().position(|x| x == n).unwrap();
     assert!(pos(b"web") > pos(b"db") && pos(b"web") > pos(b"cache"));
@@ -109,8 +212,16 @@ fn digest_changes_only_with_the_section() {
     let one = parse_text("[vigild]\nprefix = a\n[web]\nexec = /w\n[db]\nexec = /d\nprefix = x\n").0;
     let two = parse_text("[vigild]\nprefix = b\n[db]\nexec = /d # moved and commented\nprefix = x\n[web]\nexec = /w\n").0;
     let digest = |c: &Config, n: &[u8]| c.spec(c.find(n).unwrap()).digest;
-    assert_eq!(digest(&one, b"db"), digest(&two, b"db"), "same section, other place");
-    assert_ne!(digest(&one, b"web"), digest(&two, b"web"), "inherited prefix changed");
+    assert_eq!(
+        digest(&one, b"db"),
+        digest(&two, b"db"),
+        "same section, other place"
+    );
+    assert_ne!(
+        digest(&one, b"web"),
+        digest(&two, b"web"),
+        "inherited prefix changed"
+    );
 }
 
 #[test]

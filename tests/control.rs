@@ -14,7 +14,12 @@ fn commands_parse_with_and_without_reply() {
     assert_eq!((req.verb, req.name), (Verb::Start, &b"web"[..]));
     let req = parse_line(b"signal web SIGHUP").request.unwrap();
     assert_eq!((req.verb, req.signal), (Verb::Signal, 1));
-    for (text, verb) in [("reload", Verb::Reload), ("shutdown", Verb::Shutdown), ("monitor", Verb::Monitor), ("halt", Verb::Halt)] {
+    for (text, verb) in [
+        ("reload", Verb::Reload),
+        ("shutdown", Verb::Shutdown),
+        ("monitor", Verb::Monitor),
+        ("halt", Verb::Halt),
+    ] {
         assert_eq!(parse_line(text.as_bytes()).request.unwrap().verb, verb);
     }
 }
@@ -36,10 +41,22 @@ fn bad_lines_are_errors_that_still_find_their_reply() {
         (b"start web\x00", LineError::NotText),
     ];
     for (text, want) in cases {
-        assert_eq!(parse_line(text).request, Err(*want), "{:?}", String::from_utf8_lossy(text));
+        assert_eq!(
+            parse_line(text).request,
+            Err(*want),
+            "{:?}",
+            String::from_utf8_lossy(text)
+        );
     }
-    assert_eq!(parse_line(b"bogus reply=/tmp/r").reply, Some(&b"/tmp/r"[..]));
-    assert_eq!(parse_line(b"\x01 reply=/tmp/r").reply, None, "no reply path is trusted in junk");
+    assert_eq!(
+        parse_line(b"bogus reply=/tmp/r").reply,
+        Some(&b"/tmp/r"[..])
+    );
+    assert_eq!(
+        parse_line(b"\x01 reply=/tmp/r").reply,
+        None,
+        "no reply path is trusted in junk"
+    );
 }
 
 fn cut(reader: &mut LineReader, data: &[u8]) -> Vec<Result<Vec<u8>, ()>> {
@@ -60,9 +77,15 @@ fn line_reader_joins_pieces_and_drops_oversized_lines_whole() {
     assert_eq!(cut(&mut r, b"p b\n"), [Ok(b"stop b".to_vec())]);
     let long = vec![b'x'; 2000];
     assert_eq!(cut(&mut r, &long), []);
-    assert_eq!(cut(&mut r, b"tail\nreload\n"), [Err(()), Ok(b"reload".to_vec())]);
+    assert_eq!(
+        cut(&mut r, b"tail\nreload\n"),
+        [Err(()), Ok(b"reload".to_vec())]
+    );
     let exact = vec![b'y'; 512];
-    assert_eq!(cut(&mut r, &[&exact[..], b"\n"].concat()), [Ok(exact.clone())]);
+    assert_eq!(
+        cut(&mut r, &[&exact[..], b"\n"].concat()),
+        [Ok(exact.clone())]
+    );
 }
 
 #[test]
@@ -82,8 +105,18 @@ fn status_line_round_trips_into_sv_style() {
     t.advance(5000);
     t.exit(pid, vigild::event::ExitStatus::Code(1));
     let mut line = String::new();
-    write_line(&mut line, &t.cfg, t.id("web"), t.sv.slot(t.id("web")), 1_700_000_000_000).unwrap();
-    assert_eq!(line, "web state=backoff pid=0 since=1700000005.000 mode=daemon restarts=1 last=exit:1 ready=no\n");
+    write_line(
+        &mut line,
+        &t.cfg,
+        t.id("web"),
+        t.sv.slot(t.id("web")),
+        1_700_000_000_000,
+    )
+    .unwrap();
+    assert_eq!(
+        line,
+        "web state=backoff pid=0 since=1700000005.000 mode=daemon restarts=1 last=exit:1 ready=no\n"
+    );
     let f = parse_status(line.trim_end().as_bytes()).unwrap();
     let mut out = String::new();
     write_sv(&mut out, &f, 1_700_000_008_500).unwrap();
@@ -92,11 +125,25 @@ fn status_line_round_trips_into_sv_style() {
 
 #[test]
 fn sv_style_for_up_and_given_up() {
-    let up = Fields { name: b"web", state: b"up", pid: 412, since_ms: 0, restarts: 2, last: b"exit:1", reason: b"" };
+    let up = Fields {
+        name: b"web",
+        state: b"up",
+        pid: 412,
+        since_ms: 0,
+        restarts: 2,
+        last: b"exit:1",
+        reason: b"",
+    };
     let mut out = String::new();
     write_sv(&mut out, &up, 133_900).unwrap();
     assert_eq!(out, "run: web: (pid 412) 133s, restarts 2\n");
-    let down = Fields { state: b"down", pid: 0, restarts: 0, reason: b"gave-up", ..up };
+    let down = Fields {
+        state: b"down",
+        pid: 0,
+        restarts: 0,
+        reason: b"gave-up",
+        ..up
+    };
     out.clear();
     write_sv(&mut out, &down, 12_000).unwrap();
     assert_eq!(out, "down: web: 12s, gave-up\n");

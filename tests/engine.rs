@@ -22,10 +22,23 @@ fn down_boot_starts_autostart_daemon_and_it_is_up_at_once() {
     let pid = t.world.live.keys().copied().next().unwrap();
     assert_eq!(
         t.take(),
-        [Act::Spawn("web".into(), pid), changed("web", "down", "starting"), changed("web", "starting", "up")]
+        [
+            Act::Spawn("web".into(), pid),
+            changed("web", "down", "starting"),
+            changed("web", "starting", "up")
+        ]
     );
-    assert_eq!(t.state("web"), State::Up { pid: Some(Pid(pid)) });
-    assert_eq!(t.sv.next_deadline(&t.cfg), None, "an up daemon needs no timer");
+    assert_eq!(
+        t.state("web"),
+        State::Up {
+            pid: Some(Pid(pid))
+        }
+    );
+    assert_eq!(
+        t.sv.next_deadline(&t.cfg),
+        None,
+        "an up daemon needs no timer"
+    );
 }
 
 #[test]
@@ -40,10 +53,19 @@ fn down_autostart_no_stays_down_until_started() {
 
 #[test]
 fn down_start_pulls_up_what_it_waits_for_first() {
-    let mut t = Sim::new("[db]\nexec = /bin/db\nautostart = no\n[web]\nexec = /bin/web\nautostart = no\nafter = db\n");
+    let mut t = Sim::new(
+        "[db]\nexec = /bin/db\nautostart = no\n[web]\nexec = /bin/web\nautostart = no\nafter = db\n",
+    );
     t.start("web");
-    let spawns: Vec<_> = t.take().into_iter().filter(|a| matches!(a, Act::Spawn(..))).collect();
-    assert_eq!(spawns, [Act::Spawn("db".into(), 101), Act::Spawn("web".into(), 102)]);
+    let spawns: Vec<_> = t
+        .take()
+        .into_iter()
+        .filter(|a| matches!(a, Act::Spawn(..)))
+        .collect();
+    assert_eq!(
+        spawns,
+        [Act::Spawn("db".into(), 101), Act::Spawn("web".into(), 102)]
+    );
 }
 
 #[test]
@@ -54,7 +76,9 @@ fn down_stop_is_stopped_already() {
 
 #[test]
 fn down_dependent_waits_for_oneshot_success() {
-    let mut t = Sim::new("[setup]\nmode = oneshot\nexec = /bin/setup\n[web]\nexec = /bin/web\nafter = setup\n");
+    let mut t = Sim::new(
+        "[setup]\nmode = oneshot\nexec = /bin/setup\n[web]\nexec = /bin/web\nafter = setup\n",
+    );
     let setup = t.spawned("setup");
     assert_eq!(t.state("web"), State::Down, "web waits while setup runs");
     t.exit(setup, CODE0);
@@ -64,7 +88,9 @@ fn down_dependent_waits_for_oneshot_success() {
 
 #[test]
 fn down_dependent_of_failed_oneshot_fails_too() {
-    let mut t = Sim::new("[setup]\nmode = oneshot\nexec = /bin/setup\n[web]\nexec = /bin/web\nafter = setup\n");
+    let mut t = Sim::new(
+        "[setup]\nmode = oneshot\nexec = /bin/setup\n[web]\nexec = /bin/web\nafter = setup\n",
+    );
     let setup = t.spawned("setup");
     t.exit(setup, CODE1);
     assert_eq!(t.state("setup"), State::Down);
@@ -96,7 +122,9 @@ fn starting_oneshot_failure_is_down_with_no_restart_by_default() {
 
 #[test]
 fn starting_oneshot_on_failure_retries_with_backoff() {
-    let mut t = Sim::new("[setup]\nmode = oneshot\nexec = /bin/setup\nrestart = on-failure\nbackoff = 1s 5s\n");
+    let mut t = Sim::new(
+        "[setup]\nmode = oneshot\nexec = /bin/setup\nrestart = on-failure\nbackoff = 1s 5s\n",
+    );
     let pid = t.spawned("setup");
     t.exit(pid, CODE1);
     assert!(matches!(t.state("setup"), State::Backoff { .. }));
@@ -113,12 +141,29 @@ fn starting_timeout_stops_with_escalation_and_counts_a_failure() {
     );
     let pid = t.spawned("slow");
     assert_eq!(t.advance_to_next_deadline(), 2000);
-    assert_eq!(t.take()[0], Act::Kill { pid, signal: 15, group: true });
+    assert_eq!(
+        t.take()[0],
+        Act::Kill {
+            pid,
+            signal: 15,
+            group: true
+        }
+    );
     assert_eq!(t.slot("slow").reason, Reason::StartTimeout);
     assert_eq!(t.advance_to_next_deadline(), 1000);
-    assert_eq!(t.take(), [Act::Kill { pid, signal: 9, group: true }]);
+    assert_eq!(
+        t.take(),
+        [Act::Kill {
+            pid,
+            signal: 9,
+            group: true
+        }]
+    );
     t.exit(pid, KILLED);
-    assert!(matches!(t.state("slow"), State::Backoff { .. }), "a start timeout is a failure");
+    assert!(
+        matches!(t.state("slow"), State::Backoff { .. }),
+        "a start timeout is a failure"
+    );
     assert_eq!(t.slot("slow").reason, Reason::StartTimeout);
 }
 
@@ -149,7 +194,10 @@ fn up_long_run_resets_backoff_and_restarts_at_once() {
     let pid = t.spawned("web");
     t.advance(10_000);
     t.exit(pid, KILLED);
-    assert!(matches!(t.state("web"), State::Up { .. }), "restarted in the same turn");
+    assert!(
+        matches!(t.state("web"), State::Up { .. }),
+        "restarted in the same turn"
+    );
     let pid = t.spawned("web");
     t.exit(pid, CODE1);
     assert_eq!(t.advance_to_next_deadline(), 100, "the delay starts over");
@@ -157,7 +205,9 @@ fn up_long_run_resets_backoff_and_restarts_at_once() {
 
 #[test]
 fn up_restart_max_gives_up_loudly_within_the_window() {
-    let mut t = Sim::new("[web]\nexec = /bin/web\nbackoff = 10ms 10ms\nrestart_max = 3\nrestart_window = 60s\n");
+    let mut t = Sim::new(
+        "[web]\nexec = /bin/web\nbackoff = 10ms 10ms\nrestart_max = 3\nrestart_window = 60s\n",
+    );
     for _ in 0..2 {
         let pid = t.spawned("web");
         t.exit(pid, CODE1);
@@ -174,7 +224,9 @@ fn up_restart_max_gives_up_loudly_within_the_window() {
 
 #[test]
 fn up_failures_outside_the_window_do_not_add_up() {
-    let mut t = Sim::new("[web]\nexec = /bin/web\nbackoff = 10ms 10ms\nrestart_max = 2\nrestart_window = 1s\n");
+    let mut t = Sim::new(
+        "[web]\nexec = /bin/web\nbackoff = 10ms 10ms\nrestart_max = 2\nrestart_window = 1s\n",
+    );
     for _ in 0..5 {
         let pid = t.spawned("web");
         t.advance(1500);
@@ -206,9 +258,23 @@ fn up_stop_sends_stop_signal_to_the_group_then_kill() {
     let mut t = Sim::new("[web]\nexec = /bin/web\nstop_signal = INT\nstop_timeout = 3s\n");
     let pid = t.spawned("web");
     assert_eq!(t.stop("web"), Answer::Stopping);
-    assert_eq!(t.take()[0], Act::Kill { pid, signal: 2, group: true });
+    assert_eq!(
+        t.take()[0],
+        Act::Kill {
+            pid,
+            signal: 2,
+            group: true
+        }
+    );
     assert_eq!(t.advance_to_next_deadline(), 3000);
-    assert_eq!(t.take(), [Act::Kill { pid, signal: 9, group: true }]);
+    assert_eq!(
+        t.take(),
+        [Act::Kill {
+            pid,
+            signal: 9,
+            group: true
+        }]
+    );
     assert_eq!(t.sv.next_deadline(&t.cfg), None, "KILL is sent once");
     t.exit(pid, KILLED);
     assert_eq!(t.state("web"), State::Down);
@@ -218,8 +284,18 @@ fn up_stop_sends_stop_signal_to_the_group_then_kill() {
 fn up_signal_goes_to_the_process_only() {
     let mut t = Sim::new("[web]\nexec = /bin/web\n");
     let pid = t.spawned("web");
-    assert_eq!(t.command(Command::Signal(t.id("web"), 1)), Answer::Signalled);
-    assert_eq!(t.take(), [Act::Kill { pid, signal: 1, group: false }]);
+    assert_eq!(
+        t.command(Command::Signal(t.id("web"), 1)),
+        Answer::Signalled
+    );
+    assert_eq!(
+        t.take(),
+        [Act::Kill {
+            pid,
+            signal: 1,
+            group: false
+        }]
+    );
 }
 
 #[test]
@@ -231,7 +307,11 @@ fn up_restart_stops_then_starts_without_backoff() {
     t.exit(pid, ExitStatus::Signal(15));
     let new = t.spawned("web");
     assert_ne!(new, pid);
-    assert_eq!(t.slot("web").restarts, 0, "a requested restart is not counted");
+    assert_eq!(
+        t.slot("web").restarts,
+        0,
+        "a requested restart is not counted"
+    );
 }
 
 // ---- stopping -----------------------------------------------------------
@@ -295,24 +375,42 @@ fn backoff_spawn_failure_is_backed_off_with_its_errno() {
 
 #[test]
 fn backoff_expiry_while_dependency_is_down_waits_without_a_deadline() {
-    let mut t = Sim::new("[db]\nexec = /bin/db\nbackoff = 5s 5s\n[web]\nexec = /bin/web\nafter = db\nbackoff = 1s 1s\n");
+    let mut t = Sim::new(
+        "[db]\nexec = /bin/db\nbackoff = 5s 5s\n[web]\nexec = /bin/web\nafter = db\nbackoff = 1s 1s\n",
+    );
     let (db, web) = (t.pid("db"), t.pid("web"));
     t.exit(web, CODE1);
     t.exit(db, CODE1);
     assert_eq!(t.advance_to_next_deadline(), 1000);
-    assert_eq!(t.state("web"), State::Down, "waits for db, without a deadline of its own");
-    assert_eq!(t.sv.next_deadline(&t.cfg), Some(vigild::time::Instant::from_ms(5000)), "only db's");
+    assert_eq!(
+        t.state("web"),
+        State::Down,
+        "waits for db, without a deadline of its own"
+    );
+    assert_eq!(
+        t.sv.next_deadline(&t.cfg),
+        Some(vigild::time::Instant::from_ms(5000)),
+        "only db's"
+    );
     t.advance_to_next_deadline();
     assert!(matches!(t.state("db"), State::Up { .. }));
-    assert!(matches!(t.state("web"), State::Up { .. }), "starts once db is up");
+    assert!(
+        matches!(t.state("web"), State::Up { .. }),
+        "starts once db is up"
+    );
 }
 
 #[test]
 fn stopped_dependency_fails_a_waiting_dependent() {
-    let mut t = Sim::new("[db]\nexec = /bin/db\nautostart = no\n[web]\nexec = /bin/web\nafter = db\nautostart = no\n");
+    let mut t = Sim::new(
+        "[db]\nexec = /bin/db\nautostart = no\n[web]\nexec = /bin/web\nafter = db\nautostart = no\n",
+    );
     t.stop("db");
     t.command(Command::Start(t.id("web")));
-    assert!(matches!(t.state("web"), State::Up { .. }), "start pulls db up again");
+    assert!(
+        matches!(t.state("web"), State::Up { .. }),
+        "start pulls db up again"
+    );
     let db = t.pid("db");
     t.stop("db");
     t.exit(db, ExitStatus::Signal(15));
@@ -324,15 +422,34 @@ fn stopped_dependency_fails_a_waiting_dependent() {
 
 #[test]
 fn shutdown_stops_dependents_before_their_dependencies() {
-    let mut t = Sim::new("[db]\nexec = /bin/db\n[app]\nexec = /bin/app\nafter = db\n[web]\nexec = /bin/web\nafter = app\n");
+    let mut t = Sim::new(
+        "[db]\nexec = /bin/db\n[app]\nexec = /bin/app\nafter = db\n[web]\nexec = /bin/web\nafter = app\n",
+    );
     let (db, app, web) = (t.pid("db"), t.pid("app"), t.pid("web"));
     t.take();
     t.sv.shutdown(&t.cfg);
     t.tick();
-    assert_eq!(t.take()[0], Act::Kill { pid: web, signal: 15, group: true });
-    assert!(matches!(t.state("app"), State::Up { .. }), "app waits for web");
+    assert_eq!(
+        t.take()[0],
+        Act::Kill {
+            pid: web,
+            signal: 15,
+            group: true
+        }
+    );
+    assert!(
+        matches!(t.state("app"), State::Up { .. }),
+        "app waits for web"
+    );
     t.exit(web, ExitStatus::Signal(15));
-    assert_eq!(t.take()[1], Act::Kill { pid: app, signal: 15, group: true });
+    assert_eq!(
+        t.take()[1],
+        Act::Kill {
+            pid: app,
+            signal: 15,
+            group: true
+        }
+    );
     t.exit(app, ExitStatus::Signal(15));
     t.exit(db, ExitStatus::Signal(15));
     assert!(t.sv.halted(&t.cfg));
@@ -348,7 +465,12 @@ fn shutdown_does_not_restart_what_exits() {
     t.tick();
     t.exit(web, CODE1);
     t.exit(setup, CODE0);
-    assert!(t.sv.halted(&t.cfg), "{:?} {:?}", t.state("web"), t.state("setup"));
+    assert!(
+        t.sv.halted(&t.cfg),
+        "{:?} {:?}",
+        t.state("web"),
+        t.state("setup")
+    );
 }
 
 // ---- reload -------------------------------------------------------------
@@ -367,11 +489,31 @@ fn reload_restarts_only_changed_sections() {
     let mut t = Sim::new("[a]\nexec = /bin/a\n[b]\nexec = /bin/b\n[c]\nexec = /bin/c\n");
     let (a, b, c) = (t.pid("a"), t.pid("b"), t.pid("c"));
     t.take();
-    reload(&mut t, "[new]\nexec = /bin/new\n[c]\nexec = /bin/c --changed\n[a]\nexec = /bin/a\n");
+    reload(
+        &mut t,
+        "[new]\nexec = /bin/new\n[c]\nexec = /bin/c --changed\n[a]\nexec = /bin/a\n",
+    );
     assert_eq!(t.pid("a"), a, "unchanged a keeps its process");
-    assert!(t.world.acts.contains(&Act::Kill { pid: c, signal: 15, group: true }), "changed c is stopped");
-    assert!(t.world.acts.contains(&Act::Kill { pid: b, signal: 15, group: true }), "removed b is stopped");
-    assert!(matches!(t.state("new"), State::Up { .. }), "added new starts");
+    assert!(
+        t.world.acts.contains(&Act::Kill {
+            pid: c,
+            signal: 15,
+            group: true
+        }),
+        "changed c is stopped"
+    );
+    assert!(
+        t.world.acts.contains(&Act::Kill {
+            pid: b,
+            signal: 15,
+            group: true
+        }),
+        "removed b is stopped"
+    );
+    assert!(
+        matches!(t.state("new"), State::Up { .. }),
+        "added new starts"
+    );
     t.exit(c, ExitStatus::Signal(15));
     assert!(matches!(t.state("c"), State::Up { .. }), "c runs again");
     assert_ne!(t.pid("c"), c);

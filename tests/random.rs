@@ -15,7 +15,9 @@ struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u32 {
         let old = self.0;
-        self.0 = old.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = old
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let xorshifted = (((old >> 18) ^ old) >> 27) as u32;
         xorshifted.rotate_right((old >> 59) as u32)
     }
@@ -35,7 +37,12 @@ fn random_config(rng: &mut Rng) -> String {
     for i in 0..count {
         text += &format!("[s{i}]\nexec = /bin/s{i}\n");
         text += rng.pick::<&str>(&["", "mode = oneshot\n"]);
-        text += rng.pick::<&str>(&["", "restart = on-failure\n", "restart = no\n", "restart = always\n"]);
+        text += rng.pick::<&str>(&[
+            "",
+            "restart = on-failure\n",
+            "restart = no\n",
+            "restart = always\n",
+        ]);
         text += rng.pick::<&str>(&["", "autostart = no\n"]);
         text += rng.pick::<&str>(&["", "backoff = 1ms 50ms\n", "backoff = 100ms 1s\n"]);
         text += rng.pick::<&str>(&["", "restart_max = 3\nrestart_window = 1s\n"]);
@@ -51,7 +58,12 @@ fn random_config(rng: &mut Rng) -> String {
 /// Processes that got SIGKILL die for sure; they are tracked here.
 fn killed_pids(acts: &[Act], doomed: &mut HashMap<i32, bool>) {
     for act in acts {
-        if let Act::Kill { pid, signal, group: true } = act {
+        if let Act::Kill {
+            pid,
+            signal,
+            group: true,
+        } = act
+        {
             doomed.insert(*pid, *signal == 9);
         }
     }
@@ -64,19 +76,41 @@ fn check_invariants(t: &Sim, seed: u64, step: usize) {
     for id in t.cfg.ids() {
         if let Some(pid) = t.sv.slot(id).state.pid() {
             *owners.entry(pid.0).or_default() += 1;
-            assert!(t.world.live.contains_key(&pid.0), "{}: state names dead pid {}", ctx(), pid.0);
+            assert!(
+                t.world.live.contains_key(&pid.0),
+                "{}: state names dead pid {}",
+                ctx(),
+                pid.0
+            );
         }
     }
-    assert!(owners.values().all(|&n| n == 1), "{}: a pid owned twice", ctx());
+    assert!(
+        owners.values().all(|&n| n == 1),
+        "{}: a pid owned twice",
+        ctx()
+    );
     for pid in t.world.live.keys() {
-        assert!(owners.contains_key(pid), "{}: live pid {pid} forgotten by the engine", ctx());
+        assert!(
+            owners.contains_key(pid),
+            "{}: live pid {pid} forgotten by the engine",
+            ctx()
+        );
     }
     if let Some(at) = t.sv.next_deadline(&t.cfg) {
-        assert!(at > t.now, "{}: deadline {at:?} not after now {:?}", ctx(), t.now);
+        assert!(
+            at > t.now,
+            "{}: deadline {at:?} not after now {:?}",
+            ctx(),
+            t.now
+        );
     }
     for id in t.cfg.ids() {
         let acts_on_down = matches!(t.sv.slot(id).state, State::Down | State::Backoff { .. });
-        assert!(!acts_on_down || t.sv.slot(id).state.pid().is_none(), "{}", ctx());
+        assert!(
+            !acts_on_down || t.sv.slot(id).state.pid().is_none(),
+            "{}",
+            ctx()
+        );
     }
 }
 
@@ -99,7 +133,11 @@ fn run(seed: u64) {
                 live.sort();
                 if !live.is_empty() {
                     let pid = rng.pick(&live);
-                    let status = rng.pick(&[ExitStatus::Code(0), ExitStatus::Code(1), ExitStatus::Signal(15)]);
+                    let status = rng.pick(&[
+                        ExitStatus::Code(0),
+                        ExitStatus::Code(1),
+                        ExitStatus::Signal(15),
+                    ]);
                     t.exit(pid, status);
                 }
             }
@@ -111,7 +149,11 @@ fn run(seed: u64) {
             8 => t.advance(u64::from(rng.below(2000))),
             _ => {
                 // A KILL always ends the process.
-                let dead: Vec<i32> = doomed.iter().filter(|(p, k)| **k && t.world.live.contains_key(p)).map(|(p, _)| *p).collect();
+                let dead: Vec<i32> = doomed
+                    .iter()
+                    .filter(|(p, k)| **k && t.world.live.contains_key(p))
+                    .map(|(p, _)| *p)
+                    .collect();
                 for pid in dead {
                     t.exit(pid, ExitStatus::Signal(9));
                 }
@@ -128,7 +170,11 @@ fn run(seed: u64) {
         if t.sv.halted(&t.cfg) {
             return;
         }
-        let mut live: Vec<(i32, bool)> = doomed.iter().filter(|(p, _)| t.world.live.contains_key(p)).map(|(p, k)| (*p, *k)).collect();
+        let mut live: Vec<(i32, bool)> = doomed
+            .iter()
+            .filter(|(p, _)| t.world.live.contains_key(p))
+            .map(|(p, k)| (*p, *k))
+            .collect();
         live.sort();
         for (pid, killed) in live {
             if killed || rng.below(2) == 0 {

@@ -10,7 +10,6 @@ mod value;
 pub use parse::{Errors, ParseError, parse};
 pub use value::parse_duration;
 
-
 use crate::fixed::{Arena, Full, ServiceId, Str, Words};
 use crate::limits::MAX_SERVICES;
 
@@ -181,8 +180,12 @@ pub struct Global {
 }
 
 impl Global {
-    const EMPTY: Global =
-        Global { run_dir: Str::EMPTY, prefix: Words::EMPTY, log: Log::Inherit, max_services: 0 };
+    const EMPTY: Global = Global {
+        run_dir: Str::EMPTY,
+        prefix: Words::EMPTY,
+        log: Log::Inherit,
+        max_services: 0,
+    };
 }
 
 /// A whole configuration: the global section and every service, in file order.

@@ -38,7 +38,14 @@ impl Default for Errors {
 impl Errors {
     /// No errors.
     pub const fn new() -> Self {
-        Errors { list: [ParseError { line: 0, msg: ArrayStr::new() }; ERRORS_MAX], len: 0, dropped: 0 }
+        Errors {
+            list: [ParseError {
+                line: 0,
+                msg: ArrayStr::new(),
+            }; ERRORS_MAX],
+            len: 0,
+            dropped: 0,
+        }
     }
 
     /// The recorded errors.
@@ -103,7 +110,10 @@ pub fn parse(text: &[u8], cfg: &mut Config, errors: &mut Errors) {
             continue;
         }
         let Some(eq) = line.iter().position(|&b| b == b'=') else {
-            p.error(line_no, format_args!("expected \"key = value\" or \"[section]\""));
+            p.error(
+                line_no,
+                format_args!("expected \"key = value\" or \"[section]\""),
+            );
             continue;
         };
         let (key, value) = (trim(&line[..eq]), trim(&line[eq + 1..]));
@@ -143,7 +153,13 @@ struct Body {
 }
 
 impl Body {
-    const EMPTY: Body = Body { start: 0, end: 0, first_line: 0, prefix_set: false, log_set: false };
+    const EMPTY: Body = Body {
+        start: 0,
+        end: 0,
+        first_line: 0,
+        prefix_set: false,
+        log_set: false,
+    };
 }
 
 /// Every key of a service section: (name, handled in a later part).
@@ -209,7 +225,13 @@ impl Parser<'_> {
     }
 
     fn open_section(&mut self, header: &[u8], line: u32, body_start: usize) {
-        let state = SectionState { seen: 0, digest: FNV_OFFSET, restart: None, prefix_set: false, log_set: false };
+        let state = SectionState {
+            seen: 0,
+            digest: FNV_OFFSET,
+            restart: None,
+            prefix_set: false,
+            log_set: false,
+        };
         let Some(name) = header.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) else {
             self.error(line, format_args!("bad section header (expected [name])"));
             self.section = Section::Service(None, state);
@@ -222,12 +244,24 @@ impl Parser<'_> {
         }
         self.section = Section::Service(None, state);
         if !is_service_name(name) {
-            self.error(line, format_args!("bad service name \"{}\" (use A-Z a-z 0-9 _ . -, at most 63)", Lossy(name)));
+            self.error(
+                line,
+                format_args!(
+                    "bad service name \"{}\" (use A-Z a-z 0-9 _ . -, at most 63)",
+                    Lossy(name)
+                ),
+            );
             return;
         }
         if let Some(first) = self.cfg.find(name) {
             let at = self.cfg.spec(first).line;
-            self.error(line, format_args!("duplicate service \"{}\" (first defined on line {at})", Lossy(name)));
+            self.error(
+                line,
+                format_args!(
+                    "duplicate service \"{}\" (first defined on line {at})",
+                    Lossy(name)
+                ),
+            );
             return;
         }
         let Ok(name) = self.cfg.arena.push(name) else {
@@ -235,16 +269,25 @@ impl Parser<'_> {
         };
         match self.cfg.push_spec(ServiceSpec::with_defaults(name, line)) {
             Ok(id) => {
-                self.bodies[id.index()] =
-                    Body { start: body_start as u32, end: body_start as u32, first_line: line + 1, ..Body::EMPTY };
+                self.bodies[id.index()] = Body {
+                    start: body_start as u32,
+                    end: body_start as u32,
+                    first_line: line + 1,
+                    ..Body::EMPTY
+                };
                 self.section = Section::Service(Some(id), state);
             }
-            Err(_) => self.error(line, format_args!("too many services (compiled capacity {MAX_SERVICES})")),
+            Err(_) => self.error(
+                line,
+                format_args!("too many services (compiled capacity {MAX_SERVICES})"),
+            ),
         }
     }
 
     fn close_section(&mut self, end: usize) {
-        let Section::Service(Some(id), state) = self.section else { return };
+        let Section::Service(Some(id), state) = self.section else {
+            return;
+        };
         let spec = self.cfg.spec_mut(id);
         spec.digest = state.digest;
         spec.restart = state.restart.unwrap_or(match spec.mode {
@@ -265,14 +308,21 @@ impl Parser<'_> {
 
     fn key_value(&mut self, line: u32, key: &[u8], value: &[u8]) {
         match self.section {
-            Section::None => self.error(line, format_args!("\"{}\" outside of a section", Lossy(key))),
+            Section::None => self.error(
+                line,
+                format_args!("\"{}\" outside of a section", Lossy(key)),
+            ),
             Section::Global => {
-                let Some(bit) = self.check_key(line, key, GLOBAL_KEYS, self.global_seen) else { return };
+                let Some(bit) = self.check_key(line, key, GLOBAL_KEYS, self.global_seen) else {
+                    return;
+                };
                 self.global_seen |= bit;
                 self.global_key(line, key, value);
             }
             Section::Service(id, mut state) => {
-                let Some(bit) = self.check_key(line, key, SERVICE_KEYS, state.seen) else { return };
+                let Some(bit) = self.check_key(line, key, SERVICE_KEYS, state.seen) else {
+                    return;
+                };
                 state.seen |= bit;
                 state.digest = fnv(fnv(fnv(state.digest, key), b"="), value);
                 if let Some(id) = id {
@@ -284,7 +334,13 @@ impl Parser<'_> {
     }
 
     /// Known key, not a duplicate, not from a later part → its bit.
-    fn check_key(&mut self, line: u32, key: &[u8], keys: &[(&str, bool)], seen: u64) -> Option<u64> {
+    fn check_key(
+        &mut self,
+        line: u32,
+        key: &[u8],
+        keys: &[(&str, bool)],
+        seen: u64,
+    ) -> Option<u64> {
         let Some(index) = keys.iter().position(|(k, _)| k.as_bytes() == key) else {
             self.error(line, format_args!("unknown key \"{}\"", Lossy(key)));
             return None;
@@ -328,7 +384,14 @@ impl Parser<'_> {
         }
     }
 
-    fn service_key(&mut self, line: u32, id: ServiceId, st: &mut SectionState, key: &[u8], value: &[u8]) {
+    fn service_key(
+        &mut self,
+        line: u32,
+        id: ServiceId,
+        st: &mut SectionState,
+        key: &[u8],
+        value: &[u8],
+    ) {
         macro_rules! bad {
             ($($arg:tt)*) => { self.error(line, format_args!($($arg)*)) };
         }
@@ -336,7 +399,11 @@ impl Parser<'_> {
             ($field:ident, $name:literal) => {
                 match parse_duration(value) {
                     Some(ms) => self.cfg.spec_mut(id).$field = ms,
-                    None => bad!("{}: bad duration \"{}\" (use 250ms, 5s, 2m, 1h)", $name, Lossy(value)),
+                    None => bad!(
+                        "{}: bad duration \"{}\" (use 250ms, 5s, 2m, 1h)",
+                        $name,
+                        Lossy(value)
+                    ),
                 }
             };
         }
@@ -350,22 +417,36 @@ impl Parser<'_> {
                 b"daemon" => self.cfg.spec_mut(id).mode = Mode::Daemon,
                 b"oneshot" => self.cfg.spec_mut(id).mode = Mode::Oneshot,
                 b"activate" | b"accept" | b"pool" => {
-                    bad!("mode: \"{}\" is not supported yet (it comes in a later release)", Lossy(value))
+                    bad!(
+                        "mode: \"{}\" is not supported yet (it comes in a later release)",
+                        Lossy(value)
+                    )
                 }
-                _ => bad!("mode: unknown mode \"{}\" (daemon, activate, accept, pool, oneshot)", Lossy(value)),
+                _ => bad!(
+                    "mode: unknown mode \"{}\" (daemon, activate, accept, pool, oneshot)",
+                    Lossy(value)
+                ),
             },
             b"autostart" => match parse_bool(value) {
                 Some(b) => self.cfg.spec_mut(id).autostart = b,
-                None => bad!("autostart: \"{}\" is not yes/no/true/false/1/0", Lossy(value)),
+                None => bad!(
+                    "autostart: \"{}\" is not yes/no/true/false/1/0",
+                    Lossy(value)
+                ),
             },
             b"restart" => match value {
                 b"always" => st.restart = Some(Restart::Always),
                 b"on-failure" => st.restart = Some(Restart::OnFailure),
                 b"no" => st.restart = Some(Restart::No),
-                _ => bad!("restart: \"{}\" is not always, on-failure or no", Lossy(value)),
+                _ => bad!(
+                    "restart: \"{}\" is not always, on-failure or no",
+                    Lossy(value)
+                ),
             },
             b"backoff" => {
-                let mut parts = value.split(|b| b.is_ascii_whitespace()).filter(|p| !p.is_empty());
+                let mut parts = value
+                    .split(|b| b.is_ascii_whitespace())
+                    .filter(|p| !p.is_empty());
                 let first = parts.next().and_then(parse_duration);
                 let cap = match parts.next() {
                     Some(text) => parse_duration(text),
@@ -377,8 +458,13 @@ impl Parser<'_> {
                         spec.backoff_first_ms = first;
                         spec.backoff_cap_ms = cap;
                     }
-                    (Some(_), Some(_), None) => bad!("backoff: the first delay is longer than the cap"),
-                    _ => bad!("backoff: \"{}\" is not \"FIRST CAP\" (two durations, e.g. 100ms 30s)", Lossy(value)),
+                    (Some(_), Some(_), None) => {
+                        bad!("backoff: the first delay is longer than the cap")
+                    }
+                    _ => bad!(
+                        "backoff: \"{}\" is not \"FIRST CAP\" (two durations, e.g. 100ms 30s)",
+                        Lossy(value)
+                    ),
                 }
             }
             b"backoff_reset" => duration!(backoff_reset_ms, "backoff_reset"),
@@ -396,7 +482,10 @@ impl Parser<'_> {
             b"ready" => match value {
                 b"none" => {}
                 _ if value == b"notify" || value.starts_with(b"fd:") => {
-                    bad!("ready: \"{}\" is not supported yet (readiness comes in a later release)", Lossy(value))
+                    bad!(
+                        "ready: \"{}\" is not supported yet (readiness comes in a later release)",
+                        Lossy(value)
+                    )
                 }
                 _ => bad!("ready: \"{}\" is not none, notify or fd:N", Lossy(value)),
             },
@@ -417,7 +506,10 @@ impl Parser<'_> {
             },
             b"umask" => match parse_octal(value, 0o777) {
                 Some(mask) => self.cfg.spec_mut(id).umask = mask,
-                None => bad!("umask: \"{}\" is not an octal mode (e.g. 022)", Lossy(value)),
+                None => bad!(
+                    "umask: \"{}\" is not an octal mode (e.g. 022)",
+                    Lossy(value)
+                ),
             },
             b"nofile" => match parse_u64(value) {
                 Some(n @ 1..=0x7fff_ffff) => self.cfg.spec_mut(id).nofile = n as u32,
@@ -425,7 +517,8 @@ impl Parser<'_> {
             },
             b"prefix" => {
                 st.prefix_set = true;
-                self.cfg.spec_mut(id).prefix = self.words(line, "prefix", value).unwrap_or_default();
+                self.cfg.spec_mut(id).prefix =
+                    self.words(line, "prefix", value).unwrap_or_default();
             }
             b"log" => {
                 if let Some(log) = self.log(line, value) {
@@ -443,12 +536,24 @@ impl Parser<'_> {
         match value {
             b"inherit" => return Some(Log::Inherit),
             b"null" => return Some(Log::Null),
-            _ if value.starts_with(b"/") || value.starts_with(b"service:") || value.starts_with(b"ring:") => {
-                self.error(line, format_args!("log: \"{}\" is not supported yet (loggers come in a later release)", Lossy(value)))
+            _ if value.starts_with(b"/")
+                || value.starts_with(b"service:")
+                || value.starts_with(b"ring:") =>
+            {
+                self.error(
+                    line,
+                    format_args!(
+                        "log: \"{}\" is not supported yet (loggers come in a later release)",
+                        Lossy(value)
+                    ),
+                )
             }
             _ => self.error(
                 line,
-                format_args!("log: \"{}\" is not inherit, null, DIR, service:NAME or ring:SIZE", Lossy(value)),
+                format_args!(
+                    "log: \"{}\" is not inherit, null, DIR, service:NAME or ring:SIZE",
+                    Lossy(value)
+                ),
             ),
         }
         None
@@ -468,8 +573,12 @@ impl Parser<'_> {
     fn words(&mut self, line: u32, key: &str, value: &[u8]) -> Option<Words> {
         match split_words(value, &mut self.cfg.arena) {
             Ok(words) => return Some(words),
-            Err(SplitError::UnclosedQuote) => self.error(line, format_args!("{key}: unclosed double quote")),
-            Err(SplitError::TrailingBackslash) => self.error(line, format_args!("{key}: backslash at the end")),
+            Err(SplitError::UnclosedQuote) => {
+                self.error(line, format_args!("{key}: unclosed double quote"))
+            }
+            Err(SplitError::TrailingBackslash) => {
+                self.error(line, format_args!("{key}: backslash at the end"))
+            }
             Err(SplitError::WordTooLong) => self.error(line, format_args!("{key}: word too long")),
             Err(SplitError::Nul) => self.error(line, format_args!("{key}: NUL byte")),
             Err(SplitError::Full) => self.error(line, format_args!("configuration too large")),
@@ -484,14 +593,20 @@ impl Parser<'_> {
         if global.max_services != 0 && self.cfg.len() > global.max_services as usize {
             let first_over = self.cfg.spec(ServiceId(global.max_services as u16)).line;
             let (max, at) = (global.max_services, self.max_services_line);
-            self.error(first_over, format_args!("more services than max_services = {max} (line {at})"));
+            self.error(
+                first_over,
+                format_args!("more services than max_services = {max} (line {at})"),
+            );
         }
         let global_prefix = fnv(FNV_OFFSET, self.cfg.arena.words_bytes(global.prefix));
         for id in self.cfg.ids() {
             let body = self.bodies[id.index()];
             let env = self.list_pass(text, body, b"env", |p, line, value| {
                 if !is_env_entry(value) {
-                    p.error(line, format_args!("env: \"{}\" is not KEY=VALUE", Lossy(value)));
+                    p.error(
+                        line,
+                        format_args!("env: \"{}\" is not KEY=VALUE", Lossy(value)),
+                    );
                 } else if p.cfg.arena.push(value).is_err() {
                     p.error(line, format_args!("configuration too large"));
                 } else {
@@ -517,7 +632,10 @@ impl Parser<'_> {
             }
             if spec.prefix.len() + spec.exec.len() > ARGV_MAX {
                 let line = spec.line;
-                self.error(line, format_args!("exec: more than {ARGV_MAX} words with the prefix"));
+                self.error(
+                    line,
+                    format_args!("exec: more than {ARGV_MAX} words with the prefix"),
+                );
             }
         }
         for id in self.cfg.ids() {
@@ -525,14 +643,23 @@ impl Parser<'_> {
             let mark = self.cfg.arena.mark();
             self.list_pass(text, body, b"after", |p, line, value| {
                 let mut count = 0;
-                for name in value.split(|&b| b.is_ascii_whitespace() || b == b',').filter(|n| !n.is_empty()) {
+                for name in value
+                    .split(|&b| b.is_ascii_whitespace() || b == b',')
+                    .filter(|n| !n.is_empty())
+                {
                     match p.cfg.find(name) {
-                        Some(dep) if dep == id => p.error(line, format_args!("after: a service cannot wait for itself")),
+                        Some(dep) if dep == id => p.error(
+                            line,
+                            format_args!("after: a service cannot wait for itself"),
+                        ),
                         Some(dep) => match p.cfg.arena.push_raw(&dep.0.to_le_bytes()) {
                             Ok(()) => count += 1,
                             Err(_) => p.error(line, format_args!("configuration too large")),
                         },
-                        None => p.error(line, format_args!("after: unknown service \"{}\"", Lossy(name))),
+                        None => p.error(
+                            line,
+                            format_args!("after: unknown service \"{}\"", Lossy(name)),
+                        ),
                     }
                 }
                 count
@@ -544,18 +671,23 @@ impl Parser<'_> {
 
     /// Run `each` on every `key = value` line of a body; the words it pushes
     /// form one contiguous run.
-    fn list_pass(&mut self, text: &[u8], body: Body, key: &[u8], mut each: impl FnMut(&mut Self, u32, &[u8]) -> u16) -> Words {
+    fn list_pass(
+        &mut self,
+        text: &[u8],
+        body: Body,
+        key: &[u8],
+        mut each: impl FnMut(&mut Self, u32, &[u8]) -> u16,
+    ) -> Words {
         let mark = self.cfg.arena.mark();
         let mut count: u16 = 0;
-        let mut line_no = body.first_line;
-        for raw in text[body.start as usize..body.end as usize].split(|&b| b == b'\n') {
+        let lines = text[body.start as usize..body.end as usize].split(|&b| b == b'\n');
+        for (line_no, raw) in (body.first_line..).zip(lines) {
             let line = trim(strip_comment(raw));
-            if let Some(eq) = line.iter().position(|&b| b == b'=') {
-                if trim(&line[..eq]) == key {
-                    count = count.saturating_add(each(self, line_no, trim(&line[eq + 1..])));
-                }
+            if let Some(eq) = line.iter().position(|&b| b == b'=')
+                && trim(&line[..eq]) == key
+            {
+                count = count.saturating_add(each(self, line_no, trim(&line[eq + 1..])));
             }
-            line_no += 1;
         }
         self.cfg.arena.words_since(mark, count)
     }
@@ -583,14 +715,19 @@ impl Parser<'_> {
             if !placed[id.index()] {
                 let line = self.cfg.spec(id).line;
                 let name = self.cfg.name(id);
-                self.errors.push(line, format_args!("after: \"{}\" is part of a dependency cycle", Lossy(name)));
+                self.errors.push(
+                    line,
+                    format_args!("after: \"{}\" is part of a dependency cycle", Lossy(name)),
+                );
             }
         }
     }
 }
 
 fn key_bit(keys: &[(&str, bool)], key: &str) -> u64 {
-    keys.iter().position(|(k, _)| *k == key).map_or(0, |i| 1 << i)
+    keys.iter()
+        .position(|(k, _)| *k == key)
+        .map_or(0, |i| 1 << i)
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

@@ -62,14 +62,18 @@ pub(crate) fn parse_octal(text: &[u8], max: u32) -> Option<u16> {
 /// Service names: `[A-Za-z0-9_.-]{1,63}`.
 pub(crate) fn is_service_name(text: &[u8]) -> bool {
     (1..=NAME_MAX).contains(&text.len())
-        && text.iter().all(|&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && text
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
 /// User and group names as useradd accepts them, or a number.
 pub(crate) fn is_account_name(text: &[u8]) -> bool {
     (1..=32).contains(&text.len())
         && text[0] != b'-'
-        && text.iter().all(|&b| b.is_ascii_alphanumeric() || b"_.-$".contains(&b))
+        && text
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"_.-$".contains(&b))
 }
 
 /// An absolute path without NUL.
@@ -79,7 +83,9 @@ pub(crate) fn is_abs_path(text: &[u8]) -> bool {
 
 /// An environment entry `KEY=VALUE` with a shell-style key.
 pub(crate) fn is_env_entry(text: &[u8]) -> bool {
-    let Some(eq) = text.iter().position(|&b| b == b'=') else { return false };
+    let Some(eq) = text.iter().position(|&b| b == b'=') else {
+        return false;
+    };
     let key = &text[..eq];
     !key.is_empty()
         && !key[0].is_ascii_digit()

@@ -10,23 +10,26 @@ pub struct Args {
     argv: *const *const c_char,
 }
 
-impl Args {
-    /// Wrap `main`'s arguments.
-    ///
-    /// # Safety
-    /// `argv` must hold `argc` valid NUL-terminated strings that live for the
-    /// rest of the process, as the C runtime guarantees for `main`.
-    pub unsafe fn new(argc: c_int, argv: *const *const c_char) -> Self {
-        Args { argc: argc.max(0) as usize, argv }
-    }
+/// The C entry point. The C runtime calls it with an argv of `argc` valid
+/// C strings that live until exit: the only `Args` ever made, which is what
+/// makes `Args::get` sound.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    crate::run(Args {
+        argc: argc.max(0) as usize,
+        argv,
+    })
+}
 
+impl Args {
     /// Argument `i`, without its NUL.
     pub fn get(&self, i: usize) -> Option<&'static [u8]> {
         if i >= self.argc {
             return None;
         }
-        // SAFETY: i < argc, and `new`'s contract makes every argv[i] a valid
-        // C string that lives for the rest of the process.
+        // SAFETY: i < argc, and only `main` makes an `Args`, from the C
+        // runtime's argv: valid C strings that live for the whole process.
         Some(unsafe { CStr::from_ptr(*self.argv.add(i)) }.to_bytes())
     }
 }

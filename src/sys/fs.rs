@@ -3,7 +3,9 @@
 
 use super::Errno;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, fchmod, fstat, mkdirat, mknodat, openat, renameat, statat};
+use rustix::fs::{
+    AtFlags, CWD, FileType, Mode, OFlags, fchmod, fstat, mkdirat, mknodat, openat, renameat, statat,
+};
 use rustix::io::{read, retry_on_intr, write};
 
 /// Why the run directory or its FIFO cannot be used.
@@ -24,13 +26,24 @@ pub fn open_run_dir(path: &[u8]) -> Result<OwnedFd, RunDirError> {
         Ok(()) | Err(Errno::EXIST) => {}
         Err(e) => return Err(RunDirError::Sys("create the run directory", e)),
     }
-    let st = statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| RunDirError::Sys("stat the run directory", e))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::Directory || st.st_uid != rustix::process::geteuid().as_raw() {
-        return Err(RunDirError::Foreign("the run directory exists and is not a directory owned by vigild's user"));
+    let st = statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| RunDirError::Sys("stat the run directory", e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory
+        || st.st_uid != rustix::process::geteuid().as_raw()
+    {
+        return Err(RunDirError::Foreign(
+            "the run directory exists and is not a directory owned by vigild's user",
+        ));
     }
-    let dir = openat(CWD, path, OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY, Mode::empty())
-        .map_err(|e| RunDirError::Sys("open the run directory", e))?;
-    fchmod(&dir, Mode::from_raw_mode(0o700)).map_err(|e| RunDirError::Sys("chmod the run directory", e))?;
+    let dir = openat(
+        CWD,
+        path,
+        OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY,
+        Mode::empty(),
+    )
+    .map_err(|e| RunDirError::Sys("open the run directory", e))?;
+    fchmod(&dir, Mode::from_raw_mode(0o700))
+        .map_err(|e| RunDirError::Sys("chmod the run directory", e))?;
     Ok(dir)
 }
 
@@ -38,27 +51,53 @@ pub fn open_run_dir(path: &[u8]) -> Result<OwnedFd, RunDirError> {
 /// other vigild reads. Returns the read end and a write end vigild holds so
 /// that the read end never reports end-of-file between writers.
 pub fn open_control(dir: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RunDirError> {
-    match mknodat(dir, "control", FileType::Fifo, Mode::from_raw_mode(0o600), 0) {
+    match mknodat(
+        dir,
+        "control",
+        FileType::Fifo,
+        Mode::from_raw_mode(0o600),
+        0,
+    ) {
         Ok(()) => {}
         Err(Errno::EXIST) => {
-            let st = statat(dir, "control", AtFlags::SYMLINK_NOFOLLOW).map_err(|e| RunDirError::Sys("stat the control FIFO", e))?;
-            if FileType::from_raw_mode(st.st_mode) != FileType::Fifo || st.st_uid != rustix::process::geteuid().as_raw() {
-                return Err(RunDirError::Foreign("the control path exists and is not a FIFO owned by vigild's user"));
+            let st = statat(dir, "control", AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| RunDirError::Sys("stat the control FIFO", e))?;
+            if FileType::from_raw_mode(st.st_mode) != FileType::Fifo
+                || st.st_uid != rustix::process::geteuid().as_raw()
+            {
+                return Err(RunDirError::Foreign(
+                    "the control path exists and is not a FIFO owned by vigild's user",
+                ));
             }
             // A writer can open a FIFO without blocking only if it has a reader.
-            if openat(dir, "control", OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()).is_ok() {
+            if openat(
+                dir,
+                "control",
+                OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .is_ok()
+            {
                 return Err(RunDirError::InUse);
             }
         }
         Err(e) => return Err(RunDirError::Sys("create the control FIFO", e)),
     }
     let flags = OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let read_end = openat(dir, "control", flags | OFlags::RDONLY, Mode::empty()).map_err(|e| RunDirError::Sys("open the control FIFO", e))?;
-    if FileType::from_raw_mode(fstat(&read_end).map_err(|e| RunDirError::Sys("stat the control FIFO", e))?.st_mode) != FileType::Fifo {
+    let read_end = openat(dir, "control", flags | OFlags::RDONLY, Mode::empty())
+        .map_err(|e| RunDirError::Sys("open the control FIFO", e))?;
+    if FileType::from_raw_mode(
+        fstat(&read_end)
+            .map_err(|e| RunDirError::Sys("stat the control FIFO", e))?
+            .st_mode,
+    ) != FileType::Fifo
+    {
         return Err(RunDirError::Foreign("the control path is not a FIFO"));
     }
-    fchmod(&read_end, Mode::from_raw_mode(0o600)).map_err(|e| RunDirError::Sys("chmod the control FIFO", e))?;
-    let write_end = openat(dir, "control", flags | OFlags::WRONLY, Mode::empty()).map_err(|e| RunDirError::Sys("open the control FIFO", e))?;
+    fchmod(&read_end, Mode::from_raw_mode(0o600))
+        .map_err(|e| RunDirError::Sys("chmod the control FIFO", e))?;
+    let write_end = openat(dir, "control", flags | OFlags::WRONLY, Mode::empty())
+        .map_err(|e| RunDirError::Sys("open the control FIFO", e))?;
     Ok((read_end, write_end))
 }
 
@@ -69,7 +108,12 @@ pub fn open_reply(path: &[u8]) -> Result<OwnedFd, Errno> {
     if FileType::from_raw_mode(st.st_mode) != FileType::Fifo {
         return Err(Errno::NOTSUP);
     }
-    let fd = openat(CWD, path, OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    let fd = openat(
+        CWD,
+        path,
+        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     match FileType::from_raw_mode(fstat(&fd)?.st_mode) {
         FileType::Fifo => Ok(fd),
         _ => Err(Errno::NOTSUP),
@@ -119,9 +163,16 @@ pub struct AtomicFile<'a> {
 impl<'a> AtomicFile<'a> {
     /// Create (truncate) `tmp` in `dir`, mode 0644, never through a link.
     pub fn create(dir: BorrowedFd<'a>, tmp: &str) -> Result<Self, Errno> {
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = openat(dir, tmp, flags, Mode::from_raw_mode(0o644))?;
-        Ok(AtomicFile { dir, fd: Some(fd), buf: [0; 8192], len: 0, failed: None })
+        Ok(AtomicFile {
+            dir,
+            fd: Some(fd),
+            buf: [0; 8192],
+            len: 0,
+            failed: None,
+        })
     }
 
     /// Append bytes.
@@ -154,10 +205,10 @@ impl<'a> AtomicFile<'a> {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        if let (Some(fd), None) = (&self.fd, self.failed) {
-            if let Err(e) = write_all(fd.as_fd(), bytes) {
-                self.failed = Some(e);
-            }
+        if let (Some(fd), None) = (&self.fd, self.failed)
+            && let Err(e) = write_all(fd.as_fd(), bytes)
+        {
+            self.failed = Some(e);
         }
     }
 }
@@ -171,7 +222,12 @@ impl core::fmt::Write for AtomicFile<'_> {
 
 /// `/dev/null`, close-on-exec, for the stdin (and `log = null` output) of services.
 pub fn devnull() -> Result<OwnedFd, Errno> {
-    openat(CWD, "/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+    openat(
+        CWD,
+        "/dev/null",
+        OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// Make sure fds 0, 1 and 2 are open (a closed one would be taken by the
@@ -193,7 +249,14 @@ pub fn ensure_stdio() {
 /// into services (close_range(CLOSE_RANGE_CLOEXEC), Linux 5.11).
 pub fn cloexec_inherited() {
     // SAFETY: close_range only changes fd flags; no memory is involved.
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
 }
 
 /// Create a FIFO at `path`, mode 0600 (vigilctl's reply FIFO).
@@ -208,12 +271,22 @@ pub fn unlink(path: &[u8]) {
 
 /// Open a FIFO for reading without blocking (vigilctl's end of a reply).
 pub fn open_fifo_read(path: &[u8]) -> Result<OwnedFd, Errno> {
-    openat(CWD, path, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+    openat(
+        CWD,
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// Open a FIFO for writing without blocking: `NXIO` means nobody reads it.
 pub fn open_fifo_write(path: &[u8]) -> Result<OwnedFd, Errno> {
-    openat(CWD, path, OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+    openat(
+        CWD,
+        path,
+        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// Standard error (kept open for the whole run by `ensure_stdio`).

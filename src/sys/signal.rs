@@ -10,8 +10,15 @@ use rustix::pipe::{PipeFlags, pipe_with};
 
 /// The signals vigild catches. A spawned child resets exactly these (and
 /// SIGPIPE, which vigild ignores) to their default dispositions.
-pub const HANDLED: [c_int; 7] =
-    [libc::SIGCHLD, libc::SIGHUP, libc::SIGINT, libc::SIGTERM, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
+pub const HANDLED: [c_int; 7] = [
+    libc::SIGCHLD,
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
 
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 static PENDING: [AtomicBool; 65] = [const { AtomicBool::new(false) }; 65];
@@ -48,7 +55,10 @@ impl SelfPipe {
             set_disposition(sig, on_signal as *const () as libc::sighandler_t)?;
         }
         set_disposition(libc::SIGPIPE, libc::SIG_IGN)?;
-        Ok(SelfPipe { read, _write: write })
+        Ok(SelfPipe {
+            read,
+            _write: write,
+        })
     }
 
     /// The fd to poll.
@@ -78,14 +88,25 @@ pub fn reset_inherited() {
         restorer: usize,
         mask: u64,
     }
-    let default = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
     for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
             // SAFETY: rt_sigaction with a valid struct and the kernel's
             // sigset size; SIG_DFL needs no restorer. Raw, because libc's
             // wrapper refuses the signals it reserves for itself.
             unsafe {
-                libc::syscall(libc::SYS_rt_sigaction, sig, &raw const default, core::ptr::null_mut::<u8>(), 8usize)
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &raw const default,
+                    core::ptr::null_mut::<u8>(),
+                    8usize,
+                )
             };
         }
     }

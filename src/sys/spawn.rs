@@ -62,8 +62,14 @@ struct Shared<'a> {
 /// Start the process `plan` describes; its pid, or the errno of the step that
 /// failed (exec's ENOENT, setuid's EPERM, ...). A failed child has been reaped.
 pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
-    debug_assert!(plan.argv.last() == Some(&core::ptr::null()) && plan.envp.last() == Some(&core::ptr::null()));
-    let shared = Shared { plan, errno: AtomicI32::new(0) };
+    debug_assert!(
+        plan.argv.last() == Some(&core::ptr::null())
+            && plan.envp.last() == Some(&core::ptr::null())
+    );
+    let shared = Shared {
+        plan,
+        errno: AtomicI32::new(0),
+    };
     // Left uninitialised: the child writes its own frames, nothing reads them.
     let mut stack = core::mem::MaybeUninit::<Stack>::uninit();
     // SAFETY: all-ones and saved masks are plain data. Blocking every signal
@@ -77,7 +83,11 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
         let mut saved: libc::sigset_t = core::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_SETMASK, &all, &mut saved);
-        let top = stack.as_mut_ptr().cast::<u8>().add(size_of::<Stack>()).cast::<c_void>();
+        let top = stack
+            .as_mut_ptr()
+            .cast::<u8>()
+            .add(size_of::<Stack>())
+            .cast::<c_void>();
         let pid = libc::clone(
             child,
             top,
@@ -140,18 +150,20 @@ fn prepare_and_exec(plan: &Plan<'_>) -> c_int {
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
         libc::umask(plan.umask as libc::mode_t);
         if plan.nofile != 0 {
-            let limit = libc::rlimit { rlim_cur: plan.nofile.into(), rlim_max: plan.nofile.into() };
+            let limit = libc::rlimit {
+                rlim_cur: plan.nofile.into(),
+                rlim_max: plan.nofile.into(),
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) < 0 {
                 return err();
             }
         }
-        if let Some(c) = plan.creds {
-            if libc::syscall(libc::SYS_setgroups, c.ngroups, c.groups.as_ptr()) < 0
+        if let Some(c) = plan.creds
+            && (libc::syscall(libc::SYS_setgroups, c.ngroups, c.groups.as_ptr()) < 0
                 || libc::syscall(libc::SYS_setgid, c.gid) < 0
-                || libc::syscall(libc::SYS_setuid, c.uid) < 0
-            {
-                return err();
-            }
+                || libc::syscall(libc::SYS_setuid, c.uid) < 0)
+        {
+            return err();
         }
         if libc::chdir(plan.dir.as_ptr().cast()) < 0 {
             return err();

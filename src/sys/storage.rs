@@ -30,7 +30,8 @@ pub fn take() -> Option<&'static mut Storage> {
     if TAKEN.swap(true, Ordering::AcqRel) {
         return None;
     }
+    let storage = &raw mut STORAGE;
     // SAFETY: the flag above makes this the only reference ever created to
     // STORAGE, and nothing else names the static.
-    Some(unsafe { &mut *(&raw mut STORAGE) })
+    Some(unsafe { &mut *storage })
 }

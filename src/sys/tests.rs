@@ -4,8 +4,8 @@
 use super::fs::{RunDirError, open_control, open_run_dir};
 use super::spawn::{Plan, spawn};
 use super::*;
-use std::ffi::CString;
 use rustix::fd::AsFd;
+use std::ffi::CString;
 use std::path::PathBuf;
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -41,7 +41,9 @@ fn run(argv: &[&str], env: &[&str], dir: &str) -> Result<i32, Errno> {
 
 fn wait_status(pid: i32) -> (Option<i32>, Option<i32>) {
     let pid = rustix::process::Pid::from_raw(pid).unwrap();
-    let (_, status) = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).unwrap().unwrap();
+    let (_, status) = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+        .unwrap()
+        .unwrap();
     (status.exit_status(), status.terminating_signal())
 }
 
@@ -56,9 +58,16 @@ fn spawn_searches_path_and_reports_exec_failure_as_errno() {
     let pid = run(&["true"], &[], "/").unwrap();
     assert_eq!(wait_status(pid), (Some(0), None));
     assert_eq!(run(&["/nonexistent/prog"], &[], "/"), Err(Errno::NOENT));
-    assert_eq!(run(&["no-such-program-anywhere"], &[], "/"), Err(Errno::NOENT));
+    assert_eq!(
+        run(&["no-such-program-anywhere"], &[], "/"),
+        Err(Errno::NOENT)
+    );
     assert_eq!(run(&["/etc/passwd"], &[], "/"), Err(Errno::ACCESS));
-    assert_eq!(run(&["true"], &[], "/nonexistent-dir"), Err(Errno::NOENT), "chdir failure");
+    assert_eq!(
+        run(&["true"], &[], "/nonexistent-dir"),
+        Err(Errno::NOENT),
+        "chdir failure"
+    );
 }
 
 #[test]
@@ -74,14 +83,22 @@ fn spawned_child_has_its_own_session_clean_mask_and_only_stdio() {
     let pid = run(&["/bin/sh", "-c", &script], &["GREETING=hello there"], "/").unwrap();
     assert_eq!(wait_status(pid), (Some(0), None));
     let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.starts_with(&format!("sid={pid} pid={pid}\n")), "own session: {text}");
+    assert!(
+        text.starts_with(&format!("sid={pid} pid={pid}\n")),
+        "own session: {text}"
+    );
     assert!(text.contains("SigBlk:\t0000000000000000"), "{text}");
     assert!(text.contains("SigIgn:\t0000000000000000"), "{text}");
     assert!(text.contains("hello there"));
     assert!(text.contains("0077"));
     std::fs::remove_dir_all(dir).unwrap();
     // A leaked fd of ours (not close-on-exec) must not reach the service.
-    let leaked = rustix::fs::open("/dev/null", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap();
+    let leaked = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDONLY,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap();
     let pid = run(&["sleep", "10"], &[], "/").unwrap();
     let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
@@ -99,8 +116,14 @@ fn self_pipe_wakes_poll_and_names_the_signal() {
     let pipe = signal::SelfPipe::install().unwrap();
     // SAFETY: raising a signal whose handler was just installed.
     unsafe { libc::raise(libc::SIGUSR1) };
-    let mut fds = [rustix::event::PollFd::from_borrowed_fd(pipe.fd(), rustix::event::PollFlags::IN)];
-    let timeout = rustix::time::Timespec { tv_sec: 5, tv_nsec: 0 };
+    let mut fds = [rustix::event::PollFd::from_borrowed_fd(
+        pipe.fd(),
+        rustix::event::PollFlags::IN,
+    )];
+    let timeout = rustix::time::Timespec {
+        tv_sec: 5,
+        tv_nsec: 0,
+    };
     assert_eq!(rustix::event::poll(&mut fds, Some(&timeout)).unwrap(), 1);
     assert!(pipe.drain().any(|sig| sig == libc::SIGUSR1));
 }
@@ -113,15 +136,34 @@ fn run_dir_and_control_fifo_are_private_and_exclusive() {
     let fd = open_run_dir(path).unwrap();
     let (read_end, _keep) = open_control(fd.as_fd()).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&run_dir).unwrap().permissions().mode() & 0o777, 0o700);
-    assert_eq!(std::fs::metadata(run_dir.join("control")).unwrap().permissions().mode() & 0o777, 0o600);
-    assert!(matches!(open_control(fd.as_fd()), Err(RunDirError::InUse)), "a second reader is refused");
+    assert_eq!(
+        std::fs::metadata(&run_dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(run_dir.join("control"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert!(
+        matches!(open_control(fd.as_fd()), Err(RunDirError::InUse)),
+        "a second reader is refused"
+    );
     drop(read_end);
     drop(_keep);
-    assert!(open_control(fd.as_fd()).is_ok(), "a stale FIFO of ours is reused");
+    assert!(
+        open_control(fd.as_fd()).is_ok(),
+        "a stale FIFO of ours is reused"
+    );
     let other = dir.join("file");
     std::fs::write(&other, "x").unwrap();
-    assert!(matches!(open_run_dir(other.as_os_str().as_encoded_bytes()), Err(RunDirError::Foreign(_))));
+    assert!(matches!(
+        open_run_dir(other.as_os_str().as_encoded_bytes()),
+        Err(RunDirError::Foreign(_))
+    ));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -130,13 +172,23 @@ fn reply_must_be_a_fifo() {
     let dir = temp_dir("reply");
     let file = dir.join("plain");
     std::fs::write(&file, "x").unwrap();
-    assert_eq!(fs::open_reply(file.as_os_str().as_encoded_bytes()).err(), Some(Errno::NOTSUP));
+    assert_eq!(
+        fs::open_reply(file.as_os_str().as_encoded_bytes()).err(),
+        Some(Errno::NOTSUP)
+    );
     let fifo = dir.join("fifo");
     fs::mkfifo(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    assert_eq!(fs::open_reply(fifo.as_os_str().as_encoded_bytes()).err(), Some(Errno::NXIO), "no reader");
+    assert_eq!(
+        fs::open_reply(fifo.as_os_str().as_encoded_bytes()).err(),
+        Some(Errno::NXIO),
+        "no reader"
+    );
     let _reader = fs::open_fifo_read(fifo.as_os_str().as_encoded_bytes()).unwrap();
     assert!(fs::open_reply(fifo.as_os_str().as_encoded_bytes()).is_ok());
     std::os::unix::fs::symlink(&fifo, dir.join("link")).unwrap();
-    assert!(fs::open_reply(dir.join("link").as_os_str().as_encoded_bytes()).is_err(), "no symlinks");
+    assert!(
+        fs::open_reply(dir.join("link").as_os_str().as_encoded_bytes()).is_err(),
+        "no symlinks"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

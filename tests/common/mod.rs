@@ -33,7 +33,10 @@ pub struct World {
 impl World {
     /// Service names by id, after a reload changed the ids.
     pub fn rename(&mut self, cfg: &Config) {
-        self.names = cfg.ids().map(|id| String::from_utf8(cfg.name(id).to_vec()).unwrap()).collect();
+        self.names = cfg
+            .ids()
+            .map(|id| String::from_utf8(cfg.name(id).to_vec()).unwrap())
+            .collect();
     }
 }
 
@@ -51,11 +54,19 @@ impl Effects for World {
     }
 
     fn kill(&mut self, pid: Pid, signal: u8, group: bool) {
-        self.acts.push(Act::Kill { pid: pid.0, signal, group });
+        self.acts.push(Act::Kill {
+            pid: pid.0,
+            signal,
+            group,
+        });
     }
 
     fn changed(&mut self, id: ServiceId, from: State, slot: &Slot) {
-        self.acts.push(Act::Changed(self.names[id.index()].clone(), from.name(), slot.state.name()));
+        self.acts.push(Act::Changed(
+            self.names[id.index()].clone(),
+            from.name(),
+            slot.state.name(),
+        ));
     }
 }
 
@@ -71,7 +82,10 @@ pub fn config(text: &str) -> Box<Config> {
     let mut cfg = Box::new(Config::new());
     let mut errors = Errors::new();
     parse(text.as_bytes(), &mut cfg, &mut errors);
-    let list: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.line, e.msg)).collect();
+    let list: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.line, e.msg))
+        .collect();
     assert!(list.is_empty(), "config errors: {list:?}");
     cfg
 }
@@ -80,12 +94,21 @@ impl Sim {
     /// Boot `text` at time 0 and run the first tick.
     pub fn new(text: &str) -> Sim {
         let cfg = config(text);
-        let names = cfg.ids().map(|id| String::from_utf8(cfg.name(id).to_vec()).unwrap()).collect();
+        let names = cfg
+            .ids()
+            .map(|id| String::from_utf8(cfg.name(id).to_vec()).unwrap())
+            .collect();
         let mut sim = Sim {
             cfg,
             sv: Box::new(Supervisor::new()),
             now: Instant::from_ms(0),
-            world: World { names, next_pid: 100, acts: vec![], failing: HashMap::new(), live: HashMap::new() },
+            world: World {
+                names,
+                next_pid: 100,
+                acts: vec![],
+                failing: HashMap::new(),
+                live: HashMap::new(),
+            },
         };
         sim.sv.boot(&sim.cfg, sim.now);
         sim.tick();
@@ -93,7 +116,9 @@ impl Sim {
     }
 
     pub fn id(&self, name: &str) -> ServiceId {
-        self.cfg.find(name.as_bytes()).unwrap_or_else(|| panic!("no service {name}"))
+        self.cfg
+            .find(name.as_bytes())
+            .unwrap_or_else(|| panic!("no service {name}"))
     }
 
     pub fn tick(&mut self) {
@@ -117,8 +142,13 @@ impl Sim {
     /// Process `pid` ends with `status`; then a tick, as the driver does.
     #[track_caller]
     pub fn exit(&mut self, pid: i32, status: ExitStatus) {
-        assert!(self.world.live.remove(&pid).is_some(), "pid {pid} is not alive");
-        let owner = self.sv.exited(&self.cfg, self.now, Pid(pid), status, &mut self.world);
+        assert!(
+            self.world.live.remove(&pid).is_some(),
+            "pid {pid} is not alive"
+        );
+        let owner = self
+            .sv
+            .exited(&self.cfg, self.now, Pid(pid), status, &mut self.world);
         assert!(owner.is_some(), "pid {pid} belonged to no service");
         self.tick();
     }
