@@ -10,6 +10,15 @@ const CODE1: ExitStatus = ExitStatus::Code(1);
 const CODE0: ExitStatus = ExitStatus::Code(0);
 const KILLED: ExitStatus = ExitStatus::Signal(9);
 
+/// A signal sent to a service's process group.
+fn group_kill(pid: i32, signal: u8) -> Act {
+    Act::Kill {
+        pid,
+        signal,
+        group: true,
+    }
+}
+
 fn changed(name: &str, from: &'static str, to: &'static str) -> Act {
     Act::Changed(name.into(), from, to)
 }
@@ -141,24 +150,10 @@ fn starting_timeout_stops_with_escalation_and_counts_a_failure() {
     );
     let pid = t.spawned("slow");
     assert_eq!(t.advance_to_next_deadline(), 2000);
-    assert_eq!(
-        t.take()[0],
-        Act::Kill {
-            pid,
-            signal: 15,
-            group: true
-        }
-    );
+    assert_eq!(t.take()[0], group_kill(pid, 15));
     assert_eq!(t.slot("slow").reason, Reason::StartTimeout);
     assert_eq!(t.advance_to_next_deadline(), 1000);
-    assert_eq!(
-        t.take(),
-        [Act::Kill {
-            pid,
-            signal: 9,
-            group: true
-        }]
-    );
+    assert_eq!(t.take(), [group_kill(pid, 9)]);
     t.exit(pid, KILLED);
     assert!(
         matches!(t.state("slow"), State::Backoff { .. }),
@@ -258,23 +253,9 @@ fn up_stop_sends_stop_signal_to_the_group_then_kill() {
     let mut t = Sim::new("[web]\nexec = /bin/web\nstop_signal = INT\nstop_timeout = 3s\n");
     let pid = t.spawned("web");
     assert_eq!(t.stop("web"), Answer::Stopping);
-    assert_eq!(
-        t.take()[0],
-        Act::Kill {
-            pid,
-            signal: 2,
-            group: true
-        }
-    );
+    assert_eq!(t.take()[0], group_kill(pid, 2));
     assert_eq!(t.advance_to_next_deadline(), 3000);
-    assert_eq!(
-        t.take(),
-        [Act::Kill {
-            pid,
-            signal: 9,
-            group: true
-        }]
-    );
+    assert_eq!(t.take(), [group_kill(pid, 9)]);
     assert_eq!(t.sv.next_deadline(&t.cfg), None, "KILL is sent once");
     t.exit(pid, KILLED);
     assert_eq!(t.state("web"), State::Down);
@@ -429,27 +410,13 @@ fn shutdown_stops_dependents_before_their_dependencies() {
     t.take();
     t.sv.shutdown(&t.cfg);
     t.tick();
-    assert_eq!(
-        t.take()[0],
-        Act::Kill {
-            pid: web,
-            signal: 15,
-            group: true
-        }
-    );
+    assert_eq!(t.take()[0], group_kill(web, 15));
     assert!(
         matches!(t.state("app"), State::Up { .. }),
         "app waits for web"
     );
     t.exit(web, ExitStatus::Signal(15));
-    assert_eq!(
-        t.take()[1],
-        Act::Kill {
-            pid: app,
-            signal: 15,
-            group: true
-        }
-    );
+    assert_eq!(t.take()[1], group_kill(app, 15));
     t.exit(app, ExitStatus::Signal(15));
     t.exit(db, ExitStatus::Signal(15));
     assert!(t.sv.halted(&t.cfg));
@@ -495,19 +462,11 @@ fn reload_restarts_only_changed_sections() {
     );
     assert_eq!(t.pid("a"), a, "unchanged a keeps its process");
     assert!(
-        t.world.acts.contains(&Act::Kill {
-            pid: c,
-            signal: 15,
-            group: true
-        }),
+        t.world.acts.contains(&group_kill(c, 15)),
         "changed c is stopped"
     );
     assert!(
-        t.world.acts.contains(&Act::Kill {
-            pid: b,
-            signal: 15,
-            group: true
-        }),
+        t.world.acts.contains(&group_kill(b, 15)),
         "removed b is stopped"
     );
     assert!(
