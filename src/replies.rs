@@ -87,7 +87,7 @@ impl Replies {
         let _ = write_transition(&mut line, cfg, id, from, slot);
         for entry in self.monitors.iter_mut() {
             if let Some(m) = entry
-                && !monitor_line(m, format_args!("{line}"))
+                && !monitor_line_to(m.fd.as_fd(), &mut m.lost, format_args!("{line}"))
             {
                 *entry = None;
             }
@@ -99,7 +99,8 @@ impl Replies {
                 continue;
             }
             let fd = w.fd.as_fd();
-            let done = match (w.wait, slot.state) {
+            // The request is resolved whether or not its reader is still there.
+            let _sent = match (w.wait, slot.state) {
                 (Wait::Up, State::Up { .. }) => send(fd, format_args!("up {name}")),
                 (Wait::Up, State::Down | State::Backoff { .. }) => match slot.last() {
                     Some(last) if slot.reason == vigild::engine::Reason::None => {
@@ -116,7 +117,6 @@ impl Replies {
                 }
                 _ => continue,
             };
-            let _ = done;
             *entry = None;
         }
     }
@@ -188,8 +188,4 @@ pub fn monitor_line_to(fd: BorrowedFd<'_>, lost: &mut u32, line: fmt::Arguments<
         Err(_) => *lost += 1,
     }
     true
-}
-
-fn monitor_line(m: &mut Monitor, line: fmt::Arguments<'_>) -> bool {
-    monitor_line_to(m.fd.as_fd(), &mut m.lost, line)
 }
