@@ -13,7 +13,8 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::time::Timespec;
 use vigild::config::parse_duration;
 use vigild::fixed::{Lossy, SliceWriter};
-use vigild::status::{parse_line, write_sv};
+use vigild::status::{Fields, parse_line, write_sv};
+use vigild::time::Instant;
 
 const USAGE: &str = "usage: vigilctl [-r DIR] start|stop|restart NAME... | signal NAME SIG | reload | shutdown \
                      | status [--raw] [NAME] | wait up|down NAME [TIMEOUT] | monitor | log NAME";
@@ -172,20 +173,16 @@ fn exchange(
         return 3;
     }
     let mut last = Last::default();
-    let mut first = true;
-    let code = read_lines(
-        &answers,
-        if stream { None } else { Some(10_000) },
-        &mut |line| {
-            first = false;
-            let _ = write_all(stdout(), line);
-            let _ = write_all(stdout(), b"\n");
-            last.note(line);
-            false
-        },
-    );
+    // vigild answers at once; a silence this long means it is stuck.
+    let first = Some(clock::now().plus_ms(10_000));
+    let code = read_lines(&answers, first, None, &mut |line| {
+        let _ = write_all(stdout(), line);
+        let _ = write_all(stdout(), b"\n");
+        last.note(line);
+        false
+    });
     match code {
-        Err(Errno::TIMEDOUT) if first => {
+        Err(Errno::TIMEDOUT) => {
             say!("no answer from vigild");
             1
         }
@@ -221,22 +218,32 @@ impl Last {
 }
 
 /// Read lines from a reply FIFO until the writer closes it (`Ok`), `each`
-/// returns true (`Ok`), or `idle_ms` pass without a byte (`TIMEDOUT`).
+/// returns true (`Ok`), or a deadline passes (`TIMEDOUT`): `first` bounds
+/// the wait for the first line, `all` the whole exchange.
 fn read_lines(
     fd: &OwnedFd,
-    idle_ms: Option<u64>,
+    first: Option<Instant>,
+    all: Option<Instant>,
     each: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Result<(), Errno> {
     let mut buf = [0u8; 4096];
     let mut len = 0;
+    let mut got_any = false;
     loop {
-        let timeout = idle_ms.map(|ms| Timespec {
-            tv_sec: (ms / 1000) as i64,
-            tv_nsec: ((ms % 1000) * 1_000_000) as i64,
-        });
+        let deadline = if got_any {
+            all
+        } else {
+            first.min(all).or(first).or(all)
+        };
+        let timeout = match deadline.map(|d| d.ms_since(clock::now())) {
+            Some(0) => return Err(Errno::TIMEDOUT),
+            ms => ms.map(|ms| Timespec {
+                tv_sec: (ms / 1000) as i64,
+                tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+            }),
+        };
         let mut fds = [PollFd::new(fd, PollFlags::IN)];
         match poll(&mut fds, timeout.as_ref()) {
-            Ok(0) => return Err(Errno::TIMEDOUT),
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(e),
         }
@@ -246,6 +253,7 @@ fn read_lines(
             Err(Errno::AGAIN | Errno::INTR) => continue,
             Err(e) => return Err(e),
         }
+        got_any = true;
         while let Some(nl) = buf[..len].iter().position(|&b| b == b'\n') {
             if each(&buf[..nl]) {
                 return Ok(());
@@ -269,54 +277,60 @@ fn status(dir: &[u8], a: Option<&[u8]>, b: Option<&[u8]>) -> c_int {
     if let Err(code) = control(dir) {
         return code;
     }
-    let Some(path) = PathBuf::join(dir, format_args!("status")) else {
-        return 2;
-    };
-    let Ok(file) = open_read(path.bytes()) else {
-        say!("no status file in {}", Lossy(dir));
-        return 1;
-    };
     let now = clock::wall_ms();
     let mut found = false;
+    let scanned = scan_status(dir, &mut |line, f| {
+        if name.is_none_or(|n| n == f.name) {
+            found = true;
+            if raw {
+                let _ = write_all(stdout(), line);
+            } else {
+                let mut out = [0u8; 600];
+                let mut w = SliceWriter::new(&mut out);
+                let _ = write_sv(&mut w, f, now);
+                let _ = write_all(stdout(), w.bytes());
+            }
+        }
+    });
+    match (scanned, name, found) {
+        (Err(code), _, _) => code,
+        (Ok(()), Some(name), false) => {
+            say!("{}: not known", Lossy(name));
+            4
+        }
+        (Ok(()), _, _) => 0,
+    }
+}
+
+/// Call `each` with every line of the status file (newline included) and
+/// its fields.
+fn scan_status(dir: &[u8], each: &mut dyn FnMut(&[u8], &Fields<'_>)) -> Result<(), c_int> {
+    let path = PathBuf::join(dir, format_args!("status")).ok_or(2)?;
+    let file = open_read(path.bytes()).map_err(|_| {
+        say!("no status file in {}", Lossy(dir));
+        1
+    })?;
     let mut buf = [0u8; 8192];
     let mut len = 0;
     loop {
         let n = match rustix::io::read(&file, &mut buf[len..]) {
             Ok(n) => n,
             Err(Errno::INTR) => continue,
-            Err(_) => return 1,
+            Err(_) => return Err(1),
         };
         len += n;
         let mut start = 0;
         while let Some(nl) = buf[start..len].iter().position(|&b| b == b'\n') {
-            let line = &buf[start..start + nl];
-            if let Some(f) = parse_line(line)
-                && name.is_none_or(|n| n == f.name)
-            {
-                found = true;
-                if raw {
-                    let _ = write_all(stdout(), &buf[start..=start + nl]);
-                } else {
-                    let mut out = [0u8; 600];
-                    let mut w = SliceWriter::new(&mut out);
-                    let _ = write_sv(&mut w, &f, now);
-                    let _ = write_all(stdout(), w.bytes());
-                }
+            if let Some(f) = parse_line(&buf[start..start + nl]) {
+                each(&buf[start..=start + nl], &f);
             }
             start += nl + 1;
         }
         buf.copy_within(start..len, 0);
         len -= start;
         if n == 0 {
-            break;
+            return Ok(());
         }
-    }
-    match (name, found) {
-        (Some(name), false) => {
-            say!("{}: not known", Lossy(name));
-            4
-        }
-        _ => 0,
     }
 }
 
@@ -325,15 +339,23 @@ fn wait(dir: &[u8], target: &[u8], name: &[u8], timeout: Option<&[u8]>) -> c_int
     if target != b"up" && target != b"down" {
         return usage();
     }
-    let limit = match timeout.map(parse_duration) {
+    let deadline = match timeout.map(parse_duration) {
         Some(None) => return usage(),
-        Some(Some(ms)) => Some(u64::from(ms)),
+        Some(Some(ms)) => Some(clock::now().plus_ms(u64::from(ms))),
         None => None,
     };
     let fifo = match control(dir) {
         Ok(fd) => fd,
         Err(code) => return code,
     };
+    let mut known = false;
+    if let Err(code) = scan_status(dir, &mut |_, f| known |= f.name == name) {
+        return code;
+    }
+    if !known {
+        say!("{}: not known", Lossy(name));
+        return 4;
+    }
     let Some(reply) = PathBuf::join(dir, format_args!("reply.{}", process::getpid())) else {
         return 2;
     };
@@ -341,7 +363,7 @@ fn wait(dir: &[u8], target: &[u8], name: &[u8], timeout: Option<&[u8]>) -> c_int
     if mkfifo(reply.bytes()).is_err() {
         return 1;
     }
-    let code = wait_on(&fifo, &reply, target, name, limit);
+    let code = wait_on(&fifo, &reply, target, name, deadline);
     unlink(reply.bytes());
     code
 }
@@ -351,7 +373,7 @@ fn wait_on(
     reply: &PathBuf,
     target: &[u8],
     name: &[u8],
-    limit: Option<u64>,
+    deadline: Option<Instant>,
 ) -> c_int {
     let Ok(answers) = open_fifo_read(reply.bytes()) else {
         return 1;
@@ -367,38 +389,26 @@ fn wait_on(
     if write_all(fifo.as_fd(), w.bytes()).is_err() {
         return 3;
     }
-    let deadline = limit.map(|ms| clock::now().plus_ms(ms));
-    let mut known = false;
     let mut reached = false;
-    loop {
-        let idle = deadline.map(|d| d.ms_since(clock::now()).max(1));
-        let result = read_lines(&answers, idle, &mut |line| {
-            // `NAME: STATE (pid N)` at first, then `NAME: FROM -> TO (...)`.
-            let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix(b": ")) else {
-                return false;
-            };
-            known = true;
-            let state = match rest.windows(4).position(|w| w == b" -> ") {
-                Some(at) => &rest[at + 4..],
-                None => rest,
-            };
-            reached = state.split(|&b| b == b' ').next() == Some(target);
-            reached
-        });
-        if reached {
-            return 0;
+    let result = read_lines(&answers, None, deadline, &mut |line| {
+        // `NAME: STATE (pid N)` at first, then `NAME: FROM -> TO (...)`.
+        let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix(b": ")) else {
+            return false;
+        };
+        let state = match rest.windows(4).position(|w| w == b" -> ") {
+            Some(at) => &rest[at + 4..],
+            None => rest,
+        };
+        reached = state.split(|&b| b == b' ').next() == Some(target);
+        reached
+    });
+    match (reached, result) {
+        (true, _) => 0,
+        (false, Err(Errno::TIMEDOUT)) => {
+            say!("{}: not {} after the timeout", Lossy(name), Lossy(target));
+            4
         }
-        match result {
-            Err(Errno::TIMEDOUT) if deadline.is_some_and(|d| clock::now() >= d) => {
-                say!("{}: not {} after the timeout", Lossy(name), Lossy(target));
-                return 4;
-            }
-            Err(Errno::TIMEDOUT) => continue,
-            _ if !known => {
-                say!("{}: not known", Lossy(name));
-                return 4;
-            }
-            _ => return 1,
-        }
+        // vigild went away.
+        (false, _) => 1,
     }
 }

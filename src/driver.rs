@@ -271,17 +271,24 @@ impl Driver {
         }
     }
 
+    /// Shutdown by a request (`sig` 0) or a signal; SIGQUIT is the fast
+    /// kind and may also hurry an orderly shutdown already under way.
     fn shutdown(&mut self, sig: i32) {
-        if !self.sv.is_halting() {
-            match sig {
-                0 => say!("shutdown requested, stopping every service"),
-                _ => say!(
-                    "got SIG{}, stopping every service",
-                    vigild::event::SignalName(sig as u8)
-                ),
-            }
-            self.sv.shutdown(&self.configs[self.active]);
+        let fast = sig == libc::SIGQUIT;
+        if self.sv.is_halting() && !fast {
+            return;
         }
+        match sig {
+            0 => say!("shutdown requested, stopping every service"),
+            libc::SIGQUIT => {
+                say!("got SIGQUIT, fast shutdown: TERM to every service, KILL after 1s")
+            }
+            _ => say!(
+                "got SIG{}, stopping every service",
+                vigild::event::SignalName(sig as u8)
+            ),
+        }
+        self.sv.shutdown(&self.configs[self.active], fast);
     }
 
     fn on_exit(&mut self, pid: Pid, status: ExitStatus, now: Instant) {

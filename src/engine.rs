@@ -244,7 +244,14 @@ impl Answer {
 pub struct Supervisor {
     slots: [Slot; MAX_SERVICES],
     halting: bool,
+    /// A fast shutdown: TERM to everything at once, KILL one second later.
+    fast: bool,
 }
+
+/// How long a fast shutdown waits between TERM and KILL (SPEC §8, QUIT).
+const FAST_KILL_MS: u64 = 1000;
+/// SIGTERM.
+const SIGTERM: u8 = 15;
 
 impl Default for Supervisor {
     fn default() -> Self {
@@ -258,6 +265,7 @@ impl Supervisor {
         Supervisor {
             slots: [Slot::EMPTY; MAX_SERVICES],
             halting: false,
+            fast: false,
         }
     }
 
@@ -265,6 +273,7 @@ impl Supervisor {
     /// what it waits for) up. Nothing starts before the next `tick`.
     pub fn boot(&mut self, cfg: &Config, now: Instant) {
         self.halting = false;
+        self.fast = false;
         for id in cfg.ids() {
             self.slots[id.index()] = Slot {
                 since: now,
@@ -299,9 +308,13 @@ impl Supervisor {
             .all(|id| matches!(self.slots[id.index()].state, State::Up { .. }))
     }
 
-    /// Stop everything, dependents before what they depend on.
-    pub fn shutdown(&mut self, cfg: &Config) {
+    /// Stop everything, dependents before what they depend on, each with
+    /// its stop signal and `stop_timeout`. A `fast` shutdown (SIGQUIT) sends
+    /// TERM to every service at once and KILL one second later; it can also
+    /// hurry an orderly shutdown already under way.
+    pub fn shutdown(&mut self, cfg: &Config, fast: bool) {
         self.halting = true;
+        self.fast |= fast;
         for id in cfg.ids() {
             self.slots[id.index()].want_up = false;
         }
@@ -602,14 +615,18 @@ impl Supervisor {
             return;
         };
         let spec = cfg.spec(id);
-        fx.kill(pid, spec.stop_signal, true);
-        let kill_at = match spec.stop_timeout_ms {
+        let (signal, timeout_ms) = match self.fast {
+            true => (SIGTERM, FAST_KILL_MS),
+            false => (spec.stop_signal, u64::from(spec.stop_timeout_ms)),
+        };
+        fx.kill(pid, signal, true);
+        let kill_at = match timeout_ms {
             // `stop_timeout = 0`: no grace at all.
             0 => {
                 fx.kill(pid, SIGKILL, true);
                 None
             }
-            ms => Some(now.plus_ms(u64::from(ms))),
+            ms => Some(now.plus_ms(ms)),
         };
         self.set_state(id, now, State::Stopping { pid, kill_at }, fx);
     }
@@ -737,8 +754,18 @@ impl Supervisor {
                 self.slots[id.index()].want_up = false;
                 match self.slots[id.index()].state {
                     // A process waits until every service that needs it is down.
-                    State::Starting { .. } | State::Up { pid: Some(_) } if !blocked[id.index()] => {
+                    State::Starting { .. } | State::Up { pid: Some(_) }
+                        if self.fast || !blocked[id.index()] =>
+                    {
                         self.stop(cfg, id, now, fx)
+                    }
+                    // Hurrying an orderly stop: KILL at most a second from now.
+                    State::Stopping {
+                        pid,
+                        kill_at: Some(at),
+                    } if self.fast && at > now.plus_ms(FAST_KILL_MS) => {
+                        let kill_at = Some(now.plus_ms(FAST_KILL_MS));
+                        self.slots[id.index()].state = State::Stopping { pid, kill_at };
                     }
                     State::Starting { .. } | State::Up { pid: Some(_) } => {}
                     // Without a process there is nothing to wait for.

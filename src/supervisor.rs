@@ -44,7 +44,13 @@ fn options(args: Args) -> Result<Options, &'static str> {
             b"-f" => {}
             b"-t" => o.check_only = true,
             b"-c" => o.config = value()?,
-            b"-r" => o.run_dir = Some(value()?).filter(|d| d.starts_with(b"/")).or(None),
+            b"-r" => {
+                let dir = value()?;
+                if !dir.starts_with(b"/") {
+                    return Err("-r needs an absolute path");
+                }
+                o.run_dir = Some(dir);
+            }
             b"-d" => {
                 o.ready_fd = Some(
                     value()

@@ -408,7 +408,7 @@ fn shutdown_stops_dependents_before_their_dependencies() {
     );
     let (db, app, web) = (t.pid("db"), t.pid("app"), t.pid("web"));
     t.take();
-    t.sv.shutdown(&t.cfg);
+    t.sv.shutdown(&t.cfg, false);
     t.tick();
     assert_eq!(t.take()[0], group_kill(web, 15));
     assert!(
@@ -428,7 +428,7 @@ fn shutdown_does_not_restart_what_exits() {
     let mut t = Sim::new("[web]\nexec = /bin/web\n[setup]\nmode = oneshot\nexec = /bin/true\n");
     let web = t.pid("web");
     let setup = t.pid("setup");
-    t.sv.shutdown(&t.cfg);
+    t.sv.shutdown(&t.cfg, false);
     t.tick();
     t.exit(web, CODE1);
     t.exit(setup, CODE0);
@@ -438,6 +438,39 @@ fn shutdown_does_not_restart_what_exits() {
         t.state("web"),
         t.state("setup")
     );
+}
+
+#[test]
+fn fast_shutdown_terms_everything_at_once_and_kills_after_a_second() {
+    let mut t = Sim::new(
+        "[db]\nexec = /bin/db\nstop_signal = INT\nstop_timeout = 30s\n[web]\nexec = /bin/web\nafter = db\nstop_timeout = 30s\n",
+    );
+    let (db, web) = (t.pid("db"), t.pid("web"));
+    t.take();
+    t.sv.shutdown(&t.cfg, false);
+    t.tick();
+    assert_eq!(
+        t.take()[0],
+        group_kill(web, 15),
+        "orderly: web first, db waits"
+    );
+    t.sv.shutdown(&t.cfg, true);
+    t.tick();
+    assert_eq!(
+        t.take()[0],
+        group_kill(db, 15),
+        "fast: db too, with TERM, at once"
+    );
+    assert_eq!(
+        t.advance_to_next_deadline(),
+        1000,
+        "web's 30 s were cut to 1 s"
+    );
+    let kills = t.take();
+    assert!(kills.contains(&group_kill(web, 9)) && kills.contains(&group_kill(db, 9)));
+    t.exit(web, KILLED);
+    t.exit(db, KILLED);
+    assert!(t.sv.halted(&t.cfg));
 }
 
 // ---- reload -------------------------------------------------------------

@@ -163,7 +163,7 @@ fn run(seed: u64) {
     }
     // Shutdown always ends with every service down: processes die on KILL
     // (and on their stop signal half the time), deadlines pass.
-    t.sv.shutdown(&t.cfg);
+    t.sv.shutdown(&t.cfg, false);
     t.tick();
     for round in 0..200 {
         killed_pids(&t.take(), &mut doomed);
