@@ -684,9 +684,12 @@ impl Supervisor {
                 .min(spec.backoff_cap_ms.max(1));
             delay
         };
-        slot.restarts = slot.restarts.saturating_add(1);
         match delay {
-            0 => self.start(cfg, id, now, fx),
+            0 => {
+                slot.restarts = slot.restarts.saturating_add(1);
+                self.start(cfg, id, now, fx)
+            }
+            // Counted when the restart happens, in `start_in_order`.
             ms => self.set_state(
                 id,
                 now,
@@ -736,6 +739,9 @@ impl Supervisor {
                 slot.reason = Reason::Dependency;
                 self.set_state(id, now, State::Down, fx);
             } else if ready {
+                if matches!(slot.state, State::Backoff { .. }) {
+                    self.slots[id.index()].restarts += 1;
+                }
                 self.start(cfg, id, now, fx);
             } else if matches!(slot.state, State::Backoff { .. }) {
                 // Its delay is over but what it waits for is not up: wait

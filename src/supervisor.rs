@@ -191,8 +191,9 @@ pub fn main(args: Args) -> c_int {
         Err(e) => return failed("/dev/null", &ErrnoName(e.raw_os_error() as u16)),
     };
     say!(
-        "supervising {} services from {} (control {}/control)",
+        "supervising {} service{} from {} (control {}/control)",
         cfg.len(),
+        if cfg.len() == 1 { "" } else { "s" },
         Lossy(o.config),
         Lossy(run_dir)
     );

@@ -11,7 +11,9 @@
 use super::Errno;
 use super::signal::HANDLED;
 use core::ffi::{c_char, c_int, c_void};
-use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 
 /// Supplementary groups a service may get.
 pub const GROUPS_MAX: usize = 64;
@@ -50,9 +52,16 @@ pub struct Plan<'a> {
 }
 
 /// Child stack: the child runs only the code below, plus one PATH candidate
-/// buffer; 64 KiB leaves ample room for libc's syscall wrappers.
+/// buffer; 64 KiB leaves ample room for libc's syscall wrappers. It lives in
+/// `.bss`, not on vigild's stack: there only the few pages the child really
+/// touches become resident (stack probes would touch all 64 KiB of a local).
 #[repr(C, align(16))]
 struct Stack([u8; 65536]);
+
+static mut CHILD_STACK: Stack = Stack([0; 65536]);
+/// Held while `CHILD_STACK` is in use. vigild is single-threaded, so it is
+/// never contended there; the multi-threaded unit tests take turns on it.
+static STACK_BUSY: AtomicBool = AtomicBool::new(false);
 
 struct Shared<'a> {
     plan: &'a Plan<'a>,
@@ -70,24 +79,23 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
         plan,
         errno: AtomicI32::new(0),
     };
-    // Left uninitialised: the child writes its own frames, nothing reads them.
-    let mut stack = core::mem::MaybeUninit::<Stack>::uninit();
+    while STACK_BUSY.swap(true, Acquire) {
+        core::hint::spin_loop();
+    }
+    let stack = &raw mut CHILD_STACK;
     // SAFETY: all-ones and saved masks are plain data. Blocking every signal
     // around the clone keeps vigild's handlers from running in the child
     // (which shares our memory) before it has reset them. CLONE_VFORK
     // suspends us until the child has exec'd or exited, so `shared` and
-    // `stack` outlive every use the child makes of them; the child only
-    // makes system calls and writes `shared.errno`.
+    // the child stack (ours alone while STACK_BUSY is held) outlive every
+    // use the child makes of them; the child only makes system calls and
+    // writes `shared.errno`.
     let pid = unsafe {
         let mut all: libc::sigset_t = core::mem::zeroed();
         let mut saved: libc::sigset_t = core::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_SETMASK, &all, &mut saved);
-        let top = stack
-            .as_mut_ptr()
-            .cast::<u8>()
-            .add(size_of::<Stack>())
-            .cast::<c_void>();
+        let top = stack.cast::<u8>().add(size_of::<Stack>()).cast::<c_void>();
         let pid = libc::clone(
             child,
             top,
@@ -95,6 +103,7 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
             (&raw const shared).cast_mut().cast(),
         );
         let clone_errno = super::process::errno();
+        STACK_BUSY.store(false, Release);
         libc::sigprocmask(libc::SIG_SETMASK, &saved, core::ptr::null_mut());
         if pid < 0 {
             return Err(Errno::from_raw_os_error(clone_errno));
