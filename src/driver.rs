@@ -43,6 +43,8 @@ pub struct Driver {
     pub sv: &'static mut Supervisor,
     /// Buffer the configuration file is read into.
     pub text: &'static mut [u8],
+    /// The errors of a failed reload.
+    pub errors: &'static mut Errors,
     /// The configuration file.
     pub config_path: &'static [u8],
     /// The run directory.
@@ -439,7 +441,7 @@ impl Driver {
             return false;
         }
         let spare = 1 - self.active;
-        let mut errors = Errors::new();
+        let errors = &mut *self.errors;
         {
             let (old, new) = match spare {
                 1 => {
@@ -451,7 +453,7 @@ impl Driver {
                     (&b[0], &mut a[0])
                 }
             };
-            crate::supervisor::load(self.config_path, self.text, new, &mut errors);
+            crate::supervisor::load(self.config_path, self.text, new, errors);
             if errors.is_empty() && self.sv.carry_removed(old, new).is_err() {
                 errors.push(
                     0,
@@ -461,7 +463,7 @@ impl Driver {
         }
         if !errors.is_empty() {
             say!("reload failed, keeping the running configuration:");
-            crate::supervisor::print_errors(self.config_path, &errors, |line| {
+            crate::supervisor::print_errors(self.config_path, errors, |line| {
                 say!("{line}");
                 if let Some(fd) = reply {
                     send(fd, format_args!("reload-failed vigild {line}"));

@@ -70,6 +70,7 @@ fn options(args: Args) -> Result<Options, &'static str> {
 /// Read and parse `path` into `cfg`, then check what only the system can
 /// tell (that users and groups exist). Every problem lands in `errors`.
 pub fn load(path: &[u8], text: &mut [u8], cfg: &mut Config, errors: &mut Errors) {
+    errors.clear();
     let len = match read_file(path, text) {
         Ok(len) => len,
         Err(e) => {
@@ -81,6 +82,7 @@ pub fn load(path: &[u8], text: &mut [u8], cfg: &mut Config, errors: &mut Errors)
         }
     };
     parse(&text[..len], cfg, errors);
+    storage::release(&mut text[..len]);
     for id in cfg.ids() {
         let spec = cfg.spec(id);
         let (user_name, group) = (
@@ -133,10 +135,10 @@ pub fn main(args: Args) -> c_int {
         }
     };
     let Some(st) = storage::take() else { return 1 };
-    let mut errors = Errors::new();
-    load(o.config, &mut st.text, &mut st.configs[0], &mut errors);
+    let errors = &mut st.errors;
+    load(o.config, &mut st.text, &mut st.configs[0], errors);
     if !errors.is_empty() {
-        print_errors(o.config, &errors, |line| say!("{line}"));
+        print_errors(o.config, errors, |line| say!("{line}"));
         say!("{} errors, nothing started", errors.count());
         return 2;
     }
@@ -202,6 +204,7 @@ pub fn main(args: Args) -> c_int {
         active: 0,
         sv: &mut st.supervisor,
         text: &mut st.text,
+        errors: &mut st.errors,
         config_path: o.config,
         dir,
         control,

@@ -198,6 +198,8 @@ pub struct Config {
     order: [u16; MAX_SERVICES],
     /// Where every string of this configuration lives.
     pub arena: Arena,
+    /// The parser's notes on each section (scratch while parsing).
+    bodies: [parse::Body; MAX_SERVICES],
 }
 
 impl Default for Config {
@@ -215,6 +217,7 @@ impl Config {
             count: 0,
             order: [0; MAX_SERVICES],
             arena: Arena::new(),
+            bodies: [parse::Body::EMPTY; MAX_SERVICES],
         }
     }
 

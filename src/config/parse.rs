@@ -68,6 +68,12 @@ impl Errors {
         self.dropped
     }
 
+    /// Forget every error (before a new parse).
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.dropped = 0;
+    }
+
     /// Record an error; also used by the driver for errors it finds itself
     /// (an unknown user), so that all of them are listed together.
     pub fn push(&mut self, line: u32, msg: fmt::Arguments<'_>) {
@@ -90,7 +96,6 @@ pub fn parse(text: &[u8], cfg: &mut Config, errors: &mut Errors) {
         cfg,
         errors,
         section: Section::None,
-        bodies: [Body::EMPTY; MAX_SERVICES],
         global_seen: 0,
         max_services_line: 0,
     };
@@ -143,8 +148,10 @@ struct SectionState {
 }
 
 /// Where a service's body is in the text, for the passes over list keys.
+/// Kept in the `Config` (not on the stack) so that only the entries of real
+/// services are ever touched.
 #[derive(Clone, Copy)]
-struct Body {
+pub(super) struct Body {
     start: u32,
     end: u32,
     first_line: u32,
@@ -153,7 +160,7 @@ struct Body {
 }
 
 impl Body {
-    const EMPTY: Body = Body {
+    pub(super) const EMPTY: Body = Body {
         start: 0,
         end: 0,
         first_line: 0,
@@ -214,7 +221,6 @@ struct Parser<'a> {
     cfg: &'a mut Config,
     errors: &'a mut Errors,
     section: Section,
-    bodies: [Body; MAX_SERVICES],
     global_seen: u64,
     max_services_line: u32,
 }
@@ -269,7 +275,7 @@ impl Parser<'_> {
         };
         match self.cfg.push_spec(ServiceSpec::with_defaults(name, line)) {
             Ok(id) => {
-                self.bodies[id.index()] = Body {
+                self.cfg.bodies[id.index()] = Body {
                     start: body_start as u32,
                     end: body_start as u32,
                     first_line: line + 1,
@@ -296,7 +302,7 @@ impl Parser<'_> {
         });
         let line = spec.line;
         let missing_exec = spec.exec.is_empty();
-        let body = &mut self.bodies[id.index()];
+        let body = &mut self.cfg.bodies[id.index()];
         body.end = end as u32;
         body.prefix_set = state.prefix_set;
         body.log_set = state.log_set;
@@ -600,7 +606,7 @@ impl Parser<'_> {
         }
         let global_prefix = fnv(FNV_OFFSET, self.cfg.arena.words_bytes(global.prefix));
         for id in self.cfg.ids() {
-            let body = self.bodies[id.index()];
+            let body = self.cfg.bodies[id.index()];
             let env = self.list_pass(text, body, b"env", |p, line, value| {
                 if !is_env_entry(value) {
                     p.error(
@@ -639,7 +645,7 @@ impl Parser<'_> {
             }
         }
         for id in self.cfg.ids() {
-            let body = self.bodies[id.index()];
+            let body = self.cfg.bodies[id.index()];
             let mark = self.cfg.arena.mark();
             self.list_pass(text, body, b"after", |p, line, value| {
                 let mut count = 0;

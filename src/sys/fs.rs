@@ -155,7 +155,7 @@ pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Errno> {
 pub struct AtomicFile<'a> {
     dir: BorrowedFd<'a>,
     fd: Option<OwnedFd>,
-    buf: [u8; 8192],
+    buf: [u8; 4096],
     len: usize,
     failed: Option<Errno>,
 }
@@ -169,7 +169,7 @@ impl<'a> AtomicFile<'a> {
         Ok(AtomicFile {
             dir,
             fd: Some(fd),
-            buf: [0; 8192],
+            buf: [0; 4096],
             len: 0,
             failed: None,
         })

@@ -3,7 +3,7 @@
 //! the pages really used count in memory.
 
 use core::sync::atomic::{AtomicBool, Ordering};
-use vigild::config::Config;
+use vigild::config::{Config, Errors};
 use vigild::engine::Supervisor;
 use vigild::limits::CONFIG_BYTES;
 
@@ -16,12 +16,15 @@ pub struct Storage {
     pub supervisor: Supervisor,
     /// The configuration file's text while it is parsed.
     pub text: [u8; CONFIG_BYTES],
+    /// The errors of the last parse.
+    pub errors: Errors,
 }
 
 static mut STORAGE: Storage = Storage {
     configs: [Config::new(), Config::new()],
     supervisor: Supervisor::new(),
     text: [0; CONFIG_BYTES],
+    errors: Errors::new(),
 };
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
@@ -34,4 +37,26 @@ pub fn take() -> Option<&'static mut Storage> {
     // SAFETY: the flag above makes this the only reference ever created to
     // STORAGE, and nothing else names the static.
     Some(unsafe { &mut *storage })
+}
+
+/// Give the pages of `buf` back to the system (`madvise(MADV_DONTNEED)`);
+/// they read as zeros afterwards. Used for the configuration text, which is
+/// not needed once parsed, so a large file costs no memory while running.
+pub fn release(buf: &mut [u8]) {
+    const PAGE: usize = 4096;
+    let start = buf.as_mut_ptr() as usize;
+    let first = start.next_multiple_of(PAGE);
+    let end = (start + buf.len()) / PAGE * PAGE;
+    if end > first {
+        // SAFETY: [first, end) lies inside `buf`, which we borrow mutably, so
+        // nothing else looks at those bytes; MADV_DONTNEED on private
+        // anonymous (.bss) memory only makes them read as zeros again.
+        let _ = unsafe {
+            rustix::mm::madvise(
+                first as *mut core::ffi::c_void,
+                end - first,
+                rustix::mm::Advice::LinuxDontNeed,
+            )
+        };
+    }
 }
