@@ -174,7 +174,11 @@ fn up_crash_backs_off_with_doubling_delays_up_to_the_cap() {
         assert!(matches!(t.state("web"), State::Backoff { .. }));
         let restarts = t.slot("web").restarts;
         delays.push(t.advance_to_next_deadline());
-        assert_eq!(t.slot("web").restarts, restarts + 1, "counted when it happens");
+        assert_eq!(
+            t.slot("web").restarts,
+            restarts + 1,
+            "counted when it happens"
+        );
     }
     assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
     assert_eq!(t.slot("web").restarts, 6);
