@@ -30,6 +30,12 @@ const OWN_VARIABLES: &[&[u8]] = &[
     b"LISTEN_FDNAMES",
 ];
 
+/// How long a status change waits before the file is rewritten. Writing it
+/// (a rename, hundreds of µs on some file systems) right after a spawn would
+/// keep the new service off the CPU it is about to run on; waiting a moment
+/// lets the service go first and coalesces bursts of changes.
+const STATUS_DELAY_MS: u64 = 1;
+
 /// Used when vigild's environment has no PATH.
 const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -65,6 +71,8 @@ pub struct Driver {
     pub lines: LineReader,
     /// The status file needs rewriting.
     pub dirty: bool,
+    /// When it will be rewritten (`STATUS_DELAY_MS` after the first change).
+    pub status_due: Option<Instant>,
     /// Last status write failed (warn once, not every turn).
     pub status_failed: bool,
 }
@@ -195,13 +203,20 @@ impl Driver {
             let cfg = fx.cfg;
             sv.tick(cfg, now, &mut fx);
             let (halted, deadline) = (sv.halted(cfg), sv.next_deadline(cfg));
-            if self.dirty {
+            if self.dirty && self.status_due.is_none() {
+                self.status_due = Some(now.plus_ms(STATUS_DELAY_MS));
+            }
+            if self.status_due.is_some_and(|due| due <= now) || halted {
                 self.write_status();
             }
             self.tell_ready();
             if halted {
                 break;
             }
+            let deadline = match (deadline, self.status_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             self.wait(deadline.map(|at| at.ms_since(now)));
             let now = clock::now();
             let mut pending = [0i32; 8];
@@ -492,6 +507,7 @@ impl Driver {
     /// Rewrite the status file (write, then rename).
     fn write_status(&mut self) {
         self.dirty = false;
+        self.status_due = None;
         let cfg = &self.configs[self.active];
         let offset = clock::wall_offset_ms();
         let result = AtomicFile::create(self.dir.as_fd(), "status.tmp").and_then(|mut file| {
@@ -517,11 +533,16 @@ impl Driver {
     }
 
     /// `-d FD`: one newline once every autostart service is up, then close.
+    /// The status file is brought up to date first: whoever waited for the
+    /// newline may read it at once.
     fn tell_ready(&mut self) {
         if self.ready_fd.is_some()
             && self.sv.all_autostart_up(&self.configs[self.active])
             && let Some(fd) = self.ready_fd.take()
         {
+            if self.dirty {
+                self.write_status();
+            }
             let _ = write_all(fd.as_fd(), b"\n");
         }
     }

@@ -215,6 +215,7 @@ pub fn main(args: Args) -> c_int {
         replies: crate::replies::Replies::new(),
         lines: LineReader::new(),
         dirty: true,
+        status_due: None,
         status_failed: false,
     };
     driver.run()
