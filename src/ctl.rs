@@ -47,12 +47,6 @@ impl PathBuf {
     }
 }
 
-/// How a request ended.
-enum Outcome {
-    /// The exit code its last result word calls for.
-    Code(c_int),
-}
-
 /// `vigilctl ARGS`, the arguments starting at `first`: the exit code.
 pub fn main(args: Args, first: usize) -> c_int {
     let mut i = first;
@@ -74,8 +68,7 @@ pub fn main(args: Args, first: usize) -> c_int {
             let mut worst = 0;
             for k in 0..count {
                 let name = rest(k).unwrap_or(b"");
-                let Outcome::Code(code) =
-                    request(dir, format_args!("{} {}", Lossy(cmd), Lossy(name)), false);
+                let code = request(dir, format_args!("{} {}", Lossy(cmd), Lossy(name)), false);
                 if code == 3 {
                     return 3;
                 }
@@ -85,25 +78,19 @@ pub fn main(args: Args, first: usize) -> c_int {
         }
         (b"signal", 2) => {
             let (name, sig) = (rest(0).unwrap_or(b""), rest(1).unwrap_or(b""));
-            let Outcome::Code(code) = request(
+            request(
                 dir,
                 format_args!("signal {} {}", Lossy(name), Lossy(sig)),
                 false,
-            );
-            code
+            )
         }
         (b"reload" | b"shutdown" | b"poweroff" | b"reboot" | b"halt", 0) | (b"log", 1) => {
-            let line = match rest(0) {
+            match rest(0) {
                 Some(name) => request(dir, format_args!("{} {}", Lossy(cmd), Lossy(name)), false),
                 None => request(dir, format_args!("{}", Lossy(cmd)), false),
-            };
-            let Outcome::Code(code) = line;
-            code
+            }
         }
-        (b"monitor", 0) => {
-            let Outcome::Code(code) = request(dir, format_args!("monitor"), true);
-            code
-        }
+        (b"monitor", 0) => request(dir, format_args!("monitor"), true),
         (b"status", 0..=2) => status(dir, rest(0), rest(1)),
         (b"wait", 2 | 3) => wait(dir, rest(0).unwrap_or(b""), rest(1).unwrap_or(b""), rest(2)),
         _ => usage(),
@@ -127,13 +114,13 @@ fn control(dir: &[u8]) -> Result<OwnedFd, c_int> {
 
 /// Send one control line with a reply FIFO; print every result line.
 /// `stream` (monitor): print until vigild closes, exit 0.
-fn request(dir: &[u8], line: core::fmt::Arguments<'_>, stream: bool) -> Outcome {
+fn request(dir: &[u8], line: core::fmt::Arguments<'_>, stream: bool) -> c_int {
     let fifo = match control(dir) {
         Ok(fd) => fd,
-        Err(code) => return Outcome::Code(code),
+        Err(code) => return code,
     };
     let Some(reply) = PathBuf::join(dir, format_args!("reply.{}", process::getpid())) else {
-        return Outcome::Code(2);
+        return 2;
     };
     unlink(reply.bytes());
     if let Err(e) = mkfifo(reply.bytes()) {
@@ -142,11 +129,11 @@ fn request(dir: &[u8], line: core::fmt::Arguments<'_>, stream: bool) -> Outcome 
             Lossy(reply.bytes()),
             vigild::event::ErrnoName(e.raw_os_error() as u16)
         );
-        return Outcome::Code(1);
+        return 1;
     }
     let code = exchange(&fifo, &reply, line, stream);
     unlink(reply.bytes());
-    Outcome::Code(code)
+    code
 }
 
 fn exchange(

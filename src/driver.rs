@@ -448,12 +448,12 @@ impl Driver {
     }
 
     /// Re-read the configuration; adopt it only if it has no error.
-    fn reload(&mut self, now: Instant, reply: Option<BorrowedFd<'_>>) -> bool {
+    fn reload(&mut self, now: Instant, reply: Option<BorrowedFd<'_>>) {
         if self.sv.is_halting() {
             if let Some(fd) = reply {
                 send(fd, format_args!("in-shutdown vigild"));
             }
-            return false;
+            return;
         }
         let spare = 1 - self.active;
         let errors = &mut *self.errors;
@@ -484,7 +484,7 @@ impl Driver {
                     send(fd, format_args!("reload-failed vigild {line}"));
                 }
             });
-            return false;
+            return;
         }
         let (old, new) = (&self.configs[self.active], &self.configs[spare]);
         let mut fx = Fx {
@@ -501,7 +501,6 @@ impl Driver {
         if let Some(fd) = reply {
             send(fd, format_args!("reloaded vigild"));
         }
-        true
     }
 
     /// Rewrite the status file (write, then rename).
