@@ -231,9 +231,11 @@ impl LineReader {
 
     /// The FIFO is empty for now. Each writer's line is one `write(2)` of at
     /// most `PIPE_BUF` bytes, which arrives whole, so a pending line without
-    /// its newline (`printf 'reload' > control`) is complete too.
+    /// its newline (`printf 'reload' > control`) is complete too. An
+    /// oversized line is different: a write above `PIPE_BUF` may arrive in
+    /// pieces, so it is dropped up to its newline, whatever comes between.
     pub fn end_of_burst(&mut self, each: &mut impl FnMut(Piece<'_>)) {
-        if self.len > 0 || self.discarding {
+        if self.len > 0 && !self.discarding {
             self.complete(each);
         }
     }

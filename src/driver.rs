@@ -487,6 +487,9 @@ impl Driver {
             return;
         }
         let (old, new) = (&self.configs[self.active], &self.configs[spare]);
+        // Waiting requests name services by id: move them to the new ids
+        // before the engine announces changes in those ids.
+        self.replies.remap(|id| new.find(old.name(id)));
         let mut fx = Fx {
             cfg: new,
             devnull: self.devnull.as_fd(),
@@ -494,7 +497,6 @@ impl Driver {
             dirty: &mut self.dirty,
         };
         self.sv.reload(old, new, now, &mut fx);
-        self.replies.remap(|id| new.find(old.name(id)));
         self.active = spare;
         self.dirty = true;
         say!("reloaded {}", Lossy(self.config_path));

@@ -409,6 +409,15 @@ impl Supervisor {
             .find(|&id| self.slots[id.index()].state.pid() == Some(pid))?;
         let slot = &mut self.slots[id.index()];
         slot.set_last(Some(status));
+        if let State::Stopping {
+            kill_at: Some(_), ..
+        } = slot.state
+        {
+            // The stop signal went to the whole group; once the main process
+            // is gone, what is left of it must not outlive the service (nor
+            // run beside its next instance).
+            fx.kill(pid, SIGKILL, true);
+        }
         match slot.state {
             State::Stopping { .. } if slot.timed_out => {
                 slot.timed_out = false;
@@ -480,11 +489,15 @@ impl Supervisor {
             (pos_of_old[i], old_at[i]) = (i as u16, i as u16); // fits: MAX_SERVICES <= 65535
         }
         let mut kept = [false; MAX_SERVICES];
+        // A service added back while its removed predecessor still stops:
+        // a new service that inherits only the process being stopped.
+        let mut readded = [false; MAX_SERVICES];
         for j in new.ids() {
             let Some(i) = old.find(new.name(j)) else {
                 continue;
             };
             kept[j.index()] = true;
+            readded[j.index()] = old.spec(i).removed && !new.spec(j).removed;
             let p = pos_of_old[i.index()] as usize;
             if p != j.index() {
                 self.slots.swap(p, j.index());
@@ -499,19 +512,28 @@ impl Supervisor {
             }
         }
         for j in new.ids() {
-            if !kept[j.index()] {
-                self.slots[j.index()] = Slot {
-                    since: now,
-                    delay_ms: new.spec(j).backoff_first_ms,
-                    ..Slot::EMPTY
+            let slot = &mut self.slots[j.index()];
+            let fresh = Slot {
+                since: now,
+                delay_ms: new.spec(j).backoff_first_ms,
+                ..Slot::EMPTY
+            };
+            if readded[j.index()] {
+                *slot = Slot {
+                    state: slot.state,
+                    since: slot.since,
+                    ..fresh
                 };
+            } else if !kept[j.index()] {
+                *slot = fresh;
             }
         }
-        self.want_up_with_deps(new, |j| !kept[j.index()] && new.spec(j).autostart);
+        let added = |j: ServiceId| !kept[j.index()] || readded[j.index()];
+        self.want_up_with_deps(new, |j| added(j) && new.spec(j).autostart);
         // Restart the services whose section changed: a running one is
         // stopped and, still wanted up, started again with its new spec.
         for j in new.ids() {
-            let Some(i) = old.find(new.name(j)).filter(|_| kept[j.index()]) else {
+            let Some(i) = old.find(new.name(j)).filter(|_| !added(j)) else {
                 continue;
             };
             if old.spec(i).digest == new.spec(j).digest || new.spec(j).removed {

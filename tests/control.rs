@@ -89,6 +89,24 @@ fn line_reader_joins_pieces_and_drops_oversized_lines_whole() {
 }
 
 #[test]
+fn oversized_write_arriving_in_pieces_never_runs_its_tail() {
+    // A write above PIPE_BUF may be read in pieces with the FIFO empty in
+    // between; its tail must not become a command of its own.
+    let mut r = LineReader::new();
+    let mut data = vec![b' '; 5000];
+    data.extend_from_slice(b"stop web\n");
+    let (head, tail) = data.split_at(4096);
+    assert_eq!(cut(&mut r, head), []);
+    r.end_of_burst(&mut |p| panic!("nothing is complete yet: {p:?}"));
+    assert_eq!(cut(&mut r, tail), [Err(())]);
+    assert_eq!(
+        cut(&mut r, b"reload\n"),
+        [Ok(b"reload".to_vec())],
+        "the next line is fine"
+    );
+}
+
+#[test]
 fn line_reader_completes_a_line_without_newline_at_end_of_burst() {
     let mut r = LineReader::new();
     assert_eq!(cut(&mut r, b"reload"), []);

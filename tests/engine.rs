@@ -207,7 +207,7 @@ fn up_long_run_resets_backoff_and_restarts_at_once() {
 #[test]
 fn up_restart_max_gives_up_loudly_within_the_window() {
     let mut t = Sim::new(
-        "[web]\nexec = /bin/web\nbackoff = 10ms 10ms\nrestart_max = 3\nrestart_window = 60s\n",
+        "[web]\nexec = /bin/web\nbackoff = 100ms 100ms\nrestart_max = 3\nrestart_window = 60s\n",
     );
     for _ in 0..2 {
         let pid = t.spawned("web");
@@ -226,7 +226,7 @@ fn up_restart_max_gives_up_loudly_within_the_window() {
 #[test]
 fn up_failures_outside_the_window_do_not_add_up() {
     let mut t = Sim::new(
-        "[web]\nexec = /bin/web\nbackoff = 10ms 10ms\nrestart_max = 2\nrestart_window = 1s\n",
+        "[web]\nexec = /bin/web\nbackoff = 100ms 100ms\nrestart_max = 2\nrestart_window = 1s\n",
     );
     for _ in 0..5 {
         let pid = t.spawned("web");
@@ -302,6 +302,22 @@ fn up_restart_stops_then_starts_without_backoff() {
 }
 
 // ---- stopping -----------------------------------------------------------
+
+#[test]
+fn stopping_main_exit_kills_what_is_left_of_its_group() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nstop_timeout = 10s\n");
+    let pid = t.spawned("web");
+    t.command(Command::Restart(t.id("web")));
+    t.take();
+    t.exit(pid, ExitStatus::Signal(15));
+    let acts = t.take();
+    assert_eq!(
+        acts[0],
+        group_kill(pid, 9),
+        "no leftover runs beside the next instance"
+    );
+    assert!(matches!(acts[1], Act::Spawn(..)), "{acts:?}");
+}
 
 #[test]
 fn stopping_start_request_restarts_after_the_exit() {
@@ -422,7 +438,9 @@ fn shutdown_stops_dependents_before_their_dependencies() {
         "app waits for web"
     );
     t.exit(web, ExitStatus::Signal(15));
-    assert_eq!(t.take()[1], group_kill(app, 15));
+    let acts = t.take();
+    assert_eq!(acts[0], group_kill(web, 9), "what is left of web's group");
+    assert!(acts.contains(&group_kill(app, 15)), "then app: {acts:?}");
     t.exit(app, ExitStatus::Signal(15));
     t.exit(db, ExitStatus::Signal(15));
     assert!(t.sv.halted(&t.cfg));
@@ -488,6 +506,34 @@ fn reload(t: &mut Sim, text: &str) {
     t.cfg = new;
     t.world.rename(&t.cfg);
     t.tick();
+}
+
+#[test]
+fn reload_removed_then_added_back_starts_afresh() {
+    let mut t = Sim::new("[x]\nexec = /bin/x\n[y]\nexec = /bin/y\n");
+    let x = t.pid("x");
+    reload(&mut t, "[y]\nexec = /bin/y\n");
+    t.exit(x, ExitStatus::Signal(15));
+    assert_eq!(t.state("x"), State::Down);
+    reload(&mut t, "[x]\nexec = /bin/x\n[y]\nexec = /bin/y\n");
+    assert!(
+        matches!(t.state("x"), State::Up { .. }),
+        "added back: started"
+    );
+    assert_eq!(t.slot("x").last(), None, "with a fresh record");
+}
+
+#[test]
+fn reload_added_back_while_still_stopping_starts_after_the_stop() {
+    let mut t = Sim::new("[x]\nexec = /bin/x\nstop_timeout = 30s\n");
+    let x = t.pid("x");
+    reload(&mut t, "");
+    assert!(matches!(t.state("x"), State::Stopping { .. }));
+    reload(&mut t, "[x]\nexec = /bin/x\nstop_timeout = 30s\n");
+    t.take();
+    t.exit(x, ExitStatus::Signal(15));
+    assert!(matches!(t.state("x"), State::Up { .. }));
+    assert_ne!(t.pid("x"), x);
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn random_config(rng: &mut Rng) -> String {
             "restart = always\n",
         ]);
         text += rng.pick::<&str>(&["", "autostart = no\n"]);
-        text += rng.pick::<&str>(&["", "backoff = 1ms 50ms\n", "backoff = 100ms 1s\n"]);
+        text += rng.pick::<&str>(&["", "backoff = 1ms 100ms\n", "backoff = 100ms 1s\n"]);
         text += rng.pick::<&str>(&["", "restart_max = 3\nrestart_window = 1s\n"]);
         text += rng.pick::<&str>(&["", "start_timeout = 300ms\n"]);
         text += rng.pick::<&str>(&["", "stop_timeout = 0\n", "stop_timeout = 200ms\n"]);

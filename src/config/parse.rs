@@ -203,6 +203,10 @@ const SERVICE_KEYS: &[(&str, bool)] = &[
     ("idle_kill", true),
 ];
 
+/// The shortest backoff cap and `backoff_reset`: with them, a service that
+/// crashes at once is restarted at most ten times a second, never in a spin.
+const MIN_PAUSE_MS: u32 = 100;
+
 /// Keys that may repeat.
 const LIST_KEYS: &[&str] = &["env", "after", "listen"];
 
@@ -459,6 +463,9 @@ impl Parser<'_> {
                     None => Some(30_000),
                 };
                 match (first, cap, parts.next()) {
+                    (Some(_), Some(cap), None) if cap < MIN_PAUSE_MS => bad!(
+                        "backoff: the cap must be at least {MIN_PAUSE_MS}ms (a smaller one restarts a crashing service almost without pause)"
+                    ),
                     (Some(first), Some(cap), None) if first <= cap => {
                         let spec = self.cfg.spec_mut(id);
                         spec.backoff_first_ms = first;
@@ -473,7 +480,15 @@ impl Parser<'_> {
                     ),
                 }
             }
-            b"backoff_reset" => duration!(backoff_reset_ms, "backoff_reset"),
+            b"backoff_reset" => match parse_duration(value) {
+                // A run this long restarts at once: it must not be nearly zero.
+                Some(ms) if ms >= MIN_PAUSE_MS => self.cfg.spec_mut(id).backoff_reset_ms = ms,
+                Some(_) => bad!("backoff_reset: must be at least {MIN_PAUSE_MS}ms"),
+                None => bad!(
+                    "backoff_reset: bad duration \"{}\" (use 250ms, 5s, 2m, 1h)",
+                    Lossy(value)
+                ),
+            },
             b"restart_max" => match parse_u64(value).and_then(|n| u32::try_from(n).ok()) {
                 Some(n) => self.cfg.spec_mut(id).restart_max = n,
                 None => bad!("restart_max: \"{}\" is not a number", Lossy(value)),

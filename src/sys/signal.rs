@@ -76,10 +76,17 @@ impl SelfPipe {
     }
 }
 
-/// Give every signal its default disposition, once at start-up: an ignored
-/// signal survives exec, so one vigild inherited ignored (SIGHUP from nohup,
-/// SIGINT from a shell's `&`) would otherwise reach every service.
+/// Give every signal its default disposition and unblock them all, once at
+/// start-up: an ignored signal survives exec, so one vigild inherited ignored
+/// (SIGHUP from nohup, SIGINT from a shell's `&`) would otherwise reach every
+/// service, and an inherited blocked SIGCHLD or SIGTERM would deafen vigild.
 pub fn reset_inherited() {
+    // SAFETY: an empty set built by sigemptyset; no old set is requested.
+    unsafe {
+        let mut empty: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, core::ptr::null_mut());
+    }
     /// The kernel's `struct sigaction` (x86_64 and arm64 share this layout).
     #[repr(C)]
     struct KernelSigaction {

@@ -112,6 +112,22 @@ fn spawned_child_has_its_own_session_clean_mask_and_only_stdio() {
 }
 
 #[test]
+fn reset_inherited_unblocks_every_signal() {
+    // SAFETY: plain sigset operations on this test thread's own mask.
+    let blocked = unsafe {
+        let mut set: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, core::ptr::null_mut());
+        signal::reset_inherited();
+        let mut now: libc::sigset_t = core::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_SETMASK, core::ptr::null(), &mut now);
+        libc::sigismember(&now, libc::SIGCHLD)
+    };
+    assert_eq!(blocked, 0);
+}
+
+#[test]
 fn self_pipe_wakes_poll_and_names_the_signal() {
     let pipe = signal::SelfPipe::install().unwrap();
     // SAFETY: raising a signal whose handler was just installed.
