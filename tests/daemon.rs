@@ -328,6 +328,37 @@ fn pids(d: &Daemon) -> Vec<(String, String, i32)> {
 /// SIGHUP: unchanged keeps its pid, changed restarts with its new section,
 /// added starts, removed stops. A bad file then changes nothing, whether by
 /// `vigilctl reload` (reload-failed, exit 4) or by SIGHUP.
+/// A request waiting across a reload that moves services to other ids
+/// must still be answered for its own service, not for the one that took
+/// its old place.
+#[test]
+fn reload_keeps_waiting_requests_with_their_service() {
+    const A: &str = "[a]\nexec = /bin/sh -c \"trap '' TERM; while :; do sleep 1; done\"\nstop_timeout = 2s\n\
+                     [b]\nexec = /bin/false\nbackoff = 20s 30s\n";
+    const B: &str = "[b]\nexec = /bin/false\nbackoff = 25s 30s\n\
+                     [a]\nexec = /bin/sh -c \"trap '' TERM; while :; do sleep 1; done\"\nstop_timeout = 2s\n";
+    let d = Daemon::start("reloadwait", A);
+    d.wait_up("a");
+    d.wait_svc("b", "in backoff", |s| s.state() == "backoff");
+    let mut stop = d.ask("stop a");
+    assert_eq!(stop.line(DEADLINE).as_deref(), Some("stopping a"));
+    d.write_conf(B);
+    d.signal(libc::SIGHUP);
+    d.wait_stderr("reloaded");
+    // b (changed, now at a's old index) goes down; that is not a's answer.
+    assert_eq!(
+        stop.line(Duration::from_millis(500)),
+        None,
+        "a is still stopping"
+    );
+    assert_eq!(d.svc("a").unwrap().state(), "stopping");
+    assert_eq!(
+        stop.line(DEADLINE).as_deref(),
+        Some("stopped a"),
+        "after the KILL"
+    );
+}
+
 #[test]
 fn reload_restarts_only_what_changed() {
     let d = Daemon::start("reload", RELOAD_A);
