@@ -10,7 +10,6 @@ use core::ffi::c_int;
 use core::fmt::Write;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, OwnedFd};
-use rustix::time::Timespec;
 use vigild::config::parse_duration;
 use vigild::fixed::{Lossy, SliceWriter};
 use vigild::status::{Fields, parse_line, write_sv};
@@ -119,6 +118,36 @@ fn request(dir: &[u8], line: core::fmt::Arguments<'_>, stream: bool) -> c_int {
         Ok(fd) => fd,
         Err(code) => return code,
     };
+    ask(&fifo, dir, line, &mut |answers| {
+        let mut last = Last::default();
+        // vigild answers at once; a silence this long means it is stuck.
+        let first = Some(clock::now().plus_ms(10_000));
+        let code = read_lines(answers, first, None, &mut |line| {
+            let _ = write_all(stdout(), line);
+            let _ = write_all(stdout(), b"\n");
+            last.note(line);
+            false
+        });
+        match code {
+            Err(Errno::TIMEDOUT) => {
+                say!("no answer from vigild");
+                1
+            }
+            _ if stream => 0,
+            _ => last.code(),
+        }
+    })
+}
+
+/// Write `line reply=FIFO` to the control FIFO, with a reply FIFO of our
+/// own in the run directory, and let `answers` read the results; the reply
+/// FIFO is removed afterwards. The exit code.
+fn ask(
+    fifo: &OwnedFd,
+    dir: &[u8],
+    line: core::fmt::Arguments<'_>,
+    answers: &mut dyn FnMut(&OwnedFd) -> c_int,
+) -> c_int {
     let Some(reply) = PathBuf::join(dir, format_args!("reply.{}", process::getpid())) else {
         return 2;
     };
@@ -131,51 +160,28 @@ fn request(dir: &[u8], line: core::fmt::Arguments<'_>, stream: bool) -> c_int {
         );
         return 1;
     }
-    let code = exchange(&fifo, &reply, line, stream);
+    let code = match open_fifo_read(reply.bytes()) {
+        Ok(read_end) => {
+            let mut text = [0u8; 640];
+            let mut w = SliceWriter::new(&mut text);
+            if w.write_fmt(format_args!("{line} reply=")).is_err()
+                || w.push(reply.bytes()).is_err()
+                || w.push(b"\n").is_err()
+            {
+                say!("request too long");
+                2
+            } else if write_all(fifo.as_fd(), w.bytes()).is_err() {
+                // One write of at most PIPE_BUF bytes: it reaches vigild whole.
+                say!("unable to write the control FIFO");
+                3
+            } else {
+                answers(&read_end)
+            }
+        }
+        Err(_) => 1,
+    };
     unlink(reply.bytes());
     code
-}
-
-fn exchange(
-    fifo: &OwnedFd,
-    reply: &PathBuf,
-    line: core::fmt::Arguments<'_>,
-    stream: bool,
-) -> c_int {
-    let Ok(answers) = open_fifo_read(reply.bytes()) else {
-        return 1;
-    };
-    let mut text = [0u8; 640];
-    let mut w = SliceWriter::new(&mut text);
-    if w.write_fmt(format_args!("{line} reply=")).is_err()
-        || w.push(reply.bytes()).is_err()
-        || w.push(b"\n").is_err()
-    {
-        say!("request too long");
-        return 2;
-    }
-    // One write of at most PIPE_BUF bytes: it reaches vigild whole.
-    if write_all(fifo.as_fd(), w.bytes()).is_err() {
-        say!("unable to write the control FIFO");
-        return 3;
-    }
-    let mut last = Last::default();
-    // vigild answers at once; a silence this long means it is stuck.
-    let first = Some(clock::now().plus_ms(10_000));
-    let code = read_lines(&answers, first, None, &mut |line| {
-        let _ = write_all(stdout(), line);
-        let _ = write_all(stdout(), b"\n");
-        last.note(line);
-        false
-    });
-    match code {
-        Err(Errno::TIMEDOUT) => {
-            say!("no answer from vigild");
-            1
-        }
-        _ if stream => 0,
-        _ => last.code(),
-    }
 }
 
 /// The result word that decides the exit code.
@@ -224,10 +230,7 @@ fn read_lines(
         };
         let timeout = match deadline.map(|d| d.ms_since(clock::now())) {
             Some(0) => return Err(Errno::TIMEDOUT),
-            ms => ms.map(|ms| Timespec {
-                tv_sec: (ms / 1000) as i64,
-                tv_nsec: ((ms % 1000) * 1_000_000) as i64,
-            }),
+            ms => ms.map(clock::timespec),
         };
         let mut fds = [PollFd::new(fd, PollFlags::IN)];
         match poll(&mut fds, timeout.as_ref()) {
@@ -343,41 +346,15 @@ fn wait(dir: &[u8], target: &[u8], name: &[u8], timeout: Option<&[u8]>) -> c_int
         say!("{}: not known", Lossy(name));
         return 4;
     }
-    let Some(reply) = PathBuf::join(dir, format_args!("reply.{}", process::getpid())) else {
-        return 2;
-    };
-    unlink(reply.bytes());
-    if mkfifo(reply.bytes()).is_err() {
-        return 1;
-    }
-    let code = wait_on(&fifo, &reply, target, name, deadline);
-    unlink(reply.bytes());
-    code
+    ask(&fifo, dir, format_args!("monitor"), &mut |answers| {
+        wait_on(answers, target, name, deadline)
+    })
 }
 
-fn wait_on(
-    fifo: &OwnedFd,
-    reply: &PathBuf,
-    target: &[u8],
-    name: &[u8],
-    deadline: Option<Instant>,
-) -> c_int {
-    let Ok(answers) = open_fifo_read(reply.bytes()) else {
-        return 1;
-    };
-    let mut text = [0u8; 600];
-    let mut w = SliceWriter::new(&mut text);
-    if w.push(b"monitor reply=").is_err()
-        || w.push(reply.bytes()).is_err()
-        || w.push(b"\n").is_err()
-    {
-        return 2;
-    }
-    if write_all(fifo.as_fd(), w.bytes()).is_err() {
-        return 3;
-    }
+/// Follow the monitor stream on `answers` until `name` is in `target`.
+fn wait_on(answers: &OwnedFd, target: &[u8], name: &[u8], deadline: Option<Instant>) -> c_int {
     let mut reached = false;
-    let result = read_lines(&answers, None, deadline, &mut |line| {
+    let result = read_lines(answers, None, deadline, &mut |line| {
         // `NAME: STATE (pid N)` at first, then `NAME: FROM -> TO (...)`.
         let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix(b": ")) else {
             return false;

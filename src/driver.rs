@@ -11,7 +11,6 @@ use crate::sys::spawn::{Plan, spawn};
 use crate::sys::{Errno, args, clock, process, user};
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::time::Timespec;
 use vigild::config::{Config, Errors, Log};
 use vigild::control::{LineError, LineReader, Piece, Verb, parse_line};
 use vigild::engine::{Answer, Command, Effects, Slot, State, Supervisor};
@@ -174,7 +173,7 @@ impl Effects for Fx<'_> {
                 Lossy(self.cfg.name(id)),
             );
         }
-        self.replies.changed(self.cfg, id, from, slot);
+        self.replies.changed(self.cfg, id, line.as_str(), slot);
         *self.dirty = true;
     }
 }
@@ -219,15 +218,7 @@ impl Driver {
             };
             self.wait(deadline.map(|at| at.ms_since(now)));
             let now = clock::now();
-            let mut pending = [0i32; 8];
-            let mut count = 0;
             for sig in self.signals.drain() {
-                if count < pending.len() {
-                    pending[count] = sig;
-                    count += 1;
-                }
-            }
-            for &sig in &pending[..count] {
                 self.on_signal(sig, now);
             }
             while let Some((pid, status)) = process::reap() {
@@ -256,10 +247,7 @@ impl Driver {
                 fds[n] = PollFd::from_borrowed_fd(fd, PollFlags::empty());
                 n += 1;
             }
-            let timeout = timeout_ms.map(|ms| Timespec {
-                tv_sec: (ms / 1000) as i64,
-                tv_nsec: ((ms % 1000) * 1_000_000) as i64,
-            });
+            let timeout = timeout_ms.map(clock::timespec);
             if poll(&mut fds[..n], timeout.as_ref()).is_ok() {
                 for (flag, fd) in gone.iter_mut().zip(&fds[2..n]) {
                     *flag = fd.revents().intersects(PollFlags::ERR | PollFlags::HUP);
@@ -393,12 +381,12 @@ impl Driver {
                     other => answer(format_args!("{} {name}", other.word())),
                 }
                 let wait = match (result, request.verb) {
-                    (Answer::Starting, _) | (Answer::Stopping, Verb::Restart) => Some(Wait::Up),
-                    (Answer::Stopping, _) => Some(Wait::Down),
+                    (Answer::Starting, _) | (Answer::Stopping, Verb::Restart) => Some(Wait::Up(id)),
+                    (Answer::Stopping, _) => Some(Wait::Down(id)),
                     _ => None,
                 };
                 if let (Some(wait), Some(fd)) = (wait, reply)
-                    && let Err(fd) = self.replies.wait(fd, id, wait)
+                    && let Err(fd) = self.replies.wait(fd, wait)
                 {
                     send(
                         fd.as_fd(),
@@ -420,7 +408,7 @@ impl Driver {
                 self.shutdown(0);
                 if let Some(fd) = reply {
                     // Answered with `stopped vigild` when vigild exits.
-                    let _ = self.replies.wait(fd, ServiceId(0), Wait::Shutdown);
+                    let _ = self.replies.wait(fd, Wait::Shutdown);
                 }
             }
             (Verb::Monitor, _) => {

@@ -458,7 +458,7 @@ impl Supervisor {
                 _ => {}
             }
         }
-        if self.halting || cfg.ids().any(|id| cfg.spec(id).removed) {
+        if self.halting || cfg.has_removed() {
             self.stop_in_order(cfg, now, fx);
         }
         self.start_in_order(cfg, now, fx);

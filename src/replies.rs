@@ -11,22 +11,38 @@ use vigild::config::Config;
 use vigild::engine::{Slot, State};
 use vigild::fixed::{ArrayStr, Lossy, ServiceId};
 use vigild::limits::{MONITORS_MAX, REPLIES_MAX};
-use vigild::status::write_transition;
 
 /// What a waiting request waits for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Wait {
     /// `up`, or `start-failed` when the service ends up down or in backoff.
-    Up,
+    Up(ServiceId),
     /// `stopped`.
-    Down,
+    Down(ServiceId),
     /// vigild's exit.
     Shutdown,
 }
 
+impl Wait {
+    fn service(self) -> Option<ServiceId> {
+        match self {
+            Wait::Up(id) | Wait::Down(id) => Some(id),
+            Wait::Shutdown => None,
+        }
+    }
+
+    /// The same wait, for the service's id in a new configuration.
+    fn for_service(self, id: ServiceId) -> Wait {
+        match self {
+            Wait::Up(_) => Wait::Up(id),
+            Wait::Down(_) => Wait::Down(id),
+            Wait::Shutdown => Wait::Shutdown,
+        }
+    }
+}
+
 struct Waiter {
     fd: OwnedFd,
-    id: ServiceId,
     wait: Wait,
 }
 
@@ -59,11 +75,11 @@ impl Replies {
         }
     }
 
-    /// Keep `fd` until `id` reaches what `wait` waits for. Gives `fd` back when full.
-    pub fn wait(&mut self, fd: OwnedFd, id: ServiceId, wait: Wait) -> Result<(), OwnedFd> {
+    /// Keep `fd` until what `wait` waits for happens. Gives `fd` back when full.
+    pub fn wait(&mut self, fd: OwnedFd, wait: Wait) -> Result<(), OwnedFd> {
         match self.waiters.iter_mut().find(|w| w.is_none()) {
             Some(free) => {
-                *free = Some(Waiter { fd, id, wait });
+                *free = Some(Waiter { fd, wait });
                 Ok(())
             }
             None => Err(fd),
@@ -82,9 +98,8 @@ impl Replies {
     }
 
     /// A service changed: tell the monitors, resolve what waited for it.
-    pub fn changed(&mut self, cfg: &Config, id: ServiceId, from: State, slot: &Slot) {
-        let mut line = ArrayStr::<480>::new();
-        let _ = write_transition(&mut line, cfg, id, from, slot);
+    /// `line` is the transition as `status::write_transition` words it.
+    pub fn changed(&mut self, cfg: &Config, id: ServiceId, line: &str, slot: &Slot) {
         for entry in self.monitors.iter_mut() {
             if let Some(m) = entry
                 && !monitor_line_to(m.fd.as_fd(), &mut m.lost, format_args!("{line}"))
@@ -95,26 +110,27 @@ impl Replies {
         let name = Lossy(cfg.name(id));
         for entry in self.waiters.iter_mut() {
             let Some(w) = entry else { continue };
-            if w.id != id {
+            if w.wait.service() != Some(id) {
                 continue;
             }
             let fd = w.fd.as_fd();
             // The request is resolved whether or not its reader is still there.
             let _sent = match (w.wait, slot.state) {
-                (Wait::Up, State::Up { .. }) => send(fd, format_args!("up {name}")),
-                (Wait::Up, State::Down | State::Backoff { .. }) => match slot.last() {
+                (Wait::Up(_), State::Up { .. }) => send(fd, format_args!("up {name}")),
+                (Wait::Up(_), State::Down | State::Backoff { .. }) => match slot.last() {
                     Some(last) if slot.reason == vigild::engine::Reason::None => {
                         send(fd, format_args!("start-failed {name} {last}"))
                     }
                     _ => send(fd, format_args!("start-failed {name} {}", slot.reason)),
                 },
-                (Wait::Down, State::Down) => send(fd, format_args!("stopped {name}")),
-                (Wait::Down, State::Starting { .. } | State::Up { .. } | State::Backoff { .. }) => {
-                    send(
-                        fd,
-                        format_args!("error {name} started again before it stopped"),
-                    )
-                }
+                (Wait::Down(_), State::Down) => send(fd, format_args!("stopped {name}")),
+                (
+                    Wait::Down(_),
+                    State::Starting { .. } | State::Up { .. } | State::Backoff { .. },
+                ) => send(
+                    fd,
+                    format_args!("error {name} started again before it stopped"),
+                ),
                 _ => continue,
             };
             *entry = None;
@@ -149,10 +165,12 @@ impl Replies {
     pub fn remap(&mut self, new_id: impl Fn(ServiceId) -> Option<ServiceId>) {
         for entry in self.waiters.iter_mut() {
             let Some(w) = entry else { continue };
-            match (w.wait, new_id(w.id)) {
-                (Wait::Shutdown, _) => {}
-                (_, Some(id)) => w.id = id,
-                (_, None) => *entry = None,
+            let Some(old) = w.wait.service() else {
+                continue;
+            };
+            match new_id(old) {
+                Some(id) => w.wait = w.wait.for_service(id),
+                None => *entry = None,
             }
         }
     }

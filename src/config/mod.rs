@@ -194,6 +194,8 @@ pub struct Config {
     pub global: Global,
     specs: [ServiceSpec; MAX_SERVICES],
     count: u16,
+    /// Some service is a removed one kept until it stops (`adopt_removed`).
+    has_removed: bool,
     /// Service indexes with every service after its dependencies.
     order: [u16; MAX_SERVICES],
     /// Where every string of this configuration lives.
@@ -215,6 +217,7 @@ impl Config {
             global: Global::EMPTY,
             specs: [ServiceSpec::EMPTY; MAX_SERVICES],
             count: 0,
+            has_removed: false,
             order: [0; MAX_SERVICES],
             arena: Arena::new(),
             bodies: [parse::Body::EMPTY; MAX_SERVICES],
@@ -225,7 +228,13 @@ impl Config {
     pub fn clear(&mut self) {
         self.global = Global::EMPTY;
         self.count = 0;
+        self.has_removed = false;
         self.arena.clear();
+    }
+
+    /// True if some service was carried over by a reload only to stop.
+    pub fn has_removed(&self) -> bool {
+        self.has_removed
     }
 
     /// Number of services.
@@ -299,6 +308,7 @@ impl Config {
         // A removed service has no dependencies and nothing may depend on it.
         self.order[new.index()] = new.0;
         self.count += 1;
+        self.has_removed = true;
         Ok(new)
     }
 

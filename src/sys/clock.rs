@@ -10,6 +10,14 @@ fn ms(t: Timespec) -> u64 {
     (t.tv_sec as u64).saturating_mul(1000) + t.tv_nsec as u64 / 1_000_000
 }
 
+/// `ms` milliseconds as a poll(2) timeout.
+pub fn timespec(ms: u64) -> Timespec {
+    Timespec {
+        tv_sec: (ms / 1000) as i64,
+        tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+    }
+}
+
 /// Now, on the monotonic clock.
 pub fn now() -> Instant {
     Instant::from_ms(ms(clock_gettime(ClockId::Monotonic)))

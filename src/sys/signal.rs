@@ -66,12 +66,12 @@ impl SelfPipe {
         self.read.as_fd()
     }
 
-    /// Empty the pipe and return the signals received since the last call.
-    pub fn drain(&self) -> impl Iterator<Item = c_int> {
+    /// Empty the pipe and return the signals received since the last call
+    /// (the iterator does not borrow the pipe: acting on a signal may need
+    /// all of vigild).
+    pub fn drain(&self) -> impl Iterator<Item = c_int> + use<> {
         let mut buf = [0u8; 256];
-        while let Ok(n @ 1..) = rustix::io::read(&self.read, &mut buf) {
-            let _ = n;
-        }
+        while let Ok(1..) = rustix::io::read(&self.read, &mut buf) {}
         (1..65).filter(|&sig| PENDING[sig as usize].swap(false, Relaxed))
     }
 }
