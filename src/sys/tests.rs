@@ -8,6 +8,18 @@ use rustix::fd::AsFd;
 use std::ffi::CString;
 use std::path::PathBuf;
 
+/// Every test here takes this lock: they share process-wide state that the
+/// test harness's threads would otherwise race on (signal dispositions that
+/// `reset_inherited` resets, and fds that a spawned child holds copies of
+/// until it execs). vigild itself is single-threaded.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vigild-sys-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -47,14 +59,31 @@ fn wait_status(pid: i32) -> (Option<i32>, Option<i32>) {
     (status.exit_status(), status.terminating_signal())
 }
 
+/// Wait (at most 5 s) until `pid` is in its nanosleep: sleep(1) briefly opens
+/// locale files while it starts, which would show up as extra fds.
+fn wait_until_asleep(pid: i32) {
+    let sleeping = [libc::SYS_clock_nanosleep, libc::SYS_nanosleep].map(|nr| nr.to_string());
+    for _ in 0..500 {
+        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap();
+        let nr = syscall.split(' ').next().unwrap_or("");
+        if sleeping.iter().any(|s| s == nr) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("pid {pid} never went to sleep");
+}
+
 #[test]
 fn spawn_runs_the_program_and_reports_its_exit() {
+    let _serial = serial();
     let pid = run(&["/bin/sh", "-c", "exit 3"], &[], "/").unwrap();
     assert_eq!(wait_status(pid), (Some(3), None));
 }
 
 #[test]
 fn spawn_searches_path_and_reports_exec_failure_as_errno() {
+    let _serial = serial();
     let pid = run(&["true"], &[], "/").unwrap();
     assert_eq!(wait_status(pid), (Some(0), None));
     assert_eq!(run(&["/nonexistent/prog"], &[], "/"), Err(Errno::NOENT));
@@ -72,23 +101,29 @@ fn spawn_searches_path_and_reports_exec_failure_as_errno() {
 
 #[test]
 fn spawned_child_has_its_own_session_clean_mask_and_only_stdio() {
+    let _serial = serial();
     signal::reset_inherited();
     let dir = temp_dir("child");
     let out = dir.join("out");
+    // The mask is read with shell builtins before the shell forks anything:
+    // dash blocks every signal around its own forks.
     let script = format!(
-        "ps_sid=$(cut -d' ' -f6 /proc/$$/stat); echo sid=$ps_sid pid=$$ > {0}; \
-         grep -E 'SigBlk|SigIgn' /proc/$$/status >> {0}; echo \"$GREETING\" >> {0}; umask >> {0}",
+        "while read -r key value; do case $key in SigBlk:|SigIgn:) echo $key $value;; esac; \
+         done < /proc/$$/status > {0}; ps_sid=$(cut -d' ' -f6 /proc/$$/stat); \
+         echo sid=$ps_sid pid=$$ >> {0}; echo \"$GREETING\" >> {0}; umask >> {0}",
         out.display()
     );
     let pid = run(&["/bin/sh", "-c", &script], &["GREETING=hello there"], "/").unwrap();
     assert_eq!(wait_status(pid), (Some(0), None));
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(
-        text.starts_with(&format!("sid={pid} pid={pid}\n")),
+        text.starts_with("SigBlk: 0000000000000000\nSigIgn: 0000000000000000\n"),
+        "clean mask, no ignored signals: {text}"
+    );
+    assert!(
+        text.contains(&format!("\nsid={pid} pid={pid}\n")),
         "own session: {text}"
     );
-    assert!(text.contains("SigBlk:\t0000000000000000"), "{text}");
-    assert!(text.contains("SigIgn:\t0000000000000000"), "{text}");
     assert!(text.contains("hello there"));
     assert!(text.contains("0077"));
     std::fs::remove_dir_all(dir).unwrap();
@@ -100,6 +135,7 @@ fn spawned_child_has_its_own_session_clean_mask_and_only_stdio() {
     )
     .unwrap();
     let pid = run(&["sleep", "10"], &[], "/").unwrap();
+    wait_until_asleep(pid);
     let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -113,6 +149,7 @@ fn spawned_child_has_its_own_session_clean_mask_and_only_stdio() {
 
 #[test]
 fn reset_inherited_unblocks_every_signal() {
+    let _serial = serial();
     // SAFETY: plain sigset operations on this test thread's own mask.
     let blocked = unsafe {
         let mut set: libc::sigset_t = core::mem::zeroed();
@@ -129,6 +166,7 @@ fn reset_inherited_unblocks_every_signal() {
 
 #[test]
 fn self_pipe_wakes_poll_and_names_the_signal() {
+    let _serial = serial();
     let pipe = signal::SelfPipe::install().unwrap();
     // SAFETY: raising a signal whose handler was just installed.
     unsafe { libc::raise(libc::SIGUSR1) };
@@ -146,6 +184,7 @@ fn self_pipe_wakes_poll_and_names_the_signal() {
 
 #[test]
 fn run_dir_and_control_fifo_are_private_and_exclusive() {
+    let _serial = serial();
     let dir = temp_dir("run");
     let run_dir = dir.join("run");
     let path = run_dir.as_os_str().as_encoded_bytes();
@@ -185,6 +224,7 @@ fn run_dir_and_control_fifo_are_private_and_exclusive() {
 
 #[test]
 fn reply_must_be_a_fifo() {
+    let _serial = serial();
     let dir = temp_dir("reply");
     let file = dir.join("plain");
     std::fs::write(&file, "x").unwrap();
