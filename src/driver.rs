@@ -173,7 +173,7 @@ impl Effects for Fx<'_> {
                 Lossy(self.cfg.name(id)),
             );
         }
-        self.replies.changed(self.cfg, id, line.as_str(), slot);
+        self.replies.changed(id, line.as_str(), slot);
         *self.dirty = true;
     }
 }
@@ -205,8 +205,12 @@ impl Driver {
             if self.dirty && self.status_due.is_none() {
                 self.status_due = Some(now.plus_ms(STATUS_DELAY_MS));
             }
-            if self.status_due.is_some_and(|due| due <= now) || halted {
+            let answers = self.replies.has_outcomes();
+            if self.status_due.is_some_and(|due| due <= now) || halted || answers {
                 self.write_status();
+            }
+            if answers {
+                self.replies.flush(&self.configs[self.active]);
             }
             self.tell_ready();
             if halted {

@@ -8,7 +8,8 @@ use crate::sys::fs::write_all;
 use core::fmt::{self, Write};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild::config::Config;
-use vigild::engine::{Slot, State};
+use vigild::engine::{Reason, Slot, State};
+use vigild::event::ExitStatus;
 use vigild::fixed::{ArrayStr, Lossy, ServiceId};
 use vigild::limits::{MONITORS_MAX, REPLIES_MAX};
 
@@ -44,6 +45,20 @@ impl Wait {
 struct Waiter {
     fd: OwnedFd,
     wait: Wait,
+    /// Resolved, answer not sent yet: answers go out only once the status
+    /// file shows the state they report (`flush`), so that a script may read
+    /// it as soon as `vigilctl` returns.
+    outcome: Option<Outcome>,
+}
+
+/// How a waiting request was resolved.
+#[derive(Clone, Copy)]
+enum Outcome {
+    Up,
+    /// Its last exit, and why it is down or backing off.
+    StartFailed(Option<ExitStatus>, Reason),
+    Stopped,
+    StartedAgain,
 }
 
 struct Monitor {
@@ -79,7 +94,11 @@ impl Replies {
     pub fn wait(&mut self, fd: OwnedFd, wait: Wait) -> Result<(), OwnedFd> {
         match self.waiters.iter_mut().find(|w| w.is_none()) {
             Some(free) => {
-                *free = Some(Waiter { fd, wait });
+                *free = Some(Waiter {
+                    fd,
+                    wait,
+                    outcome: None,
+                });
                 Ok(())
             }
             None => Err(fd),
@@ -97,9 +116,10 @@ impl Replies {
         }
     }
 
-    /// A service changed: tell the monitors, resolve what waited for it.
+    /// A service changed: tell the monitors, resolve what waited for it
+    /// (answered by `flush`).
     /// `line` is the transition as `status::write_transition` words it.
-    pub fn changed(&mut self, cfg: &Config, id: ServiceId, line: &str, slot: &Slot) {
+    pub fn changed(&mut self, id: ServiceId, line: &str, slot: &Slot) {
         for entry in self.monitors.iter_mut() {
             if let Some(m) = entry
                 && !monitor_line_to(m.fd.as_fd(), &mut m.lost, format_args!("{line}"))
@@ -107,31 +127,57 @@ impl Replies {
                 *entry = None;
             }
         }
-        let name = Lossy(cfg.name(id));
-        for entry in self.waiters.iter_mut() {
-            let Some(w) = entry else { continue };
-            if w.wait.service() != Some(id) {
+        for w in self.waiters.iter_mut().flatten() {
+            if w.wait.service() != Some(id) || w.outcome.is_some() {
                 continue;
             }
-            let fd = w.fd.as_fd();
-            // The request is resolved whether or not its reader is still there.
-            let _sent = match (w.wait, slot.state) {
-                (Wait::Up(_), State::Up { .. }) => send(fd, format_args!("up {name}")),
-                (Wait::Up(_), State::Down | State::Backoff { .. }) => match slot.last() {
-                    Some(last) if slot.reason == vigild::engine::Reason::None => {
-                        send(fd, format_args!("start-failed {name} {last}"))
-                    }
-                    _ => send(fd, format_args!("start-failed {name} {}", slot.reason)),
-                },
-                (Wait::Down(_), State::Down) => send(fd, format_args!("stopped {name}")),
+            w.outcome = match (w.wait, slot.state) {
+                (Wait::Up(_), State::Up { .. }) => Some(Outcome::Up),
+                (Wait::Up(_), State::Down | State::Backoff { .. }) => {
+                    Some(Outcome::StartFailed(slot.last(), slot.reason))
+                }
+                (Wait::Down(_), State::Down) => Some(Outcome::Stopped),
                 (
                     Wait::Down(_),
                     State::Starting { .. } | State::Up { .. } | State::Backoff { .. },
-                ) => send(
+                ) => Some(Outcome::StartedAgain),
+                _ => None,
+            };
+        }
+    }
+
+    /// True if some request is resolved and waits for `flush`.
+    pub fn has_outcomes(&self) -> bool {
+        self.waiters.iter().flatten().any(|w| w.outcome.is_some())
+    }
+
+    /// Answer every resolved request (the status file is up to date).
+    pub fn flush(&mut self, cfg: &Config) {
+        for entry in self.waiters.iter_mut() {
+            let Some(Waiter {
+                fd,
+                wait,
+                outcome: Some(outcome),
+            }) = entry
+            else {
+                continue;
+            };
+            let name = Lossy(wait.service().map_or(&b"-"[..], |id| cfg.name(id)));
+            let fd = fd.as_fd();
+            // The request is resolved whether or not its reader is still there.
+            let _sent = match *outcome {
+                Outcome::Up => send(fd, format_args!("up {name}")),
+                Outcome::StartFailed(Some(last), Reason::None) => {
+                    send(fd, format_args!("start-failed {name} {last}"))
+                }
+                Outcome::StartFailed(_, reason) => {
+                    send(fd, format_args!("start-failed {name} {reason}"))
+                }
+                Outcome::Stopped => send(fd, format_args!("stopped {name}")),
+                Outcome::StartedAgain => send(
                     fd,
                     format_args!("error {name} started again before it stopped"),
                 ),
-                _ => continue,
             };
             *entry = None;
         }

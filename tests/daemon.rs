@@ -1776,3 +1776,36 @@ fn new_vigild_reuses_a_dead_ones_run_dir() {
     assert!(alive(new.pid()));
     assert_eq!(d2.request("start web"), ["started-already web"]);
 }
+
+/// A request's answer goes out only once the status file shows it: a script
+/// may read the status as soon as `vigilctl` returns. Each request resolves
+/// 50 ms after it is made, while the reader blocks on its reply FIFO, so it
+/// reads the status the moment the answer arrives.
+#[test]
+fn status_file_is_current_when_a_request_is_answered() {
+    let d = Daemon::start(
+        "answered",
+        "[web]\nexec = /bin/sh -c \"trap 'sleep 0.05; exit 0' TERM; sleep 1000 & wait\"\n\
+         [job]\nexec = /bin/sleep 0.05\nmode = oneshot\nautostart = no\n",
+    );
+    d.wait_up("web");
+    let request = |line: &str, first: &str| {
+        let mut reply = d.ask(line);
+        assert_eq!(reply.line(DEADLINE).as_deref(), Some(first));
+        reply.blocking().until_closed(DEADLINE)
+    };
+    for round in 0..5 {
+        assert_eq!(request("stop web", "stopping web"), ["stopped web"]);
+        let s = d.svc("web").unwrap();
+        assert_eq!(s.state(), "down", "round {round}: {}", s.line);
+        assert_eq!(request("start web", "starting web"), ["up web"]);
+        assert_eq!(request("restart job", "starting job"), ["up job"]);
+        let s = d.svc("job").unwrap();
+        assert_eq!(
+            (s.state(), s.last()),
+            ("up", "exit:0"),
+            "round {round}: {}",
+            s.line
+        );
+    }
+}

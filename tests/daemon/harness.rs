@@ -204,6 +204,19 @@ impl Reply {
         }
     }
 
+    /// Make reads wait for data (or the writer's close) instead of
+    /// polling: the reader then sees an answer the moment it is sent.
+    pub fn blocking(self) -> Reply {
+        use std::os::fd::AsRawFd;
+        let fd = self.file.as_raw_fd();
+        // SAFETY: fcntl on an fd this Reply owns.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            assert!(flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0);
+        }
+        self
+    }
+
     /// Read what is there; true once the writer has closed (EOF after data).
     fn fill(&mut self) -> bool {
         let mut chunk = [0u8; 4096];
