@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod accounts;
 pub mod config;
 pub mod control;
 pub mod engine;

@@ -163,7 +163,9 @@ fn prepare_and_exec(plan: &Plan<'_>) -> c_int {
                 rlim_cur: plan.nofile.into(),
                 rlim_max: plan.nofile.into(),
             };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) < 0 {
+            // prlimit64 directly: musl's setrlimit would synchronise threads.
+            let resource = libc::RLIMIT_NOFILE as c_int;
+            if libc::syscall(libc::SYS_prlimit64, 0, resource, &limit, 0usize) < 0 {
                 return err();
             }
         }

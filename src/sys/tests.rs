@@ -248,3 +248,38 @@ fn reply_must_be_a_fifo() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn account_files_are_read_line_by_line_skipping_overlong_lines() {
+    let _serial = serial();
+    let dir = temp_dir("lines");
+    let file = dir.join("passwd");
+    let long = "x".repeat(5000);
+    std::fs::write(&file, format!("a:1\n{long}\nb:2\n\nc:3")).unwrap();
+    let mut seen = Vec::new();
+    user::each_line(file.as_os_str().as_encoded_bytes(), |line| {
+        seen.push(String::from_utf8(line.to_vec()).unwrap());
+        core::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(seen, ["a:1", "b:2", "", "c:3"]);
+    let mut first = Vec::new();
+    user::each_line(file.as_os_str().as_encoded_bytes(), |line| {
+        first.push(line.to_vec());
+        core::ops::ControlFlow::Break(())
+    })
+    .unwrap();
+    assert_eq!(first, [b"a:1".to_vec()]);
+    std::fs::remove_dir_all(dir).unwrap();
+    // root is in every passwd file.
+    let root = user::lookup(b"root\0", b"\0").unwrap();
+    assert_eq!((root.uid, root.gid), (0, 0));
+    assert_eq!(
+        user::lookup(b"no-such-user-here\0", b"\0").err(),
+        Some(Errno::NOENT)
+    );
+    assert_eq!(
+        user::lookup(b"4321\0", b"\0").map(|c| (c.uid, c.gid)).ok(),
+        Some((4321, 4321))
+    );
+}

@@ -1,58 +1,56 @@
-//! Looking up the `user` and `group` of a service in the passwd and group
-//! databases (libc's reentrant calls into buffers on our stack).
+//! Looking up the `user` and `group` of a service in `/etc/passwd` and
+//! `/etc/group` (read here, parsed by `vigild::accounts`).
 
 use super::Errno;
+use super::fs::open_read;
 use super::spawn::{Creds, GROUPS_MAX};
-use vigild::event::parse_u64;
+use core::ops::ControlFlow;
+use vigild::accounts::{group_line, numeric_id, user_line};
 
 /// Resolve `user` (name or number, NUL-terminated, may be empty) and `group`
 /// (likewise) to the credentials to run with. With only `group`, the uid stays
-/// vigild's own.
+/// vigild's own. A user's supplementary groups are the groups that list it.
 pub fn lookup(user: &[u8], group: &[u8]) -> Result<Creds, Errno> {
+    let (user, group) = (without_nul(user), without_nul(group));
     let mut creds = Creds {
-        uid: 0,
-        gid: 0,
+        uid: rustix::process::getuid().as_raw(),
+        gid: rustix::process::getgid().as_raw(),
         groups: [0; GROUPS_MAX],
         ngroups: 0,
     };
-    creds.uid = rustix::process::getuid().as_raw();
-    creds.gid = rustix::process::getgid().as_raw();
-    if !is_empty(user) {
-        let mut buf = [0 as libc::c_char; 4096];
-        // SAFETY: a zeroed passwd is valid plain data for getpwnam_r to fill.
-        let mut pw: libc::passwd = unsafe { core::mem::zeroed() };
-        let mut found: *mut libc::passwd = core::ptr::null_mut();
-        // SAFETY: `user` is NUL-terminated; `pw`, `buf` and `found` are ours
-        // and outlive the call; the strings it stores point into `buf`.
-        let rc = unsafe {
-            libc::getpwnam_r(
-                user.as_ptr().cast(),
-                &mut pw,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut found,
-            )
-        };
-        if rc == 0 && !found.is_null() {
-            creds.uid = pw.pw_uid;
-            creds.gid = pw.pw_gid;
-            let mut n = GROUPS_MAX as libc::c_int;
-            // SAFETY: pw_name points into `buf` (still alive); `groups` has
-            // room for `n` entries and getgrouplist writes at most that many.
-            let rc = unsafe {
-                libc::getgrouplist(pw.pw_name, pw.pw_gid, creds.groups.as_mut_ptr(), &mut n)
-            };
-            creds.ngroups = if rc < 0 {
-                GROUPS_MAX
-            } else {
-                n.max(0) as usize
-            };
-        } else {
-            let uid = number(user).ok_or(Errno::NOENT)?;
-            (creds.uid, creds.gid) = (uid, uid);
+    if !user.is_empty() {
+        let mut found = None;
+        each_line(b"/etc/passwd", |line| match user_line(line) {
+            Some(u) if u.name == user => {
+                found = Some((u.uid, u.gid));
+                ControlFlow::Break(())
+            }
+            _ => ControlFlow::Continue(()),
+        })?;
+        match found {
+            Some(ids) => {
+                (creds.uid, creds.gid) = ids;
+                creds.groups[0] = creds.gid;
+                creds.ngroups = 1;
+                each_line(b"/etc/group", |line| {
+                    if let Some(g) = group_line(line)
+                        && g.has_member(user)
+                        && !creds.groups[..creds.ngroups].contains(&g.gid)
+                        && creds.ngroups < GROUPS_MAX
+                    {
+                        creds.groups[creds.ngroups] = g.gid;
+                        creds.ngroups += 1;
+                    }
+                    ControlFlow::Continue(())
+                })?;
+            }
+            None => {
+                let uid = numeric_id(user).ok_or(Errno::NOENT)?;
+                (creds.uid, creds.gid) = (uid, uid);
+            }
         }
     }
-    if !is_empty(group) {
+    if !group.is_empty() {
         creds.gid = group_id(group)?;
     }
     if creds.ngroups == 0 {
@@ -63,30 +61,63 @@ pub fn lookup(user: &[u8], group: &[u8]) -> Result<Creds, Errno> {
 }
 
 fn group_id(group: &[u8]) -> Result<u32, Errno> {
-    let mut buf = [0 as libc::c_char; 4096];
-    // SAFETY: a zeroed group is valid plain data for getgrnam_r to fill.
-    let mut gr: libc::group = unsafe { core::mem::zeroed() };
-    let mut found: *mut libc::group = core::ptr::null_mut();
-    // SAFETY: `group` is NUL-terminated; all out-pointers are ours.
-    let rc = unsafe {
-        libc::getgrnam_r(
-            group.as_ptr().cast(),
-            &mut gr,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut found,
-        )
+    let mut found = None;
+    each_line(b"/etc/group", |line| match group_line(line) {
+        Some(g) if g.name == group => {
+            found = Some(g.gid);
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    })?;
+    found.or_else(|| numeric_id(group)).ok_or(Errno::NOENT)
+}
+
+fn without_nul(name: &[u8]) -> &[u8] {
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    &name[..end]
+}
+
+/// Call `each` on every line of the file at `path` until
+/// it breaks. A missing file has no lines; lines longer than the buffer are
+/// skipped whole.
+pub(super) fn each_line(
+    path: &[u8],
+    mut each: impl FnMut(&[u8]) -> ControlFlow<()>,
+) -> Result<(), Errno> {
+    let fd = match open_read(path) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e),
     };
-    match rc == 0 && !found.is_null() {
-        true => Ok(gr.gr_gid),
-        false => number(group).ok_or(Errno::NOENT),
+    let mut buf = [0u8; 2048];
+    let (mut len, mut skipping) = (0, false);
+    loop {
+        let n = match rustix::io::read(&fd, &mut buf[len..]) {
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        };
+        let end = len + n;
+        let mut start = 0;
+        while let Some(nl) = buf[start..end].iter().position(|&b| b == b'\n') {
+            let line = &buf[start..start + nl];
+            start += nl + 1;
+            if !core::mem::take(&mut skipping) && each(line).is_break() {
+                return Ok(());
+            }
+        }
+        if n == 0 {
+            // The last line may lack its newline.
+            if !skipping && start < end {
+                let _ = each(&buf[start..end]);
+            }
+            return Ok(());
+        }
+        if start == 0 && end == buf.len() {
+            (len, skipping) = (0, true);
+        } else {
+            buf.copy_within(start..end, 0);
+            len = end - start;
+        }
     }
-}
-
-fn is_empty(name: &[u8]) -> bool {
-    name.first().is_none_or(|&b| b == 0)
-}
-
-fn number(name: &[u8]) -> Option<u32> {
-    parse_u64(name.strip_suffix(&[0]).unwrap_or(name)).and_then(|n| u32::try_from(n).ok())
 }
