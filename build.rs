@@ -30,6 +30,12 @@ const LIMITS: &[(&str, usize, &str)] = &[
         "control requests waiting for their result",
     ),
     ("MONITORS_MAX", 8, "monitor streams at once"),
+    ("LISTENERS_MAX", 64, "listening sockets, over all services"),
+    (
+        "WORKERS_MAX",
+        1024,
+        "accept-mode workers running at once, over all services",
+    ),
 ];
 
 fn main() {
@@ -59,4 +65,16 @@ fn main() {
     }
     let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("limits.rs");
     fs::write(dest, out).unwrap();
+
+    // The static musl binary drops unwind tables nothing reads (see the
+    // script). Only where the linker is driven by cc (x86_64; the aarch64
+    // build links with rust-lld directly).
+    println!("cargo:rerun-if-changed=link/no-eh-frame.ld");
+    let var = |name: &str| env::var(name).unwrap_or_default();
+    if var("CARGO_CFG_TARGET_ENV") == "musl" && var("CARGO_CFG_TARGET_ARCH") == "x86_64" {
+        let script =
+            Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("link/no-eh-frame.ld");
+        println!("cargo:rustc-link-arg-bins=-Wl,--no-eh-frame-hdr");
+        println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
+    }
 }

@@ -3,31 +3,26 @@
 //! lines into engine calls, and lets the engine act through `Fx`. When no
 //! deadline exists it sleeps with no timeout: no system call while idle.
 
+use crate::launch::{self, EnvBuf, Launch};
+use crate::listeners::Listeners;
 use crate::log::say;
 use crate::replies::{Replies, Wait, monitor_line_to, send};
 use crate::sys::fs::{AtomicFile, write_all};
 use crate::sys::signal::SelfPipe;
-use crate::sys::spawn::{Plan, spawn};
-use crate::sys::{Errno, args, clock, process, user};
+use crate::sys::spawn::FDS_MAX;
+use crate::sys::{Errno, clock, listen, process};
+use core::cell::Cell;
+use core::net::SocketAddr;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild::config::{Config, Errors, Log};
+use vigild::config::{Config, Errors, Mode};
 use vigild::control::{LineError, LineReader, Piece, Verb, parse_line};
-use vigild::engine::{Answer, Command, Effects, Slot, State, Supervisor};
-use vigild::event::{ExitStatus, Pid};
-use vigild::fixed::{ArrayStr, Lossy, ServiceId, without_nul};
-use vigild::limits::{ARGV_MAX, ENV_MAX, MONITORS_MAX, REPLIES_MAX};
+use vigild::engine::{Admit, Answer, Command, Effects, Peer, Slot, State, Supervisor};
+use vigild::event::{ErrnoName, ExitStatus, Pid};
+use vigild::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter};
+use vigild::limits::{LISTENERS_MAX, MONITORS_MAX, REPLIES_MAX};
 use vigild::status::write_line;
 use vigild::time::Instant;
-
-/// Variables that describe vigild's own environment (given to it by its own
-/// supervisor) and must not leak into services.
-const OWN_VARIABLES: &[&[u8]] = &[
-    b"NOTIFY_SOCKET",
-    b"LISTEN_FDS",
-    b"LISTEN_PID",
-    b"LISTEN_FDNAMES",
-];
 
 /// How long a status change waits before the file is rewritten. Writing it
 /// (a rename, hundreds of µs on some file systems) right after a spawn would
@@ -35,8 +30,13 @@ const OWN_VARIABLES: &[&[u8]] = &[
 /// lets the service go first and coalesces bursts of changes.
 const STATUS_DELAY_MS: u64 = 1;
 
-/// Used when vigild's environment has no PATH.
-const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// How long a change of the accept counters waits before the status file
+/// is rewritten: they may change thousands of times a second.
+const COUNTERS_DELAY_MS: u64 = 1000;
+
+/// Connections accepted from one listener per loop turn, so that one busy
+/// listener cannot starve the others, the control FIFO or reaping.
+const ACCEPT_BATCH: usize = 16;
 
 /// Everything the loop owns.
 pub struct Driver {
@@ -68,8 +68,12 @@ pub struct Driver {
     pub replies: Replies,
     /// Control input cut into lines.
     pub lines: LineReader,
+    /// The listening sockets.
+    pub listeners: Listeners,
     /// The status file needs rewriting.
     pub dirty: bool,
+    /// Only accept counters changed since it was written.
+    pub counters_dirty: bool,
     /// When it will be rewritten (`STATUS_DELAY_MS` after the first change).
     pub status_due: Option<Instant>,
     /// Last status write failed (warn once, not every turn).
@@ -80,77 +84,55 @@ pub struct Driver {
 struct Fx<'a> {
     cfg: &'a Config,
     devnull: BorrowedFd<'a>,
+    listeners: &'a Listeners,
     replies: &'a mut Replies,
     dirty: &'a mut bool,
 }
 
 impl Effects for Fx<'_> {
     fn spawn(&mut self, id: ServiceId) -> Result<Pid, u16> {
-        let (cfg, spec) = (self.cfg, self.cfg.spec(id));
-        let arena = &cfg.arena;
-        let mut argv = [core::ptr::null(); ARGV_MAX + 1];
-        for (slot, word) in argv
-            .iter_mut()
-            .zip(arena.words(spec.prefix).chain(arena.words(spec.exec)))
-        {
-            *slot = word.as_ptr().cast();
+        let (cfg, devnull) = (self.cfg, raw(self.devnull));
+        if cfg.spec(id).mode != Mode::Activate {
+            let launch = Launch {
+                stdin: devnull,
+                conn: false,
+                devnull,
+                fds: &[],
+                env: &[],
+                listen_pid: None,
+            };
+            return launch::start(cfg, id, &launch);
         }
-        let mut envp = [core::ptr::null(); ENV_MAX + 1];
+        // Socket activation: the sockets as fds 3.. and systemd's variables.
+        let mut fds = [0; FDS_MAX];
         let mut n = 0;
-        let own = arena.words(spec.env);
-        for (ptr, entry) in args::environment() {
-            let key = entry.split(|&b| b == b'=').next().unwrap_or(entry);
-            let overridden = own
-                .clone()
-                .any(|e| without_nul(e).split(|&b| b == b'=').next() == Some(key));
-            if n < ENV_MAX && !overridden && !OWN_VARIABLES.contains(&key) {
-                envp[n] = ptr;
-                n += 1;
-            }
+        for (slot, fd) in fds.iter_mut().zip(self.listeners.of(id)) {
+            *slot = raw(fd);
+            n += 1;
         }
-        for entry in own {
-            if n < ENV_MAX {
-                envp[n] = entry.as_ptr().cast();
-                n += 1;
-            }
-        }
-        let creds = match spec.user.is_empty() && spec.group.is_empty() {
-            true => None,
-            false => Some(
-                user::lookup(
-                    arena.get_with_nul(spec.user),
-                    arena.get_with_nul(spec.group),
-                )
-                .map_err(|e| e.raw_os_error() as u16)?,
-            ),
+        let mut buf = [0u8; 1024];
+        let mut env = EnvBuf(SliceWriter::new(&mut buf));
+        env.entry(format_args!("LISTEN_FDS={n}"));
+        let names = FdNames {
+            name: Lossy(cfg.name(id)),
+            n,
         };
-        let out = match spec.log {
-            Log::Inherit => [1, 2],
-            Log::Null => [raw(self.devnull); 2],
-        };
-        let plan = Plan {
-            argv: &argv,
-            envp: &envp[..=n],
-            path: args::getenv(b"PATH").unwrap_or(DEFAULT_PATH),
-            stdio: [raw(self.devnull), out[0], out[1]],
-            dir: if spec.dir.is_empty() {
-                b"/\0"
-            } else {
-                arena.get_with_nul(spec.dir)
-            },
-            umask: u32::from(spec.umask),
-            nofile: spec.nofile,
-            creds: creds.as_ref(),
-        };
-        spawn(&plan).map(Pid).map_err(|e| {
-            let errno = e.raw_os_error() as u16;
+        if !env.entry(format_args!("LISTEN_FDNAMES={names}")) {
             say!(
-                "{}: unable to spawn: {}",
-                Lossy(cfg.name(id)),
-                vigild::event::ErrnoName(errno)
+                "{}: warning: LISTEN_FDNAMES too long, not set",
+                Lossy(cfg.name(id))
             );
-            errno
-        })
+        }
+        let mut pid_entry = *b"LISTEN_PID=\0\0\0\0\0\0\0\0\0\0\0\0";
+        let launch = Launch {
+            stdin: devnull,
+            conn: false,
+            devnull,
+            fds: &fds[..n],
+            env: env.0.bytes(),
+            listen_pid: Some(Cell::from_mut(&mut pid_entry[..]).as_slice_of_cells()),
+        };
+        launch::start(cfg, id, &launch)
     }
 
     fn kill(&mut self, pid: Pid, signal: u8, group: bool) {
@@ -182,11 +164,59 @@ fn raw(fd: BorrowedFd<'_>) -> i32 {
     rustix::fd::AsRawFd::as_raw_fd(&fd)
 }
 
+/// `max_per_ip` compares IPv6 bytes; IPv4 is mapped (`::ffff:a.b.c.d`).
+fn peer_key(remote: Option<SocketAddr>) -> Peer {
+    match remote {
+        Some(SocketAddr::V4(a)) => a.ip().to_ipv6_mapped().octets(),
+        Some(SocketAddr::V6(a)) => a.ip().octets(),
+        None => [0; 16],
+    }
+}
+
+/// A worker's variables: ucspi-tcp's and systemd's for TCP, `PROTO=UNIX`
+/// for a unix socket.
+fn connection_env(env: &mut EnvBuf<'_>, remote: Option<SocketAddr>, local: Option<SocketAddr>) {
+    let Some(remote) = remote else {
+        env.entry(format_args!("PROTO=UNIX"));
+        return;
+    };
+    env.entry(format_args!("PROTO=TCP"));
+    env.entry(format_args!("TCPREMOTEIP={}", remote.ip()));
+    env.entry(format_args!("TCPREMOTEPORT={}", remote.port()));
+    if let Some(local) = local {
+        env.entry(format_args!("TCPLOCALIP={}", local.ip()));
+        env.entry(format_args!("TCPLOCALPORT={}", local.port()));
+    }
+    env.entry(format_args!("REMOTE_ADDR={}", remote.ip()));
+    env.entry(format_args!("REMOTE_PORT={}", remote.port()));
+}
+
+/// `LISTEN_FDNAMES`: the service name for one socket, `NAME.0:NAME.1:...`
+/// (in config order) for several.
+struct FdNames<'a> {
+    name: Lossy<'a>,
+    n: usize,
+}
+
+impl core::fmt::Display for FdNames<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.n == 1 {
+            return write!(f, "{}", self.name);
+        }
+        for i in 0..self.n {
+            let sep = if i == 0 { "" } else { ":" };
+            write!(f, "{sep}{}.{i}", self.name)?;
+        }
+        Ok(())
+    }
+}
+
 impl Driver {
     fn parts(&mut self) -> (&mut Supervisor, Fx<'_>) {
         let fx = Fx {
             cfg: &self.configs[self.active],
             devnull: self.devnull.as_fd(),
+            listeners: &self.listeners,
             replies: &mut self.replies,
             dirty: &mut self.dirty,
         };
@@ -202,8 +232,14 @@ impl Driver {
             let cfg = fx.cfg;
             sv.tick(cfg, now, &mut fx);
             let (halted, deadline) = (sv.halted(cfg), sv.next_deadline(cfg));
-            if self.dirty && self.status_due.is_none() {
-                self.status_due = Some(now.plus_ms(STATUS_DELAY_MS));
+            let delay = match (self.dirty, self.counters_dirty) {
+                (true, _) => Some(STATUS_DELAY_MS),
+                (false, true) => Some(COUNTERS_DELAY_MS),
+                (false, false) => None,
+            };
+            if let Some(ms) = delay {
+                let due = now.plus_ms(ms);
+                self.status_due = Some(self.status_due.map_or(due, |d| d.min(due)));
             }
             let answers = self.replies.has_outcomes();
             if self.status_due.is_some_and(|due| due <= now) || halted || answers {
@@ -220,7 +256,8 @@ impl Driver {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            self.wait(deadline.map(|at| at.ms_since(now)));
+            let mut ready = [0u16; LISTENERS_MAX];
+            let n = self.wait(deadline.map(|at| at.ms_since(now)), &mut ready);
             let now = clock::now();
             for sig in self.signals.drain() {
                 self.on_signal(sig, now);
@@ -229,31 +266,53 @@ impl Driver {
                 self.on_exit(pid, status, now);
             }
             self.read_control(now);
+            for &i in &ready[..n] {
+                self.on_connection(i.into(), now);
+            }
         }
         say!("all services stopped, exiting");
+        self.listeners.close_all(&self.configs[self.active]);
         self.replies.finish();
         0
     }
 
-    /// poll(2) until something happens or `timeout_ms` passes.
-    fn wait(&mut self, timeout_ms: Option<u64>) {
+    /// poll(2) until something happens or `timeout_ms` passes. The
+    /// listeners with a connection waiting go into `ready` (by their
+    /// position in `Listeners`); their number is returned.
+    fn wait(&mut self, timeout_ms: Option<u64>, ready: &mut [u16; LISTENERS_MAX]) -> usize {
         let mut gone = [false; REPLIES_MAX + MONITORS_MAX];
-        let mut count = 0;
+        let (mut count, mut n_ready) = (0, 0);
         {
-            let mut fds: [PollFd<'_>; 2 + REPLIES_MAX + MONITORS_MAX] =
-                core::array::from_fn(|_| {
-                    PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::empty())
-                });
+            const SIZE: usize = 2 + LISTENERS_MAX + REPLIES_MAX + MONITORS_MAX;
+            let mut fds: [PollFd<'_>; SIZE] = core::array::from_fn(|_| {
+                PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::empty())
+            });
             fds[0] = PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN);
             fds[1] = PollFd::from_borrowed_fd(self.control.as_fd(), PollFlags::IN);
             let mut n = 2;
+            let cfg = &self.configs[self.active];
+            let mut polled = [0u16; LISTENERS_MAX];
+            for (i, l) in self.listeners.iter().enumerate() {
+                if self.sv.polls(cfg, l.service) {
+                    fds[n] = PollFd::from_borrowed_fd(l.fd.as_fd(), PollFlags::IN);
+                    polled[n - 2] = i as u16;
+                    n += 1;
+                }
+            }
+            let listeners_end = n;
             for fd in self.replies.fds() {
                 fds[n] = PollFd::from_borrowed_fd(fd, PollFlags::empty());
                 n += 1;
             }
             let timeout = timeout_ms.map(clock::timespec);
             if poll(&mut fds[..n], timeout.as_ref()).is_ok() {
-                for (flag, fd) in gone.iter_mut().zip(&fds[2..n]) {
+                for (fd, &i) in fds[2..listeners_end].iter().zip(&polled) {
+                    if !fd.revents().is_empty() {
+                        ready[n_ready] = i;
+                        n_ready += 1;
+                    }
+                }
+                for (flag, fd) in gone.iter_mut().zip(&fds[listeners_end..n]) {
                     *flag = fd.revents().intersects(PollFlags::ERR | PollFlags::HUP);
                     count += 1;
                 }
@@ -261,6 +320,86 @@ impl Driver {
         }
         if gone[..count].contains(&true) {
             self.replies.drop_gone(&gone[..count]);
+        }
+        n_ready
+    }
+
+    /// A listener has a connection waiting: start an activate service, or
+    /// accept and hand the connections to workers.
+    fn on_connection(&mut self, i: usize, now: Instant) {
+        let Some(id) = self.listeners.get(i).map(|l| l.service) else {
+            return;
+        };
+        let (sv, mut fx) = self.parts();
+        let cfg = fx.cfg;
+        match cfg.spec(id).mode {
+            Mode::Activate => sv.activate(cfg, id, now, &mut fx),
+            Mode::Accept => self.accept(i, id, now),
+            Mode::Daemon | Mode::Oneshot => {}
+        }
+    }
+
+    /// Accept up to `ACCEPT_BATCH` connections of listener `i`.
+    #[inline(never)]
+    fn accept(&mut self, i: usize, id: ServiceId, now: Instant) {
+        let cfg = &self.configs[self.active];
+        let Some(listener) = self.listeners.get(i) else {
+            return;
+        };
+        let addr = cfg.listens(id).nth(listener.index.into());
+        for _ in 0..ACCEPT_BATCH {
+            if !self.sv.polls(cfg, id) {
+                break;
+            }
+            let (conn, remote) = match listen::accept(listener.fd.as_fd()) {
+                Ok(pair) => pair,
+                Err(Errno::AGAIN) => break,
+                // The client gave up before we got to it.
+                Err(Errno::CONNABORTED | Errno::INTR | Errno::PROTO) => continue,
+                Err(e) => {
+                    say!(
+                        "{}: accept: {}; pausing the listener",
+                        Lossy(cfg.name(id)),
+                        ErrnoName(e.raw_os_error() as u16)
+                    );
+                    self.sv.accept_failed(id, now);
+                    break;
+                }
+            };
+            self.counters_dirty = true;
+            let peer = peer_key(remote);
+            match self.sv.admit(cfg, id, now, &peer) {
+                Admit::Spawn => {
+                    let local = addr
+                        .and_then(listen::bound_ip)
+                        .or_else(|| listen::local_address(conn.as_fd()));
+                    let mut buf = [0u8; 320];
+                    let mut env = EnvBuf(SliceWriter::new(&mut buf));
+                    connection_env(&mut env, remote, local);
+                    let devnull = raw(self.devnull.as_fd());
+                    let launch = Launch {
+                        stdin: raw(conn.as_fd()),
+                        conn: true,
+                        devnull,
+                        fds: &[],
+                        env: env.0.bytes(),
+                        listen_pid: None,
+                    };
+                    match launch::start(cfg, id, &launch) {
+                        Ok(pid) => self.sv.worker_spawned(cfg, id, now, pid, &peer),
+                        Err(_) => self.sv.worker_failed(id),
+                    }
+                }
+                Admit::Full { warn: true } => say!(
+                    "{}: warning: max_workers = {} busy for drop_timeout ({} ms): dropping new connections",
+                    Lossy(cfg.name(id)),
+                    cfg.spec(id).max_workers,
+                    cfg.spec(id).drop_timeout_ms
+                ),
+                Admit::Full { warn: false } | Admit::PerIpLimit | Admit::Stopping => {}
+            }
+            // The worker has its own copy; ours closes here.
+            drop(conn);
         }
     }
 
@@ -449,6 +588,7 @@ impl Driver {
         }
         let spare = 1 - self.active;
         let errors = &mut *self.errors;
+        let mut next = None;
         {
             let (old, new) = match spare {
                 1 => {
@@ -467,6 +607,9 @@ impl Driver {
                     format_args!("too many services while removed ones are still stopping"),
                 );
             }
+            if errors.is_empty() {
+                next = self.listeners.prepare(Some(old), new, errors);
+            }
         }
         if !errors.is_empty() {
             say!("reload failed, keeping the running configuration:");
@@ -479,12 +622,16 @@ impl Driver {
             return;
         }
         let (old, new) = (&self.configs[self.active], &self.configs[spare]);
+        if let Some(next) = next {
+            self.listeners.commit(Some(old), next, new);
+        }
         // Waiting requests name services by id: move them to the new ids
         // before the engine announces changes in those ids.
         self.replies.remap(|id| new.find(old.name(id)));
         let mut fx = Fx {
             cfg: new,
             devnull: self.devnull.as_fd(),
+            listeners: &self.listeners,
             replies: &mut self.replies,
             dirty: &mut self.dirty,
         };
@@ -500,6 +647,7 @@ impl Driver {
     /// Rewrite the status file (write, then rename).
     fn write_status(&mut self) {
         self.dirty = false;
+        self.counters_dirty = false;
         self.status_due = None;
         let cfg = &self.configs[self.active];
         let offset = clock::wall_offset_ms();
@@ -507,7 +655,9 @@ impl Driver {
             for id in cfg.ids() {
                 let slot = self.sv.slot(id);
                 if !(cfg.spec(id).removed && slot.state == State::Down) {
-                    let _ = write_line(&mut file, cfg, id, slot, offset);
+                    let accept =
+                        (cfg.spec(id).mode == Mode::Accept).then(|| self.sv.accept_stats(id));
+                    let _ = write_line(&mut file, cfg, id, slot, accept, offset);
                 }
             }
             file.commit("status.tmp", "status")

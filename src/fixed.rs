@@ -274,6 +274,11 @@ impl<'a> SliceWriter<'a> {
         &self.buf[..self.len]
     }
 
+    /// Forget what was written after the first `len` bytes.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     /// Append raw bytes (not necessarily UTF-8).
     pub fn push(&mut self, bytes: &[u8]) -> fmt::Result {
         let end = self.len + bytes.len();

@@ -12,6 +12,8 @@
 
 mod ctl;
 mod driver;
+mod launch;
+mod listeners;
 mod log;
 mod replies;
 mod supervisor;

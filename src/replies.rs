@@ -132,14 +132,17 @@ impl Replies {
                 continue;
             }
             w.outcome = match (w.wait, slot.state) {
-                (Wait::Up(_), State::Up { .. }) => Some(Outcome::Up),
+                (Wait::Up(_), State::Up { .. } | State::Listening) => Some(Outcome::Up),
                 (Wait::Up(_), State::Down | State::Backoff { .. }) => {
                     Some(Outcome::StartFailed(slot.last(), slot.reason))
                 }
                 (Wait::Down(_), State::Down) => Some(Outcome::Stopped),
                 (
                     Wait::Down(_),
-                    State::Starting { .. } | State::Up { .. } | State::Backoff { .. },
+                    State::Starting { .. }
+                    | State::Up { .. }
+                    | State::Backoff { .. }
+                    | State::Listening,
                 ) => Some(Outcome::StartedAgain),
                 _ => None,
             };

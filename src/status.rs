@@ -2,18 +2,20 @@
 //! transition lines of the log and `monitor`, and vigilctl's runit-style view.
 
 use crate::config::Config;
-use crate::engine::{Reason, Slot, State};
+use crate::engine::{AcceptStats, Reason, Slot, State};
 use crate::event::parse_u64;
 use crate::fixed::{Lossy, ServiceId};
 use core::fmt::{self, Write};
 
 /// Write the status-file line of `id` (with its newline). `wall_offset_ms`
-/// turns the engine's monotonic instants into wall-clock milliseconds.
+/// turns the engine's monotonic instants into wall-clock milliseconds;
+/// `accept` holds an accept service's counters.
 pub fn write_line(
     w: &mut impl Write,
     cfg: &Config,
     id: ServiceId,
     slot: &Slot,
+    accept: Option<&AcceptStats>,
     wall_offset_ms: i64,
 ) -> fmt::Result {
     let since = (slot.since.as_ms() as i64)
@@ -21,15 +23,22 @@ pub fn write_line(
         .max(0);
     write!(
         w,
-        "{} state={} pid={} since={}.{:03} mode={} restarts={} last=",
+        "{} state={} pid={} since={}.{:03} mode={}",
         Lossy(cfg.name(id)),
         slot.state.name(),
         slot.state.pid().map_or(0, |p| p.0),
         since / 1000,
         since % 1000,
         cfg.spec(id).mode.as_str(),
-        slot.restarts,
     )?;
+    if let Some(st) = accept {
+        write!(
+            w,
+            " workers={} accepted={} dropped={}",
+            st.workers, st.accepted, st.dropped
+        )?;
+    }
+    write!(w, " restarts={} last=", slot.restarts)?;
     match slot.last() {
         Some(status) => write!(w, "{status}")?,
         None => w.write_str("-")?,
@@ -63,7 +72,7 @@ pub fn write_transition(
         (
             State::Starting { pid, .. }
             | State::Up { pid: Some(pid) }
-            | State::Stopping { pid, .. },
+            | State::Stopping { pid: Some(pid), .. },
             _,
             _,
         ) => {

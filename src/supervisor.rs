@@ -3,6 +3,7 @@
 //! the loop. Exit codes are SPEC §1's: 2 usage or configuration, 1 system.
 
 use crate::driver::Driver;
+use crate::listeners::Listeners;
 use crate::log::say;
 use crate::sys::args::Args;
 use crate::sys::fs::{
@@ -192,6 +193,12 @@ pub fn main(args: Args) -> c_int {
         Ok(fd) => fd,
         Err(e) => return failed("/dev/null", &ErrnoName(e.raw_os_error() as u16)),
     };
+    // Every socket is bound before any service starts.
+    let Some(listeners) = Listeners::new().prepare(None, cfg, errors) else {
+        print_errors(o.config, errors, |line| say!("{line}"));
+        say!("unable to listen, nothing started");
+        return 1;
+    };
     say!(
         "supervising {} service{} from {} (control {}/control)",
         cfg.len(),
@@ -212,9 +219,11 @@ pub fn main(args: Args) -> c_int {
         signals,
         devnull,
         ready_fd,
+        listeners,
         replies: crate::replies::Replies::new(),
         lines: LineReader::new(),
         dirty: true,
+        counters_dirty: false,
         status_due: None,
         status_failed: false,
     };

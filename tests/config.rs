@@ -44,7 +44,50 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
     ),
     (
         "[web]\nexec = /bin/web\nmode = accept\n",
+        &[(1, "mode accept needs at least one listen address")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nmode = pool\n",
         &[(3, "not supported yet")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nmode = activate\nlisten = tcp:127.0.0.1:80\nlisten = tcp:[::1]:80\n\
+         listen = tcp:0.0.0.0:8080\nlisten = tcp:[::]:80\nlisten = unix:/run/web.sock\n",
+        &[],
+    ),
+    (
+        "[a]\nexec = /bin/a\nmode = accept\nlisten = tcp:1.2.3:80\nlisten = tcp:[::1:80\n\
+         listen = tcp:::1:80\nlisten = tcp:127.0.0.1:0\nlisten = tcp:127.0.0.1:65536\n\
+         listen = unix:relative\nlisten = udp:1.2.3.4:5\nlisten = tcp:localhost:80\nlisten = tcp:127.0.0.1\n",
+        &[
+            (4, "bad IPv4 address"),
+            (5, "in brackets"),
+            (6, "in brackets"),
+            (7, "bad port"),
+            (8, "bad port"),
+            (9, "must be absolute"),
+            (10, "expected tcp:ADDR:PORT"),
+            (11, "bad IPv4 address"),
+            (12, "no :PORT"),
+            (1, "needs at least one listen address"),
+        ],
+    ),
+    (
+        "[a]\nexec = /bin/a\nmode = accept\nlisten = tcp:127.0.0.1:80\nlisten = tcp:127.0.0.1:80\n\
+         [b]\nexec = /bin/b\nmode = activate\nlisten = unix:/run/x\nlisten = tcp:127.0.0.1:80\n\
+         [c]\nexec = /bin/c\nmode = activate\nlisten = unix:/run/x\n",
+        &[(5, "used twice"), (10, "used twice"), (14, "used twice")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nmode = accept\nlisten = tcp:127.0.0.1:80\nmax_workers = 0\n\
+         backlog = none\nlisten_mode = 999\ndrop_timeout = soon\nmax_per_ip = -1\n",
+        &[
+            (5, "max_workers"),
+            (6, "backlog"),
+            (7, "listen_mode"),
+            (8, "drop_timeout"),
+            (9, "max_per_ip"),
+        ],
     ),
     (
         "[web]\nexec = /bin/web\nmode = fancy\n",
@@ -52,7 +95,7 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
     ),
     (
         "[web]\nexec = /bin/web\nlisten = tcp:127.0.0.1:80\n",
-        &[(3, "not supported yet")],
+        &[(1, "only activate and accept services listen")],
     ),
     (
         "[web]\nexec = /bin/web\nready = notify\n",

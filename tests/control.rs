@@ -128,6 +128,7 @@ fn status_line_round_trips_into_sv_style() {
         &t.cfg,
         t.id("web"),
         t.sv.slot(t.id("web")),
+        None,
         1_700_000_000_000,
     )
     .unwrap();
@@ -173,7 +174,10 @@ fn engine_modules_make_no_system_calls() {
     // that make system calls.
     let sources = [
         include_str!("../src/lib.rs"),
-        include_str!("../src/engine.rs"),
+        include_str!("../src/engine/mod.rs"),
+        include_str!("../src/engine/workers.rs"),
+        include_str!("../src/accounts.rs"),
+        include_str!("../src/config/listen.rs"),
         include_str!("../src/event.rs"),
         include_str!("../src/config/mod.rs"),
         include_str!("../src/config/parse.rs"),

@@ -4,16 +4,18 @@
 //!
 //! Imports only `limits`, `fixed`, `event`; no I/O: the driver reads the file.
 
+mod listen;
 mod parse;
 mod value;
 
+pub use listen::{Listen, ListenText, UNIX_PATH_MAX, parse_listen};
 pub use parse::{Errors, ParseError, parse};
 pub use value::parse_duration;
 
 use crate::fixed::{Arena, Full, ServiceId, Str, Words};
 use crate::limits::MAX_SERVICES;
 
-/// How a service is run (SPEC §3). Later parts add the socket modes.
+/// How a service is run (SPEC §3). A later part adds `pool`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Mode {
@@ -21,6 +23,10 @@ pub enum Mode {
     Daemon = 0,
     /// Runs once; `up` after exit 0.
     Oneshot,
+    /// Started on the first connection, with the listening sockets.
+    Activate,
+    /// vigild accepts; one worker per connection.
+    Accept,
 }
 
 impl Mode {
@@ -29,7 +35,14 @@ impl Mode {
         match self {
             Mode::Daemon => "daemon",
             Mode::Oneshot => "oneshot",
+            Mode::Activate => "activate",
+            Mode::Accept => "accept",
         }
+    }
+
+    /// True for the modes that have listening sockets.
+    pub fn listens(self) -> bool {
+        matches!(self, Mode::Activate | Mode::Accept)
     }
 }
 
@@ -109,6 +122,18 @@ pub struct ServiceSpec {
     pub nofile: u32,
     /// `log`.
     pub log: Log,
+    /// `listen` addresses, as written (each valid for `parse_listen`).
+    pub listen: Words,
+    /// `listen_mode` of unix sockets.
+    pub listen_mode: u16,
+    /// `backlog`.
+    pub backlog: u32,
+    /// `max_workers` (accept).
+    pub max_workers: u32,
+    /// `max_per_ip` (accept); 0 = no limit.
+    pub max_per_ip: u32,
+    /// `drop_timeout` in ms (accept).
+    pub drop_timeout_ms: u32,
     /// Dependencies (`after`), resolved to ids, as little-endian u16 pairs.
     after: Str,
     /// A service removed by a reload, kept only until it has stopped.
@@ -143,6 +168,12 @@ impl ServiceSpec {
         umask: 0,
         nofile: 0,
         log: Log::Inherit,
+        listen: Words::EMPTY,
+        listen_mode: 0,
+        backlog: 0,
+        max_workers: 0,
+        max_per_ip: 0,
+        drop_timeout_ms: 0,
         after: Str::EMPTY,
         removed: false,
     };
@@ -161,6 +192,10 @@ impl ServiceSpec {
             stop_signal: 15,
             stop_timeout_ms: 10_000,
             umask: 0o022,
+            listen_mode: 0o666,
+            backlog: 128,
+            max_workers: 64,
+            drop_timeout_ms: 10_000,
             ..Self::EMPTY
         }
     }
@@ -270,6 +305,13 @@ impl Config {
     /// The service called `name`.
     pub fn find(&self, name: &[u8]) -> Option<ServiceId> {
         self.ids().find(|&id| self.name(id) == name)
+    }
+
+    /// The `listen` addresses of `id`, in config order.
+    pub fn listens(&self, id: ServiceId) -> impl Iterator<Item = Listen<'_>> + '_ {
+        let words = self.arena.words(self.specs[id.index()].listen);
+        // Every word was checked by the parser.
+        words.filter_map(|w| parse_listen(crate::fixed::without_nul(w)).ok())
     }
 
     /// The services `id` must wait for (`after`).

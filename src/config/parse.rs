@@ -6,10 +6,12 @@ use super::value::{
     SplitError, is_abs_path, is_account_name, is_env_entry, is_service_name, parse_bool,
     parse_duration, parse_octal, split_words, strip_comment, trim,
 };
-use super::{Config, Log, Mode, Restart, ServiceSpec};
+use super::{Config, Listen, Log, Mode, Restart, ServiceSpec, parse_listen};
 use crate::event::{parse_signal, parse_u64};
-use crate::fixed::{ArrayStr, Lossy, ServiceId, Str, Words};
-use crate::limits::{ARGV_MAX, ERRORS_MAX, MAX_SERVICES};
+use crate::fixed::{ArrayStr, Lossy, ServiceId, Str, Words, without_nul};
+use crate::limits::{ARGV_MAX, ERRORS_MAX, MAX_SERVICES, WORKERS_MAX};
+
+const WORKERS_MAX_U64: u64 = WORKERS_MAX as u64;
 use core::fmt::{self, Write};
 
 /// One error: the line it is on and what is wrong.
@@ -192,12 +194,12 @@ const SERVICE_KEYS: &[(&str, bool)] = &[
     ("nofile", false),
     ("prefix", false),
     ("log", false),
-    ("listen", true),
-    ("listen_mode", true),
-    ("backlog", true),
-    ("max_workers", true),
-    ("max_per_ip", true),
-    ("drop_timeout", true),
+    ("listen", false),
+    ("listen_mode", false),
+    ("backlog", false),
+    ("max_workers", false),
+    ("max_per_ip", false),
+    ("drop_timeout", false),
     ("procs_min", true),
     ("procs_max", true),
     ("idle_kill", true),
@@ -301,7 +303,7 @@ impl Parser<'_> {
         let spec = self.cfg.spec_mut(id);
         spec.digest = state.digest;
         spec.restart = state.restart.unwrap_or(match spec.mode {
-            Mode::Daemon => Restart::Always,
+            Mode::Daemon | Mode::Activate | Mode::Accept => Restart::Always,
             Mode::Oneshot => Restart::No,
         });
         let line = spec.line;
@@ -357,7 +359,12 @@ impl Parser<'_> {
         };
         let (name, later) = keys[index];
         if later {
-            self.error(line, format_args!("{name}: not supported yet (socket, pool and PID 1 keys come in a later release)"));
+            self.error(
+                line,
+                format_args!(
+                    "{name}: not supported yet (pool and PID 1 keys come in a later release)"
+                ),
+            );
             return None;
         }
         let bit = 1u64 << index;
@@ -426,7 +433,9 @@ impl Parser<'_> {
             b"mode" => match value {
                 b"daemon" => self.cfg.spec_mut(id).mode = Mode::Daemon,
                 b"oneshot" => self.cfg.spec_mut(id).mode = Mode::Oneshot,
-                b"activate" | b"accept" | b"pool" => {
+                b"activate" => self.cfg.spec_mut(id).mode = Mode::Activate,
+                b"accept" => self.cfg.spec_mut(id).mode = Mode::Accept,
+                b"pool" => {
                     bad!(
                         "mode: \"{}\" is not supported yet (it comes in a later release)",
                         Lossy(value)
@@ -547,8 +556,34 @@ impl Parser<'_> {
                     self.cfg.spec_mut(id).log = log;
                 }
             }
+            b"listen_mode" => match parse_octal(value, 0o777) {
+                Some(mode) => self.cfg.spec_mut(id).listen_mode = mode,
+                None => bad!(
+                    "listen_mode: \"{}\" is not an octal mode (e.g. 0660)",
+                    Lossy(value)
+                ),
+            },
+            b"backlog" => match parse_u64(value) {
+                Some(n @ 1..=65535) => self.cfg.spec_mut(id).backlog = n as u32,
+                _ => bad!(
+                    "backlog: \"{}\" is not a number from 1 to 65535",
+                    Lossy(value)
+                ),
+            },
+            b"max_workers" => match parse_u64(value) {
+                Some(n @ 1..=WORKERS_MAX_U64) => self.cfg.spec_mut(id).max_workers = n as u32,
+                _ => bad!(
+                    "max_workers: \"{}\" is not a number from 1 to {WORKERS_MAX} (the compiled capacity)",
+                    Lossy(value)
+                ),
+            },
+            b"max_per_ip" => match parse_u64(value).and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => self.cfg.spec_mut(id).max_per_ip = n,
+                None => bad!("max_per_ip: \"{}\" is not a number", Lossy(value)),
+            },
+            b"drop_timeout" => duration!(drop_timeout_ms, "drop_timeout"),
             // Stored contiguously when the section closes, checked then.
-            b"env" | b"after" => {}
+            b"env" | b"after" | b"listen" => {}
             _ => unreachable!("check_key admits only SERVICE_KEYS"),
         }
     }
@@ -635,8 +670,59 @@ impl Parser<'_> {
                 }
                 0
             });
+            let mark = self.cfg.arena.mark();
+            let mut count = 0;
+            let listen = self.list_pass(text, body, b"listen", |p, line, value| {
+                let addr = parse_listen(value);
+                // Two lines for one address could never both be bound.
+                let taken = |a: &Listen<'_>| {
+                    let mine = p.cfg.arena.words(p.cfg.arena.words_since(mark, count));
+                    p.cfg
+                        .ids()
+                        .take(id.index())
+                        .any(|o| p.cfg.listens(o).any(|b| b == *a))
+                        || mine
+                            .filter_map(|w| parse_listen(without_nul(w)).ok())
+                            .any(|b| b == *a)
+                };
+                if let Err(why) = addr {
+                    p.error(line, format_args!("listen: \"{}\": {why}", Lossy(value)));
+                    return 0;
+                }
+                if addr.as_ref().is_ok_and(taken) {
+                    // Kept all the same: the section has its listen.
+                    p.error(
+                        line,
+                        format_args!("listen: \"{}\" is used twice", Lossy(value)),
+                    );
+                }
+                if p.cfg.arena.push(value).is_err() {
+                    p.error(line, format_args!("configuration too large"));
+                } else {
+                    count += 1;
+                    return 1;
+                }
+                0
+            });
             let spec = self.cfg.spec_mut(id);
             spec.env = env;
+            spec.listen = listen;
+            let (mode, line, has_listen) = (spec.mode, spec.line, !listen.is_empty());
+            match (mode.listens(), has_listen) {
+                (true, false) => self.error(
+                    line,
+                    format_args!("mode {} needs at least one listen address", mode.as_str()),
+                ),
+                (false, true) => self.error(
+                    line,
+                    format_args!(
+                        "listen: only activate and accept services listen (mode is {})",
+                        mode.as_str()
+                    ),
+                ),
+                _ => {}
+            }
+            let spec = self.cfg.spec_mut(id);
             if !body.prefix_set {
                 spec.prefix = global.prefix;
             }

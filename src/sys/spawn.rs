@@ -10,10 +10,14 @@
 
 use super::Errno;
 use super::signal::HANDLED;
+use core::cell::Cell;
 use core::ffi::{c_char, c_int, c_void};
 use core::sync::atomic::{
     AtomicBool, AtomicI32, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
 };
+
+/// Fds a service may get beyond 0, 1 and 2.
+pub const FDS_MAX: usize = 64;
 
 /// Supplementary groups a service may get.
 pub const GROUPS_MAX: usize = 64;
@@ -41,6 +45,11 @@ pub struct Plan<'a> {
     pub path: &'a [u8],
     /// Fds to become 0, 1 and 2.
     pub stdio: [c_int; 3],
+    /// Fds to become 3, 4, ... (the listening sockets of socket activation).
+    pub fds: &'a [c_int],
+    /// An environment entry `LISTEN_PID=` followed by room for the digits:
+    /// the child writes its own pid there (and a NUL) before exec.
+    pub listen_pid: Option<&'a [Cell<u8>]>,
     /// Working directory (NUL-terminated).
     pub dir: &'a [u8],
     /// File mode creation mask.
@@ -74,6 +83,7 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
     debug_assert!(
         plan.argv.last() == Some(&core::ptr::null())
             && plan.envp.last() == Some(&core::ptr::null())
+            && plan.fds.len() <= FDS_MAX
     );
     let shared = Shared {
         plan,
@@ -129,6 +139,26 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
     unsafe { libc::_exit(127) }
 }
 
+/// Write `pid` in decimal and a NUL after the `LISTEN_PID=` in `entry`.
+fn write_pid(entry: &[Cell<u8>], pid: c_int) {
+    let mut digits = [0u8; 10];
+    let mut n = pid.unsigned_abs();
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = b"LISTEN_PID=".len();
+    for (cell, &d) in entry[start..].iter().zip(digits[..len].iter().rev()) {
+        cell.set(d);
+    }
+    entry[start + len].set(0);
+}
+
 /// Runs in the child; returns only on failure, with the errno.
 fn prepare_and_exec(plan: &Plan<'_>) -> c_int {
     let err = super::process::errno;
@@ -149,14 +179,39 @@ fn prepare_and_exec(plan: &Plan<'_>) -> c_int {
         let mut empty: libc::sigset_t = core::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, core::ptr::null_mut());
-        for (target, &source) in plan.stdio.iter().enumerate() {
-            if source != target as c_int && libc::dup2(source, target as c_int) < 0 {
+        // Targets 0, 1, 2, 3, ...: a source that sits on another entry's
+        // target is first moved above them all, so no dup2 clobbers it.
+        let first_free = 3 + plan.fds.len() as c_int;
+        let mut sources = [0; 3 + FDS_MAX];
+        for (target, &source) in plan.stdio.iter().chain(plan.fds).enumerate() {
+            let target = target as c_int;
+            sources[target as usize] = match source {
+                _ if source == target || source >= first_free => source,
+                _ => match libc::fcntl(source, libc::F_DUPFD_CLOEXEC, first_free) {
+                    moved if moved >= 0 => moved,
+                    _ => return err(),
+                },
+            };
+        }
+        for (target, &source) in sources[..first_free as usize].iter().enumerate() {
+            let target = target as c_int;
+            let placed = match source == target {
+                // vigild never sets close-on-exec on 0, 1 and 2.
+                true if target < 3 => 0,
+                // Already in place; it must survive exec.
+                true => libc::fcntl(target, libc::F_SETFD, 0),
+                false => libc::dup2(source, target),
+            };
+            if placed < 0 {
                 return err();
             }
         }
-        // Only 0, 1 and 2 go to the service (every other fd of vigild is
+        // Only these go to the service (every other fd of vigild is
         // close-on-exec as well; this also covers fds vigild inherited).
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        libc::syscall(libc::SYS_close_range, first_free as u32, u32::MAX, 0u32);
+        if let Some(entry) = plan.listen_pid {
+            write_pid(entry, libc::getpid());
+        }
         libc::umask(plan.umask as libc::mode_t);
         if plan.nofile != 0 {
             let limit = libc::rlimit {

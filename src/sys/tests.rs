@@ -47,6 +47,8 @@ fn run(argv: &[&str], env: &[&str], dir: &str) -> Result<i32, Errno> {
         umask: 0o077,
         nofile: 0,
         creds: None,
+        fds: &[],
+        listen_pid: None,
     };
     spawn(&plan)
 }

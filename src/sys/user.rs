@@ -80,6 +80,7 @@ fn without_nul(name: &[u8]) -> &[u8] {
 /// Call `each` on every line of the file at `path` until
 /// it breaks. A missing file has no lines; lines longer than the buffer are
 /// skipped whole.
+#[inline(never)]
 pub(super) fn each_line(
     path: &[u8],
     mut each: impl FnMut(&[u8]) -> ControlFlow<()>,

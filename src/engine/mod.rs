@@ -7,12 +7,17 @@
 //!
 //! Imports `config`, `event`, `fixed`, `limits`, `time`; never the driver.
 
+mod workers;
+
+pub use workers::{AcceptStats, Peer};
+
 use crate::config::{Config, Mode, Restart};
 use crate::event::{ErrnoName, ExitStatus, Pid, SIGKILL};
 use crate::fixed::{Full, ServiceId};
 use crate::limits::MAX_SERVICES;
 use crate::time::Instant;
 use core::fmt;
+use workers::Workers;
 
 /// The six states of SPEC §3. Data that belongs to a state lives in it: a
 /// pid exists only where a process does, a deadline only where one runs.
@@ -37,8 +42,8 @@ pub enum State {
     },
     /// Sent its stop signal; `kill_at` is when KILL follows.
     Stopping {
-        /// The service's process.
-        pid: Pid,
+        /// The service's process (None: an accept service's workers).
+        pid: Option<Pid>,
         /// When `stop_timeout` runs out (None once KILL was sent).
         kill_at: Option<Instant>,
     },
@@ -65,10 +70,15 @@ impl State {
     /// The live process of this state, if any.
     pub fn pid(&self) -> Option<Pid> {
         match *self {
-            State::Starting { pid, .. } | State::Stopping { pid, .. } => Some(pid),
-            State::Up { pid } => pid,
+            State::Starting { pid, .. } => Some(pid),
+            State::Up { pid } | State::Stopping { pid, .. } => pid,
             State::Down | State::Listening | State::Backoff { .. } => None,
         }
+    }
+
+    /// Up, or listening: what a dependent waits for and `start` answers `up` to.
+    pub fn is_ready(&self) -> bool {
+        matches!(self, State::Up { .. } | State::Listening)
     }
 
     /// The deadline this state carries, if any.
@@ -96,6 +106,9 @@ pub enum Reason {
     SpawnFailed(u16),
     /// A service it waits for (`after`) failed for good.
     Dependency,
+    /// An activate service exited 0 too often in a row (the connection it
+    /// was started for stays unaccepted?): it waits before listening again.
+    TriggerLimit,
 }
 
 impl fmt::Display for Reason {
@@ -106,6 +119,7 @@ impl fmt::Display for Reason {
             Reason::StartTimeout => f.write_str("start-timeout"),
             Reason::SpawnFailed(errno) => write!(f, "spawn-failed:{}", ErrnoName(errno)),
             Reason::Dependency => f.write_str("dependency-failed"),
+            Reason::TriggerLimit => f.write_str("trigger-limit"),
         }
     }
 }
@@ -243,10 +257,39 @@ impl Answer {
 /// Every service's runtime state, in a table parallel to the `Config`.
 pub struct Supervisor {
     slots: [Slot; MAX_SERVICES],
+    /// Accept mode's counters, parallel to `slots`.
+    accepts: [AcceptStats; MAX_SERVICES],
+    workers: Workers,
     halting: bool,
     /// A fast shutdown: TERM to everything at once, KILL one second later.
     fast: bool,
 }
+
+/// The answer of `admit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// Spawn a worker for it.
+    Spawn,
+    /// `max_workers` running for `drop_timeout` already: close it; `warn`
+    /// says to log it (once a second at most).
+    Full {
+        /// Log a warning now.
+        warn: bool,
+    },
+    /// Its address already has `max_per_ip` workers: close it.
+    PerIpLimit,
+    /// The service is no longer listening: close it.
+    Stopping,
+}
+
+/// Activations of an activate service (clean exits) allowed within
+/// `TRIGGER_WINDOW_MS` before the next one is delayed (systemd: 20 in 2 s).
+const TRIGGER_BURST: u32 = 20;
+const TRIGGER_WINDOW_MS: u64 = 2000;
+
+/// How long an accept service's listener rests after accept(2) ran out of
+/// fds or memory.
+const ACCEPT_PAUSE_MS: u64 = 100;
 
 /// How long a fast shutdown waits between TERM and KILL (SPEC §8, QUIT).
 const FAST_KILL_MS: u64 = 1000;
@@ -264,6 +307,8 @@ impl Supervisor {
     pub const fn new() -> Self {
         Supervisor {
             slots: [Slot::EMPTY; MAX_SERVICES],
+            accepts: [AcceptStats::EMPTY; MAX_SERVICES],
+            workers: Workers::new(),
             halting: false,
             fast: false,
         }
@@ -279,6 +324,7 @@ impl Supervisor {
                 since: now,
                 ..Slot::EMPTY
             };
+            self.accepts[id.index()] = AcceptStats::EMPTY;
         }
         self.want_up_with_deps(cfg, |id| cfg.spec(id).autostart);
     }
@@ -286,6 +332,11 @@ impl Supervisor {
     /// The runtime record of `id`.
     pub fn slot(&self, id: ServiceId) -> &Slot {
         &self.slots[id.index()]
+    }
+
+    /// The counters of `id` (accept mode; zero for other modes).
+    pub fn accept_stats(&self, id: ServiceId) -> &AcceptStats {
+        &self.accepts[id.index()]
     }
 
     /// True once `shutdown` was called.
@@ -305,7 +356,7 @@ impl Supervisor {
     pub fn all_autostart_up(&self, cfg: &Config) -> bool {
         cfg.ids()
             .filter(|&id| cfg.spec(id).autostart && !cfg.spec(id).removed)
-            .all(|id| matches!(self.slots[id.index()].state, State::Up { .. }))
+            .all(|id| self.slots[id.index()].state.is_ready())
     }
 
     /// Stop everything, dependents before what they depend on, each with
@@ -322,8 +373,24 @@ impl Supervisor {
 
     /// The earliest deadline of any service: how long the driver may sleep.
     pub fn next_deadline(&self, cfg: &Config) -> Option<Instant> {
+        let accept = |id: ServiceId| {
+            let st = &self.accepts[id.index()];
+            let drop_at = match st.full_since {
+                Some(at) if !st.dropping => {
+                    Some(at.plus_ms(u64::from(cfg.spec(id).drop_timeout_ms)))
+                }
+                _ => None,
+            };
+            [st.paused_until, drop_at].into_iter().flatten().min()
+        };
         cfg.ids()
-            .filter_map(|id| self.slots[id.index()].state.deadline())
+            .filter_map(|id| {
+                let state = self.slots[id.index()].state.deadline();
+                match cfg.spec(id).mode == Mode::Accept {
+                    true => [state, accept(id)].into_iter().flatten().min(),
+                    false => state,
+                }
+            })
             .min()
     }
 
@@ -361,6 +428,10 @@ impl Supervisor {
                         self.stop(cfg, id, now, fx);
                         Answer::Stopping
                     }
+                    State::Listening if self.accepts[id.index()].workers > 0 => {
+                        self.stop(cfg, id, now, fx);
+                        Answer::Stopping
+                    }
                     State::Up { pid: None } | State::Backoff { .. } | State::Listening => {
                         self.set_state(id, now, State::Down, fx);
                         Answer::Stopped
@@ -371,6 +442,10 @@ impl Supervisor {
                 self.want_up_with_deps(cfg, |x| x == id);
                 match self.slots[id.index()].state {
                     State::Starting { .. } | State::Up { pid: Some(_) } => {
+                        self.stop(cfg, id, now, fx);
+                        Answer::Stopping
+                    }
+                    State::Listening if self.accepts[id.index()].workers > 0 => {
                         self.stop(cfg, id, now, fx);
                         Answer::Stopping
                     }
@@ -389,6 +464,13 @@ impl Supervisor {
                     fx.kill(pid, signal, false);
                     Answer::Signalled
                 }
+                // An accept service's workers.
+                None if self.accepts[id.index()].workers > 0 => {
+                    self.workers
+                        .of(id)
+                        .for_each(|pid| fx.kill(pid, signal, false));
+                    Answer::Signalled
+                }
                 None => Answer::NotRunning,
             },
         }
@@ -404,9 +486,14 @@ impl Supervisor {
         status: ExitStatus,
         fx: &mut impl Effects,
     ) -> Option<ServiceId> {
-        let id = cfg
+        let Some(id) = cfg
             .ids()
-            .find(|&id| self.slots[id.index()].state.pid() == Some(pid))?;
+            .find(|&id| self.slots[id.index()].state.pid() == Some(pid))
+        else {
+            let id = self.workers.remove(pid)?;
+            self.worker_exited(cfg, id, now, fx);
+            return Some(id);
+        };
         let slot = &mut self.slots[id.index()];
         slot.set_last(Some(status));
         if let State::Stopping {
@@ -439,6 +526,9 @@ impl Supervisor {
     /// targets and the dependency order allow. Call once per loop turn.
     pub fn tick(&mut self, cfg: &Config, now: Instant, fx: &mut impl Effects) {
         for id in cfg.ids() {
+            if cfg.spec(id).mode == Mode::Accept {
+                self.accept_timers(cfg, id, now);
+            }
             match self.slots[id.index()].state {
                 State::Starting {
                     deadline: Some(at), ..
@@ -452,7 +542,7 @@ impl Supervisor {
                     pid,
                     kill_at: Some(at),
                 } if at <= now => {
-                    fx.kill(pid, SIGKILL, true);
+                    self.kill_group(id, pid, SIGKILL, fx);
                     self.slots[id.index()].state = State::Stopping { pid, kill_at: None };
                 }
                 _ => {}
@@ -501,6 +591,7 @@ impl Supervisor {
             let p = pos_of_old[i.index()] as usize;
             if p != j.index() {
                 self.slots.swap(p, j.index());
+                self.accepts.swap(p, j.index());
                 let displaced = old_at[j.index()];
                 pos_of_old[displaced as usize] = p as u16;
                 old_at[p] = displaced;
@@ -511,7 +602,12 @@ impl Supervisor {
                 self.slots[j.index()].want_up = false;
             }
         }
+        self.workers
+            .remap(|old_id| ServiceId(pos_of_old[old_id.index()]));
         for j in new.ids() {
+            if !kept[j.index()] {
+                self.accepts[j.index()] = AcceptStats::EMPTY;
+            }
             let slot = &mut self.slots[j.index()];
             let fresh = Slot {
                 since: now,
@@ -542,16 +638,142 @@ impl Supervisor {
             self.slots[j.index()].delay_ms = new.spec(j).backoff_first_ms;
             match self.slots[j.index()].state {
                 State::Starting { .. } | State::Up { pid: Some(_) } => self.stop(new, j, now, fx),
-                State::Backoff { .. } => self.set_state(j, now, State::Down, fx),
-                State::Down
-                | State::Listening
-                | State::Up { pid: None }
-                | State::Stopping { .. } => {}
+                State::Listening if self.accepts[j.index()].workers > 0 => {
+                    self.stop(new, j, now, fx)
+                }
+                // Listen again, with the new settings.
+                State::Backoff { .. } | State::Listening => self.set_state(j, now, State::Down, fx),
+                State::Down | State::Up { pid: None } | State::Stopping { .. } => {}
             }
         }
     }
 
+    // ---- socket modes ------------------------------------------------------
+
+    /// True if the driver should poll the listening sockets of `id` now:
+    /// an activate service waiting for its first connection, or an accept
+    /// service below its limits (or past `drop_timeout` at them).
+    pub fn polls(&self, cfg: &Config, id: ServiceId) -> bool {
+        if self.slots[id.index()].state != State::Listening || self.halting {
+            return false;
+        }
+        match cfg.spec(id).mode {
+            Mode::Activate => true,
+            Mode::Accept => {
+                let st = &self.accepts[id.index()];
+                st.paused_until.is_none() && (st.full_since.is_none() || st.dropping)
+            }
+            Mode::Daemon | Mode::Oneshot => false,
+        }
+    }
+
+    /// A connection waits on an activate service's sockets: start it,
+    /// handing it the sockets (the driver does, in `Effects::spawn`).
+    pub fn activate(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+        if self.slots[id.index()].state == State::Listening && !self.halting {
+            self.spawn(cfg, id, now, fx);
+        }
+    }
+
+    /// An accept service's listener gave a connection from `peer`: may a
+    /// worker serve it? Counts it, and the drop if not.
+    pub fn admit(&mut self, cfg: &Config, id: ServiceId, now: Instant, peer: &Peer) -> Admit {
+        let spec = cfg.spec(id);
+        let full = self.accepts[id.index()].full_since.is_some() || !self.workers.has_room();
+        let same_peer = match spec.max_per_ip {
+            0 => 0,
+            _ => self.workers.count_peer(id, peer),
+        };
+        let st = &mut self.accepts[id.index()];
+        st.accepted += 1;
+        if self.halting || self.slots[id.index()].state != State::Listening {
+            st.dropped += 1;
+            return Admit::Stopping;
+        }
+        if full {
+            st.dropped += 1;
+            let warn = st.warned_at.is_none_or(|at| now.ms_since(at) >= 1000);
+            if warn {
+                st.warned_at = Some(now);
+            }
+            return Admit::Full { warn };
+        }
+        if spec.max_per_ip > 0 && same_peer >= spec.max_per_ip {
+            st.dropped += 1;
+            return Admit::PerIpLimit;
+        }
+        Admit::Spawn
+    }
+
+    /// The driver spawned `pid` for a connection `admit` let in.
+    pub fn worker_spawned(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        pid: Pid,
+        peer: &Peer,
+    ) {
+        // `admit` checked that the table has room.
+        let _ = self.workers.add(pid, id, *peer);
+        let st = &mut self.accepts[id.index()];
+        st.workers += 1;
+        if st.workers >= cfg.spec(id).max_workers || !self.workers.has_room() {
+            st.full_since.get_or_insert(now);
+        }
+    }
+
+    /// The worker for an admitted connection could not be spawned.
+    pub fn worker_failed(&mut self, id: ServiceId) {
+        self.accepts[id.index()].dropped += 1;
+    }
+
+    /// accept(2) failed for want of fds or memory: stop polling `id` for a
+    /// moment instead of spinning on a listener that stays readable.
+    pub fn accept_failed(&mut self, id: ServiceId, now: Instant) {
+        self.accepts[id.index()].paused_until = Some(now.plus_ms(ACCEPT_PAUSE_MS));
+    }
+
     // ---- private -------------------------------------------------------
+
+    /// Expire an accept service's pause, and notice `drop_timeout` at the limit.
+    fn accept_timers(&mut self, cfg: &Config, id: ServiceId, now: Instant) {
+        let st = &mut self.accepts[id.index()];
+        if st.paused_until.is_some_and(|at| at <= now) {
+            st.paused_until = None;
+        }
+        if let Some(at) = st.full_since
+            && now.ms_since(at) >= u64::from(cfg.spec(id).drop_timeout_ms)
+        {
+            st.dropping = true;
+        }
+    }
+
+    /// A worker of accept service `id` ended.
+    fn worker_exited(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+        let st = &mut self.accepts[id.index()];
+        st.workers = st.workers.saturating_sub(1);
+        if st.workers < cfg.spec(id).max_workers && self.workers.has_room() {
+            st.full_since = None;
+            st.dropping = false;
+        }
+        let last = st.workers == 0;
+        if last && let State::Stopping { pid: None, .. } = self.slots[id.index()].state {
+            let slot = &self.slots[id.index()];
+            match slot.want_up && !self.halting && !cfg.spec(id).removed {
+                true => self.start(cfg, id, now, fx),
+                false => self.set_state(id, now, State::Down, fx),
+            }
+        }
+    }
+
+    /// Signal a service's process group, or every worker's group of an accept service.
+    fn kill_group(&mut self, id: ServiceId, pid: Option<Pid>, signal: u8, fx: &mut impl Effects) {
+        match pid {
+            Some(pid) => fx.kill(pid, signal, true),
+            None => self.workers.of(id).for_each(|w| fx.kill(w, signal, true)),
+        }
+    }
 
     /// One door for state changes: every change is announced.
     fn set_state(&mut self, id: ServiceId, now: Instant, next: State, fx: &mut impl Effects) {
@@ -561,7 +783,7 @@ impl Supervisor {
         if from.name() != next.name() || from.pid() != next.pid() {
             slot.since = now;
         }
-        if matches!(next, State::Up { .. }) {
+        if next.is_ready() {
             slot.reason = Reason::None;
         }
         fx.changed(id, from, slot);
@@ -600,13 +822,25 @@ impl Supervisor {
         slot.reason = Reason::None;
         slot.window_failures = 0;
         slot.delay_ms = cfg.spec(id).backoff_first_ms;
-        if matches!(slot.state, State::Backoff { .. } | State::Up { pid: None }) {
+        if matches!(
+            slot.state,
+            State::Backoff { .. } | State::Up { pid: None } | State::Listening
+        ) {
             self.set_state(id, now, State::Down, fx);
         }
     }
 
-    /// Spawn the service's process.
+    /// Spawn the service's process; a socket service starts listening.
     fn start(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+        let spec = cfg.spec(id);
+        if spec.mode.listens() {
+            return self.set_state(id, now, State::Listening, fx);
+        }
+        self.spawn(cfg, id, now, fx);
+    }
+
+    /// Spawn the service's process: `Starting`, or for a daemon `Up`.
+    fn spawn(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
         let spec = cfg.spec(id);
         match fx.spawn(id) {
             Ok(pid) => {
@@ -616,7 +850,7 @@ impl Supervisor {
                     ms => Some(now.plus_ms(u64::from(ms))),
                 };
                 self.set_state(id, now, State::Starting { pid, deadline }, fx);
-                if spec.mode == Mode::Daemon {
+                if matches!(spec.mode, Mode::Daemon | Mode::Activate) {
                     // Without a readiness protocol a daemon is ready once exec succeeded.
                     self.set_state(id, now, State::Up { pid: Some(pid) }, fx);
                 }
@@ -632,20 +866,22 @@ impl Supervisor {
     }
 
     /// Send the stop signal to the process group and arm the KILL deadline.
+    /// An accept service's workers are all signalled and waited for.
     fn stop(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
-        let Some(pid) = self.slots[id.index()].state.pid() else {
+        let pid = self.slots[id.index()].state.pid();
+        if pid.is_none() && self.accepts[id.index()].workers == 0 {
             return;
-        };
+        }
         let spec = cfg.spec(id);
         let (signal, timeout_ms) = match self.fast {
             true => (SIGTERM, FAST_KILL_MS),
             false => (spec.stop_signal, u64::from(spec.stop_timeout_ms)),
         };
-        fx.kill(pid, signal, true);
+        self.kill_group(id, pid, signal, fx);
         let kill_at = match timeout_ms {
             // `stop_timeout = 0`: no grace at all.
             0 => {
-                fx.kill(pid, SIGKILL, true);
+                self.kill_group(id, pid, SIGKILL, fx);
                 None
             }
             ms => Some(now.plus_ms(ms)),
@@ -669,6 +905,26 @@ impl Supervisor {
         if spec.mode == Mode::Oneshot && clean {
             slot.delay_ms = spec.backoff_first_ms;
             return self.set_state(id, now, State::Up { pid: None }, fx);
+        }
+        if spec.mode == Mode::Activate && clean && slot.want_up && !halting && !spec.removed {
+            // Done with the connections it had: wait for the next one. But a
+            // program that exits 0 without taking the connection would be
+            // started again at once, forever: past a burst of activations
+            // (systemd's trigger limit) the next one waits out a backoff.
+            let st = &mut self.accepts[id.index()];
+            if now.ms_since(st.triggers_since) >= TRIGGER_WINDOW_MS {
+                (st.triggers, st.triggers_since) = (0, now);
+            }
+            st.triggers += 1;
+            if st.triggers <= TRIGGER_BURST {
+                slot.delay_ms = spec.backoff_first_ms;
+                return self.set_state(id, now, State::Listening, fx);
+            }
+            slot.reason = Reason::TriggerLimit;
+            let delay = slot.delay_ms.max(1);
+            slot.delay_ms = delay.saturating_mul(2).min(spec.backoff_cap_ms.max(1));
+            let until = now.plus_ms(u64::from(delay));
+            return self.set_state(id, now, State::Backoff { until }, fx);
         }
         if !clean {
             if now.ms_since(slot.window_start) >= u64::from(spec.restart_window_ms)
@@ -752,7 +1008,7 @@ impl Supervisor {
             let mut failed = false;
             for dep in cfg.after(id) {
                 let d = &self.slots[dep.index()];
-                ready &= matches!(d.state, State::Up { .. });
+                ready &= d.state.is_ready();
                 failed |= d.state == State::Down && !d.want_up;
             }
             if failed {
@@ -787,6 +1043,14 @@ impl Supervisor {
                     {
                         self.stop(cfg, id, now, fx)
                     }
+                    // An accept service stops listening at once (`polls`);
+                    // its workers are stopped when nothing needs it any more.
+                    State::Listening
+                        if self.accepts[id.index()].workers > 0
+                            && (self.fast || !blocked[id.index()]) =>
+                    {
+                        self.stop(cfg, id, now, fx)
+                    }
                     // Hurrying an orderly stop: KILL at most a second from now.
                     State::Stopping {
                         pid,
@@ -796,6 +1060,7 @@ impl Supervisor {
                         self.slots[id.index()].state = State::Stopping { pid, kill_at };
                     }
                     State::Starting { .. } | State::Up { pid: Some(_) } => {}
+                    State::Listening if self.accepts[id.index()].workers > 0 => {}
                     // Without a process there is nothing to wait for.
                     State::Up { pid: None } | State::Backoff { .. } | State::Listening => {
                         self.set_state(id, now, State::Down, fx)

@@ -1,0 +1,74 @@
+//! `listen` addresses: `tcp:ADDR:PORT`, `tcp:[V6]:PORT`, `unix:PATH`.
+
+use crate::fixed::Lossy;
+use core::fmt;
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+/// A listening address, parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listen<'a> {
+    /// TCP over IPv4.
+    Tcp4(Ipv4Addr, u16),
+    /// TCP over IPv6 (bound with IPV6_V6ONLY).
+    Tcp6(Ipv6Addr, u16),
+    /// A stream socket at a filesystem path.
+    Unix(&'a [u8]),
+}
+
+/// Longest unix socket path: `sun_path` holds 108 bytes with the NUL.
+pub const UNIX_PATH_MAX: usize = 107;
+
+/// Parse one `listen` value; why not, in words for the error message.
+#[inline(never)]
+pub fn parse_listen(text: &[u8]) -> Result<Listen<'_>, &'static str> {
+    if let Some(path) = text.strip_prefix(b"unix:") {
+        return match path {
+            [b'/', ..] if path.len() > UNIX_PATH_MAX => {
+                Err("unix socket path longer than 107 bytes")
+            }
+            [b'/', ..] if path.contains(&0) => Err("NUL byte in the path"),
+            [b'/', ..] if path.ends_with(b"/") => Err("the path names a directory"),
+            [b'/', ..] => Ok(Listen::Unix(path)),
+            _ => Err("unix socket path must be absolute"),
+        };
+    }
+    let Some(rest) = text.strip_prefix(b"tcp:") else {
+        return Err("expected tcp:ADDR:PORT, tcp:[V6]:PORT or unix:PATH");
+    };
+    let colon = rest.iter().rposition(|&b| b == b':').ok_or("no :PORT")?;
+    let (host, port) = (&rest[..colon], &rest[colon + 1..]);
+    let port = parse_port(port).ok_or("bad port (1 to 65535)")?;
+    let host = core::str::from_utf8(host).map_err(|_| "bad address")?;
+    match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6
+            .parse()
+            .map(|ip| Listen::Tcp6(ip, port))
+            .map_err(|_| "bad IPv6 address"),
+        None if host.contains(':') => Err("an IPv6 address goes in brackets: tcp:[::1]:PORT"),
+        None => host
+            .parse()
+            .map(|ip| Listen::Tcp4(ip, port))
+            .map_err(|_| "bad IPv4 address (numeric, e.g. 127.0.0.1 or 0.0.0.0)"),
+    }
+}
+
+fn parse_port(text: &[u8]) -> Option<u16> {
+    if text.is_empty() || text.len() > 5 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = text.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+    u16::try_from(n).ok().filter(|&p| p != 0)
+}
+
+/// A listen address in config syntax, for messages.
+pub struct ListenText<'a>(pub Listen<'a>);
+
+impl fmt::Display for ListenText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Listen::Tcp4(ip, port) => write!(f, "tcp:{ip}:{port}"),
+            Listen::Tcp6(ip, port) => write!(f, "tcp:[{ip}]:{port}"),
+            Listen::Unix(path) => write!(f, "unix:{}", Lossy(path)),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Turning a service's spec into a spawn `Plan`: argv (prefix + exec), the
+//! environment (vigild's, minus what was meant for vigild, plus the
+//! service's `env` and what its mode adds), stdio per `log`, credentials.
+
+use crate::log::say;
+use crate::sys::spawn::{Plan, spawn};
+use crate::sys::{args, user};
+use core::cell::Cell;
+use core::ffi::c_char;
+use vigild::config::{Config, Log};
+use vigild::event::{ErrnoName, Pid};
+use vigild::fixed::{Lossy, ServiceId, SliceWriter, without_nul};
+use vigild::limits::{ARGV_MAX, ENV_MAX};
+
+/// Variables that describe vigild's own environment (given to it by its own
+/// supervisor or inetd) and must not leak into services.
+const OWN_VARIABLES: &[&[u8]] = &[
+    b"NOTIFY_SOCKET",
+    b"LISTEN_FDS",
+    b"LISTEN_PID",
+    b"LISTEN_FDNAMES",
+    b"PROTO",
+    b"TCPREMOTEIP",
+    b"TCPREMOTEPORT",
+    b"TCPLOCALIP",
+    b"TCPLOCALPORT",
+    b"REMOTE_ADDR",
+    b"REMOTE_PORT",
+];
+
+/// Used when vigild's environment has no PATH.
+const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What one start adds to the spec: stdio, extra fds, extra variables.
+pub struct Launch<'a> {
+    /// Fd for stdin; also stdout when `conn` (a connection on fds 0 and 1).
+    pub stdin: i32,
+    pub conn: bool,
+    /// `/dev/null`, for `log = null`.
+    pub devnull: i32,
+    /// Fds 3, 4, ... of the child.
+    pub fds: &'a [i32],
+    /// NUL-terminated `KEY=VALUE` entries, back to back.
+    pub env: &'a [u8],
+    /// `LISTEN_PID=` with room for the child to write its pid.
+    pub listen_pid: Option<&'a [Cell<u8>]>,
+}
+
+/// Start `id` as `launch` says; the pid, or the errno (logged).
+pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u16> {
+    let spec = cfg.spec(id);
+    let arena = &cfg.arena;
+    let mut argv = [core::ptr::null(); ARGV_MAX + 1];
+    for (slot, word) in argv
+        .iter_mut()
+        .zip(arena.words(spec.prefix).chain(arena.words(spec.exec)))
+    {
+        *slot = word.as_ptr().cast();
+    }
+    let mut envp: [*const c_char; ENV_MAX + 1] = [core::ptr::null(); ENV_MAX + 1];
+    let mut n = 0;
+    let mut push = |ptr: *const c_char| {
+        if n < ENV_MAX {
+            envp[n] = ptr;
+            n += 1;
+        }
+    };
+    let extra = launch.env.split_inclusive(|&b| b == 0);
+    let own = arena.words(spec.env);
+    for (ptr, entry) in args::environment() {
+        let k = key(entry);
+        let overridden = own.clone().any(|e| key(e) == k);
+        if !overridden && !OWN_VARIABLES.contains(&k) {
+            push(ptr);
+        }
+    }
+    for entry in own.chain(extra.clone()) {
+        push(entry.as_ptr().cast());
+    }
+    if let Some(cells) = launch.listen_pid {
+        push(cells.as_ptr().cast());
+    }
+    let creds = match spec.user.is_empty() && spec.group.is_empty() {
+        true => None,
+        false => Some(
+            user::lookup(
+                arena.get_with_nul(spec.user),
+                arena.get_with_nul(spec.group),
+            )
+            .map_err(|e| e.raw_os_error() as u16)?,
+        ),
+    };
+    let out = match spec.log {
+        Log::Inherit => [1, 2],
+        Log::Null => [launch.devnull; 2],
+    };
+    let stdout = if launch.conn { launch.stdin } else { out[0] };
+    let plan = Plan {
+        argv: &argv,
+        envp: &envp[..=n],
+        path: args::getenv(b"PATH").unwrap_or(DEFAULT_PATH),
+        stdio: [launch.stdin, stdout, out[1]],
+        fds: launch.fds,
+        listen_pid: launch.listen_pid,
+        dir: if spec.dir.is_empty() {
+            b"/\0"
+        } else {
+            arena.get_with_nul(spec.dir)
+        },
+        umask: u32::from(spec.umask),
+        nofile: spec.nofile,
+        creds: creds.as_ref(),
+    };
+    spawn(&plan).map(Pid).map_err(|e| {
+        let errno = e.raw_os_error() as u16;
+        say!(
+            "{}: unable to spawn: {}",
+            Lossy(cfg.name(id)),
+            ErrnoName(errno)
+        );
+        errno
+    })
+}
+
+/// The `KEY` of `KEY=VALUE` (with or without its NUL).
+fn key(entry: &[u8]) -> &[u8] {
+    let entry = without_nul(entry);
+    entry.split(|&b| b == b'=').next().unwrap_or(entry)
+}
+
+/// Build `KEY=VALUE\0` entries into a buffer.
+pub struct EnvBuf<'a>(pub SliceWriter<'a>);
+
+impl EnvBuf<'_> {
+    /// Append one entry; false (and nothing appended) if it does not fit.
+    pub fn entry(&mut self, entry: core::fmt::Arguments<'_>) -> bool {
+        let mark = self.0.len();
+        let fits =
+            core::fmt::Write::write_fmt(&mut self.0, entry).is_ok() && self.0.push(b"\0").is_ok();
+        if !fits {
+            self.0.truncate(mark);
+        }
+        fits
+    }
+}

@@ -1,0 +1,142 @@
+//! The listening sockets of every socket service, bound before any service
+//! starts and kept open across restarts and reloads: a reload reuses the
+//! socket of every address it keeps, so no connection is refused meanwhile.
+
+use crate::sys::listen;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use vigild::config::{Config, Errors, Listen};
+use vigild::event::ErrnoName;
+use vigild::fixed::ServiceId;
+use vigild::limits::LISTENERS_MAX;
+
+/// One bound socket: the `index`th `listen` of `service`.
+pub struct Listener {
+    pub fd: OwnedFd,
+    pub service: ServiceId,
+    pub index: u16,
+}
+
+/// Every listener, in config order (a service's sockets are adjacent).
+pub struct Listeners {
+    list: [Option<Listener>; LISTENERS_MAX],
+    len: usize,
+}
+
+impl Listeners {
+    pub const fn new() -> Self {
+        Listeners {
+            list: [const { None }; LISTENERS_MAX],
+            len: 0,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Listener> {
+        self.list[..self.len].iter().flatten()
+    }
+
+    /// The sockets of `id`, in config order.
+    pub fn of(&self, id: ServiceId) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.iter()
+            .filter(move |l| l.service == id)
+            .map(|l| l.fd.as_fd())
+    }
+
+    /// The listener at position `i` of `iter`.
+    pub fn get(&self, i: usize) -> Option<&Listener> {
+        self.list[..self.len].get(i).and_then(Option::as_ref)
+    }
+
+    /// Open the sockets of `new`, reusing this table's (which belong to
+    /// `old`) where the address is the same. On success the new table; on
+    /// failure every error is in `errors` and nothing changed.
+    pub fn prepare(&self, old: Option<&Config>, new: &Config, errors: &mut Errors) -> Option<Self> {
+        let mut next = Listeners::new();
+        for id in new.ids().filter(|&id| !new.spec(id).removed) {
+            let spec = new.spec(id);
+            for (index, addr) in new.listens(id).enumerate() {
+                let opened = match self.find(old, addr) {
+                    Some(fd) => rustix::io::fcntl_dupfd_cloexec(fd, 3).and_then(|fd| {
+                        listen::reuse(fd.as_fd(), addr, spec.backlog, spec.listen_mode)?;
+                        Ok(fd)
+                    }),
+                    None => listen::open(addr, spec.backlog, spec.listen_mode),
+                };
+                match opened {
+                    Ok(fd) if next.len < LISTENERS_MAX => {
+                        next.list[next.len] = Some(Listener {
+                            fd,
+                            service: id,
+                            index: index as u16,
+                        });
+                        next.len += 1;
+                    }
+                    Ok(_) => errors.push(
+                        spec.line,
+                        format_args!(
+                            "listen: more than {LISTENERS_MAX} sockets (the compiled capacity)"
+                        ),
+                    ),
+                    Err(e) => errors.push(
+                        spec.line,
+                        format_args!(
+                            "listen {}: {}",
+                            vigild::config::ListenText(addr),
+                            ErrnoName(e.raw_os_error() as u16)
+                        ),
+                    ),
+                }
+            }
+        }
+        if !errors.is_empty() {
+            next.close_new(self, old, new);
+            return None;
+        }
+        Some(next)
+    }
+
+    /// Take `next` (from `prepare`) as the table; sockets of addresses that
+    /// are gone are closed (and their unix socket files removed).
+    pub fn commit(&mut self, old: Option<&Config>, next: Listeners, new: &Config) {
+        if let Some(old) = old {
+            for l in self.iter() {
+                let addr = old.listens(l.service).nth(l.index.into());
+                if let Some(addr) = addr.filter(|&a| !next.has(new, a)) {
+                    listen::remove(addr);
+                }
+            }
+        }
+        *self = next;
+    }
+
+    /// vigild exits: close every socket and remove the unix socket files.
+    pub fn close_all(&mut self, cfg: &Config) {
+        for l in self.iter() {
+            if let Some(addr) = cfg.listens(l.service).nth(l.index.into()) {
+                listen::remove(addr);
+            }
+        }
+        *self = Listeners::new();
+    }
+
+    /// Undo a failed `prepare`: close what it opened, and remove the unix
+    /// socket files it created (not those still in use by `current`).
+    fn close_new(&mut self, current: &Listeners, old: Option<&Config>, new: &Config) {
+        for l in self.iter() {
+            let addr = new.listens(l.service).nth(l.index.into());
+            if let Some(addr) = addr.filter(|&a| current.find(old, a).is_none()) {
+                listen::remove(addr);
+            }
+        }
+    }
+
+    fn find(&self, cfg: Option<&Config>, addr: Listen<'_>) -> Option<BorrowedFd<'_>> {
+        let cfg = cfg?;
+        self.iter()
+            .find(|l| cfg.listens(l.service).nth(l.index.into()) == Some(addr))
+            .map(|l| l.fd.as_fd())
+    }
+
+    fn has(&self, cfg: &Config, addr: Listen<'_>) -> bool {
+        self.find(Some(cfg), addr).is_some()
+    }
+}

@@ -1,0 +1,124 @@
+//! Listening sockets (`listen` of SPEC §2) and accepting on them.
+
+use super::Errno;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, chmodat, statat, unlinkat};
+use rustix::net::{
+    AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType, bind, connect, listen,
+    socket_with, sockopt,
+};
+use vigild::config::Listen;
+
+/// Bind and listen on `addr`: non-blocking and close-on-exec (vigild polls
+/// it and hands it to children explicitly), SO_REUSEADDR so that a restart
+/// of vigild does not wait out TIME_WAIT, IPV6_V6ONLY so that `tcp:[::]:80`
+/// and `tcp:0.0.0.0:80` can both be bound.
+pub fn open(addr: Listen<'_>, backlog: u32, mode: u16) -> Result<OwnedFd, Errno> {
+    let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
+    let fd = match addr {
+        Listen::Tcp4(ip, port) => {
+            let fd = socket_with(AddressFamily::INET, SocketType::STREAM, flags, None)?;
+            sockopt::set_socket_reuseaddr(&fd, true)?;
+            bind(&fd, &SocketAddrV4::new(ip, port))?;
+            fd
+        }
+        Listen::Tcp6(ip, port) => {
+            let fd = socket_with(AddressFamily::INET6, SocketType::STREAM, flags, None)?;
+            sockopt::set_socket_reuseaddr(&fd, true)?;
+            sockopt::set_ipv6_v6only(&fd, true)?;
+            bind(&fd, &SocketAddrV6::new(ip, port, 0, 0))?;
+            fd
+        }
+        Listen::Unix(path) => {
+            let fd = socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)?;
+            let sa = SocketAddrUnix::new(path)?;
+            remove_stale(path, &sa)?;
+            bind(&fd, &sa)?;
+            chmodat(
+                CWD,
+                path,
+                Mode::from_raw_mode(mode.into()),
+                AtFlags::empty(),
+            )?;
+            fd
+        }
+    };
+    listen(&fd, backlog.min(i32::MAX as u32) as i32)?;
+    Ok(fd)
+}
+
+/// Apply the settings of a reloaded configuration to a socket it keeps.
+pub fn reuse(fd: BorrowedFd<'_>, addr: Listen<'_>, backlog: u32, mode: u16) -> Result<(), Errno> {
+    if let Listen::Unix(path) = addr {
+        chmodat(
+            CWD,
+            path,
+            Mode::from_raw_mode(mode.into()),
+            AtFlags::empty(),
+        )?;
+    }
+    listen(fd, backlog.min(i32::MAX as u32) as i32)
+}
+
+/// A socket file left by a process that is gone is removed; a socket that
+/// still answers, or anything else at the path, is an error.
+fn remove_stale(path: &[u8], sa: &SocketAddrUnix) -> Result<(), Errno> {
+    let stat = match statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => stat,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if FileType::from_raw_mode(stat.st_mode) != FileType::Socket {
+        return Err(Errno::EXIST);
+    }
+    let probe = socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    match connect(&probe, sa) {
+        Err(Errno::CONNREFUSED) => unlinkat(CWD, path, AtFlags::empty()),
+        // Someone listens there (EAGAIN: with a full backlog).
+        Ok(()) | Err(Errno::AGAIN) => Err(Errno::ADDRINUSE),
+        Err(e) => Err(e),
+    }
+}
+
+/// Remove the socket file of a unix listener vigild closes for good.
+pub fn remove(addr: Listen<'_>) {
+    if let Listen::Unix(path) = addr {
+        let _ = unlinkat(CWD, path, AtFlags::empty());
+    }
+}
+
+/// One accepted connection: blocking (as workers expect), close-on-exec
+/// (the worker gets it as fds 0 and 1 by dup2), and its remote address.
+pub fn accept(listener: BorrowedFd<'_>) -> Result<(OwnedFd, Option<SocketAddr>), Errno> {
+    let (conn, peer) = rustix::net::acceptfrom_with(listener, SocketFlags::CLOEXEC)?;
+    Ok((conn, peer.and_then(ip_address)))
+}
+
+/// The local address of a connection.
+pub fn local_address(conn: BorrowedFd<'_>) -> Option<SocketAddr> {
+    rustix::net::getsockname(conn).ok().and_then(ip_address)
+}
+
+fn ip_address(addr: SocketAddrAny) -> Option<SocketAddr> {
+    SocketAddr::try_from(addr).ok()
+}
+
+/// The address of an IP listener as bound (the local address of its
+/// connections unless it is a wildcard).
+pub fn bound_ip(addr: Listen<'_>) -> Option<SocketAddr> {
+    match addr {
+        Listen::Tcp4(ip, port) if ip != Ipv4Addr::UNSPECIFIED => {
+            Some(SocketAddr::new(IpAddr::V4(ip), port))
+        }
+        Listen::Tcp6(ip, port) if ip != Ipv6Addr::UNSPECIFIED => {
+            Some(SocketAddr::new(IpAddr::V6(ip), port))
+        }
+        _ => None,
+    }
+}
