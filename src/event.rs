@@ -112,6 +112,7 @@ const ERRNOS: &[(u16, &str)] = &[
     (13, "EACCES"),
     (14, "EFAULT"),
     (16, "EBUSY"),
+    (17, "EEXIST"),
     (20, "ENOTDIR"),
     (21, "EISDIR"),
     (22, "EINVAL"),
@@ -121,7 +122,16 @@ const ERRNOS: &[(u16, &str)] = &[
     (28, "ENOSPC"),
     (36, "ENAMETOOLONG"),
     (38, "ENOSYS"),
+    (32, "EPIPE"),
     (40, "ELOOP"),
+    (71, "EPROTO"),
+    (95, "EOPNOTSUPP"),
+    (97, "EAFNOSUPPORT"),
+    (98, "EADDRINUSE"),
+    (99, "EADDRNOTAVAIL"),
+    (103, "ECONNABORTED"),
+    (105, "ENOBUFS"),
+    (111, "ECONNREFUSED"),
 ];
 
 impl fmt::Display for ErrnoName {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use vigild::config::{Config, Errors, parse};
-use vigild::engine::{Answer, Command, Effects, Slot, State, Supervisor};
+use vigild::engine::{AcceptStats, Admit, Answer, Command, Effects, Slot, State, Supervisor};
 use vigild::event::{ExitStatus, Pid};
 use vigild::fixed::ServiceId;
 use vigild::time::Instant;
@@ -22,7 +22,7 @@ pub enum Act {
 /// The fake world: pids from a counter, spawn failures on request.
 pub struct World {
     names: Vec<String>,
-    next_pid: i32,
+    pub next_pid: i32,
     pub acts: Vec<Act>,
     /// Services whose next spawns fail with this errno.
     pub failing: HashMap<String, u16>,
@@ -196,5 +196,43 @@ impl Sim {
 
     pub fn pid(&self, name: &str) -> i32 {
         self.state(name).pid().map_or(0, |p| p.0)
+    }
+}
+
+impl Sim {
+    /// True if the driver would poll `name`'s sockets now.
+    pub fn polls(&self, name: &str) -> bool {
+        self.sv.polls(&self.cfg, self.id(name))
+    }
+
+    /// A connection waits on activate service `name`'s sockets.
+    pub fn connect(&mut self, name: &str) {
+        let id = self.id(name);
+        self.sv.activate(&self.cfg, id, self.now, &mut self.world);
+        self.tick();
+    }
+
+    /// Accept service `name` got a connection from `peer`: the engine's
+    /// answer, and the worker's pid if one was spawned (as the driver does).
+    pub fn accept(&mut self, name: &str, peer: u8) -> (Admit, Option<i32>) {
+        let id = self.id(name);
+        let mut key = [0u8; 16];
+        key[15] = peer;
+        let admit = self.sv.admit(&self.cfg, id, self.now, &key);
+        let mut pid = None;
+        if admit == Admit::Spawn {
+            self.world.next_pid += 1;
+            let p = self.world.next_pid;
+            self.world.live.insert(p, name.to_string());
+            self.sv
+                .worker_spawned(&self.cfg, id, self.now, Pid(p), &key);
+            pid = Some(p);
+        }
+        self.tick();
+        (admit, pid)
+    }
+
+    pub fn stats(&self, name: &str) -> AcceptStats {
+        *self.sv.accept_stats(self.id(name))
     }
 }
