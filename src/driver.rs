@@ -8,7 +8,7 @@ use crate::listeners::Listeners;
 use crate::log::say;
 use crate::replies::{Replies, Wait, monitor_line_to, send};
 use crate::sys::fs::{AtomicFile, write_all};
-use crate::sys::signal::SelfPipe;
+use crate::sys::signal::Signals;
 use crate::sys::spawn::FDS_MAX;
 use crate::sys::{Errno, clock, listen, process};
 use core::cell::Cell;
@@ -59,7 +59,7 @@ pub struct Driver {
     /// Write end held so the read end never sees end-of-file.
     pub _control_keep: OwnedFd,
     /// The signal self-pipe.
-    pub signals: SelfPipe,
+    pub signals: Signals,
     /// `/dev/null`.
     pub devnull: OwnedFd,
     /// `-d FD`: told once every autostart service is up.
@@ -78,6 +78,15 @@ pub struct Driver {
     pub status_due: Option<Instant>,
     /// Last status write failed (warn once, not every turn).
     pub status_failed: bool,
+}
+
+/// What a poll(2) reported.
+#[derive(Default)]
+struct Woke {
+    signals: bool,
+    control: bool,
+    /// Listeners with a connection waiting.
+    listeners: usize,
 }
 
 /// The engine's hands: spawning, signalling, announcing.
@@ -257,15 +266,20 @@ impl Driver {
                 (a, b) => a.or(b),
             };
             let mut ready = [0u16; LISTENERS_MAX];
-            let n = self.wait(deadline.map(|at| at.ms_since(now)), &mut ready);
+            let woke = self.wait(deadline.map(|at| at.ms_since(now)), &mut ready);
             let now = clock::now();
-            for sig in self.signals.drain() {
-                self.on_signal(sig, now);
+            if woke.signals {
+                for sig in self.signals.drain() {
+                    self.on_signal(sig, now);
+                }
             }
             while let Some((pid, status)) = process::reap() {
                 self.on_exit(pid, status, now);
             }
-            self.read_control(now);
+            if woke.control {
+                self.read_control(now);
+            }
+            let n = woke.listeners;
             for &i in &ready[..n] {
                 self.on_connection(i.into(), now);
             }
@@ -278,10 +292,11 @@ impl Driver {
 
     /// poll(2) until something happens or `timeout_ms` passes. The
     /// listeners with a connection waiting go into `ready` (by their
-    /// position in `Listeners`); their number is returned.
-    fn wait(&mut self, timeout_ms: Option<u64>, ready: &mut [u16; LISTENERS_MAX]) -> usize {
+    /// position in `Listeners`).
+    fn wait(&mut self, timeout_ms: Option<u64>, ready: &mut [u16; LISTENERS_MAX]) -> Woke {
         let mut gone = [false; REPLIES_MAX + MONITORS_MAX];
         let (mut count, mut n_ready) = (0, 0);
+        let mut woke = Woke::default();
         {
             const SIZE: usize = 2 + LISTENERS_MAX + REPLIES_MAX + MONITORS_MAX;
             let mut fds: [PollFd<'_>; SIZE] = core::array::from_fn(|_| {
@@ -306,6 +321,8 @@ impl Driver {
             }
             let timeout = timeout_ms.map(clock::timespec);
             if poll(&mut fds[..n], timeout.as_ref()).is_ok() {
+                woke.signals = !fds[0].revents().is_empty();
+                woke.control = !fds[1].revents().is_empty();
                 for (fd, &i) in fds[2..listeners_end].iter().zip(&polled) {
                     if !fd.revents().is_empty() {
                         ready[n_ready] = i;
@@ -321,7 +338,8 @@ impl Driver {
         if gone[..count].contains(&true) {
             self.replies.drop_gone(&gone[..count]);
         }
-        n_ready
+        woke.listeners = n_ready;
+        woke
     }
 
     /// A listener has a connection waiting: start an activate service, or

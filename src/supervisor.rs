@@ -9,7 +9,7 @@ use crate::sys::args::Args;
 use crate::sys::fs::{
     RunDirError, cloexec_inherited, devnull, open_control, open_run_dir, read_file,
 };
-use crate::sys::signal::SelfPipe;
+use crate::sys::signal::Signals;
 use crate::sys::{process, storage, user};
 use core::ffi::c_int;
 use core::fmt::Write;
@@ -177,7 +177,7 @@ pub fn main(args: Args) -> c_int {
         Some(fd) => fd,
         None => None,
     };
-    let signals = match SelfPipe::install() {
+    let signals = match Signals::install() {
         Ok(pipe) => pipe,
         Err(e) => return failed("signals", &ErrnoName(e.raw_os_error() as u16)),
     };

@@ -1,15 +1,15 @@
-//! Signals as bytes (the self-pipe trick of skalibs and nitro): the handler
-//! records the signal and writes one byte to wake poll(2); the loop does the
-//! real work. errno is saved and restored around the write.
+//! Signals as readable events: the signals vigild acts on are blocked and
+//! read from a signalfd in the poll set. No handler ever runs, so nothing
+//! runs asynchronously, and a spawn needs no signal juggling around its
+//! clone (a handler would otherwise run in the child, which shares our
+//! memory until it execs).
 
 use super::Errno;
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicBool, AtomicI32, Ordering::Relaxed};
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::pipe::{PipeFlags, pipe_with};
+use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 
-/// The signals vigild catches. A spawned child resets exactly these (and
-/// SIGPIPE, which vigild ignores) to their default dispositions.
+/// The signals vigild acts on. A spawned child unblocks them (and gets
+/// SIGPIPE, which vigild ignores, back at its default).
 pub const HANDLED: [c_int; 7] = [
     libc::SIGCHLD,
     libc::SIGHUP,
@@ -20,59 +20,56 @@ pub const HANDLED: [c_int; 7] = [
     libc::SIGUSR2,
 ];
 
-static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
-static PENDING: [AtomicBool; 65] = [const { AtomicBool::new(false) }; 65];
-
-extern "C" fn on_signal(sig: c_int) {
-    if let Some(flag) = PENDING.get(sig as usize) {
-        flag.store(true, Relaxed);
-    }
-    let byte = sig as u8;
-    // SAFETY: write(2) is async-signal-safe; WAKE_FD is set before any
-    // handler is installed; errno is the thread's own and is restored so the
-    // interrupted code never sees it change.
-    unsafe {
-        let saved = *libc::__errno_location();
-        libc::write(WAKE_FD.load(Relaxed), (&raw const byte).cast(), 1);
-        *libc::__errno_location() = saved;
-    }
+/// The signalfd.
+pub struct Signals {
+    fd: OwnedFd,
 }
 
-/// The read end of the self-pipe.
-pub struct SelfPipe {
-    read: OwnedFd,
-    _write: OwnedFd,
-}
-
-impl SelfPipe {
-    /// `pipe2(O_NONBLOCK | O_CLOEXEC)`, then `sigaction` for every signal of
-    /// `HANDLED` (with SA_RESTART), and SIGPIPE ignored so that a vanished
-    /// reply reader is an EPIPE, not vigild's death.
-    pub fn install() -> Result<SelfPipe, Errno> {
-        let (read, write) = pipe_with(PipeFlags::NONBLOCK | PipeFlags::CLOEXEC)?;
-        WAKE_FD.store(rustix::fd::AsRawFd::as_raw_fd(&write), Relaxed);
-        for sig in HANDLED {
-            set_disposition(sig, on_signal as *const () as libc::sighandler_t)?;
-        }
+impl Signals {
+    /// Block every signal of `HANDLED` and open a non-blocking, close-on-exec
+    /// signalfd for them; SIGPIPE is ignored so that a vanished reply reader
+    /// is an EPIPE, not vigild's death.
+    pub fn install() -> Result<Signals, Errno> {
+        // SAFETY: sigset operations on a local set; sigprocmask and
+        // signalfd only read it; the fd signalfd returns is ours alone.
+        let fd = unsafe {
+            let mut set: libc::sigset_t = core::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in HANDLED {
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::sigprocmask(libc::SIG_BLOCK, &set, core::ptr::null_mut());
+            let fd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
+            if fd < 0 {
+                return Err(Errno::from_raw_os_error(super::process::errno()));
+            }
+            OwnedFd::from_raw_fd(fd)
+        };
         set_disposition(libc::SIGPIPE, libc::SIG_IGN)?;
-        Ok(SelfPipe {
-            read,
-            _write: write,
-        })
+        Ok(Signals { fd })
     }
 
     /// The fd to poll.
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.read.as_fd()
+        self.fd.as_fd()
     }
 
-    /// Empty the pipe and return the signals received since the last call
-    /// (the iterator does not borrow the pipe: acting on a signal may need
-    /// all of vigild).
+    /// The signals received since the last call, each once, in number order
+    /// (the iterator does not borrow: acting on a signal may need all of vigild).
     pub fn drain(&self) -> impl Iterator<Item = c_int> + use<> {
-        let mut buf = [0u8; 256];
-        while let Ok(1..) = rustix::io::read(&self.read, &mut buf) {}
-        (1..65).filter(|&sig| PENDING[sig as usize].swap(false, Relaxed))
+        const INFO: usize = core::mem::size_of::<libc::signalfd_siginfo>();
+        let mut pending = 0u64;
+        let mut buf = [0u8; INFO * 8];
+        while let Ok(n @ 1..) = rustix::io::read(&self.fd, &mut buf) {
+            for info in buf[..n].chunks_exact(INFO) {
+                // ssi_signo: the first field, a u32.
+                let sig = u32::from_ne_bytes([info[0], info[1], info[2], info[3]]);
+                if (1..=64).contains(&sig) {
+                    pending |= 1 << (sig - 1);
+                }
+            }
+        }
+        (1..65).filter(move |sig| pending & (1 << (sig - 1)) != 0)
     }
 }
 
@@ -121,7 +118,7 @@ pub fn reset_inherited() {
 
 fn set_disposition(sig: c_int, handler: libc::sighandler_t) -> Result<(), Errno> {
     // SAFETY: a zeroed sigaction is valid (empty mask, no flags); the handler
-    // is either SIG_IGN/SIG_DFL or `on_signal`, which is async-signal-safe.
+    // is SIG_IGN or SIG_DFL.
     let rc = unsafe {
         let mut action: libc::sigaction = core::mem::zeroed();
         action.sa_sigaction = handler;

@@ -9,7 +9,6 @@
 //! by the caller before the clone; the child only makes system calls.
 
 use super::Errno;
-use super::signal::HANDLED;
 use core::cell::Cell;
 use core::ffi::{c_char, c_int, c_void};
 use core::sync::atomic::{
@@ -93,18 +92,13 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
         core::hint::spin_loop();
     }
     let stack = &raw mut CHILD_STACK;
-    // SAFETY: all-ones and saved masks are plain data. Blocking every signal
-    // around the clone keeps vigild's handlers from running in the child
-    // (which shares our memory) before it has reset them. CLONE_VFORK
-    // suspends us until the child has exec'd or exited, so `shared` and
-    // the child stack (ours alone while STACK_BUSY is held) outlive every
-    // use the child makes of them; the child only makes system calls and
-    // writes `shared.errno`.
+    // SAFETY: vigild installs no signal handler (signals arrive through a
+    // signalfd), so nothing of ours can run in the child, which shares our
+    // memory. CLONE_VFORK suspends us until the child has exec'd or exited,
+    // so `shared` and the child stack (ours alone while STACK_BUSY is held)
+    // outlive every use the child makes of them; the child only makes
+    // system calls and writes `shared.errno`.
     let pid = unsafe {
-        let mut all: libc::sigset_t = core::mem::zeroed();
-        let mut saved: libc::sigset_t = core::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::sigprocmask(libc::SIG_SETMASK, &all, &mut saved);
         let top = stack.cast::<u8>().add(size_of::<Stack>()).cast::<c_void>();
         let pid = libc::clone(
             child,
@@ -114,7 +108,6 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
         );
         let clone_errno = super::process::errno();
         STACK_BUSY.store(false, Release);
-        libc::sigprocmask(libc::SIG_SETMASK, &saved, core::ptr::null_mut());
         if pid < 0 {
             return Err(Errno::from_raw_os_error(clone_errno));
         }
@@ -171,11 +164,11 @@ fn prepare_and_exec(plan: &Plan<'_>) -> c_int {
         if libc::setsid() < 0 {
             return err();
         }
+        // vigild blocks `HANDLED` and ignores SIGPIPE; every other signal is
+        // at its default already (`reset_inherited`).
         let mut dfl: libc::sigaction = core::mem::zeroed();
         dfl.sa_sigaction = libc::SIG_DFL;
-        for sig in HANDLED.into_iter().chain([libc::SIGPIPE]) {
-            libc::sigaction(sig, &dfl, core::ptr::null_mut());
-        }
+        libc::sigaction(libc::SIGPIPE, &dfl, core::ptr::null_mut());
         let mut empty: libc::sigset_t = core::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, core::ptr::null_mut());

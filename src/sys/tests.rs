@@ -169,7 +169,7 @@ fn reset_inherited_unblocks_every_signal() {
 #[test]
 fn self_pipe_wakes_poll_and_names_the_signal() {
     let _serial = serial();
-    let pipe = signal::SelfPipe::install().unwrap();
+    let pipe = signal::Signals::install().unwrap();
     // SAFETY: raising a signal whose handler was just installed.
     unsafe { libc::raise(libc::SIGUSR1) };
     let mut fds = [rustix::event::PollFd::from_borrowed_fd(
