@@ -1,4 +1,4 @@
-//! The loop: one poll(2) over the signal self-pipe, the control FIFO and the
+//! The loop: one poll(2) over the signalfd, the control FIFO, the listening sockets and the
 //! reply FIFOs; every wake-up reaps every child, turns signals and control
 //! lines into engine calls, and lets the engine act through `Fx`. When no
 //! deadline exists it sleeps with no timeout: no system call while idle.
@@ -58,7 +58,7 @@ pub struct Driver {
     pub control: OwnedFd,
     /// Write end held so the read end never sees end-of-file.
     pub _control_keep: OwnedFd,
-    /// The signal self-pipe.
+    /// The signalfd.
     pub signals: Signals,
     /// `/dev/null`.
     pub devnull: OwnedFd,
@@ -427,7 +427,14 @@ impl Driver {
                 self.reload(now, None);
             }
             libc::SIGINT | libc::SIGTERM | libc::SIGQUIT => self.shutdown(sig),
-            libc::SIGUSR1 | libc::SIGUSR2 => {
+            libc::SIGUSR2 if !self.sv.is_halting() => {
+                say!(
+                    "got SIGUSR2, graceful shutdown: no new connections, workers finish, then every service stops"
+                );
+                self.sv.shutdown_gracefully(&self.configs[self.active]);
+            }
+            libc::SIGUSR2 => {}
+            libc::SIGUSR1 => {
                 say!(
                     "warning: signal {} ignored: its meaning comes in a later release",
                     vigild::event::SignalName(sig as u8)
@@ -441,7 +448,7 @@ impl Driver {
     /// kind and may also hurry an orderly shutdown already under way.
     fn shutdown(&mut self, sig: i32) {
         let fast = sig == libc::SIGQUIT;
-        if self.sv.is_halting() && !fast {
+        if self.sv.is_halting() && !fast && !self.sv.is_graceful() {
             return;
         }
         match sig {

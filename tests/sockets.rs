@@ -316,3 +316,44 @@ fn reload_of_a_changed_accept_service_restarts_its_workers() {
     t.exit(a.unwrap(), ExitStatus::Signal(15));
     assert_eq!(t.state("ftp"), State::Listening);
 }
+
+#[test]
+fn graceful_shutdown_lets_workers_finish_then_stops_the_rest() {
+    let mut t = Sim::new(&format!(
+        "[db]\nexec = /bin/db\n{}after = db\n",
+        accept_conf("")
+    ));
+    let db = t.pid("db");
+    let (_, a) = t.accept("ftp", 1);
+    t.take();
+    t.sv.shutdown_gracefully(&t.cfg);
+    t.advance(60_000);
+    assert!(!t.polls("ftp"), "no new connections");
+    assert!(
+        t.take().iter().all(|a| !matches!(a, Act::Kill { .. })),
+        "nothing is signalled while a worker runs (and db is still needed)"
+    );
+    t.exit(a.unwrap(), CODE0);
+    assert_eq!(t.state("ftp"), State::Down);
+    assert!(
+        t.take().contains(&Act::Kill {
+            pid: db,
+            signal: 15,
+            group: true
+        }),
+        "then the rest stops"
+    );
+    // A TERM during a graceful shutdown makes it an orderly one.
+    let mut t = Sim::new(&accept_conf(""));
+    let (_, a) = t.accept("ftp", 1);
+    t.sv.shutdown_gracefully(&t.cfg);
+    t.tick();
+    t.take();
+    t.sv.shutdown(&t.cfg, false);
+    t.tick();
+    assert!(t.take().contains(&Act::Kill {
+        pid: a.unwrap(),
+        signal: 15,
+        group: true
+    }));
+}

@@ -263,6 +263,8 @@ pub struct Supervisor {
     halting: bool,
     /// A fast shutdown: TERM to everything at once, KILL one second later.
     fast: bool,
+    /// A graceful shutdown: accept services' workers finish undisturbed.
+    graceful: bool,
 }
 
 /// The answer of `admit`.
@@ -311,6 +313,7 @@ impl Supervisor {
             workers: Workers::new(),
             halting: false,
             fast: false,
+            graceful: false,
         }
     }
 
@@ -319,6 +322,7 @@ impl Supervisor {
     pub fn boot(&mut self, cfg: &Config, now: Instant) {
         self.halting = false;
         self.fast = false;
+        self.graceful = false;
         for id in cfg.ids() {
             self.slots[id.index()] = Slot {
                 since: now,
@@ -366,9 +370,26 @@ impl Supervisor {
     pub fn shutdown(&mut self, cfg: &Config, fast: bool) {
         self.halting = true;
         self.fast |= fast;
+        self.graceful = false;
         for id in cfg.ids() {
             self.slots[id.index()].want_up = false;
         }
+    }
+
+    /// A graceful shutdown (SIGUSR2): accept services stop accepting at once
+    /// but their workers run to their end; everything else stops as in an
+    /// orderly shutdown, once nothing that runs needs it. A later `shutdown`
+    /// turns it into an orderly (or fast) one.
+    pub fn shutdown_gracefully(&mut self, cfg: &Config) {
+        if !self.halting {
+            self.shutdown(cfg, false);
+            self.graceful = true;
+        }
+    }
+
+    /// True during a graceful shutdown.
+    pub fn is_graceful(&self) -> bool {
+        self.halting && self.graceful
     }
 
     /// The earliest deadline of any service: how long the driver may sleep.
@@ -1047,7 +1068,8 @@ impl Supervisor {
                     // its workers are stopped when nothing needs it any more.
                     State::Listening
                         if self.accepts[id.index()].workers > 0
-                            && (self.fast || !blocked[id.index()]) =>
+                            && (self.fast || !blocked[id.index()])
+                            && !self.graceful =>
                     {
                         self.stop(cfg, id, now, fx)
                     }
