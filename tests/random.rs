@@ -6,6 +6,7 @@ mod common;
 
 use common::{Act, Sim};
 use std::collections::HashMap;
+use vigild::config::Mode;
 use vigild::engine::{Command, State};
 use vigild::event::ExitStatus;
 
@@ -36,7 +37,17 @@ fn random_config(rng: &mut Rng) -> String {
     let mut text = String::new();
     for i in 0..count {
         text += &format!("[s{i}]\nexec = /bin/s{i}\n");
-        text += rng.pick::<&str>(&["", "mode = oneshot\n"]);
+        match rng.below(5) {
+            0 => text += "mode = oneshot\n",
+            1 => text += &format!("mode = activate\nlisten = tcp:127.0.0.1:{}\n", 1000 + i),
+            2 => {
+                text += &format!("mode = accept\nlisten = tcp:127.0.0.1:{}\n", 1000 + i);
+                text += &format!("max_workers = {}\n", 1 + rng.below(3));
+                text += rng.pick::<&str>(&["", "max_per_ip = 1\n"]);
+                text += rng.pick::<&str>(&["", "drop_timeout = 100ms\n", "drop_timeout = 1s\n"]);
+            }
+            _ => {}
+        }
         text += rng.pick::<&str>(&[
             "",
             "restart = on-failure\n",
@@ -89,6 +100,34 @@ fn check_invariants(t: &Sim, seed: u64, step: usize) {
         "{}: a pid owned twice",
         ctx()
     );
+    for id in t.cfg.ids() {
+        let spec = t.cfg.spec(id);
+        let name = String::from_utf8(t.cfg.name(id).to_vec()).unwrap();
+        if spec.mode == Mode::Accept {
+            // Every live process of an accept service is a counted worker.
+            let live = t.world.live.values().filter(|n| **n == name).count() as u32;
+            let st = t.sv.accept_stats(id);
+            assert_eq!(st.workers, live, "{}: workers of {name}", ctx());
+            assert!(
+                st.workers <= spec.max_workers,
+                "{}: {name} over max_workers",
+                ctx()
+            );
+            for (pid, n) in &t.world.live {
+                if *n == name {
+                    owners.insert(*pid, 1);
+                }
+            }
+        }
+        if t.sv.polls(&t.cfg, id) {
+            assert_eq!(
+                t.sv.slot(id).state,
+                State::Listening,
+                "{}: {name} polled",
+                ctx()
+            );
+        }
+    }
     for pid in t.world.live.keys() {
         assert!(
             owners.contains_key(pid),
@@ -123,7 +162,18 @@ fn run(seed: u64) {
     for step in 0..300 {
         killed_pids(&t.take(), &mut doomed);
         let id = vigild::fixed::ServiceId(rng.below(n) as u16);
-        match rng.below(10) {
+        match rng.below(12) {
+            10 | 11 => {
+                // A connection, where the driver would be polling.
+                let name = String::from_utf8(t.cfg.name(id).to_vec()).unwrap();
+                if t.sv.polls(&t.cfg, id) {
+                    match t.cfg.spec(id).mode {
+                        Mode::Activate => t.connect(&name),
+                        Mode::Accept => drop(t.accept(&name, rng.below(3) as u8)),
+                        _ => unreachable!("only socket services are polled"),
+                    }
+                }
+            }
             0 => drop(t.command(Command::Start(id))),
             1 => drop(t.command(Command::Stop(id))),
             2 => drop(t.command(Command::Restart(id))),
