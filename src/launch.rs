@@ -87,7 +87,15 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
                 arena.get_with_nul(spec.user),
                 arena.get_with_nul(spec.group),
             )
-            .map_err(|e| e.raw_os_error() as u16)?,
+            .map_err(|e| {
+                let errno = e.raw_os_error() as u16;
+                let name = Lossy(cfg.name(id));
+                say!(
+                    "{name}: unable to look up user or group: {}",
+                    ErrnoName(errno)
+                );
+                errno
+            })?,
         ),
     };
     let out = match spec.log {

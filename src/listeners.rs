@@ -4,7 +4,7 @@
 
 use crate::sys::listen;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild::config::{Config, Errors, Listen};
+use vigild::config::{Config, Errors, Listen, Mode};
 use vigild::event::ErrnoName;
 use vigild::fixed::ServiceId;
 use vigild::limits::LISTENERS_MAX;
@@ -53,13 +53,18 @@ impl Listeners {
         let mut next = Listeners::new();
         for id in new.ids().filter(|&id| !new.spec(id).removed) {
             let spec = new.spec(id);
+            let setup = listen::Setup {
+                backlog: spec.backlog,
+                mode: spec.listen_mode,
+                nonblocking: spec.mode == Mode::Accept,
+            };
             for (index, addr) in new.listens(id).enumerate() {
                 let opened = match self.find(old, addr) {
                     Some(fd) => rustix::io::fcntl_dupfd_cloexec(fd, 3).and_then(|fd| {
-                        listen::reuse(fd.as_fd(), addr, spec.backlog, spec.listen_mode)?;
+                        listen::reuse(fd.as_fd(), addr, setup)?;
                         Ok(fd)
                     }),
-                    None => listen::open(addr, spec.backlog, spec.listen_mode),
+                    None => listen::open(addr, setup),
                 };
                 match opened {
                     Ok(fd) if next.len < LISTENERS_MAX => {

@@ -233,6 +233,7 @@ fn activate_hands_the_sockets_as_fds_3_and_up_with_systemd_variables() {
         format!(
             "echo \"$LISTEN_FDS $LISTEN_PID $$ $LISTEN_FDNAMES\" >> {0}/env\n\
              for fd in 3 4 5 6 7 8 9; do [ -e /proc/$$/fd/$fd ] && readlink /proc/$$/fd/$fd >> {0}/env; done\n\
+             grep flags /proc/$$/fdinfo/3 >> {0}/env\n\
              exec python3 -c 'import socket; s = socket.socket(fileno=3); c, _ = s.accept(); c.sendall(b\"served\\n\")'\n",
             dir.path.display()
         ),
@@ -263,9 +264,21 @@ fn activate_hands_the_sockets_as_fds_3_and_up_with_systemd_variables() {
         "LISTEN_PID is the service's own pid: {env}"
     );
     assert_eq!(first[3], "act.0:act.1", "LISTEN_FDNAMES: {env}");
-    let fds: Vec<&str> = lines.take_while(|l| !l.contains(' ')).collect();
-    assert_eq!(fds.len(), 2, "fds 3 and 4, nothing above: {env}");
-    assert!(fds.iter().all(|f| f.starts_with("socket:")), "{env}");
+    let fds: Vec<&str> = lines.by_ref().take(2).collect();
+    assert!(
+        fds.iter().all(|f| f.starts_with("socket:")),
+        "fds 3 and 4: {env}"
+    );
+    let flags = lines
+        .next()
+        .and_then(|l| l.strip_prefix("flags:"))
+        .unwrap_or_else(|| panic!("no flags, or an fd above 4: {env}"));
+    let flags = u32::from_str_radix(flags.trim(), 8).unwrap();
+    assert_eq!(
+        flags & libc::O_NONBLOCK as u32,
+        0,
+        "a blocking socket, as systemd hands it over: {env}"
+    );
     assert_eq!(d.svc("act").unwrap().restarts(), 0);
 }
 

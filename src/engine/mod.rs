@@ -328,7 +328,11 @@ impl Supervisor {
                 since: now,
                 ..Slot::EMPTY
             };
-            self.accepts[id.index()] = AcceptStats::EMPTY;
+            // Only socket services use theirs (the rest stay untouched
+            // zero pages).
+            if cfg.spec(id).mode.listens() {
+                self.accepts[id.index()] = AcceptStats::EMPTY;
+            }
         }
         self.want_up_with_deps(cfg, |id| cfg.spec(id).autostart);
     }

@@ -10,12 +10,25 @@ use rustix::net::{
 };
 use vigild::config::Listen;
 
-/// Bind and listen on `addr`: non-blocking and close-on-exec (vigild polls
-/// it and hands it to children explicitly), SO_REUSEADDR so that a restart
-/// of vigild does not wait out TIME_WAIT, IPV6_V6ONLY so that `tcp:[::]:80`
-/// and `tcp:0.0.0.0:80` can both be bound.
-pub fn open(addr: Listen<'_>, backlog: u32, mode: u16) -> Result<OwnedFd, Errno> {
-    let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
+/// How a socket is set up: `backlog`, the unix file `mode`, and whether
+/// vigild accepts on it itself (non-blocking then; a socket handed to an
+/// activated program stays blocking, as systemd hands it over).
+#[derive(Clone, Copy)]
+pub struct Setup {
+    pub backlog: u32,
+    pub mode: u16,
+    pub nonblocking: bool,
+}
+
+/// Bind and listen on `addr`, close-on-exec (children get it explicitly),
+/// SO_REUSEADDR so that a restart of vigild does not wait out TIME_WAIT,
+/// IPV6_V6ONLY so that `tcp:[::]:80` and `tcp:0.0.0.0:80` can both be bound.
+pub fn open(addr: Listen<'_>, setup: Setup) -> Result<OwnedFd, Errno> {
+    let flags = match setup.nonblocking {
+        true => SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        false => SocketFlags::CLOEXEC,
+    };
+    let mode = setup.mode;
     let fd = match addr {
         Listen::Tcp4(ip, port) => {
             let fd = socket_with(AddressFamily::INET, SocketType::STREAM, flags, None)?;
@@ -44,21 +57,23 @@ pub fn open(addr: Listen<'_>, backlog: u32, mode: u16) -> Result<OwnedFd, Errno>
             fd
         }
     };
-    listen(&fd, backlog.min(i32::MAX as u32) as i32)?;
+    listen(&fd, setup.backlog.min(i32::MAX as u32) as i32)?;
     Ok(fd)
 }
 
 /// Apply the settings of a reloaded configuration to a socket it keeps.
-pub fn reuse(fd: BorrowedFd<'_>, addr: Listen<'_>, backlog: u32, mode: u16) -> Result<(), Errno> {
+pub fn reuse(fd: BorrowedFd<'_>, addr: Listen<'_>, setup: Setup) -> Result<(), Errno> {
     if let Listen::Unix(path) = addr {
-        chmodat(
-            CWD,
-            path,
-            Mode::from_raw_mode(mode.into()),
-            AtFlags::empty(),
-        )?;
+        let mode = Mode::from_raw_mode(setup.mode.into());
+        chmodat(CWD, path, mode, AtFlags::empty())?;
     }
-    listen(fd, backlog.min(i32::MAX as u32) as i32)
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    let flags = match setup.nonblocking {
+        true => flags | rustix::fs::OFlags::NONBLOCK,
+        false => flags - rustix::fs::OFlags::NONBLOCK,
+    };
+    rustix::fs::fcntl_setfl(fd, flags)?;
+    listen(fd, setup.backlog.min(i32::MAX as u32) as i32)
 }
 
 /// A socket file left by a process that is gone is removed; a socket that
