@@ -324,7 +324,8 @@ fn scan_status(dir: &[u8], each: &mut dyn FnMut(&[u8], &Fields<'_>)) -> Result<(
     }
 }
 
-/// `wait up|down NAME [TIMEOUT]`: follow `monitor` until NAME is in that state.
+/// `wait up|down NAME [TIMEOUT]`: follow `monitor` until NAME is in that
+/// state (`listening` counts as up).
 fn wait(dir: &[u8], target: &[u8], name: &[u8], timeout: Option<&[u8]>) -> c_int {
     if target != b"up" && target != b"down" {
         return usage();
@@ -363,7 +364,10 @@ fn wait_on(answers: &OwnedFd, target: &[u8], name: &[u8], deadline: Option<Insta
             Some(at) => &rest[at + 4..],
             None => rest,
         };
-        reached = state.split(|&b| b == b' ').next() == Some(target);
+        let state = state.split(|&b| b == b' ').next().unwrap_or(b"");
+        // A socket service that listens is up as far as its users go (as
+        // `start` answers).
+        reached = state == target || (target == b"up" && state == b"listening");
         reached
     });
     match (reached, result) {

@@ -292,6 +292,12 @@ fn accept_status_counts_workers_and_a_stopped_service_keeps_clients_waiting() {
     for _ in 0..3 {
         assert_eq!(fetch(port).as_deref(), Some("hi\n"));
     }
+    let waited = d.ctl(&["wait", "up", "hi", "5s"]);
+    assert_eq!(
+        waited.status.code(),
+        Some(0),
+        "a listening service is up for `wait`"
+    );
     let s = d.wait_svc("hi", "accepted=3", |s| s.get("accepted") == "3");
     assert_eq!(
         (s.state(), s.get("workers"), s.get("dropped"), s.get("mode")),
