@@ -467,9 +467,15 @@ def run_all(ctx, res):
 # ----------------------------------------------------------------- report ----
 
 def versions(repo):
-    rev = subprocess.run(["git", "-C", repo, "describe", "--always", "--dirty"], capture_output=True,
-                         text=True).stdout.strip() or "?"
-    out = [f"vigild git {rev}"]
+    """Taken when the run starts, right after benches/run built vigild
+    (another commit may land while it runs). "-dirty" may come from files
+    that are not built into vigild, so say whether those that are changed."""
+    def git(*args):
+        return subprocess.run(["git", "-C", repo] + list(args), capture_output=True, text=True).stdout.strip()
+
+    rev = git("describe", "--always", "--dirty") or "?"
+    built = git("status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock", "build.rs", "link")
+    out = [f"vigild git {rev} ({'src/ and build files changed' if built else 'src/ and build files as committed'})"]
     for pkg in ("ucspi-tcp", "xinetd", "socat"):
         v = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True).stdout
         out.append(f"{pkg} {v or '?'}")
@@ -563,13 +569,13 @@ def table(rows):
     return lines
 
 
-def report(ctx, res, repo):
+def report(ctx, res):
     rows = rate_rows(ctx, res) + latency_rows(res) + overload_rows(res)
     out = ["## Accept mode", "",
-           f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}, command `benches/run accept`.", "",
+           f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}, command `benches/run accept` (`benches/run` runs it too).", "",
            f"- machine: {machine()}",
            f"- load average (1, 5, 15 min) at start: {res['load'][0]}; at end: {res['load'][1]}",
-           f"- versions: {versions(repo)} (Debian packages)",
+           f"- versions: {res['versions']} (Debian packages)",
            f"- service: `printline` (benches/conn.c -DWORKER), static, writes one line and exits; "
            f"client: `conn` (benches/conn.c), one process, non-blocking sockets and poll(2)",
            f"- servers: `vigild` mode=accept, max_workers={MAX_WORKERS}, log=null; "
@@ -668,7 +674,7 @@ def main():
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
-    res = {"load": [loadavg(), None]}
+    res = {"load": [loadavg(), None], "versions": versions(args.repo)}
     try:
         run_all(ctx, res)
     except KeyboardInterrupt:
@@ -679,7 +685,7 @@ def main():
             kill_tree(wpid)
             ctx.live.discard(wpid)
     res["load"][1] = loadavg()
-    text = report(ctx, res, args.repo)
+    text = report(ctx, res)
     if args.out:
         write_section(args.out, text)
     print(text)

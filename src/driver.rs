@@ -375,12 +375,13 @@ impl Driver {
                 // The client gave up before we got to it.
                 Err(Errno::CONNABORTED | Errno::INTR | Errno::PROTO) => continue,
                 Err(e) => {
-                    say!(
-                        "{}: accept: {}; pausing the listener",
-                        Lossy(cfg.name(id)),
-                        ErrnoName(e.raw_os_error() as u16)
-                    );
-                    self.sv.accept_failed(id, now);
+                    if self.sv.accept_failed(id, now) {
+                        say!(
+                            "{}: accept: {}; pausing the listener",
+                            Lossy(cfg.name(id)),
+                            ErrnoName(e.raw_os_error() as u16)
+                        );
+                    }
                     break;
                 }
             };
@@ -468,7 +469,11 @@ impl Driver {
         let (sv, mut fx) = self.parts();
         let cfg = fx.cfg;
         // Not a service: an orphan vigild adopted as subreaper. Reaped, done.
-        let _ = sv.exited(cfg, now, pid, status, &mut fx);
+        let owner = sv.exited(cfg, now, pid, status, &mut fx);
+        // A worker's end changes its service's `workers` count.
+        if owner.is_some_and(|id| cfg.spec(id).mode == Mode::Accept) {
+            self.counters_dirty = true;
+        }
     }
 
     fn read_control(&mut self, now: Instant) {

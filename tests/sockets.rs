@@ -204,10 +204,14 @@ fn accept_max_per_ip() {
 fn accept_out_of_fds_pauses_the_listener_briefly() {
     let mut t = Sim::new(&accept_conf(""));
     let id = t.id("ftp");
-    t.sv.accept_failed(id, t.now);
+    assert!(t.sv.accept_failed(id, t.now), "the first one is logged");
     assert!(!t.polls("ftp"));
     assert_eq!(t.advance_to_next_deadline(), 100);
     assert!(t.polls("ftp"));
+    assert!(!t.sv.accept_failed(id, t.now), "not again within a second");
+    t.advance(1000);
+    assert!(t.sv.accept_failed(id, t.now));
+    t.advance(100);
     assert_eq!(t.sv.next_deadline(&t.cfg), None, "no timer left behind");
 }
 

@@ -6,16 +6,17 @@
 //!   unix socket), and a small Python server (`tests/system/activate.py`)
 //!   reports exactly what it inherited.
 //! - `accept`: BusyBox `httpd -i` answers curl; shell workers report their
-//!   environment and fds; `max_workers`, `max_per_ip`, `drop_timeout` and
-//!   `stop` are checked from the outside; a flood of connections hits a vigild
-//!   that runs with only 32 file descriptors.
+//!   environment and fds; `max_workers`, `max_per_ip`, `backlog`,
+//!   `drop_timeout` and `stop` are checked from the outside; a flood of
+//!   connections hits a vigild that runs with only 32 file descriptors, and
+//!   one whose accept(2) fails with EMFILE.
 //!
 //! Every test is `#[ignore]`d so that a plain `cargo test` passes on a machine
 //! without these programs; `.ci/system-tests` installs them (BusyBox, curl, a
 //! venv with gunicorn) and runs `cargo test --test system -- --include-ignored`.
-//! The programs are found through `VIGILD_TEST_GUNICORN`,
-//! `VIGILD_TEST_PYTHON` and `VIGILD_TEST_BUSYBOX`, or at the paths that script
-//! installs them to.
+//! The programs are found through `SYSTEST_GUNICORN`,
+//! `SYSTEST_PYTHON` and `SYSTEST_BUSYBOX`, or at the paths that script
+//! installs them to (not `VIGILD_*` names: build.rs refuses unknown ones).
 //!
 //! Only 127.0.0.1 and ::1 are used; ports are picked by binding port 0 and
 //! releasing it. Every wait has a deadline; the harness stops each vigild
@@ -61,22 +62,22 @@ fn program(var: &str, default: PathBuf) -> String {
 /// gunicorn in the venv `.ci/system-tests` makes.
 fn gunicorn() -> String {
     program(
-        "VIGILD_TEST_GUNICORN",
+        "SYSTEST_GUNICORN",
         manifest_dir().join("target/system-venv/bin/gunicorn"),
     )
 }
 
 /// A Python 3: the one of gunicorn's venv unless told otherwise.
 fn python() -> String {
-    let venv_python = std::env::var_os("VIGILD_TEST_GUNICORN")
+    let venv_python = std::env::var_os("SYSTEST_GUNICORN")
         .map(PathBuf::from)
         .and_then(|g| Some(g.parent()?.join("python")))
         .unwrap_or_else(|| manifest_dir().join("target/system-venv/bin/python"));
-    program("VIGILD_TEST_PYTHON", venv_python)
+    program("SYSTEST_PYTHON", venv_python)
 }
 
 fn busybox() -> String {
-    program("VIGILD_TEST_BUSYBOX", PathBuf::from("/bin/busybox"))
+    program("SYSTEST_BUSYBOX", PathBuf::from("/bin/busybox"))
 }
 
 /// Run curl (silent, errors shown, at most 10 s).
@@ -473,6 +474,45 @@ fn activate_hands_over_the_socket_and_restarts_on_demand() {
     d.wait_svc("act", "listening at the end", |s| s.state() == "listening");
 }
 
+/// Several listen lines: fds 3, 4, 5 in config order, LISTEN_FDS=3 and
+/// LISTEN_FDNAMES=NAME.0:NAME.1:NAME.2; a connection on the last one (the
+/// unix socket) starts the service too.
+#[test]
+#[ignore = "needs .ci/system-tests (python3)"]
+fn activate_hands_over_several_sockets_in_config_order() {
+    let (p4, p6) = (free_v4(), free_v6());
+    let conf = format!(
+        "[multi]\n\
+         mode = activate\n\
+         exec = \"{python}\" \"{script}\"\n\
+         listen = tcp:[::1]:{p6}\n\
+         listen = unix:@DIR@/multi.sock\n\
+         listen = tcp:127.0.0.1:{p4}\n\
+         env = PYTHONDONTWRITEBYTECODE=1\n",
+        python = python(),
+        script = fixtures().join("activate.py").display(),
+    );
+    let d = Daemon::start("activatemulti", &conf);
+    d.wait_svc("multi", "listening", |s| s.state() == "listening");
+    let sock = d.dir.s("multi.sock");
+    let mut u = UnixStream::connect(&sock).unwrap_or_else(|e| d.fail(&format!("{sock}: {e}")));
+    let report = read_line(&mut u, DEADLINE).unwrap_or_else(|| d.fail("no report"));
+    let env = env_map(&report.replace(' ', "\n"));
+    assert_eq!(env["LISTEN_PID"], env["pid"], "{report}");
+    assert_eq!(env["LISTEN_FDS"], "3", "{report}");
+    assert_eq!(env["LISTEN_FDNAMES"], "multi.0:multi.1:multi.2", "{report}");
+    assert_eq!(env["fds"], "0,1,2,3,4,5", "{report}");
+    assert_eq!(env["fd3"], format!("listening:::1:{p6}"), "{report}");
+    assert_eq!(env["fd4"], format!("listening:{sock}"), "{report}");
+    assert_eq!(env["fd5"], format!("listening:127.0.0.1:{p4}"), "{report}");
+    u.write_all(b"0\n").unwrap();
+    let _ = read_to_end(&mut u, DEADLINE);
+    let s = d.wait_svc("multi", "listening after exit 0", |s| {
+        s.state() == "listening"
+    });
+    assert_eq!(s.last(), "exit:0", "{}", s.line);
+}
+
 // ---- accept: BusyBox httpd -i --------------------------------------------
 
 /// BusyBox `httpd -i` (inetd mode: the request on stdin, the answer on
@@ -532,7 +572,8 @@ fn accept_worker_environment() {
          exec = /bin/sh -c \"env; ls -l /proc/$$/fd; echo envd-worker-stderr-$$ >&2\"\n\
          listen = tcp:127.0.0.1:{p4}\n\
          listen = tcp:[::1]:{p6}\n\
-         listen = unix:@DIR@/envd.sock\n"
+         listen = unix:@DIR@/envd.sock\n\
+         listen_mode = 0600\n"
     );
     let d = Daemon::start("acceptenv", &conf);
     d.wait_svc("envd", "listening", |s| s.state() == "listening");
@@ -590,6 +631,11 @@ fn accept_worker_environment() {
     }
 
     let sock = d.dir.join("envd.sock");
+    let mode = fs::metadata(&sock).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(
+        mode, 0o600,
+        "listen_mode = 0600 but the socket has {mode:o}"
+    );
     let mut u =
         UnixStream::connect(&sock).unwrap_or_else(|e| d.fail(&format!("connect unix: {e}")));
     let out = read_to_end(&mut u, DEADLINE);
@@ -617,6 +663,11 @@ fn accept_worker_environment() {
     }
     let s = wait_counters(&d, "envd", 0, 3, 0);
     assert_eq!(s.state(), "listening", "{}", s.line);
+
+    // vigild removes its unix socket file when it exits.
+    d.signal(libc::SIGTERM);
+    d.wait_exit(DEADLINE);
+    assert!(!sock.exists(), "{} left behind", sock.display());
 }
 
 // ---- accept: max_workers queues, never refuses ---------------------------
@@ -813,6 +864,47 @@ fn accept_max_per_ip_drops_the_second_connection() {
     assert_eq!(num(&s, "dropped"), 1, "{}", s.line);
 }
 
+// ---- accept: backlog --------------------------------------------------------
+
+/// backlog = 1 with the one worker busy (max_workers = 1, so vigild does not
+/// accept): the kernel queues backlog + 1 = 2 connections; further clients
+/// cannot even connect (their SYN is dropped), none is closed by vigild.
+#[test]
+#[ignore = "needs .ci/system-tests"]
+fn accept_backlog_is_applied() {
+    let p = free_v4();
+    let conf = format!(
+        "[queue]\n\
+         mode = accept\n\
+         exec = /bin/sh -c \"echo hi $$; read x\"\n\
+         listen = tcp:127.0.0.1:{p}\n\
+         max_workers = 1\n\
+         drop_timeout = 1m\n\
+         backlog = 1\n"
+    );
+    let d = Daemon::start("backlog", &conf);
+    d.wait_svc("queue", "listening", |s| s.state() == "listening");
+    let mut a = connect(&d, v4(p));
+    greeting(&d, "client A", read_line(&mut a, DEADLINE));
+
+    let mut held = Vec::new();
+    let mut failed = 0;
+    for _ in 0..6 {
+        match TcpStream::connect_timeout(&v4(p), Duration::from_millis(300)) {
+            Ok(c) => held.push(c),
+            Err(_) => failed += 1,
+        }
+    }
+    assert_eq!(
+        held.len(),
+        2,
+        "with backlog = 1 the kernel queues 2 connections, but {} connected ({failed} failed)",
+        held.len()
+    );
+    let s = d.svc("queue").unwrap();
+    assert_eq!(s.get("dropped"), "0", "{}", s.line);
+}
+
 // ---- accept: drop_timeout --------------------------------------------------
 
 /// max_workers = 1, drop_timeout = 500ms: a client that comes while the one
@@ -919,14 +1011,19 @@ fn accept_stop_signals_workers_and_start_listens_again() {
     let s = d.wait_svc("hold", "down", |s| s.state() == "down");
     assert_eq!(s.pid(), 0, "{}", s.line);
 
-    // Not listening: refused, or at least never served.
-    match TcpStream::connect_timeout(&v4(p), Duration::from_secs(2)) {
-        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}"),
-        Ok(mut late) => {
-            let out = read_to_end(&mut late, Duration::from_millis(500));
-            assert!(out.bytes().is_empty(), "served while stopped: {out:?}");
+    // Not listening: refused, or (the socket kept, as the README says) a
+    // client waits in the backlog unserved, and is served after `start`.
+    let late = match TcpStream::connect_timeout(&v4(p), Duration::from_secs(2)) {
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
+            None
         }
-    }
+        Ok(mut late) => {
+            let out = read_line(&mut late, Duration::from_millis(500));
+            assert!(out.is_none(), "served while stopped: {out:?}");
+            Some(late)
+        }
+    };
 
     // The request resolves (the reply FIFO is closed), and not as a failure.
     let lines = d.request("start hold");
@@ -935,6 +1032,11 @@ fn accept_stop_signals_workers_and_start_listens_again() {
         "start: {lines:?}"
     );
     d.wait_svc("hold", "listening", |s| s.state() == "listening");
+    if let Some(mut late) = late {
+        let line = read_line(&mut late, DEADLINE)
+            .unwrap_or_else(|| d.fail("the client that waited while stopped was not served"));
+        assert!(line.starts_with("pid "), "{line:?}");
+    }
     let mut c = connect(&d, v4(p));
     let line = read_line(&mut c, DEADLINE).unwrap_or_else(|| d.fail("not served after start"));
     assert!(line.starts_with("pid "), "{line:?}");
@@ -1200,4 +1302,85 @@ fn accept_flood_with_32_fds() {
     assert!(connected > 0, "no connection at all got through");
     assert_eq!(s.state(), "listening", "{}", s.line);
     assert!(num(&s, "accepted") >= 1, "{}", s.line);
+}
+
+/// Set `pid`'s RLIMIT_NOFILE.
+fn set_nofile(pid: i32, soft: u64, hard: u64) {
+    let lim = libc::rlimit {
+        rlim_cur: soft as libc::rlim_t,
+        rlim_max: hard as libc::rlim_t,
+    };
+    // SAFETY: prlimit with a valid new limit and no old-limit pointer.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &lim, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
+/// The lowest fd number `pid` does not have open.
+fn lowest_free_fd(pid: i32) -> u64 {
+    let open: std::collections::BTreeSet<u64> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("list /proc/PID/fd")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    (0..).find(|n| !open.contains(n)).unwrap()
+}
+
+/// Out of file descriptors: vigild's soft RLIMIT_NOFILE is lowered (with
+/// prlimit) to its lowest free fd, so accept(2) fails with EMFILE while a
+/// client waits. vigild must neither spin on the readable listener nor die,
+/// nor log a line per retry without end; once the limit is raised again the
+/// waiting client is served.
+#[test]
+#[ignore = "needs .ci/system-tests"]
+fn accept_emfile_pauses_without_spinning() {
+    let p = free_v4();
+    let conf = format!(
+        "[emfile]\n\
+         mode = accept\n\
+         exec = /bin/sh -c \"echo ok\"\n\
+         listen = tcp:127.0.0.1:{p}\n"
+    );
+    let v = LimitedVigild::start("emfile", &conf, 32);
+    v.wait_for("listening", || {
+        v.svc("emfile").filter(|s| s.state() == "listening")
+    });
+    // A first client proves the service works before the squeeze.
+    let mut c = TcpStream::connect_timeout(&v4(p), DEADLINE).unwrap();
+    assert_eq!(read_to_end(&mut c, DEADLINE).text(), "ok\n");
+
+    let free = lowest_free_fd(v.pid());
+    set_nofile(v.pid(), free, 32);
+    let lines_before = v.stderr_text().lines().count();
+    let cpu0 = cpu_time(v.pid());
+    let mut c = TcpStream::connect_timeout(&v4(p), DEADLINE).unwrap();
+    let early = read_to_end(&mut c, Duration::from_secs(2));
+    let cpu = cpu_time(v.pid()) - cpu0;
+    if !v.alive() {
+        v.fail("vigild died when accept(2) failed with EMFILE");
+    }
+    let logged = v.stderr_text().lines().count() - lines_before;
+    eprintln!(
+        "emfile: soft limit {free}; in 2 s: CPU {cpu:?}, {logged} log lines, client saw {early:?}"
+    );
+    assert!(
+        cpu < Duration::from_millis(300),
+        "vigild used {cpu:?} of CPU in 2 s while accept(2) failed with EMFILE: it spins"
+    );
+    assert!(
+        logged <= 5,
+        "{logged} log lines in 2 s of EMFILE: the warning is not rate-limited\n{}",
+        v.stderr_text()
+    );
+
+    // Room again: the waiting client (or, if it was closed, a new one) is served.
+    set_nofile(v.pid(), 32, 32);
+    let served = match early {
+        End::Timeout(b) if b.is_empty() => read_to_end(&mut c, DEADLINE).text() == "ok\n",
+        _ => {
+            let mut c = TcpStream::connect_timeout(&v4(p), DEADLINE).unwrap();
+            read_to_end(&mut c, DEADLINE).text() == "ok\n"
+        }
+    };
+    if !served {
+        v.fail("no client served after the fd limit was raised again");
+    }
 }

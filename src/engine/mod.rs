@@ -754,9 +754,16 @@ impl Supervisor {
     }
 
     /// accept(2) failed for want of fds or memory: stop polling `id` for a
-    /// moment instead of spinning on a listener that stays readable.
-    pub fn accept_failed(&mut self, id: ServiceId, now: Instant) {
-        self.accepts[id.index()].paused_until = Some(now.plus_ms(ACCEPT_PAUSE_MS));
+    /// moment instead of spinning on a listener that stays readable. True
+    /// if this is worth a log line (one a second at most, as for drops).
+    pub fn accept_failed(&mut self, id: ServiceId, now: Instant) -> bool {
+        let st = &mut self.accepts[id.index()];
+        st.paused_until = Some(now.plus_ms(ACCEPT_PAUSE_MS));
+        let warn = st.warned_at.is_none_or(|at| now.ms_since(at) >= 1000);
+        if warn {
+            st.warned_at = Some(now);
+        }
+        warn
     }
 
     // ---- private -------------------------------------------------------
