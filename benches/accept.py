@@ -437,7 +437,20 @@ def vigild_counters(ctx, res, server, key, wait=2.5):
                  "exited (stale status file)")
 
 
+def measure_spawn_floor(ctx, res):
+    """What any supervisor pays per connection at least: a C loop's own CPU
+    to start the worker and reap it (fork, and musl's vfork-style
+    posix_spawn, which is how vigild spawns)."""
+    wait_quiet(ctx, "the spawn floor")
+    out = subprocess.run([os.path.join(ctx.bin, "spawncost"), "3000", ctx.worker],
+                         capture_output=True, text=True, timeout=120)
+    if out.returncode == 0:
+        res["spawn_floor"] = dict(kv.split("=") for kv in out.stdout.split())
+        log(f"spawn floor: {out.stdout.strip()} µs of the parent's CPU per spawn")
+
+
 def run_all(ctx, res):
+    measure_spawn_floor(ctx, res)
     rate_kinds = SERVERS + ["vigild-activate"] if ctx.vigild else PEERS
     if not ctx.vigild:
         res.setdefault("failed", {})["vigild"] = "no vigild binary (the build failed)"
@@ -588,6 +601,13 @@ def report(ctx, res):
         out.append(f"- CPUs busy with other processes just before the timed runs: median "
                    f"{statistics.median(ctx.busy):.0%}, max {max(ctx.busy):.0%}")
     out += [""] + table(rows) + [""] + legend(ctx) + [""]
+    floor = res.get("spawn_floor")
+    if floor:
+        out += [f"Spawn floor on this machine, same run: a C loop that only starts `printline` and reaps it "
+                f"spends {floor['posix_spawn']} µs of its own CPU per spawn with posix_spawn (musl: "
+                f"clone(CLONE_VM|CLONE_VFORK), as vigild) and {floor['fork']} µs with fork+execve "
+                "(benches/spawncost.c). Any supervisor that starts a process per connection pays about this "
+                "much; vigild's own work per connection is what it costs beyond it.", ""]
     out += run_details(ctx, res)
     for key, (line, served) in res.get("vigild_status", {}).items():
         out.append(f"vigild status after the {key} runs (clients made {served} connections): `{line}`")
