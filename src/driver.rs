@@ -267,21 +267,27 @@ impl Driver {
             };
             let mut ready = [0u16; LISTENERS_MAX];
             let woke = self.wait(deadline.map(|at| at.ms_since(now)), &mut ready);
+            let table = self.listeners.generation;
             let now = clock::now();
             if woke.signals {
                 for sig in self.signals.drain() {
                     self.on_signal(sig, now);
                 }
             }
+            // Every wake-up reaps every child that ended (part 1's promise;
+            // one wait4 when there is none).
             while let Some((pid, status)) = process::reap() {
                 self.on_exit(pid, status, now);
             }
             if woke.control {
                 self.read_control(now);
             }
-            let n = woke.listeners;
-            for &i in &ready[..n] {
-                self.on_connection(i.into(), now);
+            // A reload just now renumbered the listeners: their connections
+            // wait for the next turn.
+            if table == self.listeners.generation {
+                for &i in &ready[..woke.listeners] {
+                    self.on_connection(i.into(), now);
+                }
             }
         }
         say!("all services stopped, exiting");
@@ -372,8 +378,20 @@ impl Driver {
             let (conn, remote) = match listen::accept(listener.fd.as_fd()) {
                 Ok(pair) => pair,
                 Err(Errno::AGAIN) => break,
-                // The client gave up before we got to it.
-                Err(Errno::CONNABORTED | Errno::INTR | Errno::PROTO) => continue,
+                // The client gave up before we got to it, or a network error
+                // of that connection (accept(2): treat these like EAGAIN).
+                Err(
+                    Errno::CONNABORTED
+                    | Errno::INTR
+                    | Errno::PROTO
+                    | Errno::NETDOWN
+                    | Errno::NOPROTOOPT
+                    | Errno::HOSTDOWN
+                    | Errno::NONET
+                    | Errno::HOSTUNREACH
+                    | Errno::OPNOTSUPP
+                    | Errno::NETUNREACH,
+                ) => continue,
                 Err(e) => {
                     if self.sv.accept_failed(id, now) {
                         say!(
@@ -549,15 +567,20 @@ impl Driver {
                 };
                 let (sv, mut fx) = self.parts();
                 let result = sv.command(fx.cfg, now, cmd, &mut fx);
-                match result {
-                    Answer::NotRunning => answer(format_args!("error {name} not running")),
-                    other => answer(format_args!("{} {name}", other.word())),
-                }
                 let wait = match (result, request.verb) {
                     (Answer::Starting, _) | (Answer::Stopping, Verb::Restart) => Some(Wait::Up(id)),
                     (Answer::Stopping, _) => Some(Wait::Down(id)),
                     _ => None,
                 };
+                // A final answer (`stopped` of a listening service) goes out
+                // once the status file shows it, as a waited-for one does.
+                if wait.is_none() && self.dirty {
+                    self.write_status();
+                }
+                match result {
+                    Answer::NotRunning => answer(format_args!("error {name} not running")),
+                    other => answer(format_args!("{} {name}", other.word())),
+                }
                 if let (Some(wait), Some(fd)) = (wait, reply)
                     && let Err(fd) = self.replies.wait(fd, wait)
                 {
@@ -651,6 +674,12 @@ impl Driver {
             });
             return;
         }
+        // Requests resolved this turn are answered under their old names
+        // first (the status file is brought up to date for them).
+        if self.replies.has_outcomes() {
+            self.write_status();
+            self.replies.flush(&self.configs[self.active]);
+        }
         let (old, new) = (&self.configs[self.active], &self.configs[spare]);
         if let Some(next) = next {
             self.listeners.commit(Some(old), next, new);
@@ -667,7 +696,7 @@ impl Driver {
         };
         self.sv.reload(old, new, now, &mut fx);
         self.active = spare;
-        self.dirty = true;
+        self.write_status();
         say!("reloaded {}", Lossy(self.config_path));
         if let Some(fd) = reply {
             send(fd, format_args!("reloaded vigild"));

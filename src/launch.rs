@@ -65,20 +65,30 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
             n += 1;
         }
     };
+    // What the mode sets comes first (it must not be crowded out by
+    // ENV_MAX) and wins over the service's `env`, which wins over vigild's.
     let extra = launch.env.split_inclusive(|&b| b == 0);
+    if let Some(cells) = launch.listen_pid {
+        push(cells.as_ptr().cast());
+    }
+    for entry in extra.clone() {
+        push(entry.as_ptr().cast());
+    }
+    let set_by_mode = |k: &[u8]| {
+        extra.clone().any(|e| key(e) == k) || (launch.listen_pid.is_some() && k == b"LISTEN_PID")
+    };
     let own = arena.words(spec.env);
+    for entry in own.clone() {
+        if !set_by_mode(key(entry)) {
+            push(entry.as_ptr().cast());
+        }
+    }
     for (ptr, entry) in args::environment() {
         let k = key(entry);
         let overridden = own.clone().any(|e| key(e) == k);
         if !overridden && !OWN_VARIABLES.contains(&k) {
             push(ptr);
         }
-    }
-    for entry in own.chain(extra.clone()) {
-        push(entry.as_ptr().cast());
-    }
-    if let Some(cells) = launch.listen_pid {
-        push(cells.as_ptr().cast());
     }
     let creds = match spec.user.is_empty() && spec.group.is_empty() {
         true => None,

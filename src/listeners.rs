@@ -20,6 +20,9 @@ pub struct Listener {
 pub struct Listeners {
     list: [Option<Listener>; LISTENERS_MAX],
     len: usize,
+    /// Changes with every `commit`: positions in the table from before are
+    /// no longer valid.
+    pub generation: u32,
 }
 
 impl Listeners {
@@ -27,6 +30,7 @@ impl Listeners {
         Listeners {
             list: [const { None }; LISTENERS_MAX],
             len: 0,
+            generation: 0,
         }
     }
 
@@ -47,24 +51,16 @@ impl Listeners {
     }
 
     /// Open the sockets of `new`, reusing this table's (which belong to
-    /// `old`) where the address is the same. On success the new table; on
-    /// failure every error is in `errors` and nothing changed.
+    /// `old`) where the address is the same: only dups and new sockets, so
+    /// that on failure (every error is in `errors`) nothing changed.
     pub fn prepare(&self, old: Option<&Config>, new: &Config, errors: &mut Errors) -> Option<Self> {
         let mut next = Listeners::new();
         for id in new.ids().filter(|&id| !new.spec(id).removed) {
             let spec = new.spec(id);
-            let setup = listen::Setup {
-                backlog: spec.backlog,
-                mode: spec.listen_mode,
-                nonblocking: spec.mode == Mode::Accept,
-            };
             for (index, addr) in new.listens(id).enumerate() {
                 let opened = match self.find(old, addr) {
-                    Some(fd) => rustix::io::fcntl_dupfd_cloexec(fd, 3).and_then(|fd| {
-                        listen::reuse(fd.as_fd(), addr, setup)?;
-                        Ok(fd)
-                    }),
-                    None => listen::open(addr, setup),
+                    Some(fd) => rustix::io::fcntl_dupfd_cloexec(fd, 3),
+                    None => listen::open(addr, setup(new, id)),
                 };
                 match opened {
                     Ok(fd) if next.len < LISTENERS_MAX => {
@@ -99,10 +95,26 @@ impl Listeners {
         Some(next)
     }
 
-    /// Take `next` (from `prepare`) as the table; sockets of addresses that
-    /// are gone are closed (and their unix socket files removed).
+    /// Take `next` (from `prepare`) as the table. A kept socket whose use
+    /// changed (accept or activate, backlog) is adjusted now, and only then:
+    /// a running activated program shares it. Sockets of addresses that are
+    /// gone are closed (and their unix socket files removed).
     pub fn commit(&mut self, old: Option<&Config>, next: Listeners, new: &Config) {
         if let Some(old) = old {
+            for l in next.iter() {
+                let addr = new.listens(l.service).nth(l.index.into());
+                let was = addr.and_then(|a| self.owner(old, a));
+                if let Some(was) = was
+                    && setup(old, was) != setup(new, l.service)
+                    && let Err(e) = listen::reuse(l.fd.as_fd(), setup(new, l.service))
+                {
+                    crate::log::say!(
+                        "{}: warning: unable to adjust a kept socket: {}",
+                        vigild::fixed::Lossy(new.name(l.service)),
+                        ErrnoName(e.raw_os_error() as u16)
+                    );
+                }
+            }
             for l in self.iter() {
                 let addr = old.listens(l.service).nth(l.index.into());
                 if let Some(addr) = addr.filter(|&a| !next.has(new, a)) {
@@ -111,6 +123,7 @@ impl Listeners {
             }
         }
         *self = next;
+        self.generation = self.generation.wrapping_add(1);
     }
 
     /// vigild exits: close every socket and remove the unix socket files.
@@ -120,7 +133,8 @@ impl Listeners {
                 listen::remove(addr);
             }
         }
-        *self = Listeners::new();
+        self.list = [const { None }; LISTENERS_MAX];
+        self.len = 0;
     }
 
     /// Undo a failed `prepare`: close what it opened, and remove the unix
@@ -141,7 +155,24 @@ impl Listeners {
             .map(|l| l.fd.as_fd())
     }
 
+    /// The service of `cfg` whose socket for `addr` this is.
+    fn owner(&self, cfg: &Config, addr: Listen<'_>) -> Option<ServiceId> {
+        self.iter()
+            .find(|l| cfg.listens(l.service).nth(l.index.into()) == Some(addr))
+            .map(|l| l.service)
+    }
+
     fn has(&self, cfg: &Config, addr: Listen<'_>) -> bool {
         self.find(Some(cfg), addr).is_some()
+    }
+}
+
+/// How `id` uses its sockets.
+fn setup(cfg: &Config, id: ServiceId) -> listen::Setup {
+    let spec = cfg.spec(id);
+    listen::Setup {
+        backlog: spec.backlog,
+        mode: spec.listen_mode,
+        nonblocking: spec.mode == Mode::Accept,
     }
 }

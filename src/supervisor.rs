@@ -178,7 +178,7 @@ pub fn main(args: Args) -> c_int {
         None => None,
     };
     let signals = match Signals::install() {
-        Ok(pipe) => pipe,
+        Ok(signals) => signals,
         Err(e) => return failed("signals", &ErrnoName(e.raw_os_error() as u16)),
     };
     if process::getpid() != 1

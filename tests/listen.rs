@@ -317,3 +317,74 @@ fn accept_status_counts_workers_and_a_stopped_service_keeps_clients_waiting() {
     let _ = waiting.shutdown(Shutdown::Both);
     let _ = waiting.write(b"");
 }
+
+#[test]
+fn a_failed_reload_leaves_the_running_sockets_as_they_were() {
+    // The reload would turn `hi` into an activate service (a blocking
+    // socket) but fails on a port in use: `hi` must go on accepting (on a
+    // socket left blocking, vigild would hang in accept).
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    let port = free_port();
+    let d = Daemon::start(
+        "failedreload",
+        &format!("[hi]\nmode = accept\nlisten = tcp:127.0.0.1:{port}\nexec = /bin/echo hi\n"),
+    );
+    d.write_conf(&format!(
+        "[hi]\nmode = activate\nlisten = tcp:127.0.0.1:{port}\nexec = /bin/echo hi\n\
+         [other]\nmode = accept\nlisten = tcp:127.0.0.1:{busy_port}\nexec = /bin/echo other\n"
+    ));
+    let answer = d.request("reload");
+    assert!(
+        answer.iter().any(|l| l.starts_with("reload-failed")),
+        "{answer:?}"
+    );
+    for _ in 0..3 {
+        assert_eq!(fetch(port).as_deref(), Some("hi\n"));
+    }
+    // (`stopping hi` first if the last worker has not exited yet.)
+    let stop = d.request("stop hi");
+    assert_eq!(
+        stop.last().map(String::as_str),
+        Some("stopped hi"),
+        "vigild still answers"
+    );
+    drop(busy);
+}
+
+#[test]
+fn a_reload_never_changes_a_file_through_a_symlink_at_the_socket_path() {
+    let d = Daemon::start(
+        "symlink",
+        "[hi]\nmode = accept\nlisten = unix:@DIR@/s.sock\nlisten_mode = 0666\nexec = /bin/echo hi\n",
+    );
+    let secret = d.dir.join("secret");
+    std::fs::write(&secret, "x").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::remove_file(d.dir.join("s.sock")).unwrap();
+    std::os::unix::fs::symlink(&secret, d.dir.join("s.sock")).unwrap();
+    d.write_conf(
+        &std::fs::read_to_string(&d.conf)
+            .unwrap()
+            .replace("0666", "0644"),
+    );
+    let _ = d.request("reload");
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the symlink's target was changed");
+}
+
+#[test]
+fn stopping_a_listening_service_answers_once_the_status_shows_it() {
+    let port = free_port();
+    let d = Daemon::start(
+        "stopnow",
+        &format!("[hi]\nmode = accept\nlisten = tcp:127.0.0.1:{port}\nexec = /bin/echo hi\n"),
+    );
+    for round in 0..10 {
+        assert_eq!(d.request("stop hi"), ["stopped hi"]);
+        assert_eq!(d.svc("hi").unwrap().state(), "down", "round {round}");
+        assert_eq!(d.request("start hi"), ["starting hi", "up hi"]);
+        assert_eq!(d.svc("hi").unwrap().state(), "listening", "round {round}");
+    }
+}

@@ -361,3 +361,24 @@ fn graceful_shutdown_lets_workers_finish_then_stops_the_rest() {
         group: true
     }));
 }
+
+#[test]
+fn a_removed_accept_service_added_back_starts_with_fresh_counters() {
+    let mut t = Sim::new(&accept_conf(""));
+    let (_, a) = t.accept("ftp", 1);
+    reload(&mut t, "[other]\nexec = /bin/other\n");
+    assert!(matches!(t.state("ftp"), State::Stopping { pid: None, .. }));
+    reload(
+        &mut t,
+        &format!("[other]\nexec = /bin/other\n{}", accept_conf("")),
+    );
+    let st = t.stats("ftp");
+    assert_eq!(
+        (st.workers, st.accepted),
+        (1, 0),
+        "its predecessor's worker still counts"
+    );
+    t.exit(a.unwrap(), ExitStatus::Signal(15));
+    assert_eq!(t.stats("ftp").workers, 0);
+    assert_eq!(t.state("ftp"), State::Listening);
+}

@@ -632,6 +632,14 @@ impl Supervisor {
         for j in new.ids() {
             if !kept[j.index()] {
                 self.accepts[j.index()] = AcceptStats::EMPTY;
+            } else if readded[j.index()] {
+                // A new service: fresh counters, but the workers of its
+                // predecessor still run and are still counted.
+                let workers = self.accepts[j.index()].workers;
+                self.accepts[j.index()] = AcceptStats {
+                    workers,
+                    ..AcceptStats::EMPTY
+                };
             }
             let slot = &mut self.slots[j.index()];
             let fresh = Slot {
@@ -685,8 +693,11 @@ impl Supervisor {
         match cfg.spec(id).mode {
             Mode::Activate => true,
             Mode::Accept => {
+                // A full worker table (all services together) keeps clients
+                // waiting as `max_workers` does, without a drop_timeout.
                 let st = &self.accepts[id.index()];
-                st.paused_until.is_none() && (st.full_since.is_none() || st.dropping)
+                st.paused_until.is_none()
+                    && (st.dropping || (st.full_since.is_none() && self.workers.has_room()))
             }
             Mode::Daemon | Mode::Oneshot => false,
         }
@@ -740,10 +751,12 @@ impl Supervisor {
         peer: &Peer,
     ) {
         // `admit` checked that the table has room.
-        let _ = self.workers.add(pid, id, *peer);
+        if !self.workers.add(pid, id, *peer) {
+            return;
+        }
         let st = &mut self.accepts[id.index()];
         st.workers += 1;
-        if st.workers >= cfg.spec(id).max_workers || !self.workers.has_room() {
+        if st.workers >= cfg.spec(id).max_workers {
             st.full_since.get_or_insert(now);
         }
     }
@@ -785,7 +798,7 @@ impl Supervisor {
     fn worker_exited(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
         let st = &mut self.accepts[id.index()];
         st.workers = st.workers.saturating_sub(1);
-        if st.workers < cfg.spec(id).max_workers && self.workers.has_room() {
+        if st.workers < cfg.spec(id).max_workers {
             st.full_since = None;
             st.dropping = false;
         }

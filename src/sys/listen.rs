@@ -3,7 +3,7 @@
 use super::Errno;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use rustix::fd::{BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, CWD, FileType, Mode, chmodat, statat, unlinkat};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, statat, unlinkat};
 use rustix::net::{
     AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType, bind, connect, listen,
     socket_with, sockopt,
@@ -13,7 +13,7 @@ use vigild::config::Listen;
 /// How a socket is set up: `backlog`, the unix file `mode`, and whether
 /// vigild accepts on it itself (non-blocking then; a socket handed to an
 /// activated program stays blocking, as systemd hands it over).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Setup {
     pub backlog: u32,
     pub mode: u16,
@@ -47,13 +47,13 @@ pub fn open(addr: Listen<'_>, setup: Setup) -> Result<OwnedFd, Errno> {
             let fd = socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)?;
             let sa = SocketAddrUnix::new(path)?;
             remove_stale(path, &sa)?;
-            bind(&fd, &sa)?;
-            chmodat(
-                CWD,
-                path,
-                Mode::from_raw_mode(mode.into()),
-                AtFlags::empty(),
-            )?;
+            // The file gets its mode as bind creates it (0777 minus the
+            // umask): no chmod by path afterwards, which a symlink swapped
+            // in meanwhile could redirect. vigild is single-threaded.
+            let saved = rustix::process::umask(Mode::from_raw_mode((!mode & 0o777).into()));
+            let bound = bind(&fd, &sa);
+            rustix::process::umask(saved);
+            bound?;
             fd
         }
     };
@@ -61,12 +61,10 @@ pub fn open(addr: Listen<'_>, setup: Setup) -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
-/// Apply the settings of a reloaded configuration to a socket it keeps.
-pub fn reuse(fd: BorrowedFd<'_>, addr: Listen<'_>, setup: Setup) -> Result<(), Errno> {
-    if let Listen::Unix(path) = addr {
-        let mode = Mode::from_raw_mode(setup.mode.into());
-        chmodat(CWD, path, mode, AtFlags::empty())?;
-    }
+/// A reload changed how a kept socket is used: set its blocking flag and
+/// backlog. (Its unix file keeps its mode: a changed `listen_mode` applies
+/// when the socket is bound anew.)
+pub fn reuse(fd: BorrowedFd<'_>, setup: Setup) -> Result<(), Errno> {
     let flags = rustix::fs::fcntl_getfl(fd)?;
     let flags = match setup.nonblocking {
         true => flags | rustix::fs::OFlags::NONBLOCK,

@@ -68,6 +68,9 @@ impl Signals {
                     pending |= 1 << (sig - 1);
                 }
             }
+            if n < buf.len() {
+                break; // drained: no need for the read that says EAGAIN
+            }
         }
         (1..65).filter(move |sig| pending & (1 << (sig - 1)) != 0)
     }
@@ -122,7 +125,6 @@ fn set_disposition(sig: c_int, handler: libc::sighandler_t) -> Result<(), Errno>
     let rc = unsafe {
         let mut action: libc::sigaction = core::mem::zeroed();
         action.sa_sigaction = handler;
-        action.sa_flags = libc::SA_RESTART;
         libc::sigemptyset(&mut action.sa_mask);
         libc::sigaction(sig, &action, core::ptr::null_mut())
     };

@@ -15,8 +15,8 @@ use core::sync::atomic::{
     AtomicBool, AtomicI32, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
 };
 
-/// Fds a service may get beyond 0, 1 and 2.
-pub const FDS_MAX: usize = 64;
+/// Fds a service may get beyond 0, 1 and 2: every listening socket.
+pub const FDS_MAX: usize = vigild::limits::LISTENERS_MAX;
 
 /// Supplementary groups a service may get.
 pub const GROUPS_MAX: usize = 64;

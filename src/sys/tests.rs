@@ -167,13 +167,13 @@ fn reset_inherited_unblocks_every_signal() {
 }
 
 #[test]
-fn self_pipe_wakes_poll_and_names_the_signal() {
+fn signalfd_wakes_poll_and_names_the_signal() {
     let _serial = serial();
-    let pipe = signal::Signals::install().unwrap();
+    let signals = signal::Signals::install().unwrap();
     // SAFETY: raising a signal whose handler was just installed.
     unsafe { libc::raise(libc::SIGUSR1) };
     let mut fds = [rustix::event::PollFd::from_borrowed_fd(
-        pipe.fd(),
+        signals.fd(),
         rustix::event::PollFlags::IN,
     )];
     let timeout = rustix::time::Timespec {
@@ -181,7 +181,7 @@ fn self_pipe_wakes_poll_and_names_the_signal() {
         tv_nsec: 0,
     };
     assert_eq!(rustix::event::poll(&mut fds, Some(&timeout)).unwrap(), 1);
-    assert!(pipe.drain().any(|sig| sig == libc::SIGUSR1));
+    assert!(signals.drain().any(|sig| sig == libc::SIGUSR1));
 }
 
 #[test]

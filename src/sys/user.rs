@@ -6,6 +6,7 @@ use super::fs::open_read;
 use super::spawn::{Creds, GROUPS_MAX};
 use core::ops::ControlFlow;
 use vigild::accounts::{group_line, numeric_id, user_line};
+use vigild::fixed::without_nul;
 
 /// Resolve `user` (name or number, NUL-terminated, may be empty) and `group`
 /// (likewise) to the credentials to run with. With only `group`, the uid stays
@@ -70,11 +71,6 @@ fn group_id(group: &[u8]) -> Result<u32, Errno> {
         _ => ControlFlow::Continue(()),
     })?;
     found.or_else(|| numeric_id(group)).ok_or(Errno::NOENT)
-}
-
-fn without_nul(name: &[u8]) -> &[u8] {
-    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-    &name[..end]
 }
 
 /// Call `each` on every line of the file at `path` until
