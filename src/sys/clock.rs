@@ -3,10 +3,19 @@
 //! backoff at once), and it stops during suspend, which is right for delays
 //! measured while the services themselves are stopped.
 
-use rustix::time::{ClockId, Timespec, clock_gettime};
+use rustix::time::Timespec;
 use vigild::time::Instant;
 
-fn ms(t: Timespec) -> u64 {
+/// libc's clock_gettime, not rustix's: the static binary links musl's
+/// vDSO lookup anyway, and rustix's own would add 2.5 KiB.
+fn clock_ms(clock: libc::clockid_t) -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is ours and valid for writing; the clock ids are the
+    // monotonic and real-time clocks, which always exist.
+    unsafe { libc::clock_gettime(clock, &mut t) };
     (t.tv_sec as u64).saturating_mul(1000) + t.tv_nsec as u64 / 1_000_000
 }
 
@@ -20,12 +29,12 @@ pub fn timespec(ms: u64) -> Timespec {
 
 /// Now, on the monotonic clock.
 pub fn now() -> Instant {
-    Instant::from_ms(ms(clock_gettime(ClockId::Monotonic)))
+    Instant::from_ms(clock_ms(libc::CLOCK_MONOTONIC))
 }
 
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn wall_ms() -> u64 {
-    ms(clock_gettime(ClockId::Realtime))
+    clock_ms(libc::CLOCK_REALTIME)
 }
 
 /// What to add to a monotonic `Instant` to get wall-clock milliseconds.
