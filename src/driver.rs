@@ -9,7 +9,7 @@ use crate::log::say;
 use crate::replies::{Replies, Wait, monitor_line_to, send};
 use crate::sys::fs::{AtomicFile, write_all};
 use crate::sys::signal::Signals;
-use crate::sys::spawn::FDS_MAX;
+use crate::sys::spawn::{Creds, FDS_MAX};
 use crate::sys::{Errno, clock, listen, process};
 use core::cell::Cell;
 use core::net::SocketAddr;
@@ -70,6 +70,8 @@ pub struct Driver {
     pub lines: LineReader,
     /// The listening sockets.
     pub listeners: Listeners,
+    /// The credentials of the accept service that last spawned a worker.
+    pub worker_creds: Option<(ServiceId, Option<Creds>)>,
     /// The status file needs rewriting.
     pub dirty: bool,
     /// Only accept counters changed since it was written.
@@ -101,6 +103,7 @@ struct Fx<'a> {
 impl Effects for Fx<'_> {
     fn spawn(&mut self, id: ServiceId) -> Result<Pid, u16> {
         let (cfg, devnull) = (self.cfg, raw(self.devnull));
+        let creds = launch::credentials(cfg, id)?;
         if cfg.spec(id).mode != Mode::Activate {
             let launch = Launch {
                 stdin: devnull,
@@ -109,6 +112,7 @@ impl Effects for Fx<'_> {
                 fds: &[],
                 env: &[],
                 listen_pid: None,
+                creds: creds.as_ref(),
             };
             return launch::start(cfg, id, &launch);
         }
@@ -140,6 +144,7 @@ impl Effects for Fx<'_> {
             fds: &fds[..n],
             env: env.0.bytes(),
             listen_pid: Some(Cell::from_mut(&mut pid_entry[..]).as_slice_of_cells()),
+            creds: creds.as_ref(),
         };
         launch::start(cfg, id, &launch)
     }
@@ -407,6 +412,17 @@ impl Driver {
             let peer = peer_key(remote);
             match self.sv.admit(cfg, id, now, &peer) {
                 Admit::Spawn => {
+                    // Looked up for the first worker, then kept until the
+                    // configuration changes: not two file reads per connection.
+                    let creds = match self.worker_creds {
+                        Some((cached, creds)) if cached == id => Ok(creds),
+                        _ => launch::credentials(cfg, id),
+                    };
+                    let Ok(creds) = creds else {
+                        self.sv.worker_failed(id);
+                        continue;
+                    };
+                    self.worker_creds = Some((id, creds));
                     let local = addr
                         .and_then(listen::bound_ip)
                         .or_else(|| listen::local_address(conn.as_fd()));
@@ -421,6 +437,7 @@ impl Driver {
                         fds: &[],
                         env: env.0.bytes(),
                         listen_pid: None,
+                        creds: creds.as_ref(),
                     };
                     match launch::start(cfg, id, &launch) {
                         Ok(pid) => self.sv.worker_spawned(cfg, id, now, pid, &peer),
@@ -680,6 +697,7 @@ impl Driver {
             self.write_status();
             self.replies.flush(&self.configs[self.active]);
         }
+        self.worker_creds = None;
         let (old, new) = (&self.configs[self.active], &self.configs[spare]);
         if let Some(next) = next {
             self.listeners.commit(Some(old), next, new);

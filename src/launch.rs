@@ -3,7 +3,7 @@
 //! service's `env` and what its mode adds), stdio per `log`, credentials.
 
 use crate::log::say;
-use crate::sys::spawn::{Plan, spawn};
+use crate::sys::spawn::{Creds, Plan, spawn};
 use crate::sys::{args, user};
 use core::cell::Cell;
 use core::ffi::c_char;
@@ -44,6 +44,32 @@ pub struct Launch<'a> {
     pub env: &'a [u8],
     /// `LISTEN_PID=` with room for the child to write its pid.
     pub listen_pid: Option<&'a [Cell<u8>]>,
+    /// The identity to run as (`credentials`), if the service has one.
+    pub creds: Option<&'a Creds>,
+}
+
+/// The uid, gid and groups of `id`'s `user` and `group`, if it has them
+/// (looked up now; the errno, logged, if that fails).
+pub fn credentials(cfg: &Config, id: ServiceId) -> Result<Option<Creds>, u16> {
+    let spec = cfg.spec(id);
+    if spec.user.is_empty() && spec.group.is_empty() {
+        return Ok(None);
+    }
+    let arena = &cfg.arena;
+    user::lookup(
+        arena.get_with_nul(spec.user),
+        arena.get_with_nul(spec.group),
+    )
+    .map(Some)
+    .map_err(|e| {
+        let errno = e.raw_os_error() as u16;
+        let name = Lossy(cfg.name(id));
+        say!(
+            "{name}: unable to look up user or group: {}",
+            ErrnoName(errno)
+        );
+        errno
+    })
 }
 
 /// Start `id` as `launch` says; the pid, or the errno (logged).
@@ -90,24 +116,6 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
             push(ptr);
         }
     }
-    let creds = match spec.user.is_empty() && spec.group.is_empty() {
-        true => None,
-        false => Some(
-            user::lookup(
-                arena.get_with_nul(spec.user),
-                arena.get_with_nul(spec.group),
-            )
-            .map_err(|e| {
-                let errno = e.raw_os_error() as u16;
-                let name = Lossy(cfg.name(id));
-                say!(
-                    "{name}: unable to look up user or group: {}",
-                    ErrnoName(errno)
-                );
-                errno
-            })?,
-        ),
-    };
     let out = match spec.log {
         Log::Inherit => [1, 2],
         Log::Null => [launch.devnull; 2],
@@ -127,7 +135,7 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
         },
         umask: u32::from(spec.umask),
         nofile: spec.nofile,
-        creds: creds.as_ref(),
+        creds: launch.creds,
     };
     spawn(&plan).map(Pid).map_err(|e| {
         let errno = e.raw_os_error() as u16;

@@ -220,6 +220,7 @@ pub fn main(args: Args) -> c_int {
         devnull,
         ready_fd,
         listeners,
+        worker_creds: None,
         replies: crate::replies::Replies::new(),
         lines: LineReader::new(),
         dirty: true,

@@ -388,3 +388,38 @@ fn stopping_a_listening_service_answers_once_the_status_shows_it() {
         assert_eq!(d.svc("hi").unwrap().state(), "listening", "round {round}");
     }
 }
+
+/// As root: accept workers run as the service's `user` (looked up once,
+/// kept for later workers, looked up again after a reload that changes it).
+#[test]
+fn accept_workers_run_as_the_service_user() {
+    // SAFETY: plain system call.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("note: accept_workers_run_as_the_service_user skipped: not running as root");
+        return;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let uid_of = |name: &str| {
+        passwd.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.first() == Some(&name)).then(|| f[2].to_string())
+        })
+    };
+    let (Some(nobody), Some(daemon)) = (uid_of("nobody"), uid_of("daemon")) else {
+        eprintln!("note: skipped: no users nobody and daemon");
+        return;
+    };
+    let port = free_port();
+    let conf = |user: &str| {
+        format!(
+            "[who]\nmode = accept\nlisten = tcp:127.0.0.1:{port}\nuser = {user}\nexec = /usr/bin/id -u\n"
+        )
+    };
+    let d = Daemon::start("acceptuser", &conf("nobody"));
+    for _ in 0..3 {
+        assert_eq!(fetch(port), Some(format!("{nobody}\n")));
+    }
+    d.write_conf(&conf("daemon"));
+    assert_eq!(d.request("reload"), ["reloaded vigild"]);
+    assert_eq!(fetch(port), Some(format!("{daemon}\n")));
+}
