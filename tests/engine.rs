@@ -499,23 +499,14 @@ fn fast_shutdown_terms_everything_at_once_and_kills_after_a_second() {
 
 // ---- reload -------------------------------------------------------------
 
-fn reload(t: &mut Sim, text: &str) {
-    let mut new = common::config(text);
-    t.sv.carry_removed(&t.cfg, &mut new).unwrap();
-    t.sv.reload(&t.cfg, &new, t.now, &mut t.world);
-    t.cfg = new;
-    t.world.rename(&t.cfg);
-    t.tick();
-}
-
 #[test]
 fn reload_removed_then_added_back_starts_afresh() {
     let mut t = Sim::new("[x]\nexec = /bin/x\n[y]\nexec = /bin/y\n");
     let x = t.pid("x");
-    reload(&mut t, "[y]\nexec = /bin/y\n");
+    t.reload("[y]\nexec = /bin/y\n");
     t.exit(x, ExitStatus::Signal(15));
     assert_eq!(t.state("x"), State::Down);
-    reload(&mut t, "[x]\nexec = /bin/x\n[y]\nexec = /bin/y\n");
+    t.reload("[x]\nexec = /bin/x\n[y]\nexec = /bin/y\n");
     assert!(
         matches!(t.state("x"), State::Up { .. }),
         "added back: started"
@@ -527,9 +518,9 @@ fn reload_removed_then_added_back_starts_afresh() {
 fn reload_added_back_while_still_stopping_starts_after_the_stop() {
     let mut t = Sim::new("[x]\nexec = /bin/x\nstop_timeout = 30s\n");
     let x = t.pid("x");
-    reload(&mut t, "");
+    t.reload("");
     assert!(matches!(t.state("x"), State::Stopping { .. }));
-    reload(&mut t, "[x]\nexec = /bin/x\nstop_timeout = 30s\n");
+    t.reload("[x]\nexec = /bin/x\nstop_timeout = 30s\n");
     t.take();
     t.exit(x, ExitStatus::Signal(15));
     assert!(matches!(t.state("x"), State::Up { .. }));
@@ -541,10 +532,7 @@ fn reload_restarts_only_changed_sections() {
     let mut t = Sim::new("[a]\nexec = /bin/a\n[b]\nexec = /bin/b\n[c]\nexec = /bin/c\n");
     let (a, b, c) = (t.pid("a"), t.pid("b"), t.pid("c"));
     t.take();
-    reload(
-        &mut t,
-        "[new]\nexec = /bin/new\n[c]\nexec = /bin/c --changed\n[a]\nexec = /bin/a\n",
-    );
+    t.reload("[new]\nexec = /bin/new\n[c]\nexec = /bin/c --changed\n[a]\nexec = /bin/a\n");
     assert_eq!(t.pid("a"), a, "unchanged a keeps its process");
     assert!(
         t.world.acts.contains(&group_kill(c, 15)),

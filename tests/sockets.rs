@@ -17,15 +17,6 @@ fn accept_conf(extra: &str) -> String {
     format!("[ftp]\nexec = /bin/ftp\nmode = accept\nlisten = tcp:127.0.0.1:21\n{extra}")
 }
 
-fn reload(t: &mut Sim, text: &str) {
-    let mut new = common::config(text);
-    t.sv.carry_removed(&t.cfg, &mut new).unwrap();
-    t.sv.reload(&t.cfg, &new, t.now, &mut t.world);
-    t.cfg = new;
-    t.world.rename(&t.cfg);
-    t.tick();
-}
-
 // ---- activate -----------------------------------------------------------
 
 #[test]
@@ -300,10 +291,7 @@ fn reload_keeps_counting_workers_under_new_ids() {
     let mut t = Sim::new(&accept_conf(""));
     let (_, a) = t.accept("ftp", 1);
     // A service added before it moves it to another index.
-    reload(
-        &mut t,
-        &format!("[first]\nexec = /bin/first\n{}", accept_conf("")),
-    );
+    t.reload(&format!("[first]\nexec = /bin/first\n{}", accept_conf("")));
     assert_eq!(t.stats("ftp").workers, 1);
     assert_eq!(t.state("ftp"), State::Listening, "unchanged: untouched");
     t.exit(a.unwrap(), CODE0);
@@ -315,7 +303,7 @@ fn reload_keeps_counting_workers_under_new_ids() {
 fn reload_of_a_changed_accept_service_restarts_its_workers() {
     let mut t = Sim::new(&accept_conf(""));
     let (_, a) = t.accept("ftp", 1);
-    reload(&mut t, &accept_conf("max_workers = 5\n"));
+    t.reload(&accept_conf("max_workers = 5\n"));
     assert!(matches!(t.state("ftp"), State::Stopping { pid: None, .. }));
     t.exit(a.unwrap(), ExitStatus::Signal(15));
     assert_eq!(t.state("ftp"), State::Listening);
@@ -366,12 +354,9 @@ fn graceful_shutdown_lets_workers_finish_then_stops_the_rest() {
 fn a_removed_accept_service_added_back_starts_with_fresh_counters() {
     let mut t = Sim::new(&accept_conf(""));
     let (_, a) = t.accept("ftp", 1);
-    reload(&mut t, "[other]\nexec = /bin/other\n");
+    t.reload("[other]\nexec = /bin/other\n");
     assert!(matches!(t.state("ftp"), State::Stopping { pid: None, .. }));
-    reload(
-        &mut t,
-        &format!("[other]\nexec = /bin/other\n{}", accept_conf("")),
-    );
+    t.reload(&format!("[other]\nexec = /bin/other\n{}", accept_conf("")));
     let st = t.stats("ftp");
     assert_eq!(
         (st.workers, st.accepted),

@@ -449,15 +449,12 @@ impl Supervisor {
                 match self.slots[id.index()].state {
                     State::Down => Answer::StoppedAlready,
                     State::Stopping { .. } => Answer::StoppingAlready,
-                    State::Starting { .. } | State::Up { pid: Some(_) } => {
+                    _ if self.running(id) => {
                         self.stop(cfg, id, now, fx);
                         Answer::Stopping
                     }
-                    State::Listening if self.accepts[id.index()].workers > 0 => {
-                        self.stop(cfg, id, now, fx);
-                        Answer::Stopping
-                    }
-                    State::Up { pid: None } | State::Backoff { .. } | State::Listening => {
+                    // Nothing runs (a finished oneshot, a backoff, an idle socket service).
+                    _ => {
                         self.set_state(id, now, State::Down, fx);
                         Answer::Stopped
                     }
@@ -466,19 +463,12 @@ impl Supervisor {
             Command::Restart(id) => {
                 self.want_up_with_deps(cfg, |x| x == id);
                 match self.slots[id.index()].state {
-                    State::Starting { .. } | State::Up { pid: Some(_) } => {
-                        self.stop(cfg, id, now, fx);
-                        Answer::Stopping
-                    }
-                    State::Listening if self.accepts[id.index()].workers > 0 => {
-                        self.stop(cfg, id, now, fx);
-                        Answer::Stopping
-                    }
                     State::Stopping { .. } => Answer::Stopping,
-                    State::Down
-                    | State::Up { pid: None }
-                    | State::Backoff { .. }
-                    | State::Listening => {
+                    _ if self.running(id) => {
+                        self.stop(cfg, id, now, fx);
+                        Answer::Stopping
+                    }
+                    _ => {
                         self.fresh_start(cfg, id, now, fx);
                         Answer::Starting
                     }
@@ -670,13 +660,13 @@ impl Supervisor {
             }
             self.slots[j.index()].delay_ms = new.spec(j).backoff_first_ms;
             match self.slots[j.index()].state {
-                State::Starting { .. } | State::Up { pid: Some(_) } => self.stop(new, j, now, fx),
-                State::Listening if self.accepts[j.index()].workers > 0 => {
-                    self.stop(new, j, now, fx)
-                }
+                _ if self.running(j) => self.stop(new, j, now, fx),
                 // Listen again, with the new settings.
                 State::Backoff { .. } | State::Listening => self.set_state(j, now, State::Down, fx),
-                State::Down | State::Up { pid: None } | State::Stopping { .. } => {}
+                State::Down
+                | State::Up { .. }
+                | State::Starting { .. }
+                | State::Stopping { .. } => {}
             }
         }
     }
@@ -810,6 +800,13 @@ impl Supervisor {
                 false => self.set_state(id, now, State::Down, fx),
             }
         }
+    }
+
+    /// True if `id` has a process (or accept workers) and is not stopping.
+    fn running(&self, id: ServiceId) -> bool {
+        let state = self.slots[id.index()].state;
+        !matches!(state, State::Stopping { .. })
+            && (state.pid().is_some() || self.accepts[id.index()].workers > 0)
     }
 
     /// Signal a service's process group, or every worker's group of an accept service.
@@ -1082,20 +1079,15 @@ impl Supervisor {
             if self.halting || cfg.spec(id).removed {
                 self.slots[id.index()].want_up = false;
                 match self.slots[id.index()].state {
-                    // A process waits until every service that needs it is down.
-                    State::Starting { .. } | State::Up { pid: Some(_) }
-                        if self.fast || !blocked[id.index()] =>
-                    {
-                        self.stop(cfg, id, now, fx)
-                    }
-                    // An accept service stops listening at once (`polls`);
-                    // its workers are stopped when nothing needs it any more.
-                    State::Listening
-                        if self.accepts[id.index()].workers > 0
-                            && (self.fast || !blocked[id.index()])
-                            && !self.graceful =>
-                    {
-                        self.stop(cfg, id, now, fx)
+                    // A process waits until every service that needs it is
+                    // down. An accept service stops listening at once
+                    // (`polls`); in a graceful shutdown its workers finish
+                    // undisturbed.
+                    state if self.running(id) => {
+                        let graceful = self.graceful && state == State::Listening;
+                        if (self.fast || !blocked[id.index()]) && !graceful {
+                            self.stop(cfg, id, now, fx);
+                        }
                     }
                     // Hurrying an orderly stop: KILL at most a second from now.
                     State::Stopping {
@@ -1105,13 +1097,14 @@ impl Supervisor {
                         let kill_at = Some(now.plus_ms(FAST_KILL_MS));
                         self.slots[id.index()].state = State::Stopping { pid, kill_at };
                     }
-                    State::Starting { .. } | State::Up { pid: Some(_) } => {}
-                    State::Listening if self.accepts[id.index()].workers > 0 => {}
                     // Without a process there is nothing to wait for.
                     State::Up { pid: None } | State::Backoff { .. } | State::Listening => {
                         self.set_state(id, now, State::Down, fx)
                     }
-                    State::Down | State::Stopping { .. } => {}
+                    State::Down
+                    | State::Starting { .. }
+                    | State::Up { .. }
+                    | State::Stopping { .. } => {}
                 }
             }
             if self.slots[id.index()].state != State::Down {

@@ -232,6 +232,17 @@ impl Sim {
         (admit, pid)
     }
 
+    /// Reload with `text` the way the driver does (removed services carried
+    /// until they stop), then tick.
+    pub fn reload(&mut self, text: &str) {
+        let mut new = config(text);
+        self.sv.carry_removed(&self.cfg, &mut new).unwrap();
+        self.sv.reload(&self.cfg, &new, self.now, &mut self.world);
+        self.cfg = new;
+        self.world.rename(&self.cfg);
+        self.tick();
+    }
+
     pub fn stats(&self, name: &str) -> AcceptStats {
         *self.sv.accept_stats(self.id(name))
     }
