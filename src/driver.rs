@@ -369,6 +369,8 @@ impl Driver {
     }
 
     /// Accept up to `ACCEPT_BATCH` connections of listener `i`.
+    // One copy, not inlined into the loop: it is most of the accept path
+    // and the binary has a size budget.
     #[inline(never)]
     fn accept(&mut self, i: usize, id: ServiceId, now: Instant) {
         let cfg = &self.configs[self.active];

@@ -19,6 +19,7 @@ pub enum Listen<'a> {
 pub const UNIX_PATH_MAX: usize = 107;
 
 /// Parse one `listen` value; why not, in words for the error message.
+// Called from several places (parser, listeners, driver): one copy.
 #[inline(never)]
 pub fn parse_listen(text: &[u8]) -> Result<Listen<'_>, &'static str> {
     if let Some(path) = text.strip_prefix(b"unix:") {
