@@ -74,8 +74,6 @@ pub struct Driver {
     pub worker_creds: Option<(ServiceId, Option<Creds>)>,
     /// The status file needs rewriting.
     pub dirty: bool,
-    /// Only accept counters changed since it was written.
-    pub counters_dirty: bool,
     /// When it will be rewritten (`STATUS_DELAY_MS` after the first change).
     pub status_due: Option<Instant>,
     /// Last status write failed (warn once, not every turn).
@@ -246,7 +244,7 @@ impl Driver {
             let cfg = fx.cfg;
             sv.tick(cfg, now, &mut fx);
             let (halted, deadline) = (sv.halted(cfg), sv.next_deadline(cfg));
-            let delay = match (self.dirty, self.counters_dirty) {
+            let delay = match (self.dirty, self.sv.take_counters_changed()) {
                 (true, _) => Some(STATUS_DELAY_MS),
                 (false, true) => Some(COUNTERS_DELAY_MS),
                 (false, false) => None,
@@ -410,7 +408,6 @@ impl Driver {
                     break;
                 }
             };
-            self.counters_dirty = true;
             let peer = peer_key(remote);
             match self.sv.admit(cfg, id, now, &peer) {
                 Admit::Spawn => {
@@ -506,11 +503,7 @@ impl Driver {
         let (sv, mut fx) = self.parts();
         let cfg = fx.cfg;
         // Not a service: an orphan vigild adopted as subreaper. Reaped, done.
-        let owner = sv.exited(cfg, now, pid, status, &mut fx);
-        // A worker's end changes its service's `workers` count.
-        if owner.is_some_and(|id| cfg.spec(id).mode == Mode::Accept) {
-            self.counters_dirty = true;
-        }
+        let _ = sv.exited(cfg, now, pid, status, &mut fx);
     }
 
     fn read_control(&mut self, now: Instant) {
@@ -726,7 +719,6 @@ impl Driver {
     /// Rewrite the status file (write, then rename).
     fn write_status(&mut self) {
         self.dirty = false;
-        self.counters_dirty = false;
         self.status_due = None;
         let cfg = &self.configs[self.active];
         let offset = clock::wall_offset_ms();

@@ -224,7 +224,6 @@ pub fn main(args: Args) -> c_int {
         replies: crate::replies::Replies::new(),
         lines: LineReader::new(),
         dirty: true,
-        counters_dirty: false,
         status_due: None,
         status_failed: false,
     };

@@ -424,6 +424,14 @@ impl Parser<'_> {
                 }
             };
         }
+        macro_rules! number {
+            ($field:ident, $name:literal) => {
+                match parse_u64(value).and_then(|n| u32::try_from(n).ok()) {
+                    Some(n) => self.cfg.spec_mut(id).$field = n,
+                    None => bad!("{}: \"{}\" is not a number", $name, Lossy(value)),
+                }
+            };
+        }
         match key {
             b"exec" => match self.words(line, "exec", value) {
                 Some(words) if words.is_empty() => bad!("exec: no program given"),
@@ -498,10 +506,7 @@ impl Parser<'_> {
                     Lossy(value)
                 ),
             },
-            b"restart_max" => match parse_u64(value).and_then(|n| u32::try_from(n).ok()) {
-                Some(n) => self.cfg.spec_mut(id).restart_max = n,
-                None => bad!("restart_max: \"{}\" is not a number", Lossy(value)),
-            },
+            b"restart_max" => number!(restart_max, "restart_max"),
             b"restart_window" => duration!(restart_window_ms, "restart_window"),
             b"start_timeout" => duration!(start_timeout_ms, "start_timeout"),
             b"stop_timeout" => duration!(stop_timeout_ms, "stop_timeout"),
@@ -577,10 +582,7 @@ impl Parser<'_> {
                     Lossy(value)
                 ),
             },
-            b"max_per_ip" => match parse_u64(value).and_then(|n| u32::try_from(n).ok()) {
-                Some(n) => self.cfg.spec_mut(id).max_per_ip = n,
-                None => bad!("max_per_ip: \"{}\" is not a number", Lossy(value)),
-            },
+            b"max_per_ip" => number!(max_per_ip, "max_per_ip"),
             b"drop_timeout" => duration!(drop_timeout_ms, "drop_timeout"),
             // Stored contiguously when the section closes, checked then.
             b"env" | b"after" | b"listen" => {}

@@ -265,6 +265,8 @@ pub struct Supervisor {
     fast: bool,
     /// A graceful shutdown: accept services' workers finish undisturbed.
     graceful: bool,
+    /// Some accept counter changed since `take_counters_changed`.
+    counters_changed: bool,
 }
 
 /// The answer of `admit`.
@@ -314,6 +316,7 @@ impl Supervisor {
             halting: false,
             fast: false,
             graceful: false,
+            counters_changed: false,
         }
     }
 
@@ -340,6 +343,12 @@ impl Supervisor {
     /// The runtime record of `id`.
     pub fn slot(&self, id: ServiceId) -> &Slot {
         &self.slots[id.index()]
+    }
+
+    /// True (once) if some accept counter changed since the last call: the
+    /// status file shows them, less urgently than states.
+    pub fn take_counters_changed(&mut self) -> bool {
+        core::mem::take(&mut self.counters_changed)
     }
 
     /// The counters of `id` (accept mode; zero for other modes).
@@ -710,6 +719,7 @@ impl Supervisor {
             0 => 0,
             _ => self.workers.count_peer(id, peer),
         };
+        self.counters_changed = true;
         let st = &mut self.accepts[id.index()];
         st.accepted += 1;
         if self.halting || self.slots[id.index()].state != State::Listening {
@@ -744,6 +754,7 @@ impl Supervisor {
         if !self.workers.add(pid, id, *peer) {
             return;
         }
+        self.counters_changed = true;
         let st = &mut self.accepts[id.index()];
         st.workers += 1;
         if st.workers >= cfg.spec(id).max_workers {
@@ -753,6 +764,7 @@ impl Supervisor {
 
     /// The worker for an admitted connection could not be spawned.
     pub fn worker_failed(&mut self, id: ServiceId) {
+        self.counters_changed = true;
         self.accepts[id.index()].dropped += 1;
     }
 
@@ -786,6 +798,7 @@ impl Supervisor {
 
     /// A worker of accept service `id` ended.
     fn worker_exited(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+        self.counters_changed = true;
         let st = &mut self.accepts[id.index()];
         st.workers = st.workers.saturating_sub(1);
         if st.workers < cfg.spec(id).max_workers {
