@@ -32,6 +32,11 @@ const LIMITS: &[(&str, usize, &str)] = &[
     ("MONITORS_MAX", 8, "monitor streams at once"),
     ("LISTENERS_MAX", 64, "listening sockets, over all services"),
     (
+        "READY_MAX",
+        64,
+        "services with `ready = notify` or `fd:N` running at once",
+    ),
+    (
         "WORKERS_MAX",
         1024,
         "accept-mode workers running at once, over all services",

@@ -6,11 +6,12 @@
 use crate::launch::{self, EnvBuf, Launch};
 use crate::listeners::Listeners;
 use crate::log::say;
+use crate::readiness::Channels;
 use crate::replies::{Replies, Wait, monitor_line_to, send};
 use crate::sys::fs::{AtomicFile, write_all};
 use crate::sys::signal::Signals;
 use crate::sys::spawn::{Creds, FDS_MAX};
-use crate::sys::{Errno, clock, listen, process};
+use crate::sys::{Errno, clock, listen, notify, process};
 use core::cell::Cell;
 use core::net::SocketAddr;
 use rustix::event::{PollFd, PollFlags, poll};
@@ -20,7 +21,9 @@ use vigild::control::{LineError, LineReader, Piece, Verb, parse_line};
 use vigild::engine::{Admit, Answer, Command, Effects, Peer, Slot, State, Supervisor};
 use vigild::event::{ErrnoName, ExitStatus, Pid};
 use vigild::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter};
-use vigild::limits::{LISTENERS_MAX, MONITORS_MAX, REPLIES_MAX};
+use vigild::ip::IpText;
+use vigild::limits::{LISTENERS_MAX, MONITORS_MAX, READY_MAX, REPLIES_MAX};
+use vigild::notify::{Notice, notices};
 use vigild::status::write_line;
 use vigild::time::Instant;
 
@@ -37,6 +40,16 @@ const COUNTERS_DELAY_MS: u64 = 1000;
 /// Connections accepted from one listener per loop turn, so that one busy
 /// listener cannot starve the others, the control FIFO or reaping.
 const ACCEPT_BATCH: usize = 16;
+
+/// Largest notification datagram read (systemd's limit too); a longer one
+/// is cut.
+const NOTICE_MAX: usize = 4096;
+
+/// Datagrams read from one notify socket per loop turn.
+const NOTICES_PER_TURN: usize = 16;
+
+/// How many generations up a notification may come from.
+const OWNER_DEPTH: usize = 8;
 
 /// Everything the loop owns.
 pub struct Driver {
@@ -70,6 +83,8 @@ pub struct Driver {
     pub lines: LineReader,
     /// The listening sockets.
     pub listeners: Listeners,
+    /// The readiness channels of running services.
+    pub channels: Channels,
     /// The credentials of the accept service that last spawned a worker.
     pub worker_creds: Option<(ServiceId, Option<Creds>)>,
     /// The status file needs rewriting.
@@ -81,19 +96,23 @@ pub struct Driver {
 }
 
 /// What a poll(2) reported.
-#[derive(Default)]
 struct Woke {
     signals: bool,
     control: bool,
     /// Listeners with a connection waiting.
     listeners: usize,
+    /// Readiness channels with something to read.
+    channels: [u16; READY_MAX],
+    n_channels: usize,
 }
 
 /// The engine's hands: spawning, signalling, announcing.
 struct Fx<'a> {
     cfg: &'a Config,
+    dir: BorrowedFd<'a>,
     devnull: BorrowedFd<'a>,
     listeners: &'a Listeners,
+    channels: &'a mut Channels,
     replies: &'a mut Replies,
     dirty: &'a mut bool,
 }
@@ -102,49 +121,65 @@ impl Effects for Fx<'_> {
     fn spawn(&mut self, id: ServiceId) -> Result<Pid, u16> {
         let (cfg, devnull) = (self.cfg, raw(self.devnull));
         let creds = launch::credentials(cfg, id)?;
-        if cfg.spec(id).mode != Mode::Activate {
-            let launch = Launch {
-                stdin: devnull,
-                conn: false,
-                devnull,
-                fds: &[],
-                env: &[],
-                listen_pid: None,
-                creds: creds.as_ref(),
-            };
-            return launch::start(cfg, id, &launch);
+        let name = Lossy(cfg.name(id));
+        let channel = self.channels.open(self.dir, cfg, id).map_err(|e| {
+            let errno = e.raw_os_error() as u16;
+            say!(
+                "{name}: unable to open its readiness channel: {}",
+                ErrnoName(errno)
+            );
+            errno
+        })?;
+        let mut buf = [0u8; 1024];
+        let mut env = EnvBuf(SliceWriter::new(&mut buf));
+        let mut ready_fd = None;
+        if let Some(opened) = &channel {
+            if opened.socket_path_len > 0 {
+                let path = Lossy(&opened.socket_path[..opened.socket_path_len]);
+                env.entry(format_args!("NOTIFY_SOCKET={path}"));
+            }
+            ready_fd = opened
+                .pipe_end
+                .as_ref()
+                .map(|(fd, n)| (raw(fd.as_fd()), *n));
         }
         // Socket activation: the sockets as fds 3.. and systemd's variables.
         let mut fds = [0; FDS_MAX];
         let mut n = 0;
-        for (slot, fd) in fds.iter_mut().zip(self.listeners.of(id)) {
-            *slot = raw(fd);
-            n += 1;
-        }
-        let mut buf = [0u8; 1024];
-        let mut env = EnvBuf(SliceWriter::new(&mut buf));
-        env.entry(format_args!("LISTEN_FDS={n}"));
-        let names = FdNames {
-            name: Lossy(cfg.name(id)),
-            n,
-        };
-        if !env.entry(format_args!("LISTEN_FDNAMES={names}")) {
-            say!(
-                "{}: warning: LISTEN_FDNAMES too long, not set",
-                Lossy(cfg.name(id))
-            );
-        }
         let mut pid_entry = *b"LISTEN_PID=\0\0\0\0\0\0\0\0\0\0\0\0";
+        let mut listen_pid = None;
+        if cfg.spec(id).mode == Mode::Activate {
+            for (slot, fd) in fds.iter_mut().zip(self.listeners.of(id)) {
+                *slot = raw(fd);
+                n += 1;
+            }
+            env.entry(format_args!("LISTEN_FDS={n}"));
+            if !env.entry(format_args!(
+                "LISTEN_FDNAMES={}",
+                FdNames {
+                    name: Lossy(cfg.name(id)),
+                    n
+                }
+            )) {
+                say!("{name}: warning: LISTEN_FDNAMES too long, not set");
+            }
+            listen_pid = Some(Cell::from_mut(&mut pid_entry[..]).as_slice_of_cells());
+        }
         let launch = Launch {
             stdin: devnull,
             conn: false,
             devnull,
             fds: &fds[..n],
             env: env.0.bytes(),
-            listen_pid: Some(Cell::from_mut(&mut pid_entry[..]).as_slice_of_cells()),
+            listen_pid,
             creds: creds.as_ref(),
+            ready_fd,
         };
-        launch::start(cfg, id, &launch)
+        let pid = launch::start(cfg, id, &launch);
+        if let Some(opened) = channel {
+            self.channels.started(self.dir, cfg, id, opened, pid.ok());
+        }
+        pid
     }
 
     fn kill(&mut self, pid: Pid, signal: u8, group: bool) {
@@ -176,6 +211,23 @@ fn raw(fd: BorrowedFd<'_>) -> i32 {
     rustix::fd::AsRawFd::as_raw_fd(&fd)
 }
 
+/// True if `sender` is `pid` or one of its descendants (a daemon may notify
+/// from a worker). Each step reads `/proc`; the walk stops at a bounded
+/// depth, and at an orphan (reparented to vigild or to init).
+fn is_own(pid: i32, sender: i32) -> bool {
+    let mut at = sender;
+    for _ in 0..OWNER_DEPTH {
+        if at == pid {
+            return true;
+        }
+        match notify::parent_of(at) {
+            Some(parent) if parent > 1 => at = parent,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// `max_per_ip` compares IPv6 bytes; IPv4 is mapped (`::ffff:a.b.c.d`).
 fn peer_key(remote: Option<SocketAddr>) -> Peer {
     match remote {
@@ -193,13 +245,13 @@ fn connection_env(env: &mut EnvBuf<'_>, remote: Option<SocketAddr>, local: Optio
         return;
     };
     env.entry(format_args!("PROTO=TCP"));
-    env.entry(format_args!("TCPREMOTEIP={}", remote.ip()));
+    env.entry(format_args!("TCPREMOTEIP={}", IpText(remote.ip())));
     env.entry(format_args!("TCPREMOTEPORT={}", remote.port()));
     if let Some(local) = local {
-        env.entry(format_args!("TCPLOCALIP={}", local.ip()));
+        env.entry(format_args!("TCPLOCALIP={}", IpText(local.ip())));
         env.entry(format_args!("TCPLOCALPORT={}", local.port()));
     }
-    env.entry(format_args!("REMOTE_ADDR={}", remote.ip()));
+    env.entry(format_args!("REMOTE_ADDR={}", IpText(remote.ip())));
     env.entry(format_args!("REMOTE_PORT={}", remote.port()));
 }
 
@@ -227,8 +279,10 @@ impl Driver {
     fn parts(&mut self) -> (&mut Supervisor, Fx<'_>) {
         let fx = Fx {
             cfg: &self.configs[self.active],
+            dir: self.dir.as_fd(),
             devnull: self.devnull.as_fd(),
             listeners: &self.listeners,
+            channels: &mut self.channels,
             replies: &mut self.replies,
             dirty: &mut self.dirty,
         };
@@ -282,6 +336,11 @@ impl Driver {
             while let Some((pid, status)) = process::reap() {
                 self.on_exit(pid, status, now);
             }
+            // Before control lines: a `start` that waits for `up` sees a
+            // READY=1 that arrived in the same turn.
+            for &i in &woke.channels[..woke.n_channels] {
+                self.on_channel(i.into(), now);
+            }
             if woke.control {
                 self.read_control(now);
             }
@@ -305,9 +364,15 @@ impl Driver {
     fn wait(&mut self, timeout_ms: Option<u64>, ready: &mut [u16; LISTENERS_MAX]) -> Woke {
         let mut gone = [false; REPLIES_MAX + MONITORS_MAX];
         let (mut count, mut n_ready) = (0, 0);
-        let mut woke = Woke::default();
+        let mut woke = Woke {
+            signals: false,
+            control: false,
+            listeners: 0,
+            channels: [0; READY_MAX],
+            n_channels: 0,
+        };
         {
-            const SIZE: usize = 2 + LISTENERS_MAX + REPLIES_MAX + MONITORS_MAX;
+            const SIZE: usize = 2 + LISTENERS_MAX + READY_MAX + REPLIES_MAX + MONITORS_MAX;
             let mut fds: [PollFd<'_>; SIZE] = core::array::from_fn(|_| {
                 PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::empty())
             });
@@ -324,6 +389,13 @@ impl Driver {
                 }
             }
             let listeners_end = n;
+            let mut channel_at = [0u16; READY_MAX];
+            for (i, c) in self.channels.iter() {
+                fds[n] = PollFd::from_borrowed_fd(c.fd(), PollFlags::IN);
+                channel_at[n - listeners_end] = i as u16;
+                n += 1;
+            }
+            let channels_end = n;
             for fd in self.replies.fds() {
                 fds[n] = PollFd::from_borrowed_fd(fd, PollFlags::empty());
                 n += 1;
@@ -338,7 +410,13 @@ impl Driver {
                         n_ready += 1;
                     }
                 }
-                for (flag, fd) in gone.iter_mut().zip(&fds[listeners_end..n]) {
+                for (fd, &i) in fds[listeners_end..channels_end].iter().zip(&channel_at) {
+                    if !fd.revents().is_empty() {
+                        woke.channels[woke.n_channels] = i;
+                        woke.n_channels += 1;
+                    }
+                }
+                for (flag, fd) in gone.iter_mut().zip(&fds[channels_end..n]) {
                     *flag = fd.revents().intersects(PollFlags::ERR | PollFlags::HUP);
                     count += 1;
                 }
@@ -437,6 +515,7 @@ impl Driver {
                         env: env.0.bytes(),
                         listen_pid: None,
                         creds: creds.as_ref(),
+                        ready_fd: None,
                     };
                     match launch::start(cfg, id, &launch) {
                         Ok(pid) => self.sv.worker_spawned(cfg, id, now, pid, &peer),
@@ -502,8 +581,61 @@ impl Driver {
     fn on_exit(&mut self, pid: Pid, status: ExitStatus, now: Instant) {
         let (sv, mut fx) = self.parts();
         let cfg = fx.cfg;
-        // Not a service: an orphan vigild adopted as subreaper. Reaped, done.
-        let _ = sv.exited(cfg, now, pid, status, &mut fx);
+        // None: not a service, but an orphan vigild adopted as subreaper.
+        // Reaped, done.
+        if let Some(id) = sv.exited(cfg, now, pid, status, &mut fx) {
+            let running = sv.slot(id).state.pid();
+            fx.channels.close_if_ended(fx.dir, cfg, id, running);
+        }
+    }
+
+    /// Channel `i` has something to read: at most `NOTICES_PER_TURN`
+    /// datagrams, so a flood cannot starve the loop.
+    fn on_channel(&mut self, i: usize, now: Instant) {
+        let mut buf = [0u8; NOTICE_MAX];
+        for _ in 0..NOTICES_PER_TURN {
+            let Some(c) = self.channels.get(i) else {
+                return;
+            };
+            let (id, pid) = (c.service, c.pid);
+            if !c.notify {
+                // s6 style: the first newline means ready; then the pipe
+                // has done its job.
+                match notify::read_pipe(c.fd(), &mut buf) {
+                    None => return,
+                    Some(n) if buf[..n].contains(&b'\n') => {
+                        let (sv, mut fx) = self.parts();
+                        sv.ready(id, pid, now, &mut fx);
+                    }
+                    Some(0) => {}
+                    Some(_) => continue,
+                }
+                let cfg = &self.configs[self.active];
+                return self.channels.close_at(self.dir.as_fd(), cfg, i);
+            }
+            let Some((len, sender)) = notify::receive(c.fd(), &mut buf) else {
+                return;
+            };
+            if !is_own(pid.0, sender) {
+                continue;
+            }
+            for notice in notices(&buf[..len]) {
+                let (sv, mut fx) = self.parts();
+                let cfg = fx.cfg;
+                match notice {
+                    Notice::Ready => {
+                        sv.ready(id, pid, now, &mut fx);
+                    }
+                    Notice::Stopping => sv.stopping_itself(cfg, id, pid, now, &mut fx),
+                    Notice::Status(text) => {
+                        self.channels.set_status(i, text);
+                        self.dirty = true;
+                    }
+                    // Pools are a later part.
+                    Notice::Available(_) => {}
+                }
+            }
+        }
     }
 
     fn read_control(&mut self, now: Instant) {
@@ -700,10 +832,13 @@ impl Driver {
         // Waiting requests name services by id: move them to the new ids
         // before the engine announces changes in those ids.
         self.replies.remap(|id| new.find(old.name(id)));
+        self.channels.renumber(old, new);
         let mut fx = Fx {
             cfg: new,
+            dir: self.dir.as_fd(),
             devnull: self.devnull.as_fd(),
             listeners: &self.listeners,
+            channels: &mut self.channels,
             replies: &mut self.replies,
             dirty: &mut self.dirty,
         };
@@ -728,7 +863,8 @@ impl Driver {
                 if !(cfg.spec(id).removed && slot.state == State::Down) {
                     let accept =
                         (cfg.spec(id).mode == Mode::Accept).then(|| self.sv.accept_stats(id));
-                    let _ = write_line(&mut file, cfg, id, slot, accept, offset);
+                    let status = self.channels.status(id);
+                    let _ = write_line(&mut file, cfg, id, slot, accept, status, offset);
                 }
             }
             file.commit("status.tmp", "status")

@@ -46,6 +46,8 @@ pub struct Launch<'a> {
     pub listen_pid: Option<&'a [Cell<u8>]>,
     /// The identity to run as (`credentials`), if the service has one.
     pub creds: Option<&'a Creds>,
+    /// `ready = fd:N`: the pipe's write end, to become fd N.
+    pub ready_fd: Option<(i32, i32)>,
 }
 
 /// The uid, gid and groups of `id`'s `user` and `group`, if it has them
@@ -128,6 +130,7 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
         stdio: [launch.stdin, stdout, out[1]],
         fds: launch.fds,
         listen_pid: launch.listen_pid,
+        ready_fd: launch.ready_fd,
         dir: if spec.dir.is_empty() {
             b"/\0"
         } else {

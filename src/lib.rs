@@ -17,6 +17,8 @@ pub mod control;
 pub mod engine;
 pub mod event;
 pub mod fixed;
+pub mod ip;
 pub mod limits;
+pub mod notify;
 pub mod status;
 pub mod time;

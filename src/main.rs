@@ -15,6 +15,7 @@ mod driver;
 mod launch;
 mod listeners;
 mod log;
+mod readiness;
 mod replies;
 mod supervisor;
 mod sys;

@@ -9,13 +9,15 @@ use core::fmt::{self, Write};
 
 /// Write the status-file line of `id` (with its newline). `wall_offset_ms`
 /// turns the engine's monotonic instants into wall-clock milliseconds;
-/// `accept` holds an accept service's counters.
+/// `accept` holds an accept service's counters; `status` is the text of
+/// its last `STATUS=` (empty: none), written last because it may hold spaces.
 pub fn write_line(
     w: &mut impl Write,
     cfg: &Config,
     id: ServiceId,
     slot: &Slot,
     accept: Option<&AcceptStats>,
+    status: &[u8],
     wall_offset_ms: i64,
 ) -> fmt::Result {
     let since = (slot.since.as_ms() as i64)
@@ -48,7 +50,25 @@ pub fn write_line(
     if slot.reason != Reason::None {
         write!(w, " reason={}", slot.reason)?;
     }
+    if !status.is_empty() {
+        w.write_str(" status=\"")?;
+        write_escaped(w, status)?;
+        w.write_str("\"")?;
+    }
     w.write_str("\n")
+}
+
+/// `text` between double quotes: printable ASCII as is, `"` and `\\`
+/// behind a backslash, every other byte as `\\xHH`.
+fn write_escaped(w: &mut impl Write, text: &[u8]) -> fmt::Result {
+    for &b in text {
+        match b {
+            b'"' | b'\\' => write!(w, "\\{}", b as char)?,
+            b' '..=b'~' => w.write_char(b as char)?,
+            _ => write!(w, "\\x{b:02x}")?,
+        }
+    }
+    Ok(())
 }
 
 /// Write the one-line account of a transition, as logged and monitored:
@@ -102,6 +122,8 @@ pub struct Fields<'a> {
     pub last: &'a [u8],
     /// `reason=` or empty.
     pub reason: &'a [u8],
+    /// `status=`, still quoted and escaped, or empty.
+    pub status: &'a [u8],
 }
 
 /// Parse a status-file line; `None` if it is not one.
@@ -115,8 +137,15 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
         restarts: 0,
         last: b"-",
         reason: b"",
+        status: b"",
     };
+    if let Some(at) = line.windows(9).position(|w| w == b" status=\"") {
+        f.status = line[at + 8..].trim_ascii_end();
+    }
     for word in words {
+        if word.starts_with(b"status=\"") {
+            break;
+        }
         let eq = word.iter().position(|&b| b == b'=')?;
         let (key, value) = (&word[..eq], &word[eq + 1..]);
         match key {

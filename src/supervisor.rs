@@ -5,6 +5,7 @@
 use crate::driver::Driver;
 use crate::listeners::Listeners;
 use crate::log::say;
+use crate::readiness::{Channels, NOTIFY_DIR};
 use crate::sys::args::Args;
 use crate::sys::fs::{
     RunDirError, cloexec_inherited, devnull, open_control, open_run_dir, read_file,
@@ -206,6 +207,14 @@ pub fn main(args: Args) -> c_int {
         Lossy(o.config),
         Lossy(run_dir)
     );
+    if let Err(e) = crate::sys::notify::make_dir(rustix::fd::AsFd::as_fd(&dir), NOTIFY_DIR) {
+        say!(
+            "warning: {}/{NOTIFY_DIR}: {}",
+            Lossy(run_dir),
+            ErrnoName(e.raw_os_error() as u16)
+        );
+    }
+    let channels = Channels::new(run_dir);
     let driver = Driver {
         configs: &mut st.configs,
         active: 0,
@@ -220,6 +229,7 @@ pub fn main(args: Args) -> c_int {
         devnull,
         ready_fd,
         listeners,
+        channels,
         worker_creds: None,
         replies: crate::replies::Replies::new(),
         lines: LineReader::new(),

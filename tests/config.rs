@@ -98,8 +98,23 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
         &[(1, "only activate and accept services listen")],
     ),
     (
-        "[web]\nexec = /bin/web\nready = notify\n",
-        &[(3, "not supported yet")],
+        "[web]\nexec = /bin/web\nready = fd:2\n[b]\nexec = /bin/b\nready = fd:256\n\
+         [c]\nexec = /bin/c\nready = fd:x\n",
+        &[
+            (3, "not none, notify or fd:N"),
+            (6, "not none, notify or fd:N"),
+            (9, "fd:N"),
+        ],
+    ),
+    (
+        "[a]\nexec = /bin/a\nmode = accept\nlisten = tcp:127.0.0.1:80\nready = notify\n\
+         [o]\nexec = /bin/o\nmode = oneshot\nready = fd:3\n\
+         [s]\nexec = /bin/s\nmode = activate\nlisten = tcp:127.0.0.1:81\nlisten = tcp:127.0.0.1:82\nready = fd:4\n",
+        &[
+            (1, "accept services have no readiness"),
+            (6, "oneshot services have no readiness"),
+            (10, "fd:4 is taken by a listening socket"),
+        ],
     ),
     (
         "[web]\nexec = /bin/web\nready = maybe\n",

@@ -129,6 +129,7 @@ fn status_line_round_trips_into_sv_style() {
         t.id("web"),
         t.sv.slot(t.id("web")),
         None,
+        b"",
         1_700_000_000_000,
     )
     .unwrap();
@@ -143,6 +144,45 @@ fn status_line_round_trips_into_sv_style() {
 }
 
 #[test]
+fn status_text_is_quoted_last_and_read_back_whole() {
+    let t = Sim::new("[db]\nexec = /bin/db\nready = notify\n");
+    let mut line = String::new();
+    let text = b"Serving \"all\" on port 80\\x \x07\xc3\xa9 restarts=9 state=up";
+    let id = t.id("db");
+    write_line(&mut line, &t.cfg, id, t.sv.slot(id), None, text, 0).unwrap();
+    assert!(
+        line.ends_with(
+            " status=\"Serving \\\"all\\\" on port 80\\\\x \\x07\\xc3\\xa9 restarts=9 state=up\"\n"
+        ),
+        "{line}"
+    );
+    let f = parse_status(line.trim_end().as_bytes()).unwrap();
+    assert_eq!(f.state, b"starting", "fields inside the text do not count");
+    assert_eq!(f.restarts, 0);
+    assert!(f.status.starts_with(b"\"Serving"));
+}
+
+#[test]
+fn notify_datagrams_yield_the_keys_vigild_knows() {
+    use vigild::notify::{Notice, notices};
+    let got: Vec<Notice<'_>> =
+        notices(b"STATUS=Loading\nFOO=1\nREADY=1\nREADY=0\nX_AVAILABLE=3\nSTOPPING=1\nnoequals")
+            .collect();
+    assert_eq!(
+        got,
+        [
+            Notice::Status(b"Loading"),
+            Notice::Ready,
+            Notice::Available(3),
+            Notice::Stopping
+        ]
+    );
+    assert_eq!(notices(b"READY=1\n").collect::<Vec<_>>(), [Notice::Ready]);
+    assert_eq!(notices(b"").count(), 0);
+    assert_eq!(notices(b"X_AVAILABLE=lots").count(), 0);
+}
+
+#[test]
 fn sv_style_for_up_and_given_up() {
     let up = Fields {
         name: b"web",
@@ -152,6 +192,7 @@ fn sv_style_for_up_and_given_up() {
         restarts: 2,
         last: b"exit:1",
         reason: b"",
+        status: b"",
     };
     let mut out = String::new();
     write_sv(&mut out, &up, 133_900).unwrap();

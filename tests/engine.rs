@@ -162,6 +162,94 @@ fn starting_timeout_stops_with_escalation_and_counts_a_failure() {
     assert_eq!(t.slot("slow").reason, Reason::StartTimeout);
 }
 
+#[test]
+fn starting_with_readiness_waits_for_ready_then_is_up() {
+    let mut t =
+        Sim::new("[db]\nexec = /bin/db\nready = notify\n[web]\nexec = /bin/web\nafter = db\n");
+    let pid = t.spawned("db");
+    assert!(matches!(t.state("db"), State::Starting { .. }));
+    t.advance(500);
+    assert!(t.take().is_empty(), "web waits for db to be really ready");
+    assert!(
+        !t.ready("db", pid + 1),
+        "READY=1 from another pid changes nothing"
+    );
+    assert!(t.ready("db", pid));
+    assert_eq!(
+        t.state("db"),
+        State::Up {
+            pid: Some(Pid(pid))
+        }
+    );
+    t.spawned("web");
+    assert!(!t.ready("db", pid), "a second READY=1 changes nothing");
+}
+
+#[test]
+fn starting_exit_0_before_ready_is_a_failure() {
+    let mut t = Sim::new("[db]\nexec = /bin/db\nready = fd:5\nrestart = on-failure\n");
+    let pid = t.spawned("db");
+    t.exit(pid, CODE0);
+    assert!(matches!(t.state("db"), State::Backoff { .. }));
+}
+
+#[test]
+fn starting_without_ready_hits_start_timeout_and_backs_off() {
+    let mut t = Sim::new("[db]\nexec = /bin/db\nready = notify\nstart_timeout = 3s\n");
+    let pid = t.spawned("db");
+    assert_eq!(t.advance_to_next_deadline(), 3000);
+    assert_eq!(t.take()[0], group_kill(pid, 15));
+    assert_eq!(t.slot("db").reason, Reason::StartTimeout);
+    t.exit(pid, ExitStatus::Signal(15));
+    assert!(matches!(t.state("db"), State::Backoff { .. }));
+    assert_eq!(t.slot("db").reason, Reason::StartTimeout);
+    t.advance_to_next_deadline();
+    let again = t.spawned("db");
+    assert!(t.ready("db", again));
+    assert_eq!(t.slot("db").reason, Reason::None);
+}
+
+#[test]
+fn up_stopping_itself_is_stopping_then_restarted_by_policy() {
+    let mut t = Sim::new("[db]\nexec = /bin/db\nready = notify\nstop_timeout = 2s\n");
+    let pid = t.spawned("db");
+    t.ready("db", pid);
+    t.take();
+    t.stopping_itself("db", pid);
+    assert!(matches!(t.state("db"), State::Stopping { .. }));
+    assert_eq!(
+        t.take(),
+        [changed("db", "up", "stopping")],
+        "no signal is sent"
+    );
+    t.exit(pid, CODE0);
+    assert!(
+        matches!(
+            t.state("db"),
+            State::Starting { .. } | State::Backoff { .. }
+        ),
+        "restart = always brings it back: {:?}",
+        t.state("db")
+    );
+}
+
+#[test]
+fn up_stopping_itself_that_hangs_is_killed_after_stop_timeout() {
+    let mut t =
+        Sim::new("[db]\nexec = /bin/db\nready = notify\nstop_timeout = 2s\nrestart = on-failure\n");
+    let pid = t.spawned("db");
+    t.ready("db", pid);
+    t.stopping_itself("db", pid);
+    t.take();
+    assert_eq!(t.advance_to_next_deadline(), 2000);
+    assert_eq!(t.take(), [group_kill(pid, 9)]);
+    t.exit(pid, KILLED);
+    assert!(
+        matches!(t.state("db"), State::Backoff { .. }),
+        "killed is a failure"
+    );
+}
+
 // ---- up -----------------------------------------------------------------
 
 #[test]

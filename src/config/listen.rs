@@ -1,6 +1,7 @@
 //! `listen` addresses: `tcp:ADDR:PORT`, `tcp:[V6]:PORT`, `unix:PATH`.
 
 use crate::fixed::Lossy;
+use crate::ip::{IpText, parse_ipv4, parse_ipv6};
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
@@ -39,17 +40,14 @@ pub fn parse_listen(text: &[u8]) -> Result<Listen<'_>, &'static str> {
     let colon = rest.iter().rposition(|&b| b == b':').ok_or("no :PORT")?;
     let (host, port) = (&rest[..colon], &rest[colon + 1..]);
     let port = parse_port(port).ok_or("bad port (1 to 65535)")?;
-    let host = core::str::from_utf8(host).map_err(|_| "bad address")?;
-    match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        Some(v6) => v6
-            .parse()
+    match host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) {
+        Some(v6) => parse_ipv6(v6)
             .map(|ip| Listen::Tcp6(ip, port))
-            .map_err(|_| "bad IPv6 address"),
-        None if host.contains(':') => Err("an IPv6 address goes in brackets: tcp:[::1]:PORT"),
-        None => host
-            .parse()
+            .ok_or("bad IPv6 address"),
+        None if host.contains(&b':') => Err("an IPv6 address goes in brackets: tcp:[::1]:PORT"),
+        None => parse_ipv4(host)
             .map(|ip| Listen::Tcp4(ip, port))
-            .map_err(|_| "bad IPv4 address (numeric, e.g. 127.0.0.1 or 0.0.0.0)"),
+            .ok_or("bad IPv4 address (numeric, e.g. 127.0.0.1 or 0.0.0.0)"),
     }
 }
 
@@ -67,8 +65,8 @@ pub struct ListenText<'a>(pub Listen<'a>);
 impl fmt::Display for ListenText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Listen::Tcp4(ip, port) => write!(f, "tcp:{ip}:{port}"),
-            Listen::Tcp6(ip, port) => write!(f, "tcp:[{ip}]:{port}"),
+            Listen::Tcp4(ip, port) => write!(f, "tcp:{}:{port}", IpText(ip.into())),
+            Listen::Tcp6(ip, port) => write!(f, "tcp:[{}]:{port}", IpText(ip.into())),
             Listen::Unix(path) => write!(f, "unix:{}", Lossy(path)),
         }
     }

@@ -68,6 +68,17 @@ pub enum Log {
     Null,
 }
 
+/// How a service says it is ready (`ready`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ready {
+    /// Ready once exec succeeded.
+    None,
+    /// sd_notify: `READY=1` on the datagram socket in `NOTIFY_SOCKET`.
+    Notify,
+    /// s6 style: a newline written to this fd.
+    Fd(u8),
+}
+
 /// One `[NAME]` section, fully parsed and validated.
 #[derive(Clone, Copy, Debug)]
 pub struct ServiceSpec {
@@ -98,6 +109,8 @@ pub struct ServiceSpec {
     pub restart_max: u32,
     /// `restart_window`, in ms.
     pub restart_window_ms: u32,
+    /// `ready`.
+    pub ready: Ready,
     /// `start_timeout` in ms; 0 = none.
     pub start_timeout_ms: u32,
     /// `stop_signal`.
@@ -156,6 +169,7 @@ impl ServiceSpec {
         backoff_reset_ms: 0,
         restart_max: 0,
         restart_window_ms: 0,
+        ready: Ready::None,
         start_timeout_ms: 0,
         stop_signal: 0,
         stop_timeout_ms: 0,

@@ -6,7 +6,7 @@ use super::value::{
     SplitError, is_abs_path, is_account_name, is_env_entry, is_service_name, parse_bool,
     parse_duration, parse_octal, split_words, strip_comment, trim,
 };
-use super::{Config, Listen, Log, Mode, Restart, ServiceSpec, parse_listen};
+use super::{Config, Listen, Log, Mode, Ready, Restart, ServiceSpec, parse_listen};
 use crate::event::{parse_signal, parse_u64};
 use crate::fixed::{ArrayStr, Lossy, ServiceId, Str, Words, without_nul};
 use crate::limits::{ARGV_MAX, ERRORS_MAX, MAX_SERVICES, WORKERS_MAX};
@@ -515,14 +515,15 @@ impl Parser<'_> {
                 None => bad!("stop_signal: unknown signal \"{}\"", Lossy(value)),
             },
             b"ready" => match value {
-                b"none" => {}
-                _ if value == b"notify" || value.starts_with(b"fd:") => {
-                    bad!(
-                        "ready: \"{}\" is not supported yet (readiness comes in a later release)",
+                b"none" => self.cfg.spec_mut(id).ready = Ready::None,
+                b"notify" => self.cfg.spec_mut(id).ready = Ready::Notify,
+                _ => match value.strip_prefix(b"fd:").and_then(parse_u64) {
+                    Some(n @ 3..=255) => self.cfg.spec_mut(id).ready = Ready::Fd(n as u8),
+                    _ => bad!(
+                        "ready: \"{}\" is not none, notify or fd:N (N from 3 to 255)",
                         Lossy(value)
-                    )
-                }
-                _ => bad!("ready: \"{}\" is not none, notify or fd:N", Lossy(value)),
+                    ),
+                },
             },
             b"user" | b"group" => {
                 if !is_account_name(value) {
@@ -723,6 +724,20 @@ impl Parser<'_> {
                     ),
                 ),
                 _ => {}
+            }
+            let ready = self.cfg.spec(id).ready;
+            match (mode, ready) {
+                (_, Ready::None) | (Mode::Daemon, _) => {}
+                (Mode::Activate, Ready::Notify) => {}
+                (Mode::Activate, Ready::Fd(n)) if usize::from(n) >= 3 + listen.len() => {}
+                (Mode::Activate, Ready::Fd(n)) => self.error(
+                    line,
+                    format_args!("ready: fd:{n} is taken by a listening socket (fds from 3)"),
+                ),
+                (Mode::Accept | Mode::Oneshot, _) => self.error(
+                    line,
+                    format_args!("ready: {} services have no readiness", mode.as_str()),
+                ),
             }
             let spec = self.cfg.spec_mut(id);
             if !body.prefix_set {

@@ -11,7 +11,7 @@ mod workers;
 
 pub use workers::{AcceptStats, Peer};
 
-use crate::config::{Config, Mode, Restart};
+use crate::config::{Config, Mode, Ready, Restart};
 use crate::event::{ErrnoName, ExitStatus, Pid, SIGKILL};
 use crate::fixed::{Full, ServiceId};
 use crate::limits::MAX_SERVICES;
@@ -142,6 +142,9 @@ pub struct Slot {
     want_up: bool,
     /// A stop that was a start timeout: its end counts as a failure.
     timed_out: bool,
+    /// Stopping because the service said so (`STOPPING=1`): its end is
+    /// judged by the restart policy like any other end.
+    stopping_itself: bool,
     /// The next backoff delay.
     delay_ms: u32,
     /// When the current (or last) run began.
@@ -160,6 +163,7 @@ impl Slot {
         reason: Reason::None,
         want_up: false,
         timed_out: false,
+        stopping_itself: false,
         delay_ms: 0,
         run_start: Instant::from_ms(0),
         window_start: Instant::from_ms(0),
@@ -534,8 +538,16 @@ impl Supervisor {
                 slot.timed_out = false;
                 self.ended(cfg, id, now, false, fx);
             }
+            State::Stopping { .. } if slot.stopping_itself => {
+                slot.stopping_itself = false;
+                self.ended(cfg, id, now, status.success(), fx);
+            }
             State::Stopping { .. } if slot.want_up && !self.halting => self.start(cfg, id, now, fx),
             State::Stopping { .. } => self.set_state(id, now, State::Down, fx),
+            // Exiting before it said it was ready is a failure, even with 0.
+            State::Starting { .. } if cfg.spec(id).mode != Mode::Oneshot => {
+                self.ended(cfg, id, now, false, fx)
+            }
             State::Starting { .. } | State::Up { .. } => {
                 self.ended(cfg, id, now, status.success(), fx)
             }
@@ -544,6 +556,47 @@ impl Supervisor {
             }
         }
         Some(id)
+    }
+
+    /// The service's process `pid` said it is ready (`READY=1`, or a
+    /// newline on its readiness fd): `starting` becomes `up`. False if
+    /// that changed nothing (already up, or a process of an earlier run).
+    pub fn ready(&mut self, id: ServiceId, pid: Pid, now: Instant, fx: &mut impl Effects) -> bool {
+        match self.slots[id.index()].state {
+            State::Starting { pid: p, .. } if p == pid => {
+                self.set_state(id, now, State::Up { pid: Some(pid) }, fx);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The service's process `pid` said it is shutting down (`STOPPING=1`):
+    /// `stopping`, with KILL after `stop_timeout`. No signal is sent; when
+    /// it ends, the restart policy decides as for any other end.
+    pub fn stopping_itself(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        pid: Pid,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
+        let slot = &mut self.slots[id.index()];
+        let running = matches!(slot.state, State::Starting { pid: p, .. } | State::Up { pid: Some(p) } if p == pid);
+        if !running {
+            return;
+        }
+        slot.stopping_itself = true;
+        let kill_at = match cfg.spec(id).stop_timeout_ms {
+            0 => None,
+            ms => Some(now.plus_ms(u64::from(ms))),
+        };
+        let next = State::Stopping {
+            pid: Some(pid),
+            kill_at,
+        };
+        self.set_state(id, now, next, fx);
     }
 
     /// Handle every deadline that is due, then start and stop whatever the
@@ -905,7 +958,7 @@ impl Supervisor {
                     ms => Some(now.plus_ms(u64::from(ms))),
                 };
                 self.set_state(id, now, State::Starting { pid, deadline }, fx);
-                if matches!(spec.mode, Mode::Daemon | Mode::Activate) {
+                if matches!(spec.mode, Mode::Daemon | Mode::Activate) && spec.ready == Ready::None {
                     // Without a readiness protocol a daemon is ready once exec succeeded.
                     self.set_state(id, now, State::Up { pid: Some(pid) }, fx);
                 }

@@ -7,6 +7,7 @@ pub mod args;
 pub mod clock;
 pub mod fs;
 pub mod listen;
+pub mod notify;
 pub mod process;
 pub mod signal;
 pub mod spawn;

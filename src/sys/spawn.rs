@@ -49,6 +49,9 @@ pub struct Plan<'a> {
     /// An environment entry `LISTEN_PID=` followed by room for the digits:
     /// the child writes its own pid there (and a NUL) before exec.
     pub listen_pid: Option<&'a [Cell<u8>]>,
+    /// `ready = fd:N`: (our write end of the readiness pipe, N). N is above
+    /// every fd of `stdio` and `fds`.
+    pub ready_fd: Option<(c_int, c_int)>,
     /// Working directory (NUL-terminated).
     pub dir: &'a [u8],
     /// File mode creation mask.
@@ -175,6 +178,17 @@ fn prepare_and_exec(plan: &Plan<'_>) -> c_int {
         // Targets 0, 1, 2, 3, ...: a source that sits on another entry's
         // target is first moved above them all, so no dup2 clobbers it.
         let first_free = 3 + plan.fds.len() as c_int;
+        // The readiness pipe first goes above its target, out of the way of
+        // the moves below; it lands on N last.
+        let ready = match plan.ready_fd {
+            Some((source, target)) => {
+                match libc::fcntl(source, libc::F_DUPFD_CLOEXEC, target + 1) {
+                    moved if moved >= 0 => Some((moved, target)),
+                    _ => return err(),
+                }
+            }
+            None => None,
+        };
         let mut sources = [0; 3 + FDS_MAX];
         for (target, &source) in plan.stdio.iter().chain(plan.fds).enumerate() {
             let target = target as c_int;
@@ -201,7 +215,20 @@ fn prepare_and_exec(plan: &Plan<'_>) -> c_int {
         }
         // Only these go to the service (every other fd of vigild is
         // close-on-exec as well; this also covers fds vigild inherited).
-        libc::syscall(libc::SYS_close_range, first_free as u32, u32::MAX, 0u32);
+        let close_from = match ready {
+            Some((moved, target)) => {
+                if libc::dup2(moved, target) < 0 {
+                    return err();
+                }
+                if target > first_free {
+                    let last = (target - 1) as u32;
+                    libc::syscall(libc::SYS_close_range, first_free as u32, last, 0u32);
+                }
+                target + 1
+            }
+            None => first_free,
+        };
+        libc::syscall(libc::SYS_close_range, close_from as u32, u32::MAX, 0u32);
         if let Some(entry) = plan.listen_pid {
             write_pid(entry, libc::getpid());
         }

@@ -49,6 +49,7 @@ fn run(argv: &[&str], env: &[&str], dir: &str) -> Result<i32, Errno> {
         creds: None,
         fds: &[],
         listen_pid: None,
+        ready_fd: None,
     };
     spawn(&plan)
 }

@@ -243,6 +243,23 @@ impl Sim {
         self.tick();
     }
 
+    /// Process `pid` of `name` says READY=1 (as the driver passes it on);
+    /// whether that changed the state.
+    pub fn ready(&mut self, name: &str, pid: i32) -> bool {
+        let id = self.id(name);
+        let changed = self.sv.ready(id, Pid(pid), self.now, &mut self.world);
+        self.tick();
+        changed
+    }
+
+    /// Process `pid` of `name` says STOPPING=1.
+    pub fn stopping_itself(&mut self, name: &str, pid: i32) {
+        let id = self.id(name);
+        self.sv
+            .stopping_itself(&self.cfg, id, Pid(pid), self.now, &mut self.world);
+        self.tick();
+    }
+
     pub fn stats(&self, name: &str) -> AcceptStats {
         *self.sv.accept_stats(self.id(name))
     }

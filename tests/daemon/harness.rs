@@ -36,6 +36,29 @@ pub fn vigild_bin() -> &'static str {
     env!("CARGO_BIN_EXE_vigild")
 }
 
+/// The sd_notify client of `examples/notify.rs`, built on first use (a
+/// filtered `cargo test` builds no examples).
+pub fn notify_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "--example", "notify"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("run cargo build --example notify");
+            assert!(status.success(), "cargo build --example notify failed");
+            // target/debug/deps/TEST -> target/debug/examples/notify
+            let exe = std::env::current_exe().unwrap();
+            exe.parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("examples/notify")
+        })
+        .clone()
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Environment variable that marks every process a test's vigild starts, so
@@ -135,9 +158,17 @@ pub struct Svc {
 
 impl Svc {
     pub fn parse(line: &str) -> Option<Svc> {
-        let mut words = line.split(' ');
+        // `status="..."` comes last and may hold spaces.
+        let (head, status) = match line.split_once(" status=") {
+            Some((head, status)) => (head, Some(status)),
+            None => (line, None),
+        };
+        let mut words = head.split(' ');
         let name = words.next()?.to_string();
         let mut fields = HashMap::new();
+        if let Some(status) = status {
+            fields.insert("status".to_string(), status.to_string());
+        }
         for w in words {
             let (k, v) = w.split_once('=')?;
             fields.insert(k.to_string(), v.to_string());

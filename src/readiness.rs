@@ -1,0 +1,282 @@
+//! The readiness channels of running services (`ready` of SPEC §2): an
+//! sd_notify socket, bound before the service is forked so that not even
+//! its first message can be lost, or the read end of an s6-style pipe.
+//! A channel lives as long as the process it was opened for.
+
+use crate::sys::Errno;
+use crate::sys::notify;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use vigild::config::{Config, Ready};
+use vigild::event::Pid;
+use vigild::fixed::{ServiceId, SliceWriter};
+use vigild::limits::{NAME_MAX, READY_MAX};
+
+/// Longest `STATUS=` text kept (the rest is cut).
+pub const STATUS_MAX: usize = 96;
+
+/// Where the notify sockets live, inside the run directory.
+pub const NOTIFY_DIR: &str = "notify";
+
+/// Longest socket path (`sun_path` holds 108 bytes with the NUL).
+const PATH_MAX: usize = 107;
+
+/// One service's channel.
+pub struct Channel {
+    /// The service.
+    pub service: ServiceId,
+    /// The process it was opened for.
+    pub pid: Pid,
+    /// A notify socket (else the read end of a readiness pipe).
+    pub notify: bool,
+    /// The socket has a file in the run directory to remove.
+    socket_file: bool,
+    fd: OwnedFd,
+    status: [u8; STATUS_MAX],
+    status_len: u8,
+}
+
+/// What a service gets from its channel before it is spawned.
+pub struct Opened {
+    /// The fd vigild keeps.
+    fd: OwnedFd,
+    notify: bool,
+    socket_file: bool,
+    /// `ready = fd:N`: the write end for the child, and N.
+    pub pipe_end: Option<(OwnedFd, i32)>,
+    /// `ready = notify`: the `NOTIFY_SOCKET` value.
+    pub socket_path: [u8; PATH_MAX],
+    /// Its length (0: no socket).
+    pub socket_path_len: usize,
+}
+
+/// Every open channel.
+pub struct Channels {
+    list: [Option<Channel>; READY_MAX],
+    /// The run directory's path, for socket paths.
+    run_path: [u8; PATH_MAX],
+    run_path_len: usize,
+}
+
+impl Channels {
+    /// No channels; sockets go under `run_path` (too long a path makes
+    /// every `ready = notify` start fail with ENAMETOOLONG).
+    pub fn new(run_path: &[u8]) -> Self {
+        let mut path = [0; PATH_MAX];
+        let len = run_path.len().min(PATH_MAX);
+        path[..len].copy_from_slice(&run_path[..len]);
+        Channels {
+            list: [const { None }; READY_MAX],
+            run_path: path,
+            run_path_len: if run_path.len() > PATH_MAX {
+                PATH_MAX + 1
+            } else {
+                len
+            },
+        }
+    }
+
+    /// Open the channel `id` needs before it is spawned, if it needs one.
+    /// A channel still open for it (an earlier run) is closed first.
+    pub fn open(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        cfg: &Config,
+        id: ServiceId,
+    ) -> Result<Option<Opened>, Errno> {
+        let spec = cfg.spec(id);
+        if spec.ready == Ready::None {
+            return Ok(None);
+        }
+        self.close(dir, cfg, id);
+        if self.list.iter().all(Option::is_some) {
+            return Err(Errno::MFILE);
+        }
+        match spec.ready {
+            Ready::Fd(n) => {
+                let (read, write) = notify::pipe()?;
+                Ok(Some(Opened {
+                    fd: read,
+                    notify: false,
+                    socket_file: false,
+                    pipe_end: Some((write, i32::from(n))),
+                    socket_path: [0; PATH_MAX],
+                    socket_path_len: 0,
+                }))
+            }
+            _ => {
+                let mut path = [0; PATH_MAX];
+                let len = self.socket_path(cfg, id, &mut path)?;
+                let relative = relative_path(cfg.name(id));
+                let fd = notify::open_socket(dir, relative.bytes(), &path[..len])?;
+                Ok(Some(Opened {
+                    fd,
+                    notify: true,
+                    socket_file: path[0] != b'@',
+                    pipe_end: None,
+                    socket_path: path,
+                    socket_path_len: len,
+                }))
+            }
+        }
+    }
+
+    /// `RUN_DIR/notify/NAME`; as an abstract name (`@RUN_DIR/...`) for a
+    /// service that runs as another user, who could not reach into the
+    /// run directory (mode 0700), or when the run dir path is relative.
+    fn socket_path(&self, cfg: &Config, id: ServiceId, out: &mut [u8]) -> Result<usize, Errno> {
+        let spec = cfg.spec(id);
+        let run = self
+            .run_path
+            .get(..self.run_path_len)
+            .ok_or(Errno::NAMETOOLONG)?;
+        // A relative run dir means nothing in the service's working directory.
+        let abstract_name =
+            !spec.user.is_empty() || !spec.group.is_empty() || !run.starts_with(b"/");
+        let mut w = SliceWriter::new(out);
+        let fits = (!abstract_name || w.push(b"@").is_ok())
+            && w.push(run).is_ok()
+            && w.push(b"/").is_ok()
+            && w.push(NOTIFY_DIR.as_bytes()).is_ok()
+            && w.push(b"/").is_ok()
+            && w.push(cfg.name(id)).is_ok();
+        match fits {
+            true => Ok(w.len()),
+            false => Err(Errno::NAMETOOLONG),
+        }
+    }
+
+    /// After the spawn: keep `opened` as `id`'s channel for `pid`, or if
+    /// the spawn failed, drop it (and its socket file). The pipe's write
+    /// end is closed either way: the child has its copy.
+    pub fn started(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        cfg: &Config,
+        id: ServiceId,
+        opened: Opened,
+        pid: Option<Pid>,
+    ) {
+        let entry = self.list.iter_mut().find(|c| c.is_none());
+        match (pid, entry) {
+            (Some(pid), Some(entry)) => {
+                *entry = Some(Channel {
+                    service: id,
+                    pid,
+                    notify: opened.notify,
+                    socket_file: opened.socket_file,
+                    fd: opened.fd,
+                    status: [0; STATUS_MAX],
+                    status_len: 0,
+                })
+            }
+            _ if opened.socket_file => {
+                notify::remove_socket(dir, relative_path(cfg.name(id)).bytes())
+            }
+            _ => {}
+        }
+    }
+
+    /// Close `id`'s channel (and remove its socket file), if it has one.
+    pub fn close(&mut self, dir: BorrowedFd<'_>, cfg: &Config, id: ServiceId) {
+        let at = self.iter().find(|(_, c)| c.service == id).map(|(i, _)| i);
+        if let Some(i) = at {
+            self.close_at(dir, cfg, i);
+        }
+    }
+
+    /// Close the channel at `i` (a position of `iter`).
+    pub fn close_at(&mut self, dir: BorrowedFd<'_>, cfg: &Config, i: usize) {
+        if let Some(channel) = self.list.get_mut(i).and_then(Option::take)
+            && channel.socket_file
+        {
+            notify::remove_socket(dir, relative_path(cfg.name(channel.service)).bytes());
+        }
+    }
+
+    /// Close the channel of `id` if its process `pid` is no longer the
+    /// service's (it ended).
+    pub fn close_if_ended(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        cfg: &Config,
+        id: ServiceId,
+        now: Option<Pid>,
+    ) {
+        let ended = self.list.iter().any(|c| {
+            c.as_ref()
+                .is_some_and(|c| c.service == id && Some(c.pid) != now)
+        });
+        if ended {
+            self.close(dir, cfg, id);
+        }
+    }
+
+    /// The channel at `i`.
+    pub fn get(&self, i: usize) -> Option<&Channel> {
+        self.list.get(i)?.as_ref()
+    }
+
+    /// Every open channel with its position.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Channel)> {
+        self.list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, c.as_ref()?)))
+    }
+
+    /// The `STATUS=` text of `id`'s running process (empty: none).
+    pub fn status(&self, id: ServiceId) -> &[u8] {
+        self.list
+            .iter()
+            .flatten()
+            .find(|c| c.service == id)
+            .map_or(&[], |c| &c.status[..usize::from(c.status_len)])
+    }
+
+    /// Keep `text` (cut to `STATUS_MAX`) as the status of the channel at `i`.
+    pub fn set_status(&mut self, i: usize, text: &[u8]) {
+        if let Some(Some(c)) = self.list.get_mut(i) {
+            let len = text.len().min(STATUS_MAX);
+            c.status[..len].copy_from_slice(&text[..len]);
+            c.status_len = len as u8;
+        }
+    }
+
+    /// A reload renumbered the services: follow them by name.
+    pub fn renumber(&mut self, old: &Config, new: &Config) {
+        for c in self.list.iter_mut().flatten() {
+            if let Some(id) = new.find(old.name(c.service)) {
+                c.service = id;
+            }
+        }
+    }
+}
+
+impl Channel {
+    /// The fd to poll and read.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// `notify/NAME`, relative to the run directory.
+fn relative_path(name: &[u8]) -> RelativePath {
+    let mut buf = [0u8; NOTIFY_DIR.len() + 1 + NAME_MAX];
+    let mut w = SliceWriter::new(&mut buf);
+    let _ = w.push(NOTIFY_DIR.as_bytes());
+    let _ = w.push(b"/");
+    let _ = w.push(name);
+    let len = w.len();
+    RelativePath { buf, len }
+}
+
+struct RelativePath {
+    buf: [u8; NOTIFY_DIR.len() + 1 + NAME_MAX],
+    len: usize,
+}
+
+impl RelativePath {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}

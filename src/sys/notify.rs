@@ -1,0 +1,115 @@
+//! Readiness channels (`ready` of SPEC §2): the sd_notify datagram socket
+//! and the s6-style pipe, and who sent a notification.
+
+use super::Errno;
+use core::mem::MaybeUninit;
+use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, Mode, OFlags, fcntl_getfl, fcntl_setfl, unlinkat};
+use rustix::io::IoSliceMut;
+use rustix::net::{
+    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SocketAddrUnix,
+    SocketFlags, SocketType, bind, recvmsg, socket_with, sockopt,
+};
+use rustix::pipe::{PipeFlags, pipe_with};
+
+/// A datagram socket bound to `path` (`@name`: the abstract name), with
+/// SO_PASSCRED so every message says which process sent it. Non-blocking
+/// and close-on-exec: the service finds it by name, not as an fd. A file
+/// left by an earlier run of vigild is replaced (the run dir is ours).
+pub fn open_socket(dir: BorrowedFd<'_>, relative: &[u8], path: &[u8]) -> Result<OwnedFd, Errno> {
+    let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
+    let fd = socket_with(AddressFamily::UNIX, SocketType::DGRAM, flags, None)?;
+    sockopt::set_socket_passcred(&fd, true)?;
+    let addr = match path.strip_prefix(b"@") {
+        Some(name) => SocketAddrUnix::new_abstract_name(name)?,
+        None => {
+            let _ = unlinkat(dir, relative, AtFlags::empty());
+            SocketAddrUnix::new(path)?
+        }
+    };
+    bind(&fd, &addr)?;
+    Ok(fd)
+}
+
+/// Remove the socket file of `open_socket` (nothing for an abstract name).
+pub fn remove_socket(dir: BorrowedFd<'_>, relative: &[u8]) {
+    let _ = unlinkat(dir, relative, AtFlags::empty());
+}
+
+/// Make the directory the sockets live in (mode 0700, like the run dir).
+pub fn make_dir(dir: BorrowedFd<'_>, name: &str) -> Result<(), Errno> {
+    match rustix::fs::mkdirat(dir, name, Mode::RWXU) {
+        Ok(()) | Err(Errno::EXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// One datagram into `buf`: its length (cut to `buf`) and the sender's pid
+/// (0 if the kernel gave none). Descriptors sent along (systemd-notify's
+/// `BARRIER=1`) are closed at once. `None` when nothing is waiting.
+pub fn receive(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Option<(usize, i32)> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(8), ScmCredentials(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [IoSliceMut::new(buf)];
+    let flags = RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT;
+    let got = loop {
+        match recvmsg(socket, &mut iov, &mut control, flags) {
+            Ok(got) => break got,
+            Err(Errno::INTR) => continue,
+            Err(_) => return None,
+        }
+    };
+    let mut pid = 0;
+    for message in control.drain() {
+        match message {
+            RecvAncillaryMessage::ScmCredentials(cred) => pid = cred.pid.as_raw_nonzero().get(),
+            // Dropping them closes them.
+            RecvAncillaryMessage::ScmRights(fds) => fds.for_each(drop),
+            _ => {}
+        }
+    }
+    Some((got.bytes.min(buf.len()), pid))
+}
+
+/// A pipe for s6-style readiness: (read end, non-blocking, for vigild;
+/// write end for the service). Both close-on-exec; spawn places the write
+/// end on the service's fd N.
+pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let (read, write) = pipe_with(PipeFlags::CLOEXEC)?;
+    fcntl_setfl(&read, fcntl_getfl(&read)? | OFlags::NONBLOCK)?;
+    Ok((read, write))
+}
+
+/// Read what the pipe holds: `Some(n)` bytes (0: the writer closed it),
+/// `None` if nothing is there yet.
+pub fn read_pipe(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        match rustix::io::read(fd, &mut *buf) {
+            Ok(n) => return Some(n),
+            Err(Errno::INTR) => continue,
+            Err(Errno::AGAIN) => return None,
+            // Treated as the end: the channel is closed.
+            Err(_) => return Some(0),
+        }
+    }
+}
+
+/// The parent of `pid` (from `/proc/PID/stat`), if it can be read.
+pub fn parent_of(pid: i32) -> Option<i32> {
+    let mut path = [0u8; 32];
+    let mut w = vigild::fixed::SliceWriter::new(&mut path);
+    core::fmt::Write::write_fmt(&mut w, format_args!("/proc/{pid}/stat")).ok()?;
+    let fd = super::fs::open_read(w.bytes()).ok()?;
+    // Only the first fields matter; they fit in the first read.
+    let mut buf = [0u8; 256];
+    let len = rustix::io::read(&fd, &mut buf).ok()?;
+    // "PID (COMM) STATE PPID ...": COMM may hold anything, even ") ".
+    let text = &buf[..len];
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let mut fields = text[close + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty());
+    let _state = fields.next()?;
+    let ppid = vigild::event::parse_u64(fields.next()?)?;
+    i32::try_from(ppid).ok()
+}

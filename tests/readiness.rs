@@ -1,0 +1,242 @@
+//! Black-box tests of `ready` (SPEC §2): sd_notify sockets, s6-style
+//! readiness pipes and `start_timeout`, with the real binary. The notify
+//! client is `examples/notify.rs` (`@NOTIFY@` in a config).
+
+#[path = "daemon/harness.rs"]
+mod harness;
+
+use harness::*;
+use std::fs;
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+/// Start vigild on `conf` with `@NOTIFY@` standing for the notify client.
+fn start(tag: &str, conf: &str) -> Daemon {
+    let conf = conf.replace("@NOTIFY@", notify_bin().to_str().unwrap());
+    Daemon::start(tag, &conf)
+}
+
+fn fd_count(pid: i32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+}
+
+/// READY=1 as the very first thing the service's own process does, ten
+/// starts in a row: every one is seen (none waits for `start_timeout`).
+#[test]
+fn ready_sent_first_thing_is_never_lost() {
+    let d = start(
+        "rdyfirst",
+        "[db]\nexec = @NOTIFY@ READY=1 -- sleep 30\nready = notify\nstart_timeout = 20s\n",
+    );
+    for round in 0..10 {
+        let up = d.wait_up("db");
+        assert_eq!(up.get("ready"), "yes");
+        assert_eq!(up.restarts(), 0, "round {round}: {}", up.line);
+        let out = d.ctl(&["restart", "db"]);
+        assert!(out.status.success(), "round {round}: {out:?}");
+        let out = d.ctl(&["wait", "up", "db", "5"]);
+        assert!(out.status.success(), "round {round}: READY=1 lost: {out:?}");
+    }
+}
+
+/// Until READY=1 the service is `starting`: its dependents wait, and
+/// `vigilctl start` answers `up` only once it came.
+#[test]
+fn starting_until_ready_then_dependents_and_start_reply() {
+    let d = start(
+        "rdywait",
+        "[db]\nexec = @NOTIFY@ --delay-ms 600 READY=1 -- sleep 30\nready = notify\n\
+         [web]\nexec = sh -c \"date +%s%N > @DIR@/web.started; exec sleep 30\"\nafter = db\n",
+    );
+    let booted = Instant::now();
+    assert_eq!(d.svc("db").unwrap().state(), "starting");
+    d.wait_up("web");
+    let started_after = booted.elapsed();
+    assert!(
+        started_after >= Duration::from_millis(500),
+        "web started {started_after:?} after boot, before db was ready"
+    );
+    let out = d.ctl(&["stop", "db"]);
+    assert!(out.status.success(), "{out:?}");
+    let asked = Instant::now();
+    let out = d.ctl(&["start", "db"]);
+    let answered = asked.elapsed();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        answered >= Duration::from_millis(500),
+        "`start` answered after {answered:?}, before READY=1"
+    );
+    assert_eq!(d.svc("db").unwrap().state(), "up");
+}
+
+/// STATUS= shows in the status file; a READY=1 from a process that is not
+/// the service (nor its descendant) is ignored; one from a child of the
+/// service's process counts; the socket file goes when the service stops.
+#[test]
+fn status_text_foreign_senders_and_descendants() {
+    let d = start(
+        "rdywho",
+        "[db]\nexec = sh -c \"@NOTIFY@ 'STATUS=warming up'; while [ ! -e @DIR@/go ]; do sleep 0.02; done; \
+         @NOTIFY@ READY=1 'STATUS=serving all'; exec sleep 30\"\nready = notify\n",
+    );
+    let socket = d.run.join("notify/db");
+    let starting = d.wait_svc("db", "status text", |s| s.get("status") == "\"warming up\"");
+    assert_eq!(starting.state(), "starting");
+    let stranger = UnixDatagram::unbound().unwrap();
+    stranger.send_to(b"READY=1", &socket).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        d.svc("db").unwrap().state(),
+        "starting",
+        "a stranger's READY=1 counted"
+    );
+    fs::write(d.dir.join("go"), "").unwrap();
+    // Two datagrams: READY=1, then the new status text.
+    let up = d.wait_svc("db", "new status", |s| s.get("status") == "\"serving all\"");
+    assert_eq!(up.state(), "up");
+    assert!(socket.exists());
+    let out = d.ctl(&["stop", "db"]);
+    assert!(out.status.success(), "{out:?}");
+    d.wait_for("the socket file to go", || (!socket.exists()).then_some(()));
+    let down = d.svc("db").unwrap();
+    assert!(!down.line.contains("status="), "{}", down.line);
+}
+
+/// Descriptors sent along (systemd-notify's BARRIER=1) are closed at once,
+/// and a flood of datagrams does not keep vigild from answering.
+#[test]
+fn passed_fds_are_closed_and_a_flood_does_not_starve_the_loop() {
+    let d = start(
+        "rdyflood",
+        "[db]\nexec = @NOTIFY@ --with-fd --repeat 300 BARRIER=1 READY=1 -- sleep 30\nready = notify\n\
+         [flood]\nexec = sh -c \"while :; do @NOTIFY@ --repeat 2000 STATUS=flooding X_FLOOD=1; done\"\nready = notify\n\
+         [other]\nexec = sleep 30\nautostart = no\n",
+    );
+    d.wait_up("db");
+    d.wait_svc("flood", "its status text", |s| {
+        s.get("status") == "\"flooding\""
+    });
+    let fds = fd_count(d.pid());
+    assert!(fds < 40, "vigild holds {fds} fds: passed ones were kept");
+    for _ in 0..5 {
+        let asked = Instant::now();
+        let out = d.ctl(&["start", "other"]);
+        assert!(out.status.success(), "{out:?}");
+        let took = asked.elapsed();
+        assert!(
+            took < Duration::from_secs(2),
+            "start took {took:?} under the flood"
+        );
+        assert!(d.ctl(&["stop", "other"]).status.success());
+    }
+    assert!(fd_count(d.pid()) < 40);
+}
+
+/// ready = fd:N: the write end of a pipe as fd N; the first newline means up.
+#[test]
+fn fd_readiness_s6_style() {
+    let d = start(
+        "rdyfd",
+        "[db]\nexec = sh -c \"ls /proc/self/fd > @DIR@/fds; sleep 0.4; echo >&5; exec sleep 30\"\nready = fd:5\n",
+    );
+    assert_eq!(d.svc("db").unwrap().state(), "starting");
+    let t = Instant::now();
+    d.wait_up("db");
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "up before the newline"
+    );
+    let fds = fs::read_to_string(d.dir.join("fds")).unwrap();
+    let fds: Vec<&str> = fds.lines().collect();
+    assert!(fds.contains(&"5"), "fd 5 is missing: {fds:?}");
+}
+
+/// A service that never says it is ready is stopped at `start_timeout`,
+/// counted as a failure and backed off; exit 0 before ready is a failure.
+#[test]
+fn start_timeout_and_exit_before_ready() {
+    let d = start(
+        "rdytimeout",
+        "[mute]\nexec = sleep 30\nready = notify\nstart_timeout = 400ms\nbackoff = 5s 5s\n\
+         [quitter]\nexec = true\nready = fd:3\nrestart = on-failure\nbackoff = 5s 5s\n",
+    );
+    let mute = d.wait_svc("mute", "backoff", |s| s.state() == "backoff");
+    assert_eq!(mute.reason(), "start-timeout", "{}", mute.line);
+    let quitter = d.wait_svc("quitter", "backoff", |s| s.state() == "backoff");
+    assert_eq!(quitter.last(), "exit:0", "{}", quitter.line);
+    d.wait_stderr("mute: starting -> stopping (start-timeout)");
+}
+
+/// STOPPING=1: `stopping` (no signal sent) until it exits; then the restart
+/// policy brings it back.
+#[test]
+fn stopping_notice_then_restart_by_policy() {
+    let d = start(
+        "rdystop",
+        "[db]\nexec = @NOTIFY@ READY=1 -- sh -c \"sleep 0.3; @NOTIFY@ STOPPING=1; sleep 0.5; exit 0\"\n\
+         ready = notify\nbackoff = 100ms 100ms\n",
+    );
+    d.wait_svc("db", "stopping", |s| s.state() == "stopping");
+    d.wait_stderr("db: up -> stopping");
+    d.wait_stderr_count("db: starting -> up", 2);
+}
+
+/// `-d FD` is told only once a notify service is really ready.
+#[test]
+fn readiness_fd_of_vigild_waits_for_ready() {
+    let (read, write) = std::io::pipe().unwrap();
+    let write_fd = std::os::fd::AsRawFd::as_raw_fd(&write);
+    let conf = "[db]\nexec = @NOTIFY@ --delay-ms 500 READY=1 -- sleep 30\nready = notify\n"
+        .replace("@NOTIFY@", notify_bin().to_str().unwrap());
+    let t = Instant::now();
+    let d = Daemon::start_with(
+        "rdydash",
+        &conf,
+        Opts {
+            dup: vec![(write_fd, 9)],
+            args: vec!["-d".into(), "9".into()],
+            ..Opts::default()
+        },
+    );
+    drop(write);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(read), &mut line).unwrap();
+    assert_eq!(line, "\n");
+    assert!(
+        t.elapsed() >= Duration::from_millis(400),
+        "told before READY=1"
+    );
+    assert_eq!(d.svc("db").unwrap().state(), "up");
+}
+
+/// A service that runs as another user cannot reach into the run dir
+/// (mode 0700): its socket gets an abstract name, and READY=1 still works.
+#[test]
+fn service_of_another_user_notifies_through_an_abstract_socket() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("note: skipped: not root");
+        return;
+    }
+    let dir = TempDir::new("rdyuser");
+    // The client must be reachable by nobody: a copy in a 0755 directory.
+    let bin = dir.join("notify");
+    fs::copy(notify_bin(), &bin).unwrap();
+    let open = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    fs::set_permissions(&dir.path, open).unwrap();
+    let conf = format!(
+        "[db]\nexec = sh -c \"echo $NOTIFY_SOCKET >&2; exec {} READY=1 -- sleep 30\"\n\
+         ready = notify\nuser = nobody\n",
+        bin.display()
+    );
+    let d = Daemon::start_in(dir, &conf, Opts::default());
+    let up = d.wait_up("db");
+    assert_eq!(up.get("ready"), "yes");
+    let said = d.wait_for("NOTIFY_SOCKET on stderr", || {
+        let text = d.stderr.text();
+        text.lines()
+            .find(|l| l.starts_with('@'))
+            .map(str::to_string)
+    });
+    assert!(said.ends_with("/run/notify/db"), "{said}");
+}
