@@ -2,14 +2,17 @@
 //! by hand (`cargo build --example notify`):
 //!
 //! ```text
-//! notify [--delay-ms N] [--with-fd] [--repeat N] MESSAGE... [-- PROGRAM ARGS...]
+//! notify [--delay-ms N] [--with-fd] [--repeat N] [--barrier] MESSAGE... [-- PROGRAM ARGS...]
 //! ```
 //!
 //! Sends each MESSAGE as one datagram to `$NOTIFY_SOCKET` (`@name`: an
 //! abstract socket), then execs PROGRAM if one is given, so the very first
 //! thing a service does can be its `READY=1`, from its own pid.
 //! `--with-fd` attaches a descriptor to each datagram (as systemd-notify
-//! does for `BARRIER=1`); `--repeat N` sends every message N times.
+//! does for `BARRIER=1`); `--repeat N` sends every message N times;
+//! `--barrier` ends with `BARRIER=1` and waits until the receiver has
+//! closed the descriptor sent with it, as systemd-notify does: by then every
+//! message before it was read.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -17,7 +20,7 @@ use std::process::exit;
 
 fn main() {
     let mut args = std::env::args_os().skip(1);
-    let (mut delay_ms, mut with_fd, mut repeat) = (0u64, false, 1u64);
+    let (mut delay_ms, mut with_fd, mut repeat, mut barrier) = (0u64, false, 1u64, false);
     let mut messages = vec![];
     let mut program = vec![];
     while let Some(arg) = args.next() {
@@ -25,6 +28,7 @@ fn main() {
             Some("--delay-ms") => delay_ms = number(args.next()),
             Some("--with-fd") => with_fd = true,
             Some("--repeat") => repeat = number(args.next()),
+            Some("--barrier") => barrier = true,
             Some("--") => {
                 program = args.by_ref().collect();
                 break;
@@ -43,6 +47,9 @@ fn main() {
             send(fd, m.as_bytes(), with_fd);
         }
     }
+    if barrier {
+        wait_for_barrier(fd);
+    }
     // SAFETY: closing our own socket.
     unsafe { libc::close(fd) };
     if let Some(prog) = program.first() {
@@ -51,6 +58,31 @@ fn main() {
         );
         eprintln!("notify: exec {}: {err}", prog.to_string_lossy());
         exit(127);
+    }
+}
+
+/// Send `BARRIER=1` with a pipe's write end, and wait (5 s at most) until
+/// the receiver closed it.
+fn wait_for_barrier(socket: i32) {
+    let mut ends = [0i32; 2];
+    // SAFETY: pipe2 fills `ends`; then poll on our read end, and close both.
+    unsafe {
+        if libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
+            eprintln!("notify: pipe: {}", std::io::Error::last_os_error());
+            exit(1);
+        }
+        send_fd(socket, b"BARRIER=1", ends[1]);
+        libc::close(ends[1]);
+        let mut pfd = libc::pollfd {
+            fd: ends[0],
+            events: 0,
+            revents: 0,
+        };
+        if libc::poll(&mut pfd, 1, 5000) != 1 {
+            eprintln!("notify: the barrier was not lifted within 5 s");
+            exit(1);
+        }
+        libc::close(ends[0]);
     }
 }
 
@@ -94,14 +126,23 @@ fn socket_to(path: &[u8]) -> i32 {
 /// Send `message`, with a descriptor (a fresh /dev/null) attached if asked.
 fn send(fd: i32, message: &[u8], with_fd: bool) {
     let devnull = CString::new("/dev/null").unwrap();
+    let extra = match with_fd {
+        // SAFETY: open has no preconditions beyond a C string.
+        true => unsafe { libc::open(devnull.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) },
+        false => -1,
+    };
+    send_fd(fd, message, extra);
+    if extra >= 0 {
+        // SAFETY: our own descriptor; the receiver has its copy.
+        unsafe { libc::close(extra) };
+    }
+}
+
+/// Send `message`, with `extra` attached unless it is -1.
+fn send_fd(fd: i32, message: &[u8], extra: i32) {
     // SAFETY: sendmsg with one iovec over `message` and, when asked, one
     // SCM_RIGHTS control message built in a properly aligned buffer.
     unsafe {
-        let extra = if with_fd {
-            libc::open(devnull.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
-        } else {
-            -1
-        };
         let mut iov = libc::iovec {
             iov_base: message.as_ptr() as *mut libc::c_void,
             iov_len: message.len(),
@@ -123,9 +164,6 @@ fn send(fd: i32, message: &[u8], with_fd: bool) {
         if libc::sendmsg(fd, &msg, 0) < 0 {
             eprintln!("notify: send: {}", std::io::Error::last_os_error());
             exit(1);
-        }
-        if extra >= 0 {
-            libc::close(extra);
         }
     }
 }

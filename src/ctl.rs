@@ -148,7 +148,7 @@ fn ask(
     line: core::fmt::Arguments<'_>,
     answers: &mut dyn FnMut(&OwnedFd) -> c_int,
 ) -> c_int {
-    let Some(reply) = PathBuf::join(dir, format_args!("reply.{}", process::getpid())) else {
+    let Some(reply) = PathBuf::join(dir, format_args!("reply.{}", process::getpid() as u32)) else {
         return 2;
     };
     unlink(reply.bytes());

@@ -6,7 +6,7 @@
 use crate::launch::{self, EnvBuf, Launch};
 use crate::listeners::Listeners;
 use crate::log::say;
-use crate::readiness::Channels;
+use crate::readiness::{self, Channels};
 use crate::replies::{Replies, Wait, monitor_line_to, send};
 use crate::sys::fs::{AtomicFile, write_all};
 use crate::sys::signal::Signals;
@@ -24,7 +24,7 @@ use vigild::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter};
 use vigild::ip::IpText;
 use vigild::limits::{LISTENERS_MAX, MONITORS_MAX, READY_MAX, REPLIES_MAX};
 use vigild::notify::{Notice, notices};
-use vigild::status::write_line;
+use vigild::status::{Counters, write_line};
 use vigild::time::Instant;
 
 /// How long a status change waits before the file is rewritten. Writing it
@@ -143,12 +143,29 @@ impl Effects for Fx<'_> {
                 .as_ref()
                 .map(|(fd, n)| (raw(fd.as_fd()), *n));
         }
-        // Socket activation: the sockets as fds 3.. and systemd's variables.
+        let mode = cfg.spec(id).mode;
+        if mode == Mode::Pool {
+            // Every worker reports on the pool's one socket.
+            let mut path = [0; readiness::PATH_MAX];
+            match self.channels.pool_socket(self.dir, cfg, id, &mut path) {
+                Ok(len) => env.entry(format_args!("NOTIFY_SOCKET={}", Lossy(&path[..len]))),
+                Err(e) => {
+                    let errno = e.raw_os_error() as u16;
+                    say!(
+                        "{name}: unable to open its notify socket: {}",
+                        ErrnoName(errno)
+                    );
+                    return Err(errno);
+                }
+            };
+        }
+        // Socket activation (and a pool's workers): the sockets as fds 3..
+        // and systemd's variables.
         let mut fds = [0; FDS_MAX];
         let mut n = 0;
         let mut pid_entry = *b"LISTEN_PID=\0\0\0\0\0\0\0\0\0\0\0\0";
         let mut listen_pid = None;
-        if cfg.spec(id).mode == Mode::Activate {
+        if matches!(mode, Mode::Activate | Mode::Pool) {
             for (slot, fd) in fds.iter_mut().zip(self.listeners.of(id)) {
                 *slot = raw(fd);
                 n += 1;
@@ -203,6 +220,8 @@ impl Effects for Fx<'_> {
             );
         }
         self.replies.changed(id, line.as_str(), slot);
+        self.channels
+            .state_changed(self.dir, self.cfg, id, slot.state);
         *self.dirty = true;
     }
 }
@@ -211,21 +230,22 @@ fn raw(fd: BorrowedFd<'_>) -> i32 {
     rustix::fd::AsRawFd::as_raw_fd(&fd)
 }
 
-/// True if `sender` is `pid` or one of its descendants (a daemon may notify
-/// from a worker). Each step reads `/proc`; the walk stops at a bounded
-/// depth, and at an orphan (reparented to vigild or to init).
-fn is_own(pid: i32, sender: i32) -> bool {
+/// The first of `sender` and its ancestors that `is_sender` accepts (a
+/// daemon may notify from a worker). Each step reads `/proc`; the walk
+/// stops at a bounded depth, and at an orphan (reparented to vigild or to
+/// init).
+fn ancestor(sender: i32, is_sender: impl Fn(i32) -> bool) -> Option<i32> {
     let mut at = sender;
     for _ in 0..OWNER_DEPTH {
-        if at == pid {
-            return true;
+        if is_sender(at) {
+            return Some(at);
         }
         match notify::parent_of(at) {
             Some(parent) if parent > 1 => at = parent,
-            _ => return false,
+            _ => return None,
         }
     }
-    false
+    None
 }
 
 /// `max_per_ip` compares IPv6 bytes; IPv4 is mapped (`::ffff:a.b.c.d`).
@@ -246,13 +266,13 @@ fn connection_env(env: &mut EnvBuf<'_>, remote: Option<SocketAddr>, local: Optio
     };
     env.entry(format_args!("PROTO=TCP"));
     env.entry(format_args!("TCPREMOTEIP={}", IpText(remote.ip())));
-    env.entry(format_args!("TCPREMOTEPORT={}", remote.port()));
+    env.entry(format_args!("TCPREMOTEPORT={}", u32::from(remote.port())));
     if let Some(local) = local {
         env.entry(format_args!("TCPLOCALIP={}", IpText(local.ip())));
-        env.entry(format_args!("TCPLOCALPORT={}", local.port()));
+        env.entry(format_args!("TCPLOCALPORT={}", u32::from(local.port())));
     }
     env.entry(format_args!("REMOTE_ADDR={}", IpText(remote.ip())));
-    env.entry(format_args!("REMOTE_PORT={}", remote.port()));
+    env.entry(format_args!("REMOTE_PORT={}", u32::from(remote.port())));
 }
 
 /// `LISTEN_FDNAMES`: the service name for one socket, `NAME.0:NAME.1:...`
@@ -440,7 +460,7 @@ impl Driver {
         match cfg.spec(id).mode {
             Mode::Activate => sv.activate(cfg, id, now, &mut fx),
             Mode::Accept => self.accept(i, id, now),
-            Mode::Daemon | Mode::Oneshot => {}
+            Mode::Daemon | Mode::Oneshot | Mode::Pool => {}
         }
     }
 
@@ -581,12 +601,8 @@ impl Driver {
     fn on_exit(&mut self, pid: Pid, status: ExitStatus, now: Instant) {
         let (sv, mut fx) = self.parts();
         let cfg = fx.cfg;
-        // None: not a service, but an orphan vigild adopted as subreaper.
-        // Reaped, done.
-        if let Some(id) = sv.exited(cfg, now, pid, status, &mut fx) {
-            let running = sv.slot(id).state.pid();
-            fx.channels.close_if_ended(fx.dir, cfg, id, running);
-        }
+        // Not a service: an orphan vigild adopted as subreaper. Reaped, done.
+        let _ = sv.exited(cfg, now, pid, status, &mut fx);
     }
 
     /// Channel `i` has something to read: at most `NOTICES_PER_TURN`
@@ -613,26 +629,37 @@ impl Driver {
                 let cfg = &self.configs[self.active];
                 return self.channels.close_at(self.dir.as_fd(), cfg, i);
             }
-            let Some((len, sender)) = notify::receive(c.fd(), &mut buf) else {
+            let Some((len, sender, passed)) = notify::receive(c.fd(), &mut buf) else {
                 return;
             };
-            if !is_own(pid.0, sender) {
+            let cfg = &self.configs[self.active];
+            let pool = cfg.spec(id).mode == Mode::Pool;
+            // A pool's socket takes any of its workers (and their children).
+            let is_sender = |p: i32| match pool {
+                true => self.sv.pool_of(cfg, Pid(p)) == Some(id),
+                false => p == pid.0,
+            };
+            let from = ancestor(sender, is_sender);
+            drop(passed);
+            let Some(from) = from else {
                 continue;
-            }
+            };
             for notice in notices(&buf[..len]) {
                 let (sv, mut fx) = self.parts();
                 let cfg = fx.cfg;
                 match notice {
-                    Notice::Ready => {
+                    Notice::Ready if !pool => {
                         sv.ready(id, pid, now, &mut fx);
                     }
-                    Notice::Stopping => sv.stopping_itself(cfg, id, pid, now, &mut fx),
+                    Notice::Stopping if !pool => sv.stopping_itself(cfg, id, pid, now, &mut fx),
                     Notice::Status(text) => {
                         self.channels.set_status(i, text);
                         self.dirty = true;
                     }
-                    // Pools are a later part.
-                    Notice::Available(_) => {}
+                    Notice::Available(n) if pool => {
+                        sv.available(cfg, id, Pid(from), n, now, &mut fx)
+                    }
+                    Notice::Ready | Notice::Stopping | Notice::Available(_) => {}
                 }
             }
         }
@@ -758,7 +785,7 @@ impl Driver {
                 let mut lost = 0;
                 for id in cfg.ids().filter(|&id| !cfg.spec(id).removed) {
                     let slot = self.sv.slot(id);
-                    let pid = slot.state.pid().map_or(0, |p| p.0);
+                    let pid = slot.state.pid().map_or(0, |p| p.0 as u32);
                     monitor_line_to(
                         fd.as_fd(),
                         &mut lost,
@@ -861,10 +888,16 @@ impl Driver {
             for id in cfg.ids() {
                 let slot = self.sv.slot(id);
                 if !(cfg.spec(id).removed && slot.state == State::Down) {
-                    let accept =
-                        (cfg.spec(id).mode == Mode::Accept).then(|| self.sv.accept_stats(id));
+                    let counters = match cfg.spec(id).mode {
+                        Mode::Accept => Counters::Accept(self.sv.accept_stats(id)),
+                        Mode::Pool => {
+                            let (procs, available) = self.sv.pool_counts(id);
+                            Counters::Pool { procs, available }
+                        }
+                        _ => Counters::None,
+                    };
                     let status = self.channels.status(id);
-                    let _ = write_line(&mut file, cfg, id, slot, accept, status, offset);
+                    let _ = write_line(&mut file, cfg, id, slot, counters, status, offset);
                 }
             }
             file.commit("status.tmp", "status")

@@ -26,7 +26,8 @@ impl ExitStatus {
 impl fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            ExitStatus::Code(code) => write!(f, "exit:{code}"),
+            // Small numbers go through u32's formatter: one fewer in the binary.
+            ExitStatus::Code(code) => write!(f, "exit:{}", u32::from(code)),
             ExitStatus::Signal(sig) => write!(f, "signal:{}", SignalName(sig)),
         }
     }
@@ -89,7 +90,7 @@ impl fmt::Display for SignalName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match SIGNALS.iter().find(|(n, _)| *n == self.0) {
             Some((_, name)) => f.write_str(name),
-            None => write!(f, "{}", self.0),
+            None => write!(f, "{}", u32::from(self.0)),
         }
     }
 }
@@ -138,7 +139,7 @@ impl fmt::Display for ErrnoName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match ERRNOS.iter().find(|(n, _)| *n == self.0) {
             Some((_, name)) => f.write_str(name),
-            None => write!(f, "E{}", self.0),
+            None => write!(f, "E{}", u32::from(self.0)),
         }
     }
 }

@@ -224,15 +224,20 @@ impl<const N: usize> ArrayStr<N> {
 
 impl<const N: usize> fmt::Write for ArrayStr<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let room = N - self.len;
-        let mut take = s.len().min(room);
-        while !s.is_char_boundary(take) {
-            take -= 1;
-        }
-        self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
-        self.len += take;
+        append_cut(&mut self.buf, &mut self.len, s);
         Ok(())
     }
+}
+
+/// Append as much of `s` to `buf[..*len]` as fits, cut at a char boundary.
+/// One copy for every `ArrayStr` size.
+fn append_cut(buf: &mut [u8], len: &mut usize, s: &str) {
+    let mut take = s.len().min(buf.len() - *len);
+    while !s.is_char_boundary(take) {
+        take -= 1;
+    }
+    buf[*len..*len + take].copy_from_slice(&s.as_bytes()[..take]);
+    *len += take;
 }
 
 impl<const N: usize> fmt::Debug for ArrayStr<N> {
@@ -297,23 +302,43 @@ impl fmt::Write for SliceWriter<'_> {
     }
 }
 
-/// Shows bytes that may not be UTF-8 (names, paths) lossily, without allocating.
+/// Shows bytes that may not be UTF-8 (names, paths) lossily, without
+/// allocating: valid UTF-8 as is, control characters and invalid bytes as
+/// `\xHH`.
 pub struct Lossy<'a>(pub &'a [u8]);
 
 impl fmt::Display for Lossy<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for chunk in self.0.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                if c.is_control() {
-                    write!(f, "\\x{:02x}", c as u32)?;
-                } else {
-                    fmt::Write::write_char(f, c)?;
-                }
+            // Control characters are ASCII, so the pieces between them are
+            // whole UTF-8 too.
+            let mut rest = chunk.valid();
+            while let Some(at) = rest.bytes().position(|b| b < b' ' || b == 0x7f) {
+                // `get`, not indexing: str slicing would pull in the
+                // formatting of its panic message (kilobytes of code).
+                let (before, after) = (rest.get(..at), rest.get(at + 1..));
+                f.write_str(before.unwrap_or_default())?;
+                write_hex_escape(f, rest.as_bytes()[at])?;
+                rest = after.unwrap_or_default();
             }
-            for b in chunk.invalid() {
-                write!(f, "\\x{b:02x}")?;
+            f.write_str(rest)?;
+            for &b in chunk.invalid() {
+                write_hex_escape(f, b)?;
             }
         }
         Ok(())
     }
+}
+
+/// `\xHH`, lowercase.
+pub fn write_hex_escape(w: &mut impl fmt::Write, b: u8) -> fmt::Result {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let text = [
+        b'\\',
+        b'x',
+        HEX[usize::from(b >> 4)],
+        HEX[usize::from(b & 15)],
+    ];
+    // Four ASCII bytes.
+    w.write_str(core::str::from_utf8(&text).unwrap_or("?"))
 }

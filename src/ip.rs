@@ -129,6 +129,6 @@ impl fmt::Display for IpText {
 }
 
 fn write_ipv4(f: &mut fmt::Formatter<'_>, ip: Ipv4Addr) -> fmt::Result {
-    let [a, b, c, d] = ip.octets();
+    let [a, b, c, d] = ip.octets().map(u32::from);
     write!(f, "{a}.{b}.{c}.{d}")
 }

@@ -6,7 +6,8 @@
 use crate::sys::Errno;
 use crate::sys::notify;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild::config::{Config, Ready};
+use vigild::config::{Config, Mode, Ready};
+use vigild::engine::State;
 use vigild::event::Pid;
 use vigild::fixed::{ServiceId, SliceWriter};
 use vigild::limits::{NAME_MAX, READY_MAX};
@@ -18,7 +19,7 @@ pub const STATUS_MAX: usize = 96;
 pub const NOTIFY_DIR: &str = "notify";
 
 /// Longest socket path (`sun_path` holds 108 bytes with the NUL).
-const PATH_MAX: usize = 107;
+pub const PATH_MAX: usize = 107;
 
 /// One service's channel.
 pub struct Channel {
@@ -120,6 +121,38 @@ impl Channels {
         }
     }
 
+    /// The socket of pool `id`, shared by all its workers: opened with the
+    /// first of them, kept until the pool is down. Its path goes to `out`.
+    pub fn pool_socket(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        cfg: &Config,
+        id: ServiceId,
+        out: &mut [u8; PATH_MAX],
+    ) -> Result<usize, Errno> {
+        let len = self.socket_path(cfg, id, out)?;
+        if self.iter().any(|(_, c)| c.service == id) {
+            return Ok(len);
+        }
+        let entry = self
+            .list
+            .iter()
+            .position(Option::is_none)
+            .ok_or(Errno::MFILE)?;
+        let relative = relative_path(cfg.name(id));
+        let fd = notify::open_socket(dir, relative.bytes(), &out[..len])?;
+        self.list[entry] = Some(Channel {
+            service: id,
+            pid: Pid(0),
+            notify: true,
+            socket_file: out[0] != b'@',
+            fd,
+            status: [0; STATUS_MAX],
+            status_len: 0,
+        });
+        Ok(len)
+    }
+
     /// `RUN_DIR/notify/NAME`; as an abstract name (`@RUN_DIR/...`) for a
     /// service that runs as another user, who could not reach into the
     /// run directory (mode 0700), or when the run dir path is relative.
@@ -193,21 +226,24 @@ impl Channels {
         }
     }
 
-    /// Close the channel of `id` if its process `pid` is no longer the
-    /// service's (it ended).
-    pub fn close_if_ended(
+    /// `id` changed state: close its channel once the process it was
+    /// opened for is gone (a pool's: once the pool is down).
+    pub fn state_changed(
         &mut self,
         dir: BorrowedFd<'_>,
         cfg: &Config,
         id: ServiceId,
-        now: Option<Pid>,
+        state: State,
     ) {
-        let ended = self.list.iter().any(|c| {
-            c.as_ref()
-                .is_some_and(|c| c.service == id && Some(c.pid) != now)
-        });
-        if ended {
-            self.close(dir, cfg, id);
+        let Some((i, c)) = self.iter().find(|(_, c)| c.service == id) else {
+            return;
+        };
+        let gone = match cfg.spec(id).mode {
+            Mode::Pool => state == State::Down,
+            _ => Some(c.pid) != state.pid(),
+        };
+        if gone {
+            self.close_at(dir, cfg, i);
         }
     }
 

@@ -4,41 +4,62 @@
 use crate::config::Config;
 use crate::engine::{AcceptStats, Reason, Slot, State};
 use crate::event::parse_u64;
-use crate::fixed::{Lossy, ServiceId};
+use crate::fixed::{Lossy, ServiceId, write_hex_escape};
 use core::fmt::{self, Write};
+
+/// The counters a status line shows besides the state.
+#[derive(Clone, Copy, Debug)]
+pub enum Counters<'a> {
+    /// Nothing more.
+    None,
+    /// An accept service's `workers`, `accepted`, `dropped`.
+    Accept(&'a AcceptStats),
+    /// A pool's workers and the client slots they report free.
+    Pool {
+        /// Workers running.
+        procs: u32,
+        /// Sum of their last `X_AVAILABLE`.
+        available: u32,
+    },
+}
 
 /// Write the status-file line of `id` (with its newline). `wall_offset_ms`
 /// turns the engine's monotonic instants into wall-clock milliseconds;
-/// `accept` holds an accept service's counters; `status` is the text of
-/// its last `STATUS=` (empty: none), written last because it may hold spaces.
+/// `counters` are an accept service's or a pool's; `status` is the text
+/// of its last `STATUS=` (empty: none), written last because it may hold
+/// spaces.
 pub fn write_line(
     w: &mut impl Write,
     cfg: &Config,
     id: ServiceId,
     slot: &Slot,
-    accept: Option<&AcceptStats>,
+    counters: Counters<'_>,
     status: &[u8],
     wall_offset_ms: i64,
 ) -> fmt::Result {
+    // Unsigned: one integer formatter fewer in the binary.
     let since = (slot.since.as_ms() as i64)
         .saturating_add(wall_offset_ms)
-        .max(0);
+        .max(0) as u64;
     write!(
         w,
         "{} state={} pid={} since={}.{:03} mode={}",
         Lossy(cfg.name(id)),
         slot.state.name(),
-        slot.state.pid().map_or(0, |p| p.0),
+        // Pids are positive; u32 spares the binary i32's formatter.
+        slot.state.pid().map_or(0, |p| p.0 as u32),
         since / 1000,
         since % 1000,
         cfg.spec(id).mode.as_str(),
     )?;
-    if let Some(st) = accept {
-        write!(
+    match counters {
+        Counters::None => {}
+        Counters::Accept(st) => write!(
             w,
             " workers={} accepted={} dropped={}",
             st.workers, st.accepted, st.dropped
-        )?;
+        )?,
+        Counters::Pool { procs, available } => write!(w, " procs={procs} available={available}")?,
     }
     write!(w, " restarts={} last=", slot.restarts)?;
     match slot.last() {
@@ -63,9 +84,10 @@ pub fn write_line(
 fn write_escaped(w: &mut impl Write, text: &[u8]) -> fmt::Result {
     for &b in text {
         match b {
-            b'"' | b'\\' => write!(w, "\\{}", b as char)?,
-            b' '..=b'~' => w.write_char(b as char)?,
-            _ => write!(w, "\\x{b:02x}")?,
+            b'"' => w.write_str("\\\"")?,
+            b'\\' => w.write_str("\\\\")?,
+            b' '..=b'~' => w.write_char(b.into())?,
+            _ => write_hex_escape(w, b)?,
         }
     }
     Ok(())
@@ -96,7 +118,7 @@ pub fn write_transition(
             _,
             _,
         ) => {
-            write!(w, " (pid {})", pid.0)
+            write!(w, " (pid {})", pid.0 as u32)
         }
         (State::Backoff { .. } | State::Down | State::Up { pid: None }, Some(last), _) => {
             write!(w, " (last {last})")

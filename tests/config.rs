@@ -47,10 +47,6 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
         &[(1, "mode accept needs at least one listen address")],
     ),
     (
-        "[web]\nexec = /bin/web\nmode = pool\n",
-        &[(3, "not supported yet")],
-    ),
-    (
         "[web]\nexec = /bin/web\nmode = activate\nlisten = tcp:127.0.0.1:80\nlisten = tcp:[::1]:80\n\
          listen = tcp:0.0.0.0:8080\nlisten = tcp:[::]:80\nlisten = unix:/run/web.sock\n",
         &[],
@@ -95,7 +91,7 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
     ),
     (
         "[web]\nexec = /bin/web\nlisten = tcp:127.0.0.1:80\n",
-        &[(1, "only activate and accept services listen")],
+        &[(1, "only activate, accept and pool services listen")],
     ),
     (
         "[web]\nexec = /bin/web\nready = fd:2\n[b]\nexec = /bin/b\nready = fd:256\n\
@@ -133,8 +129,16 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
         &[(3, "is not inherit, null")],
     ),
     (
-        "[web]\nexec = /bin/web\nprocs_max = 4\n",
-        &[(3, "not supported yet")],
+        "[p]\nexec = /bin/p\nmode = pool\nlisten = tcp:127.0.0.1:80\nprocs_min = 5\nprocs_max = 4\n\
+         [q]\nexec = /bin/q\nmode = pool\nlisten = tcp:127.0.0.1:81\nprocs_max = 0\nidle_kill = never\nready = notify\n\
+         [r]\nexec = /bin/r\nmode = pool\n",
+        &[
+            (11, "procs_max: \"0\" is not a number from 1"),
+            (12, "idle_kill: bad duration"),
+            (1, "procs_min = 5 is more than procs_max = 4"),
+            (7, "ready: a pool is up while its workers run"),
+            (14, "mode pool needs at least one listen address"),
+        ],
     ),
     (
         "[vigild]\nmain = web\n[web]\nexec = /bin/web\n",

@@ -4,7 +4,7 @@ mod common;
 
 use common::Sim;
 use vigild::control::{LineError, LineReader, Piece, Verb, parse_line};
-use vigild::status::{Fields, parse_line as parse_status, write_line, write_sv};
+use vigild::status::{Counters, Fields, parse_line as parse_status, write_line, write_sv};
 
 #[test]
 fn commands_parse_with_and_without_reply() {
@@ -128,7 +128,7 @@ fn status_line_round_trips_into_sv_style() {
         &t.cfg,
         t.id("web"),
         t.sv.slot(t.id("web")),
-        None,
+        Counters::None,
         b"",
         1_700_000_000_000,
     )
@@ -149,7 +149,16 @@ fn status_text_is_quoted_last_and_read_back_whole() {
     let mut line = String::new();
     let text = b"Serving \"all\" on port 80\\x \x07\xc3\xa9 restarts=9 state=up";
     let id = t.id("db");
-    write_line(&mut line, &t.cfg, id, t.sv.slot(id), None, text, 0).unwrap();
+    write_line(
+        &mut line,
+        &t.cfg,
+        id,
+        t.sv.slot(id),
+        Counters::None,
+        text,
+        0,
+    )
+    .unwrap();
     assert!(
         line.ends_with(
             " status=\"Serving \\\"all\\\" on port 80\\\\x \\x07\\xc3\\xa9 restarts=9 state=up\"\n"

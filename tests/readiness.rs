@@ -71,13 +71,16 @@ fn starting_until_ready_then_dependents_and_start_reply() {
 
 /// STATUS= shows in the status file; a READY=1 from a process that is not
 /// the service (nor its descendant) is ignored; one from a child of the
-/// service's process counts; the socket file goes when the service stops.
+/// service's process counts (a child that waits for its BARRIER=1 to be
+/// lifted, as systemd-notify does: one that exits at once may be gone
+/// before vigild can see whose child it was); the socket file goes when
+/// the service stops.
 #[test]
 fn status_text_foreign_senders_and_descendants() {
     let d = start(
         "rdywho",
-        "[db]\nexec = sh -c \"@NOTIFY@ 'STATUS=warming up'; while [ ! -e @DIR@/go ]; do sleep 0.02; done; \
-         @NOTIFY@ READY=1 'STATUS=serving all'; exec sleep 30\"\nready = notify\n",
+        "[db]\nexec = sh -c \"@NOTIFY@ --barrier 'STATUS=warming up'; while [ ! -e @DIR@/go ]; do sleep 0.02; done; \
+         @NOTIFY@ --barrier READY=1 'STATUS=serving all'; exec sleep 30\"\nready = notify\n",
     );
     let socket = d.run.join("notify/db");
     let starting = d.wait_svc("db", "status text", |s| s.get("status") == "\"warming up\"");
@@ -239,4 +242,60 @@ fn service_of_another_user_notifies_through_an_abstract_socket() {
             .map(str::to_string)
     });
     assert!(said.ends_with("/run/notify/db"), "{said}");
+}
+
+/// A pool with real processes: every worker reports what `@DIR@/avail`
+/// says (through a child, which counts as the worker). All full: the pool
+/// grows to `procs_max`; all idle: it shrinks back to `procs_min` after
+/// `idle_kill`, by SIGINT, without counting a failure. Each worker gets
+/// the listening socket as fd 3 with LISTEN_FDS, and NOTIFY_SOCKET.
+#[test]
+fn pool_grows_to_procs_max_and_shrinks_to_procs_min() {
+    let dir = TempDir::new("rdypool");
+    fs::write(dir.join("avail"), "0").unwrap();
+    let sock = dir.join("pool.sock");
+    let conf = format!(
+        "[p]\nmode = pool\nlisten = unix:{}\nprocs_min = 2\nprocs_max = 5\nidle_kill = 1s\n\
+         exec = sh -c \"echo $LISTEN_FDS $NOTIFY_SOCKET > @DIR@/env.$$; \
+         while :; do @NOTIFY@ X_AVAILABLE=$(cat @DIR@/avail); sleep 0.05; done\"\n",
+        sock.display()
+    )
+    .replace("@NOTIFY@", notify_bin().to_str().unwrap());
+    let d = Daemon::start_in(dir, &conf, Opts::default());
+    let full = d.wait_svc("p", "procs=5", |s| s.get("procs") == "5");
+    assert_eq!(full.state(), "up");
+    assert_eq!(full.get("available"), "0");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        d.svc("p").unwrap().get("procs"),
+        "5",
+        "never beyond procs_max"
+    );
+    let envs: Vec<String> = fs::read_dir(&d.dir.path)
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            name.starts_with("env.")
+                .then(|| fs::read_to_string(e.path()).unwrap())
+        })
+        .collect();
+    assert_eq!(envs.len(), 5);
+    let socket = d.run.join("notify/p");
+    for env in &envs {
+        assert_eq!(env.trim(), format!("1 {}", socket.display()));
+    }
+    fs::write(d.dir.join("avail"), "1").unwrap();
+    let t = Instant::now();
+    let shrunk = d.wait_svc("p", "procs=2", |s| s.get("procs") == "2");
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "before idle_kill"
+    );
+    assert_eq!(shrunk.state(), "up");
+    std::thread::sleep(Duration::from_millis(1500));
+    let later = d.svc("p").unwrap();
+    assert_eq!(later.get("procs"), "2", "{}", later.line);
+    assert_eq!(later.get("available"), "2", "{}", later.line);
+    assert_eq!(later.reason(), "", "no failure counted: {}", later.line);
 }

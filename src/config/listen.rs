@@ -65,8 +65,9 @@ pub struct ListenText<'a>(pub Listen<'a>);
 impl fmt::Display for ListenText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Listen::Tcp4(ip, port) => write!(f, "tcp:{}:{port}", IpText(ip.into())),
-            Listen::Tcp6(ip, port) => write!(f, "tcp:[{}]:{port}", IpText(ip.into())),
+            // Ports as u32: one integer formatter fewer in the binary.
+            Listen::Tcp4(ip, port) => write!(f, "tcp:{}:{}", IpText(ip.into()), u32::from(port)),
+            Listen::Tcp6(ip, port) => write!(f, "tcp:[{}]:{}", IpText(ip.into()), u32::from(port)),
             Listen::Unix(path) => write!(f, "unix:{}", Lossy(path)),
         }
     }

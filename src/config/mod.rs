@@ -27,6 +27,8 @@ pub enum Mode {
     Activate,
     /// vigild accepts; one worker per connection.
     Accept,
+    /// Preforked workers that accept by themselves (dovecot's master).
+    Pool,
 }
 
 impl Mode {
@@ -37,12 +39,13 @@ impl Mode {
             Mode::Oneshot => "oneshot",
             Mode::Activate => "activate",
             Mode::Accept => "accept",
+            Mode::Pool => "pool",
         }
     }
 
     /// True for the modes that have listening sockets.
     pub fn listens(self) -> bool {
-        matches!(self, Mode::Activate | Mode::Accept)
+        matches!(self, Mode::Activate | Mode::Accept | Mode::Pool)
     }
 }
 
@@ -147,6 +150,13 @@ pub struct ServiceSpec {
     pub max_per_ip: u32,
     /// `drop_timeout` in ms (accept).
     pub drop_timeout_ms: u32,
+    /// `procs_min` (pool): workers kept running.
+    pub procs_min: u32,
+    /// `procs_max` (pool): workers at most.
+    pub procs_max: u32,
+    /// `idle_kill` in ms (pool): an idle worker beyond `procs_min` is
+    /// interrupted after this long.
+    pub idle_kill_ms: u32,
     /// Dependencies (`after`), resolved to ids, as little-endian u16 pairs.
     after: Str,
     /// A service removed by a reload, kept only until it has stopped.
@@ -188,6 +198,9 @@ impl ServiceSpec {
         max_workers: 0,
         max_per_ip: 0,
         drop_timeout_ms: 0,
+        procs_min: 0,
+        procs_max: 0,
+        idle_kill_ms: 0,
         after: Str::EMPTY,
         removed: false,
     };
@@ -210,6 +223,9 @@ impl ServiceSpec {
             backlog: 128,
             max_workers: 64,
             drop_timeout_ms: 10_000,
+            procs_min: 1,
+            procs_max: 16,
+            idle_kill_ms: 60_000,
             ..Self::EMPTY
         }
     }

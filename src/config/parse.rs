@@ -200,9 +200,9 @@ const SERVICE_KEYS: &[(&str, bool)] = &[
     ("max_workers", false),
     ("max_per_ip", false),
     ("drop_timeout", false),
-    ("procs_min", true),
-    ("procs_max", true),
-    ("idle_kill", true),
+    ("procs_min", false),
+    ("procs_max", false),
+    ("idle_kill", false),
 ];
 
 /// The shortest backoff cap and `backoff_reset`: with them, a service that
@@ -303,7 +303,7 @@ impl Parser<'_> {
         let spec = self.cfg.spec_mut(id);
         spec.digest = state.digest;
         spec.restart = state.restart.unwrap_or(match spec.mode {
-            Mode::Daemon | Mode::Activate | Mode::Accept => Restart::Always,
+            Mode::Daemon | Mode::Activate | Mode::Accept | Mode::Pool => Restart::Always,
             Mode::Oneshot => Restart::No,
         });
         let line = spec.line;
@@ -361,9 +361,7 @@ impl Parser<'_> {
         if later {
             self.error(
                 line,
-                format_args!(
-                    "{name}: not supported yet (pool and PID 1 keys come in a later release)"
-                ),
+                format_args!("{name}: not supported yet (PID 1 keys come in a later release)"),
             );
             return None;
         }
@@ -443,12 +441,7 @@ impl Parser<'_> {
                 b"oneshot" => self.cfg.spec_mut(id).mode = Mode::Oneshot,
                 b"activate" => self.cfg.spec_mut(id).mode = Mode::Activate,
                 b"accept" => self.cfg.spec_mut(id).mode = Mode::Accept,
-                b"pool" => {
-                    bad!(
-                        "mode: \"{}\" is not supported yet (it comes in a later release)",
-                        Lossy(value)
-                    )
-                }
+                b"pool" => self.cfg.spec_mut(id).mode = Mode::Pool,
                 _ => bad!(
                     "mode: unknown mode \"{}\" (daemon, activate, accept, pool, oneshot)",
                     Lossy(value)
@@ -584,6 +577,18 @@ impl Parser<'_> {
                 ),
             },
             b"max_per_ip" => number!(max_per_ip, "max_per_ip"),
+            b"procs_min" | b"procs_max" => match parse_u64(value) {
+                Some(n @ 1..=WORKERS_MAX_U64) if key == b"procs_min" => {
+                    self.cfg.spec_mut(id).procs_min = n as u32
+                }
+                Some(n @ 1..=WORKERS_MAX_U64) => self.cfg.spec_mut(id).procs_max = n as u32,
+                _ => bad!(
+                    "{}: \"{}\" is not a number from 1 to {WORKERS_MAX} (the compiled capacity)",
+                    Lossy(key),
+                    Lossy(value)
+                ),
+            },
+            b"idle_kill" => duration!(idle_kill_ms, "idle_kill"),
             b"drop_timeout" => duration!(drop_timeout_ms, "drop_timeout"),
             // Stored contiguously when the section closes, checked then.
             b"env" | b"after" | b"listen" => {}
@@ -719,24 +724,38 @@ impl Parser<'_> {
                 (false, true) => self.error(
                     line,
                     format_args!(
-                        "listen: only activate and accept services listen (mode is {})",
+                        "listen: only activate, accept and pool services listen (mode is {})",
                         mode.as_str()
                     ),
                 ),
                 _ => {}
             }
-            let ready = self.cfg.spec(id).ready;
-            match (mode, ready) {
+            let spec = *self.cfg.spec(id);
+            if mode == Mode::Pool && spec.procs_min > spec.procs_max {
+                let (min, max) = (spec.procs_min, spec.procs_max);
+                self.error(
+                    line,
+                    format_args!("procs_min = {min} is more than procs_max = {max}"),
+                );
+            }
+            match (mode, spec.ready) {
                 (_, Ready::None) | (Mode::Daemon, _) => {}
                 (Mode::Activate, Ready::Notify) => {}
                 (Mode::Activate, Ready::Fd(n)) if usize::from(n) >= 3 + listen.len() => {}
                 (Mode::Activate, Ready::Fd(n)) => self.error(
                     line,
-                    format_args!("ready: fd:{n} is taken by a listening socket (fds from 3)"),
+                    format_args!(
+                        "ready: fd:{} is taken by a listening socket (fds from 3)",
+                        u32::from(n)
+                    ),
                 ),
                 (Mode::Accept | Mode::Oneshot, _) => self.error(
                     line,
                     format_args!("ready: {} services have no readiness", mode.as_str()),
+                ),
+                (Mode::Pool, _) => self.error(
+                    line,
+                    format_args!("ready: a pool is up while its workers run; they report X_AVAILABLE on NOTIFY_SOCKET"),
                 ),
             }
             let spec = self.cfg.spec_mut(id);

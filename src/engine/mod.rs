@@ -7,6 +7,7 @@
 //!
 //! Imports `config`, `event`, `fixed`, `limits`, `time`; never the driver.
 
+mod pool;
 mod workers;
 
 pub use workers::{AcceptStats, Peer};
@@ -109,6 +110,8 @@ pub enum Reason {
     /// An activate service exited 0 too often in a row (the connection it
     /// was started for stays unaccepted?): it waits before listening again.
     TriggerLimit,
+    /// A pool's workers keep failing: no new ones for a while.
+    Throttled,
 }
 
 impl fmt::Display for Reason {
@@ -120,6 +123,7 @@ impl fmt::Display for Reason {
             Reason::SpawnFailed(errno) => write!(f, "spawn-failed:{}", ErrnoName(errno)),
             Reason::Dependency => f.write_str("dependency-failed"),
             Reason::TriggerLimit => f.write_str("trigger-limit"),
+            Reason::Throttled => f.write_str("throttled"),
         }
     }
 }
@@ -424,9 +428,13 @@ impl Supervisor {
         cfg.ids()
             .filter_map(|id| {
                 let state = self.slots[id.index()].state.deadline();
-                match cfg.spec(id).mode == Mode::Accept {
-                    true => [state, accept(id)].into_iter().flatten().min(),
-                    false => state,
+                match cfg.spec(id).mode {
+                    Mode::Accept => [state, accept(id)].into_iter().flatten().min(),
+                    Mode::Pool => [state, self.pool_deadline(cfg, id)]
+                        .into_iter()
+                        .flatten()
+                        .min(),
+                    _ => state,
                 }
             })
             .min()
@@ -518,7 +526,11 @@ impl Supervisor {
             .ids()
             .find(|&id| self.slots[id.index()].state.pid() == Some(pid))
         else {
-            let id = self.workers.remove(pid)?;
+            let worker = self.workers.remove(pid)?;
+            let id = worker.service;
+            if cfg.spec(id).mode == Mode::Pool {
+                self.pool_worker_ended(cfg, id, &worker, status, now, fx);
+            }
             self.worker_exited(cfg, id, now, fx);
             return Some(id);
         };
@@ -629,6 +641,7 @@ impl Supervisor {
             self.stop_in_order(cfg, now, fx);
         }
         self.start_in_order(cfg, now, fx);
+        self.pool_tick(cfg, now, fx);
     }
 
     /// First step of a reload: carry every removed service that has not
@@ -751,7 +764,7 @@ impl Supervisor {
                 st.paused_until.is_none()
                     && (st.dropping || (st.full_since.is_none() && self.workers.has_room()))
             }
-            Mode::Daemon | Mode::Oneshot => false,
+            Mode::Daemon | Mode::Oneshot | Mode::Pool => false,
         }
     }
 
@@ -938,9 +951,13 @@ impl Supervisor {
         }
     }
 
-    /// Spawn the service's process; a socket service starts listening.
+    /// Spawn the service's process; a socket service starts listening; a
+    /// pool is up, and its workers follow (`pool_tick`).
     fn start(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
         let spec = cfg.spec(id);
+        if spec.mode == Mode::Pool {
+            return self.set_state(id, now, State::Up { pid: None }, fx);
+        }
         if spec.mode.listens() {
             return self.set_state(id, now, State::Listening, fx);
         }

@@ -1,5 +1,6 @@
-//! Accept mode's bookkeeping: the table of running workers (one per
-//! connection, counted rather than supervised) and each service's counters.
+//! The bookkeeping of services with many processes: the table of running
+//! workers (accept mode's, one per connection; pool mode's, preforked) and
+//! each service's counters.
 
 use crate::event::Pid;
 use crate::fixed::ServiceId;
@@ -12,11 +13,35 @@ pub type Peer = [u8; 16];
 
 /// One running worker.
 #[derive(Clone, Copy)]
-struct Worker {
+pub(super) struct Worker {
     /// 0 for a free entry.
-    pid: i32,
-    service: ServiceId,
+    pub(super) pid: i32,
+    pub(super) service: ServiceId,
+    /// Accept mode: the client's address.
     peer: Peer,
+    /// Pool mode: the last `X_AVAILABLE` (slots it can still take) and the
+    /// most it ever reported (taken as its capacity).
+    pub(super) available: u32,
+    pub(super) capacity: u32,
+    /// Pool mode: it reported at least once (it finished starting up).
+    pub(super) reported: bool,
+    /// Pool mode: vigild sent it SIGINT for being idle.
+    pub(super) interrupted: bool,
+    /// Pool mode: since when all its slots are free.
+    pub(super) idle_since: Option<Instant>,
+}
+
+impl Worker {
+    const FREE: Worker = Worker {
+        pid: 0,
+        service: ServiceId(0),
+        peer: [0; 16],
+        available: 0,
+        capacity: 0,
+        reported: false,
+        interrupted: false,
+        idle_since: None,
+    };
 }
 
 /// Every running worker of every accept service.
@@ -30,11 +55,7 @@ pub(super) struct Workers {
 impl Workers {
     pub(super) const fn new() -> Self {
         Workers {
-            table: [Worker {
-                pid: 0,
-                service: ServiceId(0),
-                peer: [0; 16],
-            }; WORKERS_MAX],
+            table: [Worker::FREE; WORKERS_MAX],
             high: 0,
             used: 0,
         }
@@ -54,24 +75,52 @@ impl Workers {
             pid: pid.0,
             service,
             peer,
+            ..Worker::FREE
         };
         self.high = self.high.max(i + 1);
         self.used += 1;
         true
     }
 
-    /// Forget the worker `pid`; the service it served, if it was one.
-    pub(super) fn remove(&mut self, pid: Pid) -> Option<ServiceId> {
+    /// Forget the worker `pid`; its record, if it was one.
+    pub(super) fn remove(&mut self, pid: Pid) -> Option<Worker> {
         let w = self.table[..self.high]
             .iter_mut()
             .find(|w| w.pid == pid.0)?;
+        let gone = *w;
         w.pid = 0;
-        let service = w.service;
         self.used -= 1;
         while self.high > 0 && self.table[self.high - 1].pid == 0 {
             self.high -= 1;
         }
-        Some(service)
+        Some(gone)
+    }
+
+    /// The worker `pid`, if it is one.
+    pub(super) fn get_mut(&mut self, pid: Pid) -> Option<&mut Worker> {
+        self.table[..self.high].iter_mut().find(|w| w.pid == pid.0)
+    }
+
+    /// Every worker's record.
+    pub(super) fn records_any(&self) -> impl Iterator<Item = &Worker> + '_ {
+        self.table[..self.high].iter().filter(|w| w.pid != 0)
+    }
+
+    /// The records of `service`'s workers.
+    pub(super) fn records(&self, service: ServiceId) -> impl Iterator<Item = &Worker> + '_ {
+        self.table[..self.high]
+            .iter()
+            .filter(move |w| w.pid != 0 && w.service == service)
+    }
+
+    /// The records of `service`'s workers, to change.
+    pub(super) fn records_mut(
+        &mut self,
+        service: ServiceId,
+    ) -> impl Iterator<Item = &mut Worker> + '_ {
+        self.table[..self.high]
+            .iter_mut()
+            .filter(move |w| w.pid != 0 && w.service == service)
     }
 
     /// The workers of `service`.
@@ -119,6 +168,9 @@ pub struct AcceptStats {
     /// Activate mode: clean runs in the current trigger window, and its start.
     pub(super) triggers: u32,
     pub(super) triggers_since: Instant,
+    /// Pool mode: failed worker exits in the current second, and its start.
+    pub(super) exit_failures: u32,
+    pub(super) exit_failures_since: Instant,
 }
 
 impl AcceptStats {
@@ -132,5 +184,7 @@ impl AcceptStats {
         warned_at: None,
         triggers: 0,
         triggers_since: Instant::from_ms(0),
+        exit_failures: 0,
+        exit_failures_since: Instant::from_ms(0),
     };
 }

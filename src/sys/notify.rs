@@ -44,11 +44,22 @@ pub fn make_dir(dir: BorrowedFd<'_>, name: &str) -> Result<(), Errno> {
     }
 }
 
-/// One datagram into `buf`: its length (cut to `buf`) and the sender's pid
-/// (0 if the kernel gave none). Descriptors sent along (systemd-notify's
-/// `BARRIER=1`) are closed at once. `None` when nothing is waiting.
-pub fn receive(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Option<(usize, i32)> {
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(8), ScmCredentials(1))];
+/// Descriptors that came with a datagram; dropping this closes them.
+pub struct Passed {
+    _fds: [Option<OwnedFd>; PASSED_MAX],
+}
+
+/// Descriptors taken from one datagram (the kernel closes any beyond).
+const PASSED_MAX: usize = 8;
+
+/// One datagram into `buf`: its length (cut to `buf`), the sender's pid (0
+/// if the kernel gave none), and the descriptors sent along (systemd-notify's
+/// `BARRIER=1`), to be dropped, which closes them, once the sender has
+/// been checked: a sender that waits for that close is still there to be
+/// looked at. `None` when nothing is waiting.
+pub fn receive(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Option<(usize, i32, Passed)> {
+    let mut space =
+        [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(PASSED_MAX), ScmCredentials(1))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let mut iov = [IoSliceMut::new(buf)];
     let flags = RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT;
@@ -60,15 +71,19 @@ pub fn receive(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Option<(usize, i32)> {
         }
     };
     let mut pid = 0;
+    let mut fds = [const { None }; PASSED_MAX];
     for message in control.drain() {
         match message {
             RecvAncillaryMessage::ScmCredentials(cred) => pid = cred.pid.as_raw_nonzero().get(),
-            // Dropping them closes them.
-            RecvAncillaryMessage::ScmRights(fds) => fds.for_each(drop),
+            RecvAncillaryMessage::ScmRights(received) => {
+                for (slot, fd) in fds.iter_mut().zip(received) {
+                    *slot = Some(fd);
+                }
+            }
             _ => {}
         }
     }
-    Some((got.bytes.min(buf.len()), pid))
+    Some((got.bytes.min(buf.len()), pid, Passed { _fds: fds }))
 }
 
 /// A pipe for s6-style readiness: (read end, non-blocking, for vigild;
@@ -98,7 +113,7 @@ pub fn read_pipe(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Option<usize> {
 pub fn parent_of(pid: i32) -> Option<i32> {
     let mut path = [0u8; 32];
     let mut w = vigild::fixed::SliceWriter::new(&mut path);
-    core::fmt::Write::write_fmt(&mut w, format_args!("/proc/{pid}/stat")).ok()?;
+    core::fmt::Write::write_fmt(&mut w, format_args!("/proc/{}/stat", pid as u32)).ok()?;
     let fd = super::fs::open_read(w.bytes()).ok()?;
     // Only the first fields matter; they fit in the first read.
     let mut buf = [0u8; 256];

@@ -252,6 +252,30 @@ impl Sim {
         changed
     }
 
+    /// Worker `pid` of pool `name` says X_AVAILABLE=n.
+    pub fn available(&mut self, name: &str, pid: i32, n: u32) {
+        let id = self.id(name);
+        self.sv
+            .available(&self.cfg, id, Pid(pid), n, self.now, &mut self.world);
+        self.tick();
+    }
+
+    /// Every pid spawned for `name` since the last `take`.
+    pub fn spawns(&mut self, name: &str) -> Vec<i32> {
+        self.take()
+            .iter()
+            .filter_map(|a| match a {
+                Act::Spawn(n, pid) if n == name => Some(*pid),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// (procs, available) of pool `name`.
+    pub fn pool(&self, name: &str) -> (u32, u32) {
+        self.sv.pool_counts(self.id(name))
+    }
+
     /// Process `pid` of `name` says STOPPING=1.
     pub fn stopping_itself(&mut self, name: &str, pid: i32) {
         let id = self.id(name);

@@ -1,0 +1,215 @@
+//! Pool mode (dovecot's master): preforked workers that accept on the
+//! service's sockets by themselves and report `X_AVAILABLE=n` (client slots
+//! they can still take). The pool grows when every worker is full, shrinks
+//! back to `procs_min` when workers sit idle, and is throttled when its
+//! workers keep failing.
+
+use super::workers::Worker;
+use super::{Effects, Reason, State, Supervisor};
+use crate::config::{Config, Mode};
+use crate::event::{ExitStatus, Pid};
+use crate::fixed::ServiceId;
+use crate::time::Instant;
+
+/// Workers forked per loop turn, over all pools (the rest follow next turn).
+const SPAWNS_PER_TURN: u32 = 10;
+
+/// More failed exits than this within a second throttle a pool (dovecot's
+/// limit), even from workers that had started up fine.
+const FAILURES_PER_SECOND: u32 = 10;
+
+/// SIGINT: how an idle worker is asked to go (dovecot's choice too).
+const SIGINT: u8 = 2;
+
+impl Supervisor {
+    /// The workers of pool `id` and the client slots they report free
+    /// (the status file's `procs` and `available`).
+    pub fn pool_counts(&self, id: ServiceId) -> (u32, u32) {
+        let workers = self.workers.records(id);
+        let available = workers.map(|w| w.available).fold(0u32, u32::saturating_add);
+        (self.accepts[id.index()].workers, available)
+    }
+
+    /// The pool whose worker `pid` is, if it is one.
+    pub fn pool_of(&self, cfg: &Config, pid: Pid) -> Option<ServiceId> {
+        let w = self.workers.records_any().find(|w| w.pid == pid.0)?;
+        (cfg.spec(w.service).mode == Mode::Pool).then_some(w.service)
+    }
+
+    /// Worker `pid` of pool `id` reported `X_AVAILABLE=n`. When no worker
+    /// has a free slot left, one more is started (up to `procs_max`).
+    pub fn available(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        pid: Pid,
+        n: u32,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
+        let Some(w) = self.workers.get_mut(pid).filter(|w| w.service == id) else {
+            return;
+        };
+        w.reported = true;
+        w.capacity = w.capacity.max(n);
+        w.available = n;
+        w.idle_since = match n > 0 && n == w.capacity {
+            true => w.idle_since.or(Some(now)),
+            false => None,
+        };
+        self.counters_changed = true;
+        let all_busy = self
+            .workers
+            .records(id)
+            .filter(|w| !w.interrupted)
+            .all(|w| w.reported && w.available == 0);
+        let room = self.accepts[id.index()].workers < cfg.spec(id).procs_max;
+        if all_busy && room && self.pool_running(cfg, id) {
+            self.spawn_worker(cfg, id, now, fx);
+        }
+    }
+
+    /// Once per loop turn, for every pool: start workers up to `procs_min`
+    /// (at most `SPAWNS_PER_TURN` in all), and interrupt the ones idle
+    /// for longer than `idle_kill` while more than `procs_min` run.
+    pub(super) fn pool_tick(&mut self, cfg: &Config, now: Instant, fx: &mut impl Effects) {
+        let mut budget = SPAWNS_PER_TURN;
+        for id in cfg.ids().filter(|&id| cfg.spec(id).mode == Mode::Pool) {
+            if !self.pool_running(cfg, id) {
+                continue;
+            }
+            let spec = cfg.spec(id);
+            while budget > 0 && self.accepts[id.index()].workers < spec.procs_min {
+                budget -= 1;
+                if !self.spawn_worker(cfg, id, now, fx) {
+                    break;
+                }
+            }
+            let mut staying = self.workers.records(id).filter(|w| !w.interrupted).count();
+            for w in self.workers.records_mut(id) {
+                if staying <= spec.procs_min as usize {
+                    break;
+                }
+                if !w.interrupted && idle_kill_at(w, spec.idle_kill_ms).is_some_and(|at| at <= now)
+                {
+                    fx.kill(Pid(w.pid), SIGINT, false);
+                    w.interrupted = true;
+                    staying -= 1;
+                }
+            }
+        }
+    }
+
+    /// When pool `id` next needs the loop: now while it is short of
+    /// `procs_min`, else when its first idle worker is due to go.
+    pub(super) fn pool_deadline(&self, cfg: &Config, id: ServiceId) -> Option<Instant> {
+        if !self.pool_running(cfg, id) {
+            return None;
+        }
+        let spec = cfg.spec(id);
+        if self.accepts[id.index()].workers < spec.procs_min && self.workers.has_room() {
+            return Some(Instant::from_ms(0));
+        }
+        let staying = || self.workers.records(id).filter(|w| !w.interrupted);
+        if staying().count() <= spec.procs_min as usize {
+            return None;
+        }
+        staying()
+            .filter_map(|w| idle_kill_at(w, spec.idle_kill_ms))
+            .min()
+    }
+
+    /// A worker of pool `id` ended. A failure before it ever reported (it
+    /// never got going), or too many failures in a second, throttle the
+    /// pool: no new workers for a delay that doubles up to the backoff cap,
+    /// until a worker exits cleanly.
+    pub(super) fn pool_worker_ended(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        worker: &Worker,
+        status: ExitStatus,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
+        let spec = cfg.spec(id);
+        let st = &mut self.accepts[id.index()];
+        let slot = &mut self.slots[id.index()];
+        if status.success() || worker.interrupted {
+            st.exit_failures = 0;
+            slot.delay_ms = spec.backoff_first_ms;
+            return;
+        }
+        slot.set_last(Some(status));
+        if now.ms_since(st.exit_failures_since) >= 1000 {
+            (st.exit_failures, st.exit_failures_since) = (0, now);
+        }
+        st.exit_failures += 1;
+        if !worker.reported || st.exit_failures > FAILURES_PER_SECOND {
+            self.throttle(cfg, id, Reason::Throttled, now, fx);
+        }
+    }
+
+    /// Start one worker of pool `id`; false if it could not be.
+    fn spawn_worker(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) -> bool {
+        if !self.workers.has_room() {
+            return false;
+        }
+        match fx.spawn(id) {
+            Ok(pid) => {
+                self.workers.add(pid, id, [0; 16]);
+                self.accepts[id.index()].workers += 1;
+                self.counters_changed = true;
+                true
+            }
+            Err(errno) => {
+                self.throttle(cfg, id, Reason::SpawnFailed(errno), now, fx);
+                false
+            }
+        }
+    }
+
+    /// No new workers for a while: `backoff` (the running workers go on).
+    fn throttle(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        why: Reason,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
+        if !self.pool_running(cfg, id) {
+            return;
+        }
+        let spec = cfg.spec(id);
+        let slot = &mut self.slots[id.index()];
+        let delay = slot.delay_ms.max(1);
+        slot.delay_ms = delay.saturating_mul(2).min(spec.backoff_cap_ms.max(1));
+        slot.reason = why;
+        let until = now.plus_ms(u64::from(delay));
+        self.set_state(id, now, State::Backoff { until }, fx);
+    }
+
+    /// True while pool `id` is wanted and may start workers.
+    fn pool_running(&self, cfg: &Config, id: ServiceId) -> bool {
+        let slot = &self.slots[id.index()];
+        slot.state == (State::Up { pid: None })
+            && slot.want_up
+            && !self.halting
+            && !cfg.spec(id).removed
+    }
+}
+
+/// When an idle worker is due to be interrupted: `idle_kill` after it
+/// became idle, plus up to a tenth more, by pid, so that idle workers do
+/// not all go at once.
+fn idle_kill_at(w: &Worker, idle_kill_ms: u32) -> Option<Instant> {
+    let jitter = u64::from(idle_kill_ms) / 10 * (w.pid.unsigned_abs() as u64 % 97) / 97;
+    Some(w.idle_since?.plus_ms(u64::from(idle_kill_ms) + jitter))
+}
