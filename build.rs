@@ -34,12 +34,12 @@ const LIMITS: &[(&str, usize, &str)] = &[
     (
         "READY_MAX",
         64,
-        "services with `ready = notify` or `fd:N` running at once",
+        "services with `ready = notify` or `fd:N`, and pools, running at once",
     ),
     (
         "WORKERS_MAX",
         1024,
-        "accept-mode workers running at once, over all services",
+        "accept and pool workers running at once, over all services",
     ),
 ];
 

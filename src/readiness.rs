@@ -155,16 +155,14 @@ impl Channels {
 
     /// `RUN_DIR/notify/NAME`; as an abstract name (`@RUN_DIR/...`) for a
     /// service that runs as another user, who could not reach into the
-    /// run directory (mode 0700), or when the run dir path is relative.
+    /// run directory (mode 0700).
     fn socket_path(&self, cfg: &Config, id: ServiceId, out: &mut [u8]) -> Result<usize, Errno> {
         let spec = cfg.spec(id);
         let run = self
             .run_path
             .get(..self.run_path_len)
             .ok_or(Errno::NAMETOOLONG)?;
-        // A relative run dir means nothing in the service's working directory.
-        let abstract_name =
-            !spec.user.is_empty() || !spec.group.is_empty() || !run.starts_with(b"/");
+        let abstract_name = !spec.user.is_empty() || !spec.group.is_empty();
         let mut w = SliceWriter::new(out);
         let fits = (!abstract_name || w.push(b"@").is_ok())
             && w.push(run).is_ok()
