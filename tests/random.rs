@@ -37,8 +37,15 @@ fn random_config(rng: &mut Rng) -> String {
     let mut text = String::new();
     for i in 0..count {
         text += &format!("[s{i}]\nexec = /bin/s{i}\n");
-        match rng.below(5) {
+        match rng.below(7) {
             0 => text += "mode = oneshot\n",
+            3 => text += "ready = notify\n",
+            4 => {
+                text += &format!("mode = pool\nlisten = tcp:127.0.0.1:{}\n", 1000 + i);
+                let min = 1 + rng.below(3);
+                text += &format!("procs_min = {min}\nprocs_max = {}\n", min + rng.below(3));
+                text += rng.pick::<&str>(&["", "idle_kill = 500ms\n"]);
+            }
             1 => text += &format!("mode = activate\nlisten = tcp:127.0.0.1:{}\n", 1000 + i),
             2 => {
                 text += &format!("mode = accept\nlisten = tcp:127.0.0.1:{}\n", 1000 + i);
@@ -103,16 +110,16 @@ fn check_invariants(t: &Sim, seed: u64, step: usize) {
     for id in t.cfg.ids() {
         let spec = t.cfg.spec(id);
         let name = String::from_utf8(t.cfg.name(id).to_vec()).unwrap();
-        if spec.mode == Mode::Accept {
-            // Every live process of an accept service is a counted worker.
+        if matches!(spec.mode, Mode::Accept | Mode::Pool) {
+            // Every live process of an accept service or pool is a counted worker.
             let live = t.world.live.values().filter(|n| **n == name).count() as u32;
             let st = t.sv.accept_stats(id);
             assert_eq!(st.workers, live, "{}: workers of {name}", ctx());
-            assert!(
-                st.workers <= spec.max_workers,
-                "{}: {name} over max_workers",
-                ctx()
-            );
+            let max = match spec.mode {
+                Mode::Pool => spec.procs_max,
+                _ => spec.max_workers,
+            };
+            assert!(st.workers <= max, "{}: {name} over its limit", ctx());
             for (pid, n) in &t.world.live {
                 if *n == name {
                     owners.insert(*pid, 1);
@@ -135,12 +142,26 @@ fn check_invariants(t: &Sim, seed: u64, step: usize) {
             ctx()
         );
     }
-    if let Some(at) = t.sv.next_deadline(&t.cfg) {
+    // "At once" is allowed only for pools still short of procs_min (ten
+    // forks a turn): each turn starts more of them, so the loop cannot spin.
+    let pool_short = t.cfg.ids().any(|id| {
+        let spec = t.cfg.spec(id);
+        spec.mode == Mode::Pool
+            && t.sv.slot(id).state == (State::Up { pid: None })
+            && t.sv.accept_stats(id).workers < spec.procs_min
+    });
+    if let Some(at) = t.sv.next_deadline(&t.cfg)
+        && !pool_short
+    {
         assert!(
             at > t.now,
-            "{}: deadline {at:?} not after now {:?}",
+            "{}: deadline {at:?} not after now {:?}; states {:?}",
             ctx(),
-            t.now
+            t.now,
+            t.cfg
+                .ids()
+                .map(|id| t.sv.slot(id).state)
+                .collect::<Vec<_>>()
         );
     }
     for id in t.cfg.ids() {
@@ -157,12 +178,16 @@ fn run(seed: u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let text = random_config(&mut rng);
     let mut t = Sim::new(&text);
+    // Replaying one seed: show its configuration.
+    if std::env::var("VIGILD_SEED").is_ok() {
+        eprintln!("{text}");
+    }
     let mut doomed = HashMap::new();
     let n = t.cfg.len() as u32;
     for step in 0..300 {
         killed_pids(&t.take(), &mut doomed);
         let id = vigild::fixed::ServiceId(rng.below(n) as u16);
-        match rng.below(12) {
+        match rng.below(13) {
             10 | 11 => {
                 // A connection, where the driver would be polling.
                 let name = String::from_utf8(t.cfg.name(id).to_vec()).unwrap();
@@ -171,6 +196,26 @@ fn run(seed: u64) {
                         Mode::Activate => t.connect(&name),
                         Mode::Accept => drop(t.accept(&name, rng.below(3) as u8)),
                         _ => unreachable!("only socket services are polled"),
+                    }
+                }
+            }
+            12 => {
+                // What a service's processes may say on their notify socket.
+                let name = String::from_utf8(t.cfg.name(id).to_vec()).unwrap();
+                let mut mine: Vec<i32> = t
+                    .world
+                    .live
+                    .iter()
+                    .filter(|(_, n)| **n == name)
+                    .map(|(p, _)| *p)
+                    .collect();
+                mine.sort();
+                if !mine.is_empty() {
+                    let pid = rng.pick(&mine);
+                    match (t.cfg.spec(id).mode, rng.below(4)) {
+                        (Mode::Pool, n) => t.available(&name, pid, n),
+                        (_, 0) => t.stopping_itself(&name, pid),
+                        _ => drop(t.ready(&name, pid)),
                     }
                 }
             }

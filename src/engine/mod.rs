@@ -427,7 +427,14 @@ impl Supervisor {
         };
         cfg.ids()
             .filter_map(|id| {
-                let state = self.slots[id.index()].state.deadline();
+                let slot = &self.slots[id.index()];
+                let state = match slot.state {
+                    // Nothing happens at its end unless it is to start
+                    // again (a throttled pool no longer wanted waits for
+                    // its workers to be stopped, not for the clock).
+                    State::Backoff { .. } if !slot.want_up || self.halting => None,
+                    state => state.deadline(),
+                };
                 match cfg.spec(id).mode {
                     Mode::Accept => [state, accept(id)].into_iter().flatten().min(),
                     Mode::Pool => [state, self.pool_deadline(cfg, id)]
@@ -467,9 +474,10 @@ impl Supervisor {
             }
             Command::Stop(id) => {
                 self.slots[id.index()].want_up = false;
-                match self.slots[id.index()].state {
+                let slot = self.slots[id.index()];
+                match slot.state {
                     State::Down => Answer::StoppedAlready,
-                    State::Stopping { .. } => Answer::StoppingAlready,
+                    State::Stopping { .. } if !slot.stopping_itself => Answer::StoppingAlready,
                     _ if self.running(id) => {
                         self.stop(cfg, id, now, fx);
                         Answer::Stopping
@@ -483,8 +491,9 @@ impl Supervisor {
             }
             Command::Restart(id) => {
                 self.want_up_with_deps(cfg, |x| x == id);
-                match self.slots[id.index()].state {
-                    State::Stopping { .. } => Answer::Stopping,
+                let slot = self.slots[id.index()];
+                match slot.state {
+                    State::Stopping { .. } if !slot.stopping_itself => Answer::Stopping,
                     _ if self.running(id) => {
                         self.stop(cfg, id, now, fx);
                         Answer::Stopping
@@ -881,11 +890,12 @@ impl Supervisor {
         }
     }
 
-    /// True if `id` has a process (or accept workers) and is not stopping.
+    /// True if `id` has a process (or workers) and was not asked to stop
+    /// yet (one stopping by itself was not).
     fn running(&self, id: ServiceId) -> bool {
-        let state = self.slots[id.index()].state;
-        !matches!(state, State::Stopping { .. })
-            && (state.pid().is_some() || self.accepts[id.index()].workers > 0)
+        let slot = &self.slots[id.index()];
+        let asked = matches!(slot.state, State::Stopping { .. }) && !slot.stopping_itself;
+        !asked && (slot.state.pid().is_some() || self.accepts[id.index()].workers > 0)
     }
 
     /// Signal a service's process group, or every worker's group of an accept service.
@@ -998,6 +1008,9 @@ impl Supervisor {
             return;
         }
         let spec = cfg.spec(id);
+        // A stop asked for now overrides a service's own (its end is no
+        // longer judged by the restart policy).
+        self.slots[id.index()].stopping_itself = false;
         let (signal, timeout_ms) = match self.fast {
             true => (SIGTERM, FAST_KILL_MS),
             false => (spec.stop_signal, u64::from(spec.stop_timeout_ms)),
@@ -1124,7 +1137,8 @@ impl Supervisor {
                 continue;
             }
             if !slot.want_up || cfg.spec(id).removed {
-                if slot.state != State::Down {
+                // A throttled pool's workers are stopped by `stop_in_order`.
+                if slot.state != State::Down && !self.running(id) {
                     self.set_state(id, now, State::Down, fx);
                 }
                 continue;
