@@ -250,6 +250,23 @@ fn up_stopping_itself_that_hangs_is_killed_after_stop_timeout() {
     );
 }
 
+#[test]
+fn up_stopping_itself_then_asked_to_stop_gets_its_stop_signal() {
+    let mut t = Sim::new("[db]\nexec = /bin/db\nready = notify\nstop_timeout = 0\n");
+    let pid = t.spawned("db");
+    t.ready("db", pid);
+    t.stopping_itself("db", pid);
+    t.take();
+    assert!(
+        t.sv.next_deadline(&t.cfg).is_none(),
+        "stop_timeout = 0: no deadline"
+    );
+    assert_eq!(t.stop("db"), Answer::Stopping);
+    assert_eq!(t.take()[..2], [group_kill(pid, 15), group_kill(pid, 9)]);
+    t.exit(pid, KILLED);
+    assert_eq!(t.state("db"), State::Down);
+}
+
 // ---- up -----------------------------------------------------------------
 
 #[test]

@@ -593,8 +593,9 @@ impl Supervisor {
     }
 
     /// The service's process `pid` said it is shutting down (`STOPPING=1`):
-    /// `stopping`, with KILL after `stop_timeout`. No signal is sent; when
-    /// it ends, the restart policy decides as for any other end.
+    /// `stopping`, with KILL after `stop_timeout` (none if 0). No signal is
+    /// sent; when it ends, the restart policy decides as for any other end.
+    /// A stop asked for meanwhile is carried out as usual (`running`).
     pub fn stopping_itself(
         &mut self,
         cfg: &Config,
