@@ -797,7 +797,8 @@ impl Driver {
                 }
             }
             (Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal, None) => {
-                unreachable!("name resolved above")
+                // The name was resolved above.
+                unreachable!()
             }
         }
     }

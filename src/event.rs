@@ -1,6 +1,7 @@
 //! The vocabulary shared by the engine and the driver: process ids, exit
 //! statuses, signal numbers and error numbers, as plain data.
 
+use crate::fixed::{word, word_index};
 use core::fmt;
 
 /// A process id handed out by the driver (always > 0).
@@ -33,40 +34,15 @@ impl fmt::Display for ExitStatus {
     }
 }
 
-/// Linux signal numbers (the generic table, x86 and arm alike) and their names.
-const SIGNALS: &[(u8, &str)] = &[
-    (1, "HUP"),
-    (2, "INT"),
-    (3, "QUIT"),
-    (4, "ILL"),
-    (5, "TRAP"),
-    (6, "ABRT"),
-    (7, "BUS"),
-    (8, "FPE"),
-    (9, "KILL"),
-    (10, "USR1"),
-    (11, "SEGV"),
-    (12, "USR2"),
-    (13, "PIPE"),
-    (14, "ALRM"),
-    (15, "TERM"),
-    (16, "STKFLT"),
-    (17, "CHLD"),
-    (18, "CONT"),
-    (19, "STOP"),
-    (20, "TSTP"),
-    (21, "TTIN"),
-    (22, "TTOU"),
-    (23, "URG"),
-    (24, "XCPU"),
-    (25, "XFSZ"),
-    (26, "VTALRM"),
-    (27, "PROF"),
-    (28, "WINCH"),
-    (29, "IO"),
-    (30, "PWR"),
-    (31, "SYS"),
-];
+/// Linux signal names (the generic table, x86 and arm alike), signal 1
+/// first. One string, not a table of (number, name) pairs: a quarter of the
+/// bytes in the binary.
+const SIGNALS: &str = "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS";
+
+/// The name of signal `n`, if it has one.
+fn signal_name(n: u8) -> Option<&'static str> {
+    word(SIGNALS, usize::from(n).checked_sub(1)?)
+}
 
 /// `SIGKILL`.
 pub const SIGKILL: u8 = 9;
@@ -74,8 +50,8 @@ pub const SIGKILL: u8 = 9;
 /// `TERM`, `SIGTERM` or a number 1..=64 → the signal number.
 pub fn parse_signal(text: &[u8]) -> Option<u8> {
     let name = text.strip_prefix(b"SIG").unwrap_or(text);
-    if let Some(&(num, _)) = SIGNALS.iter().find(|(_, n)| n.as_bytes() == name) {
-        return Some(num);
+    if let Some(i) = word_index(SIGNALS, name) {
+        return Some(i as u8 + 1);
     }
     match parse_u64(text) {
         Some(n @ 1..=64) => Some(n as u8),
@@ -88,8 +64,8 @@ pub struct SignalName(pub u8);
 
 impl fmt::Display for SignalName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match SIGNALS.iter().find(|(n, _)| *n == self.0) {
-            Some((_, name)) => f.write_str(name),
+        match signal_name(self.0) {
+            Some(name) => f.write_str(name),
             None => write!(f, "{}", u32::from(self.0)),
         }
     }
@@ -98,47 +74,41 @@ impl fmt::Display for SignalName {
 /// Displays an errno value by its symbolic name (`ENOENT`), as `reason=` shows it.
 pub struct ErrnoName(pub u16);
 
-const ERRNOS: &[(u16, &str)] = &[
-    (1, "EPERM"),
-    (2, "ENOENT"),
-    (3, "ESRCH"),
-    (4, "EINTR"),
-    (5, "EIO"),
-    (6, "ENXIO"),
-    (7, "E2BIG"),
-    (8, "ENOEXEC"),
-    (9, "EBADF"),
-    (11, "EAGAIN"),
-    (12, "ENOMEM"),
-    (13, "EACCES"),
-    (14, "EFAULT"),
-    (16, "EBUSY"),
-    (17, "EEXIST"),
-    (20, "ENOTDIR"),
-    (21, "EISDIR"),
-    (22, "EINVAL"),
-    (23, "ENFILE"),
-    (24, "EMFILE"),
-    (26, "ETXTBSY"),
-    (28, "ENOSPC"),
-    (36, "ENAMETOOLONG"),
-    (38, "ENOSYS"),
-    (32, "EPIPE"),
-    (40, "ELOOP"),
-    (71, "EPROTO"),
-    (95, "EOPNOTSUPP"),
-    (97, "EAFNOSUPPORT"),
-    (98, "EADDRINUSE"),
-    (99, "EADDRNOTAVAIL"),
-    (103, "ECONNABORTED"),
-    (105, "ENOBUFS"),
-    (111, "ECONNREFUSED"),
-];
+/// The errno names vigild may show, errno 1 first, an empty name for the
+/// numbers it never meets (shown as `E` and the number). One string: a
+/// table of (number, name) pairs would take twice the bytes.
+const ERRNOS: &str = concat!(
+    // 1 to 10
+    "EPERM ENOENT ESRCH EINTR EIO ENXIO E2BIG ENOEXEC EBADF  ",
+    // 11 to 20
+    "EAGAIN ENOMEM EACCES EFAULT  EBUSY EEXIST   ENOTDIR ",
+    // 21 to 30
+    "EISDIR EINVAL ENFILE EMFILE  ETXTBSY  ENOSPC   ",
+    // 31 to 40
+    " EPIPE    ENAMETOOLONG  ENOSYS  ELOOP ",
+    // 41 to 50
+    "          ",
+    // 51 to 60
+    "          ",
+    // 61 to 70
+    "          ",
+    // 71 to 80
+    "EPROTO          ",
+    // 81 to 90
+    "          ",
+    // 91 to 100
+    "    EOPNOTSUPP  EAFNOSUPPORT EADDRINUSE EADDRNOTAVAIL  ",
+    // 101 to 110
+    "  ECONNABORTED  ENOBUFS      ",
+    // 111 to 111
+    "ECONNREFUSED",
+);
 
 impl fmt::Display for ErrnoName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match ERRNOS.iter().find(|(n, _)| *n == self.0) {
-            Some((_, name)) => f.write_str(name),
+        let name = word(ERRNOS, usize::from(self.0).wrapping_sub(1));
+        match name.filter(|n| !n.is_empty()) {
+            Some(name) => f.write_str(name),
             None => write!(f, "E{}", u32::from(self.0)),
         }
     }

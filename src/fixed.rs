@@ -342,3 +342,17 @@ pub fn write_hex_escape(w: &mut impl fmt::Write, b: u8) -> fmt::Result {
     // Four ASCII bytes.
     w.write_str(core::str::from_utf8(&text).unwrap_or("?"))
 }
+
+/// Word `n` (from 0) of a space-separated `list`. The name tables (signals,
+/// errnos, config keys) are such strings: a quarter of the bytes of
+/// `&[&str]` tables, and one lookup for all of them.
+#[inline(never)]
+pub fn word(list: &'static str, n: usize) -> Option<&'static str> {
+    list.split(' ').nth(n)
+}
+
+/// The position of `w` in a space-separated `list`.
+#[inline(never)]
+pub fn word_index(list: &str, w: &[u8]) -> Option<usize> {
+    list.split(' ').position(|x| x.as_bytes() == w)
+}

@@ -242,3 +242,35 @@ fn engine_modules_make_no_system_calls() {
         assert!(!text.contains("rustix::") && !text.contains("libc::") && !text.contains("std::"));
     }
 }
+
+#[test]
+fn errno_and_signal_names_both_ways() {
+    use vigild::event::{ErrnoName, ExitStatus, SignalName, parse_signal};
+    let errno = |n| ErrnoName(n).to_string();
+    assert_eq!(errno(1), "EPERM");
+    assert_eq!(errno(2), "ENOENT");
+    assert_eq!(errno(24), "EMFILE");
+    assert_eq!(errno(36), "ENAMETOOLONG");
+    assert_eq!(errno(98), "EADDRINUSE");
+    assert_eq!(errno(111), "ECONNREFUSED");
+    for unnamed in [0, 10, 41, 112, 500] {
+        assert_eq!(errno(unnamed), format!("E{unnamed}"));
+    }
+    let signal = |n| SignalName(n).to_string();
+    assert_eq!(signal(1), "HUP");
+    assert_eq!(signal(9), "KILL");
+    assert_eq!(signal(15), "TERM");
+    assert_eq!(signal(31), "SYS");
+    assert_eq!(signal(0), "0");
+    assert_eq!(signal(34), "34");
+    assert_eq!(parse_signal(b"HUP"), Some(1));
+    assert_eq!(parse_signal(b"SIGTERM"), Some(15));
+    assert_eq!(parse_signal(b"SYS"), Some(31));
+    assert_eq!(parse_signal(b"9"), Some(9));
+    assert_eq!(parse_signal(b"64"), Some(64));
+    assert_eq!(parse_signal(b"65"), None);
+    assert_eq!(parse_signal(b""), None);
+    assert_eq!(parse_signal(b"SIG"), None);
+    assert_eq!(ExitStatus::Signal(6).to_string(), "signal:ABRT");
+    assert_eq!(ExitStatus::Code(255).to_string(), "exit:255");
+}

@@ -573,7 +573,8 @@ impl Supervisor {
                 self.ended(cfg, id, now, status.success(), fx)
             }
             State::Down | State::Listening | State::Backoff { .. } => {
-                unreachable!("no pid in this state")
+                // No pid in these states.
+                unreachable!()
             }
         }
         Some(id)
