@@ -1384,3 +1384,75 @@ fn accept_emfile_pauses_without_spinning() {
         v.fail("no client served after the fd limit was raised again");
     }
 }
+
+// ---- pool ---------------------------------------------------------------
+
+/// A dovecot-style pool of Python workers (`tests/system/poolworker.py`,
+/// two client slots each, accepting by themselves on the socket vigild
+/// bound): six clients at once make it grow from `procs_min` = 1 to
+/// `procs_max` = 3 workers, a seventh waits in the backlog; when the
+/// clients are gone the idle workers get SIGINT after `idle_kill` and the
+/// pool is back at one worker, which still serves.
+#[test]
+#[ignore = "needs .ci/system-tests (python3)"]
+fn pool_of_python_workers_grows_under_load_and_shrinks_when_idle() {
+    let port = free_v4();
+    let worker = fixtures().join("poolworker.py");
+    let conf = format!(
+        "[imap]\nmode = pool\nlisten = tcp:127.0.0.1:{port}\nexec = {} {} 2\n\
+         procs_min = 1\nprocs_max = 3\nidle_kill = 1s\n",
+        python(),
+        worker.display()
+    );
+    let d = Daemon::start("sys-pool", &conf);
+    let idle = d.wait_svc("imap", "one worker reporting", |s| {
+        s.get("procs") == "1" && s.get("available") == "2"
+    });
+    assert_eq!(idle.state(), "up");
+
+    let mut clients = vec![];
+    let mut pids = std::collections::BTreeSet::new();
+    for i in 0..6 {
+        let mut c = connect(&d, v4(port));
+        let line = read_line(&mut c, DEADLINE)
+            .unwrap_or_else(|| d.fail(&format!("client {i} got no greeting")));
+        pids.insert(line);
+        clients.push(c);
+    }
+    assert_eq!(pids.len(), 3, "six clients over three workers: {pids:?}");
+    let full = d.wait_svc("imap", "three full workers", |s| {
+        s.get("procs") == "3" && s.get("available") == "0"
+    });
+    assert_eq!(full.state(), "up");
+
+    let mut seventh = connect(&d, v4(port));
+    assert_eq!(
+        read_line(&mut seventh, Duration::from_millis(700)),
+        None,
+        "a seventh client is served beyond procs_max"
+    );
+    drop(seventh);
+    assert_eq!(d.svc("imap").unwrap().get("procs"), "3");
+
+    drop(clients);
+    let t = Instant::now();
+    let shrunk = d.wait_svc("imap", "back to one idle worker", |s| {
+        s.get("procs") == "1" && s.get("available") == "2"
+    });
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "shrank after {took:?}, before idle_kill"
+    );
+    assert_eq!(shrunk.state(), "up");
+    assert_eq!(
+        shrunk.reason(),
+        "",
+        "an idle kill is no failure: {}",
+        shrunk.line
+    );
+
+    let mut again = connect(&d, v4(port));
+    let line = read_line(&mut again, DEADLINE).unwrap_or_else(|| d.fail("no greeting"));
+    assert!(pids.contains(&line), "served by a worker of before: {line}");
+}
