@@ -599,6 +599,18 @@ impl Driver {
     }
 
     fn on_exit(&mut self, pid: Pid, status: ExitStatus, now: Instant) {
+        // What it said before it ended comes first: a READY=1 (or
+        // STOPPING=1, STATUS=) still queued on its channel when the exit is
+        // seen in the same turn would otherwise go with the channel (systemd
+        // reads its notify socket before SIGCHLD for the same reason).
+        let pool = self.sv.pool_of(&self.configs[self.active], pid);
+        let channel = self
+            .channels
+            .iter()
+            .find(|(_, c)| c.pid == pid || Some(c.service) == pool);
+        if let Some((i, _)) = channel {
+            self.on_channel(i, now);
+        }
         let (sv, mut fx) = self.parts();
         let cfg = fx.cfg;
         // Not a service: an orphan vigild adopted as subreaper. Reaped, done.

@@ -299,3 +299,23 @@ fn pool_grows_to_procs_max_and_shrinks_to_procs_min() {
     assert_eq!(later.get("available"), "2", "{}", later.line);
     assert_eq!(later.reason(), "", "no failure counted: {}", later.line);
 }
+
+/// READY=1 and then the exit, both seen in the same loop turn (vigild is
+/// stopped meanwhile): the READY=1 still counts, so the run was `up` and
+/// its exit 0 is no failure.
+#[test]
+fn ready_then_exit_in_the_same_turn_is_not_lost() {
+    let d = start(
+        "rdyquick",
+        "[quick]\nexec = sh -c \"sleep 0.5; exec @NOTIFY@ READY=1\"\nready = notify\n\
+         restart = on-failure\nbackoff = 5s 5s\n",
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    d.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(1300));
+    d.signal(libc::SIGCONT);
+    let down = d.wait_svc("quick", "down", |s| s.state() == "down");
+    assert_eq!(down.last(), "exit:0", "{}", down.line);
+    d.wait_stderr("quick: starting -> up");
+    d.wait_stderr("quick: up -> down");
+}

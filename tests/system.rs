@@ -1,5 +1,6 @@
-//! System tests of vigild's socket modes (SPEC.md §2, §3, §5): vigild starts
-//! real third-party programs itself and real clients talk to them.
+//! System tests of vigild's socket modes and readiness (SPEC.md §2, §3, §5):
+//! vigild starts real third-party programs itself and real clients talk to
+//! them.
 //!
 //! - `activate`: gunicorn (PyPI) serves `tests/system/app.py` through the
 //!   sockets vigild hands over as `LISTEN_FDS` (TCP over 127.0.0.1 and ::1, a
@@ -10,12 +11,19 @@
 //!   `drop_timeout` and `stop` are checked from the outside; a flood of
 //!   connections hits a vigild that runs with only 32 file descriptors, and
 //!   one whose accept(2) fails with EMFILE.
+//! - `ready = notify`: redis-server (`--supervised systemd`, Debian's build
+//!   with libsystemd) and gunicorn (its arbiter's own sd_notify) are `up`
+//!   exactly when they answer: redis-cli gets PONG, curl gets a page, at the
+//!   first look at the status file that says `up`; redis loading a dataset
+//!   stays `starting` meanwhile; their `STATUS=` texts show; redis's own
+//!   SHUTDOWN (STOPPING=1) and vigild's stop end cleanly.
 //!
 //! Every test is `#[ignore]`d so that a plain `cargo test` passes on a machine
-//! without these programs; `.ci/system-tests` installs them (BusyBox, curl, a
-//! venv with gunicorn) and runs `cargo test --test system -- --include-ignored`.
-//! The programs are found through `SYSTEST_GUNICORN`,
-//! `SYSTEST_PYTHON` and `SYSTEST_BUSYBOX`, or at the paths that script
+//! without these programs; `.ci/system-tests` installs them (BusyBox, curl,
+//! redis-server and redis-tools, a venv with gunicorn) and runs
+//! `cargo test --test system -- --include-ignored`. The programs are found
+//! through `SYSTEST_GUNICORN`, `SYSTEST_PYTHON`, `SYSTEST_BUSYBOX`,
+//! `SYSTEST_REDIS_SERVER` and `SYSTEST_REDIS_CLI`, or at the paths that script
 //! installs them to (not `VIGILD_*` names: build.rs refuses unknown ones).
 //!
 //! Only 127.0.0.1 and ::1 are used; ports are picked by binding port 0 and
@@ -78,6 +86,19 @@ fn python() -> String {
 
 fn busybox() -> String {
     program("SYSTEST_BUSYBOX", PathBuf::from("/bin/busybox"))
+}
+
+/// Debian's redis-server (package `redis-server`).
+fn redis_server() -> String {
+    program(
+        "SYSTEST_REDIS_SERVER",
+        PathBuf::from("/usr/bin/redis-server"),
+    )
+}
+
+/// Debian's redis-cli (package `redis-tools`).
+fn redis_cli() -> String {
+    program("SYSTEST_REDIS_CLI", PathBuf::from("/usr/bin/redis-cli"))
 }
 
 /// Run curl (silent, errors shown, at most 10 s).
@@ -1455,4 +1476,409 @@ fn pool_of_python_workers_grows_under_load_and_shrinks_when_idle() {
     let mut again = connect(&d, v4(port));
     let line = read_line(&mut again, DEADLINE).unwrap_or_else(|| d.fail("no greeting"));
     assert!(pids.contains(&line), "served by a worker of before: {line}");
+}
+
+// ---- ready = notify: redis and gunicorn -------------------------------------
+
+/// Read `name`'s status line every millisecond (the harness' waits look
+/// every 10 ms; a short `starting` needs a closer look) and hand each line
+/// that differs from the one before to `seen` the moment it is read, until
+/// `seen` says that was the one; every line handed over, in order.
+#[track_caller]
+fn watch(d: &Daemon, name: &str, what: &str, mut seen: impl FnMut(&Svc) -> bool) -> Vec<Svc> {
+    let end = Instant::now() + DEADLINE;
+    let mut lines: Vec<Svc> = Vec::new();
+    loop {
+        if let Some(s) = d.svc(name)
+            && lines.last().is_none_or(|l| l.line != s.line)
+        {
+            let done = seen(&s);
+            lines.push(s);
+            if done {
+                return lines;
+            }
+        }
+        if let Some(st) = d.exited() {
+            d.fail(&format!(
+                "vigild exited ({st}) while watching {name} for: {what}"
+            ));
+        }
+        if Instant::now() >= end {
+            let lines: Vec<&str> = lines.iter().map(|s| s.line.as_str()).collect();
+            d.fail(&format!(
+                "timed out after {DEADLINE:?} watching {name} for: {what}; saw {lines:#?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Every line but the last (the `up` one) says `starting`, with the pid
+/// that went `up`: one process, never up before it said so.
+#[track_caller]
+fn starting_until_up(d: &Daemon, lines: &[Svc]) {
+    let up = lines.last().unwrap();
+    for s in &lines[..lines.len() - 1] {
+        if s.state() != "starting" || s.pid() != up.pid() {
+            let all: Vec<&str> = lines.iter().map(|s| s.line.as_str()).collect();
+            d.fail(&format!(
+                "before `up` (pid {}) the status file said {:?}; every line: {all:#?}",
+                up.pid(),
+                s.line
+            ));
+        }
+    }
+}
+
+/// The lines seen, for the test's output.
+fn states(lines: &[Svc]) -> String {
+    let words: Vec<String> = lines
+        .iter()
+        .map(|s| match s.get("status") {
+            "" => s.state().to_string(),
+            status => format!("{}({status})", s.state()),
+        })
+        .collect();
+    words.join(" -> ")
+}
+
+/// One redis-cli command against 127.0.0.1:`port`, never retried: what it
+/// printed (stdout, then stderr), trimmed.
+fn redis_cli_once(port: u16, args: &[&str]) -> String {
+    let mut cmd = Command::new(redis_cli());
+    cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args);
+    let out = run_limited(cmd);
+    format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr))
+        .trim()
+        .to_string()
+}
+
+/// A `[redis]` service: Debian's redis-server in the foreground on
+/// 127.0.0.1:`port`, with no snapshots and no AOF, its files (its log, a
+/// dataset to load if the test put one there) in the test's directory,
+/// telling vigild when it is ready through sd_notify (`--supervised systemd`:
+/// Debian builds it with libsystemd).
+fn redis_conf(port: u16) -> String {
+    format!(
+        "[redis]\n\
+         exec = \"{redis}\" --port {port} --bind 127.0.0.1 --save \"\" --appendonly no \
+         --daemonize no --dir @DIR@ --logfile @DIR@/redis.log --supervised systemd\n\
+         ready = notify\n\
+         stop_timeout = 5s\n\
+         backoff = 100ms 1s\n",
+        redis = redis_server(),
+    )
+}
+
+/// Fail with vigild's diagnostics and redis's own log.
+#[track_caller]
+fn redis_fail(d: &Daemon, msg: &str) -> ! {
+    let log = fs::read_to_string(d.dir.join("redis.log")).unwrap_or_default();
+    d.fail(&format!("{msg}\n--- redis log ---\n{log}"))
+}
+
+/// The pid redis-server reports for itself (`INFO server`).
+fn redis_pid(d: &Daemon, port: u16) -> i32 {
+    let info = redis_cli_once(port, &["info", "server"]);
+    info.lines()
+        .find_map(|l| l.trim().strip_prefix("process_id:")?.parse().ok())
+        .unwrap_or_else(|| redis_fail(d, &format!("no process_id in INFO server: {info:?}")))
+}
+
+/// redis-server, started by vigild with `--supervised systemd`, sends three
+/// datagrams from its main pid: `STATUS=Redis is loading...`, `STATUS=Ready
+/// to accept connections` and `READY=1`. At the first look at the status
+/// file that says `up`, one `redis-cli ping` (no retry) gets PONG; the line
+/// has `ready=yes`, redis's last status text, and the pid redis reports for
+/// itself. Redis's own SHUTDOWN (STOPPING=1, then exit 0) ends that run and
+/// the restart policy starts the next one, again answering at `up`;
+/// `vigilctl stop` (TERM) ends it with exit 0, and its notify socket goes.
+#[test]
+#[ignore = "needs .ci/system-tests (redis-server, redis-tools)"]
+fn notify_redis_is_up_when_it_answers() {
+    let p = free_v4();
+    let d = Daemon::start("redis", &redis_conf(p));
+    let t0 = Instant::now();
+    let mut pong = String::new();
+    let lines = watch(&d, "redis", "up", |s| {
+        let up = s.state() == "up";
+        if up {
+            pong = redis_cli_once(p, &["ping"]);
+        }
+        up
+    });
+    let took = t0.elapsed();
+    let up = lines.last().unwrap().clone();
+    if pong != "PONG" {
+        redis_fail(
+            &d,
+            &format!("ping at the first look that said up: {pong:?}; {}", up.line),
+        );
+    }
+    starting_until_up(&d, &lines);
+    let pid = up.pid();
+    assert_eq!(up.get("ready"), "yes", "{}", up.line);
+    assert_eq!(
+        up.get("status"),
+        "\"Ready to accept connections\"",
+        "{}",
+        up.line
+    );
+    assert_eq!(up.restarts(), 0, "{}", up.line);
+    assert_eq!(
+        redis_pid(&d, p),
+        pid,
+        "the status file's pid is not redis's"
+    );
+    d.wait_stderr(&format!("redis: starting -> up (pid {pid})"));
+    assert!(d.run.join("notify/redis").exists(), "no notify socket file");
+    eprintln!(
+        "redis: up {took:?} after vigild was ready: {}",
+        states(&lines)
+    );
+
+    // SHUTDOWN: redis says STOPPING=1 and exits 0; `restart = always`
+    // starts the next run, which must answer when it is up as well.
+    let said = redis_cli_once(p, &["shutdown", "nosave"]);
+    let mut pong = String::new();
+    let lines = watch(&d, "redis", "up again, another pid", |s| {
+        let up = s.state() == "up" && s.pid() != pid;
+        if up {
+            pong = redis_cli_once(p, &["ping"]);
+        }
+        up
+    });
+    let up2 = lines.last().unwrap().clone();
+    if pong != "PONG" {
+        redis_fail(
+            &d,
+            &format!(
+                "ping at the first look that said up again: {pong:?}; {}",
+                up2.line
+            ),
+        );
+    }
+    d.wait_for("the first redis to be reaped", || reaped(pid).then_some(()));
+    assert_eq!(up2.last(), "exit:0", "{}", up2.line);
+    assert_eq!(up2.restarts(), 1, "{}", up2.line);
+    assert_eq!(
+        up2.get("status"),
+        "\"Ready to accept connections\"",
+        "{}",
+        up2.line
+    );
+    let pid2 = up2.pid();
+    assert_eq!(redis_pid(&d, p), pid2);
+    // Its STOPPING=1 is read before its exit, even when both are seen in
+    // the same loop turn.
+    d.wait_stderr(&format!("redis: up -> stopping (pid {pid})"));
+    eprintln!("redis: SHUTDOWN ({said:?}): {}", states(&lines));
+
+    // vigild's stop: TERM; redis says STOPPING=1 (vigild is stopping it
+    // already) and exits 0.
+    let out = d.ctl(&["stop", "redis"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let down = d.wait_svc("redis", "down", |s| s.state() == "down");
+    assert_eq!(down.last(), "exit:0", "{}", down.line);
+    assert_eq!(down.pid(), 0, "{}", down.line);
+    assert!(!down.line.contains("status="), "{}", down.line);
+    d.wait_for("the second redis to be reaped", || {
+        reaped(pid2).then_some(())
+    });
+    d.wait_for("the notify socket file to go", || {
+        (!d.run.join("notify/redis").exists()).then_some(())
+    });
+    let refused = redis_cli_once(p, &["ping"]);
+    assert_ne!(refused, "PONG", "a redis still answers after the stop");
+}
+
+/// A Redis RDB file (format version 9, which Redis 7 reads) of `n` string
+/// keys `key:00000000`, ... with an 8-byte zero checksum (Redis then skips
+/// the check): loading it keeps redis-server busy for a while before it is
+/// ready.
+fn write_rdb(path: &Path, n: u32) {
+    fn length(out: &mut Vec<u8>, n: u32) {
+        if n < 64 {
+            out.push(n as u8);
+        } else if n < 16384 {
+            out.extend_from_slice(&[0x40 | (n >> 8) as u8, n as u8]);
+        } else {
+            out.push(0x80);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+    fn string(out: &mut Vec<u8>, s: &[u8]) {
+        length(out, s.len() as u32);
+        out.extend_from_slice(s);
+    }
+    let mut out = b"REDIS0009".to_vec();
+    out.extend_from_slice(&[0xFE, 0]); // SELECTDB 0
+    out.push(0xFB); // RESIZEDB: n keys, none with an expiry
+    length(&mut out, n);
+    length(&mut out, 0);
+    for i in 0..n {
+        out.push(0); // a string value
+        string(&mut out, format!("key:{i:08}").as_bytes());
+        string(&mut out, format!("value-{i:08}").as_bytes());
+    }
+    out.push(0xFF); // EOF
+    out.extend_from_slice(&[0; 8]);
+    fs::write(path, out).unwrap();
+}
+
+/// redis-server with a dataset to load (an RDB file of 500,000 keys) is not
+/// ready until it has loaded it, though it listens all along: vigild shows
+/// it `starting`, with `status="Redis is loading..."`, while a ping gets
+/// LOADING; `up` comes with READY=1, when a ping (at the first look that
+/// says `up`) gets PONG and every key is there.
+#[test]
+#[ignore = "needs .ci/system-tests (redis-server, redis-tools)"]
+fn notify_redis_loading_a_dataset_is_starting_until_ready() {
+    const KEYS: u32 = 500_000;
+    let p = free_v4();
+    let dir = TempDir::new("redisload");
+    write_rdb(&dir.join("dump.rdb"), KEYS);
+    let d = Daemon::start_in(dir, &redis_conf(p), Opts::default());
+    let t0 = Instant::now();
+    let mut loading: Option<(String, Duration)> = None;
+    let mut pong = String::new();
+    let lines = watch(&d, "redis", "up", |s| {
+        if loading.is_none()
+            && s.state() == "starting"
+            && s.get("status") == "\"Redis is loading...\""
+        {
+            loading = Some((redis_cli_once(p, &["ping"]), t0.elapsed()));
+        }
+        let up = s.state() == "up";
+        if up {
+            pong = redis_cli_once(p, &["ping"]);
+        }
+        up
+    });
+    let took = t0.elapsed();
+    let up = lines.last().unwrap().clone();
+    if pong != "PONG" {
+        redis_fail(
+            &d,
+            &format!("ping at the first look that said up: {pong:?}; {}", up.line),
+        );
+    }
+    starting_until_up(&d, &lines);
+    let Some((while_loading, at)) = loading else {
+        redis_fail(
+            &d,
+            &format!(
+                "never saw `starting` with redis's loading status: {}",
+                states(&lines)
+            ),
+        )
+    };
+    if !while_loading.starts_with("LOADING") {
+        redis_fail(
+            &d,
+            &format!("a ping while the status file said loading answered {while_loading:?}"),
+        );
+    }
+    assert_eq!(up.get("ready"), "yes", "{}", up.line);
+    assert_eq!(
+        up.get("status"),
+        "\"Ready to accept connections\"",
+        "{}",
+        up.line
+    );
+    assert_eq!(redis_cli_once(p, &["dbsize"]), KEYS.to_string());
+    assert_eq!(redis_pid(&d, p), up.pid());
+    let log = fs::read_to_string(d.dir.join("redis.log")).unwrap_or_default();
+    let loaded = log
+        .lines()
+        .find_map(|l| l.split_once("DB loaded from disk: ").map(|(_, t)| t))
+        .unwrap_or("?");
+    eprintln!(
+        "redis with {KEYS} keys: loading seen at {at:?} (ping: {while_loading:?}), up at \
+         {took:?} (redis: loaded in {loaded}): {}",
+        states(&lines)
+    );
+}
+
+/// gunicorn's arbiter (since gunicorn 20.0) sends `READY=1\nSTATUS=Gunicorn
+/// arbiter booted`, one datagram, once its listening socket is bound (before
+/// its workers boot). Started by vigild binding its own 127.0.0.1 port, it
+/// is `starting` while Python boots; at the first look at the status file
+/// that says `up`, one curl gets the page, served by a worker of the master
+/// vigild started. `vigilctl stop` (TERM) ends it with exit 0.
+#[test]
+#[ignore = "needs .ci/system-tests (gunicorn, curl)"]
+fn notify_gunicorn_is_up_when_it_serves() {
+    let p = free_v4();
+    let conf = format!(
+        "[web]\n\
+         exec = \"{gunicorn}\" --workers 1 --graceful-timeout 5 --bind 127.0.0.1:{p} \
+         --chdir \"{fixtures}\" app:app\n\
+         ready = notify\n\
+         env = HOME=@DIR@\n\
+         env = PYTHONDONTWRITEBYTECODE=1\n\
+         stop_timeout = 5s\n",
+        gunicorn = gunicorn(),
+        fixtures = fixtures().display(),
+    );
+    let d = Daemon::start("gunicorn-notify", &conf);
+    let t0 = Instant::now();
+    let url = format!("http://127.0.0.1:{p}/ready");
+    let mut answer = None;
+    let lines = watch(&d, "web", "up", |s| {
+        let up = s.state() == "up";
+        if up {
+            let asked = Instant::now();
+            answer = Some((curl(&[&url]), asked.elapsed()));
+        }
+        up
+    });
+    let took = t0.elapsed();
+    let up = lines.last().unwrap().clone();
+    let (out, served_in) = answer.unwrap();
+    if !out.status.success() {
+        d.fail(&format!(
+            "curl at the first look that said up failed: {}; {}",
+            show(&out),
+            up.line
+        ));
+    }
+    let master = up.pid();
+    assert_eq!(
+        stdout(&out),
+        format!("hello path=/ready master={master} fdnames=- local=127.0.0.1:{p}\n"),
+        "{}",
+        up.line
+    );
+    starting_until_up(&d, &lines);
+    assert_eq!(
+        lines[0].state(),
+        "starting",
+        "gunicorn was up at the first look: {}",
+        states(&lines)
+    );
+    assert_eq!(up.get("ready"), "yes", "{}", up.line);
+    assert_eq!(
+        up.get("status"),
+        "\"Gunicorn arbiter booted\"",
+        "{}",
+        up.line
+    );
+    d.wait_stderr(&format!("web: starting -> up (pid {master})"));
+    eprintln!(
+        "gunicorn: up {took:?} after vigild was ready, first page in {served_in:?}: {}",
+        states(&lines)
+    );
+
+    let out = d.ctl(&["stop", "web"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let down = d.wait_svc("web", "down", |s| s.state() == "down");
+    assert_eq!(down.last(), "exit:0", "{}", down.line);
+    d.wait_for("the gunicorn master to be reaped", || {
+        reaped(master).then_some(())
+    });
+    d.wait_for("the notify socket file to go", || {
+        (!d.run.join("notify/web").exists()).then_some(())
+    });
 }
