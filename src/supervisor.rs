@@ -141,7 +141,9 @@ pub fn main(args: Args) -> c_int {
     load(o.config, &mut st.text, &mut st.configs[0], errors);
     if !errors.is_empty() {
         print_errors(o.config, errors, |line| say!("{line}"));
-        say!("{} errors, nothing started", errors.count());
+        let n = errors.count();
+        let s = if n == 1 { "" } else { "s" };
+        say!("{n} error{s}, nothing started");
         return 2;
     }
     let cfg = &st.configs[0];
