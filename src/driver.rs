@@ -41,10 +41,6 @@ const COUNTERS_DELAY_MS: u64 = 1000;
 /// listener cannot starve the others, the control FIFO or reaping.
 const ACCEPT_BATCH: usize = 16;
 
-/// Largest notification datagram read (systemd's limit too); a longer one
-/// is cut.
-const NOTICE_MAX: usize = 4096;
-
 /// Datagrams read from one notify socket per loop turn.
 const NOTICES_PER_TURN: usize = 16;
 
@@ -85,6 +81,8 @@ pub struct Driver {
     pub listeners: Listeners,
     /// The readiness channels of running services.
     pub channels: Channels,
+    /// Where a notification datagram is read into (lent out while it is).
+    pub notice: Option<&'static mut [u8; readiness::NOTICE_MAX]>,
     /// The credentials of the accept service that last spawned a worker.
     pub worker_creds: Option<(ServiceId, Option<Creds>)>,
     /// The status file needs rewriting.
@@ -620,7 +618,14 @@ impl Driver {
     /// Channel `i` has something to read: at most `NOTICES_PER_TURN`
     /// datagrams, so a flood cannot starve the loop.
     fn on_channel(&mut self, i: usize, now: Instant) {
-        let mut buf = [0u8; NOTICE_MAX];
+        // Lent out while the channel is read (that needs all of `self`).
+        if let Some(buf) = self.notice.take() {
+            self.read_channel(i, now, buf);
+            self.notice = Some(buf);
+        }
+    }
+
+    fn read_channel(&mut self, i: usize, now: Instant, buf: &mut [u8; readiness::NOTICE_MAX]) {
         for _ in 0..NOTICES_PER_TURN {
             let Some(c) = self.channels.get(i) else {
                 return;
@@ -629,7 +634,7 @@ impl Driver {
             if !c.notify {
                 // s6 style: the first newline means ready; then the pipe
                 // has done its job.
-                match notify::read_pipe(c.fd(), &mut buf) {
+                match notify::read_pipe(c.fd(), &mut *buf) {
                     None => return,
                     Some(n) if buf[..n].contains(&b'\n') => {
                         let (sv, mut fx) = self.parts();
@@ -641,7 +646,7 @@ impl Driver {
                 let cfg = &self.configs[self.active];
                 return self.channels.close_at(self.dir.as_fd(), cfg, i);
             }
-            let Some((len, sender, passed)) = notify::receive(c.fd(), &mut buf) else {
+            let Some((len, sender, passed)) = notify::receive(c.fd(), &mut *buf) else {
                 return;
             };
             let cfg = &self.configs[self.active];

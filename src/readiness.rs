@@ -12,6 +12,10 @@ use vigild::event::Pid;
 use vigild::fixed::{ServiceId, SliceWriter};
 use vigild::limits::{NAME_MAX, READY_MAX};
 
+/// Largest notification datagram read (systemd's limit too); a longer one
+/// is cut.
+pub const NOTICE_MAX: usize = 4096;
+
 /// Longest `STATUS=` text kept (the rest is cut).
 pub const STATUS_MAX: usize = 96;
 
@@ -32,8 +36,23 @@ pub struct Channel {
     /// The socket has a file in the run directory to remove.
     socket_file: bool,
     fd: OwnedFd,
-    status: [u8; STATUS_MAX],
-    status_len: u8,
+}
+
+/// The last `STATUS=` of a channel's process. Kept apart from `Channel`, in
+/// `.bss` (zero bytes are "none"): the texts of channels never used cost no
+/// memory, and the driver's stack stays small.
+#[derive(Clone, Copy)]
+pub struct StatusText {
+    len: u8,
+    text: [u8; STATUS_MAX],
+}
+
+impl StatusText {
+    /// No text.
+    pub const EMPTY: StatusText = StatusText {
+        len: 0,
+        text: [0; STATUS_MAX],
+    };
 }
 
 /// What a service gets from its channel before it is spawned.
@@ -53,6 +72,8 @@ pub struct Opened {
 /// Every open channel.
 pub struct Channels {
     list: [Option<Channel>; READY_MAX],
+    /// The status text of each entry of `list`.
+    texts: &'static mut [StatusText; READY_MAX],
     /// The run directory's path, for socket paths.
     run_path: [u8; PATH_MAX],
     run_path_len: usize,
@@ -61,12 +82,13 @@ pub struct Channels {
 impl Channels {
     /// No channels; sockets go under `run_path` (too long a path makes
     /// every `ready = notify` start fail with ENAMETOOLONG).
-    pub fn new(run_path: &[u8]) -> Self {
+    pub fn new(run_path: &[u8], texts: &'static mut [StatusText; READY_MAX]) -> Self {
         let mut path = [0; PATH_MAX];
         let len = run_path.len().min(PATH_MAX);
         path[..len].copy_from_slice(&run_path[..len]);
         Channels {
             list: [const { None }; READY_MAX],
+            texts,
             run_path: path,
             run_path_len: if run_path.len() > PATH_MAX {
                 PATH_MAX + 1
@@ -147,8 +169,6 @@ impl Channels {
             notify: true,
             socket_file: out[0] != b'@',
             fd,
-            status: [0; STATUS_MAX],
-            status_len: 0,
         });
         Ok(len)
     }
@@ -196,8 +216,6 @@ impl Channels {
                     notify: opened.notify,
                     socket_file: opened.socket_file,
                     fd: opened.fd,
-                    status: [0; STATUS_MAX],
-                    status_len: 0,
                 })
             }
             _ if opened.socket_file => {
@@ -217,9 +235,12 @@ impl Channels {
 
     /// Close the channel at `i` (a position of `iter`).
     pub fn close_at(&mut self, dir: BorrowedFd<'_>, cfg: &Config, i: usize) {
-        if let Some(channel) = self.list.get_mut(i).and_then(Option::take)
-            && channel.socket_file
-        {
+        let Some(channel) = self.list.get_mut(i).and_then(Option::take) else {
+            return;
+        };
+        // The text goes with the process that sent it.
+        self.texts[i].len = 0;
+        if channel.socket_file {
             notify::remove_socket(dir, relative_path(cfg.name(channel.service)).bytes());
         }
     }
@@ -260,19 +281,18 @@ impl Channels {
 
     /// The `STATUS=` text of `id`'s running process (empty: none).
     pub fn status(&self, id: ServiceId) -> &[u8] {
-        self.list
-            .iter()
-            .flatten()
-            .find(|c| c.service == id)
-            .map_or(&[], |c| &c.status[..usize::from(c.status_len)])
+        match self.iter().find(|(_, c)| c.service == id) {
+            Some((i, _)) => &self.texts[i].text[..usize::from(self.texts[i].len)],
+            None => &[],
+        }
     }
 
     /// Keep `text` (cut to `STATUS_MAX`) as the status of the channel at `i`.
     pub fn set_status(&mut self, i: usize, text: &[u8]) {
-        if let Some(Some(c)) = self.list.get_mut(i) {
+        if let Some(Some(_)) = self.list.get(i) {
             let len = text.len().min(STATUS_MAX);
-            c.status[..len].copy_from_slice(&text[..len]);
-            c.status_len = len as u8;
+            self.texts[i].text[..len].copy_from_slice(&text[..len]);
+            self.texts[i].len = len as u8;
         }
     }
 

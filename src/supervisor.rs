@@ -216,7 +216,7 @@ pub fn main(args: Args) -> c_int {
             ErrnoName(e.raw_os_error() as u16)
         );
     }
-    let channels = Channels::new(run_dir);
+    let channels = Channels::new(run_dir, &mut st.status_texts);
     let driver = Driver {
         configs: &mut st.configs,
         active: 0,
@@ -232,6 +232,7 @@ pub fn main(args: Args) -> c_int {
         ready_fd,
         listeners,
         channels,
+        notice: Some(&mut st.notice),
         worker_creds: None,
         replies: crate::replies::Replies::new(),
         lines: LineReader::new(),

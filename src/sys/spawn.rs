@@ -62,20 +62,35 @@ pub struct Plan<'a> {
     pub creds: Option<&'a Creds>,
 }
 
-/// Child stack: the child runs only the code below, plus one PATH candidate
-/// buffer; 64 KiB leaves ample room for libc's syscall wrappers. It lives in
-/// `.bss`, not on vigild's stack: there only the few pages the child really
-/// touches become resident (stack probes would touch all 64 KiB of a local).
+/// The child's memory: its stack (it runs only the code below; 16 KiB
+/// leaves ample room for libc's syscall wrappers) and, apart from it, the
+/// buffer for PATH candidates, which only a program named without a `/`
+/// touches. It lives in `.bss`, not on vigild's stack: there only the pages
+/// the child really touches become resident (stack probes would touch every
+/// page of a local), and the stack's one or two stay small without the
+/// buffer in its frame.
 #[repr(C, align(16))]
-struct Stack([u8; 65536]);
+struct ChildMemory {
+    path: [u8; PATH_BUF],
+    stack: [u8; CHILD_STACK],
+}
 
-static mut CHILD_STACK: Stack = Stack([0; 65536]);
-/// Held while `CHILD_STACK` is in use. vigild is single-threaded, so it is
-/// never contended there; the multi-threaded unit tests take turns on it.
+/// Longest PATH candidate (PATH_MAX).
+const PATH_BUF: usize = 4096;
+const CHILD_STACK: usize = 16384;
+
+static mut CHILD: ChildMemory = ChildMemory {
+    path: [0; PATH_BUF],
+    stack: [0; CHILD_STACK],
+};
+/// Held while `CHILD` is in use. vigild is single-threaded, so it is never
+/// contended there; the multi-threaded unit tests take turns on it.
 static STACK_BUSY: AtomicBool = AtomicBool::new(false);
 
 struct Shared<'a> {
     plan: &'a Plan<'a>,
+    /// `CHILD.path`, the child's alone while it runs.
+    path: *mut [u8; PATH_BUF],
     errno: AtomicI32,
 }
 
@@ -87,22 +102,27 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
             && plan.envp.last() == Some(&core::ptr::null())
             && plan.fds.len() <= FDS_MAX
     );
-    let shared = Shared {
-        plan,
-        errno: AtomicI32::new(0),
-    };
     while STACK_BUSY.swap(true, Acquire) {
         core::hint::spin_loop();
     }
-    let stack = &raw mut CHILD_STACK;
+    let memory = &raw mut CHILD;
+    let shared = Shared {
+        plan,
+        // SAFETY: only a place is computed, nothing is read or written.
+        path: unsafe { &raw mut (*memory).path },
+        errno: AtomicI32::new(0),
+    };
     // SAFETY: vigild installs no signal handler (signals arrive through a
     // signalfd), so nothing of ours can run in the child, which shares our
     // memory. CLONE_VFORK suspends us until the child has exec'd or exited,
-    // so `shared` and the child stack (ours alone while STACK_BUSY is held)
-    // outlive every use the child makes of them; the child only makes
-    // system calls and writes `shared.errno`.
+    // so `shared` and `CHILD` (ours alone while STACK_BUSY is held) outlive
+    // every use the child makes of them; the child only makes system calls
+    // and writes `shared.errno` and `CHILD.path`.
     let pid = unsafe {
-        let top = stack.cast::<u8>().add(size_of::<Stack>()).cast::<c_void>();
+        let top = (&raw mut (*memory).stack)
+            .cast::<u8>()
+            .add(CHILD_STACK)
+            .cast::<c_void>();
         let pid = libc::clone(
             child,
             top,
@@ -129,7 +149,10 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the `Shared` of `spawn`, alive while the parent is
     // suspended by CLONE_VFORK.
     let shared = unsafe { &*arg.cast::<Shared<'_>>() };
-    let errno = prepare_and_exec(shared.plan);
+    // SAFETY: `path` is CHILD.path, which nothing else uses while STACK_BUSY
+    // is held and the parent is suspended.
+    let path = unsafe { &mut *shared.path };
+    let errno = prepare_and_exec(shared.plan, path);
     shared.errno.store(errno.max(1), Relaxed);
     // SAFETY: _exit ends the child without touching shared libc state.
     unsafe { libc::_exit(127) }
@@ -156,7 +179,7 @@ fn write_pid(entry: &[Cell<u8>], pid: c_int) {
 }
 
 /// Runs in the child; returns only on failure, with the errno.
-fn prepare_and_exec(plan: &Plan<'_>) -> c_int {
+fn prepare_and_exec(plan: &Plan<'_>, path: &mut [u8; PATH_BUF]) -> c_int {
     let err = super::process::errno;
     // SAFETY: each call below is a plain system call on integers or on
     // memory prepared by the parent (NUL-terminated paths, NULL-terminated
@@ -254,7 +277,7 @@ fn prepare_and_exec(plan: &Plan<'_>) -> c_int {
         if libc::chdir(plan.dir.as_ptr().cast()) < 0 {
             return err();
         }
-        exec_search(plan)
+        exec_search(plan, path)
     }
 }
 
@@ -263,7 +286,7 @@ fn prepare_and_exec(plan: &Plan<'_>) -> c_int {
 ///
 /// # Safety
 /// Only in the spawned child, with `plan`'s pointers valid.
-unsafe fn exec_search(plan: &Plan<'_>) -> c_int {
+unsafe fn exec_search(plan: &Plan<'_>, buf: &mut [u8; PATH_BUF]) -> c_int {
     let argv = plan.argv.as_ptr();
     let envp = plan.envp.as_ptr();
     // SAFETY: argv[0] is a valid C string (the caller's contract).
@@ -273,7 +296,6 @@ unsafe fn exec_search(plan: &Plan<'_>) -> c_int {
         unsafe { libc::execve(program.as_ptr().cast(), argv, envp) };
         return super::process::errno();
     }
-    let mut buf = [0u8; 4096];
     let mut denied = false;
     for dir in plan.path.split(|&b| b == b':') {
         let dir: &[u8] = if dir.is_empty() { b"." } else { dir };

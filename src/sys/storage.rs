@@ -2,10 +2,11 @@
 //! start"). They are zero bytes, so they cost nothing in the file and only
 //! the pages really used count in memory.
 
+use crate::readiness::{NOTICE_MAX, StatusText};
 use core::sync::atomic::{AtomicBool, Ordering};
 use vigild::config::{Config, Errors};
 use vigild::engine::Supervisor;
-use vigild::limits::CONFIG_BYTES;
+use vigild::limits::{CONFIG_BYTES, READY_MAX};
 
 /// All of vigild's large state.
 pub struct Storage {
@@ -18,6 +19,10 @@ pub struct Storage {
     pub text: [u8; CONFIG_BYTES],
     /// The errors of the last parse.
     pub errors: Errors,
+    /// The `STATUS=` texts of the readiness channels.
+    pub status_texts: [StatusText; READY_MAX],
+    /// One notification datagram while it is read.
+    pub notice: [u8; NOTICE_MAX],
 }
 
 static mut STORAGE: Storage = Storage {
@@ -25,6 +30,8 @@ static mut STORAGE: Storage = Storage {
     supervisor: Supervisor::new(),
     text: [0; CONFIG_BYTES],
     errors: Errors::new(),
+    status_texts: [StatusText::EMPTY; READY_MAX],
+    notice: [0; NOTICE_MAX],
 };
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
