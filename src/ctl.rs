@@ -52,7 +52,13 @@ pub fn main(args: Args, first: usize) -> c_int {
     let mut dir: &[u8] = b"/run/vigild";
     if args.get(i) == Some(b"-r") {
         match args.get(i + 1) {
-            Some(d) => dir = d,
+            // The reply FIFO's path goes to vigild, whose working directory
+            // is not ours: it must be absolute (as for vigild's own -r).
+            Some(d) if d.starts_with(b"/") => dir = d,
+            Some(_) => {
+                say!("-r needs an absolute path");
+                return 2;
+            }
             None => return usage(),
         }
         i += 2;

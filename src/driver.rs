@@ -27,15 +27,21 @@ use vigild::notify::{Notice, notices};
 use vigild::status::{Counters, write_line};
 use vigild::time::Instant;
 
-/// How long a status change waits before the file is rewritten. Writing it
-/// (a rename, hundreds of µs on some file systems) right after a spawn would
-/// keep the new service off the CPU it is about to run on; waiting a moment
-/// lets the service go first and coalesces bursts of changes.
+/// How long a status change waits before the file is rewritten when the
+/// turn spawned a process. Writing it (a rename, hundreds of µs on some
+/// file systems) right after a spawn would keep the new service off the CPU
+/// it is about to run on; waiting a moment lets the service go first and
+/// coalesces bursts of changes. Other changes (a READY=1, an exit without
+/// restart) are written at the end of their turn.
 const STATUS_DELAY_MS: u64 = 1;
 
-/// How long a change of the accept counters waits before the status file
-/// is rewritten: they may change thousands of times a second.
+/// How long a change of the accept or pool counters waits before the status
+/// file is rewritten: they may change thousands of times a second.
 const COUNTERS_DELAY_MS: u64 = 1000;
+
+/// A changed `STATUS=` text is shown at once, but a flood of them rewrites
+/// the status file at most once per this interval.
+const TEXT_INTERVAL_MS: u64 = 100;
 
 /// Connections accepted from one listener per loop turn, so that one busy
 /// listener cannot starve the others, the control FIFO or reaping.
@@ -85,10 +91,16 @@ pub struct Driver {
     pub notice: Option<&'static mut [u8; readiness::NOTICE_MAX]>,
     /// The credentials of the accept service that last spawned a worker.
     pub worker_creds: Option<(ServiceId, Option<Creds>)>,
-    /// The status file needs rewriting.
+    /// A state changed since the status file was written.
     pub dirty: bool,
-    /// When it will be rewritten (`STATUS_DELAY_MS` after the first change).
+    /// A process was spawned since the status file was written.
+    pub spawned: bool,
+    /// A `STATUS=` text changed since the status file was written.
+    pub texts_changed: bool,
+    /// When it will be rewritten.
     pub status_due: Option<Instant>,
+    /// When it was last written.
+    pub status_written: Instant,
     /// Last status write failed (warn once, not every turn).
     pub status_failed: bool,
 }
@@ -113,6 +125,7 @@ struct Fx<'a> {
     channels: &'a mut Channels,
     replies: &'a mut Replies,
     dirty: &'a mut bool,
+    spawned: &'a mut bool,
 }
 
 impl Effects for Fx<'_> {
@@ -191,6 +204,7 @@ impl Effects for Fx<'_> {
             ready_fd,
         };
         let pid = launch::start(cfg, id, &launch);
+        *self.spawned |= pid.is_ok();
         if let Some(opened) = channel {
             self.channels.started(self.dir, cfg, id, opened, pid.ok());
         }
@@ -303,6 +317,7 @@ impl Driver {
             channels: &mut self.channels,
             replies: &mut self.replies,
             dirty: &mut self.dirty,
+            spawned: &mut self.spawned,
         };
         (&mut *self.sv, fx)
     }
@@ -316,8 +331,11 @@ impl Driver {
             let cfg = fx.cfg;
             sv.tick(cfg, now, &mut fx);
             let (halted, deadline) = (sv.halted(cfg), sv.next_deadline(cfg));
+            let since_written = now.ms_since(self.status_written);
             let delay = match (self.dirty, self.sv.take_counters_changed()) {
-                (true, _) => Some(STATUS_DELAY_MS),
+                (true, _) if self.spawned => Some(STATUS_DELAY_MS),
+                (true, _) => Some(0),
+                _ if self.texts_changed => Some(TEXT_INTERVAL_MS.saturating_sub(since_written)),
                 (false, true) => Some(COUNTERS_DELAY_MS),
                 (false, false) => None,
             };
@@ -671,7 +689,7 @@ impl Driver {
                     Notice::Stopping if !pool => sv.stopping_itself(cfg, id, pid, now, &mut fx),
                     Notice::Status(text) => {
                         self.channels.set_status(i, text);
-                        self.dirty = true;
+                        self.texts_changed = true;
                     }
                     Notice::Available(n) if pool => {
                         sv.available(cfg, id, Pid(from), n, now, &mut fx)
@@ -886,6 +904,7 @@ impl Driver {
             channels: &mut self.channels,
             replies: &mut self.replies,
             dirty: &mut self.dirty,
+            spawned: &mut self.spawned,
         };
         self.sv.reload(old, new, now, &mut fx);
         self.active = spare;
@@ -899,7 +918,10 @@ impl Driver {
     /// Rewrite the status file (write, then rename).
     fn write_status(&mut self) {
         self.dirty = false;
+        self.spawned = false;
+        self.texts_changed = false;
         self.status_due = None;
+        self.status_written = clock::now();
         let cfg = &self.configs[self.active];
         let offset = clock::wall_offset_ms();
         let result = AtomicFile::create(self.dir.as_fd(), "status.tmp").and_then(|mut file| {

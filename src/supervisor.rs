@@ -237,7 +237,10 @@ pub fn main(args: Args) -> c_int {
         replies: crate::replies::Replies::new(),
         lines: LineReader::new(),
         dirty: true,
+        spawned: false,
+        texts_changed: false,
         status_due: None,
+        status_written: vigild::time::Instant::from_ms(0),
         status_failed: false,
     };
     driver.run()

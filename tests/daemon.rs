@@ -1153,6 +1153,22 @@ fn vigilctl_exit_codes_and_wait() {
     });
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(stdout(&out).starts_with("run: web: "), "{}", show(&out));
+    // A relative run directory is refused out loud (vigild could not find
+    // the reply FIFO relative to its own working directory).
+    let out = run_limited({
+        let mut c = Command::new(d.vigilctl_path());
+        c.current_dir(&d.dir.path)
+            .arg("-r")
+            .arg("run")
+            .args(["start", "web"]);
+        c
+    });
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        show(&out).contains("-r needs an absolute path"),
+        "{}",
+        show(&out)
+    );
 }
 
 // ---- start-up errors ---------------------------------------------------------------
