@@ -422,8 +422,8 @@ def legend(ctx):
         "reading whose file shows the service ready counts. Inotify, not a busy poll: on 2 CPUs a spinning "
         "reader would take a CPU from the supervisor, the service and the client, and change what is measured. "
         f"Nobody waiting: vigild started by a bare `start {NAME}` line in its control FIFO, s6 by `s6-svc -u`; "
-        "vigild rewrites the file 1 ms after a change (STATUS_DELAY_MS), or at once when a request's reply "
-        "is due.",
+        "vigild rewrites the file at the end of the loop turn of a change (1 ms later only when that turn "
+        "spawned a process), and always before it answers a request.",
         "- vigilctl start: readywatch spawns `vigilctl -r RUN start NAME` (s6: `s6-svc -uwU DIR`, which waits "
         "for up and ready through s6-svlisten1) and reads the clock when waitpid(2) returns.",
     ]
