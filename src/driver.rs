@@ -244,16 +244,17 @@ fn raw(fd: BorrowedFd<'_>) -> i32 {
 
 /// The first of `sender` and its ancestors that `is_sender` accepts (a
 /// daemon may notify from a worker). Each step reads `/proc`; the walk
-/// stops at a bounded depth, and at an orphan (reparented to vigild or to
-/// init).
+/// stops at a bounded depth, at init, and at vigild itself (an orphan
+/// vigild adopted is no service's descendant, nor are vigild's parents).
 fn ancestor(sender: i32, is_sender: impl Fn(i32) -> bool) -> Option<i32> {
+    let me = process::getpid();
     let mut at = sender;
     for _ in 0..OWNER_DEPTH {
         if is_sender(at) {
             return Some(at);
         }
         match notify::parent_of(at) {
-            Some(parent) if parent > 1 => at = parent,
+            Some(parent) if parent > 1 && parent != me => at = parent,
             _ => return None,
         }
     }

@@ -302,29 +302,27 @@ impl fmt::Write for SliceWriter<'_> {
     }
 }
 
-/// Shows bytes that may not be UTF-8 (names, paths) lossily, without
-/// allocating: valid UTF-8 as is, control characters and invalid bytes as
-/// `\xHH`.
+/// Shows bytes that may not be text (names, paths, config values) without
+/// allocating: printable ASCII as is, every other byte as `\xHH` — so no
+/// control sequence ever reaches a console or a log, and a console that
+/// is not UTF-8 (a serial line) shows the same as any other.
 pub struct Lossy<'a>(pub &'a [u8]);
 
 impl fmt::Display for Lossy<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for chunk in self.0.utf8_chunks() {
-            // Control characters are ASCII, so the pieces between them are
-            // whole UTF-8 too.
-            let mut rest = chunk.valid();
-            while let Some(at) = rest.bytes().position(|b| b < b' ' || b == 0x7f) {
-                // `get`, not indexing: str slicing would pull in the
-                // formatting of its panic message (kilobytes of code).
-                let (before, after) = (rest.get(..at), rest.get(at + 1..));
-                f.write_str(before.unwrap_or_default())?;
-                write_hex_escape(f, rest.as_bytes()[at])?;
-                rest = after.unwrap_or_default();
-            }
-            f.write_str(rest)?;
-            for &b in chunk.invalid() {
-                write_hex_escape(f, b)?;
-            }
+        let mut rest = self.0;
+        while !rest.is_empty() {
+            let plain = rest.iter().take_while(|b| matches!(b, b' '..=b'~')).count();
+            let (run, after) = rest.split_at(plain);
+            // ASCII, so always UTF-8.
+            f.write_str(core::str::from_utf8(run).unwrap_or_default())?;
+            rest = match after.split_first() {
+                Some((&b, after)) => {
+                    write_hex_escape(f, b)?;
+                    after
+                }
+                None => after,
+            };
         }
         Ok(())
     }

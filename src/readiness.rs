@@ -35,6 +35,8 @@ pub struct Channel {
     pub notify: bool,
     /// The socket has a file in the run directory to remove.
     socket_file: bool,
+    /// A pool's: the random end of its abstract name (`socket_path`).
+    nonce: u64,
     fd: OwnedFd,
 }
 
@@ -128,7 +130,7 @@ impl Channels {
             }
             _ => {
                 let mut path = [0; PATH_MAX];
-                let len = self.socket_path(cfg, id, &mut path)?;
+                let len = self.socket_path(cfg, id, notify::random(), &mut path)?;
                 let relative = relative_path(cfg.name(id));
                 let fd = notify::open_socket(dir, relative.bytes(), &path[..len])?;
                 Ok(Some(Opened {
@@ -152,10 +154,11 @@ impl Channels {
         id: ServiceId,
         out: &mut [u8; PATH_MAX],
     ) -> Result<usize, Errno> {
-        let len = self.socket_path(cfg, id, out)?;
-        if self.iter().any(|(_, c)| c.service == id) {
-            return Ok(len);
+        if let Some((_, c)) = self.iter().find(|(_, c)| c.service == id) {
+            return self.socket_path(cfg, id, c.nonce, out);
         }
+        let nonce = notify::random();
+        let len = self.socket_path(cfg, id, nonce, out)?;
         let entry = self
             .list
             .iter()
@@ -168,6 +171,7 @@ impl Channels {
             pid: Pid(0),
             notify: true,
             socket_file: out[0] != b'@',
+            nonce,
             fd,
         });
         Ok(len)
@@ -176,20 +180,34 @@ impl Channels {
     /// `RUN_DIR/notify/NAME`; as an abstract name (`@RUN_DIR/...`) for a
     /// service that runs as another user, who could not reach into the
     /// run directory (mode 0700).
-    fn socket_path(&self, cfg: &Config, id: ServiceId, out: &mut [u8]) -> Result<usize, Errno> {
+    ///
+    /// Anyone may bind an abstract name, so that one ends in `nonce` (64
+    /// random bits, in hex) that nobody can guess and take first.
+    fn socket_path(
+        &self,
+        cfg: &Config,
+        id: ServiceId,
+        nonce: u64,
+        out: &mut [u8],
+    ) -> Result<usize, Errno> {
         let spec = cfg.spec(id);
         let run = self
             .run_path
             .get(..self.run_path_len)
             .ok_or(Errno::NAMETOOLONG)?;
         let abstract_name = !spec.user.is_empty() || !spec.group.is_empty();
+        let mut hex = *b".0123456789abcdef";
+        for (i, digit) in hex[1..].iter_mut().enumerate() {
+            *digit = b"0123456789abcdef"[(nonce >> (60 - 4 * i) & 15) as usize];
+        }
         let mut w = SliceWriter::new(out);
         let fits = (!abstract_name || w.push(b"@").is_ok())
             && w.push(run).is_ok()
             && w.push(b"/").is_ok()
             && w.push(NOTIFY_DIR.as_bytes()).is_ok()
             && w.push(b"/").is_ok()
-            && w.push(cfg.name(id)).is_ok();
+            && w.push(cfg.name(id)).is_ok()
+            && (!abstract_name || w.push(&hex).is_ok());
         match fits {
             true => Ok(w.len()),
             false => Err(Errno::NAMETOOLONG),
@@ -215,6 +233,7 @@ impl Channels {
                     pid,
                     notify: opened.notify,
                     socket_file: opened.socket_file,
+                    nonce: 0,
                     fd: opened.fd,
                 })
             }

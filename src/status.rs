@@ -144,8 +144,6 @@ pub struct Fields<'a> {
     pub last: &'a [u8],
     /// `reason=` or empty.
     pub reason: &'a [u8],
-    /// `status=`, still quoted and escaped, or empty.
-    pub status: &'a [u8],
 }
 
 /// Parse a status-file line; `None` if it is not one.
@@ -159,12 +157,9 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
         restarts: 0,
         last: b"-",
         reason: b"",
-        status: b"",
     };
-    if let Some(at) = line.windows(9).position(|w| w == b" status=\"") {
-        f.status = line[at + 8..].trim_ascii_end();
-    }
     for word in words {
+        // The last field, free text that may hold spaces (and `key=`).
         if word.starts_with(b"status=\"") {
             break;
         }

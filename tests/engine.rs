@@ -223,12 +223,26 @@ fn up_stopping_itself_is_stopping_then_restarted_by_policy() {
         "no signal is sent"
     );
     t.exit(pid, CODE0);
+    // restart = always: a short run waits out the first backoff delay.
     assert!(
-        matches!(
-            t.state("db"),
-            State::Starting { .. } | State::Backoff { .. }
-        ),
-        "restart = always brings it back: {:?}",
+        matches!(t.state("db"), State::Backoff { .. }),
+        "{:?}",
+        t.state("db")
+    );
+    assert_eq!(t.advance_to_next_deadline(), 100);
+    t.spawned("db");
+}
+
+#[test]
+fn starting_stopping_notice_before_ready_is_ignored_and_its_exit_fails() {
+    let mut t = Sim::new("[db]\nexec = /bin/db\nready = notify\nrestart = on-failure\n");
+    let pid = t.spawned("db");
+    t.stopping_itself("db", pid);
+    assert!(matches!(t.state("db"), State::Starting { .. }));
+    t.exit(pid, CODE0);
+    assert!(
+        matches!(t.state("db"), State::Backoff { .. }),
+        "exit before ready is a failure: {:?}",
         t.state("db")
     );
 }

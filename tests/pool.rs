@@ -78,11 +78,6 @@ fn idle_workers_beyond_procs_min_get_sigint_after_idle_kill() {
     );
     let second_kill = t.take();
     assert_eq!(second_kill.len(), 1, "{second_kill:?}");
-    assert!(
-        t.sv.next_deadline(&t.cfg).is_none(),
-        "procs_min = 1 stays: {:?}",
-        t.sv.next_deadline(&t.cfg)
-    );
     let killed: Vec<i32> = [&first_kill[0], &second_kill[0]]
         .iter()
         .map(|a| match a {
@@ -105,6 +100,11 @@ fn idle_workers_beyond_procs_min_get_sigint_after_idle_kill() {
     assert!(
         t.spawns("imap").is_empty(),
         "an asked-for exit is no failure"
+    );
+    assert!(
+        t.sv.next_deadline(&t.cfg).is_none(),
+        "procs_min = 1 stays: {:?}",
+        t.sv.next_deadline(&t.cfg)
     );
     assert_eq!(t.state("imap"), State::Up { pid: None });
 }
@@ -193,4 +193,83 @@ fn stop_signals_every_worker_and_is_down_after_the_last() {
     }
     assert_eq!(t.state("imap"), State::Down);
     assert!(t.spawns("imap").is_empty());
+}
+
+#[test]
+fn a_worker_that_ignores_its_sigint_is_killed_after_stop_timeout() {
+    let mut t = pool("procs_min = 1\nprocs_max = 2\nidle_kill = 1s\nstop_timeout = 3s\n");
+    let first = t.spawns("imap")[0];
+    t.available("imap", first, 0);
+    let second = t.spawns("imap")[0];
+    t.available("imap", first, 1);
+    t.available("imap", second, 1);
+    t.take();
+    t.advance_to_next_deadline();
+    let interrupted = match t.take()[..] {
+        [
+            Act::Kill {
+                pid,
+                signal: 2,
+                group: false,
+            },
+        ] => pid,
+        ref other => panic!("{other:?}"),
+    };
+    assert_eq!(t.advance_to_next_deadline(), 3000);
+    assert_eq!(
+        t.take(),
+        [Act::Kill {
+            pid: interrupted,
+            signal: 9,
+            group: true
+        }]
+    );
+    t.exit(interrupted, ExitStatus::Signal(9));
+    assert_eq!(t.pool("imap").0, 1);
+    assert_eq!(t.state("imap"), State::Up { pid: None });
+}
+
+#[test]
+fn a_pool_that_cannot_spawn_fails_its_start_like_any_service() {
+    let mut t = Sim::new(&format!("{POOL}autostart = no\nbackoff = 100ms 1s\n"));
+    t.world.failing.insert("imap".into(), 2);
+    t.start("imap");
+    assert!(
+        matches!(t.state("imap"), State::Backoff { .. }),
+        "{:?}",
+        t.state("imap")
+    );
+    assert_eq!(t.slot("imap").reason, Reason::SpawnFailed(2));
+}
+
+#[test]
+fn a_throttled_pool_resumes_and_never_goes_down_with_workers_running() {
+    let mut t = Sim::new(&format!(
+        "[db]\nexec = /bin/db\nbackoff = 5s 5s\n{POOL}procs_min = 2\nafter = db\nbackoff = 100ms 1s\n"
+    ));
+    let db = t.pid("db");
+    let w = t.spawns("imap");
+    assert_eq!(w.len(), 2);
+    t.available("imap", w[0], 1);
+    // One worker fails before it reported: throttled, the other runs on.
+    t.exit(w[1], ExitStatus::Code(1));
+    assert!(matches!(t.state("imap"), State::Backoff { .. }));
+    // Its dependency restarts meanwhile: the running pool is left alone
+    // and resumes when the throttle ends.
+    t.exit(db, ExitStatus::Code(1));
+    t.advance_to_next_deadline();
+    assert_eq!(t.state("imap"), State::Up { pid: None });
+    assert_eq!(t.pool("imap").0, 2, "refilled to procs_min");
+    // A start request while throttled resumes it at once, without `down`.
+    let w2 = t.spawns("imap");
+    t.exit(w2[0], ExitStatus::Code(1));
+    assert!(matches!(t.state("imap"), State::Backoff { .. }));
+    t.take();
+    t.start("imap");
+    assert_eq!(t.state("imap"), State::Up { pid: None });
+    assert!(
+        !t.take()
+            .iter()
+            .any(|a| matches!(a, Act::Changed(_, _, "down")))
+    );
 }

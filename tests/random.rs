@@ -165,10 +165,15 @@ fn check_invariants(t: &Sim, seed: u64, step: usize) {
         );
     }
     for id in t.cfg.ids() {
-        let acts_on_down = matches!(t.sv.slot(id).state, State::Down | State::Backoff { .. });
+        let state = t.sv.slot(id).state;
+        let acts_on_down = matches!(state, State::Down | State::Backoff { .. });
+        assert!(!acts_on_down || state.pid().is_none(), "{}", ctx());
+        // Down means nothing of it runs (no process, no worker).
+        let name = String::from_utf8(t.cfg.name(id).to_vec()).unwrap();
+        let live = t.world.live.values().filter(|n| **n == name).count();
         assert!(
-            !acts_on_down || t.sv.slot(id).state.pid().is_none(),
-            "{}",
+            state != State::Down || live == 0,
+            "{}: {name} is down with {live} processes running",
             ctx()
         );
     }

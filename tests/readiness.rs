@@ -213,7 +213,8 @@ fn readiness_fd_of_vigild_waits_for_ready() {
 }
 
 /// A service that runs as another user cannot reach into the run dir
-/// (mode 0700): its socket gets an abstract name, and READY=1 still works.
+/// (mode 0700): its socket gets an abstract name (with a random end), and
+/// READY=1 still works.
 #[test]
 fn service_of_another_user_notifies_through_an_abstract_socket() {
     // SAFETY: geteuid has no preconditions.
@@ -241,7 +242,11 @@ fn service_of_another_user_notifies_through_an_abstract_socket() {
             .find(|l| l.starts_with('@'))
             .map(str::to_string)
     });
-    assert!(said.ends_with("/run/notify/db"), "{said}");
+    // The name ends in 64 random bits, so nobody can take it first.
+    let (path, nonce) = said.rsplit_once('.').unwrap();
+    assert!(path.ends_with("/run/notify/db"), "{said}");
+    assert_eq!(nonce.len(), 16, "{said}");
+    assert!(nonce.bytes().all(|b| b.is_ascii_hexdigit()), "{said}");
 }
 
 /// A pool with real processes: every worker reports what `@DIR@/avail`
@@ -318,4 +323,98 @@ fn ready_then_exit_in_the_same_turn_is_not_lost() {
     assert_eq!(down.last(), "exit:0", "{}", down.line);
     d.wait_stderr("quick: starting -> up");
     d.wait_stderr("quick: up -> down");
+}
+
+/// A reload that puts new services in front (every id moves) while a
+/// notify service is still starting and a pool runs: the READY=1 that comes
+/// afterwards still finds its service, the pool still grows, and their
+/// socket files go when they stop.
+#[test]
+fn readiness_and_pools_across_a_reload_that_renumbers_services() {
+    let dir = TempDir::new("rdyreload");
+    fs::write(dir.join("avail"), "1").unwrap();
+    let services = format!(
+        "[db]\nexec = sh -c \"while [ ! -e @DIR@/go ]; do sleep 0.02; done; \
+         exec @NOTIFY@ READY=1 STATUS=hi -- sleep 30\"\nready = notify\n\
+         [p]\nmode = pool\nlisten = unix:{}\nprocs_min = 1\nprocs_max = 3\n\
+         exec = sh -c \"while :; do @NOTIFY@ X_AVAILABLE=$(cat @DIR@/avail); sleep 0.05; done\"\n",
+        dir.join("p.sock").display()
+    )
+    .replace("@NOTIFY@", notify_bin().to_str().unwrap());
+    let d = Daemon::start_in(dir, &services, Opts::default());
+    let db = d.wait_svc("db", "starting", |s| s.state() == "starting");
+    d.wait_svc("p", "one worker reporting", |s| s.get("available") == "1");
+
+    d.write_conf(&format!(
+        "[a]\nexec = sleep 30\n[b]\nexec = sleep 30\n{services}"
+    ));
+    let out = d.ctl(&["reload"]);
+    assert!(out.status.success(), "{out:?}");
+    d.wait_up("a");
+    assert_eq!(d.svc("db").unwrap().pid(), db.pid(), "db kept running");
+
+    fs::write(d.dir.join("go"), "").unwrap();
+    let up = d.wait_svc("db", "up with its status", |s| s.get("status") == "\"hi\"");
+    assert_eq!(up.state(), "up");
+    assert_eq!(up.pid(), db.pid());
+    fs::write(d.dir.join("avail"), "0").unwrap();
+    d.wait_svc("p", "grown to procs_max", |s| s.get("procs") == "3");
+
+    for name in ["db", "p"] {
+        let out = d.ctl(&["stop", name]);
+        assert!(out.status.success(), "{out:?}");
+        let socket = d.run.join("notify").join(name);
+        d.wait_for("the socket file to go", || (!socket.exists()).then_some(()));
+    }
+}
+
+/// Strangers flooding a notify socket (every datagram costs a look into
+/// /proc to find out it is not the service's) slow nothing down either.
+#[test]
+fn a_flood_from_strangers_does_not_starve_the_loop() {
+    let d = start(
+        "rdystranger",
+        "[db]\nexec = sleep 30\nready = notify\nstart_timeout = 0\n\
+         [other]\nexec = sleep 30\nautostart = no\n",
+    );
+    d.wait_svc("db", "starting", |s| s.state() == "starting");
+    let socket = d.run.join("notify/db");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooders: Vec<_> = (0..2)
+        .map(|_| {
+            let (socket, stop) = (socket.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let s = UnixDatagram::unbound().unwrap();
+                let mut sent = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if s.send_to(b"READY=1\nSTATUS=spoofed", &socket).is_ok() {
+                        sent += 1;
+                    }
+                }
+                sent
+            })
+        })
+        .collect();
+    for _ in 0..5 {
+        let asked = Instant::now();
+        let out = d.ctl(&["start", "other"]);
+        assert!(out.status.success(), "{out:?}");
+        let took = asked.elapsed();
+        assert!(
+            took < Duration::from_secs(2),
+            "start took {took:?} under the flood"
+        );
+        assert!(d.ctl(&["stop", "other"]).status.success());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent: u64 = flooders.into_iter().map(|f| f.join().unwrap()).sum();
+    assert!(sent > 100, "only {sent} datagrams sent");
+    let db = d.svc("db").unwrap();
+    assert_eq!(
+        db.state(),
+        "starting",
+        "a stranger made it ready: {}",
+        db.line
+    );
+    assert!(!db.line.contains("spoofed"), "{}", db.line);
 }

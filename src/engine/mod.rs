@@ -275,6 +275,8 @@ pub struct Supervisor {
     graceful: bool,
     /// Some accept counter changed since `take_counters_changed`.
     counters_changed: bool,
+    /// Pool workers forked in this loop turn (`pool::SPAWNS_PER_TURN`).
+    pool_spawns: u32,
 }
 
 /// The answer of `admit`.
@@ -325,6 +327,7 @@ impl Supervisor {
             fast: false,
             graceful: false,
             counters_changed: false,
+            pool_spawns: 0,
         }
     }
 
@@ -596,7 +599,9 @@ impl Supervisor {
     /// The service's process `pid` said it is shutting down (`STOPPING=1`):
     /// `stopping`, with KILL after `stop_timeout` (none if 0). No signal is
     /// sent; when it ends, the restart policy decides as for any other end.
-    /// A stop asked for meanwhile is carried out as usual (`running`).
+    /// A stop asked for meanwhile is carried out as usual (`running`). Only
+    /// an `up` service stops itself: before it was ready, its end is a
+    /// failed start whatever it says.
     pub fn stopping_itself(
         &mut self,
         cfg: &Config,
@@ -606,8 +611,9 @@ impl Supervisor {
         fx: &mut impl Effects,
     ) {
         let slot = &mut self.slots[id.index()];
-        let running = matches!(slot.state, State::Starting { pid: p, .. } | State::Up { pid: Some(p) } if p == pid);
-        if !running {
+        // Before it was ready it is ignored: its exit is a failure all the
+        // same ("exit before ready").
+        if slot.state != (State::Up { pid: Some(pid) }) {
             return;
         }
         slot.stopping_itself = true;
@@ -625,6 +631,7 @@ impl Supervisor {
     /// Handle every deadline that is due, then start and stop whatever the
     /// targets and the dependency order allow. Call once per loop turn.
     pub fn tick(&mut self, cfg: &Config, now: Instant, fx: &mut impl Effects) {
+        self.pool_spawns = 0;
         for id in cfg.ids() {
             if cfg.spec(id).mode == Mode::Accept {
                 self.accept_timers(cfg, id, now);
@@ -955,20 +962,24 @@ impl Supervisor {
         slot.reason = Reason::None;
         slot.window_failures = 0;
         slot.delay_ms = cfg.spec(id).backoff_first_ms;
-        if matches!(
+        let idle = matches!(
             slot.state,
             State::Backoff { .. } | State::Up { pid: None } | State::Listening
-        ) {
-            self.set_state(id, now, State::Down, fx);
+        );
+        match idle {
+            // A throttled pool whose workers run resumes at once.
+            true if self.running(id) => self.start(cfg, id, now, fx),
+            true => self.set_state(id, now, State::Down, fx),
+            false => {}
         }
     }
 
     /// Spawn the service's process; a socket service starts listening; a
-    /// pool is up, and its workers follow (`pool_tick`).
+    /// pool starts its first worker (`start_pool`).
     fn start(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
         let spec = cfg.spec(id);
         if spec.mode == Mode::Pool {
-            return self.set_state(id, now, State::Up { pid: None }, fx);
+            return self.start_pool(cfg, id, now, fx);
         }
         if spec.mode.listens() {
             return self.set_state(id, now, State::Listening, fx);
@@ -1138,9 +1149,19 @@ impl Supervisor {
             if !startable {
                 continue;
             }
+            if self.running(id) {
+                // A throttled pool whose workers still run: it was started
+                // already (and a running dependent is left alone when its
+                // dependencies change), so it resumes, its dependencies
+                // unchecked; if it is no longer wanted, `stop_in_order`
+                // stops its workers.
+                if slot.want_up && !cfg.spec(id).removed {
+                    self.start(cfg, id, now, fx);
+                }
+                continue;
+            }
             if !slot.want_up || cfg.spec(id).removed {
-                // A throttled pool's workers are stopped by `stop_in_order`.
-                if slot.state != State::Down && !self.running(id) {
+                if slot.state != State::Down {
                     self.set_state(id, now, State::Down, fx);
                 }
                 continue;

@@ -7,7 +7,7 @@
 use super::workers::Worker;
 use super::{Effects, Reason, State, Supervisor};
 use crate::config::{Config, Mode};
-use crate::event::{ExitStatus, Pid};
+use crate::event::{ExitStatus, Pid, SIGKILL};
 use crate::fixed::ServiceId;
 use crate::time::Instant;
 
@@ -20,6 +20,9 @@ const FAILURES_PER_SECOND: u32 = 10;
 
 /// SIGINT: how an idle worker is asked to go (dovecot's choice too).
 const SIGINT: u8 = 2;
+
+/// The worker table is full.
+const EAGAIN: u16 = 11;
 
 impl Supervisor {
     /// The workers of pool `id` and the client slots they report free
@@ -73,8 +76,15 @@ impl Supervisor {
     /// (at most `SPAWNS_PER_TURN` in all), and interrupt the ones idle
     /// for longer than `idle_kill` while more than `procs_min` run.
     pub(super) fn pool_tick(&mut self, cfg: &Config, now: Instant, fx: &mut impl Effects) {
-        let mut budget = SPAWNS_PER_TURN;
+        let mut budget = SPAWNS_PER_TURN.saturating_sub(self.pool_spawns);
         for id in cfg.ids().filter(|&id| cfg.spec(id).mode == Mode::Pool) {
+            // An interrupted worker that ignored its SIGINT.
+            for w in self.workers.records_mut(id) {
+                if w.kill_at.is_some_and(|at| at <= now) {
+                    fx.kill(Pid(w.pid), SIGKILL, true);
+                    w.kill_at = None;
+                }
+            }
             if !self.pool_running(cfg, id) {
                 continue;
             }
@@ -94,6 +104,10 @@ impl Supervisor {
                 {
                     fx.kill(Pid(w.pid), SIGINT, false);
                     w.interrupted = true;
+                    // The SIGINT asks for a clean exit: even with
+                    // `stop_timeout = 0` it gets a second.
+                    let grace = u64::from(spec.stop_timeout_ms).max(1000);
+                    w.kill_at = Some(now.plus_ms(grace));
                     staying -= 1;
                 }
             }
@@ -101,22 +115,25 @@ impl Supervisor {
     }
 
     /// When pool `id` next needs the loop: now while it is short of
-    /// `procs_min`, else when its first idle worker is due to go.
+    /// `procs_min`, else when its first idle worker is due to go or an
+    /// interrupted one to be killed.
     pub(super) fn pool_deadline(&self, cfg: &Config, id: ServiceId) -> Option<Instant> {
+        let kill = self.workers.records(id).filter_map(|w| w.kill_at).min();
         if !self.pool_running(cfg, id) {
-            return None;
+            return kill;
         }
         let spec = cfg.spec(id);
         if self.accepts[id.index()].workers < spec.procs_min && self.workers.has_room() {
             return Some(Instant::from_ms(0));
         }
         let staying = || self.workers.records(id).filter(|w| !w.interrupted);
-        if staying().count() <= spec.procs_min as usize {
-            return None;
-        }
-        staying()
-            .filter_map(|w| idle_kill_at(w, spec.idle_kill_ms))
-            .min()
+        let idle = match staying().count() > spec.procs_min as usize {
+            true => staying()
+                .filter_map(|w| idle_kill_at(w, spec.idle_kill_ms))
+                .min(),
+            false => None,
+        };
+        kill.into_iter().chain(idle).min()
     }
 
     /// A worker of pool `id` ended. A failure before it ever reported (it
@@ -150,6 +167,45 @@ impl Supervisor {
         }
     }
 
+    /// Start pool `id`: `up` once a worker runs. Its first worker is
+    /// started here, so that a pool whose program cannot be spawned fails
+    /// like any service (and `start` answers `start-failed`); one still
+    /// running (after a throttle) is enough. (Past the turn's fork budget,
+    /// the first worker too is left to `pool_tick`.)
+    pub(super) fn start_pool(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
+        if self.accepts[id.index()].workers == 0 && self.pool_spawns < SPAWNS_PER_TURN {
+            self.pool_spawns += 1;
+            let spawned = match self.workers.has_room() {
+                true => fx.spawn(id),
+                false => Err(EAGAIN),
+            };
+            match spawned {
+                Ok(pid) => self.worker_started(id, pid),
+                Err(errno) => {
+                    let slot = &mut self.slots[id.index()];
+                    slot.reason = Reason::SpawnFailed(errno);
+                    slot.set_last(None);
+                    slot.run_start = now;
+                    return self.ended(cfg, id, now, false, fx);
+                }
+            }
+            self.slots[id.index()].run_start = now;
+        }
+        self.set_state(id, now, State::Up { pid: None }, fx);
+    }
+
+    fn worker_started(&mut self, id: ServiceId, pid: Pid) {
+        self.workers.add(pid, id, [0; 16]);
+        self.accepts[id.index()].workers += 1;
+        self.counters_changed = true;
+    }
+
     /// Start one worker of pool `id`; false if it could not be.
     fn spawn_worker(
         &mut self,
@@ -163,9 +219,7 @@ impl Supervisor {
         }
         match fx.spawn(id) {
             Ok(pid) => {
-                self.workers.add(pid, id, [0; 16]);
-                self.accepts[id.index()].workers += 1;
-                self.counters_changed = true;
+                self.worker_started(id, pid);
                 true
             }
             Err(errno) => {

@@ -27,6 +27,9 @@ pub(super) struct Worker {
     pub(super) reported: bool,
     /// Pool mode: vigild sent it SIGINT for being idle.
     pub(super) interrupted: bool,
+    /// Pool mode: when KILL follows the SIGINT (`stop_timeout` after it,
+    /// a second at least).
+    pub(super) kill_at: Option<Instant>,
     /// Pool mode: since when all its slots are free.
     pub(super) idle_since: Option<Instant>,
 }
@@ -40,6 +43,7 @@ impl Worker {
         capacity: 0,
         reported: false,
         interrupted: false,
+        kill_at: None,
         idle_since: None,
     };
 }

@@ -31,6 +31,16 @@ pub fn open_socket(dir: BorrowedFd<'_>, relative: &[u8], path: &[u8]) -> Result<
     Ok(fd)
 }
 
+/// 64 random bits (getrandom(2)), for names others must not guess; 0 if
+/// the kernel gives none.
+pub fn random() -> u64 {
+    let mut bytes = [0u8; 8];
+    match rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()) {
+        Ok(8) => u64::from_le_bytes(bytes),
+        _ => 0,
+    }
+}
+
 /// Remove the socket file of `open_socket` (nothing for an abstract name).
 pub fn remove_socket(dir: BorrowedFd<'_>, relative: &[u8]) {
     let _ = unlinkat(dir, relative, AtFlags::empty());

@@ -62,8 +62,9 @@ pub struct Plan<'a> {
     pub creds: Option<&'a Creds>,
 }
 
-/// The child's memory: its stack (it runs only the code below; 16 KiB
-/// leaves ample room for libc's syscall wrappers) and, apart from it, the
+/// The child's memory: its stack (it runs only the code below and libc's
+/// syscall wrappers, well under one page of the 16 KiB; there is no guard
+/// page, so that margin is the guard) and, apart from it, the
 /// buffer for PATH candidates, which only a program named without a `/`
 /// touches. It lives in `.bss`, not on vigild's stack: there only the pages
 /// the child really touches become resident (stack probes would touch every

@@ -260,14 +260,14 @@ fn account_files_are_read_line_by_line_skipping_overlong_lines() {
     let long = "x".repeat(5000);
     std::fs::write(&file, format!("a:1\n{long}\nb:2\n\nc:3")).unwrap();
     let mut seen = Vec::new();
-    user::each_line(file.as_os_str().as_encoded_bytes(), |line| {
+    user::each_line(file.as_os_str().as_encoded_bytes(), &mut |line| {
         seen.push(String::from_utf8(line.to_vec()).unwrap());
         core::ops::ControlFlow::Continue(())
     })
     .unwrap();
     assert_eq!(seen, ["a:1", "b:2", "", "c:3"]);
     let mut first = Vec::new();
-    user::each_line(file.as_os_str().as_encoded_bytes(), |line| {
+    user::each_line(file.as_os_str().as_encoded_bytes(), &mut |line| {
         first.push(line.to_vec());
         core::ops::ControlFlow::Break(())
     })

@@ -21,7 +21,7 @@ pub fn lookup(user: &[u8], group: &[u8]) -> Result<Creds, Errno> {
     };
     if !user.is_empty() {
         let mut found = None;
-        each_line(b"/etc/passwd", |line| match user_line(line) {
+        each_line(b"/etc/passwd", &mut |line| match user_line(line) {
             Some(u) if u.name == user => {
                 found = Some((u.uid, u.gid));
                 ControlFlow::Break(())
@@ -33,7 +33,7 @@ pub fn lookup(user: &[u8], group: &[u8]) -> Result<Creds, Errno> {
                 (creds.uid, creds.gid) = ids;
                 creds.groups[0] = creds.gid;
                 creds.ngroups = 1;
-                each_line(b"/etc/group", |line| {
+                each_line(b"/etc/group", &mut |line| {
                     if let Some(g) = group_line(line)
                         && g.has_member(user)
                         && !creds.groups[..creds.ngroups].contains(&g.gid)
@@ -63,7 +63,7 @@ pub fn lookup(user: &[u8], group: &[u8]) -> Result<Creds, Errno> {
 
 fn group_id(group: &[u8]) -> Result<u32, Errno> {
     let mut found = None;
-    each_line(b"/etc/group", |line| match group_line(line) {
+    each_line(b"/etc/group", &mut |line| match group_line(line) {
         Some(g) if g.name == group => {
             found = Some(g.gid);
             ControlFlow::Break(())
@@ -76,11 +76,12 @@ fn group_id(group: &[u8]) -> Result<u32, Errno> {
 /// Call `each` on every line of the file at `path` until
 /// it breaks. A missing file has no lines; lines longer than the buffer are
 /// skipped whole.
-// Three callers: one copy (the binary has a size budget).
+// Three callers: one copy (a `dyn` callback: a generic one would be
+// copied for each, and the binary has a size budget).
 #[inline(never)]
 pub(super) fn each_line(
     path: &[u8],
-    mut each: impl FnMut(&[u8]) -> ControlFlow<()>,
+    each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
 ) -> Result<(), Errno> {
     let fd = match open_read(path) {
         Ok(fd) => fd,
