@@ -155,21 +155,6 @@ impl Effects for Fx<'_> {
                 .map(|(fd, n)| (raw(fd.as_fd()), *n));
         }
         let mode = cfg.spec(id).mode;
-        if mode == Mode::Pool {
-            // Every worker reports on the pool's one socket.
-            let mut path = [0; readiness::PATH_MAX];
-            match self.channels.pool_socket(self.dir, cfg, id, &mut path) {
-                Ok(len) => env.entry(format_args!("NOTIFY_SOCKET={}", Lossy(&path[..len]))),
-                Err(e) => {
-                    let errno = e.raw_os_error() as u16;
-                    say!(
-                        "{name}: unable to open its notify socket: {}",
-                        ErrnoName(errno)
-                    );
-                    return Err(errno);
-                }
-            };
-        }
         // Socket activation (and a pool's workers): the sockets as fds 3..
         // and systemd's variables.
         let mut fds = [0; FDS_MAX];
@@ -620,11 +605,14 @@ impl Driver {
         // STOPPING=1, STATUS=) still queued on its channel when the exit is
         // seen in the same turn would otherwise go with the channel (systemd
         // reads its notify socket before SIGCHLD for the same reason).
-        let pool = self.sv.pool_of(&self.configs[self.active], pid);
-        let channel = self
-            .channels
-            .iter()
-            .find(|(_, c)| c.pid == pid || Some(c.service) == pool);
+        // (A pool's channel has no pid of its own; the worker table is only
+        // searched when one exists, not on every accept worker's exit.)
+        let cfg = &self.configs[self.active];
+        let mine = |c: &readiness::Channel| match c.pid {
+            Pid(0) => self.sv.pool_of(cfg, pid) == Some(c.service),
+            own => own == pid,
+        };
+        let channel = self.channels.iter().find(|(_, c)| mine(c));
         if let Some((i, _)) = channel {
             self.on_channel(i, now);
         }

@@ -23,7 +23,7 @@ pub const STATUS_MAX: usize = 96;
 pub const NOTIFY_DIR: &str = "notify";
 
 /// Longest socket path (`sun_path` holds 108 bytes with the NUL).
-pub const PATH_MAX: usize = 107;
+const PATH_MAX: usize = 107;
 
 /// One service's channel.
 pub struct Channel {
@@ -59,8 +59,8 @@ impl StatusText {
 
 /// What a service gets from its channel before it is spawned.
 pub struct Opened {
-    /// The fd vigild keeps.
-    fd: OwnedFd,
+    /// The fd vigild keeps (none for a pool's worker: the pool has it).
+    fd: Option<OwnedFd>,
     notify: bool,
     socket_file: bool,
     /// `ready = fd:N`: the write end for the child, and N.
@@ -101,7 +101,8 @@ impl Channels {
     }
 
     /// Open the channel `id` needs before it is spawned, if it needs one.
-    /// A channel still open for it (an earlier run) is closed first.
+    /// A channel still open for it (an earlier run) is closed first; a
+    /// pool's workers all get the pool's one socket.
     pub fn open(
         &mut self,
         dir: BorrowedFd<'_>,
@@ -109,6 +110,18 @@ impl Channels {
         id: ServiceId,
     ) -> Result<Option<Opened>, Errno> {
         let spec = cfg.spec(id);
+        if spec.mode == Mode::Pool {
+            let mut path = [0; PATH_MAX];
+            let len = self.pool_socket(dir, cfg, id, &mut path)?;
+            return Ok(Some(Opened {
+                fd: None,
+                notify: true,
+                socket_file: false,
+                pipe_end: None,
+                socket_path: path,
+                socket_path_len: len,
+            }));
+        }
         if spec.ready == Ready::None {
             return Ok(None);
         }
@@ -120,7 +133,7 @@ impl Channels {
             Ready::Fd(n) => {
                 let (read, write) = notify::pipe()?;
                 Ok(Some(Opened {
-                    fd: read,
+                    fd: Some(read),
                     notify: false,
                     socket_file: false,
                     pipe_end: Some((write, i32::from(n))),
@@ -134,7 +147,7 @@ impl Channels {
                 let relative = relative_path(cfg.name(id));
                 let fd = notify::open_socket(dir, relative.bytes(), &path[..len])?;
                 Ok(Some(Opened {
-                    fd,
+                    fd: Some(fd),
                     notify: true,
                     socket_file: path[0] != b'@',
                     pipe_end: None,
@@ -147,7 +160,7 @@ impl Channels {
 
     /// The socket of pool `id`, shared by all its workers: opened with the
     /// first of them, kept until the pool is down. Its path goes to `out`.
-    pub fn pool_socket(
+    fn pool_socket(
         &mut self,
         dir: BorrowedFd<'_>,
         cfg: &Config,
@@ -226,15 +239,15 @@ impl Channels {
         pid: Option<Pid>,
     ) {
         let entry = self.list.iter_mut().find(|c| c.is_none());
-        match (pid, entry) {
-            (Some(pid), Some(entry)) => {
+        match (pid, entry, opened.fd) {
+            (Some(pid), Some(entry), Some(fd)) => {
                 *entry = Some(Channel {
                     service: id,
                     pid,
                     notify: opened.notify,
                     socket_file: opened.socket_file,
                     nonce: 0,
-                    fd: opened.fd,
+                    fd,
                 })
             }
             _ if opened.socket_file => {
