@@ -110,16 +110,30 @@ fn check_invariants(t: &Sim, seed: u64, step: usize) {
     for id in t.cfg.ids() {
         let spec = t.cfg.spec(id);
         let name = String::from_utf8(t.cfg.name(id).to_vec()).unwrap();
+        // Every live process of a service is its main process or a counted
+        // worker (also across reloads that changed its mode).
+        let live = t.world.live.values().filter(|n| **n == name).count() as u32;
+        let known = u32::from(t.sv.slot(id).state.pid().is_some()) + t.sv.accept_stats(id).workers;
+        assert_eq!(live, known, "{}: processes of {name}", ctx());
+        for (pid, n) in &t.world.live {
+            if *n == name {
+                owners.entry(*pid).or_insert(1);
+            }
+        }
         if matches!(spec.mode, Mode::Accept | Mode::Pool) {
-            // Every live process of an accept service or pool is a counted worker.
-            let live = t.world.live.values().filter(|n| **n == name).count() as u32;
             let st = t.sv.accept_stats(id);
-            assert_eq!(st.workers, live, "{}: workers of {name}", ctx());
             let max = match spec.mode {
                 Mode::Pool => spec.procs_max,
                 _ => spec.max_workers,
             };
-            assert!(st.workers <= max, "{}: {name} over its limit", ctx());
+            // (A reload may lower the limit: the old workers are being
+            // stopped then.)
+            let stopping = matches!(t.sv.slot(id).state, State::Stopping { .. });
+            assert!(
+                stopping || st.workers <= max,
+                "{}: {name} over its limit",
+                ctx()
+            );
             for (pid, n) in &t.world.live {
                 if *n == name {
                     owners.insert(*pid, 1);
@@ -188,11 +202,13 @@ fn run(seed: u64) {
         eprintln!("{text}");
     }
     let mut doomed = HashMap::new();
-    let n = t.cfg.len() as u32;
     for step in 0..300 {
         killed_pids(&t.take(), &mut doomed);
+        let n = t.cfg.len() as u32;
         let id = vigild::fixed::ServiceId(rng.below(n) as u16);
-        match rng.below(13) {
+        // A reload (13) in one step of about 130.
+        let ops = if rng.below(10) == 0 { 14 } else { 13 };
+        match rng.below(ops) {
             10 | 11 => {
                 // A connection, where the driver would be polling.
                 let name = String::from_utf8(t.cfg.name(id).to_vec()).unwrap();
@@ -223,6 +239,16 @@ fn run(seed: u64) {
                         _ => drop(t.ready(&name, pid)),
                     }
                 }
+            }
+            13 => {
+                // A reload with another random configuration: services
+                // change, appear and go (removed ones are carried until
+                // they are down), and every id may move.
+                let text = random_config(&mut rng);
+                if std::env::var("VIGILD_SEED").is_ok() {
+                    eprintln!("step {step}: reload\n{text}");
+                }
+                t.reload(&text);
             }
             0 => drop(t.command(Command::Start(id))),
             1 => drop(t.command(Command::Stop(id))),
