@@ -87,7 +87,10 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
     ),
     (
         "[web]\nexec = /bin/web\nmode = fancy\n",
-        &[(3, "unknown mode")],
+        &[(
+            3,
+            "mode: \"fancy\" is not daemon, activate, accept, pool or oneshot",
+        )],
     ),
     (
         "[web]\nexec = /bin/web\nlisten = tcp:127.0.0.1:80\n",
@@ -134,7 +137,7 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
          [r]\nexec = /bin/r\nmode = pool\n",
         &[
             (11, "procs_max: \"0\" is not a number from 1"),
-            (12, "idle_kill: bad duration"),
+            (12, "idle_kill: \"never\" is not a duration"),
             (1, "procs_min = 5 is more than procs_max = 4"),
             (7, "ready: a pool is up while its workers run"),
             (14, "mode pool needs at least one listen address"),
@@ -158,12 +161,28 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
         &[(3, "longer than the cap")],
     ),
     (
+        "[web]\nexec = /bin/web\nbackoff = 10ms 50ms\nbackoff_reset = 20ms\nbackoff_reset = x\n\
+         [b]\nexec = /bin/b\nbackoff = 1s 2s 3s\nmax_workers = 0\nnofile = many\nready = fd:9x\n",
+        &[
+            (3, "backoff: the cap must be at least 100ms"),
+            (4, "backoff_reset: must be at least 100ms"),
+            (5, "backoff_reset: duplicate key"),
+            (8, "backoff: \"1s 2s 3s\" is not \"FIRST CAP\""),
+            (
+                9,
+                "max_workers: \"0\" is not a number from 1 to the compiled capacity",
+            ),
+            (10, "nofile: \"many\" is not a number of files"),
+            (11, "ready: \"fd:9x\" is not none, notify or fd:N"),
+        ],
+    ),
+    (
         "[web]\nexec = /bin/web\nstop_timeout = soon\n",
-        &[(3, "bad duration")],
+        &[(3, "is not a duration")],
     ),
     (
         "[web]\nexec = /bin/web\nstop_signal = SIGNOPE\n",
-        &[(3, "unknown signal")],
+        &[(3, "is not a signal")],
     ),
     ("[web]\nexec = /bin/web\numask = 999\n", &[(3, "octal")]),
     ("[web]\nexec = /bin/web\nnofile = 0\n", &[(3, "nofile")]),
@@ -178,7 +197,7 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
     ("[web]\nexec = /bin/web\nenv = 1A=b\n", &[(3, "KEY=VALUE")]),
     (
         "[web]\nexec = /bin/web\nuser = bad:name\n",
-        &[(3, "bad name")],
+        &[(3, "is not a user or group name")],
     ),
     (
         "[web]\nexec = /bin/web\nafter = nothere\n",

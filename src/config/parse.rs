@@ -182,8 +182,26 @@ const SERVICE_KEYS: &str = concat!(
     "max_per_ip drop_timeout procs_min procs_max idle_kill",
 );
 
+/// Why a key's value was refused: `KEY: "VALUE" why`, or `KEY: why`.
+enum Refused {
+    Value(&'static str),
+    Plain(&'static str),
+}
+
+fn duration(value: &[u8]) -> Result<u32, Refused> {
+    parse_duration(value).ok_or(Refused::Value("is not a duration (use 250ms, 5s, 2m, 1h)"))
+}
+
+fn count(value: &[u8]) -> Result<u32, Refused> {
+    match parse_u64(value).map(u32::try_from) {
+        Some(Ok(n)) => Ok(n),
+        _ => Err(Refused::Value("is not a number")),
+    }
+}
+
 /// The shortest backoff cap and `backoff_reset`: with them, a service that
 /// crashes at once is restarted at most ten times a second, never in a spin.
+/// (The messages that name it say 100ms.)
 const MIN_PAUSE_MS: u32 = 100;
 
 /// Keys that may repeat.
@@ -374,62 +392,65 @@ impl Parser<'_> {
         key: &[u8],
         value: &[u8],
     ) {
-        macro_rules! bad {
-            ($($arg:tt)*) => { self.error(line, format_args!($($arg)*)) };
+        // One place formats every refusal (each its own `format_args!`
+        // would cost the binary kilobytes).
+        match self.service_value(line, id, st, key, value) {
+            Ok(()) => {}
+            Err(Refused::Value(why)) => self.error(
+                line,
+                format_args!("{}: \"{}\" {why}", Lossy(key), Lossy(value)),
+            ),
+            Err(Refused::Plain(why)) => self.error(line, format_args!("{}: {why}", Lossy(key))),
         }
-        macro_rules! duration {
-            ($field:ident, $name:literal) => {
-                match parse_duration(value) {
-                    Some(ms) => self.cfg.spec_mut(id).$field = ms,
-                    None => bad!(
-                        "{}: bad duration \"{}\" (use 250ms, 5s, 2m, 1h)",
-                        $name,
-                        Lossy(value)
-                    ),
-                }
-            };
-        }
-        macro_rules! number {
-            ($field:ident, $name:literal) => {
-                match parse_u64(value).and_then(|n| u32::try_from(n).ok()) {
-                    Some(n) => self.cfg.spec_mut(id).$field = n,
-                    None => bad!("{}: \"{}\" is not a number", $name, Lossy(value)),
-                }
-            };
-        }
+    }
+
+    fn service_value(
+        &mut self,
+        line: u32,
+        id: ServiceId,
+        st: &mut SectionState,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), Refused> {
+        let capacity = |value| match parse_u64(value) {
+            Some(n @ 1..=WORKERS_MAX_U64) => Ok(n as u32),
+            _ => Err(Refused::Value(
+                "is not a number from 1 to the compiled capacity",
+            )),
+        };
         match key {
             b"exec" => match self.words(line, "exec", value) {
-                Some(words) if words.is_empty() => bad!("exec: no program given"),
+                Some(words) if words.is_empty() => return Err(Refused::Plain("no program given")),
                 Some(words) => self.cfg.spec_mut(id).exec = words,
                 None => {}
             },
-            b"mode" => match value {
-                b"daemon" => self.cfg.spec_mut(id).mode = Mode::Daemon,
-                b"oneshot" => self.cfg.spec_mut(id).mode = Mode::Oneshot,
-                b"activate" => self.cfg.spec_mut(id).mode = Mode::Activate,
-                b"accept" => self.cfg.spec_mut(id).mode = Mode::Accept,
-                b"pool" => self.cfg.spec_mut(id).mode = Mode::Pool,
-                _ => bad!(
-                    "mode: unknown mode \"{}\" (daemon, activate, accept, pool, oneshot)",
-                    Lossy(value)
-                ),
-            },
-            b"autostart" => match parse_bool(value) {
-                Some(b) => self.cfg.spec_mut(id).autostart = b,
-                None => bad!(
-                    "autostart: \"{}\" is not yes/no/true/false/1/0",
-                    Lossy(value)
-                ),
-            },
-            b"restart" => match value {
-                b"always" => st.restart = Some(Restart::Always),
-                b"on-failure" => st.restart = Some(Restart::OnFailure),
-                b"no" => st.restart = Some(Restart::No),
-                _ => bad!(
-                    "restart: \"{}\" is not always, on-failure or no",
-                    Lossy(value)
-                ),
-            },
+            b"mode" => {
+                self.cfg.spec_mut(id).mode = match value {
+                    b"daemon" => Mode::Daemon,
+                    b"oneshot" => Mode::Oneshot,
+                    b"activate" => Mode::Activate,
+                    b"accept" => Mode::Accept,
+                    b"pool" => Mode::Pool,
+                    _ => {
+                        return Err(Refused::Value(
+                            "is not daemon, activate, accept, pool or oneshot",
+                        ));
+                    }
+                }
+            }
+            b"autostart" => {
+                let yes =
+                    parse_bool(value).ok_or(Refused::Value("is not yes/no/true/false/1/0"))?;
+                self.cfg.spec_mut(id).autostart = yes;
+            }
+            b"restart" => {
+                st.restart = Some(match value {
+                    b"always" => Restart::Always,
+                    b"on-failure" => Restart::OnFailure,
+                    b"no" => Restart::No,
+                    _ => return Err(Refused::Value("is not always, on-failure or no")),
+                })
+            }
             b"backoff" => {
                 let mut parts = value
                     .split(|b| b.is_ascii_whitespace())
@@ -439,55 +460,55 @@ impl Parser<'_> {
                     Some(text) => parse_duration(text),
                     None => Some(30_000),
                 };
-                match (first, cap, parts.next()) {
-                    (Some(_), Some(cap), None) if cap < MIN_PAUSE_MS => bad!(
-                        "backoff: the cap must be at least {MIN_PAUSE_MS}ms (a smaller one restarts a crashing service almost without pause)"
-                    ),
-                    (Some(first), Some(cap), None) if first <= cap => {
-                        let spec = self.cfg.spec_mut(id);
-                        spec.backoff_first_ms = first;
-                        spec.backoff_cap_ms = cap;
-                    }
-                    (Some(_), Some(_), None) => {
-                        bad!("backoff: the first delay is longer than the cap")
-                    }
-                    _ => bad!(
-                        "backoff: \"{}\" is not \"FIRST CAP\" (two durations, e.g. 100ms 30s)",
-                        Lossy(value)
-                    ),
+                let (Some(first), Some(cap), None) = (first, cap, parts.next()) else {
+                    return Err(Refused::Value(
+                        "is not \"FIRST CAP\" (two durations, e.g. 100ms 30s)",
+                    ));
+                };
+                if cap < MIN_PAUSE_MS {
+                    return Err(Refused::Plain(
+                        "the cap must be at least 100ms (a smaller one restarts a crashing service almost without pause)",
+                    ));
+                }
+                if first > cap {
+                    return Err(Refused::Plain("the first delay is longer than the cap"));
+                }
+                let spec = self.cfg.spec_mut(id);
+                (spec.backoff_first_ms, spec.backoff_cap_ms) = (first, cap);
+            }
+            b"backoff_reset" => {
+                // A run this long restarts at once: it must not be nearly zero.
+                let ms = duration(value)?;
+                if ms < MIN_PAUSE_MS {
+                    return Err(Refused::Plain("must be at least 100ms"));
+                }
+                self.cfg.spec_mut(id).backoff_reset_ms = ms;
+            }
+            b"restart_max" => self.cfg.spec_mut(id).restart_max = count(value)?,
+            b"restart_window" => self.cfg.spec_mut(id).restart_window_ms = duration(value)?,
+            b"start_timeout" => self.cfg.spec_mut(id).start_timeout_ms = duration(value)?,
+            b"stop_timeout" => self.cfg.spec_mut(id).stop_timeout_ms = duration(value)?,
+            b"stop_signal" => {
+                let sig = parse_signal(value).ok_or(Refused::Value("is not a signal"))?;
+                self.cfg.spec_mut(id).stop_signal = sig;
+            }
+            b"ready" => {
+                self.cfg.spec_mut(id).ready = match value {
+                    b"none" => Ready::None,
+                    b"notify" => Ready::Notify,
+                    _ => match value.strip_prefix(b"fd:").and_then(parse_u64) {
+                        Some(n @ 3..=255) => Ready::Fd(n as u8),
+                        _ => {
+                            return Err(Refused::Value(
+                                "is not none, notify or fd:N (N from 3 to 255)",
+                            ));
+                        }
+                    },
                 }
             }
-            b"backoff_reset" => match parse_duration(value) {
-                // A run this long restarts at once: it must not be nearly zero.
-                Some(ms) if ms >= MIN_PAUSE_MS => self.cfg.spec_mut(id).backoff_reset_ms = ms,
-                Some(_) => bad!("backoff_reset: must be at least {MIN_PAUSE_MS}ms"),
-                None => bad!(
-                    "backoff_reset: bad duration \"{}\" (use 250ms, 5s, 2m, 1h)",
-                    Lossy(value)
-                ),
-            },
-            b"restart_max" => number!(restart_max, "restart_max"),
-            b"restart_window" => duration!(restart_window_ms, "restart_window"),
-            b"start_timeout" => duration!(start_timeout_ms, "start_timeout"),
-            b"stop_timeout" => duration!(stop_timeout_ms, "stop_timeout"),
-            b"stop_signal" => match parse_signal(value) {
-                Some(sig) => self.cfg.spec_mut(id).stop_signal = sig,
-                None => bad!("stop_signal: unknown signal \"{}\"", Lossy(value)),
-            },
-            b"ready" => match value {
-                b"none" => self.cfg.spec_mut(id).ready = Ready::None,
-                b"notify" => self.cfg.spec_mut(id).ready = Ready::Notify,
-                _ => match value.strip_prefix(b"fd:").and_then(parse_u64) {
-                    Some(n @ 3..=255) => self.cfg.spec_mut(id).ready = Ready::Fd(n as u8),
-                    _ => bad!(
-                        "ready: \"{}\" is not none, notify or fd:N (N from 3 to 255)",
-                        Lossy(value)
-                    ),
-                },
-            },
             b"user" | b"group" => {
                 if !is_account_name(value) {
-                    return bad!("{}: bad name \"{}\"", Lossy(key), Lossy(value));
+                    return Err(Refused::Value("is not a user or group name"));
                 }
                 let s = self.store(line, value);
                 let spec = self.cfg.spec_mut(id);
@@ -496,20 +517,24 @@ impl Parser<'_> {
                     _ => (spec.group, spec.group_line) = (s, line),
                 }
             }
-            b"dir" => match is_abs_path(value) {
-                true => self.cfg.spec_mut(id).dir = self.store(line, value),
-                false => bad!("dir: \"{}\" is not an absolute path", Lossy(value)),
-            },
-            b"umask" => match parse_octal(value, 0o777) {
-                Some(mask) => self.cfg.spec_mut(id).umask = mask,
-                None => bad!(
-                    "umask: \"{}\" is not an octal mode (e.g. 022)",
-                    Lossy(value)
-                ),
-            },
+            b"dir" => {
+                if !is_abs_path(value) {
+                    return Err(Refused::Value("is not an absolute path"));
+                }
+                self.cfg.spec_mut(id).dir = self.store(line, value);
+            }
+            b"umask" | b"listen_mode" => {
+                let mode = parse_octal(value, 0o777)
+                    .ok_or(Refused::Value("is not an octal mode (e.g. 022 or 0660)"))?;
+                let spec = self.cfg.spec_mut(id);
+                match key {
+                    b"umask" => spec.umask = mode,
+                    _ => spec.listen_mode = mode,
+                }
+            }
             b"nofile" => match parse_u64(value) {
                 Some(n @ 1..=0x7fff_ffff) => self.cfg.spec_mut(id).nofile = n as u32,
-                _ => bad!("nofile: \"{}\" is not a number of files", Lossy(value)),
+                _ => return Err(Refused::Value("is not a number of files")),
             },
             b"prefix" => {
                 st.prefix_set = true;
@@ -522,46 +547,22 @@ impl Parser<'_> {
                     self.cfg.spec_mut(id).log = log;
                 }
             }
-            b"listen_mode" => match parse_octal(value, 0o777) {
-                Some(mode) => self.cfg.spec_mut(id).listen_mode = mode,
-                None => bad!(
-                    "listen_mode: \"{}\" is not an octal mode (e.g. 0660)",
-                    Lossy(value)
-                ),
-            },
             b"backlog" => match parse_u64(value) {
                 Some(n @ 1..=65535) => self.cfg.spec_mut(id).backlog = n as u32,
-                _ => bad!(
-                    "backlog: \"{}\" is not a number from 1 to 65535",
-                    Lossy(value)
-                ),
+                _ => return Err(Refused::Value("is not a number from 1 to 65535")),
             },
-            b"max_workers" => match parse_u64(value) {
-                Some(n @ 1..=WORKERS_MAX_U64) => self.cfg.spec_mut(id).max_workers = n as u32,
-                _ => bad!(
-                    "max_workers: \"{}\" is not a number from 1 to {WORKERS_MAX} (the compiled capacity)",
-                    Lossy(value)
-                ),
-            },
-            b"max_per_ip" => number!(max_per_ip, "max_per_ip"),
-            b"procs_min" | b"procs_max" => match parse_u64(value) {
-                Some(n @ 1..=WORKERS_MAX_U64) if key == b"procs_min" => {
-                    self.cfg.spec_mut(id).procs_min = n as u32
-                }
-                Some(n @ 1..=WORKERS_MAX_U64) => self.cfg.spec_mut(id).procs_max = n as u32,
-                _ => bad!(
-                    "{}: \"{}\" is not a number from 1 to {WORKERS_MAX} (the compiled capacity)",
-                    Lossy(key),
-                    Lossy(value)
-                ),
-            },
-            b"idle_kill" => duration!(idle_kill_ms, "idle_kill"),
-            b"drop_timeout" => duration!(drop_timeout_ms, "drop_timeout"),
+            b"max_workers" => self.cfg.spec_mut(id).max_workers = capacity(value)?,
+            b"max_per_ip" => self.cfg.spec_mut(id).max_per_ip = count(value)?,
+            b"procs_min" => self.cfg.spec_mut(id).procs_min = capacity(value)?,
+            b"procs_max" => self.cfg.spec_mut(id).procs_max = capacity(value)?,
+            b"idle_kill" => self.cfg.spec_mut(id).idle_kill_ms = duration(value)?,
+            b"drop_timeout" => self.cfg.spec_mut(id).drop_timeout_ms = duration(value)?,
             // Stored contiguously when the section closes, checked then.
             b"env" | b"after" | b"listen" => {}
             // check_key admits only SERVICE_KEYS.
             _ => unreachable!(),
         }
+        Ok(())
     }
 
     fn log(&mut self, line: u32, value: &[u8]) -> Option<Log> {
