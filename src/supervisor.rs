@@ -84,7 +84,7 @@ pub fn load(path: &[u8], text: &mut [u8], cfg: &mut Config, errors: &mut Errors)
         }
     };
     parse(&text[..len], cfg, errors);
-    storage::release(&mut text[..len]);
+    storage::release(text, len);
     for id in cfg.ids() {
         let spec = cfg.spec(id);
         let (user_name, group) = (
@@ -138,7 +138,7 @@ pub fn main(args: Args) -> c_int {
     };
     let Some(st) = storage::take() else { return 1 };
     let errors = &mut st.errors;
-    load(o.config, &mut st.text, &mut st.configs[0], errors);
+    load(o.config, &mut st.text.0, &mut st.configs[0], errors);
     if !errors.is_empty() {
         print_errors(o.config, errors, |line| say!("{line}"));
         let n = errors.count();
@@ -221,7 +221,7 @@ pub fn main(args: Args) -> c_int {
         configs: &mut st.configs,
         active: 0,
         sv: &mut st.supervisor,
-        text: &mut st.text,
+        text: &mut st.text.0,
         errors: &mut st.errors,
         config_path: o.config,
         dir,

@@ -72,8 +72,12 @@ impl Errors {
 
     /// Forget every error (before a new parse).
     pub fn clear(&mut self) {
-        self.len = 0;
-        self.dropped = 0;
+        // Only when needed: writing zeros over zeros would make its page
+        // of `.bss` resident for nothing.
+        if self.len != 0 || self.dropped != 0 {
+            self.len = 0;
+            self.dropped = 0;
+        }
     }
 
     /// Record an error; also used by the driver for errors it finds itself

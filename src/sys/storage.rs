@@ -16,7 +16,7 @@ pub struct Storage {
     /// The supervisor's table.
     pub supervisor: Supervisor,
     /// The configuration file's text while it is parsed.
-    pub text: [u8; CONFIG_BYTES],
+    pub text: PageAligned,
     /// The errors of the last parse.
     pub errors: Errors,
     /// The `STATUS=` texts of the readiness channels.
@@ -28,7 +28,7 @@ pub struct Storage {
 static mut STORAGE: Storage = Storage {
     configs: [Config::new(), Config::new()],
     supervisor: Supervisor::new(),
-    text: [0; CONFIG_BYTES],
+    text: PageAligned([0; CONFIG_BYTES]),
     errors: Errors::new(),
     status_texts: [StatusText::EMPTY; READY_MAX],
     notice: [0; NOTICE_MAX],
@@ -46,16 +46,26 @@ pub fn take() -> Option<&'static mut Storage> {
     Some(unsafe { &mut *storage })
 }
 
-/// Give the pages of `buf` back to the system (`madvise(MADV_DONTNEED)`);
-/// they read as zeros afterwards. Used for the configuration text, which is
-/// not needed once parsed, so a large file costs no memory while running.
-pub fn release(buf: &mut [u8]) {
+/// The configuration text buffer, on page boundaries so that `release`
+/// can give back every page the text touched, the last one included.
+#[repr(C, align(4096))]
+pub struct PageAligned(pub [u8; CONFIG_BYTES]);
+
+/// Give the pages of `buf[..used]` back to the system
+/// (`madvise(MADV_DONTNEED)`): every page that lies wholly in `buf`, the
+/// one holding the end of `used` too. They read as zeros afterwards. Used
+/// for the configuration text, which is not needed once parsed, so even a
+/// large file costs no memory while running.
+pub fn release(buf: &mut [u8], used: usize) {
     const PAGE: usize = 4096;
     let start = buf.as_mut_ptr() as usize;
     let first = start.next_multiple_of(PAGE);
-    let end = (start + buf.len()) / PAGE * PAGE;
+    let end = (start + used.min(buf.len()))
+        .next_multiple_of(PAGE)
+        .min((start + buf.len()) / PAGE * PAGE);
     if end > first {
-        // SAFETY: [first, end) lies inside `buf`, which we borrow mutably, so
+        // SAFETY: [first, end) lies inside `buf` (rounded inward at its
+        // ends), which we borrow mutably, so
         // nothing else looks at those bytes; MADV_DONTNEED on private
         // anonymous (.bss) memory only makes them read as zeros again.
         let _ = unsafe {
