@@ -309,7 +309,7 @@ impl Driver {
     }
 
     /// Supervise until a shutdown completes; the exit code.
-    pub fn run(mut self) -> i32 {
+    pub fn run(&mut self) -> i32 {
         self.sv.boot(&self.configs[self.active], clock::now());
         loop {
             let now = clock::now();
@@ -691,7 +691,9 @@ impl Driver {
 
     fn read_control(&mut self, now: Instant) {
         let mut lines = core::mem::take(&mut self.lines);
-        let mut buf = [0u8; 4096];
+        // Lines are 512 bytes at most: a small buffer keeps the loop's
+        // stack frame (resident for good) small.
+        let mut buf = [0u8; 1024];
         loop {
             match rustix::io::read(&self.control, &mut buf) {
                 Ok(0) => break,
@@ -913,24 +915,26 @@ impl Driver {
         self.status_written = clock::now();
         let cfg = &self.configs[self.active];
         let offset = clock::wall_offset_ms();
-        let result = AtomicFile::create(self.dir.as_fd(), "status.tmp").and_then(|mut file| {
-            for id in cfg.ids() {
-                let slot = self.sv.slot(id);
-                if !(cfg.spec(id).removed && slot.state == State::Down) {
-                    let counters = match cfg.spec(id).mode {
-                        Mode::Accept => Counters::Accept(self.sv.accept_stats(id)),
-                        Mode::Pool => {
-                            let (procs, available) = self.sv.pool_counts(id);
-                            Counters::Pool { procs, available }
-                        }
-                        _ => Counters::None,
-                    };
-                    let status = self.channels.status(id);
-                    let _ = write_line(&mut file, cfg, id, slot, counters, status, offset);
+        let mut buf = [0u8; 4096];
+        let result =
+            AtomicFile::create(self.dir.as_fd(), c"status.tmp", &mut buf).and_then(|mut file| {
+                for id in cfg.ids() {
+                    let slot = self.sv.slot(id);
+                    if !(cfg.spec(id).removed && slot.state == State::Down) {
+                        let counters = match cfg.spec(id).mode {
+                            Mode::Accept => Counters::Accept(self.sv.accept_stats(id)),
+                            Mode::Pool => {
+                                let (procs, available) = self.sv.pool_counts(id);
+                                Counters::Pool { procs, available }
+                            }
+                            _ => Counters::None,
+                        };
+                        let status = self.channels.status(id);
+                        let _ = write_line(&mut file, cfg, id, slot, counters, status, offset);
+                    }
                 }
-            }
-            file.commit("status.tmp", "status")
-        });
+                file.commit(c"status.tmp", c"status")
+            });
         match result {
             Ok(()) => self.status_failed = false,
             Err(e) if !self.status_failed => {

@@ -217,7 +217,7 @@ pub fn main(args: Args) -> c_int {
         );
     }
     let channels = Channels::new(run_dir, &mut st.status_texts);
-    let driver = Driver {
+    let mut driver = Driver {
         configs: &mut st.configs,
         active: 0,
         sv: &mut st.supervisor,

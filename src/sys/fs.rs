@@ -2,6 +2,7 @@
 //! where vigild creates or opens its own files (SPEC §9).
 
 use super::Errno;
+use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{
     AtFlags, CWD, FileType, Mode, OFlags, fchmod, fstat, mkdirat, mknodat, openat, renameat, statat,
@@ -155,21 +156,24 @@ pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Errno> {
 pub struct AtomicFile<'a> {
     dir: BorrowedFd<'a>,
     fd: Option<OwnedFd>,
-    buf: [u8; 4096],
+    /// The caller's buffer (not ours, so that it is not copied around).
+    buf: &'a mut [u8],
     len: usize,
     failed: Option<Errno>,
 }
 
 impl<'a> AtomicFile<'a> {
     /// Create (truncate) `tmp` in `dir`, mode 0644, never through a link.
-    pub fn create(dir: BorrowedFd<'a>, tmp: &str) -> Result<Self, Errno> {
+    /// (Names as `CStr`: rustix would copy a `&str` into a 4 KiB buffer on
+    /// the stack, pages that would then stay resident.)
+    pub fn create(dir: BorrowedFd<'a>, tmp: &CStr, buf: &'a mut [u8]) -> Result<Self, Errno> {
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = openat(dir, tmp, flags, Mode::from_raw_mode(0o644))?;
         Ok(AtomicFile {
             dir,
             fd: Some(fd),
-            buf: [0; 4096],
+            buf,
             len: 0,
             failed: None,
         })
@@ -189,7 +193,7 @@ impl<'a> AtomicFile<'a> {
     }
 
     /// Write what is left and rename `tmp` to `name`.
-    pub fn commit(mut self, tmp: &str, name: &str) -> Result<(), Errno> {
+    pub fn commit(mut self, tmp: &CStr, name: &CStr) -> Result<(), Errno> {
         self.flush();
         self.fd = None;
         if let Some(e) = self.failed {
@@ -199,17 +203,21 @@ impl<'a> AtomicFile<'a> {
     }
 
     fn flush(&mut self) {
-        let (buf, len) = (self.buf, self.len);
-        self.write(&buf[..len]);
+        let failed = write_once(&self.fd, self.failed, &self.buf[..self.len]);
+        self.failed = failed;
         self.len = 0;
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        if let (Some(fd), None) = (&self.fd, self.failed)
-            && let Err(e) = write_all(fd.as_fd(), bytes)
-        {
-            self.failed = Some(e);
-        }
+        self.failed = write_once(&self.fd, self.failed, bytes);
+    }
+}
+
+/// Write `bytes` unless an earlier write failed; the first failure.
+fn write_once(fd: &Option<OwnedFd>, failed: Option<Errno>, bytes: &[u8]) -> Option<Errno> {
+    match (fd, failed) {
+        (Some(fd), None) => write_all(fd.as_fd(), bytes).err(),
+        _ => failed,
     }
 }
 
