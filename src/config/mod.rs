@@ -254,19 +254,23 @@ impl Global {
 }
 
 /// A whole configuration: the global section and every service, in file order.
+/// In this order (`repr(C)`): each table is filled from its start, so the
+/// small fields and the start of every table share as few pages as they
+/// can (a `Config` lives in `.bss`, where only the pages written cost memory).
+#[repr(C)]
 pub struct Config {
     /// The `[vigild]` section.
     pub global: Global,
-    specs: [ServiceSpec; MAX_SERVICES],
     count: u16,
     /// Some service is a removed one kept until it stops (`adopt_removed`).
     has_removed: bool,
     /// Service indexes with every service after its dependencies.
     order: [u16; MAX_SERVICES],
-    /// Where every string of this configuration lives.
-    pub arena: Arena,
+    specs: [ServiceSpec; MAX_SERVICES],
     /// The parser's notes on each section (scratch while parsing).
     bodies: [parse::Body; MAX_SERVICES],
+    /// Where every string of this configuration lives.
+    pub arena: Arena,
 }
 
 impl Default for Config {

@@ -263,11 +263,12 @@ impl Answer {
 }
 
 /// Every service's runtime state, in a table parallel to the `Config`.
+/// In this order (`repr(C)`): the fields written every loop turn sit on the
+/// first page of the slots, which is in use anyway, not on a page of their
+/// own after the large tables (all of it lives in `.bss`, where only the
+/// pages written cost memory).
+#[repr(C)]
 pub struct Supervisor {
-    slots: [Slot; MAX_SERVICES],
-    /// Accept mode's counters, parallel to `slots`.
-    accepts: [AcceptStats; MAX_SERVICES],
-    workers: Workers,
     halting: bool,
     /// A fast shutdown: TERM to everything at once, KILL one second later.
     fast: bool,
@@ -277,6 +278,10 @@ pub struct Supervisor {
     counters_changed: bool,
     /// Pool workers forked in this loop turn (`pool::SPAWNS_PER_TURN`).
     pool_spawns: u32,
+    slots: [Slot; MAX_SERVICES],
+    /// Accept mode's counters, parallel to `slots`.
+    accepts: [AcceptStats; MAX_SERVICES],
+    workers: Workers,
 }
 
 /// The answer of `admit`.

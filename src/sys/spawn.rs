@@ -70,7 +70,7 @@ pub struct Plan<'a> {
 /// the child really touches become resident (stack probes would touch every
 /// page of a local), and the stack's one or two stay small without the
 /// buffer in its frame.
-#[repr(C, align(16))]
+#[repr(C, align(4096))]
 struct ChildMemory {
     path: [u8; PATH_BUF],
     stack: [u8; CHILD_STACK],
@@ -84,9 +84,12 @@ static mut CHILD: ChildMemory = ChildMemory {
     path: [0; PATH_BUF],
     stack: [0; CHILD_STACK],
 };
-/// Held while `CHILD` is in use. vigild is single-threaded, so it is never
-/// contended there; the multi-threaded unit tests take turns on it.
-static STACK_BUSY: AtomicBool = AtomicBool::new(false);
+/// Clear while `CHILD` is in use. vigild is single-threaded, so it is never
+/// contended there; the multi-threaded unit tests take turns on it. (True
+/// when free, so that it starts out in `.data`, a page resident anyway,
+/// not on a page of `.bss` of its own; `CHILD` is page-aligned so that the
+/// child's few frames touch only the top page of its stack.)
+static STACK_FREE: AtomicBool = AtomicBool::new(true);
 
 struct Shared<'a> {
     plan: &'a Plan<'a>,
@@ -103,7 +106,7 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
             && plan.envp.last() == Some(&core::ptr::null())
             && plan.fds.len() <= FDS_MAX
     );
-    while STACK_BUSY.swap(true, Acquire) {
+    while !STACK_FREE.swap(false, Acquire) {
         core::hint::spin_loop();
     }
     let memory = &raw mut CHILD;
@@ -116,7 +119,7 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
     // SAFETY: vigild installs no signal handler (signals arrive through a
     // signalfd), so nothing of ours can run in the child, which shares our
     // memory. CLONE_VFORK suspends us until the child has exec'd or exited,
-    // so `shared` and `CHILD` (ours alone while STACK_BUSY is held) outlive
+    // so `shared` and `CHILD` (ours alone while STACK_FREE is cleared) outlive
     // every use the child makes of them; the child only makes system calls
     // and writes `shared.errno` and `CHILD.path`.
     let pid = unsafe {
@@ -131,7 +134,7 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
             (&raw const shared).cast_mut().cast(),
         );
         let clone_errno = super::process::errno();
-        STACK_BUSY.store(false, Release);
+        STACK_FREE.store(true, Release);
         if pid < 0 {
             return Err(Errno::from_raw_os_error(clone_errno));
         }
@@ -150,8 +153,8 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the `Shared` of `spawn`, alive while the parent is
     // suspended by CLONE_VFORK.
     let shared = unsafe { &*arg.cast::<Shared<'_>>() };
-    // SAFETY: `path` is CHILD.path, which nothing else uses while STACK_BUSY
-    // is held and the parent is suspended.
+    // SAFETY: `path` is CHILD.path, which nothing else uses while STACK_FREE
+    // is cleared and the parent is suspended.
     let path = unsafe { &mut *shared.path };
     let errno = prepare_and_exec(shared.plan, path);
     shared.errno.store(errno.max(1), Relaxed);

@@ -33,11 +33,13 @@ static mut STORAGE: Storage = Storage {
     status_texts: [StatusText::EMPTY; READY_MAX],
     notice: [0; NOTICE_MAX],
 };
-static TAKEN: AtomicBool = AtomicBool::new(false);
+/// True until the storage is taken (true, not false, so that it lives in
+/// `.data`, a page resident anyway, not on a page of `.bss` of its own).
+static UNTAKEN: AtomicBool = AtomicBool::new(true);
 
 /// The storage; `None` after the first call, so only one owner ever exists.
 pub fn take() -> Option<&'static mut Storage> {
-    if TAKEN.swap(true, Ordering::AcqRel) {
+    if !UNTAKEN.swap(false, Ordering::AcqRel) {
         return None;
     }
     let storage = &raw mut STORAGE;
