@@ -72,14 +72,20 @@ fn main() {
     fs::write(dest, out).unwrap();
 
     // The static musl binary drops unwind tables nothing reads (see the
-    // script). Only where the linker is driven by cc (x86_64; the aarch64
-    // build links with rust-lld directly).
+    // script), and keeps its code and read-only data in one segment
+    // (`-z noseparate-code`, the layout linkers used before 2018): the
+    // separate segments were each rounded up to whole pages, 4 KiB more in
+    // the file and mapped in memory, for making the ELF header and constant
+    // data non-executable, which a static binary that loads nothing else
+    // gains little from. Only where the linker is driven by cc (x86_64; the
+    // aarch64 build links with rust-lld directly).
     println!("cargo:rerun-if-changed=link/no-eh-frame.ld");
     let var = |name: &str| env::var(name).unwrap_or_default();
     if var("CARGO_CFG_TARGET_ENV") == "musl" && var("CARGO_CFG_TARGET_ARCH") == "x86_64" {
         let script =
             Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("link/no-eh-frame.ld");
         println!("cargo:rustc-link-arg-bins=-Wl,--no-eh-frame-hdr");
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,noseparate-code");
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     }
 }
