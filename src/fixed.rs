@@ -217,9 +217,23 @@ impl<const N: usize> ArrayStr<N> {
 
     /// The text written so far.
     pub fn as_str(&self) -> &str {
-        // Only whole `str` pieces are written, cut at a char boundary.
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
+        text_of(&self.buf[..self.len])
     }
+
+    /// End the text with a newline: appended, or in place of its last byte
+    /// when it is full (the line is cut, never split). The result is bytes:
+    /// the cut may fall inside a character.
+    pub fn end_line(&mut self) -> &[u8] {
+        let at = self.len.min(N - 1);
+        self.buf[at] = b'\n';
+        &self.buf[..=at]
+    }
+}
+
+/// One copy for every `ArrayStr` size: only whole `str` pieces are written,
+/// cut at a char boundary, so this is always UTF-8.
+fn text_of(bytes: &[u8]) -> &str {
+    core::str::from_utf8(bytes).unwrap_or("?")
 }
 
 impl<const N: usize> fmt::Write for ArrayStr<N> {

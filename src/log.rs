@@ -7,13 +7,9 @@ use vigild::fixed::ArrayStr;
 
 /// Write `prog: message` as one line to stderr. Long lines are cut, never split.
 pub fn line(prog: &str, msg: fmt::Arguments<'_>) {
-    let mut text = ArrayStr::<1023>::new();
+    let mut text = ArrayStr::<1024>::new();
     let _ = write!(text, "{prog}: {msg}"); // ArrayStr cuts, never fails
-    let mut out = [0u8; 1024];
-    let len = text.as_str().len();
-    out[..len].copy_from_slice(text.as_str().as_bytes());
-    out[len] = b'\n';
-    let _ = write_all(stderr(), &out[..=len]);
+    let _ = write_all(stderr(), text.end_line());
 }
 
 /// A line from vigild.

@@ -279,3 +279,15 @@ fn lossy_shows_printable_ascii_and_escapes_every_other_byte() {
     let shown = Lossy(b"a\x1bb\x7fc\xc2\x9bd\xc3\xa9e\xffz").to_string();
     assert_eq!(shown, "a\\x1bb\\x7fc\\xc2\\x9bd\\xc3\\xa9e\\xffz");
 }
+
+#[test]
+fn a_log_line_ends_in_one_newline_even_when_cut() {
+    use std::fmt::Write;
+    use vigild::fixed::ArrayStr;
+    let mut short = ArrayStr::<8>::new();
+    write!(short, "abc").unwrap();
+    assert_eq!(short.end_line(), b"abc\n");
+    let mut full = ArrayStr::<8>::new();
+    write!(full, "abcdefghijkl").unwrap();
+    assert_eq!(full.end_line(), b"abcdefg\n");
+}
