@@ -86,6 +86,11 @@ fn main() {
             Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("link/no-eh-frame.ld");
         println!("cargo:rustc-link-arg-bins=-Wl,--no-eh-frame-hdr");
         println!("cargo:rustc-link-arg-bins=-Wl,-z,noseparate-code");
+        // No RELRO either: it puts the GOT and `.data` on pages of their
+        // own so that the GOT can be made read-only after relocation, but a
+        // static non-PIE binary has no relocations to protect, and musl
+        // does not apply it there anyway.
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,norelro");
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     }
 }
