@@ -33,8 +33,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ left in benches/
-from bench import (cleanup_from_file, descendants, kill_tree, loadavg, log,  # noqa: E402
-                   machine, pct, proc_table, wait_quiet)
+from bench import (cleanup_from_file, descendants, kill_tree, log,  # noqa: E402
+                   machine, pct, proc_table, run_part, wait_quiet)
 
 SERVERS = ["vigild", "tcpserver", "xinetd", "socat"]
 PEERS = SERVERS[1:]
@@ -687,25 +687,9 @@ def main():
     if args.cleanup:
         cleanup_from_file(args.tmp)
         return 0
-    ctx = Ctx(args)
-
-    def on_signal(sig, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    res = {"load": [loadavg(), None], "versions": versions(args.repo)}
-    try:
-        run_all(ctx, res)
-    except KeyboardInterrupt:
-        log("interrupted: stopping everything this run started")
+    text = run_part(Ctx(args), args.repo, versions, run_all, report)
+    if text is None:
         return 130
-    finally:
-        for wpid in list(ctx.live):
-            kill_tree(wpid)
-            ctx.live.discard(wpid)
-    res["load"][1] = loadavg()
-    text = report(ctx, res)
     if args.out:
         write_section(args.out, text)
     print(text)

@@ -596,6 +596,29 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
+def run_part(ctx, repo, versions, run_all, report):
+    """The body of a benchmark part's main() (accept.py, ready.py): SIGTERM
+    and SIGHUP stop it in order, everything it started (`ctx.live`) is
+    stopped at the end. The report's text, or None if it was interrupted."""
+    def on_signal(sig, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    res = {"load": [loadavg(), None], "versions": versions(repo)}
+    try:
+        run_all(ctx, res)
+    except KeyboardInterrupt:
+        log("interrupted: stopping everything this run started")
+        return None
+    finally:
+        for wpid in list(ctx.live):
+            kill_tree(wpid)
+            ctx.live.discard(wpid)
+    res["load"][1] = loadavg()
+    return report(ctx, res)
+
+
 def versions(repo):
     out = []
     try:

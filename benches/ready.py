@@ -50,8 +50,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ left in benches/
-from bench import (cleanup_from_file, cpu_times, kill_tree, loadavg, log, machine, pct,  # noqa: E402
-                   proc_table, read_records, wait_quiet)
+from bench import (cleanup_from_file, cpu_times, kill_tree, log, machine, pct,  # noqa: E402
+                   proc_table, read_records, run_part, wait_quiet)
 
 SETUPS = ["vigild", "vigild-fd", "s6"]  # vigild ready = notify; ready = fd:3; s6 notification-fd 3
 WAYS = ["status", "waited", "ctl"]
@@ -483,25 +483,9 @@ def main():
     if args.cleanup:
         cleanup_from_file(args.tmp)
         return 0
-    ctx = Ctx(args)
-
-    def on_signal(sig, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    res = {"load": [loadavg(), None], "versions": versions(args.repo)}
-    try:
-        run_all(ctx, res)
-    except KeyboardInterrupt:
-        log("interrupted: stopping everything this run started")
+    text = run_part(Ctx(args), args.repo, versions, run_all, lambda ctx, res: report(ctx, res, args))
+    if text is None:
         return 130
-    finally:
-        for wpid in list(ctx.live):
-            kill_tree(wpid)
-            ctx.live.discard(wpid)
-    res["load"][1] = loadavg()
-    text = report(ctx, res, args)
     if args.out:
         write_section(args.out, text)
     print(text)
