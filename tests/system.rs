@@ -1513,6 +1513,22 @@ fn watch(d: &Daemon, name: &str, what: &str, mut seen: impl FnMut(&Svc) -> bool)
     }
 }
 
+/// The first line that said `up` (the last of `lines`), once the ping sent
+/// the moment it was read answered PONG and every line before it said
+/// `starting`.
+#[track_caller]
+fn up_with_pong(d: &Daemon, pong: &str, lines: &[Svc]) -> Svc {
+    let up = lines.last().unwrap().clone();
+    if pong != "PONG" {
+        redis_fail(
+            d,
+            &format!("ping at the first look that said up: {pong:?}; {}", up.line),
+        );
+    }
+    starting_until_up(d, lines);
+    up
+}
+
 /// Every line but the last (the `up` one) says `starting`, with the pid
 /// that went `up`: one process, never up before it said so.
 #[track_caller]
@@ -1609,14 +1625,7 @@ fn notify_redis_is_up_when_it_answers() {
         up
     });
     let took = t0.elapsed();
-    let up = lines.last().unwrap().clone();
-    if pong != "PONG" {
-        redis_fail(
-            &d,
-            &format!("ping at the first look that said up: {pong:?}; {}", up.line),
-        );
-    }
-    starting_until_up(&d, &lines);
+    let up = up_with_pong(&d, &pong, &lines);
     let pid = up.pid();
     assert_eq!(up.get("ready"), "yes", "{}", up.line);
     assert_eq!(
@@ -1757,14 +1766,7 @@ fn notify_redis_loading_a_dataset_is_starting_until_ready() {
         up
     });
     let took = t0.elapsed();
-    let up = lines.last().unwrap().clone();
-    if pong != "PONG" {
-        redis_fail(
-            &d,
-            &format!("ping at the first look that said up: {pong:?}; {}", up.line),
-        );
-    }
-    starting_until_up(&d, &lines);
+    let up = up_with_pong(&d, &pong, &lines);
     let Some((while_loading, at)) = loading else {
         redis_fail(
             &d,
