@@ -33,8 +33,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ left in benches/
-from bench import (cleanup_from_file, descendants, kill_tree, log,  # noqa: E402
-                   machine, pct, proc_table, run_part, wait_quiet)
+from bench import (PartCtx, cleanup_from_file, descendants, kill_tree, log,  # noqa: E402
+                   machine, package_version, pct, proc_table, ratio, report_end, run_part,
+                   target_text, vigild_version, wait_quiet)
 
 SERVERS = ["vigild", "tcpserver", "xinetd", "socat"]
 PEERS = SERVERS[1:]
@@ -58,26 +59,13 @@ TARGET_RATE = {1: 1.15, 16: 1.08}  # vigild conn/s ÷ tcpserver's
 TARGET_CPU_US = 30.0
 
 
-class Ctx:
+class Ctx(PartCtx):
     def __init__(self, args):
-        self.tmp = args.tmp
-        self.bin = os.path.join(args.tmp, "bin")
-        self.reap = os.path.join(self.bin, "reap")
+        super().__init__(args, QUIET_BUDGET)
         self.conn = os.path.join(self.bin, "conn")
         self.worker = os.path.realpath(os.path.join(self.bin, "printline"))
-        self.vigild = args.vigild
-        self.pidfile = os.path.join(args.tmp, "pids")  # the file bench.cleanup_from_file reads
         self.seconds = args.seconds
-        self.rounds = args.rounds
         self.counter = 0
-        self.live = set()
-        self.warnings = []
-        self.quiet_budget = QUIET_BUDGET  # read and spent by bench.wait_quiet
-        self.busy = []
-
-    def warn(self, msg):
-        log("WARNING: " + msg)
-        self.warnings.append(msg)
 
 
 class StartError(Exception):
@@ -480,19 +468,7 @@ def run_all(ctx, res):
 # ----------------------------------------------------------------- report ----
 
 def versions(repo):
-    """Taken when the run starts, right after benches/run built vigild
-    (another commit may land while it runs). "-dirty" may come from files
-    that are not built into vigild, so say whether those that are changed."""
-    def git(*args):
-        return subprocess.run(["git", "-C", repo] + list(args), capture_output=True, text=True).stdout.strip()
-
-    rev = git("describe", "--always", "--dirty") or "?"
-    built = git("status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock", "build.rs", "link")
-    out = [f"vigild git {rev} ({'src/ and build files changed' if built else 'src/ and build files as committed'})"]
-    for pkg in ("ucspi-tcp", "xinetd", "socat"):
-        v = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True).stdout
-        out.append(f"{pkg} {v or '?'}")
-    return ", ".join(out)
+    return ", ".join([vigild_version(repo)] + [f"{p} {package_version(p)}" for p in ("ucspi-tcp", "xinetd", "socat")])
 
 
 def rate_rows(ctx, res):
@@ -503,7 +479,7 @@ def rate_rows(ctx, res):
         med = {k: statistics.median(r["rate"] for r in runs[(k, conc)]) for k in SERVERS if (k, conc) in runs}
         need = TARGET_RATE[conc]
         rows.append((f"connections/s, {conc} at a time (median of {ctx.rounds} × {ctx.seconds:g} s)", med,
-                     target(f"≥ {need:.2f}× tcpserver", med.get("vigild"),
+                     target_text(f"≥ {need:.2f}× tcpserver", med.get("vigild"),
                             lambda v: "tcpserver" in med and v >= need * med["tcpserver"]),
                      lambda v: f"{v:.0f}", True))
     for conc in CONCURRENCY:
@@ -513,12 +489,12 @@ def rate_rows(ctx, res):
             if rs:
                 cpu[k] = sum(r["ticks"] for r in rs) * 1e6 / CLK_TCK / max(1, sum(r["ok"] for r in rs))
         rows.append((f"listener's CPU, µs per connection, {conc} at a time", cpu,
-                     target(f"≤ {TARGET_CPU_US:.0f} µs", cpu.get("vigild"), lambda v: v <= TARGET_CPU_US),
+                     target_text(f"≤ {TARGET_CPU_US:.0f} µs", cpu.get("vigild"), lambda v: v <= TARGET_CPU_US),
                      lambda v: f"{v:.1f}", True))
     bad = {k: sum(unanswered(r) for c in CONCURRENCY for r in runs.get((k, c), [])) for k in SERVERS
            if any((k, c) in runs for c in CONCURRENCY)}
     rows.append(("connections without the line in those runs", bad,
-                 target("0", bad.get("vigild"), lambda v: v == 0), str, False))
+                 target_text("0", bad.get("vigild"), lambda v: v == 0), str, False))
     return rows
 
 
@@ -549,7 +525,7 @@ def overload_rows(res):
     away = {k: sum(c["closed"] + c["refused"] for c in over[k]) for k in SERVERS if k in over}
     rows = [
         (f"overload: clients that got the line, of {n}", got,
-         target(f"{n}", got.get("vigild"), lambda v: v == n), str, False),
+         target_text(f"{n}", got.get("vigild"), lambda v: v == n), str, False),
         ("overload: clients refused or closed without data", away, "", str, False),
         (f"overload: clients timed out ({CLIENT_TIMEOUT_MS / 1000:g} s)", total("timeout"), "", str, False),
         ("overload: s until the last line arrived (slowest burst)",
@@ -557,18 +533,6 @@ def overload_rows(res):
          lambda v: f"{v:.2f}", False),
     ]
     return rows
-
-
-def target(text, value, ok):
-    if value is None:
-        return f"{text}: **not measured**"
-    return f"{text}: " + ("met" if ok(value) else "**MISSED**")
-
-
-def ratio(a, b):
-    if a is None or not b:
-        return "—"
-    return f"{a / b:.2f}"
 
 
 def table(rows):
@@ -589,8 +553,8 @@ def report(ctx, res):
            f"- machine: {machine()}",
            f"- load average (1, 5, 15 min) at start: {res['load'][0]}; at end: {res['load'][1]}",
            f"- versions: {res['versions']} (Debian packages)",
-           f"- service: `printline` (benches/conn.c -DWORKER), static, writes one line and exits; "
-           f"client: `conn` (benches/conn.c), one process, non-blocking sockets and poll(2)",
+           "- service: `printline` (benches/conn.c -DWORKER), static, writes one line and exits; "
+           "client: `conn` (benches/conn.c), one process, non-blocking sockets and poll(2)",
            f"- servers: `vigild` mode=accept, max_workers={MAX_WORKERS}, log=null; "
            f"`tcpserver -l 0 -R -H -c {MAX_WORKERS} -b {BACKLOG}`; "
            f"`xinetd -dontfork` (type=UNLISTED, wait=no, instances={MAX_WORKERS}, cps=100000 1, per_source=UNLIMITED, "
@@ -616,11 +580,7 @@ def report(ctx, res):
     if failed:
         out.append("Not measured: " + "; ".join(f"{k}: {why}" for k, why in failed.items()) + ".")
         out.append("")
-    missed = [label for label, _, tgt, _, _ in rows if "**" in tgt]
-    out.append("Targets missed or not measured: " + ("; ".join(missed) if missed else "none") + ".")
-    if ctx.warnings:
-        out += ["", "Warnings during the run:"] + [f"- {w}" for w in ctx.warnings]
-    out.append("")
+    out += report_end(ctx, [label for label, _, tgt, _, _ in rows if "**" in tgt])
     return "\n".join(out)
 
 

@@ -428,7 +428,7 @@ def measure_memory(ctx, res):
         for kind in KINDS:
             run = Run(ctx, kind, n, big=(n > 256)).start()
             try:
-                stamps = run.wait_up(timeout=90)
+                run.wait_up(timeout=90)
             except RuntimeError as e:
                 abandon(ctx, run, e)
                 continue
@@ -594,6 +594,57 @@ def machine():
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
+
+
+class PartCtx:
+    """What every benchmark part's context has (accept.py, ready.py): its
+    temporary directory and helpers, vigild, the processes it started
+    (`live`, killed at the end; their pids in `pidfile` for
+    `cleanup_from_file`), warnings for the report, and the time it may wait
+    for a quiet machine (spent by `wait_quiet`)."""
+
+    def __init__(self, args, quiet_budget):
+        self.tmp = args.tmp
+        self.bin = os.path.join(args.tmp, "bin")
+        self.reap = os.path.join(self.bin, "reap")
+        self.vigild = args.vigild
+        self.pidfile = os.path.join(args.tmp, "pids")
+        self.rounds = args.rounds
+        self.live = set()
+        self.warnings = []
+        self.quiet_budget = quiet_budget
+        self.busy = []
+
+    def warn(self, msg):
+        log("WARNING: " + msg)
+        self.warnings.append(msg)
+
+
+def vigild_version(repo):
+    """`vigild git REV (...)`, taken when a part starts, right after
+    benches/run built vigild (another commit may land while it runs).
+    "-dirty" may come from files that are not built into vigild, so say
+    whether those that are changed."""
+    def git(*args):
+        return subprocess.run(["git", "-C", repo] + list(args), capture_output=True, text=True).stdout.strip()
+
+    rev = git("describe", "--always", "--dirty") or "?"
+    built = git("status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock", "build.rs", "link")
+    return f"vigild git {rev} ({'src/ and build files changed' if built else 'src/ and build files as committed'})"
+
+
+def package_version(pkg):
+    return subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True).stdout or "?"
+
+
+def report_end(ctx, missed):
+    """The last lines of a part's report: the targets missed (labels) and
+    the warnings of the run."""
+    out = ["Targets missed or not measured: " + ("; ".join(missed) if missed else "none") + "."]
+    if ctx.warnings:
+        out += ["", "Warnings during the run:"] + [f"- {w}" for w in ctx.warnings]
+    out.append("")
+    return out
 
 
 def run_part(ctx, repo, versions, run_all, report):

@@ -50,8 +50,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ left in benches/
-from bench import (cleanup_from_file, cpu_times, kill_tree, log, machine, pct,  # noqa: E402
-                   proc_table, read_records, run_part, wait_quiet)
+from bench import (PartCtx, cleanup_from_file, cpu_times, kill_tree, log, machine,  # noqa: E402
+                   package_version, pct, proc_table, ratio, read_records, report_end, run_part,
+                   target_text, vigild_version, wait_quiet)
 
 SETUPS = ["vigild", "vigild-fd", "s6"]  # vigild ready = notify; ready = fd:3; s6 notification-fd 3
 WAYS = ["status", "waited", "ctl"]
@@ -69,26 +70,13 @@ TARGET_US = 2000  # READY=1 → up visible in the status file, median
 NAME = "svc"
 
 
-class Ctx:
+class Ctx(PartCtx):
     def __init__(self, args):
-        self.tmp = args.tmp
-        self.bin = os.path.join(args.tmp, "bin")
-        self.reap = os.path.join(self.bin, "reap")
+        super().__init__(args, QUIET_BUDGET)
         self.watch = os.path.join(self.bin, "readywatch")
         self.svc = os.path.realpath(os.path.join(self.bin, "readysvc"))
-        self.vigild = args.vigild
         self.base = {"tmp": args.tmp, "shm": args.shm}
         self.vigilctl = os.path.join(self.bin, "vigilctl")  # a symlink to vigild
-        self.pidfile = os.path.join(args.tmp, "pids")
-        self.rounds = args.rounds
-        self.live = set()
-        self.warnings = []
-        self.quiet_budget = QUIET_BUDGET  # read and spent by bench.wait_quiet
-        self.busy = []
-
-    def warn(self, msg):
-        log("WARNING: " + msg)
-        self.warnings.append(msg)
 
 
 class Failed(Exception):
@@ -309,26 +297,7 @@ HEAD = {"vigild": "vigild, ready = notify", "vigild-fd": "vigild, ready = fd:3",
 
 
 def versions(repo):
-    def git(*args):
-        return subprocess.run(["git", "-C", repo] + list(args), capture_output=True, text=True).stdout.strip()
-
-    rev = git("describe", "--always", "--dirty") or "?"
-    built = git("status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock", "build.rs", "link")
-    v = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "s6"], capture_output=True, text=True).stdout
-    return (f"vigild git {rev} ({'src/ and build files changed' if built else 'src/ and build files as committed'}), "
-            f"s6 {v or '?'} (Debian package)")
-
-
-def target(text, value, ok):
-    if value is None:
-        return f"{text}: **not measured**"
-    return f"{text}: " + ("met" if ok(value) else "**MISSED**")
-
-
-def ratio(a, b):
-    if a is None or not b:
-        return "—"
-    return f"{a / b:.2f}"
+    return f"{vigild_version(repo)}, s6 {package_version('s6')} (Debian package)"
 
 
 def fs_label(ctx, fs):
@@ -352,7 +321,7 @@ def rows(ctx, res):
             med = {c: statistics.median(v) for c, v in have.items()}
             tgt = ""
             if way in ("status", "waited"):
-                tgt = target(f"≤ {TARGET_US / 1000:g} ms", med.get("vigild"), lambda v: v <= TARGET_US)
+                tgt = target_text(f"≤ {TARGET_US / 1000:g} ms", med.get("vigild"), lambda v: v <= TARGET_US)
             n = min(len(v) for v in have.values())
             out.append((f"{what[way]}, directories on {fs_label(ctx, fs)}, µs, median of {n}", med, tgt))
             out.append(("… p90", {c: pct(v, 90) for c, v in have.items()}, ""))
@@ -405,11 +374,7 @@ def report(ctx, res, args):
     if res.get("errors"):
         out += ["Failed starts (left out): " + "; ".join(f"{' '.join(c)}: {n}" for c, n in res["errors"].items())
                 + ".", ""]
-    missed = [label for label, _, tgt in rs if "**" in tgt]
-    out.append("Targets missed or not measured: " + ("; ".join(missed) if missed else "none") + ".")
-    if ctx.warnings:
-        out += ["", "Warnings during the run:"] + [f"- {w}" for w in ctx.warnings]
-    out.append("")
+    out += report_end(ctx, [label for label, _, tgt in rs if "**" in tgt])
     return "\n".join(out)
 
 

@@ -20,14 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *put_u(char *p, unsigned long long v)
-{
-    char tmp[24];
-    int n = 0;
-    do tmp[n++] = (char)('0' + v % 10); while (v /= 10);
-    while (n) *p++ = tmp[--n];
-    return p;
-}
+#include "stamp.h"
 
 static int notify_socket(const char *path)
 {
@@ -87,12 +80,8 @@ int main(void)
     }
     if (!sent) return 112;
     if (out_fd >= 0) {
-        char buf[64], *p = buf;
-        p = put_u(p, (unsigned long long)getpid());
-        *p++ = ' ';
-        p = put_u(p, (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
-        *p++ = '\n';
-        (void)!write(out_fd, buf, (size_t)(p - buf));
+        char buf[64];
+        (void)!write(out_fd, buf, stamp(buf, ts));
         close(out_fd);
     }
     for (;;)

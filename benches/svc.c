@@ -8,14 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *put_u(char *p, unsigned long long v)
-{
-    char tmp[24];
-    int n = 0;
-    do tmp[n++] = (char)('0' + v % 10); while (v /= 10);
-    while (n) *p++ = tmp[--n];
-    return p;
-}
+#include "stamp.h"
 
 int main(void)
 {
@@ -23,14 +16,11 @@ int main(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     const char *out = getenv("BENCH_OUT");
     if (out) {
-        char buf[64], *p = buf;
-        p = put_u(p, (unsigned long long)getpid());
-        *p++ = ' ';
-        p = put_u(p, (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
-        *p++ = '\n';
+        char buf[64];
+        size_t len = stamp(buf, ts);
         int fd = open(out, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd >= 0) {
-            (void)!write(fd, buf, (size_t)(p - buf));
+            (void)!write(fd, buf, len);
             close(fd);
         }
     }

@@ -2,6 +2,7 @@
 //! of its own, prints the result lines, and exits by SPEC §6: 0 success,
 //! 4 a failure result, 3 no vigild on that run directory, 2 usage.
 
+use crate::path::PathBuf;
 use crate::sys::fs::{
     mkfifo, open_fifo_read, open_fifo_write, open_read, stdout, unlink, write_all,
 };
@@ -20,30 +21,6 @@ const USAGE: &str = "usage: vigilctl [-r DIR] start|stop|restart NAME... | signa
 
 macro_rules! say {
     ($($arg:tt)*) => { $crate::log::line("vigilctl", format_args!($($arg)*)) };
-}
-
-/// A path built in a stack buffer.
-struct PathBuf {
-    buf: [u8; 512],
-    len: usize,
-}
-
-impl PathBuf {
-    fn join(dir: &[u8], name: core::fmt::Arguments<'_>) -> Option<PathBuf> {
-        let mut p = PathBuf {
-            buf: [0; 512],
-            len: 0,
-        };
-        let mut w = SliceWriter::new(&mut p.buf);
-        w.push(dir).ok()?;
-        w.write_fmt(format_args!("/{name}")).ok()?;
-        p.len = w.len();
-        Some(p)
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
 }
 
 /// `vigilctl ARGS`, the arguments starting at `first`: the exit code.

@@ -342,15 +342,15 @@ impl fmt::Display for Lossy<'_> {
     }
 }
 
+/// The lowercase hex digit of the low four bits of `n`.
+pub fn hex_digit(n: u64) -> u8 {
+    b"0123456789abcdef"[(n & 15) as usize]
+}
+
 /// `\xHH`, lowercase.
 pub fn write_hex_escape(w: &mut impl fmt::Write, b: u8) -> fmt::Result {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let text = [
-        b'\\',
-        b'x',
-        HEX[usize::from(b >> 4)],
-        HEX[usize::from(b & 15)],
-    ];
+    let b = u64::from(b);
+    let text = [b'\\', b'x', hex_digit(b >> 4), hex_digit(b)];
     // Four ASCII bytes.
     w.write_str(core::str::from_utf8(&text).unwrap_or("?"))
 }

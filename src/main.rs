@@ -15,6 +15,7 @@ mod driver;
 mod launch;
 mod listeners;
 mod log;
+mod path;
 mod readiness;
 mod replies;
 mod supervisor;

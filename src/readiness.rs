@@ -3,14 +3,15 @@
 //! its first message can be lost, or the read end of an s6-style pipe.
 //! A channel lives as long as the process it was opened for.
 
+use crate::path::PathBuf;
 use crate::sys::Errno;
 use crate::sys::notify;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild::config::{Config, Mode, Ready};
 use vigild::engine::State;
 use vigild::event::Pid;
-use vigild::fixed::{ServiceId, SliceWriter};
-use vigild::limits::{NAME_MAX, READY_MAX};
+use vigild::fixed::{Lossy, ServiceId, SliceWriter, hex_digit};
+use vigild::limits::READY_MAX;
 
 /// Largest notification datagram read (systemd's limit too); a longer one
 /// is cut.
@@ -144,7 +145,7 @@ impl Channels {
             _ => {
                 let mut path = [0; PATH_MAX];
                 let len = self.socket_path(cfg, id, notify::random(), &mut path)?;
-                let relative = relative_path(cfg.name(id));
+                let relative = relative_path(cfg.name(id)).ok_or(Errno::NAMETOOLONG)?;
                 let fd = notify::open_socket(dir, relative.bytes(), &path[..len])?;
                 Ok(Some(Opened {
                     fd: Some(fd),
@@ -177,7 +178,7 @@ impl Channels {
             .iter()
             .position(Option::is_none)
             .ok_or(Errno::MFILE)?;
-        let relative = relative_path(cfg.name(id));
+        let relative = relative_path(cfg.name(id)).ok_or(Errno::NAMETOOLONG)?;
         let fd = notify::open_socket(dir, relative.bytes(), &out[..len])?;
         self.list[entry] = Some(Channel {
             service: id,
@@ -209,9 +210,9 @@ impl Channels {
             .get(..self.run_path_len)
             .ok_or(Errno::NAMETOOLONG)?;
         let abstract_name = !spec.user.is_empty() || !spec.group.is_empty();
-        let mut hex = *b".0123456789abcdef";
+        let mut hex = [b'.'; 17];
         for (i, digit) in hex[1..].iter_mut().enumerate() {
-            *digit = b"0123456789abcdef"[(nonce >> (60 - 4 * i) & 15) as usize];
+            *digit = hex_digit(nonce >> (60 - 4 * i));
         }
         let mut w = SliceWriter::new(out);
         let fits = (!abstract_name || w.push(b"@").is_ok())
@@ -250,9 +251,7 @@ impl Channels {
                     fd,
                 })
             }
-            _ if opened.socket_file => {
-                notify::remove_socket(dir, relative_path(cfg.name(id)).bytes())
-            }
+            _ if opened.socket_file => remove_socket(dir, cfg.name(id)),
             _ => {}
         }
     }
@@ -273,7 +272,7 @@ impl Channels {
         // The text goes with the process that sent it.
         self.texts[i].len = 0;
         if channel.socket_file {
-            notify::remove_socket(dir, relative_path(cfg.name(channel.service)).bytes());
+            remove_socket(dir, cfg.name(channel.service));
         }
     }
 
@@ -346,23 +345,13 @@ impl Channel {
 }
 
 /// `notify/NAME`, relative to the run directory.
-fn relative_path(name: &[u8]) -> RelativePath {
-    let mut buf = [0u8; NOTIFY_DIR.len() + 1 + NAME_MAX];
-    let mut w = SliceWriter::new(&mut buf);
-    let _ = w.push(NOTIFY_DIR.as_bytes());
-    let _ = w.push(b"/");
-    let _ = w.push(name);
-    let len = w.len();
-    RelativePath { buf, len }
+fn relative_path(name: &[u8]) -> Option<PathBuf> {
+    PathBuf::join(NOTIFY_DIR.as_bytes(), format_args!("{}", Lossy(name)))
 }
 
-struct RelativePath {
-    buf: [u8; NOTIFY_DIR.len() + 1 + NAME_MAX],
-    len: usize,
-}
-
-impl RelativePath {
-    fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+/// Remove the socket file of service `name`.
+fn remove_socket(dir: BorrowedFd<'_>, name: &[u8]) {
+    if let Some(path) = relative_path(name) {
+        notify::remove_socket(dir, path.bytes());
     }
 }
