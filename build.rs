@@ -37,6 +37,16 @@ const LIMITS: &[(&str, usize, &str)] = &[
         "services with `ready = notify` or `fd:N`, and pools, running at once",
     ),
     (
+        "PIPES_MAX",
+        64,
+        "log pipes vigild holds (loggers, service:NAME readers, rings)",
+    ),
+    (
+        "RING_BYTES",
+        262144,
+        "bytes of memory shared by every ring:SIZE log",
+    ),
+    (
         "WORKERS_MAX",
         1024,
         "accept and pool workers running at once, over all services",
@@ -71,26 +81,29 @@ fn main() {
     let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("limits.rs");
     fs::write(dest, out).unwrap();
 
-    // The static musl binary drops unwind tables nothing reads (see the
-    // script), and keeps its code and read-only data in one segment
-    // (`-z noseparate-code`, the layout linkers used before 2018): the
-    // separate segments were each rounded up to whole pages, 4 KiB more in
-    // the file and mapped in memory, for making the ELF header and constant
-    // data non-executable, which a static binary that loads nothing else
-    // gains little from. Only where the linker is driven by cc (x86_64; the
-    // aarch64 build links with rust-lld directly).
+    // The static musl binaries are linked by rust-lld (.cargo/config.toml)
+    // with: no unwind tables nothing reads (see the script, which also
+    // drops `.comment`); identical functions folded into one (`--icf=all`:
+    // generic code often compiles to the same bytes twice); code and
+    // read-only data in one segment (`--no-rosegment`: separate segments
+    // cost a page boundary each, for making constant data non-executable,
+    // which a static binary that loads nothing else gains little from);
+    // no RELRO, which would put the GOT and `.data` on pages of their own
+    // so that the GOT can be made read-only after relocation, but a static
+    // non-PIE binary has no relocations to protect; and tail-merged strings
+    // (`-O2`).
     println!("cargo:rerun-if-changed=link/no-eh-frame.ld");
     let var = |name: &str| env::var(name).unwrap_or_default();
-    if var("CARGO_CFG_TARGET_ENV") == "musl" && var("CARGO_CFG_TARGET_ARCH") == "x86_64" {
+    if var("CARGO_CFG_TARGET_ENV") == "musl" {
         let script =
             Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("link/no-eh-frame.ld");
-        println!("cargo:rustc-link-arg-bins=-Wl,--no-eh-frame-hdr");
-        println!("cargo:rustc-link-arg-bins=-Wl,-z,noseparate-code");
-        // No RELRO either: it puts the GOT and `.data` on pages of their
-        // own so that the GOT can be made read-only after relocation, but a
-        // static non-PIE binary has no relocations to protect, and musl
-        // does not apply it there anyway.
-        println!("cargo:rustc-link-arg-bins=-Wl,-z,norelro");
-        println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
+        println!("cargo:rustc-link-arg-bins=--no-eh-frame-hdr");
+        println!("cargo:rustc-link-arg-bins=--icf=all");
+        println!("cargo:rustc-link-arg-bins=--no-rosegment");
+        println!("cargo:rustc-link-arg-bins=-O2");
+        println!("cargo:rustc-link-arg-bins=-z");
+        println!("cargo:rustc-link-arg-bins=norelro");
+        println!("cargo:rustc-link-arg-bins=-T");
+        println!("cargo:rustc-link-arg-bins={}", script.display());
     }
 }

@@ -170,7 +170,9 @@ fn request<'a>(words: &[&'a [u8]]) -> Result<Request<'a>, LineError> {
     Ok(Request { verb, name, signal })
 }
 
+/// A service name, or the logger `NAME/log` that `log = DIR` adds.
 fn is_name(text: &[u8]) -> bool {
+    let text = text.strip_suffix(b"/log").unwrap_or(text);
     (1..=NAME_MAX).contains(&text.len())
         && text
             .iter()

@@ -66,12 +66,10 @@ pub fn main(args: Args, first: usize) -> c_int {
                 false,
             )
         }
-        (b"reload" | b"shutdown" | b"poweroff" | b"reboot" | b"halt", 0) | (b"log", 1) => {
-            match rest(0) {
-                Some(name) => request(dir, format_args!("{} {}", Lossy(cmd), Lossy(name)), false),
-                None => request(dir, format_args!("{}", Lossy(cmd)), false),
-            }
+        (b"reload" | b"shutdown" | b"poweroff" | b"reboot" | b"halt", 0) => {
+            request(dir, format_args!("{}", Lossy(cmd)), false)
         }
+        (b"log", 1) => show_log(dir, rest(0).unwrap_or(b"")),
         (b"monitor", 0) => request(dir, format_args!("monitor"), true),
         (b"status", 0..=2) => status(dir, rest(0), rest(1)),
         (b"wait", 2 | 3) => wait(dir, rest(0).unwrap_or(b""), rest(1).unwrap_or(b""), rest(2)),
@@ -120,6 +118,59 @@ fn request(dir: &[u8], line: core::fmt::Arguments<'_>, stream: bool) -> c_int {
             _ => last.code(),
         }
     })
+}
+
+/// `log NAME`: the ring's bytes as they are (after vigild's `log NAME
+/// BYTES` line), or the result line that says why not (exit 4).
+fn show_log(dir: &[u8], name: &[u8]) -> c_int {
+    let fifo = match control(dir) {
+        Ok(fd) => fd,
+        Err(code) => return code,
+    };
+    ask(
+        &fifo,
+        dir,
+        format_args!("log {}", Lossy(name)),
+        &mut |answers| {
+            let mut buf = [0u8; 4096];
+            let (mut header, mut code) = (true, 4);
+            let mut fds = [PollFd::new(answers, PollFlags::IN)];
+            // vigild answers at once; a silence this long means it is stuck.
+            if poll(&mut fds, Some(&clock::timespec(10_000))) == Ok(0) {
+                say!("no answer from vigild");
+                return 1;
+            }
+            loop {
+                let n = match rustix::io::read(answers, &mut buf) {
+                    Ok(0) => return code,
+                    Ok(n) => n,
+                    Err(Errno::INTR) => continue,
+                    Err(Errno::AGAIN) => {
+                        let _ = poll(&mut fds, None);
+                        continue;
+                    }
+                    Err(_) => return 1,
+                };
+                let mut bytes = &buf[..n];
+                if header {
+                    header = false;
+                    let line_end = bytes.iter().position(|&b| b == b'\n').map_or(n, |p| p + 1);
+                    if bytes.starts_with(b"log ") {
+                        code = 0;
+                        bytes = &bytes[line_end..];
+                    }
+                }
+                let out = if code == 0 {
+                    stdout()
+                } else {
+                    crate::sys::fs::stderr()
+                };
+                if write_all(out, bytes).is_err() {
+                    return 1;
+                }
+            }
+        },
+    )
 }
 
 /// Write `line reply=FIFO` to the control FIFO, with a reply FIFO of our

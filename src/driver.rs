@@ -6,6 +6,7 @@
 use crate::launch::{self, EnvBuf, Launch};
 use crate::listeners::Listeners;
 use crate::log::say;
+use crate::pipes::Pipes;
 use crate::readiness::{self, Channels};
 use crate::replies::{Replies, Wait, monitor_line_to, send};
 use crate::sys::fs::{AtomicFile, write_all};
@@ -16,13 +17,13 @@ use core::cell::Cell;
 use core::net::SocketAddr;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild::config::{Config, Errors, Mode};
+use vigild::config::{Config, Errors, Log, Mode};
 use vigild::control::{LineError, LineReader, Piece, Verb, parse_line};
 use vigild::engine::{Admit, Answer, Command, Effects, Peer, Slot, State, Supervisor};
 use vigild::event::{ErrnoName, ExitStatus, Pid};
 use vigild::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter};
 use vigild::ip::IpText;
-use vigild::limits::{LISTENERS_MAX, MONITORS_MAX, READY_MAX, REPLIES_MAX};
+use vigild::limits::{LISTENERS_MAX, MONITORS_MAX, PIPES_MAX, READY_MAX, REPLIES_MAX};
 use vigild::notify::{Notice, notices};
 use vigild::status::{Counters, write_line};
 use vigild::time::Instant;
@@ -46,6 +47,9 @@ const TEXT_INTERVAL_MS: u64 = 100;
 /// Connections accepted from one listener per loop turn, so that one busy
 /// listener cannot starve the others, the control FIFO or reaping.
 const ACCEPT_BATCH: usize = 16;
+
+/// Reads from one ring's pipe per loop turn.
+const RING_READS_PER_TURN: usize = 4;
 
 /// Datagrams read from one notify socket per loop turn.
 const NOTICES_PER_TURN: usize = 16;
@@ -85,6 +89,10 @@ pub struct Driver {
     pub lines: LineReader,
     /// The listening sockets.
     pub listeners: Listeners,
+    /// The log pipes.
+    pub pipes: Pipes,
+    /// The memory of every `ring:SIZE` log.
+    pub rings: &'static mut [u8],
     /// The readiness channels of running services.
     pub channels: Channels,
     /// Where a notification datagram is read into (lent out while it is).
@@ -114,6 +122,9 @@ struct Woke {
     /// Readiness channels with something to read.
     channels: [u16; READY_MAX],
     n_channels: usize,
+    /// Rings (positions in `Pipes`) with output to keep.
+    rings: [u16; PIPES_MAX],
+    n_rings: usize,
 }
 
 /// The engine's hands: spawning, signalling, announcing.
@@ -122,6 +133,7 @@ struct Fx<'a> {
     dir: BorrowedFd<'a>,
     devnull: BorrowedFd<'a>,
     listeners: &'a Listeners,
+    pipes: &'a Pipes,
     channels: &'a mut Channels,
     replies: &'a mut Replies,
     dirty: &'a mut bool,
@@ -179,9 +191,9 @@ impl Effects for Fx<'_> {
             listen_pid = Some(Cell::from_mut(&mut pid_entry[..]).as_slice_of_cells());
         }
         let launch = Launch {
-            stdin: devnull,
+            stdin: self.pipes.input_of(id).map_or(devnull, raw),
             conn: false,
-            devnull,
+            out: output(self.pipes, cfg, id, self.devnull),
             fds: &fds[..n],
             env: env.0.bytes(),
             listen_pid,
@@ -225,6 +237,14 @@ impl Effects for Fx<'_> {
 
 fn raw(fd: BorrowedFd<'_>) -> i32 {
     rustix::fd::AsRawFd::as_raw_fd(&fd)
+}
+
+/// The fd for `id`'s stdout and stderr by its `log`; `None`: vigild's own.
+fn output(pipes: &Pipes, cfg: &Config, id: ServiceId, devnull: BorrowedFd<'_>) -> Option<i32> {
+    match cfg.spec(id).log {
+        Log::Inherit => None,
+        _ => Some(raw(pipes.output_of(cfg, id).unwrap_or(devnull))),
+    }
 }
 
 /// The first of `sender` and its ancestors that `is_sender` accepts (a
@@ -300,6 +320,7 @@ impl Driver {
             dir: self.dir.as_fd(),
             devnull: self.devnull.as_fd(),
             listeners: &self.listeners,
+            pipes: &self.pipes,
             channels: &mut self.channels,
             replies: &mut self.replies,
             dirty: &mut self.dirty,
@@ -363,6 +384,9 @@ impl Driver {
             for &i in &woke.channels[..woke.n_channels] {
                 self.on_channel(i.into(), now);
             }
+            for &i in &woke.rings[..woke.n_rings] {
+                self.read_ring(i.into());
+            }
             if woke.control {
                 self.read_control(now);
             }
@@ -392,9 +416,12 @@ impl Driver {
             listeners: 0,
             channels: [0; READY_MAX],
             n_channels: 0,
+            rings: [0; PIPES_MAX],
+            n_rings: 0,
         };
         {
-            const SIZE: usize = 2 + LISTENERS_MAX + READY_MAX + REPLIES_MAX + MONITORS_MAX;
+            const SIZE: usize =
+                2 + LISTENERS_MAX + READY_MAX + PIPES_MAX + REPLIES_MAX + MONITORS_MAX;
             let mut fds: [PollFd<'_>; SIZE] = core::array::from_fn(|_| {
                 PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::empty())
             });
@@ -418,6 +445,13 @@ impl Driver {
                 n += 1;
             }
             let channels_end = n;
+            let mut ring_at = [0u16; PIPES_MAX];
+            for (i, p) in self.pipes.iter().filter(|(_, p)| p.ring) {
+                fds[n] = PollFd::from_borrowed_fd(p.read_end(), PollFlags::IN);
+                ring_at[n - channels_end] = i as u16;
+                n += 1;
+            }
+            let rings_end = n;
             for fd in self.replies.fds() {
                 fds[n] = PollFd::from_borrowed_fd(fd, PollFlags::empty());
                 n += 1;
@@ -438,7 +472,13 @@ impl Driver {
                         woke.n_channels += 1;
                     }
                 }
-                for (flag, fd) in gone.iter_mut().zip(&fds[channels_end..n]) {
+                for (fd, &i) in fds[channels_end..rings_end].iter().zip(&ring_at) {
+                    if !fd.revents().is_empty() {
+                        woke.rings[woke.n_rings] = i;
+                        woke.n_rings += 1;
+                    }
+                }
+                for (flag, fd) in gone.iter_mut().zip(&fds[rings_end..n]) {
                     *flag = fd.revents().intersects(PollFlags::ERR | PollFlags::HUP);
                     count += 1;
                 }
@@ -528,11 +568,10 @@ impl Driver {
                     let mut buf = [0u8; 320];
                     let mut env = EnvBuf(SliceWriter::new(&mut buf));
                     connection_env(&mut env, remote, local);
-                    let devnull = raw(self.devnull.as_fd());
                     let launch = Launch {
                         stdin: raw(conn.as_fd()),
                         conn: true,
-                        devnull,
+                        out: output(&self.pipes, cfg, id, self.devnull.as_fd()),
                         fds: &[],
                         env: env.0.bytes(),
                         listen_pid: None,
@@ -689,6 +728,65 @@ impl Driver {
         }
     }
 
+    /// Keep what ring `i`'s service wrote: read straight into its place in
+    /// the ring memory, a few reads per turn.
+    fn read_ring(&mut self, i: usize) {
+        let cfg = &self.configs[self.active];
+        let Some(pipe) = self.pipes.get_mut(i) else {
+            return;
+        };
+        let Log::Ring { offset, size } = cfg.spec(pipe.service).log else {
+            return;
+        };
+        let ring = &mut self.rings[offset as usize..][..size as usize];
+        for _ in 0..RING_READS_PER_TURN {
+            let at = (pipe.written % u64::from(size)) as usize;
+            match rustix::io::read(pipe.read_end(), &mut ring[at..]) {
+                Ok(n @ 1..) => pipe.written += n as u64,
+                _ => break,
+            }
+        }
+    }
+
+    /// `log NAME`: the ring's content, oldest first, from the first whole
+    /// line once it has wrapped: `log NAME BYTES`, then the bytes.
+    fn send_ring(&self, fd: BorrowedFd<'_>, id: ServiceId) {
+        let cfg = &self.configs[self.active];
+        let name = Lossy(cfg.name(id));
+        let (Log::Ring { offset, size }, Some(pipe)) = (cfg.spec(id).log, self.pipes.ring_of(id))
+        else {
+            send(
+                fd,
+                format_args!("error {name} has no ring (log = ring:SIZE)"),
+            );
+            return;
+        };
+        let ring = &self.rings[offset as usize..][..size as usize];
+        let at = (pipe.written % u64::from(size)) as usize;
+        let (mut older, newer) = match pipe.written > u64::from(size) {
+            true => (&ring[at..], &ring[..at]),
+            false => (&ring[..at], &ring[..0]),
+        };
+        if pipe.written > u64::from(size) {
+            // The oldest line lost its start: begin after it.
+            let cut = older
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(older.len(), |p| p + 1);
+            older = &older[cut..];
+        }
+        let len = older.len() + newer.len();
+        // Room for all of it, so that the reply needs no waiting.
+        let _ = rustix::pipe::fcntl_setpipe_size(fd, len + 256);
+        send(fd, format_args!("log {name} {len}"));
+        if write_all(fd, older)
+            .and_then(|()| write_all(fd, newer))
+            .is_err()
+        {
+            say!("{name}: log: the reader's pipe is too small, the ring's output was cut");
+        }
+    }
+
     fn read_control(&mut self, now: Instant) {
         let mut lines = core::mem::take(&mut self.lines);
         // Lines are 512 bytes at most: a small buffer keeps the loop's
@@ -787,9 +885,11 @@ impl Driver {
                     );
                 }
             }
-            (Verb::Log, _) => answer(format_args!(
-                "error {name} no ring log (ring logs come in a later release)"
-            )),
+            (Verb::Log, Some(id)) => {
+                if let Some(fd) = &reply {
+                    self.send_ring(fd.as_fd(), id);
+                }
+            }
             (Verb::Reload, _) => {
                 self.reload(now, reply.as_ref().map(|fd| fd.as_fd()));
             }
@@ -822,7 +922,7 @@ impl Driver {
                     send(fd.as_fd(), format_args!("error - too many monitors"));
                 }
             }
-            (Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal, None) => {
+            (Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal | Verb::Log, None) => {
                 // The name was resolved above.
                 unreachable!()
             }
@@ -840,6 +940,7 @@ impl Driver {
         let spare = 1 - self.active;
         let errors = &mut *self.errors;
         let mut next = None;
+        let mut pipes = None;
         {
             let (old, new) = match spare {
                 1 => {
@@ -860,6 +961,18 @@ impl Driver {
             }
             if errors.is_empty() {
                 next = self.listeners.prepare(Some(old), new, errors);
+            }
+            if next.is_some() {
+                match self.pipes.prepare(Some(old), new) {
+                    Ok(p) => pipes = Some(p),
+                    Err(e) => errors.push(
+                        0,
+                        format_args!(
+                            "unable to make the log pipes: {}",
+                            ErrnoName(e.raw_os_error() as u16)
+                        ),
+                    ),
+                }
             }
         }
         if !errors.is_empty() {
@@ -883,6 +996,9 @@ impl Driver {
         if let Some(next) = next {
             self.listeners.commit(Some(old), next, new);
         }
+        if let Some(pipes) = pipes {
+            self.pipes = pipes;
+        }
         // Waiting requests name services by id: move them to the new ids
         // before the engine announces changes in those ids.
         self.replies.remap(|id| new.find(old.name(id)));
@@ -892,6 +1008,7 @@ impl Driver {
             dir: self.dir.as_fd(),
             devnull: self.devnull.as_fd(),
             listeners: &self.listeners,
+            pipes: &self.pipes,
             channels: &mut self.channels,
             replies: &mut self.replies,
             dirty: &mut self.dirty,

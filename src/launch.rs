@@ -7,7 +7,7 @@ use crate::sys::spawn::{Creds, Plan, spawn};
 use crate::sys::{args, user};
 use core::cell::Cell;
 use core::ffi::c_char;
-use vigild::config::{Config, Log};
+use vigild::config::Config;
 use vigild::event::{ErrnoName, Pid};
 use vigild::fixed::{Lossy, ServiceId, SliceWriter, without_nul};
 use vigild::limits::{ARGV_MAX, ENV_MAX};
@@ -28,6 +28,10 @@ const OWN_VARIABLES: &[&[u8]] = &[
     b"REMOTE_PORT",
 ];
 
+/// vigild's binary, as a running process sees it (a logger started before
+/// /proc is mounted fails, and is retried with backoff).
+const SELF_EXE: &[u8] = b"/proc/self/exe\0";
+
 /// Used when vigild's environment has no PATH.
 const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -36,8 +40,8 @@ pub struct Launch<'a> {
     /// Fd for stdin; also stdout when `conn` (a connection on fds 0 and 1).
     pub stdin: i32,
     pub conn: bool,
-    /// `/dev/null`, for `log = null`.
-    pub devnull: i32,
+    /// Fd for stdout and stderr (the service's `log`); `None`: vigild's own.
+    pub out: Option<i32>,
     /// Fds 3, 4, ... of the child.
     pub fds: &'a [i32],
     /// NUL-terminated `KEY=VALUE` entries, back to back.
@@ -118,15 +122,14 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
             push(ptr);
         }
     }
-    let out = match spec.log {
-        Log::Inherit => [1, 2],
-        Log::Null => [launch.devnull; 2],
-    };
+    let out = launch.out.map_or([1, 2], |fd| [fd; 2]);
     let stdout = if launch.conn { launch.stdin } else { out[0] };
     let plan = Plan {
         argv: &argv,
         envp: &envp[..=n],
         path: args::getenv(b"PATH").unwrap_or(DEFAULT_PATH),
+        // vigild's own logger runs from vigild's own binary.
+        exe: cfg.is_logger(id).then_some(SELF_EXE),
         stdio: [launch.stdin, stdout, out[1]],
         fds: launch.fds,
         listen_pid: launch.listen_pid,

@@ -19,6 +19,7 @@ pub mod event;
 pub mod fixed;
 pub mod ip;
 pub mod limits;
+pub mod logger;
 pub mod notify;
 pub mod status;
 pub mod time;

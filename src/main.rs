@@ -1,5 +1,5 @@
 //! The one binary: `vigild` (the supervisor), `vigilctl` or `vigild ctl`
-//! (the control client) and `vigil-log` (reserved for the logger).
+//! (the control client) and `vigil-log` or `vigild log` (the logger).
 //!
 //! It does not link Rust's std (SPEC §9): libc provides the C entry point,
 //! and every table is allocated once in `.bss`. Unit tests of this crate
@@ -16,10 +16,12 @@ mod launch;
 mod listeners;
 mod log;
 mod path;
+mod pipes;
 mod readiness;
 mod replies;
 mod supervisor;
 mod sys;
+mod vigil_log;
 
 use core::ffi::c_int;
 use sys::args::Args;
@@ -44,13 +46,8 @@ fn run(args: Args) -> c_int {
     let name = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
     match (name, args.get(1)) {
         (b"vigilctl", _) => ctl::main(args, 1),
-        (b"vigil-log", _) | (_, Some(b"log")) => {
-            log::line(
-                "vigil-log",
-                format_args!("not built yet: the logger comes in a later release"),
-            );
-            2
-        }
+        (b"vigil-log", _) => vigil_log::main(args, 1),
+        (_, Some(b"log")) => vigil_log::main(args, 2),
         (_, Some(b"ctl")) => ctl::main(args, 2),
         _ => supervisor::main(args),
     }

@@ -180,7 +180,7 @@ pub fn main(args: Args) -> c_int {
         Some(fd) => fd,
         None => None,
     };
-    let signals = match Signals::install() {
+    let signals = match Signals::install(&crate::sys::signal::HANDLED) {
         Ok(signals) => signals,
         Err(e) => return failed("signals", &ErrnoName(e.raw_os_error() as u16)),
     };
@@ -216,6 +216,10 @@ pub fn main(args: Args) -> c_int {
             ErrnoName(e.raw_os_error() as u16)
         );
     }
+    let pipes = match crate::pipes::Pipes::new().prepare(None, cfg) {
+        Ok(pipes) => pipes,
+        Err(e) => return failed("log pipes", &ErrnoName(e.raw_os_error() as u16)),
+    };
     let channels = Channels::new(run_dir, &mut st.status_texts);
     let mut driver = Driver {
         configs: &mut st.configs,
@@ -231,6 +235,8 @@ pub fn main(args: Args) -> c_int {
         devnull,
         ready_fd,
         listeners,
+        pipes,
+        rings: &mut st.rings,
         channels,
         notice: Some(&mut st.notice),
         worker_creds: None,

@@ -61,14 +61,24 @@ pub enum Restart {
     No,
 }
 
-/// Where a service's stdout and stderr go. Later parts add loggers and rings.
+/// Where a service's stdout and stderr go (`log`, SPEC §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
 pub enum Log {
     /// vigild's own stdout and stderr.
-    Inherit = 0,
+    Inherit,
     /// `/dev/null`.
     Null,
+    /// A pipe vigild holds, read by this service's stdin: the logger
+    /// `NAME/log` that `log = DIR` adds, or the service of `service:NAME`.
+    Pipe(ServiceId),
+    /// `ring:SIZE`: the last `size` bytes, kept by vigild at `offset` of
+    /// its ring memory (`RING_BYTES`, shared by every ring).
+    Ring {
+        /// Where this ring starts in the ring memory.
+        offset: u32,
+        /// Its size in bytes.
+        size: u32,
+    },
 }
 
 /// How a service says it is ready (`ready`).
@@ -238,8 +248,6 @@ pub struct Global {
     pub run_dir: Str,
     /// `prefix` for services without their own.
     pub prefix: Words,
-    /// `log` for services without their own.
-    pub log: Log,
     /// `max_services` (0: the compiled capacity).
     pub max_services: u32,
 }
@@ -248,7 +256,6 @@ impl Global {
     const EMPTY: Global = Global {
         run_dir: Str::EMPTY,
         prefix: Words::EMPTY,
-        log: Log::Inherit,
         max_services: 0,
     };
 }
@@ -264,6 +271,8 @@ pub struct Config {
     count: u16,
     /// Some service is a removed one kept until it stops (`adopt_removed`).
     has_removed: bool,
+    /// Bytes of ring memory the rings take.
+    ring_bytes: u32,
     /// Service indexes with every service after its dependencies.
     order: [u16; MAX_SERVICES],
     specs: [ServiceSpec; MAX_SERVICES],
@@ -287,6 +296,7 @@ impl Config {
             specs: [ServiceSpec::EMPTY; MAX_SERVICES],
             count: 0,
             has_removed: false,
+            ring_bytes: 0,
             order: [0; MAX_SERVICES],
             arena: Arena::new(),
             bodies: [parse::Body::EMPTY; MAX_SERVICES],
@@ -298,6 +308,7 @@ impl Config {
         self.global = Global::EMPTY;
         self.count = 0;
         self.has_removed = false;
+        self.ring_bytes = 0;
         self.arena.clear();
     }
 
@@ -354,6 +365,12 @@ impl Config {
             .get(self.specs[id.index()].after)
             .chunks_exact(2)
             .map(|pair| ServiceId(u16::from_le_bytes([pair[0], pair[1]])))
+    }
+
+    /// True if `id` runs vigild's own logger (`exec = vigil-log ...`, as
+    /// the loggers of `log = DIR` do): it is started from vigild's binary.
+    pub fn is_logger(&self, id: ServiceId) -> bool {
+        self.arena.words(self.specs[id.index()].exec).next() == Some(b"vigil-log\0")
     }
 
     /// The run directory: `run_dir`, else `/run/vigild`.

@@ -9,7 +9,8 @@ use super::value::{
 use super::{Config, Listen, Log, Mode, Ready, Restart, ServiceSpec, parse_listen};
 use crate::event::{parse_signal, parse_u64};
 use crate::fixed::{ArrayStr, Lossy, ServiceId, Str, Words, without_nul, word, word_index};
-use crate::limits::{ARGV_MAX, ERRORS_MAX, MAX_SERVICES, WORKERS_MAX};
+use crate::limits::{ARGV_MAX, ERRORS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX};
+use crate::logger::{parse_options, parse_size};
 
 const WORKERS_MAX_U64: u64 = WORKERS_MAX as u64;
 use core::fmt::{self, Write};
@@ -104,6 +105,9 @@ pub fn parse(text: &[u8], cfg: &mut Config, errors: &mut Errors) {
         section: Section::None,
         global_seen: 0,
         max_services_line: 0,
+        global_log: None,
+        global_log_digest: 0,
+        pipes: 0,
     };
     let mut line_no = 0u32;
     let mut offset = 0usize;
@@ -150,7 +154,23 @@ struct SectionState {
     digest: u64,
     restart: Option<Restart>,
     prefix_set: bool,
-    log_set: bool,
+    log: Option<(LogText, u32)>,
+}
+
+/// A `log` value as written, checked; resolved to a `Log` once every
+/// service is known.
+#[derive(Clone, Copy)]
+enum LogText {
+    /// No `log` key (first: a `Body` of zero bytes has it, so `Config`
+    /// stays in `.bss`).
+    Unset,
+    Inherit,
+    Null,
+    Ring(u32),
+    /// `service:NAME`.
+    Service(Str),
+    /// `[options] DIR`: the words of vigil-log's command line.
+    Dir(Words),
 }
 
 /// Where a service's body is in the text, for the passes over list keys.
@@ -162,7 +182,10 @@ pub(super) struct Body {
     end: u32,
     first_line: u32,
     prefix_set: bool,
-    log_set: bool,
+    /// Its own `log` and the line of it.
+    log: (LogText, u32),
+    /// Some service's output goes into its stdin.
+    consumer: bool,
 }
 
 impl Body {
@@ -171,7 +194,8 @@ impl Body {
         end: 0,
         first_line: 0,
         prefix_set: false,
-        log_set: false,
+        log: (LogText::Unset, 0),
+        consumer: false,
     };
 }
 
@@ -223,6 +247,11 @@ struct Parser<'a> {
     section: Section,
     global_seen: u64,
     max_services_line: u32,
+    /// The global `log`, its line, and a digest of its text.
+    global_log: Option<(LogText, u32)>,
+    global_log_digest: u64,
+    /// Pipes and rings counted so far (at most `PIPES_MAX`).
+    pipes: usize,
 }
 
 impl Parser<'_> {
@@ -236,7 +265,7 @@ impl Parser<'_> {
             digest: FNV_OFFSET,
             restart: None,
             prefix_set: false,
-            log_set: false,
+            log: None,
         };
         let Some(name) = header.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) else {
             self.error(line, format_args!("bad section header (expected [name])"));
@@ -305,7 +334,7 @@ impl Parser<'_> {
         let body = &mut self.cfg.bodies[id.index()];
         body.end = end as u32;
         body.prefix_set = state.prefix_set;
-        body.log_set = state.log_set;
+        body.log = state.log.unwrap_or((LogText::Unset, 0));
         if missing_exec && state.seen & key_bit(SERVICE_KEYS, "exec") == 0 {
             self.error(line, format_args!("service has no exec"));
         }
@@ -369,9 +398,8 @@ impl Parser<'_> {
             },
             b"prefix" => self.cfg.global.prefix = self.words(line, "prefix", value).unwrap_or_default(),
             b"log" => {
-                if let Some(log) = self.log(line, value) {
-                    self.cfg.global.log = log;
-                }
+                self.global_log = self.log(line, value).map(|text| (text, line));
+                self.global_log_digest = fnv(FNV_OFFSET, value);
             }
             b"max_services" => match parse_u64(value) {
                 Some(n @ 1..) if n <= MAX_SERVICES as u64 => {
@@ -545,12 +573,7 @@ impl Parser<'_> {
                 self.cfg.spec_mut(id).prefix =
                     self.words(line, "prefix", value).unwrap_or_default();
             }
-            b"log" => {
-                if let Some(log) = self.log(line, value) {
-                    st.log_set = true;
-                    self.cfg.spec_mut(id).log = log;
-                }
-            }
+            b"log" => st.log = Some((self.log(line, value).unwrap_or(LogText::Null), line)),
             b"backlog" => match parse_u64(value) {
                 Some(n @ 1..=65535) => self.cfg.spec_mut(id).backlog = n as u32,
                 _ => return Err(Refused::Value("is not a number from 1 to 65535")),
@@ -569,30 +592,46 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn log(&mut self, line: u32, value: &[u8]) -> Option<Log> {
-        match value {
-            b"inherit" => return Some(Log::Inherit),
-            b"null" => return Some(Log::Null),
-            _ if value.starts_with(b"/")
-                || value.starts_with(b"service:")
-                || value.starts_with(b"ring:") =>
-            {
-                self.error(
-                    line,
-                    format_args!(
-                        "log: \"{}\" is not supported yet (loggers come in a later release)",
-                        Lossy(value)
-                    ),
-                )
+    fn log(&mut self, line: u32, value: &[u8]) -> Option<LogText> {
+        let why = if let Some(size) = value.strip_prefix(b"ring:") {
+            match parse_size(size) {
+                Some(n @ 1..) if n <= RING_BYTES as u64 => return Some(LogText::Ring(n as u32)),
+                _ => "ring:SIZE needs a size from 1 to the compiled RING_BYTES",
             }
-            _ => self.error(
-                line,
-                format_args!(
-                    "log: \"{}\" is not inherit, null, DIR, service:NAME or ring:SIZE",
-                    Lossy(value)
-                ),
+        } else if let Some(name) = value.strip_prefix(b"service:") {
+            match is_service_name(name) {
+                true => return Some(LogText::Service(self.store(line, name))),
+                false => "service:NAME needs a service name",
+            }
+        } else {
+            match value {
+                b"inherit" => return Some(LogText::Inherit),
+                b"null" => return Some(LogText::Null),
+                _ => {}
+            }
+            let words = self.words(line, "log", value)?;
+            let arena = &self.cfg.arena;
+            match parse_options(&mut arena.words(words).map(without_nul)) {
+                Ok(o)
+                    if is_abs_path(o.dir)
+                        && arena
+                            .words(words)
+                            .last()
+                            .is_some_and(|w| without_nul(w) == o.dir) =>
+                {
+                    return Some(LogText::Dir(words));
+                }
+                Ok(_) => "DIR must be an absolute path, after the options",
+                Err(why) => why,
+            }
+        };
+        self.error(
+            line,
+            format_args!(
+                "log: \"{}\": {why} (inherit, null, ring:SIZE, service:NAME or [-s SIZE] [-n N] [-t rfc3339|tai64n] DIR)",
+                Lossy(value)
             ),
-        }
+        );
         None
     }
 
@@ -735,16 +774,13 @@ impl Parser<'_> {
             if !body.prefix_set {
                 spec.prefix = global.prefix;
             }
-            if !body.log_set {
-                spec.log = global.log;
-            }
             // What a service inherits is part of its section, as far as a
             // reload is concerned.
             if !body.prefix_set {
                 spec.digest = fnv(spec.digest, &global_prefix.to_le_bytes());
             }
-            if !body.log_set {
-                spec.digest = fnv(spec.digest, &[global.log as u8]);
+            if matches!(body.log.0, LogText::Unset) {
+                spec.digest = fnv(spec.digest, &self.global_log_digest.to_le_bytes());
             }
             if spec.prefix.len() + spec.exec.len() > ARGV_MAX {
                 let line = spec.line;
@@ -753,6 +789,7 @@ impl Parser<'_> {
                     format_args!("exec: more than {ARGV_MAX} words with the prefix"),
                 );
             }
+            self.resolve_log(id, body.log);
         }
         for id in self.cfg.ids() {
             let body = self.cfg.bodies[id.index()];
@@ -780,9 +817,146 @@ impl Parser<'_> {
                 }
                 count
             });
+            // A service's reader (its logger, the service of
+            // `service:NAME`) starts before it and stops after it.
+            if let Log::Pipe(reader) = self.cfg.spec(id).log
+                && self.cfg.arena.push_raw(&reader.0.to_le_bytes()).is_err()
+            {
+                let line = self.cfg.spec(id).line;
+                self.error(line, format_args!("configuration too large"));
+            }
             self.cfg.spec_mut(id).after = self.cfg.arena.str_since(mark);
         }
         self.order();
+    }
+
+    /// Resolve `id`'s `log` (its own, else the global one): the logger that
+    /// `DIR` adds, the service of `service:NAME`, the place of a ring.
+    fn resolve_log(&mut self, id: ServiceId, own: (LogText, u32)) {
+        let inherited = matches!(own.0, LogText::Unset);
+        let (text, line) = match inherited {
+            true => self.global_log.unwrap_or(own),
+            false => own,
+        };
+        let log = match text {
+            LogText::Unset | LogText::Inherit => Log::Inherit,
+            LogText::Null => Log::Null,
+            LogText::Ring(size) => {
+                let offset = self.cfg.ring_bytes;
+                if u64::from(offset) + u64::from(size) > RING_BYTES as u64 {
+                    return self.error(
+                        line,
+                        format_args!(
+                            "log: the rings take more than the compiled RING_BYTES = {RING_BYTES}"
+                        ),
+                    );
+                }
+                self.cfg.ring_bytes += size;
+                self.count_pipe(line);
+                Log::Ring { offset, size }
+            }
+            LogText::Service(name) => match self.cfg.find(self.cfg.arena.get(name)) {
+                // The reader of everyone's output (a global `service:NAME`)
+                // keeps its own where it was.
+                Some(reader) if reader == id && inherited => return,
+                Some(reader) if reader == id => {
+                    return self.error(
+                        line,
+                        format_args!("log: a service cannot read its own output"),
+                    );
+                }
+                Some(reader) => {
+                    if !self.cfg.bodies[reader.index()].consumer {
+                        self.cfg.bodies[reader.index()].consumer = true;
+                        self.count_pipe(line);
+                    }
+                    Log::Pipe(reader)
+                }
+                None => {
+                    let name = Lossy(self.cfg.arena.get(name));
+                    return self
+                        .errors
+                        .push(line, format_args!("log: unknown service \"{name}\""));
+                }
+            },
+            LogText::Dir(words) => match self.add_logger(id, words, inherited, line) {
+                Some(logger) => Log::Pipe(logger),
+                None => return,
+            },
+        };
+        self.cfg.spec_mut(id).log = log;
+    }
+
+    /// One more pipe for vigild to hold.
+    fn count_pipe(&mut self, line: u32) {
+        self.pipes += 1;
+        if self.pipes == PIPES_MAX + 1 {
+            self.error(
+                line,
+                format_args!(
+                    "log: more than {PIPES_MAX} log pipes and rings (the compiled PIPES_MAX)"
+                ),
+            );
+        }
+    }
+
+    /// Add the service `NAME/log` that runs `vigil-log WORDS` for `id`
+    /// (`DIR/NAME` for the global `log`, which is shared).
+    fn add_logger(
+        &mut self,
+        id: ServiceId,
+        words: Words,
+        shared: bool,
+        line: u32,
+    ) -> Option<ServiceId> {
+        let mut name = [0u8; 72];
+        let name_len = self.cfg.name(id).len();
+        name[..name_len].copy_from_slice(self.cfg.name(id));
+        name[name_len..name_len + 4].copy_from_slice(b"/log");
+        let exec = self.logger_exec(words, shared.then_some(&name[..name_len]));
+        let logger_name = self.cfg.arena.push(&name[..name_len + 4]);
+        let (Some(exec), Ok(logger_name)) = (exec, logger_name) else {
+            self.error(line, format_args!("configuration too large"));
+            return None;
+        };
+        let spec = ServiceSpec {
+            exec,
+            digest: fnv(FNV_OFFSET, self.cfg.arena.words_bytes(exec)),
+            ..ServiceSpec::with_defaults(logger_name, line)
+        };
+        let Ok(logger) = self.cfg.push_spec(spec) else {
+            self.error(
+                line,
+                format_args!("too many services with the loggers of log = DIR (compiled capacity {MAX_SERVICES})"),
+            );
+            return None;
+        };
+        self.cfg.bodies[logger.index()] = Body {
+            consumer: true,
+            ..Body::EMPTY
+        };
+        self.count_pipe(line);
+        Some(logger)
+    }
+
+    /// `vigil-log` and the words of a `log = [options] DIR`, the last one
+    /// extended by `/NAME` if `subdir` is given.
+    fn logger_exec(&mut self, words: Words, subdir: Option<&[u8]>) -> Option<Words> {
+        let mark = self.cfg.arena.mark();
+        self.cfg.arena.push(b"vigil-log").ok()?;
+        let mut tmp = [0u8; 640];
+        for i in 0..words.len() {
+            let word = without_nul(self.cfg.arena.words(words).nth(i)?);
+            let mut len = word.len();
+            tmp.get_mut(..len)?.copy_from_slice(word);
+            if let Some(name) = subdir.filter(|_| i + 1 == words.len()) {
+                tmp.get_mut(len..len + 1 + name.len())?[0] = b'/';
+                tmp[len + 1..len + 1 + name.len()].copy_from_slice(name);
+                len += 1 + name.len();
+            }
+            self.cfg.arena.push(&tmp[..len]).ok()?;
+        }
+        Some(self.cfg.arena.words_since(mark, words.len() as u16 + 1))
     }
 
     /// Run `each` on every `key = value` line of a body; the words it pushes

@@ -6,17 +6,28 @@
 use rustix::time::Timespec;
 use vigild::time::Instant;
 
-/// libc's clock_gettime, not rustix's: the static binary links musl's
-/// vDSO lookup anyway, and rustix's own would add 2.5 KiB.
-fn clock_ms(clock: libc::clockid_t) -> u64 {
+/// The system call itself, not libc's or rustix's vDSO lookup (1-2.5 KiB
+/// of code): vigild reads the clock a few times per wake-up, next to a
+/// poll(2) and more, so the vDSO's saving of a system call does not show.
+fn clock(clock: libc::clockid_t) -> (u64, u32) {
     let mut t = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `t` is ours and valid for writing; the clock ids are the
     // monotonic and real-time clocks, which always exist.
-    unsafe { libc::clock_gettime(clock, &mut t) };
-    (t.tv_sec as u64).saturating_mul(1000) + t.tv_nsec as u64 / 1_000_000
+    unsafe { libc::syscall(libc::SYS_clock_gettime, clock, &raw mut t) };
+    (t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+fn clock_ms(id: libc::clockid_t) -> u64 {
+    let (secs, nanos) = clock(id);
+    secs.saturating_mul(1000) + u64::from(nanos / 1_000_000)
+}
+
+/// Wall-clock seconds and nanoseconds since the Unix epoch.
+pub fn wall() -> (u64, u32) {
+    clock(libc::CLOCK_REALTIME)
 }
 
 /// `ms` milliseconds as a poll(2) timeout.

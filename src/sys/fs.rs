@@ -303,6 +303,12 @@ pub fn stderr() -> BorrowedFd<'static> {
     unsafe { BorrowedFd::borrow_raw(2) }
 }
 
+/// Standard input.
+pub fn stdin() -> BorrowedFd<'static> {
+    // SAFETY: fd 0 is open from `ensure_stdio` on and never closed.
+    unsafe { BorrowedFd::borrow_raw(0) }
+}
+
 /// Standard output.
 pub fn stdout() -> BorrowedFd<'static> {
     // SAFETY: fd 1 is open from `ensure_stdio` on and never closed.

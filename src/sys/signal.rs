@@ -26,16 +26,16 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Block every signal of `HANDLED` and open a non-blocking, close-on-exec
+    /// Block every signal of `set` (vigild's are `HANDLED`) and open a non-blocking, close-on-exec
     /// signalfd for them; SIGPIPE is ignored so that a vanished reply reader
     /// is an EPIPE, not vigild's death.
-    pub fn install() -> Result<Signals, Errno> {
+    pub fn install(signals: &[c_int]) -> Result<Signals, Errno> {
         // SAFETY: sigset operations on a local set; sigprocmask and
         // signalfd only read it; the fd signalfd returns is ours alone.
         let fd = unsafe {
             let mut set: libc::sigset_t = core::mem::zeroed();
             libc::sigemptyset(&mut set);
-            for sig in HANDLED {
+            for &sig in signals {
                 libc::sigaddset(&mut set, sig);
             }
             libc::sigprocmask(libc::SIG_BLOCK, &set, core::ptr::null_mut());

@@ -42,6 +42,8 @@ pub struct Plan<'a> {
     pub envp: &'a [*const c_char],
     /// Directories searched when argv[0] has no slash (PATH).
     pub path: &'a [u8],
+    /// The program to run instead (NUL-terminated), argv[0] only naming it.
+    pub exe: Option<&'a [u8]>,
     /// Fds to become 0, 1 and 2.
     pub stdio: [c_int; 3],
     /// Fds to become 3, 4, ... (the listening sockets of socket activation).
@@ -295,6 +297,7 @@ unsafe fn exec_search(plan: &Plan<'_>, buf: &mut [u8; PATH_BUF]) -> c_int {
     let envp = plan.envp.as_ptr();
     // SAFETY: argv[0] is a valid C string (the caller's contract).
     let program = unsafe { core::ffi::CStr::from_ptr(plan.argv[0]) }.to_bytes_with_nul();
+    let program = plan.exe.unwrap_or(program);
     if program.contains(&b'/') {
         // SAFETY: NUL-terminated program and NULL-terminated arrays.
         unsafe { libc::execve(program.as_ptr().cast(), argv, envp) };

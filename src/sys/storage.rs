@@ -6,7 +6,7 @@ use crate::readiness::{NOTICE_MAX, StatusText};
 use core::sync::atomic::{AtomicBool, Ordering};
 use vigild::config::{Config, Errors};
 use vigild::engine::Supervisor;
-use vigild::limits::{CONFIG_BYTES, READY_MAX};
+use vigild::limits::{CONFIG_BYTES, READY_MAX, RING_BYTES};
 
 /// All of vigild's large state.
 pub struct Storage {
@@ -23,6 +23,8 @@ pub struct Storage {
     pub status_texts: [StatusText; READY_MAX],
     /// One notification datagram while it is read.
     pub notice: [u8; NOTICE_MAX],
+    /// The memory of every `ring:SIZE` log.
+    pub rings: [u8; RING_BYTES],
 }
 
 static mut STORAGE: Storage = Storage {
@@ -32,6 +34,7 @@ static mut STORAGE: Storage = Storage {
     errors: Errors::new(),
     status_texts: [StatusText::EMPTY; READY_MAX],
     notice: [0; NOTICE_MAX],
+    rings: [0; RING_BYTES],
 };
 /// True until the storage is taken (true, not false, so that it lives in
 /// `.data`, a page resident anyway, not on a page of `.bss` of its own).

@@ -170,7 +170,7 @@ fn reset_inherited_unblocks_every_signal() {
 #[test]
 fn signalfd_wakes_poll_and_names_the_signal() {
     let _serial = serial();
-    let signals = signal::Signals::install().unwrap();
+    let signals = signal::Signals::install(&signal::HANDLED).unwrap();
     // SAFETY: raising a signal whose handler was just installed.
     unsafe { libc::raise(libc::SIGUSR1) };
     let mut fds = [rustix::event::PollFd::from_borrowed_fd(

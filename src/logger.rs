@@ -1,0 +1,184 @@
+//! vigil-log's decisions, free of I/O (SPEC §7): its options, the line
+//! stamps, and where the input is cut into lines. The binary's `vigil_log`
+//! reads, writes and rotates.
+
+use crate::event::parse_u64;
+use crate::fixed::hex_digit;
+
+/// `-s` by default: `current` is rotated before it passes 1 MiB.
+pub const SIZE_DEFAULT: u64 = 1 << 20;
+/// The smallest `-s`: room for a few whole lines.
+pub const SIZE_MIN: u64 = 4096;
+/// `-n` by default: old files kept.
+pub const KEEP_DEFAULT: u32 = 10;
+/// The longest line written whole; a longer one is cut here and its rest
+/// goes on as a line of its own, with its own stamp.
+pub const LINE_MAX: usize = 2000;
+/// The longest stamp (`@` and 24 hex digits).
+pub const STAMP_MAX: usize = 25;
+
+/// How each line is stamped (`-t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StampKind {
+    /// `2026-11-21T19:01:44.123Z`, UTC with milliseconds (the default).
+    Rfc3339,
+    /// `@4000000069...`: TAI64N, as daemontools, runit and s6 write it.
+    Tai64n,
+}
+
+/// vigil-log's command line, checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options<'a> {
+    /// `-s`: rotate `current` before it would grow past this many bytes.
+    pub size: u64,
+    /// `-n`: old files kept; the oldest beyond are removed.
+    pub keep: u32,
+    /// `-t`.
+    pub stamp: StampKind,
+    /// The log directory.
+    pub dir: &'a [u8],
+}
+
+/// The usage line, shared by vigil-log and the config's `log` errors.
+pub const USAGE: &str = "[-s SIZE] [-n N] [-t rfc3339|tai64n] DIR";
+
+/// Parse `[-s SIZE] [-n N] [-t KIND] DIR`; the reason if that fails.
+/// (`dyn`: one copy for vigil-log and the config parser.)
+pub fn parse_options<'a>(
+    words: &mut dyn Iterator<Item = &'a [u8]>,
+) -> Result<Options<'a>, &'static str> {
+    let mut o = Options {
+        size: SIZE_DEFAULT,
+        keep: KEEP_DEFAULT,
+        stamp: StampKind::Rfc3339,
+        dir: b"",
+    };
+    while let Some(word) = words.next() {
+        let mut value = || words.next().ok_or("option needs a value");
+        match word {
+            b"-s" => {
+                o.size = parse_size(value()?)
+                    .filter(|&n| n >= SIZE_MIN)
+                    .ok_or("-s needs a size of at least 4k")?
+            }
+            b"-n" => {
+                o.keep = parse_u64(value()?)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|&n| n <= 1000)
+                    .ok_or("-n needs a number from 0 to 1000")?
+            }
+            b"-t" => {
+                o.stamp = match value()? {
+                    b"rfc3339" => StampKind::Rfc3339,
+                    b"tai64n" => StampKind::Tai64n,
+                    _ => return Err("-t is rfc3339 or tai64n"),
+                }
+            }
+            _ if word.starts_with(b"-") => return Err("unknown option"),
+            _ if !o.dir.is_empty() => return Err("one directory only"),
+            _ => o.dir = word,
+        }
+    }
+    match o.dir.is_empty() {
+        true => Err("no directory given"),
+        false => Ok(o),
+    }
+}
+
+/// A size: bytes, or with a suffix `k`, `M` or `G` (powers of 1024).
+pub fn parse_size(text: &[u8]) -> Option<u64> {
+    let (digits, shift) = match text.last()? {
+        b'k' | b'K' => (&text[..text.len() - 1], 10),
+        b'm' | b'M' => (&text[..text.len() - 1], 20),
+        b'g' | b'G' => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    parse_u64(digits)?.checked_mul(1 << shift)
+}
+
+/// Write the stamp of the wall-clock time `secs`.`nanos` (since the Unix
+/// epoch) into `out`; its length.
+pub fn stamp(kind: StampKind, secs: u64, nanos: u32, out: &mut [u8; STAMP_MAX]) -> usize {
+    match kind {
+        StampKind::Tai64n => tai64n(secs, nanos, out),
+        StampKind::Rfc3339 => rfc3339(secs, nanos / 1_000_000, out),
+    }
+}
+
+/// TAI64N: `@`, 16 hex digits of 2^62 + 10 + seconds, 8 of nanoseconds
+/// (daemontools' label: TAI runs 10 s ahead of 1970's UTC; leap seconds
+/// since are not counted, as `tai64nlocal` expects).
+pub fn tai64n(secs: u64, nanos: u32, out: &mut [u8; STAMP_MAX]) -> usize {
+    out[0] = b'@';
+    let tai = (1u64 << 62) + 10 + secs;
+    for i in 0..16 {
+        out[1 + i] = hex_digit(tai >> (60 - 4 * i));
+    }
+    for i in 0..8 {
+        out[17 + i] = hex_digit(u64::from(nanos) >> (28 - 4 * i));
+    }
+    STAMP_MAX
+}
+
+/// RFC 3339 in UTC with milliseconds: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn rfc3339(secs: u64, millis: u32, out: &mut [u8; STAMP_MAX]) -> usize {
+    let (year, month, day) = civil_date(secs / 86_400);
+    let time = secs % 86_400;
+    let fields: [(u64, usize, u8); 7] = [
+        (year, 4, b'-'),
+        (month, 2, b'-'),
+        (day, 2, b'T'),
+        (time / 3600, 2, b':'),
+        (time / 60 % 60, 2, b':'),
+        (time % 60, 2, b'.'),
+        (u64::from(millis.min(999)), 3, b'Z'),
+    ];
+    let mut at = 0;
+    for (value, width, sep) in fields {
+        let mut v = value;
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out[at + width] = sep;
+        at += width + 1;
+    }
+    at
+}
+
+/// The (year, month, day) of a day number since 1970-01-01 (Howard
+/// Hinnant's days-to-civil algorithm, for dates from 1970 on).
+fn civil_date(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The next line at the start of `input`: (bytes of its text, bytes it
+/// takes from `input`). A line ends at a newline (taken, not part of the
+/// text) or after `LINE_MAX` bytes; at the end of the input (`last`) what
+/// is left is a line too. `None`: wait for more input.
+pub fn next_line(input: &[u8], last: bool) -> Option<(usize, usize)> {
+    let window = &input[..input.len().min(LINE_MAX + 1)];
+    match window.iter().position(|&b| b == b'\n') {
+        Some(nl) => Some((nl, nl + 1)),
+        None if input.len() >= LINE_MAX => Some((LINE_MAX, LINE_MAX)),
+        None if last && !input.is_empty() => Some((input.len(), input.len())),
+        None => None,
+    }
+}
+
+/// True if `name` is a file vigil-log rotated (`@` + 24 hex digits + `.s`).
+pub fn is_old_file(name: &[u8]) -> bool {
+    name.len() == 27
+        && name[0] == b'@'
+        && name.ends_with(b".s")
+        && name[1..25].iter().all(u8::is_ascii_hexdigit)
+}

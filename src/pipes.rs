@@ -1,0 +1,138 @@
+//! The log pipes (SPEC §7), created once and held by vigild: a restart of
+//! the writing service or of its reader, or a reload, never closes one, so
+//! no line is lost in between. A pipe feeds a reader service's stdin (the
+//! logger `NAME/log` of `log = DIR`, or the service of `service:NAME`), or
+//! vigild's own ring memory (`ring:SIZE`), which vigild reads in its loop.
+
+use crate::sys::Errno;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use vigild::config::{Config, Log};
+use vigild::fixed::ServiceId;
+use vigild::limits::PIPES_MAX;
+
+/// One held pipe.
+pub struct Pipe {
+    /// The service that reads it (for a ring: the one that writes it).
+    pub service: ServiceId,
+    /// Read by vigild into a ring (its read end does not block).
+    pub ring: bool,
+    read: OwnedFd,
+    write: OwnedFd,
+    /// A ring's bytes so far: the next goes at `written % size`.
+    pub written: u64,
+}
+
+impl Pipe {
+    /// The read end.
+    pub fn read_end(&self) -> BorrowedFd<'_> {
+        self.read.as_fd()
+    }
+}
+
+/// Every held pipe.
+pub struct Pipes {
+    list: [Option<Pipe>; PIPES_MAX],
+    len: usize,
+}
+
+impl Pipes {
+    pub const fn new() -> Self {
+        Pipes {
+            list: [const { None }; PIPES_MAX],
+            len: 0,
+        }
+    }
+
+    /// Every pipe with its position.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Pipe)> {
+        self.list[..self.len]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i, p.as_ref()?)))
+    }
+
+    /// The pipe at position `i`.
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Pipe> {
+        self.list.get_mut(i)?.as_mut()
+    }
+
+    fn find(&self, service: ServiceId, ring: bool) -> Option<&Pipe> {
+        self.iter()
+            .map(|(_, p)| p)
+            .find(|p| p.service == service && p.ring == ring)
+    }
+
+    /// The ring of `id`, if it has one.
+    pub fn ring_of(&self, id: ServiceId) -> Option<&Pipe> {
+        self.find(id, true)
+    }
+
+    /// The read end that is `id`'s stdin, if some service writes into it.
+    pub fn input_of(&self, id: ServiceId) -> Option<BorrowedFd<'_>> {
+        self.find(id, false).map(|p| p.read.as_fd())
+    }
+
+    /// Where `id`'s stdout and stderr go by its `log`: a held write end, or
+    /// `None` for vigild's own (`inherit`) or `/dev/null` (`null`).
+    pub fn output_of(&self, cfg: &Config, id: ServiceId) -> Option<BorrowedFd<'_>> {
+        let pipe = match cfg.spec(id).log {
+            Log::Pipe(reader) => self.find(reader, false),
+            Log::Ring { .. } => self.find(id, true),
+            Log::Inherit | Log::Null => None,
+        };
+        pipe.map(|p| p.write.as_fd())
+    }
+
+    /// The table `new` needs: each pipe of this one (which belongs to
+    /// `old`) whose reader (or ring) has the same name in `new` is kept, a
+    /// ring's content only if it kept its place and size; the others are
+    /// created. On failure nothing changed.
+    pub fn prepare(&self, old: Option<&Config>, new: &Config) -> Result<Self, Errno> {
+        let mut next = Pipes::new();
+        for id in new.ids().filter(|&id| !new.spec(id).removed) {
+            let (service, ring) = match new.spec(id).log {
+                Log::Pipe(reader) => (reader, false),
+                Log::Ring { .. } => (id, true),
+                Log::Inherit | Log::Null => continue,
+            };
+            if next.find(service, ring).is_some() {
+                continue; // a reader of several services
+            }
+            let kept = old.and_then(|old| {
+                let before = old.find(new.name(service))?;
+                let pipe = self.find(before, ring)?;
+                Some((pipe, old.spec(before).log == new.spec(service).log))
+            });
+            let pipe = match kept {
+                Some((pipe, same_place)) => Pipe {
+                    service,
+                    ring,
+                    read: rustix::io::fcntl_dupfd_cloexec(&pipe.read, 3)?,
+                    write: rustix::io::fcntl_dupfd_cloexec(&pipe.write, 3)?,
+                    written: if same_place { pipe.written } else { 0 },
+                },
+                None => open(service, ring)?,
+            };
+            // The parser allows at most PIPES_MAX.
+            let slot = next.list.get_mut(next.len).ok_or(Errno::NOSPC)?;
+            *slot = Some(pipe);
+            next.len += 1;
+        }
+        Ok(next)
+    }
+}
+
+/// A new pipe; a ring's read end does not block (vigild reads it).
+fn open(service: ServiceId, ring: bool) -> Result<Pipe, Errno> {
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    if ring {
+        rustix::fs::fcntl_setfl(&read, rustix::fs::OFlags::NONBLOCK)?;
+    }
+    Ok(Pipe {
+        service,
+        ring,
+        read,
+        write,
+        written: 0,
+    })
+}

@@ -1,0 +1,307 @@
+//! `vigil-log [-s SIZE] [-n N] [-t rfc3339|tai64n] DIR` (also `vigild log`):
+//! reads stdin, writes `DIR/current` with a stamp on every line, rotates it
+//! to `DIR/@TAI64N.s` before it would pass SIZE, keeps N old files (SPEC §7).
+//!
+//! It holds at most one read of input at a time and writes it out before
+//! reading more, so a slow or full disk stops the reading (and, once the
+//! pipe is full, the service), never loses what was read. TERM: write what
+//! the pipe still holds, then exit 0; ALRM: rotate now.
+
+use crate::sys::Errno;
+use crate::sys::args::Args;
+use crate::sys::clock;
+use crate::sys::fs::stdin;
+use crate::sys::signal::Signals;
+use core::ffi::{CStr, c_int};
+use core::mem::MaybeUninit;
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, Mode, OFlags, RawDir, fstat, fsync, mkdir, openat, renameat, unlinkat};
+use vigild::event::ErrnoName;
+use vigild::fixed::Lossy;
+use vigild::logger::{
+    Options, STAMP_MAX, USAGE, is_old_file, next_line, parse_options, stamp, tai64n,
+};
+
+/// Input read at once (the pipe's default capacity is 64 KiB).
+const IN: usize = 16 * 1024;
+/// Output gathered before a write.
+const OUT: usize = 20 * 1024;
+/// The longest a write failure waits before it is tried again.
+const RETRY_MAX_MS: u64 = 2000;
+
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::log::line("vigil-log", format_args!($($arg)*)) };
+}
+
+/// `vigil-log ARGS`, the arguments starting at `first`: the exit code.
+pub fn main(args: Args, first: usize) -> c_int {
+    let mut words = (first..).map_while(|i| args.get(i));
+    let o = match parse_options(&mut words) {
+        Ok(o) => o,
+        Err(why) => {
+            say!("{why}");
+            say!("usage: vigil-log {USAGE}");
+            return 2;
+        }
+    };
+    let opened = make_dirs(o.dir).and_then(|()| {
+        let dir = openat(
+            rustix::fs::CWD,
+            o.dir,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let current = open_current(dir.as_fd())?;
+        Ok((dir, current))
+    });
+    let (dir, current) = match opened {
+        Ok(pair) => pair,
+        Err(e) => {
+            say!("{}: {}", Lossy(o.dir), ErrnoName(e.raw_os_error() as u16));
+            return 1;
+        }
+    };
+    let signals = match Signals::install(&[libc::SIGTERM, libc::SIGALRM]) {
+        Ok(s) => s,
+        Err(_) => return 1,
+    };
+    let size = fstat(&current).map_or(0, |st| st.st_size as u64);
+    let mut log = Log {
+        o,
+        dir,
+        current,
+        size,
+        out: [0; OUT],
+        len: 0,
+        failing: false,
+        signals,
+        term: false,
+    };
+    log.run()
+}
+
+struct Log<'a> {
+    o: Options<'a>,
+    dir: OwnedFd,
+    current: OwnedFd,
+    /// Bytes in `current`.
+    size: u64,
+    out: [u8; OUT],
+    len: usize,
+    /// The last write failed (warned about once).
+    failing: bool,
+    signals: Signals,
+    /// TERM arrived: finish.
+    term: bool,
+}
+
+impl Log<'_> {
+    fn run(&mut self) -> c_int {
+        let mut input = [0u8; IN];
+        let mut held = 0;
+        loop {
+            let mut fds = [
+                PollFd::from_borrowed_fd(stdin(), PollFlags::IN),
+                PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN),
+            ];
+            // Once TERM arrived: only what the pipe holds now.
+            let timeout = rustix::time::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            let _ = poll(&mut fds, self.term.then_some(&timeout));
+            let readable = !fds[0].revents().is_empty();
+            if !fds[1].revents().is_empty() {
+                self.on_signals();
+            }
+            let mut end = self.term && !readable;
+            if readable {
+                match rustix::io::read(stdin(), &mut input[held..]) {
+                    Ok(0) => end = true,
+                    Ok(n) => held += n,
+                    Err(Errno::INTR | Errno::AGAIN) => {}
+                    Err(e) => {
+                        say!("stdin: {}", ErrnoName(e.raw_os_error() as u16));
+                        end = true;
+                    }
+                }
+            }
+            let taken = self.lines(&input[..held], end);
+            input.copy_within(taken..held, 0);
+            held -= taken;
+            if !self.flush() || end {
+                return 0;
+            }
+        }
+    }
+
+    fn on_signals(&mut self) {
+        for sig in self.signals.drain() {
+            match sig {
+                libc::SIGTERM => self.term = true,
+                _ => {
+                    if self.flush() {
+                        self.rotate();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stamp every whole line of `input` into the output (all of it at the
+    /// `end`), rotating where a line would overfill `current`; the bytes taken.
+    fn lines(&mut self, input: &[u8], end: bool) -> usize {
+        let mut buf = [0u8; STAMP_MAX];
+        let (secs, nanos) = clock::wall();
+        let len = stamp(self.o.stamp, secs, nanos, &mut buf);
+        let label = &buf[..len];
+        let mut at = 0;
+        while let Some((text, take)) = next_line(&input[at..], end) {
+            let line = label.len() + 1 + text + 1;
+            if self.len + line > OUT && !self.flush() {
+                break;
+            }
+            let filled = self.size + self.len as u64;
+            if filled > 0 && filled + line as u64 > self.o.size {
+                if !self.flush() {
+                    break;
+                }
+                self.rotate();
+            }
+            for part in [label, b" ", &input[at..at + text], b"\n"] {
+                self.out[self.len..self.len + part.len()].copy_from_slice(part);
+                self.len += part.len();
+            }
+            at += take;
+        }
+        at
+    }
+
+    /// Write the output to `current`. A failure (a full disk) is retried,
+    /// with growing pauses, until it succeeds; false if TERM came meanwhile
+    /// and the output could still not be written (then it is lost, said so).
+    fn flush(&mut self) -> bool {
+        let mut done = 0;
+        let mut pause = 100;
+        while done < self.len {
+            match rustix::io::write(&self.current, &self.out[done..self.len]) {
+                Ok(n) => {
+                    done += n;
+                    self.size += n as u64;
+                    if self.failing {
+                        self.failing = false;
+                        say!("{}/current: writing again", Lossy(self.o.dir));
+                    }
+                    continue;
+                }
+                Err(Errno::INTR) => continue,
+                Err(e) if !self.failing => {
+                    self.failing = true;
+                    say!(
+                        "{}/current: {}; holding {} bytes, trying again",
+                        Lossy(self.o.dir),
+                        ErrnoName(e.raw_os_error() as u16),
+                        self.len - done
+                    );
+                }
+                Err(_) if self.term => {
+                    say!(
+                        "{}/current: exiting on TERM, {} bytes lost",
+                        Lossy(self.o.dir),
+                        self.len - done
+                    );
+                    self.len = 0;
+                    return false;
+                }
+                Err(_) => {}
+            }
+            // Sleep, but wake for TERM.
+            let mut fds = [PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN)];
+            if poll(&mut fds, Some(&clock::timespec(pause))).unwrap_or(0) > 0 {
+                self.on_signals();
+            }
+            pause = (pause * 2).min(RETRY_MAX_MS);
+        }
+        self.len = 0;
+        true
+    }
+
+    /// `current` becomes `@TAI64N.s`, a new `current` is started, and old
+    /// files beyond `-n` are removed, oldest first.
+    fn rotate(&mut self) {
+        let _ = fsync(&self.current);
+        let mut label = [0u8; STAMP_MAX];
+        let (secs, nanos) = clock::wall();
+        tai64n(secs, nanos, &mut label);
+        let mut name = [0u8; STAMP_MAX + 2];
+        name[..STAMP_MAX].copy_from_slice(&label);
+        name[STAMP_MAX..].copy_from_slice(b".s");
+        let dir = self.dir.as_fd();
+        let renamed = renameat(dir, c"current", dir, &name[..]);
+        let reopened = renamed.and_then(|()| open_current(dir));
+        match reopened {
+            Ok(fd) => {
+                self.current = fd;
+                self.size = 0;
+            }
+            Err(e) => {
+                // Go on in the same file rather than try on every line.
+                say!(
+                    "{}: unable to rotate: {}",
+                    Lossy(self.o.dir),
+                    ErrnoName(e.raw_os_error() as u16)
+                );
+                self.size = 0;
+            }
+        }
+        let _ = fsync(&self.dir);
+        while remove_oldest(dir, self.o.keep) {}
+    }
+}
+
+fn open_current(dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC;
+    openat(dir, c"current", flags, Mode::from_raw_mode(0o644))
+}
+
+/// Create `path` and its missing parents (mode 0755).
+fn make_dirs(path: &[u8]) -> Result<(), Errno> {
+    let ends = path.iter().enumerate().skip(1).filter(|&(_, &b)| b == b'/');
+    for end in ends.map(|(i, _)| i).chain([path.len()]) {
+        match mkdir(&path[..end], Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) if end == path.len() => return Err(e),
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// If more than `keep` old files exist, remove the oldest one; true if one was.
+fn remove_oldest(dir: BorrowedFd<'_>, keep: u32) -> bool {
+    let Ok(list) = openat(
+        dir,
+        c".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return false;
+    };
+    let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+    let mut entries = RawDir::new(&list, &mut buf);
+    let (mut count, mut oldest) = (0u32, [0u8; 28]);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name().to_bytes();
+        if is_old_file(name) {
+            count += 1;
+            if oldest[0] == 0 || name < &oldest[..27] {
+                oldest[..27].copy_from_slice(name);
+            }
+        }
+    }
+    let Ok(name) = CStr::from_bytes_until_nul(&oldest) else {
+        return false;
+    };
+    count > keep && unlinkat(dir, name, AtFlags::empty()).is_ok()
+}
