@@ -130,7 +130,8 @@ impl Log<'_> {
             let taken = self.lines(&input[..held], end);
             input.copy_within(taken..held, 0);
             held -= taken;
-            if !self.flush() || end {
+            self.flush();
+            if end {
                 return 0;
             }
         }
@@ -141,9 +142,8 @@ impl Log<'_> {
             match sig {
                 libc::SIGTERM => self.term = true,
                 _ => {
-                    if self.flush() {
-                        self.rotate();
-                    }
+                    self.flush();
+                    self.rotate();
                 }
             }
         }
@@ -159,14 +159,12 @@ impl Log<'_> {
         let mut at = 0;
         while let Some((text, take)) = next_line(&input[at..], end) {
             let line = label.len() + 1 + text + 1;
-            if self.len + line > OUT && !self.flush() {
-                break;
+            if self.len + line > OUT {
+                self.flush();
             }
             let filled = self.size + self.len as u64;
             if filled > 0 && filled + line as u64 > self.o.size {
-                if !self.flush() {
-                    break;
-                }
+                self.flush();
                 self.rotate();
             }
             for part in [label, b" ", &input[at..at + text], b"\n"] {
@@ -179,9 +177,9 @@ impl Log<'_> {
     }
 
     /// Write the output to `current`. A failure (a full disk) is retried,
-    /// with growing pauses, until it succeeds; false if TERM came meanwhile
-    /// and the output could still not be written (then it is lost, said so).
-    fn flush(&mut self) -> bool {
+    /// with growing pauses, until it succeeds, TERM or not (vigild's KILL
+    /// after `stop_timeout` ends a logger that cannot write).
+    fn flush(&mut self) {
         let mut done = 0;
         let mut pause = 100;
         while done < self.len {
@@ -205,15 +203,6 @@ impl Log<'_> {
                         self.len - done
                     );
                 }
-                Err(_) if self.term => {
-                    say!(
-                        "{}/current: exiting on TERM, {} bytes lost",
-                        Lossy(self.o.dir),
-                        self.len - done
-                    );
-                    self.len = 0;
-                    return false;
-                }
                 Err(_) => {}
             }
             // Sleep, but wake for TERM.
@@ -224,7 +213,6 @@ impl Log<'_> {
             pause = (pause * 2).min(RETRY_MAX_MS);
         }
         self.len = 0;
-        true
     }
 
     /// `current` becomes `@TAI64N.s`, a new `current` is started, and old

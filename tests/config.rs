@@ -119,17 +119,59 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
         "[web]\nexec = /bin/web\nready = maybe\n",
         &[(3, "not none, notify or fd:N")],
     ),
+    ("[web]\nexec = /bin/web\nlog = /var/log/web\n", &[]),
     (
-        "[web]\nexec = /bin/web\nlog = /var/log/web\n",
-        &[(3, "not supported yet")],
+        "[web]\nexec = /bin/web\nlog = -s 64k -n 3 -t tai64n /var/log/web\n",
+        &[],
     ),
-    (
-        "[web]\nexec = /bin/web\nlog = ring:64k\n",
-        &[(3, "not supported yet")],
-    ),
+    ("[web]\nexec = /bin/web\nlog = ring:64k\n", &[]),
     (
         "[web]\nexec = /bin/web\nlog = loud\n",
-        &[(3, "is not inherit, null")],
+        &[(3, "DIR must be an absolute path")],
+    ),
+    ("[web]\nexec = /bin/web\nlog = /var/log/web -n 3\n", &[]),
+    (
+        "[vigild]\nlog = /var/log\n",
+        &[(2, "a DIR is set per service")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nlog = -s 1k /var/log/web\n\
+         [db]\nexec = /bin/db\nlog = -n many /var/log/db\n\
+         [x]\nexec = /bin/x\nlog = -q /var/log/x\n\
+         [y]\nexec = /bin/y\nlog = -t iso /var/log/y\n\
+         [z]\nexec = /bin/z\nlog = /a /b\n",
+        &[
+            (3, "-s needs a size of at least 4k"),
+            (6, "-n needs a number"),
+            (9, "unknown option"),
+            (12, "-t is rfc3339 or tai64n"),
+            (15, "one directory only"),
+        ],
+    ),
+    (
+        "[web]\nexec = /bin/web\nlog = ring:0\n[db]\nexec = /bin/db\nlog = ring:100G\n",
+        &[(3, "ring:SIZE needs a size"), (6, "ring:SIZE needs a size")],
+    ),
+    (
+        "[a]\nexec = /a\nlog = ring:200k\n[b]\nexec = /b\nlog = ring:100k\n",
+        &[(6, "the rings take more than the compiled RING_BYTES")],
+    ),
+    (
+        "[web]\nexec = /bin/web\nlog = service:nobody\n\
+         [db]\nexec = /bin/db\nlog = service:db\n\
+         [x]\nexec = /bin/x\nlog = service:bad/name\n",
+        &[
+            // Syntax at the key, names once every section is known.
+            (9, "service:NAME needs a service name"),
+            (3, "unknown service \"nobody\""),
+            (6, "cannot read its own output"),
+        ],
+    ),
+    // The reader starts before its writer: a reader that waits for its
+    // writer is a cycle.
+    (
+        "[w]\nexec = /w\nlog = service:r\n[r]\nexec = /r\nafter = w\n",
+        &[(1, "dependency cycle"), (4, "dependency cycle")],
     ),
     (
         "[p]\nexec = /bin/p\nmode = pool\nlisten = tcp:127.0.0.1:80\nprocs_min = 5\nprocs_max = 4\n\
@@ -286,6 +328,76 @@ fn values_and_defaults() {
     let order: Vec<_> = cfg.start_order().map(|id| cfg.name(id).to_vec()).collect();
     let pos = |n: &[u8]| order.iter().position(|x| x == n).unwrap();
     assert!(pos(b"web") > pos(b"db") && pos(b"web") > pos(b"cache"));
+}
+
+/// `log = DIR` adds the logger `NAME/log` (vigil-log on DIR, started
+/// first); a service without `log` has the global one; rings get
+/// their places; `service:NAME` readers start first; the global reader
+/// keeps its own output.
+#[test]
+fn logs_resolved() {
+    let (cfg, errors) = parse_text(
+        "[vigild]\nlog = null\n\
+         [web]\nexec = /bin/web\nlog = -s 8k /srv/web\n\
+         [db]\nexec = /bin/db\n\
+         [r1]\nexec = /bin/r1\nlog = ring:1k\n\
+         [r2]\nexec = /bin/r2\nlog = ring:2k\n\
+         [sink]\nexec = /bin/sink\nlog = inherit\n\
+         [a]\nexec = /bin/a\nlog = service:sink\n\
+         [b]\nexec = /bin/b\nlog = service:sink\n",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let words = |w| {
+        cfg.arena
+            .words(w)
+            .map(|x| String::from_utf8(x[..x.len() - 1].to_vec()).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let id = |n: &str| cfg.find(n.as_bytes()).unwrap_or_else(|| panic!("{n}"));
+    let web_log = id("web/log");
+    assert_eq!(cfg.spec(id("web")).log, Log::Pipe(web_log));
+    assert_eq!(
+        words(cfg.spec(web_log).exec),
+        ["vigil-log", "-s", "8k", "/srv/web"]
+    );
+    assert!(cfg.is_logger(web_log) && !cfg.is_logger(id("web")));
+    assert_eq!(
+        cfg.spec(web_log).log,
+        Log::Inherit,
+        "a logger's own messages"
+    );
+    assert_eq!(cfg.spec(id("db")).log, Log::Null, "the global log");
+    assert!(cfg.find(b"db/log").is_none());
+    assert_eq!(
+        cfg.spec(id("r1")).log,
+        Log::Ring {
+            offset: 0,
+            size: 1024
+        }
+    );
+    assert_eq!(
+        cfg.spec(id("r2")).log,
+        Log::Ring {
+            offset: 1024,
+            size: 2048
+        }
+    );
+    assert_eq!(cfg.spec(id("a")).log, Log::Pipe(id("sink")));
+    assert_eq!(cfg.spec(id("b")).log, Log::Pipe(id("sink")));
+    assert_eq!(cfg.spec(id("sink")).log, Log::Inherit);
+    let order: Vec<_> = cfg.start_order().map(|i| cfg.name(i).to_vec()).collect();
+    let pos = |n: &str| order.iter().position(|x| x == n.as_bytes()).unwrap();
+    assert!(pos("web/log") < pos("web"));
+    assert!(pos("sink") < pos("a") && pos("sink") < pos("b"));
+    // A global `service:NAME`: NAME itself keeps vigild's stderr.
+    let (cfg, errors) =
+        parse_text("[vigild]\nlog = service:sink\n[sink]\nexec = /s\n[w]\nexec = /w\n");
+    assert!(errors.is_empty(), "{errors:?}");
+    let (sink, w) = (cfg.find(b"sink").unwrap(), cfg.find(b"w").unwrap());
+    assert_eq!(
+        (cfg.spec(sink).log, cfg.spec(w).log),
+        (Log::Inherit, Log::Pipe(sink))
+    );
 }
 
 #[test]

@@ -210,6 +210,87 @@ const SERVICE_KEYS: &str = concat!(
     "max_per_ip drop_timeout procs_min procs_max idle_kill",
 );
 
+/// The keys of a service section, in the order of `SERVICE_KEYS` (a key's
+/// position there is its index in `KEYS`): one jump on a number, not a
+/// string comparison per key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Exec,
+    Mode,
+    Autostart,
+    Restart,
+    Backoff,
+    BackoffReset,
+    RestartMax,
+    RestartWindow,
+    After,
+    Ready,
+    StartTimeout,
+    StopSignal,
+    StopTimeout,
+    User,
+    Group,
+    Dir,
+    Env,
+    Umask,
+    Nofile,
+    Prefix,
+    Log,
+    Listen,
+    ListenMode,
+    Backlog,
+    MaxWorkers,
+    MaxPerIp,
+    DropTimeout,
+    ProcsMin,
+    ProcsMax,
+    IdleKill,
+}
+
+const _: () = assert!(word_count(SERVICE_KEYS) == KEYS.len());
+
+const fn word_count(list: &str) -> usize {
+    let (bytes, mut i, mut n) = (list.as_bytes(), 0, 1);
+    while i < bytes.len() {
+        n += (bytes[i] == b' ') as usize;
+        i += 1;
+    }
+    n
+}
+
+const KEYS: [Key; 30] = [
+    Key::Exec,
+    Key::Mode,
+    Key::Autostart,
+    Key::Restart,
+    Key::Backoff,
+    Key::BackoffReset,
+    Key::RestartMax,
+    Key::RestartWindow,
+    Key::After,
+    Key::Ready,
+    Key::StartTimeout,
+    Key::StopSignal,
+    Key::StopTimeout,
+    Key::User,
+    Key::Group,
+    Key::Dir,
+    Key::Env,
+    Key::Umask,
+    Key::Nofile,
+    Key::Prefix,
+    Key::Log,
+    Key::Listen,
+    Key::ListenMode,
+    Key::Backlog,
+    Key::MaxWorkers,
+    Key::MaxPerIp,
+    Key::DropTimeout,
+    Key::ProcsMin,
+    Key::ProcsMax,
+    Key::IdleKill,
+];
+
 /// Why a key's value was refused: `KEY: "VALUE" why`, or `KEY: why`.
 enum Refused {
     Value(&'static str),
@@ -361,7 +442,8 @@ impl Parser<'_> {
                 state.seen |= bit;
                 state.digest = fnv(fnv(fnv(state.digest, key), b"="), value);
                 if let Some(id) = id {
-                    self.service_key(line, id, &mut state, key, value);
+                    let which = KEYS[bit.trailing_zeros() as usize];
+                    self.service_key(line, id, &mut state, (which, key), value);
                 }
                 self.section = Section::Service(id, state);
             }
@@ -397,10 +479,16 @@ impl Parser<'_> {
                 false => self.error(line, format_args!("run_dir: \"{}\" is not an absolute path", Lossy(value))),
             },
             b"prefix" => self.cfg.global.prefix = self.words(line, "prefix", value).unwrap_or_default(),
-            b"log" => {
-                self.global_log = self.log(line, value).map(|text| (text, line));
-                self.global_log_digest = fnv(FNV_OFFSET, value);
-            }
+            b"log" => match self.log(line, value) {
+                Some(LogText::Dir(_)) => self.error(
+                    line,
+                    format_args!("log: a DIR is set per service (each has its own logger)"),
+                ),
+                text => {
+                    self.global_log = text.map(|text| (text, line));
+                    self.global_log_digest = fnv(FNV_OFFSET, value);
+                }
+            },
             b"max_services" => match parse_u64(value) {
                 Some(n @ 1..) if n <= MAX_SERVICES as u64 => {
                     self.cfg.global.max_services = n as u32;
@@ -421,12 +509,12 @@ impl Parser<'_> {
         line: u32,
         id: ServiceId,
         st: &mut SectionState,
-        key: &[u8],
+        (which, key): (Key, &[u8]),
         value: &[u8],
     ) {
         // One place formats every refusal (each its own `format_args!`
         // would cost the binary kilobytes).
-        match self.service_value(line, id, st, key, value) {
+        match self.service_value(line, id, st, which, value) {
             Ok(()) => {}
             Err(Refused::Value(why)) => self.error(
                 line,
@@ -441,7 +529,7 @@ impl Parser<'_> {
         line: u32,
         id: ServiceId,
         st: &mut SectionState,
-        key: &[u8],
+        key: Key,
         value: &[u8],
     ) -> Result<(), Refused> {
         let capacity = |value| match parse_u64(value) {
@@ -451,12 +539,12 @@ impl Parser<'_> {
             )),
         };
         match key {
-            b"exec" => match self.words(line, "exec", value) {
+            Key::Exec => match self.words(line, "exec", value) {
                 Some(words) if words.is_empty() => return Err(Refused::Plain("no program given")),
                 Some(words) => self.cfg.spec_mut(id).exec = words,
                 None => {}
             },
-            b"mode" => {
+            Key::Mode => {
                 self.cfg.spec_mut(id).mode = match value {
                     b"daemon" => Mode::Daemon,
                     b"oneshot" => Mode::Oneshot,
@@ -470,12 +558,12 @@ impl Parser<'_> {
                     }
                 }
             }
-            b"autostart" => {
+            Key::Autostart => {
                 let yes =
                     parse_bool(value).ok_or(Refused::Value("is not yes/no/true/false/1/0"))?;
                 self.cfg.spec_mut(id).autostart = yes;
             }
-            b"restart" => {
+            Key::Restart => {
                 st.restart = Some(match value {
                     b"always" => Restart::Always,
                     b"on-failure" => Restart::OnFailure,
@@ -483,7 +571,7 @@ impl Parser<'_> {
                     _ => return Err(Refused::Value("is not always, on-failure or no")),
                 })
             }
-            b"backoff" => {
+            Key::Backoff => {
                 let mut parts = value
                     .split(|b| b.is_ascii_whitespace())
                     .filter(|p| !p.is_empty());
@@ -508,7 +596,7 @@ impl Parser<'_> {
                 let spec = self.cfg.spec_mut(id);
                 (spec.backoff_first_ms, spec.backoff_cap_ms) = (first, cap);
             }
-            b"backoff_reset" => {
+            Key::BackoffReset => {
                 // A run this long restarts at once: it must not be nearly zero.
                 let ms = duration(value)?;
                 if ms < MIN_PAUSE_MS {
@@ -516,15 +604,15 @@ impl Parser<'_> {
                 }
                 self.cfg.spec_mut(id).backoff_reset_ms = ms;
             }
-            b"restart_max" => self.cfg.spec_mut(id).restart_max = count(value)?,
-            b"restart_window" => self.cfg.spec_mut(id).restart_window_ms = duration(value)?,
-            b"start_timeout" => self.cfg.spec_mut(id).start_timeout_ms = duration(value)?,
-            b"stop_timeout" => self.cfg.spec_mut(id).stop_timeout_ms = duration(value)?,
-            b"stop_signal" => {
+            Key::RestartMax => self.cfg.spec_mut(id).restart_max = count(value)?,
+            Key::RestartWindow => self.cfg.spec_mut(id).restart_window_ms = duration(value)?,
+            Key::StartTimeout => self.cfg.spec_mut(id).start_timeout_ms = duration(value)?,
+            Key::StopTimeout => self.cfg.spec_mut(id).stop_timeout_ms = duration(value)?,
+            Key::StopSignal => {
                 let sig = parse_signal(value).ok_or(Refused::Value("is not a signal"))?;
                 self.cfg.spec_mut(id).stop_signal = sig;
             }
-            b"ready" => {
+            Key::Ready => {
                 self.cfg.spec_mut(id).ready = match value {
                     b"none" => Ready::None,
                     b"notify" => Ready::Notify,
@@ -538,56 +626,54 @@ impl Parser<'_> {
                     },
                 }
             }
-            b"user" | b"group" => {
+            Key::User | Key::Group => {
                 if !is_account_name(value) {
                     return Err(Refused::Value("is not a user or group name"));
                 }
                 let s = self.store(line, value);
                 let spec = self.cfg.spec_mut(id);
                 match key {
-                    b"user" => (spec.user, spec.user_line) = (s, line),
+                    Key::User => (spec.user, spec.user_line) = (s, line),
                     _ => (spec.group, spec.group_line) = (s, line),
                 }
             }
-            b"dir" => {
+            Key::Dir => {
                 if !is_abs_path(value) {
                     return Err(Refused::Value("is not an absolute path"));
                 }
                 self.cfg.spec_mut(id).dir = self.store(line, value);
             }
-            b"umask" | b"listen_mode" => {
+            Key::Umask | Key::ListenMode => {
                 let mode = parse_octal(value, 0o777)
                     .ok_or(Refused::Value("is not an octal mode (e.g. 022 or 0660)"))?;
                 let spec = self.cfg.spec_mut(id);
                 match key {
-                    b"umask" => spec.umask = mode,
+                    Key::Umask => spec.umask = mode,
                     _ => spec.listen_mode = mode,
                 }
             }
-            b"nofile" => match parse_u64(value) {
+            Key::Nofile => match parse_u64(value) {
                 Some(n @ 1..=0x7fff_ffff) => self.cfg.spec_mut(id).nofile = n as u32,
                 _ => return Err(Refused::Value("is not a number of files")),
             },
-            b"prefix" => {
+            Key::Prefix => {
                 st.prefix_set = true;
                 self.cfg.spec_mut(id).prefix =
                     self.words(line, "prefix", value).unwrap_or_default();
             }
-            b"log" => st.log = Some((self.log(line, value).unwrap_or(LogText::Null), line)),
-            b"backlog" => match parse_u64(value) {
+            Key::Log => st.log = Some((self.log(line, value).unwrap_or(LogText::Null), line)),
+            Key::Backlog => match parse_u64(value) {
                 Some(n @ 1..=65535) => self.cfg.spec_mut(id).backlog = n as u32,
                 _ => return Err(Refused::Value("is not a number from 1 to 65535")),
             },
-            b"max_workers" => self.cfg.spec_mut(id).max_workers = capacity(value)?,
-            b"max_per_ip" => self.cfg.spec_mut(id).max_per_ip = count(value)?,
-            b"procs_min" => self.cfg.spec_mut(id).procs_min = capacity(value)?,
-            b"procs_max" => self.cfg.spec_mut(id).procs_max = capacity(value)?,
-            b"idle_kill" => self.cfg.spec_mut(id).idle_kill_ms = duration(value)?,
-            b"drop_timeout" => self.cfg.spec_mut(id).drop_timeout_ms = duration(value)?,
+            Key::MaxWorkers => self.cfg.spec_mut(id).max_workers = capacity(value)?,
+            Key::MaxPerIp => self.cfg.spec_mut(id).max_per_ip = count(value)?,
+            Key::ProcsMin => self.cfg.spec_mut(id).procs_min = capacity(value)?,
+            Key::ProcsMax => self.cfg.spec_mut(id).procs_max = capacity(value)?,
+            Key::IdleKill => self.cfg.spec_mut(id).idle_kill_ms = duration(value)?,
+            Key::DropTimeout => self.cfg.spec_mut(id).drop_timeout_ms = duration(value)?,
             // Stored contiguously when the section closes, checked then.
-            b"env" | b"after" | b"listen" => {}
-            // check_key admits only SERVICE_KEYS.
-            _ => unreachable!(),
+            Key::Env | Key::After | Key::Listen => {}
         }
         Ok(())
     }
@@ -609,19 +695,21 @@ impl Parser<'_> {
                 b"null" => return Some(LogText::Null),
                 _ => {}
             }
+            // The logger's command line, stored as its exec will use it.
+            let mark = self.cfg.arena.mark();
+            if self.cfg.arena.push(b"vigil-log").is_err() {
+                self.error(line, format_args!("configuration too large"));
+                return None;
+            }
             let words = self.words(line, "log", value)?;
             let arena = &self.cfg.arena;
             match parse_options(&mut arena.words(words).map(without_nul)) {
-                Ok(o)
-                    if is_abs_path(o.dir)
-                        && arena
-                            .words(words)
-                            .last()
-                            .is_some_and(|w| without_nul(w) == o.dir) =>
-                {
-                    return Some(LogText::Dir(words));
+                Ok(o) if is_abs_path(o.dir) => {
+                    return Some(LogText::Dir(
+                        arena.words_since(mark, words.len() as u16 + 1),
+                    ));
                 }
-                Ok(_) => "DIR must be an absolute path, after the options",
+                Ok(_) => "DIR must be an absolute path",
                 Err(why) => why,
             }
         };
@@ -879,7 +967,7 @@ impl Parser<'_> {
                         .push(line, format_args!("log: unknown service \"{name}\""));
                 }
             },
-            LogText::Dir(words) => match self.add_logger(id, words, inherited, line) {
+            LogText::Dir(exec) => match self.add_logger(id, exec, line) {
                 Some(logger) => Log::Pipe(logger),
                 None => return,
             },
@@ -900,34 +988,24 @@ impl Parser<'_> {
         }
     }
 
-    /// Add the service `NAME/log` that runs `vigil-log WORDS` for `id`
-    /// (`DIR/NAME` for the global `log`, which is shared).
-    fn add_logger(
-        &mut self,
-        id: ServiceId,
-        words: Words,
-        shared: bool,
-        line: u32,
-    ) -> Option<ServiceId> {
+    /// Add the service `NAME/log` that runs `exec` (vigil-log) for `id`.
+    fn add_logger(&mut self, id: ServiceId, exec: Words, line: u32) -> Option<ServiceId> {
         let mut name = [0u8; 72];
         let name_len = self.cfg.name(id).len();
         name[..name_len].copy_from_slice(self.cfg.name(id));
         name[name_len..name_len + 4].copy_from_slice(b"/log");
-        let exec = self.logger_exec(words, shared.then_some(&name[..name_len]));
-        let logger_name = self.cfg.arena.push(&name[..name_len + 4]);
-        let (Some(exec), Ok(logger_name)) = (exec, logger_name) else {
-            self.error(line, format_args!("configuration too large"));
-            return None;
-        };
+        let name = self.store(line, &name[..name_len + 4]);
         let spec = ServiceSpec {
             exec,
             digest: fnv(FNV_OFFSET, self.cfg.arena.words_bytes(exec)),
-            ..ServiceSpec::with_defaults(logger_name, line)
+            ..ServiceSpec::with_defaults(name, line)
         };
         let Ok(logger) = self.cfg.push_spec(spec) else {
             self.error(
                 line,
-                format_args!("too many services with the loggers of log = DIR (compiled capacity {MAX_SERVICES})"),
+                format_args!(
+                    "too many services with the loggers (compiled capacity {MAX_SERVICES})"
+                ),
             );
             return None;
         };
@@ -937,26 +1015,6 @@ impl Parser<'_> {
         };
         self.count_pipe(line);
         Some(logger)
-    }
-
-    /// `vigil-log` and the words of a `log = [options] DIR`, the last one
-    /// extended by `/NAME` if `subdir` is given.
-    fn logger_exec(&mut self, words: Words, subdir: Option<&[u8]>) -> Option<Words> {
-        let mark = self.cfg.arena.mark();
-        self.cfg.arena.push(b"vigil-log").ok()?;
-        let mut tmp = [0u8; 640];
-        for i in 0..words.len() {
-            let word = without_nul(self.cfg.arena.words(words).nth(i)?);
-            let mut len = word.len();
-            tmp.get_mut(..len)?.copy_from_slice(word);
-            if let Some(name) = subdir.filter(|_| i + 1 == words.len()) {
-                tmp.get_mut(len..len + 1 + name.len())?[0] = b'/';
-                tmp[len + 1..len + 1 + name.len()].copy_from_slice(name);
-                len += 1 + name.len();
-            }
-            self.cfg.arena.push(&tmp[..len]).ok()?;
-        }
-        Some(self.cfg.arena.words_since(mark, words.len() as u16 + 1))
     }
 
     /// Run `each` on every `key = value` line of a body; the words it pushes

@@ -42,6 +42,7 @@ fn run(argv: &[&str], env: &[&str], dir: &str) -> Result<i32, Errno> {
         argv: &argv_p,
         envp: &env_p,
         path: b"/usr/bin:/bin",
+        exe: None,
         stdio: [raw, raw, raw],
         dir: dir.as_bytes_with_nul(),
         umask: 0o077,
