@@ -111,6 +111,38 @@ pub struct Driver {
     pub status_written: Instant,
     /// Last status write failed (warn once, not every turn).
     pub status_failed: bool,
+    /// Warnings about control lines, which anyone who may write the FIFO
+    /// could flood.
+    pub control_warnings: Throttle,
+}
+
+/// At most `WARNINGS_PER_SECOND` warnings of one kind a second; the next
+/// one after a pause says how many were left out.
+#[derive(Default)]
+pub struct Throttle {
+    since: Instant,
+    count: u32,
+    dropped: u32,
+}
+
+const WARNINGS_PER_SECOND: u32 = 5;
+
+impl Throttle {
+    /// May a warning be logged now?
+    fn allow(&mut self, now: Instant) -> bool {
+        if now.ms_since(self.since) >= 1000 {
+            if self.dropped > 0 {
+                say!("control: {} more errors not logged", self.dropped);
+            }
+            *self = Throttle {
+                since: now,
+                ..Throttle::default()
+            };
+        }
+        self.count += 1;
+        self.dropped += u32::from(self.count > WARNINGS_PER_SECOND);
+        self.count <= WARNINGS_PER_SECOND
+    }
 }
 
 /// What a poll(2) reported.
@@ -805,7 +837,10 @@ impl Driver {
 
     fn on_piece(&mut self, piece: Piece<'_>, now: Instant) {
         match piece {
-            Piece::TooLong => say!("control: error: {}", LineError::TooLong),
+            Piece::TooLong if self.control_warnings.allow(now) => {
+                say!("control: error: {}", LineError::TooLong)
+            }
+            Piece::TooLong => {}
             Piece::Line(line) => self.on_line(line, now),
         }
     }
@@ -813,10 +848,12 @@ impl Driver {
     /// One control line: parse, act, answer.
     fn on_line(&mut self, text: &[u8], now: Instant) {
         let line = parse_line(text);
+        let warnings = &mut self.control_warnings;
         let reply = line
             .reply
             .and_then(|path| match crate::sys::fs::open_reply(path) {
                 Ok(fd) => Some(fd),
+                Err(_) if !warnings.allow(now) => None,
                 Err(e) => {
                     say!(
                         "warning: reply {}: not a FIFO with a reader ({})",
@@ -834,7 +871,9 @@ impl Driver {
         let request = match line.request {
             Ok(request) => request,
             Err(e) => {
-                say!("control: error: {e}: \"{}\"", Lossy(text));
+                if self.control_warnings.allow(now) {
+                    say!("control: error: {e}: \"{}\"", Lossy(text));
+                }
                 return answer(format_args!("error - {e}"));
             }
         };

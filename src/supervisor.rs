@@ -248,6 +248,7 @@ pub fn main(args: Args) -> c_int {
         status_due: None,
         status_written: vigild::time::Instant::from_ms(0),
         status_failed: false,
+        control_warnings: Default::default(),
     };
     driver.run()
 }

@@ -514,6 +514,28 @@ fn control_fifo_survives_garbage() {
     assert_eq!(d.request("stop web"), ["stopping web", "stopped web"]);
 }
 
+/// A flood of bad control lines is not a flood of log lines: at most five
+/// a second are logged, and the next one after a pause says how many were
+/// left out. Nothing else is affected.
+#[test]
+fn control_errors_are_rate_limited() {
+    let d = Daemon::start("ctlflood", "[web]\nexec = /bin/sleep 1000\n");
+    let web = d.wait_up("web");
+    d.send_raw("frobnicate\n".repeat(200).as_bytes());
+    d.wait_stderr("unknown command");
+    std::thread::sleep(Duration::from_millis(1200));
+    let logged = |text: &str| {
+        let lines = d.stderr.vigild_lines();
+        lines.iter().filter(|l| l.contains(text)).count()
+    };
+    assert_eq!(logged("unknown command"), 5, "{}", d.stderr.text());
+    d.send("frobnicate again");
+    d.wait_stderr("control: 195 more errors not logged");
+    assert_eq!(logged("unknown command"), 6);
+    assert_eq!(d.svc("web").unwrap().pid(), web.pid());
+    assert_eq!(d.request("start web"), ["started-already web"]);
+}
+
 /// `reply=` must be a FIFO: a regular file or a symlink is not written to.
 #[test]
 fn reply_path_must_be_a_fifo() {
