@@ -69,6 +69,13 @@ fn random_config(rng: &mut Rng) -> String {
         if i > 0 && rng.below(2) == 0 {
             text += &format!("after = s{}\n", rng.below(i));
         }
+        // Loggers are services of their own (`sN/log`); readers start first.
+        text += &match rng.below(5) {
+            0 => format!("log = /var/log/s{i}\n"),
+            1 => "log = ring:1k\n".to_string(),
+            2 if i > 0 => format!("log = service:s{}\n", rng.below(i)),
+            _ => String::new(),
+        };
     }
     text
 }
