@@ -794,12 +794,13 @@ impl Driver {
             return;
         };
         let ring = &self.rings[offset as usize..][..size as usize];
-        let at = (pipe.written % u64::from(size)) as usize;
-        let (mut older, newer) = match pipe.written > u64::from(size) {
+        let (written, size) = (pipe.written, u64::from(size));
+        let at = (written % size) as usize;
+        let (mut older, newer) = match written >= size {
             true => (&ring[at..], &ring[..at]),
             false => (&ring[..at], &ring[..0]),
         };
-        if pipe.written > u64::from(size) {
+        if written > size {
             // The oldest line lost its start: begin after it.
             let cut = older
                 .iter()

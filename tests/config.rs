@@ -167,6 +167,10 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
             (6, "cannot read its own output"),
         ],
     ),
+    (
+        "[w]\nexec = /w\nlog = service:acc\n[acc]\nexec = /a\nmode = accept\nlisten = tcp:127.0.0.1:9\n",
+        &[(3, "an accept service's workers read their connection")],
+    ),
     // The reader starts before its writer: a reader that waits for its
     // writer is a cycle.
     (

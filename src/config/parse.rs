@@ -953,6 +953,14 @@ impl Parser<'_> {
                         format_args!("log: a service cannot read its own output"),
                     );
                 }
+                Some(reader) if self.cfg.spec(reader).mode == Mode::Accept => {
+                    return self.error(
+                        line,
+                        format_args!(
+                            "log: an accept service's workers read their connection, not a log"
+                        ),
+                    );
+                }
                 Some(reader) => {
                     if !self.cfg.bodies[reader.index()].consumer {
                         self.cfg.bodies[reader.index()].consumer = true;
