@@ -597,9 +597,9 @@ def loadavg():
 
 
 class PartCtx:
-    """What every benchmark part's context has (accept.py, ready.py): its
-    temporary directory and helpers, vigild, the processes it started
-    (`live`, killed at the end; their pids in `pidfile` for
+    """What every benchmark part's context has (accept.py, ready.py,
+    log.py): its temporary directory and helpers, vigild, the processes it
+    started (`live`, killed at the end; their pids in `pidfile` for
     `cleanup_from_file`), warnings for the report, and the time it may wait
     for a quiet machine (spent by `wait_quiet`)."""
 
@@ -647,10 +647,49 @@ def report_end(ctx, missed):
     return out
 
 
+def fs_type(path):
+    """The file system type of the mount holding `path` (from /proc/self/mountinfo)."""
+    path, best, kind = os.path.realpath(path), -1, "?"
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, right = line.split(" - ", 1)
+                mnt = left.split()[4]
+                if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) > best:
+                    best, kind = len(mnt), right.split()[0]
+    except OSError:
+        pass
+    return kind
+
+
+def write_section(path, text, title):
+    """Replace the `## TITLE` section of `path` (up to the next `## `
+    heading), or put it before `## Accept mode` (the last section), or at
+    the end (ready.py, log.py)."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ""
+    start = old.find(f"\n## {title}\n")
+    if start >= 0:
+        end = old.find("\n## ", start + 1)
+        head, tail = old[:start + 1], (old[end + 1:] if end >= 0 else "")
+    else:
+        acc = old.find("\n## Accept mode\n")
+        head, tail = (old[:acc + 1], old[acc + 1:]) if acc >= 0 else (old, "")
+    if head and not head.endswith("\n\n"):
+        head = head.rstrip("\n") + "\n\n"
+    if tail and not text.endswith("\n\n"):
+        text = text.rstrip("\n") + "\n\n"
+    with open(path, "w") as f:
+        f.write(head + text + tail)
+
+
 def run_part(ctx, repo, versions, run_all, report):
-    """The body of a benchmark part's main() (accept.py, ready.py): SIGTERM
-    and SIGHUP stop it in order, everything it started (`ctx.live`) is
-    stopped at the end. The report's text, or None if it was interrupted."""
+    """The body of a benchmark part's main() (accept.py, ready.py, log.py):
+    SIGTERM and SIGHUP stop it in order, everything it started (`ctx.live`)
+    is stopped at the end. The report's text, or None if it was interrupted."""
     def on_signal(sig, frame):
         raise KeyboardInterrupt
 

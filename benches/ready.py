@@ -50,9 +50,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ left in benches/
-from bench import (PartCtx, cleanup_from_file, cpu_times, kill_tree, log, machine,  # noqa: E402
+from bench import (PartCtx, cleanup_from_file, cpu_times, fs_type, kill_tree, log, machine,  # noqa: E402
                    package_version, pct, proc_table, ratio, read_records, report_end, run_part,
-                   target_text, vigild_version, wait_quiet)
+                   target_text, vigild_version, wait_quiet, write_section)
 
 SETUPS = ["vigild", "vigild-fd", "s6"]  # vigild ready = notify; ready = fd:3; s6 notification-fd 3
 WAYS = ["status", "waited", "ctl"]
@@ -220,21 +220,6 @@ def calibrate(ctx, res, fs):
             f"p90 {pct(c, 90):.0f} µs")
     else:
         ctx.warn(f"calibration ({fs}) failed: {r.stderr.strip()}")
-
-
-def fs_type(path):
-    """The file system type of the mount holding `path` (from /proc/self/mountinfo)."""
-    path, best, kind = os.path.realpath(path), -1, "?"
-    try:
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                left, right = line.split(" - ", 1)
-                mnt = left.split()[4]
-                if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) > best:
-                    best, kind = len(mnt), right.split()[0]
-    except OSError:
-        pass
-    return kind
 
 
 def run_all(ctx, res):
@@ -411,29 +396,6 @@ def raw_lines(ctx, res):
     return out
 
 
-def write_section(path, text):
-    """Replace the `## Readiness` section of `path` (up to the next `## `
-    heading), or put it before `## Accept mode`, or at the end."""
-    try:
-        with open(path) as f:
-            old = f.read()
-    except FileNotFoundError:
-        old = ""
-    start = old.find("\n## Readiness\n")
-    if start >= 0:
-        end = old.find("\n## ", start + 1)
-        head, tail = old[:start + 1], (old[end + 1:] if end >= 0 else "")
-    else:
-        acc = old.find("\n## Accept mode\n")
-        head, tail = (old[:acc + 1], old[acc + 1:]) if acc >= 0 else (old, "")
-    if head and not head.endswith("\n\n"):
-        head = head.rstrip("\n") + "\n\n"
-    if tail and not text.endswith("\n\n"):
-        text = text.rstrip("\n") + "\n\n"
-    with open(path, "w") as f:
-        f.write(head + text + tail)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tmp", required=True)
@@ -452,7 +414,7 @@ def main():
     if text is None:
         return 130
     if args.out:
-        write_section(args.out, text)
+        write_section(args.out, text, "Readiness")
     print(text)
     return 0
 
