@@ -271,6 +271,13 @@ fn raw(fd: BorrowedFd<'_>) -> i32 {
     rustix::fd::AsRawFd::as_raw_fd(&fd)
 }
 
+/// Where a ring is in the ring memory: its SIZE bytes and one spare, which
+/// keeps the byte before the last SIZE (so that they are known to begin a
+/// line, or not).
+fn ring_span(offset: u32, size: u32) -> core::ops::Range<usize> {
+    offset as usize..offset as usize + size as usize + 1
+}
+
 /// The fd for `id`'s stdout and stderr by its `log`; `None`: vigild's own.
 fn output(pipes: &Pipes, cfg: &Config, id: ServiceId, devnull: BorrowedFd<'_>) -> Option<i32> {
     match cfg.spec(id).log {
@@ -770,9 +777,9 @@ impl Driver {
         let Log::Ring { offset, size } = cfg.spec(pipe.service).log else {
             return;
         };
-        let ring = &mut self.rings[offset as usize..][..size as usize];
+        let ring = &mut self.rings[ring_span(offset, size)];
         for _ in 0..RING_READS_PER_TURN {
-            let at = (pipe.written % u64::from(size)) as usize;
+            let at = (pipe.written % ring.len() as u64) as usize;
             match rustix::io::read(pipe.read_end(), &mut ring[at..]) {
                 Ok(n @ 1..) => pipe.written += n as u64,
                 _ => break,
@@ -780,8 +787,8 @@ impl Driver {
         }
     }
 
-    /// `log NAME`: the ring's content, oldest first, from the first whole
-    /// line once it has wrapped: `log NAME BYTES`, then the bytes.
+    /// `log NAME`: the ring's last SIZE bytes, oldest first, from the first
+    /// whole line once some were lost: `log NAME BYTES`, then the bytes.
     fn send_ring(&self, fd: BorrowedFd<'_>, id: ServiceId) {
         let cfg = &self.configs[self.active];
         let name = Lossy(cfg.name(id));
@@ -793,20 +800,28 @@ impl Driver {
             );
             return;
         };
-        let ring = &self.rings[offset as usize..][..size as usize];
-        let (written, size) = (pipe.written, u64::from(size));
-        let at = (written % size) as usize;
-        let (mut older, newer) = match written >= size {
+        let written = pipe.written;
+        let ring = &self.rings[ring_span(offset, size)];
+        let at = (written % ring.len() as u64) as usize;
+        let (mut older, mut newer) = match written >= ring.len() as u64 {
             true => (&ring[at..], &ring[..at]),
             false => (&ring[..at], &ring[..0]),
         };
-        if written > size {
-            // The oldest line lost its start: begin after it.
-            let cut = older
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(older.len(), |p| p + 1);
-            older = &older[cut..];
+        if written > u64::from(size) {
+            // The spare byte before the last SIZE says whether they begin
+            // a line; if not, begin after the line that lost its start.
+            let starts_line = older[0] == b'\n';
+            older = &older[1..];
+            if !starts_line {
+                match older.iter().position(|&b| b == b'\n') {
+                    Some(nl) => older = &older[nl + 1..],
+                    None => {
+                        let nl = newer.iter().position(|&b| b == b'\n');
+                        newer = &newer[nl.map_or(newer.len(), |nl| nl + 1)..];
+                        older = &older[..0];
+                    }
+                }
+            }
         }
         let len = older.len() + newer.len();
         // Room for all of it, so that the reply needs no waiting.

@@ -25,8 +25,10 @@ use vigild::logger::{
 
 /// Input read at once (the pipe's default capacity is 64 KiB).
 const IN: usize = 16 * 1024;
-/// Output gathered before a write.
-const OUT: usize = 20 * 1024;
+/// Output gathered before a write: a whole read's lines with their stamps
+/// (26 bytes more each) in one write(2) unless they are shorter than about
+/// 40 bytes.
+const OUT: usize = 28 * 1024;
 /// The longest a write failure waits before it is tried again.
 const RETRY_MAX_MS: u64 = 2000;
 
@@ -76,7 +78,7 @@ pub fn main(args: Args, first: usize) -> c_int {
         len: 0,
         failing: false,
         signals,
-        term: false,
+        left: None,
     };
     log.run()
 }
@@ -92,8 +94,9 @@ struct Log<'a> {
     /// The last write failed (warned about once).
     failing: bool,
     signals: Signals,
-    /// TERM arrived: finish.
-    term: bool,
+    /// After TERM: the bytes still to read (what the pipe held then), so
+    /// that a writer faster than the disk cannot keep the logger from ending.
+    left: Option<usize>,
 }
 
 impl Log<'_> {
@@ -105,21 +108,25 @@ impl Log<'_> {
                 PollFd::from_borrowed_fd(stdin(), PollFlags::IN),
                 PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN),
             ];
-            // Once TERM arrived: only what the pipe holds now.
+            // Once TERM arrived: no waiting.
             let timeout = rustix::time::Timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
             };
-            let _ = poll(&mut fds, self.term.then_some(&timeout));
+            let _ = poll(&mut fds, self.left.is_some().then_some(&timeout));
             let readable = !fds[0].revents().is_empty();
             if !fds[1].revents().is_empty() {
                 self.on_signals();
             }
-            let mut end = self.term && !readable;
-            if readable {
-                match rustix::io::read(stdin(), &mut input[held..]) {
+            let room = self.left.unwrap_or(IN).min(IN - held);
+            let mut end = self.left.is_some() && (!readable || room == 0);
+            if readable && !end {
+                match rustix::io::read(stdin(), &mut input[held..held + room]) {
                     Ok(0) => end = true,
-                    Ok(n) => held += n,
+                    Ok(n) => {
+                        held += n;
+                        self.left = self.left.map(|left| left - n);
+                    }
                     Err(Errno::INTR | Errno::AGAIN) => {}
                     Err(e) => {
                         say!("stdin: {}", ErrnoName(e.raw_os_error() as u16));
@@ -140,7 +147,10 @@ impl Log<'_> {
     fn on_signals(&mut self) {
         for sig in self.signals.drain() {
             match sig {
-                libc::SIGTERM => self.term = true,
+                libc::SIGTERM if self.left.is_none() => {
+                    self.left = Some(rustix::io::ioctl_fionread(stdin()).unwrap_or(0) as usize);
+                }
+                libc::SIGTERM => {}
                 _ => {
                     self.flush();
                     self.rotate();

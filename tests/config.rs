@@ -382,7 +382,7 @@ fn logs_resolved() {
     assert_eq!(
         cfg.spec(id("r2")).log,
         Log::Ring {
-            offset: 1024,
+            offset: 1025, // 1k and a spare byte
             size: 2048
         }
     );

@@ -681,7 +681,7 @@ impl Parser<'_> {
     fn log(&mut self, line: u32, value: &[u8]) -> Option<LogText> {
         let why = if let Some(size) = value.strip_prefix(b"ring:") {
             match parse_size(size) {
-                Some(n @ 1..) if n <= RING_BYTES as u64 => return Some(LogText::Ring(n as u32)),
+                Some(n @ 1..) if n < RING_BYTES as u64 => return Some(LogText::Ring(n as u32)),
                 _ => "ring:SIZE needs a size from 1 to the compiled RING_BYTES",
             }
         } else if let Some(name) = value.strip_prefix(b"service:") {
@@ -930,8 +930,9 @@ impl Parser<'_> {
             LogText::Unset | LogText::Inherit => Log::Inherit,
             LogText::Null => Log::Null,
             LogText::Ring(size) => {
+                // SIZE and a spare byte (see the driver's `ring_memory`).
                 let offset = self.cfg.ring_bytes;
-                if u64::from(offset) + u64::from(size) > RING_BYTES as u64 {
+                if u64::from(offset) + u64::from(size) + 1 > RING_BYTES as u64 {
                     return self.error(
                         line,
                         format_args!(
@@ -939,7 +940,7 @@ impl Parser<'_> {
                         ),
                     );
                 }
-                self.cfg.ring_bytes += size;
+                self.cfg.ring_bytes += size + 1;
                 self.count_pipe(line);
                 Log::Ring { offset, size }
             }

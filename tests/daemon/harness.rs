@@ -39,24 +39,32 @@ pub fn vigild_bin() -> &'static str {
 /// The sd_notify client of `examples/notify.rs`, built on first use (a
 /// filtered `cargo test` builds no examples).
 pub fn notify_bin() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "--example", "notify"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build --example notify");
-            assert!(status.success(), "cargo build --example notify failed");
-            // target/debug/deps/TEST -> target/debug/examples/notify
-            let exe = std::env::current_exe().unwrap();
-            exe.parent()
-                .unwrap()
-                .parent()
-                .unwrap()
-                .join("examples/notify")
-        })
-        .clone()
+    example_bin("notify")
+}
+
+/// `examples/NAME.rs`, built on first use (once per test binary).
+pub fn example_bin(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    // target/debug/deps/TEST -> target/debug/examples/NAME
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap_or_else(|e| panic!("run cargo build --example {name}: {e}"));
+        assert!(status.success(), "cargo build --example {name} failed");
+        built.push(name.to_string());
+    }
+    path
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
