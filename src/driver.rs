@@ -17,7 +17,7 @@ use core::cell::Cell;
 use core::net::SocketAddr;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild::config::{Config, Errors, Log, Mode};
+use vigild::config::{Config, Errors, Log, Mode, RingPlace};
 use vigild::control::{LineError, LineReader, Piece, Verb, parse_line};
 use vigild::engine::{Admit, Answer, Command, Effects, Peer, Slot, State, Supervisor};
 use vigild::event::{ErrnoName, ExitStatus, Pid};
@@ -274,8 +274,9 @@ fn raw(fd: BorrowedFd<'_>) -> i32 {
 /// Where a ring is in the ring memory: its SIZE bytes and one spare, which
 /// keeps the byte before the last SIZE (so that they are known to begin a
 /// line, or not).
-fn ring_span(offset: u32, size: u32) -> core::ops::Range<usize> {
-    offset as usize..offset as usize + size as usize + 1
+fn ring_span(place: RingPlace) -> core::ops::Range<usize> {
+    let start = place.offset as usize;
+    start..start + place.size as usize + 1
 }
 
 /// The fd for `id`'s stdout and stderr by its `log`; `None`: vigild's own.
@@ -774,10 +775,10 @@ impl Driver {
         let Some(pipe) = self.pipes.get_mut(i) else {
             return;
         };
-        let Log::Ring { offset, size } = cfg.spec(pipe.service).log else {
+        let Some(place) = cfg.ring(pipe.service) else {
             return;
         };
-        let ring = &mut self.rings[ring_span(offset, size)];
+        let ring = &mut self.rings[ring_span(place)];
         for _ in 0..RING_READS_PER_TURN {
             let at = (pipe.written % ring.len() as u64) as usize;
             match rustix::io::read(pipe.read_end(), &mut ring[at..]) {
@@ -792,16 +793,15 @@ impl Driver {
     fn send_ring(&self, fd: BorrowedFd<'_>, id: ServiceId) {
         let cfg = &self.configs[self.active];
         let name = Lossy(cfg.name(id));
-        let (Log::Ring { offset, size }, Some(pipe)) = (cfg.spec(id).log, self.pipes.ring_of(id))
-        else {
+        let (Some(place), Some(pipe)) = (cfg.ring(id), self.pipes.ring_of(id)) else {
             send(
                 fd,
                 format_args!("error {name} has no ring (log = ring:SIZE)"),
             );
             return;
         };
-        let written = pipe.written;
-        let ring = &self.rings[ring_span(offset, size)];
+        let (written, size) = (pipe.written, place.size);
+        let ring = &self.rings[ring_span(place)];
         let at = (written % ring.len() as u64) as usize;
         let (mut older, mut newer) = match written >= ring.len() as u64 {
             true => (&ring[at..], &ring[..at]),

@@ -77,7 +77,7 @@ impl Pipes {
     pub fn output_of(&self, cfg: &Config, id: ServiceId) -> Option<BorrowedFd<'_>> {
         let pipe = match cfg.spec(id).log {
             Log::Pipe(reader) => self.find(reader, false),
-            Log::Ring { .. } => self.find(id, true),
+            Log::Ring(_) => self.find(id, true),
             Log::Inherit | Log::Null => None,
         };
         pipe.map(|p| p.write.as_fd())
@@ -92,7 +92,7 @@ impl Pipes {
         for id in new.ids().filter(|&id| !new.spec(id).removed) {
             let (service, ring) = match new.spec(id).log {
                 Log::Pipe(reader) => (reader, false),
-                Log::Ring { .. } => (id, true),
+                Log::Ring(_) => (id, true),
                 Log::Inherit | Log::Null => continue,
             };
             if next.find(service, ring).is_some() {
@@ -101,7 +101,7 @@ impl Pipes {
             let kept = old.and_then(|old| {
                 let before = old.find(new.name(service))?;
                 let pipe = self.find(before, ring)?;
-                Some((pipe, old.spec(before).log == new.spec(service).log))
+                Some((pipe, old.ring(before) == new.ring(service)))
             });
             let pipe = match kept {
                 Some((pipe, same_place)) => Pipe {

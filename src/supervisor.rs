@@ -85,6 +85,7 @@ pub fn load(path: &[u8], text: &mut [u8], cfg: &mut Config, errors: &mut Errors)
     };
     parse(&text[..len], cfg, errors);
     storage::release(text, len);
+    storage::release_scratch(cfg);
     for id in cfg.ids() {
         let spec = cfg.spec(id);
         let (user_name, group) = (

@@ -1,7 +1,7 @@
 //! The configuration language: a table of inputs with the errors (and their
 //! line numbers) they must produce, and every file in conf/ must parse.
 
-use vigild::config::{Config, Errors, Log, Mode, Restart, parse};
+use vigild::config::{Config, Errors, Log, Mode, Restart, RingPlace, parse};
 
 fn parse_text(text: &str) -> (Box<Config>, Vec<(u32, String)>) {
     let mut cfg = Box::new(Config::new());
@@ -372,20 +372,11 @@ fn logs_resolved() {
     );
     assert_eq!(cfg.spec(id("db")).log, Log::Null, "the global log");
     assert!(cfg.find(b"db/log").is_none());
-    assert_eq!(
-        cfg.spec(id("r1")).log,
-        Log::Ring {
-            offset: 0,
-            size: 1024
-        }
-    );
-    assert_eq!(
-        cfg.spec(id("r2")).log,
-        Log::Ring {
-            offset: 1025, // 1k and a spare byte
-            size: 2048
-        }
-    );
+    let place = |offset, size| Some(RingPlace { offset, size });
+    assert_eq!(cfg.ring(id("r1")), place(0, 1024));
+    // 1k and a spare byte.
+    assert_eq!(cfg.ring(id("r2")), place(1025, 2048));
+    assert_eq!(cfg.ring(id("web")), None);
     assert_eq!(cfg.spec(id("a")).log, Log::Pipe(id("sink")));
     assert_eq!(cfg.spec(id("b")).log, Log::Pipe(id("sink")));
     assert_eq!(cfg.spec(id("sink")).log, Log::Inherit);

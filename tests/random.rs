@@ -35,9 +35,12 @@ impl Rng {
 fn random_config(rng: &mut Rng) -> String {
     let count = 2 + rng.below(6);
     let mut text = String::new();
+    // Services that may read another's output (not accept services).
+    let mut readers = Vec::new();
     for i in 0..count {
         text += &format!("[s{i}]\nexec = /bin/s{i}\n");
-        match rng.below(7) {
+        let kind = rng.below(7);
+        match kind {
             0 => text += "mode = oneshot\n",
             3 => text += "ready = notify\n",
             4 => {
@@ -73,9 +76,12 @@ fn random_config(rng: &mut Rng) -> String {
         text += &match rng.below(5) {
             0 => format!("log = /var/log/s{i}\n"),
             1 => "log = ring:1k\n".to_string(),
-            2 if i > 0 => format!("log = service:s{}\n", rng.below(i)),
+            2 if !readers.is_empty() => format!("log = service:s{}\n", rng.pick(&readers)),
             _ => String::new(),
         };
+        if kind != 2 {
+            readers.push(i);
+        }
     }
     text
 }

@@ -13,7 +13,7 @@ pub use parse::{Errors, ParseError, parse};
 pub use value::parse_duration;
 
 use crate::fixed::{Arena, Full, ServiceId, Str, Words};
-use crate::limits::MAX_SERVICES;
+use crate::limits::{MAX_SERVICES, PIPES_MAX};
 
 /// How a service is run (SPEC §3). A later part adds `pool`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,14 +71,19 @@ pub enum Log {
     /// A pipe vigild holds, read by this service's stdin: the logger
     /// `NAME/log` that `log = DIR` adds, or the service of `service:NAME`.
     Pipe(ServiceId),
-    /// `ring:SIZE`: the last `size` bytes, kept by vigild at `offset` of
-    /// its ring memory (`RING_BYTES`, shared by every ring).
-    Ring {
-        /// Where this ring starts in the ring memory.
-        offset: u32,
-        /// Its size in bytes.
-        size: u32,
-    },
+    /// `ring:SIZE`: the last SIZE bytes, kept by vigild in its ring memory
+    /// (`RING_BYTES`, shared by every ring), at the place `Config::ring`
+    /// gives for this number.
+    Ring(u16),
+}
+
+/// Where a ring is in the ring memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RingPlace {
+    /// Its first byte.
+    pub offset: u32,
+    /// Its size (SIZE of `ring:SIZE`).
+    pub size: u32,
 }
 
 /// How a service says it is ready (`ready`).
@@ -273,6 +278,9 @@ pub struct Config {
     has_removed: bool,
     /// Bytes of ring memory the rings take.
     ring_bytes: u32,
+    /// The rings, by their number in `Log::Ring`.
+    rings: [RingPlace; PIPES_MAX],
+    ring_count: u16,
     /// Service indexes with every service after its dependencies.
     order: [u16; MAX_SERVICES],
     specs: [ServiceSpec; MAX_SERVICES],
@@ -297,6 +305,8 @@ impl Config {
             count: 0,
             has_removed: false,
             ring_bytes: 0,
+            rings: [RingPlace { offset: 0, size: 0 }; PIPES_MAX],
+            ring_count: 0,
             order: [0; MAX_SERVICES],
             arena: Arena::new(),
             bodies: [parse::Body::EMPTY; MAX_SERVICES],
@@ -309,6 +319,7 @@ impl Config {
         self.count = 0;
         self.has_removed = false;
         self.ring_bytes = 0;
+        self.ring_count = 0;
         self.arena.clear();
     }
 
@@ -371,6 +382,23 @@ impl Config {
     /// the loggers of `log = DIR` do): it is started from vigild's binary.
     pub fn is_logger(&self, id: ServiceId) -> bool {
         self.arena.words(self.specs[id.index()].exec).next() == Some(b"vigil-log\0")
+    }
+
+    /// Where `id`'s ring is, if it has one.
+    pub fn ring(&self, id: ServiceId) -> Option<RingPlace> {
+        match self.specs[id.index()].log {
+            Log::Ring(n) => self.rings.get(usize::from(n)).copied(),
+            _ => None,
+        }
+    }
+
+    /// The parser's notes on each section, as a memory range that may be
+    /// given back to the system once a file is parsed: they are of no use
+    /// then, and their unused state is all zero bytes, which is what pages
+    /// given back read as.
+    pub fn scratch(&mut self) -> (*mut u8, usize) {
+        let bytes = core::mem::size_of_val(&self.bodies);
+        (self.bodies.as_mut_ptr().cast(), bytes)
     }
 
     /// The run directory: `run_dir`, else `/run/vigild`.

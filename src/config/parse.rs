@@ -6,7 +6,7 @@ use super::value::{
     SplitError, is_abs_path, is_account_name, is_env_entry, is_service_name, parse_bool,
     parse_duration, parse_octal, split_words, strip_comment, trim,
 };
-use super::{Config, Listen, Log, Mode, Ready, Restart, ServiceSpec, parse_listen};
+use super::{Config, Listen, Log, Mode, Ready, Restart, RingPlace, ServiceSpec, parse_listen};
 use crate::event::{parse_signal, parse_u64};
 use crate::fixed::{ArrayStr, Lossy, ServiceId, Str, Words, without_nul, word, word_index};
 use crate::limits::{ARGV_MAX, ERRORS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX};
@@ -940,9 +940,16 @@ impl Parser<'_> {
                         ),
                     );
                 }
-                self.cfg.ring_bytes += size + 1;
                 self.count_pipe(line);
-                Log::Ring { offset, size }
+                let n = self.cfg.ring_count;
+                // count_pipe refused more than PIPES_MAX rings.
+                let Some(place) = self.cfg.rings.get_mut(usize::from(n)) else {
+                    return;
+                };
+                *place = RingPlace { offset, size };
+                self.cfg.ring_bytes += size + 1;
+                self.cfg.ring_count += 1;
+                Log::Ring(n)
             }
             LogText::Service(name) => match self.cfg.find(self.cfg.arena.get(name)) {
                 // The reader of everyone's output (a global `service:NAME`)

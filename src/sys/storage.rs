@@ -62,17 +62,32 @@ pub struct PageAligned(pub [u8; CONFIG_BYTES]);
 /// for the configuration text, which is not needed once parsed, so even a
 /// large file costs no memory while running.
 pub fn release(buf: &mut [u8], used: usize) {
+    release_pages(buf.as_mut_ptr(), buf.len(), used);
+}
+
+/// The same for the configuration parser's notes (`Config::scratch`),
+/// which are of no use once a file is parsed.
+pub fn release_scratch(cfg: &mut vigild::config::Config) {
+    let (start, len) = cfg.scratch();
+    release_pages(start, len, len);
+}
+
+/// Give back the pages of the first `used` bytes of the `len` at `start`
+/// (that memory must be ours to change, and all zero bytes must be a valid
+/// state of it).
+fn release_pages(start: *mut u8, len: usize, used: usize) {
     const PAGE: usize = 4096;
-    let start = buf.as_mut_ptr() as usize;
+    let start = start as usize;
     let first = start.next_multiple_of(PAGE);
-    let end = (start + used.min(buf.len()))
+    let end = (start + used.min(len))
         .next_multiple_of(PAGE)
-        .min((start + buf.len()) / PAGE * PAGE);
+        .min((start + len) / PAGE * PAGE);
     if end > first {
-        // SAFETY: [first, end) lies inside `buf` (rounded inward at its
-        // ends), which we borrow mutably, so
-        // nothing else looks at those bytes; MADV_DONTNEED on private
-        // anonymous (.bss) memory only makes them read as zeros again.
+        // SAFETY: [first, end) lies inside the caller's region (rounded
+        // inward at its ends), borrowed mutably by the callers, so nothing
+        // else looks at those bytes; MADV_DONTNEED on private anonymous
+        // (.bss) memory only makes them read as zeros again, a valid state
+        // of what the callers give (bytes; the parser's notes).
         let _ = unsafe {
             rustix::mm::madvise(
                 first as *mut core::ffi::c_void,
