@@ -3,7 +3,7 @@
 //! here; acting on them is the driver's.
 
 use crate::event::parse_signal;
-use crate::limits::{LINE_MAX, NAME_MAX};
+use crate::limits::LINE_MAX;
 use core::fmt;
 
 /// What a line asks for.
@@ -172,11 +172,7 @@ fn request<'a>(words: &[&'a [u8]]) -> Result<Request<'a>, LineError> {
 
 /// A service name, or the logger `NAME/log` that `log = DIR` adds.
 fn is_name(text: &[u8]) -> bool {
-    let text = text.strip_suffix(b"/log").unwrap_or(text);
-    (1..=NAME_MAX).contains(&text.len())
-        && text
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    crate::config::is_service_name(text.strip_suffix(b"/log").unwrap_or(text))
 }
 
 /// A piece of input cut into lines.

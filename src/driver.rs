@@ -17,7 +17,7 @@ use core::cell::Cell;
 use core::net::SocketAddr;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild::config::{Config, Errors, Log, Mode, RingPlace};
+use vigild::config::{Config, Errors, Mode, RingPlace};
 use vigild::control::{LineError, LineReader, Piece, Verb, parse_line};
 use vigild::engine::{Admit, Answer, Command, Effects, Peer, Slot, State, Supervisor};
 use vigild::event::{ErrnoName, ExitStatus, Pid};
@@ -225,7 +225,7 @@ impl Effects for Fx<'_> {
         let launch = Launch {
             stdin: self.pipes.input_of(id).map_or(devnull, raw),
             conn: false,
-            out: output(self.pipes, cfg, id, self.devnull),
+            out: self.pipes.output_of(cfg, id, self.devnull),
             fds: &fds[..n],
             env: env.0.bytes(),
             listen_pid,
@@ -277,14 +277,6 @@ fn raw(fd: BorrowedFd<'_>) -> i32 {
 fn ring_span(place: RingPlace) -> core::ops::Range<usize> {
     let start = place.offset as usize;
     start..start + place.size as usize + 1
-}
-
-/// The fd for `id`'s stdout and stderr by its `log`; `None`: vigild's own.
-fn output(pipes: &Pipes, cfg: &Config, id: ServiceId, devnull: BorrowedFd<'_>) -> Option<i32> {
-    match cfg.spec(id).log {
-        Log::Inherit => None,
-        _ => Some(raw(pipes.output_of(cfg, id).unwrap_or(devnull))),
-    }
 }
 
 /// The first of `sender` and its ancestors that `is_sender` accepts (a
@@ -407,7 +399,7 @@ impl Driver {
             };
             let mut ready = [0u16; LISTENERS_MAX];
             let woke = self.wait(deadline.map(|at| at.ms_since(now)), &mut ready);
-            let table = self.listeners.generation;
+            let (table, pipes) = (self.listeners.generation, self.pipes.generation);
             let now = clock::now();
             if woke.signals {
                 for sig in self.signals.drain() {
@@ -424,8 +416,11 @@ impl Driver {
             for &i in &woke.channels[..woke.n_channels] {
                 self.on_channel(i.into(), now);
             }
-            for &i in &woke.rings[..woke.n_rings] {
-                self.read_ring(i.into());
+            // A reload just now renumbered the pipes: the rings wait too.
+            if pipes == self.pipes.generation {
+                for &i in &woke.rings[..woke.n_rings] {
+                    self.read_ring(i.into());
+                }
             }
             if woke.control {
                 self.read_control(now);
@@ -611,7 +606,7 @@ impl Driver {
                     let launch = Launch {
                         stdin: raw(conn.as_fd()),
                         conn: true,
-                        out: output(&self.pipes, cfg, id, self.devnull.as_fd()),
+                        out: self.pipes.output_of(cfg, id, self.devnull.as_fd()),
                         fds: &[],
                         env: env.0.bytes(),
                         listen_pid: None,
@@ -772,7 +767,7 @@ impl Driver {
     /// the ring memory, a few reads per turn.
     fn read_ring(&mut self, i: usize) {
         let cfg = &self.configs[self.active];
-        let Some(pipe) = self.pipes.get_mut(i) else {
+        let Some(pipe) = self.pipes.get_mut(i).filter(|p| p.ring) else {
             return;
         };
         let Some(place) = cfg.ring(pipe.service) else {
@@ -1011,10 +1006,9 @@ impl Driver {
                     format_args!("too many services while removed ones are still stopping"),
                 );
             }
+            // The pipes first: on failure they leave nothing behind (new
+            // listeners may have made socket files).
             if errors.is_empty() {
-                next = self.listeners.prepare(Some(old), new, errors);
-            }
-            if next.is_some() {
                 match self.pipes.prepare(Some(old), new) {
                     Ok(p) => pipes = Some(p),
                     Err(e) => errors.push(
@@ -1025,6 +1019,9 @@ impl Driver {
                         ),
                     ),
                 }
+            }
+            if errors.is_empty() {
+                next = self.listeners.prepare(Some(old), new, errors);
             }
         }
         if !errors.is_empty() {

@@ -163,13 +163,14 @@ fn civil_date(days: u64) -> (u64, u64, u64) {
 
 /// The next line at the start of `input`: (bytes of its text, bytes it
 /// takes from `input`). A line ends at a newline (taken, not part of the
-/// text) or after `LINE_MAX` bytes; at the end of the input (`last`) what
-/// is left is a line too. `None`: wait for more input.
+/// text) or after `LINE_MAX` bytes when more follow (a newline right after
+/// them still ends that line); at the end of the input (`last`) what is
+/// left is a line too. `None`: wait for more input.
 pub fn next_line(input: &[u8], last: bool) -> Option<(usize, usize)> {
     let window = &input[..input.len().min(LINE_MAX + 1)];
     match window.iter().position(|&b| b == b'\n') {
         Some(nl) => Some((nl, nl + 1)),
-        None if input.len() >= LINE_MAX => Some((LINE_MAX, LINE_MAX)),
+        None if input.len() > LINE_MAX => Some((LINE_MAX, LINE_MAX)),
         None if last && !input.is_empty() => Some((input.len(), input.len())),
         None => None,
     }

@@ -18,7 +18,8 @@ pub struct Pipe {
     pub ring: bool,
     read: OwnedFd,
     write: OwnedFd,
-    /// A ring's bytes so far: the next goes at `written % size`.
+    /// A ring's bytes so far: the next goes at `written % (size + 1)` (see
+    /// the driver's `ring_span`).
     pub written: u64,
 }
 
@@ -33,6 +34,9 @@ impl Pipe {
 pub struct Pipes {
     list: [Option<Pipe>; PIPES_MAX],
     len: usize,
+    /// Changes with every reload: positions in the table from before are
+    /// no longer valid.
+    pub generation: u32,
 }
 
 impl Pipes {
@@ -40,6 +44,7 @@ impl Pipes {
         Pipes {
             list: [const { None }; PIPES_MAX],
             len: 0,
+            generation: 0,
         }
     }
 
@@ -72,15 +77,17 @@ impl Pipes {
         self.find(id, false).map(|p| p.read.as_fd())
     }
 
-    /// Where `id`'s stdout and stderr go by its `log`: a held write end, or
-    /// `None` for vigild's own (`inherit`) or `/dev/null` (`null`).
-    pub fn output_of(&self, cfg: &Config, id: ServiceId) -> Option<BorrowedFd<'_>> {
+    /// The fd for `id`'s stdout and stderr by its `log`: a held write end,
+    /// `devnull`, or `None` for vigild's own (`inherit`).
+    pub fn output_of(&self, cfg: &Config, id: ServiceId, devnull: BorrowedFd<'_>) -> Option<i32> {
         let pipe = match cfg.spec(id).log {
+            Log::Inherit => return None,
+            Log::Null => None,
             Log::Pipe(reader) => self.find(reader, false),
             Log::Ring(_) => self.find(id, true),
-            Log::Inherit | Log::Null => None,
         };
-        pipe.map(|p| p.write.as_fd())
+        let fd = pipe.map_or(devnull, |p| p.write.as_fd());
+        Some(rustix::fd::AsRawFd::as_raw_fd(&fd))
     }
 
     /// The table `new` needs: each pipe of this one (which belongs to
@@ -89,6 +96,7 @@ impl Pipes {
     /// created. On failure nothing changed.
     pub fn prepare(&self, old: Option<&Config>, new: &Config) -> Result<Self, Errno> {
         let mut next = Pipes::new();
+        next.generation = self.generation.wrapping_add(1);
         for id in new.ids().filter(|&id| !new.spec(id).removed) {
             let (service, ring) = match new.spec(id).log {
                 Log::Pipe(reader) => (reader, false),

@@ -79,6 +79,7 @@ pub fn main(args: Args, first: usize) -> c_int {
         failing: false,
         signals,
         left: None,
+        rotate_due: false,
     };
     log.run()
 }
@@ -97,6 +98,8 @@ struct Log<'a> {
     /// After TERM: the bytes still to read (what the pipe held then), so
     /// that a writer faster than the disk cannot keep the logger from ending.
     left: Option<usize>,
+    /// ALRM asked for a rotation.
+    rotate_due: bool,
 }
 
 impl Log<'_> {
@@ -128,16 +131,17 @@ impl Log<'_> {
                         self.left = self.left.map(|left| left - n);
                     }
                     Err(Errno::INTR | Errno::AGAIN) => {}
-                    Err(e) => {
-                        say!("stdin: {}", ErrnoName(e.raw_os_error() as u16));
-                        end = true;
-                    }
+                    // Not a pipe or file any more: nothing more will come.
+                    Err(_) => end = true,
                 }
             }
             let taken = self.lines(&input[..held], end);
             input.copy_within(taken..held, 0);
             held -= taken;
             self.flush();
+            if self.rotate_due {
+                self.rotate();
+            }
             if end {
                 return 0;
             }
@@ -151,10 +155,9 @@ impl Log<'_> {
                     self.left = Some(rustix::io::ioctl_fionread(stdin()).unwrap_or(0) as usize);
                 }
                 libc::SIGTERM => {}
-                _ => {
-                    self.flush();
-                    self.rotate();
-                }
+                // Rotated by the loop, after its write (this may run in the
+                // middle of one).
+                _ => self.rotate_due = true,
             }
         }
     }
@@ -227,7 +230,10 @@ impl Log<'_> {
 
     /// `current` becomes `@TAI64N.s`, a new `current` is started, and old
     /// files beyond `-n` are removed, oldest first.
+    /// A failed rotation is said, and writing goes on in `current`, which
+    /// then passes SIZE (rotation is tried again after another SIZE).
     fn rotate(&mut self) {
+        self.rotate_due = false;
         let _ = fsync(&self.current);
         let mut label = [0u8; STAMP_MAX];
         let (secs, nanos) = clock::wall();
@@ -236,22 +242,21 @@ impl Log<'_> {
         name[..STAMP_MAX].copy_from_slice(&label);
         name[STAMP_MAX..].copy_from_slice(b".s");
         let dir = self.dir.as_fd();
-        let renamed = renameat(dir, c"current", dir, &name[..]);
-        let reopened = renamed.and_then(|()| open_current(dir));
-        match reopened {
-            Ok(fd) => {
-                self.current = fd;
-                self.size = 0;
-            }
-            Err(e) => {
-                // Go on in the same file rather than try on every line.
-                say!(
-                    "{}: unable to rotate: {}",
-                    Lossy(self.o.dir),
-                    ErrnoName(e.raw_os_error() as u16)
-                );
-                self.size = 0;
-            }
+        let rotated = renameat(dir, c"current", dir, &name[..]).and_then(|()| {
+            // Without a new `current`, the old one goes back: the lines
+            // must go on into `current`, never into an old file.
+            open_current(dir).inspect_err(|_| {
+                let _ = renameat(dir, &name[..], dir, c"current");
+            })
+        });
+        self.size = 0;
+        match rotated {
+            Ok(fd) => self.current = fd,
+            Err(e) => say!(
+                "{}: unable to rotate: {}",
+                Lossy(self.o.dir),
+                ErrnoName(e.raw_os_error() as u16)
+            ),
         }
         let _ = fsync(&self.dir);
         while remove_oldest(dir, self.o.keep) {}

@@ -395,6 +395,23 @@ fn logs_resolved() {
     );
 }
 
+/// vigild's own logger runs from vigild's binary only when it is the
+/// program itself: behind a prefix (`nice vigil-log ...`) the prefix runs,
+/// and finds `vigil-log` in PATH. Loggers of `log = DIR` have no prefix.
+#[test]
+fn loggers_are_the_program_itself() {
+    let (cfg, errors) = parse_text(
+        "[vigild]\nprefix = nice\n[own]\nexec = vigil-log /d\nprefix =\n\
+         [behind]\nexec = vigil-log /d\n[web]\nexec = /w\nlog = /l\n",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let is = |n: &[u8]| cfg.is_logger(cfg.find(n).unwrap());
+    assert!(is(b"own"));
+    assert!(!is(b"behind"), "nice runs, not vigild's binary as nice");
+    assert!(is(b"web/log") && !is(b"web"));
+    assert!(cfg.spec(cfg.find(b"web/log").unwrap()).prefix.is_empty());
+}
+
 #[test]
 fn digest_changes_only_with_the_section() {
     let one = parse_text("[vigild]\nprefix = a\n[web]\nexec = /w\n[db]\nexec = /d\nprefix = x\n").0;

@@ -90,6 +90,12 @@ fn lines_are_cut_at_newlines_and_at_the_limit() {
     assert_eq!(next_line(b"\n", false), Some((0, 1)));
     let long = vec![b'x'; LINE_MAX + 10];
     assert_eq!(next_line(&long, false), Some((LINE_MAX, LINE_MAX)));
+    // Exactly LINE_MAX bytes: its newline may be in the next read.
+    assert_eq!(next_line(&long[..LINE_MAX], false), None);
+    assert_eq!(
+        next_line(&long[..LINE_MAX], true),
+        Some((LINE_MAX, LINE_MAX))
+    );
     let mut exact = vec![b'x'; LINE_MAX];
     exact.push(b'\n');
     assert_eq!(next_line(&exact, false), Some((LINE_MAX, LINE_MAX + 1)));

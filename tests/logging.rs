@@ -982,3 +982,20 @@ fn reload_with_new_logger_options_loses_nothing() {
     }
     assert_eq!(counts.len(), 2, "{:?}", counts.keys());
 }
+
+/// A service that becomes a reader on reload (another's `log =
+/// service:NAME` names it) is restarted with the pipe as its stdin.
+#[test]
+fn a_new_reader_gets_its_pipe_on_reload() {
+    let d = Daemon::start("lognewreader", "[sink]\nexec = sleep 100\n");
+    let before = d.wait_up("sink");
+    let stdin = |pid: i32| fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+    assert_eq!(stdin(before.pid()), Path::new("/dev/null"));
+    d.write_conf("[sink]\nexec = sleep 100\n[app]\nexec = sleep 100\nlog = service:sink\n");
+    assert!(ctl_ok(&d, &["reload"]).contains("reloaded"));
+    let after = d.wait_svc("sink", "restarted", |s| {
+        s.state() == "up" && s.pid() != before.pid()
+    });
+    let fd = stdin(after.pid());
+    assert!(fd.to_string_lossy().starts_with("pipe:"), "{fd:?}");
+}

@@ -10,6 +10,7 @@ mod value;
 
 pub use listen::{Listen, ListenText, UNIX_PATH_MAX, parse_listen};
 pub use parse::{Errors, ParseError, parse};
+pub(crate) use value::is_service_name;
 pub use value::parse_duration;
 
 use crate::fixed::{Arena, Full, ServiceId, Str, Words};
@@ -378,10 +379,12 @@ impl Config {
             .map(|pair| ServiceId(u16::from_le_bytes([pair[0], pair[1]])))
     }
 
-    /// True if `id` runs vigild's own logger (`exec = vigil-log ...`, as
-    /// the loggers of `log = DIR` do): it is started from vigild's binary.
+    /// True if `id` runs vigild's own logger (the program, prefix included,
+    /// is `vigil-log`, as for the loggers of `log = DIR`): it is started
+    /// from vigild's binary.
     pub fn is_logger(&self, id: ServiceId) -> bool {
-        self.arena.words(self.specs[id.index()].exec).next() == Some(b"vigil-log\0")
+        let spec = &self.specs[id.index()];
+        spec.prefix.is_empty() && self.arena.words(spec.exec).next() == Some(b"vigil-log\0")
     }
 
     /// Where `id`'s ring is, if it has one.

@@ -10,7 +10,7 @@ use super::{Config, Listen, Log, Mode, Ready, Restart, RingPlace, ServiceSpec, p
 use crate::event::{parse_signal, parse_u64};
 use crate::fixed::{ArrayStr, Lossy, ServiceId, Str, Words, without_nul, word, word_index};
 use crate::limits::{ARGV_MAX, ERRORS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX};
-use crate::logger::{parse_options, parse_size};
+use crate::logger::{USAGE, parse_options, parse_size};
 
 const WORKERS_MAX_U64: u64 = WORKERS_MAX as u64;
 use core::fmt::{self, Write};
@@ -160,9 +160,11 @@ struct SectionState {
 /// A `log` value as written, checked; resolved to a `Log` once every
 /// service is known.
 #[derive(Clone, Copy)]
+#[repr(u8)] // the tag first, as a byte: zero bytes are `Unset`
 enum LogText {
-    /// No `log` key (first: a `Body` of zero bytes has it, so `Config`
-    /// stays in `.bss`).
+    /// No `log` key (tag 0: a `Body` of zero bytes has it, so `Config`
+    /// stays in `.bss`, and the parser's notes may be given back to the
+    /// system as zero pages, see `Config::scratch`).
     Unset,
     Inherit,
     Null,
@@ -214,6 +216,7 @@ const SERVICE_KEYS: &str = concat!(
 /// position there is its index in `KEYS`): one jump on a number, not a
 /// string comparison per key.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
 enum Key {
     Exec,
     Mode,
@@ -716,7 +719,7 @@ impl Parser<'_> {
         self.error(
             line,
             format_args!(
-                "log: \"{}\": {why} (inherit, null, ring:SIZE, service:NAME or [-s SIZE] [-n N] [-t rfc3339|tai64n] DIR)",
+                "log: \"{}\": {why} (inherit, null, ring:SIZE, service:NAME or {USAGE})",
                 Lossy(value)
             ),
         );
@@ -879,6 +882,14 @@ impl Parser<'_> {
             }
             self.resolve_log(id, body.log);
         }
+        // A reader's stdin is a log pipe or /dev/null: a reload that changes
+        // which restarts it.
+        for id in self.cfg.ids() {
+            if self.cfg.bodies[id.index()].consumer {
+                let spec = self.cfg.spec_mut(id);
+                spec.digest = fnv(spec.digest, b"stdin=log");
+            }
+        }
         for id in self.cfg.ids() {
             let body = self.cfg.bodies[id.index()];
             let mark = self.cfg.arena.mark();
@@ -926,25 +937,36 @@ impl Parser<'_> {
             true => self.global_log.unwrap_or(own),
             false => own,
         };
+        // One place formats the refusals (each its own `format_args!`
+        // would cost the binary more).
+        match self.resolved_log(id, text, inherited, line) {
+            Ok(Some(log)) => self.cfg.spec_mut(id).log = log,
+            Ok(None) => {}
+            Err(why) => self.error(line, format_args!("log: {why}")),
+        }
+    }
+
+    fn resolved_log(
+        &mut self,
+        id: ServiceId,
+        text: LogText,
+        inherited: bool,
+        line: u32,
+    ) -> Result<Option<Log>, &'static str> {
         let log = match text {
             LogText::Unset | LogText::Inherit => Log::Inherit,
             LogText::Null => Log::Null,
             LogText::Ring(size) => {
-                // SIZE and a spare byte (see the driver's `ring_memory`).
+                // SIZE and a spare byte (see the driver's `ring_span`).
                 let offset = self.cfg.ring_bytes;
                 if u64::from(offset) + u64::from(size) + 1 > RING_BYTES as u64 {
-                    return self.error(
-                        line,
-                        format_args!(
-                            "log: the rings take more than the compiled RING_BYTES = {RING_BYTES}"
-                        ),
-                    );
+                    return Err("the rings take more than the compiled RING_BYTES");
                 }
                 self.count_pipe(line);
                 let n = self.cfg.ring_count;
                 // count_pipe refused more than PIPES_MAX rings.
                 let Some(place) = self.cfg.rings.get_mut(usize::from(n)) else {
-                    return;
+                    return Ok(None);
                 };
                 *place = RingPlace { offset, size };
                 self.cfg.ring_bytes += size + 1;
@@ -954,20 +976,12 @@ impl Parser<'_> {
             LogText::Service(name) => match self.cfg.find(self.cfg.arena.get(name)) {
                 // The reader of everyone's output (a global `service:NAME`)
                 // keeps its own where it was.
-                Some(reader) if reader == id && inherited => return,
+                Some(reader) if reader == id && inherited => return Ok(None),
                 Some(reader) if reader == id => {
-                    return self.error(
-                        line,
-                        format_args!("log: a service cannot read its own output"),
-                    );
+                    return Err("a service cannot read its own output");
                 }
                 Some(reader) if self.cfg.spec(reader).mode == Mode::Accept => {
-                    return self.error(
-                        line,
-                        format_args!(
-                            "log: an accept service's workers read their connection, not a log"
-                        ),
-                    );
+                    return Err("an accept service's workers read their connection, not a log");
                 }
                 Some(reader) => {
                     if !self.cfg.bodies[reader.index()].consumer {
@@ -978,17 +992,17 @@ impl Parser<'_> {
                 }
                 None => {
                     let name = Lossy(self.cfg.arena.get(name));
-                    return self
-                        .errors
+                    self.errors
                         .push(line, format_args!("log: unknown service \"{name}\""));
+                    return Ok(None);
                 }
             },
             LogText::Dir(exec) => match self.add_logger(id, exec, line) {
                 Some(logger) => Log::Pipe(logger),
-                None => return,
+                None => return Ok(None),
             },
         };
-        self.cfg.spec_mut(id).log = log;
+        Ok(Some(log))
     }
 
     /// One more pipe for vigild to hold.
@@ -1100,4 +1114,28 @@ fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
         hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
     }
     (hash ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KEYS, SERVICE_KEYS};
+    use crate::fixed::{ArrayStr, word};
+    use core::fmt::Write;
+
+    /// `KEYS[i]` is the key spelled as word `i` of `SERVICE_KEYS`.
+    #[test]
+    fn keys_follow_service_keys() {
+        for (i, key) in KEYS.iter().enumerate() {
+            let name = word(SERVICE_KEYS, i).unwrap();
+            let mut camel = ArrayStr::<32>::new();
+            for part in name.split('_') {
+                let (first, rest) = part.split_at(1);
+                let _ = write!(camel, "{}{rest}", first.to_ascii_uppercase());
+            }
+            let mut debug = ArrayStr::<32>::new();
+            let _ = write!(debug, "{key:?}");
+            assert_eq!(debug.as_str(), camel.as_str());
+        }
+        assert_eq!(word(SERVICE_KEYS, KEYS.len()), None);
+    }
 }

@@ -26,7 +26,7 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Block every signal of `set` (vigild's are `HANDLED`) and open a non-blocking, close-on-exec
+    /// Block every signal of `signals` (vigild's are `HANDLED`) and open a non-blocking, close-on-exec
     /// signalfd for them; SIGPIPE is ignored so that a vanished reply reader
     /// is an EPIPE, not vigild's death.
     pub fn install(signals: &[c_int]) -> Result<Signals, Errno> {

@@ -237,9 +237,11 @@ impl Sim {
     pub fn reload(&mut self, text: &str) {
         let mut new = config(text);
         self.sv.carry_removed(&self.cfg, &mut new).unwrap();
+        // The engine acts on the new ids from here on (a reload may start
+        // a service).
+        self.world.rename(&new);
         self.sv.reload(&self.cfg, &new, self.now, &mut self.world);
         self.cfg = new;
-        self.world.rename(&self.cfg);
         self.tick();
     }
 
