@@ -22,7 +22,6 @@ client is `conn` (conn.c): C, poll-driven, 127.0.0.1 only.
      once: who gets the line, who is turned away, who times out.
 """
 
-import argparse
 import datetime
 import os
 import signal
@@ -33,8 +32,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ left in benches/
-from bench import (PartCtx, cleanup_from_file, descendants, kill_tree, log,  # noqa: E402
-                   machine, package_version, pct, proc_table, ratio, report_end, run_part,
+from bench import (PartCtx, cleanup_from_file, part_parser, descendants, kill_tree, log,  # noqa: E402
+                   machine, package_version, pct, proc_table, ratio_table, report_end, run_part,
                    target_text, vigild_version, wait_quiet)
 
 SERVERS = ["vigild", "tcpserver", "xinetd", "socat"]
@@ -536,14 +535,7 @@ def overload_rows(res):
 
 
 def table(rows):
-    lines = ["| measurement | " + " | ".join(SERVERS) + " | " + " | ".join(f"vigild/{p}" for p in PEERS)
-             + " | vigild target |",
-             "|---|" + "---:|" * (len(SERVERS) + len(PEERS)) + "---|"]
-    for label, values, tgt, fmt, ratios in rows:
-        cells = [label] + [fmt(values[k]) if k in values else "—" for k in SERVERS]
-        cells += [ratio(values.get("vigild"), values.get(p)) if ratios else "—" for p in PEERS]
-        lines.append("| " + " | ".join(cells + [tgt]) + " |")
-    return lines
+    return ratio_table(rows, SERVERS, PEERS, "vigild")
 
 
 def report(ctx, res):
@@ -635,14 +627,10 @@ def write_section(path, text):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tmp", required=True)
+    ap = part_parser("Accept mode")
     ap.add_argument("--vigild", help="vigild binary; none: measure the peers only")
-    ap.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    ap.add_argument("--out", help="Markdown file whose `## Accept mode` section this run replaces")
     ap.add_argument("--seconds", type=float, default=SECONDS, help="length of one timed run")
     ap.add_argument("--rounds", type=int, default=ROUNDS, help="timed runs per server and concurrency")
-    ap.add_argument("--cleanup", action="store_true", help="kill what a dead run left (TMP/pids)")
     args = ap.parse_args()
     if args.cleanup:
         cleanup_from_file(args.tmp)

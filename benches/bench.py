@@ -733,6 +733,31 @@ def ratio(a, b):
     return f"{a / b:.2f}"
 
 
+def ratio_table(rows, names, peers, subject):
+    """A Markdown table: a column per program of `names`, then `subject` ÷
+    each of `peers`, then the target. `rows` are (label, {name: value},
+    target text, format, whether ratios make sense)."""
+    lines = ["| measurement | " + " | ".join(names) + " | " + " | ".join(f"{subject}/{p}" for p in peers)
+             + f" | {subject} target |",
+             "|---|" + "---:|" * (len(names) + len(peers)) + "---|"]
+    for label, values, tgt, fmt, ratios in rows:
+        cells = [label] + [fmt(values[k]) if k in values else "—" for k in names]
+        cells += [ratio(values.get(subject), values.get(p)) if ratios else "—" for p in peers]
+        lines.append("| " + " | ".join(cells + [tgt]) + " |")
+    return lines
+
+
+def part_parser(section):
+    """The options of every part: --tmp, --repo, --out (whose `## SECTION`
+    the run replaces), --cleanup; the part adds its own."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tmp", required=True)
+    ap.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap.add_argument("--out", help=f"Markdown file whose `## {section}` section this run replaces")
+    ap.add_argument("--cleanup", action="store_true", help="kill what a dead run left (TMP/pids)")
+    return ap
+
+
 def tick_target(per_min):
     v, r = per_min.get("vigild"), per_min.get("runit")
     if v is not None and r is not None and v == r:

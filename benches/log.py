@@ -33,7 +33,6 @@ keeping 10 old files:
      a run that fails the check is reported and left out of the medians.
 """
 
-import argparse
 import datetime
 import mmap
 import os
@@ -45,8 +44,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ left in benches/
-from bench import (PartCtx, cleanup_from_file, exe, fs_type, log, machine, package_version,  # noqa: E402
-                   proc_table, ratio, report_end, run_part, smaps_rollup, target_text, vigild_version,
+from bench import (PartCtx, cleanup_from_file, part_parser, exe, fs_type, log, machine, package_version,  # noqa: E402
+                   proc_table, ratio_table, report_end, run_part, smaps_rollup, target_text, vigild_version,
                    wait_quiet, write_section)
 
 LOGGERS = ["vigil-log", "s6-log", "svlogd"]
@@ -279,14 +278,7 @@ def rows(ctx, res):
 
 
 def table(rs):
-    lines = ["| measurement | " + " | ".join(LOGGERS) + " | " + " | ".join(f"vigil-log/{p}" for p in PEERS)
-             + " | vigil-log target |",
-             "|---|" + "---:|" * (len(LOGGERS) + len(PEERS)) + "---|"]
-    for label, values, tgt, fmt, ratios in rs:
-        cells = [label] + [fmt(values[k]) if k in values else "—" for k in LOGGERS]
-        cells += [ratio(values.get("vigil-log"), values.get(p)) if ratios else "—" for p in PEERS]
-        lines.append("| " + " | ".join(cells + [tgt]) + " |")
-    return lines
+    return ratio_table(rs, LOGGERS, PEERS, "vigil-log")
 
 
 def report(ctx, res, args):
@@ -342,16 +334,12 @@ def legend(ctx):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tmp", required=True)
+    ap = part_parser("Logging")
     ap.add_argument("--vigild", help="vigild binary (TMP/bin/vigil-log links to it); none: measure the peers only")
     ap.add_argument("--shm", help="a directory on tmpfs for the input file (none: TMP)")
-    ap.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    ap.add_argument("--out", help="Markdown file whose `## Logging` section this run replaces")
     ap.add_argument("--lines", type=int, default=LINES, help="input lines per run")
     ap.add_argument("--rounds", type=int, default=ROUNDS, help="timed runs per logger")
     ap.add_argument("--command", default="benches/run log", help="the command named in the report")
-    ap.add_argument("--cleanup", action="store_true", help="kill what a dead run left (TMP/pids)")
     args = ap.parse_args()
     if args.cleanup:
         cleanup_from_file(args.tmp)

@@ -39,7 +39,6 @@ the benchmark runs), and status and ctl again with them on tmpfs (--shm;
 different amounts on the two.
 """
 
-import argparse
 import datetime
 import os
 import signal
@@ -50,7 +49,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ left in benches/
-from bench import (PartCtx, cleanup_from_file, cpu_times, fs_type, kill_tree, log, machine,  # noqa: E402
+from bench import (PartCtx, cleanup_from_file, part_parser, cpu_times, fs_type, kill_tree, log, machine,  # noqa: E402
                    package_version, pct, proc_table, ratio, read_records, report_end, run_part,
                    target_text, vigild_version, wait_quiet, write_section)
 
@@ -397,15 +396,11 @@ def raw_lines(ctx, res):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tmp", required=True)
+    ap = part_parser("Readiness")
     ap.add_argument("--vigild", help="vigild binary; none: measure s6 only")
     ap.add_argument("--shm", help="an empty directory on tmpfs for the second set (none: not measured)")
-    ap.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    ap.add_argument("--out", help="Markdown file whose `## Readiness` section this run replaces")
     ap.add_argument("--rounds", type=int, default=ROUNDS, help="starts per setup and way")
     ap.add_argument("--command", default="benches/run ready", help="the command named in the report")
-    ap.add_argument("--cleanup", action="store_true", help="kill what a dead run left (TMP/pids)")
     args = ap.parse_args()
     if args.cleanup:
         cleanup_from_file(args.tmp)
