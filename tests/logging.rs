@@ -983,6 +983,49 @@ fn reload_with_new_logger_options_loses_nothing() {
     assert_eq!(counts.len(), 2, "{:?}", counts.keys());
 }
 
+/// A reload that removes a service and its logger stops the logger only
+/// once the service is down (if the logger has not ended by itself at the
+/// end of its input): every line the service wrote is in the log.
+#[test]
+fn removing_a_service_stops_its_logger_after_it() {
+    let both = with_writer(
+        "[app]\nexec = @W@ write --runs @DIR@/runs --progress @DIR@ --count 200000 --pace-us 20\n\
+         log = -n 1000 @DIR@/log\n\
+         [other]\nexec = sleep 100\n",
+    );
+    let d = Daemon::start("logremove", &both);
+    let dir = d.dir.join("log");
+    wait_logged(&d, &dir, "r0 000500");
+    d.write_conf("[other]\nexec = sleep 100\n");
+    assert!(ctl_ok(&d, &["reload"]).contains("reloaded"));
+    d.wait_for("app and app/log gone from the status file", || {
+        let names: Vec<String> = d.status().iter().map(|s| s.name.clone()).collect();
+        (names == ["other"]).then_some(())
+    });
+    let lines = d.stderr.vigild_lines();
+    let at = |text: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(text))
+            .unwrap_or_else(|| panic!("no {text:?} in {lines:#?}"))
+    };
+    let logger_told = lines
+        .iter()
+        .position(|l| l.starts_with("app/log: up -> stopping"));
+    assert!(
+        logger_told.is_none_or(|told| told > at("app: stopping -> down")),
+        "{lines:#?}"
+    );
+    let (done, _) = progress(&d.dir.join("progress.0")).unwrap();
+    let logged = log_lines(&dir);
+    let counts = per_prefix_counts(logged.iter().map(|(_, t)| t.as_str()));
+    let got = counts.get("r0").map_or(0, |c| c.0);
+    assert!(
+        got == done || got == done + 1,
+        "the service wrote {done} lines, the log holds {got}"
+    );
+}
+
 /// A service that becomes a reader on reload (another's `log =
 /// service:NAME` names it) is restarted with the pipe as its stdin.
 #[test]

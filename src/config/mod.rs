@@ -420,16 +420,27 @@ impl Config {
         }
         let from = old.spec(id);
         let name = self.arena.push(old.name(id))?;
+        // It keeps waiting for its removed logger (carried before it), so
+        // that the logger stops after it and reads its last lines. Nothing
+        // else: a removed service has no other dependencies and nothing but
+        // its service depends on a removed logger (a daemon of one process).
+        let mark = self.arena.mark();
+        for dep in old.after(id).filter(|&dep| old.is_logger(dep)) {
+            if let Some(dep) = self.find(old.name(dep)).filter(|&d| self.spec(d).removed) {
+                self.arena.push_raw(&dep.0.to_le_bytes())?;
+            }
+        }
+        let after = self.arena.str_since(mark);
         let new = ServiceId(self.count);
         self.specs[new.index()] = ServiceSpec {
             name,
             mode: from.mode,
             stop_signal: from.stop_signal,
             stop_timeout_ms: from.stop_timeout_ms,
+            after,
             removed: true,
             ..ServiceSpec::EMPTY
         };
-        // A removed service has no dependencies and nothing may depend on it.
         self.order[new.index()] = new.0;
         self.count += 1;
         self.has_removed = true;

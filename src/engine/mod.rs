@@ -671,7 +671,9 @@ impl Supervisor {
     /// stopped yet into `new`, where it stays until it is down. On `Err` the
     /// caller discards `new`; nothing else changed.
     pub fn carry_removed(&self, old: &Config, new: &mut Config) -> Result<(), Full> {
-        for id in old.ids() {
+        // In start order: a removed service's removed logger is carried
+        // before it (see `Config::adopt_removed`).
+        for id in old.start_order() {
             let removed = new.find(old.name(id)).is_none();
             if removed && self.slots[id.index()].state != State::Down {
                 new.adopt_removed(old, id)?;
