@@ -32,9 +32,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ left in benches/
-from bench import (PartCtx, cleanup_from_file, part_parser, descendants, kill_tree, log,  # noqa: E402
-                   machine, package_version, pct, proc_table, ratio_table, report_end, run_part,
-                   target_text, vigild_version, wait_quiet)
+from bench import (PartCtx, descendants, kill_tree, log, machine, not_measured, package_version, part_main,  # noqa: E402
+                   part_parser, pct, proc_table, ratio_table, report_end, target_text, vigild_version,
+                   wait_quiet)
 
 SERVERS = ["vigild", "tcpserver", "xinetd", "socat"]
 PEERS = SERVERS[1:]
@@ -568,10 +568,7 @@ def report(ctx, res):
     for key, (line, served) in res.get("vigild_status", {}).items():
         out.append(f"vigild status after the {key} runs (clients made {served} connections): `{line}`")
         out.append("")
-    failed = res.get("failed", {})
-    if failed:
-        out.append("Not measured: " + "; ".join(f"{k}: {why}" for k, why in failed.items()) + ".")
-        out.append("")
+    out += not_measured(res.get("failed"))
     out += report_end(ctx, [label for label, _, tgt, _, _ in rows if "**" in tgt])
     return "\n".join(out)
 
@@ -606,42 +603,13 @@ def run_details(ctx, res):
     return out + [""] if out else []
 
 
-def write_section(path, text):
-    """Replace the `## Accept mode` section at the end of `path` (bench.py
-    rewrites the file before it; a run of only this part replaces its own
-    earlier section), or start the file."""
-    try:
-        with open(path) as f:
-            old = f.read()
-    except FileNotFoundError:
-        old = ""
-    cut = old.find("\n## Accept mode\n")
-    if cut >= 0:
-        old = old[:cut + 1]
-    elif old.startswith("## Accept mode\n"):
-        old = ""
-    if old and not old.endswith("\n\n"):
-        old = old.rstrip("\n") + "\n\n"
-    with open(path, "w") as f:
-        f.write(old + text)
-
-
 def main():
     ap = part_parser("Accept mode")
     ap.add_argument("--vigild", help="vigild binary; none: measure the peers only")
     ap.add_argument("--seconds", type=float, default=SECONDS, help="length of one timed run")
     ap.add_argument("--rounds", type=int, default=ROUNDS, help="timed runs per server and concurrency")
     args = ap.parse_args()
-    if args.cleanup:
-        cleanup_from_file(args.tmp)
-        return 0
-    text = run_part(Ctx(args), args.repo, versions, run_all, report)
-    if text is None:
-        return 130
-    if args.out:
-        write_section(args.out, text)
-    print(text)
-    return 0
+    return part_main(args, Ctx(args), versions, run_all, report, "Accept mode")
 
 
 if __name__ == "__main__":

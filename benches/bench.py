@@ -637,6 +637,13 @@ def package_version(pkg):
     return subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True).stdout or "?"
 
 
+def not_measured(failed):
+    """The report's line on what could not be measured ({what: why})."""
+    if not failed:
+        return []
+    return ["Not measured: " + "; ".join(f"{k}: {why}" for k, why in failed.items()) + ".", ""]
+
+
 def report_end(ctx, missed):
     """The last lines of a part's report: the targets missed (labels) and
     the warnings of the run."""
@@ -671,19 +678,35 @@ def write_section(path, text, title):
             old = f.read()
     except FileNotFoundError:
         old = ""
+    old = "\n" + old  # a section may begin the file
     start = old.find(f"\n## {title}\n")
     if start >= 0:
         end = old.find("\n## ", start + 1)
-        head, tail = old[:start + 1], (old[end + 1:] if end >= 0 else "")
+        head, tail = old[1:start + 1], (old[end + 1:] if end >= 0 else "")
     else:
         acc = old.find("\n## Accept mode\n")
-        head, tail = (old[:acc + 1], old[acc + 1:]) if acc >= 0 else (old, "")
+        head, tail = (old[1:acc + 1], old[acc + 1:]) if acc >= 0 else (old[1:], "")
     if head and not head.endswith("\n\n"):
         head = head.rstrip("\n") + "\n\n"
     if tail and not text.endswith("\n\n"):
         text = text.rstrip("\n") + "\n\n"
     with open(path, "w") as f:
         f.write(head + text + tail)
+
+
+def part_main(args, ctx, versions, run_all, report, section):
+    """What every part's main() ends with: --cleanup, or the run, its
+    report written as the `## SECTION` of --out and printed; the exit code."""
+    if args.cleanup:
+        cleanup_from_file(args.tmp)
+        return 0
+    text = run_part(ctx, args.repo, versions, run_all, report)
+    if text is None:
+        return 130
+    if args.out:
+        write_section(args.out, text, section)
+    print(text)
+    return 0
 
 
 def run_part(ctx, repo, versions, run_all, report):

@@ -44,9 +44,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ left in benches/
-from bench import (PartCtx, cleanup_from_file, part_parser, exe, fs_type, log, machine, package_version,  # noqa: E402
-                   proc_table, ratio_table, report_end, run_part, smaps_rollup, target_text, vigild_version,
-                   wait_quiet, write_section)
+from bench import (PartCtx, exe, fs_type, log, machine, not_measured, package_version, part_main,  # noqa: E402
+                   part_parser, proc_table, ratio_table, report_end, smaps_rollup, target_text,
+                   vigild_version, wait_quiet)
 
 LOGGERS = ["vigil-log", "s6-log", "svlogd"]
 PEERS = LOGGERS[1:]
@@ -310,8 +310,7 @@ def report(ctx, res, args):
     faults += [f"{k}, round {r['round']}: {r['fault']}" for k, v in runs.items() for r in v if r["fault"]]
     if faults:
         out += ["Logs that did not match the input:"] + [f"- {f}" for f in faults] + [""]
-    if res.get("failed"):
-        out += ["Not measured: " + "; ".join(f"{k}: {v}" for k, v in res["failed"].items()) + ".", ""]
+    out += not_measured(res.get("failed"))
     out += report_end(ctx, [label for label, _, tgt, _, _ in rs if "**" in tgt])
     return "\n".join(out)
 
@@ -341,18 +340,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=ROUNDS, help="timed runs per logger")
     ap.add_argument("--command", default="benches/run log", help="the command named in the report")
     args = ap.parse_args()
-    if args.cleanup:
-        cleanup_from_file(args.tmp)
-        return 0
     if not 1 <= args.lines <= LINES_MAX:
         ap.error(f"--lines: 1 to {LINES_MAX}")
-    text = run_part(Ctx(args), args.repo, versions, run_all, lambda ctx, res: report(ctx, res, args))
-    if text is None:
-        return 130
-    if args.out:
-        write_section(args.out, text, "Logging")
-    print(text)
-    return 0
+    return part_main(args, Ctx(args), versions, run_all, lambda ctx, res: report(ctx, res, args), "Logging")
 
 
 if __name__ == "__main__":

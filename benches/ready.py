@@ -49,9 +49,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True  # no __pycache__ left in benches/
-from bench import (PartCtx, cleanup_from_file, part_parser, cpu_times, fs_type, kill_tree, log, machine,  # noqa: E402
-                   package_version, pct, proc_table, ratio, read_records, report_end, run_part,
-                   target_text, vigild_version, wait_quiet, write_section)
+from bench import (PartCtx, cpu_times, fs_type, kill_tree, log, machine, not_measured, package_version,  # noqa: E402
+                   part_main, part_parser, pct, proc_table, ratio, read_records, report_end, target_text,
+                   vigild_version, wait_quiet)
 
 SETUPS = ["vigild", "vigild-fd", "s6"]  # vigild ready = notify; ready = fd:3; s6 notification-fd 3
 WAYS = ["status", "waited", "ctl"]
@@ -353,8 +353,7 @@ def report(ctx, res, args):
     out += raw_lines(ctx, res) + [""]
     if res.get("vigild_status"):
         out += [f"vigild status after the rounds: `{res['vigild_status']}`", ""]
-    if res.get("failed"):
-        out += ["Not measured: " + "; ".join(f"{k}: {v}" for k, v in res["failed"].items()) + ".", ""]
+    out += not_measured(res.get("failed"))
     if res.get("errors"):
         out += ["Failed starts (left out): " + "; ".join(f"{' '.join(c)}: {n}" for c, n in res["errors"].items())
                 + ".", ""]
@@ -402,16 +401,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=ROUNDS, help="starts per setup and way")
     ap.add_argument("--command", default="benches/run ready", help="the command named in the report")
     args = ap.parse_args()
-    if args.cleanup:
-        cleanup_from_file(args.tmp)
-        return 0
-    text = run_part(Ctx(args), args.repo, versions, run_all, lambda ctx, res: report(ctx, res, args))
-    if text is None:
-        return 130
-    if args.out:
-        write_section(args.out, text, "Readiness")
-    print(text)
-    return 0
+    return part_main(args, Ctx(args), versions, run_all, lambda ctx, res: report(ctx, res, args), "Readiness")
 
 
 if __name__ == "__main__":

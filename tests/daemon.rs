@@ -1195,16 +1195,6 @@ fn vigilctl_exit_codes_and_wait() {
 
 // ---- start-up errors ---------------------------------------------------------------
 
-/// Run vigild with `args` to completion (it is expected to exit by itself
-/// at once; one still running after 5 s is stopped and fails the test).
-#[track_caller]
-fn vigild_once(args: &[&str]) -> std::process::Output {
-    let mut c = Command::new(vigild_bin());
-    c.args(args);
-    run_limited_for(c, Duration::from_secs(5))
-        .unwrap_or_else(|| panic!("vigild {args:?} kept running instead of exiting"))
-}
-
 /// `-t` lists every error with its line number and exits 2; a good file
 /// exits 0 and starts nothing.
 #[test]
@@ -1231,28 +1221,21 @@ stop_signal = SIGFOO
 ";
     let path = dir.join("bad.conf");
     fs::write(&path, bad).unwrap();
-    let p = path.to_str().unwrap();
-    let out = vigild_once(&["-t", "-c", p]);
-    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    for (line, what) in [
-        (2, "run_dir"),
-        (6, "bogus_key"),
-        (7, "restart"),
-        (9, "duplicate"),
-        (11, "exec"),
-        (13, "nosuch"),
-        (14, "backoff"),
-        (17, "SIGFOO"),
-    ] {
-        let prefix = format!("vigild: {p}:{line}: ");
-        assert!(
-            err.lines()
-                .any(|l| l.starts_with(&prefix) && l.contains(what)),
-            "no error {prefix}... mentioning {what:?} in:\n{err}"
-        );
-    }
+    assert_config_errors(
+        &path,
+        &[
+            (2, "run_dir"),
+            (6, "bogus_key"),
+            (7, "restart"),
+            (9, "duplicate"),
+            (11, "exec"),
+            (13, "nosuch"),
+            (14, "backoff"),
+            (17, "SIGFOO"),
+        ],
+    );
     // The same file without -t: refused, nothing started.
+    let p = path.to_str().unwrap();
     let out = vigild_once(&["-f", "-c", p, "-r", &dir.s("run")]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(

@@ -232,6 +232,20 @@ fn ctl_ok(d: &Daemon, args: &[&str]) -> String {
     stdout(&out)
 }
 
+/// Run `run` of a logwriter (`--runs`, `--progress`) has in the log
+/// (`counts`, from `per_prefix_counts`) every line it wrote: as many as its
+/// progress file counts, or one more (written, but not yet counted, at a
+/// kill).
+#[track_caller]
+fn assert_run_logged(d: &Daemon, counts: &HashMap<String, (u64, bool)>, run: u64) {
+    let (done, _) = progress(&d.dir.join(&format!("progress.{run}"))).unwrap();
+    let logged = counts.get(&format!("r{run}")).map_or(0, |c| c.0);
+    assert!(
+        logged == done || logged == done + 1,
+        "run {run} wrote {done} lines, the log holds {logged}"
+    );
+}
+
 /// A logwriter's progress file: (lines completely written, pid).
 fn progress(path: &Path) -> Option<(u64, i32)> {
     let bytes = fs::read(path).ok()?;
@@ -338,13 +352,7 @@ fn kills_and_logger_restarts_lose_no_line() {
         last_run = run;
     }
     for run in 0..=KILLS {
-        let (done, _) = progress(&d.dir.join(&format!("progress.{run}"))).unwrap();
-        let logged = counts.get(&format!("r{run}")).map_or(0, |c| c.0);
-        // A line may have been written, but not yet counted, at the kill.
-        assert!(
-            logged == done || logged == done + 1,
-            "run {run} wrote {done} lines, the log holds {logged}"
-        );
+        assert_run_logged(&d, &counts, run);
     }
     assert_eq!(counts.len() as u64, KILLS + 1);
     let files = log_files(&log_dir);
@@ -794,16 +802,7 @@ fn global_log_gives_each_service_a_ring() {
     assert!(d.svc("a/log").is_none());
     let bad = d.dir.join("bad.conf");
     fs::write(&bad, "[vigild]\nlog = /var/log\n[a]\nexec = /bin/true\n").unwrap();
-    let out = std::process::Command::new(vigild_bin())
-        .args(["-t", "-c", bad.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains(":2: log: a DIR is set per service"),
-        "{}",
-        show(&out)
-    );
+    assert_config_errors(&bad, &[(2, "log: a DIR is set per service")]);
 }
 
 /// The logger restarted while its service writes without a pause: on
@@ -831,14 +830,9 @@ fn logger_restart_under_an_endless_writer() {
     }
     ctl_ok(&d, &["stop", "app"]);
     ctl_ok(&d, &["stop", "app/log"]);
-    let (done, _) = progress(&d.dir.join("progress.0")).unwrap();
     let lines = log_lines(&dir);
     let counts = per_prefix_counts(lines.iter().map(|(_, t)| t.as_str()));
-    let logged = counts.get("r0").map_or(0, |c| c.0);
-    assert!(
-        logged == done || logged == done + 1,
-        "the service wrote {done} lines, the log holds {logged}"
-    );
+    assert_run_logged(&d, &counts, 0);
     assert_eq!(counts.len(), 1);
 }
 
@@ -911,36 +905,24 @@ fn log_config_errors() {
     );
     let path = dir.join("bad.conf");
     fs::write(&path, bad).unwrap();
-    let p = path.to_str().unwrap();
-    let mut check = std::process::Command::new(vigild_bin());
-    check.args(["-t", "-c", p]);
-    let out = run_limited(check);
-    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    for (line, what) in [
-        (3, "4k"),
-        (6, "unknown service"),
-        (9, "its own output"),
-        (12, "ring:SIZE"),
-        (15, "rfc3339 or tai64n"),
-        (18, "100ms"),
-    ] {
-        let prefix = format!("vigild: {p}:{line}: ");
-        assert!(
-            err.lines()
-                .any(|l| l.starts_with(&prefix) && l.contains(what)),
-            "no error {prefix}... mentioning {what:?} in:\n{err}"
-        );
-    }
+    assert_config_errors(
+        &path,
+        &[
+            (3, "4k"),
+            (6, "unknown service"),
+            (9, "its own output"),
+            (12, "ring:SIZE"),
+            (15, "rfc3339 or tai64n"),
+            (18, "100ms"),
+        ],
+    );
     let good = dir.join("good.conf");
     let text = "[a]\nexec = /bin/true\nlog = -s 4k -n 0 -t tai64n @DIR@/x\n\
                 backoff = 10ms 100ms\n\
                 [b]\nexec = /bin/true\nlog = service:a\n\
                 [c]\nexec = /bin/true\nlog = ring:64k\n";
     fs::write(&good, fill(text, &dir)).unwrap();
-    let mut check = std::process::Command::new(vigild_bin());
-    check.args(["-t", "-c", good.to_str().unwrap()]);
-    let out = run_limited(check);
+    let out = vigild_once(&["-t", "-c", good.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(!dir.join("x").exists(), "-t started a logger");
 }
@@ -973,12 +955,7 @@ fn reload_with_new_logger_options_loses_nothing() {
     let lines = log_lines(&dir);
     let counts = per_prefix_counts(lines.iter().map(|(_, t)| t.as_str()));
     for run in 0..2 {
-        let (done, _) = progress(&d.dir.join(&format!("progress.{run}"))).unwrap();
-        let logged = counts.get(&format!("r{run}")).map_or(0, |c| c.0);
-        assert!(
-            logged == done || logged == done + 1,
-            "run {run} wrote {done} lines, the log holds {logged}"
-        );
+        assert_run_logged(&d, &counts, run);
     }
     assert_eq!(counts.len(), 2, "{:?}", counts.keys());
 }
@@ -1016,14 +993,9 @@ fn removing_a_service_stops_its_logger_after_it() {
         logger_told.is_none_or(|told| told > at("app: stopping -> down")),
         "{lines:#?}"
     );
-    let (done, _) = progress(&d.dir.join("progress.0")).unwrap();
     let logged = log_lines(&dir);
     let counts = per_prefix_counts(logged.iter().map(|(_, t)| t.as_str()));
-    let got = counts.get("r0").map_or(0, |c| c.0);
-    assert!(
-        got == done || got == done + 1,
-        "the service wrote {done} lines, the log holds {got}"
-    );
+    assert_run_logged(&d, &counts, 0);
 }
 
 /// A service that becomes a reader on reload (another's `log =

@@ -803,3 +803,31 @@ pub fn show(o: &Output) -> String {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Run vigild with `args` to completion (it is expected to exit by itself
+/// at once; one still running after 5 s is stopped and fails the test).
+#[track_caller]
+pub fn vigild_once(args: &[&str]) -> Output {
+    let mut c = Command::new(vigild_bin());
+    c.args(args);
+    run_limited_for(c, Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("vigild {args:?} kept running instead of exiting"))
+}
+
+/// `vigild -t -c path` refuses the file (exit 2) with an error on each
+/// of `expected`'s lines that mentions its text, as `vigild: FILE:LINE: ...`.
+#[track_caller]
+pub fn assert_config_errors(path: &Path, expected: &[(u32, &str)]) {
+    let p = path.to_str().unwrap();
+    let out = vigild_once(&["-t", "-c", p]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for (line, what) in expected {
+        let prefix = format!("vigild: {p}:{line}: ");
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(what)),
+            "no error {prefix}... mentioning {what:?} in:\n{err}"
+        );
+    }
+}
