@@ -6,10 +6,12 @@
 use crate::launch::{self, EnvBuf, Launch};
 use crate::listeners::Listeners;
 use crate::log::say;
+use crate::pid1::Meaning;
 use crate::pipes::Pipes;
 use crate::readiness::{self, Channels};
 use crate::replies::{Replies, Wait, monitor_line_to, send};
 use crate::sys::fs::{AtomicFile, write_all};
+use crate::sys::init::Action;
 use crate::sys::signal::Signals;
 use crate::sys::spawn::{Creds, FDS_MAX};
 use crate::sys::{Errno, clock, listen, notify, process};
@@ -69,8 +71,12 @@ pub struct Driver {
     pub text: &'static mut [u8],
     /// The errors of a failed reload.
     pub errors: &'static mut Errors,
-    /// The configuration file.
-    pub config_path: &'static [u8],
+    /// Where the configuration comes from.
+    pub source: crate::supervisor::Source,
+    /// vigild is PID 1.
+    pub pid1: bool,
+    /// What PID 1 does once every service is down.
+    pub halt: crate::sys::init::Action,
     /// The run directory.
     pub dir: OwnedFd,
     /// Read end of the control FIFO.
@@ -223,7 +229,11 @@ impl Effects for Fx<'_> {
             listen_pid = Some(Cell::from_mut(&mut pid_entry[..]).as_slice_of_cells());
         }
         let launch = Launch {
-            stdin: self.pipes.input_of(id).map_or(devnull, raw),
+            // Container mode's main service reads what vigild reads (tini's way).
+            stdin: self
+                .pipes
+                .input_of(id)
+                .map_or(if cfg.main() == Some(id) { 0 } else { devnull }, raw),
             conn: false,
             out: self.pipes.output_of(cfg, id, self.devnull),
             fds: &fds[..n],
@@ -411,6 +421,7 @@ impl Driver {
             while let Some((pid, status)) = process::reap() {
                 self.on_exit(pid, status, now);
             }
+            self.check_main();
             // Before control lines: a `start` that waits for `up` sees a
             // READY=1 that arrived in the same turn.
             for &i in &woke.channels[..woke.n_channels] {
@@ -433,10 +444,10 @@ impl Driver {
                 }
             }
         }
-        say!("all services stopped, exiting");
+        say!("all services stopped");
         self.listeners.close_all(&self.configs[self.active]);
         self.replies.finish();
-        0
+        self.exit_code()
     }
 
     /// poll(2) until something happens or `timeout_ms` passes. The
@@ -632,6 +643,11 @@ impl Driver {
     }
 
     fn on_signal(&mut self, sig: i32, now: Instant) {
+        match self.meaning(sig) {
+            Meaning::Forwarded => return,
+            Meaning::Halt(action) => return self.halt_with(action),
+            Meaning::Usual => {}
+        }
         match sig {
             libc::SIGHUP => {
                 self.reload(now, None);
@@ -945,7 +961,12 @@ impl Driver {
                     return answer(format_args!("in-shutdown vigild"));
                 }
                 answer(format_args!("stopping vigild"));
-                self.shutdown(0);
+                match request.verb {
+                    _ if !self.pid1 || cfg.main().is_some() => self.shutdown(0),
+                    Verb::Reboot => self.halt_with(Action::Reboot),
+                    Verb::Halt => self.halt_with(Action::Halt),
+                    _ => self.halt_with(Action::Poweroff),
+                }
                 if let Some(fd) = reply {
                     // Answered with `stopped vigild` when vigild exits.
                     let _ = self.replies.wait(fd, Wait::Shutdown);
@@ -999,7 +1020,7 @@ impl Driver {
                     (&b[0], &mut a[0])
                 }
             };
-            crate::supervisor::load(self.config_path, self.text, new, errors);
+            crate::supervisor::load(self.source, self.text, new, errors);
             if errors.is_empty() && self.sv.carry_removed(old, new).is_err() {
                 errors.push(
                     0,
@@ -1026,7 +1047,7 @@ impl Driver {
         }
         if !errors.is_empty() {
             say!("reload failed, keeping the running configuration:");
-            crate::supervisor::print_errors(self.config_path, errors, |line| {
+            crate::supervisor::print_errors(self.source.path, errors, |line| {
                 say!("{line}");
                 if let Some(fd) = reply {
                     send(fd, format_args!("reload-failed vigild {line}"));
@@ -1066,7 +1087,7 @@ impl Driver {
         self.sv.reload(old, new, now, &mut fx);
         self.active = spare;
         self.write_status();
-        say!("reloaded {}", Lossy(self.config_path));
+        say!("reloaded {}", Lossy(self.source.path));
         if let Some(fd) = reply {
             send(fd, format_args!("reloaded vigild"));
         }

@@ -33,7 +33,7 @@ const OWN_VARIABLES: &[&[u8]] = &[
 const SELF_EXE: &[u8] = b"/proc/self/exe\0";
 
 /// Used when vigild's environment has no PATH.
-const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What one start adds to the spec: stdio, extra fds, extra variables.
 pub struct Launch<'a> {

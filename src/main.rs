@@ -16,6 +16,7 @@ mod launch;
 mod listeners;
 mod log;
 mod path;
+mod pid1;
 mod pipes;
 mod readiness;
 mod replies;
@@ -35,7 +36,7 @@ unsafe extern "C" {}
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     log::line("vigild", format_args!("fatal: {}", info.message()));
-    sys::process::exit(1)
+    sys::init::last_resort(1)
 }
 
 /// Dispatch on the name the binary was called by (the C entry point, in

@@ -10,31 +10,48 @@ use crate::sys::args::Args;
 use crate::sys::fs::{
     RunDirError, cloexec_inherited, devnull, open_control, open_run_dir, read_file,
 };
+use crate::sys::init::{self, Action};
 use crate::sys::signal::Signals;
-use crate::sys::{process, storage, user};
+use crate::sys::{Errno, process, storage, user};
 use core::ffi::c_int;
 use core::fmt::Write;
-use vigild::config::{Config, Errors, parse};
+use vigild::config::{Config, Errors, parse_with_main};
 use vigild::control::LineReader;
 use vigild::event::{ErrnoName, parse_u64};
 use vigild::fixed::{ArrayStr, Lossy};
 
-const USAGE: &str = "usage: vigild [-f] [-t] [-c FILE] [-d FD] [-r DIR]";
+const USAGE: &str = "usage: vigild [-f] [-t] [-c FILE] [-d FD] [-r DIR] [-- CMD [ARGS...]]";
+
+/// Where the configuration comes from, for the first load and every reload.
+#[derive(Clone, Copy)]
+pub struct Source {
+    /// The configuration file.
+    pub path: &'static [u8],
+    /// A missing file is an empty configuration (`--` without `-c`).
+    pub optional: bool,
+    /// `-- CMD ARGS`: the arguments and the position of CMD.
+    pub main_cmd: Option<(Args, usize)>,
+}
 
 struct Options {
-    config: &'static [u8],
+    source: Source,
     run_dir: Option<&'static [u8]>,
     ready_fd: Option<i32>,
     check_only: bool,
 }
 
-fn options(args: Args) -> Result<Options, &'static str> {
+fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
     let mut o = Options {
-        config: b"/etc/vigild.conf",
+        source: Source {
+            path: b"/etc/vigild.conf",
+            optional: false,
+            main_cmd: None,
+        },
         run_dir: None,
         ready_fd: None,
         check_only: false,
     };
+    let mut config_given = false;
     let mut i = 1;
     while let Some(arg) = args.get(i) {
         let mut value = || {
@@ -45,7 +62,10 @@ fn options(args: Args) -> Result<Options, &'static str> {
             // This part of vigild always stays in the foreground.
             b"-f" => {}
             b"-t" => o.check_only = true,
-            b"-c" => o.config = value()?,
+            b"-c" => {
+                o.source.path = value()?;
+                config_given = true;
+            }
             b"-r" => {
                 let dir = value()?;
                 if !dir.starts_with(b"/") {
@@ -61,7 +81,16 @@ fn options(args: Args) -> Result<Options, &'static str> {
                         .ok_or("-d needs a file descriptor above 2")? as i32,
                 )
             }
+            b"--" => {
+                args.get(i + 1).ok_or("-- needs a command")?;
+                o.source.main_cmd = Some((args, i + 1));
+                o.source.optional = !config_given;
+                break;
+            }
             b"-h" | b"--help" => return Err(USAGE),
+            // The kernel hands init the words of its command line it does
+            // not know itself.
+            _ if pid1 => say!("warning: argument \"{}\" ignored", Lossy(arg)),
             _ => return Err("unknown option"),
         }
         i += 1;
@@ -69,12 +98,13 @@ fn options(args: Args) -> Result<Options, &'static str> {
     Ok(o)
 }
 
-/// Read and parse `path` into `cfg`, then check what only the system can
+/// Read and parse `source` into `cfg`, then check what only the system can
 /// tell (that users and groups exist). Every problem lands in `errors`.
-pub fn load(path: &[u8], text: &mut [u8], cfg: &mut Config, errors: &mut Errors) {
+pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Errors) {
     errors.clear();
-    let len = match read_file(path, text) {
+    let len = match read_file(source.path, text) {
         Ok(len) => len,
+        Err(Errno::NOENT) if source.optional => 0,
         Err(e) => {
             cfg.clear();
             return errors.push(
@@ -83,7 +113,13 @@ pub fn load(path: &[u8], text: &mut [u8], cfg: &mut Config, errors: &mut Errors)
             );
         }
     };
-    parse(&text[..len], cfg, errors);
+    let mut cmd = source
+        .main_cmd
+        .map(|(args, first)| (first..).map_while(move |i| args.get(i)));
+    let cmd = cmd
+        .as_mut()
+        .map(|words| words as &mut dyn Iterator<Item = &[u8]>);
+    parse_with_main(&text[..len], cfg, errors, cmd);
     storage::release(text, len);
     storage::release_scratch(cfg);
     for id in cfg.ids() {
@@ -102,6 +138,12 @@ pub fn load(path: &[u8], text: &mut [u8], cfg: &mut Config, errors: &mut Errors)
             };
             errors.push(line, format_args!("unknown user or group"));
         }
+    }
+    if errors.is_empty() {
+        init::remember(
+            cfg.arena.words_bytes(cfg.global.crash),
+            cfg.main().is_some(),
+        );
     }
 }
 
@@ -127,9 +169,17 @@ pub fn print_errors(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
     }
 }
 
-/// `vigild`: the exit code.
+/// `vigild`: the exit code. PID 1 never exits (SPEC §8) unless in
+/// container mode: its shutdown ends in reboot(2), and a failure in its
+/// last resort.
 pub fn main(args: Args) -> c_int {
-    let o = match options(args) {
+    let pid1 = process::getpid() == 1;
+    let code = serve(args, pid1);
+    init::last_resort(code)
+}
+
+fn serve(args: Args, pid1: bool) -> c_int {
+    let o = match options(args, pid1) {
         Ok(o) => o,
         Err(msg) => {
             say!("{msg}");
@@ -137,11 +187,14 @@ pub fn main(args: Args) -> c_int {
             return 2;
         }
     };
+    if o.source.main_cmd.is_some() {
+        init::remember(b"", true);
+    }
     let Some(st) = storage::take() else { return 1 };
     let errors = &mut st.errors;
-    load(o.config, &mut st.text.0, &mut st.configs[0], errors);
+    load(o.source, &mut st.text.0, &mut st.configs[0], errors);
     if !errors.is_empty() {
-        print_errors(o.config, errors, |line| say!("{line}"));
+        print_errors(o.source.path, errors, |line| say!("{line}"));
         let n = errors.count();
         let s = if n == 1 { "" } else { "s" };
         say!("{n} error{s}, nothing started");
@@ -149,7 +202,7 @@ pub fn main(args: Args) -> c_int {
     }
     let cfg = &st.configs[0];
     if o.check_only {
-        say!("{}: ok, {} services", Lossy(o.config), cfg.len());
+        say!("{}: ok, {} services", Lossy(o.source.path), cfg.len());
         return 0;
     }
     let run_dir = o.run_dir.unwrap_or(cfg.run_dir());
@@ -185,9 +238,11 @@ pub fn main(args: Args) -> c_int {
         Ok(signals) => signals,
         Err(e) => return failed("signals", &ErrnoName(e.raw_os_error() as u16)),
     };
-    if process::getpid() != 1
-        && let Err(e) = process::set_subreaper()
-    {
+    let container = cfg.main().is_some();
+    if pid1 && !container {
+        init::ctrl_alt_del_as_signal();
+    }
+    if !pid1 && let Err(e) = process::set_subreaper() {
         say!(
             "warning: unable to become the subreaper: {}",
             ErrnoName(e.raw_os_error() as u16)
@@ -199,7 +254,7 @@ pub fn main(args: Args) -> c_int {
     };
     // Every socket is bound before any service starts.
     let Some(listeners) = Listeners::new().prepare(None, cfg, errors) else {
-        print_errors(o.config, errors, |line| say!("{line}"));
+        print_errors(o.source.path, errors, |line| say!("{line}"));
         say!("unable to listen, nothing started");
         return 1;
     };
@@ -207,7 +262,7 @@ pub fn main(args: Args) -> c_int {
         "supervising {} service{} from {} (control {}/control)",
         cfg.len(),
         if cfg.len() == 1 { "" } else { "s" },
-        Lossy(o.config),
+        Lossy(o.source.path),
         Lossy(run_dir)
     );
     if let Err(e) = crate::sys::notify::make_dir(rustix::fd::AsFd::as_fd(&dir), NOTIFY_DIR) {
@@ -228,7 +283,9 @@ pub fn main(args: Args) -> c_int {
         sv: &mut st.supervisor,
         text: &mut st.text.0,
         errors: &mut st.errors,
-        config_path: o.config,
+        source: o.source,
+        pid1,
+        halt: Action::Poweroff,
         dir,
         control,
         _control_keep: control_keep,
@@ -251,5 +308,9 @@ pub fn main(args: Args) -> c_int {
         status_failed: false,
         control_warnings: Default::default(),
     };
-    driver.run()
+    let code = driver.run();
+    if pid1 && !container {
+        driver.power_down();
+    }
+    code
 }

@@ -1,7 +1,7 @@
 //! The configuration language: a table of inputs with the errors (and their
 //! line numbers) they must produce, and every file in conf/ must parse.
 
-use vigild::config::{Config, Errors, Log, Mode, Restart, RingPlace, parse};
+use vigild::config::{Config, Errors, Log, Mode, Restart, RingPlace, parse, parse_with_main};
 
 fn parse_text(text: &str) -> (Box<Config>, Vec<(u32, String)>) {
     let mut cfg = Box::new(Config::new());
@@ -190,8 +190,11 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
         ],
     ),
     (
-        "[vigild]\nmain = web\n[web]\nexec = /bin/web\n",
-        &[(2, "not supported yet")],
+        "[vigild]\nmain = nothere\nfinish = \"/bin/f\ncrash = /bin/sh\n[web]\nexec = /bin/web\n",
+        &[
+            (3, "finish: unclosed double quote"),
+            (2, "main: unknown service"),
+        ],
     ),
     (
         "[web]\nexec = /bin/web\nautostart = maybe\n",
@@ -332,6 +335,62 @@ fn values_and_defaults() {
     let order: Vec<_> = cfg.start_order().map(|id| cfg.name(id).to_vec()).collect();
     let pos = |n: &[u8]| order.iter().position(|x| x == n).unwrap();
     assert!(pos(b"web") > pos(b"db") && pos(b"web") > pos(b"cache"));
+}
+
+/// PID 1's `finish` and `crash` are commands; `main` names the service
+/// whose end ends vigild; `vigild -- CMD ARGS` adds the service `main` (a
+/// daemon that is not restarted), which clashes with a `main` of the file.
+#[test]
+fn pid1_and_container_keys() {
+    let (cfg, errors) = parse_text(
+        "[vigild]\nfinish = /sbin/finish \"last words\"\ncrash = /bin/sh -i\nmain = app\n[app]\nexec = /bin/app\n",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let words = |w| cfg.arena.words(w).map(|x| x.to_vec()).collect::<Vec<_>>();
+    assert_eq!(
+        words(cfg.global.finish),
+        [&b"/sbin/finish\0"[..], b"last words\0"]
+    );
+    assert_eq!(words(cfg.global.crash), [&b"/bin/sh\0"[..], b"-i\0"]);
+    assert_eq!(cfg.main(), cfg.find(b"app"));
+
+    let with_cmd = |text: &str| {
+        let mut cfg = Box::new(Config::new());
+        let mut errors = Errors::new();
+        let mut cmd = [&b"/bin/cat"[..], b"-u", b"a b"].into_iter();
+        parse_with_main(text.as_bytes(), &mut cfg, &mut errors, Some(&mut cmd));
+        let list: Vec<_> = errors
+            .iter()
+            .map(|e| (e.line, e.msg.as_str().to_string()))
+            .collect();
+        (cfg, list)
+    };
+    let (cfg, errors) = with_cmd("[side]\nexec = /bin/side\nafter = main\n");
+    assert!(errors.is_empty(), "{errors:?}");
+    let main = cfg.main().expect("main");
+    assert_eq!(cfg.name(main), b"main");
+    let spec = cfg.spec(main);
+    assert_eq!(
+        cfg.arena.words(spec.exec).collect::<Vec<_>>(),
+        [&b"/bin/cat\0"[..], b"-u\0", b"a b\0"]
+    );
+    assert_eq!((spec.mode, spec.restart), (Mode::Daemon, Restart::No));
+    let side = cfg.find(b"side").unwrap();
+    assert_eq!(cfg.after(side).collect::<Vec<_>>(), [main]);
+    let (_, errors) = with_cmd("");
+    assert!(errors.is_empty(), "no file is needed: {errors:?}");
+    let (_, errors) = with_cmd("[main]\nexec = /bin/x\n");
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].0 == 0 && errors[0].1.contains("also defined on line 1"),
+        "{errors:?}"
+    );
+    let (_, errors) = with_cmd("[vigild]\nmain = a\n[a]\nexec = /bin/a\n");
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].0 == 2 && errors[0].1.contains("-- CMD is the main service"),
+        "{errors:?}"
+    );
 }
 
 /// `log = DIR` adds the logger `NAME/log` (vigil-log on DIR, started

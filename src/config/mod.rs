@@ -9,7 +9,7 @@ mod parse;
 mod value;
 
 pub use listen::{Listen, ListenText, UNIX_PATH_MAX, parse_listen};
-pub use parse::{Errors, ParseError, parse};
+pub use parse::{Errors, ParseError, parse, parse_with_main};
 pub(crate) use value::is_service_name;
 pub use value::parse_duration;
 
@@ -256,6 +256,12 @@ pub struct Global {
     pub prefix: Words,
     /// `max_services` (0: the compiled capacity).
     pub max_services: u32,
+    /// `finish`: run by PID 1 once every service is down (the action added).
+    pub finish: Words,
+    /// `crash`: executed by PID 1 on an unrecoverable error.
+    pub crash: Words,
+    /// `main` (container mode): its index + 1, 0 for none.
+    pub main: u16,
 }
 
 impl Global {
@@ -263,6 +269,9 @@ impl Global {
         run_dir: Str::EMPTY,
         prefix: Words::EMPTY,
         max_services: 0,
+        finish: Words::EMPTY,
+        crash: Words::EMPTY,
+        main: 0,
     };
 }
 
@@ -402,6 +411,11 @@ impl Config {
     pub fn scratch(&mut self) -> (*mut u8, usize) {
         let bytes = core::mem::size_of_val(&self.bodies);
         (self.bodies.as_mut_ptr().cast(), bytes)
+    }
+
+    /// The `main` service (container mode), if there is one.
+    pub fn main(&self) -> Option<ServiceId> {
+        self.global.main.checked_sub(1).map(ServiceId)
     }
 
     /// The run directory: `run_dir`, else `/run/vigild`.

@@ -98,6 +98,17 @@ impl Errors {
 /// Parse `text` into `cfg` (cleared first). On return `errors` holds every
 /// problem found; `cfg` is usable only if there are none.
 pub fn parse(text: &[u8], cfg: &mut Config, errors: &mut Errors) {
+    parse_with_main(text, cfg, errors, None)
+}
+
+/// `parse`, plus the service `main` made of `cmd` (`vigild -- CMD ARGS`):
+/// a daemon that is not restarted, and the main service of the file.
+pub fn parse_with_main(
+    text: &[u8],
+    cfg: &mut Config,
+    errors: &mut Errors,
+    cmd: Option<&mut dyn Iterator<Item = &[u8]>>,
+) {
     cfg.clear();
     let mut p = Parser {
         cfg,
@@ -108,6 +119,7 @@ pub fn parse(text: &[u8], cfg: &mut Config, errors: &mut Errors) {
         global_log: None,
         global_log_digest: 0,
         pipes: 0,
+        main: (Str::EMPTY, 0),
     };
     let mut line_no = 0u32;
     let mut offset = 0usize;
@@ -135,6 +147,9 @@ pub fn parse(text: &[u8], cfg: &mut Config, errors: &mut Errors) {
         p.key_value(line_no, key, value);
     }
     p.close_section(text.len());
+    if let Some(cmd) = cmd {
+        p.add_main(cmd, text.len());
+    }
     p.finish(text);
 }
 
@@ -322,9 +337,6 @@ const LIST_KEYS: &[&str] = &["env", "after", "listen"];
 /// Every key of `[vigild]`, as `SERVICE_KEYS`.
 const GLOBAL_KEYS: &str = "run_dir prefix log max_services finish crash main";
 
-/// Keys known but handled in a later part: refused, never ignored.
-const LATER_KEYS: &[&str] = &["finish", "crash", "main"];
-
 struct Parser<'a> {
     cfg: &'a mut Config,
     errors: &'a mut Errors,
@@ -336,6 +348,8 @@ struct Parser<'a> {
     global_log_digest: u64,
     /// Pipes and rings counted so far (at most `PIPES_MAX`).
     pipes: usize,
+    /// The global `main`: the name and its line (0: none).
+    main: (Str, u32),
 }
 
 impl Parser<'_> {
@@ -460,13 +474,6 @@ impl Parser<'_> {
             self.error(line, format_args!("unknown key \"{}\"", Lossy(key)));
             return None;
         };
-        if LATER_KEYS.contains(&name) {
-            self.error(
-                line,
-                format_args!("{name}: not supported yet (PID 1 keys come in a later release)"),
-            );
-            return None;
-        }
         let bit = 1u64 << index;
         if seen & bit != 0 && !LIST_KEYS.contains(&name) {
             self.error(line, format_args!("{name}: duplicate key"));
@@ -502,6 +509,9 @@ impl Parser<'_> {
                     format_args!("max_services: \"{}\" is not a number from 1 to the compiled capacity {MAX_SERVICES}", Lossy(value)),
                 ),
             },
+            b"finish" => self.cfg.global.finish = self.words(line, "finish", value).unwrap_or_default(),
+            b"crash" => self.cfg.global.crash = self.words(line, "crash", value).unwrap_or_default(),
+            b"main" => self.main = (self.store(line, value), line),
             // check_key admits only GLOBAL_KEYS.
             _ => unreachable!(),
         }
@@ -756,6 +766,13 @@ impl Parser<'_> {
     /// The passes that need every service: list keys, inherited globals,
     /// `max_services`, `after` resolution and the start order.
     fn finish(&mut self, text: &[u8]) {
+        let (main, line) = self.main;
+        if line != 0 && self.cfg.global.main == 0 {
+            match self.cfg.find(self.cfg.arena.get(main)) {
+                Some(id) => self.cfg.global.main = id.0 + 1,
+                None => self.error(line, format_args!("main: unknown service")),
+            }
+        }
         let global = self.cfg.global;
         if global.max_services != 0 && self.cfg.len() > global.max_services as usize {
             let first_over = self.cfg.spec(ServiceId(global.max_services as u16)).line;
@@ -1045,6 +1062,53 @@ impl Parser<'_> {
         };
         self.count_pipe(line);
         Some(logger)
+    }
+
+    /// Add the service `main` of `vigild -- CMD ARGS` (its errors have no
+    /// line: they are about the command line).
+    fn add_main(&mut self, cmd: &mut dyn Iterator<Item = &[u8]>, end: usize) {
+        if let Some(id) = self.cfg.find(b"main") {
+            let at = self.cfg.spec(id).line;
+            return self.error(
+                0,
+                format_args!("-- CMD is the service \"main\", also defined on line {at}"),
+            );
+        }
+        let name = self.store(0, b"main");
+        let mark = self.cfg.arena.mark();
+        let mut count = 0;
+        let mut digest = FNV_OFFSET;
+        for word in cmd {
+            digest = fnv(digest, word);
+            if self.cfg.arena.push(word).is_err() {
+                return self.error(0, format_args!("configuration too large"));
+            }
+            count += 1;
+        }
+        let spec = ServiceSpec {
+            exec: self.cfg.arena.words_since(mark, count),
+            restart: Restart::No,
+            digest,
+            ..ServiceSpec::with_defaults(name, 0)
+        };
+        match self.cfg.push_spec(spec) {
+            Ok(id) if self.main.1 == 0 => {
+                self.cfg.bodies[id.index()] = Body {
+                    start: end as u32,
+                    end: end as u32,
+                    ..Body::EMPTY
+                };
+                self.cfg.global.main = id.0 + 1;
+            }
+            Ok(_) => self.error(
+                self.main.1,
+                format_args!("main: -- CMD is the main service"),
+            ),
+            Err(_) => self.error(
+                0,
+                format_args!("too many services (compiled capacity {MAX_SERVICES})"),
+            ),
+        }
     }
 
     /// Run `each` on every `key = value` line of a body; the words it pushes

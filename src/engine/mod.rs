@@ -385,6 +385,18 @@ impl Supervisor {
                 .all(|id| self.slots[id.index()].state == State::Down)
     }
 
+    /// True once `id` has ended for good: it ran (or failed to start) and
+    /// will not start again by itself (container mode's `main`).
+    pub fn has_ended(&self, id: ServiceId) -> bool {
+        let slot = &self.slots[id.index()];
+        let ran = slot.last().is_some() || matches!(slot.reason, Reason::SpawnFailed(_));
+        match slot.state {
+            State::Down => ran && !slot.want_up,
+            State::Up { pid: None } => true,
+            _ => false,
+        }
+    }
+
     /// True when every autostart service is up (vigild's own readiness).
     pub fn all_autostart_up(&self, cfg: &Config) -> bool {
         cfg.ids()
@@ -1224,14 +1236,15 @@ impl Supervisor {
                         let kill_at = Some(now.plus_ms(FAST_KILL_MS));
                         self.slots[id.index()].state = State::Stopping { pid, kill_at };
                     }
-                    // Without a process there is nothing to wait for.
-                    State::Up { pid: None } | State::Backoff { .. } | State::Listening => {
+                    // Without a process there is nothing to stop; in a
+                    // shutdown it still goes down after what needs it, so
+                    // that the log shows every stop in order.
+                    State::Up { pid: None } | State::Backoff { .. } | State::Listening
+                        if self.fast || !self.halting || !blocked[id.index()] =>
+                    {
                         self.set_state(id, now, State::Down, fx)
                     }
-                    State::Down
-                    | State::Starting { .. }
-                    | State::Up { .. }
-                    | State::Stopping { .. } => {}
+                    _ => {}
                 }
             }
             if self.slots[id.index()].state != State::Down {

@@ -38,6 +38,12 @@ unsafe extern "C" {
     static environ: *const *const c_char;
 }
 
+/// The environment as `execve` takes it.
+pub fn environ_ptr() -> *const *const c_char {
+    // SAFETY: reading the pointer; vigild never changes its environment.
+    unsafe { environ }
+}
+
 /// Every `KEY=VALUE` entry of the environment vigild was started with, as
 /// (the C pointer to hand to `execve`, its bytes).
 pub fn environment() -> impl Iterator<Item = (*const c_char, &'static [u8])> {

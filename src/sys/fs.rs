@@ -229,26 +229,58 @@ impl core::fmt::Write for AtomicFile<'_> {
 }
 
 /// `/dev/null`, close-on-exec, for the stdin (and `log = null` output) of services.
+/// An initramfs has no /dev/null before devtmpfs is mounted: PID 1 makes
+/// one (the open fd stays good when a mount covers /dev).
 pub fn devnull() -> Result<OwnedFd, Errno> {
-    openat(
-        CWD,
-        "/dev/null",
-        OFlags::RDWR | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
+    let open = || {
+        openat(
+            CWD,
+            "/dev/null",
+            OFlags::RDWR | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    match open() {
+        Err(Errno::NOENT) if super::process::getpid() == 1 => {
+            let dev = rustix::fs::makedev(1, 3);
+            mknodat(
+                CWD,
+                "/dev/null",
+                FileType::CharacterDevice,
+                Mode::from_raw_mode(0o666),
+                dev,
+            )?;
+            open()
+        }
+        opened => opened,
+    }
 }
 
 /// Make sure fds 0, 1 and 2 are open (a closed one would be taken by the
-/// next file vigild opens and leak into every service as its stdio).
+/// next file vigild opens and leak into every service as its stdio): the
+/// console for PID 1, else /dev/null. An initramfs may have neither yet;
+/// then `/`, read-only, holds the place (writes to it fail harmlessly).
 pub fn ensure_stdio() {
+    let console = if super::process::getpid() == 1 {
+        "/dev/console"
+    } else {
+        "/dev/null"
+    };
     for fd in 0..3 {
         // SAFETY: fds 0..3 are only probed here; a BorrowedFd never closes.
         let probe = unsafe { BorrowedFd::borrow_raw(fd) };
         if rustix::io::fcntl_getfd(probe) == Err(Errno::BADF) {
             // The lowest free fd is `fd` itself; keep it open for good.
-            if let Ok(null) = openat(CWD, "/dev/null", OFlags::RDWR, Mode::empty()) {
-                core::mem::forget(null);
-            }
+            let opened = [
+                (console, OFlags::RDWR),
+                ("/dev/null", OFlags::RDWR),
+                ("/", OFlags::RDONLY),
+            ]
+            .into_iter()
+            .find_map(|(path, flags)| {
+                openat(CWD, path, flags | OFlags::NOCTTY, Mode::empty()).ok()
+            });
+            core::mem::forget(opened);
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod args;
 pub mod clock;
 pub mod fs;
+pub mod init;
 pub mod listen;
 pub mod notify;
 pub mod process;

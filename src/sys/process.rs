@@ -34,6 +34,11 @@ pub fn wait_for(pid: i32) {
     }
 }
 
+/// Wait for any child to end and reap it; `Err` when there is none.
+pub fn wait_any() -> Result<(), Errno> {
+    wait(WaitOptions::empty()).map(drop)
+}
+
 /// `kill(pid, sig)`, or `kill(-pid, sig)` for the whole process group.
 pub fn kill(pid: i32, signal: u8, group: bool) -> Result<(), Errno> {
     let target = if group { -pid } else { pid };

@@ -1,0 +1,140 @@
+//! What only an init does: Ctrl-Alt-Del as a signal, TERM and KILL to every
+//! process, sync, reboot(2), and the last resort when vigild itself fails
+//! (exec `crash`, or else reap orphans forever: PID 1 must never exit).
+
+use super::Errno;
+use core::ffi::c_char;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use rustix::system::RebootCommand;
+
+/// How the machine ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Poweroff,
+    Reboot,
+    Halt,
+}
+
+impl Action {
+    /// The word `finish` gets as its argument.
+    pub fn word(self) -> &'static str {
+        match self {
+            Action::Poweroff => "poweroff",
+            Action::Reboot => "reboot",
+            Action::Halt => "halt",
+        }
+    }
+}
+
+/// Let Ctrl-Alt-Del send SIGINT to PID 1 instead of rebooting at once.
+pub fn ctrl_alt_del_as_signal() {
+    let _ = rustix::system::reboot(RebootCommand::CadOff);
+}
+
+/// `kill(-1, signal)`: every process but vigild itself (and init).
+pub fn kill_every_process(signal: u8) {
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    unsafe { libc::kill(-1, libc::c_int::from(signal)) };
+}
+
+/// True while vigild has a child, ended or not (nothing is reaped).
+pub fn has_children() -> bool {
+    // SAFETY: waitid writes only into `info`, a local of the right type.
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    // SAFETY: as above; WNOWAIT leaves every child as it is.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    r == 0
+}
+
+/// Flush every file system's dirty data to disk.
+pub fn sync() {
+    rustix::fs::sync();
+}
+
+/// Power off, reboot or halt. Returns only if the kernel refused (a
+/// container without CAP_SYS_BOOT); in a PID namespace the kernel ends
+/// the namespace's init instead, which is the container's end.
+pub fn reboot(action: Action) -> Errno {
+    let cmd = match action {
+        Action::Poweroff => RebootCommand::PowerOff,
+        Action::Reboot => RebootCommand::Restart,
+        Action::Halt => RebootCommand::Halt,
+    };
+    match rustix::system::reboot(cmd) {
+        Ok(()) => Errno::INVAL,
+        Err(e) => e,
+    }
+}
+
+/// `crash` of the configuration in force, its words NUL-terminated back to
+/// back, copied here because a reload reuses the configuration's memory.
+const CRASH_BYTES: usize = 1024;
+static mut CRASH: [u8; CRASH_BYTES] = [0; CRASH_BYTES];
+static CRASH_LEN: AtomicUsize = AtomicUsize::new(0);
+/// vigild may exit (container mode): a failure ends it like any program.
+static MAY_EXIT: AtomicBool = AtomicBool::new(false);
+
+/// Remember `crash` (as `Arena::words_bytes` gives it; too long is as if
+/// unset) and whether vigild may exit. vigild is single-threaded: nothing
+/// else touches `CRASH` while this runs.
+pub fn remember(crash: &[u8], may_exit: bool) {
+    MAY_EXIT.store(may_exit, Relaxed);
+    let len = if crash.len() <= CRASH_BYTES {
+        crash.len()
+    } else {
+        0
+    };
+    // SAFETY: len <= CRASH_BYTES, `crash` is not `CRASH`, and vigild is
+    // single-threaded: `last_resort`, the only reader, is not running.
+    unsafe { core::ptr::copy_nonoverlapping(crash.as_ptr(), (&raw mut CRASH).cast::<u8>(), len) };
+    CRASH_LEN.store(len, Relaxed);
+}
+
+/// vigild cannot go on. Not PID 1 (or in container mode), exit with
+/// `code`. PID 1 executes `crash` in its place, or else (no `crash`, or it
+/// failed) reaps orphans forever, so that the system keeps running what it
+/// runs and never panics the kernel.
+pub fn last_resort(code: i32) -> ! {
+    if super::process::getpid() != 1 || MAY_EXIT.load(Relaxed) {
+        super::process::exit(code);
+    }
+    let len = CRASH_LEN.load(Relaxed);
+    // SAFETY: len <= CRASH_BYTES bytes that `remember` wrote (it is done:
+    // single-threaded); we only read them.
+    let crash = unsafe { core::slice::from_raw_parts((&raw const CRASH).cast::<u8>(), len) };
+    let mut argv = [core::ptr::null::<c_char>(); 64];
+    for (slot, word) in argv[..63]
+        .iter_mut()
+        .zip(crash.split_inclusive(|&b| b == 0))
+    {
+        *slot = word.as_ptr().cast();
+    }
+    if !argv[0].is_null() {
+        // What vigild blocked or ignored would stay so in `crash`.
+        super::signal::reset_inherited();
+        // SAFETY: argv is NULL-terminated (64 slots, at most 63 filled) and
+        // points at NUL-terminated words in `CRASH`, which outlives exec;
+        // the environment is the one vigild was started with. (No PATH
+        // search: `crash` is an absolute path, which keeps libc's out.)
+        unsafe { libc::execve(argv[0], argv.as_ptr(), super::args::environ_ptr()) };
+        crate::log::say!("crash: exec failed, reaping orphans from now on");
+    }
+    loop {
+        if super::process::wait_any().is_err() {
+            // No child at all: look again in a second (an orphan may come).
+            let second = libc::timespec {
+                tv_sec: 1,
+                tv_nsec: 0,
+            };
+            // SAFETY: nanosleep reads `second`; the remainder is not wanted.
+            unsafe { libc::nanosleep(&second, core::ptr::null_mut()) };
+        }
+    }
+}
