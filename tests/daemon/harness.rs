@@ -394,6 +394,9 @@ pub struct Opts {
     pub cwd: Option<PathBuf>,
     /// Don't wait for the control FIFO (for vigilds expected to fail).
     pub no_wait: bool,
+    /// Run vigild under this command (`unshare --fork --pid ...`): the
+    /// wrapper's child is vigild.
+    pub wrapper: Vec<String>,
 }
 
 /// A running vigild and its temporary directory.
@@ -407,6 +410,8 @@ pub struct Daemon {
     replies: AtomicUsize,
     /// Value of `VIGILD_TEST_TAG` in vigild's (and its services') environment.
     tag: String,
+    /// vigild runs under a wrapper (its pids are another namespace's).
+    wrapped: bool,
 }
 
 /// Substitute `@DIR@` in a config with the temp directory.
@@ -434,7 +439,14 @@ impl Daemon {
             Some(r) if r.starts_with('/') => PathBuf::from(r),
             _ => dir.join("run"),
         };
-        let mut cmd = Command::new(vigild_bin());
+        let mut cmd = match opts.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(vigild_bin());
+                cmd
+            }
+            None => Command::new(vigild_bin()),
+        };
         cmd.arg("-f").arg("-c").arg(&conf_path).arg("-r");
         match &opts.run_arg {
             Some(r) => cmd.arg(r),
@@ -478,6 +490,7 @@ impl Daemon {
             stderr,
             replies: AtomicUsize::new(0),
             tag,
+            wrapped: !opts.wrapper.is_empty(),
         };
         if !opts.no_wait {
             d.wait_for(
@@ -490,6 +503,22 @@ impl Daemon {
 
     pub fn pid(&self) -> i32 {
         self.child.borrow().id() as i32
+    }
+
+    /// vigild's own pid (seen from here): under a wrapper, its child.
+    pub fn vigild_pid(&self) -> i32 {
+        if !self.wrapped {
+            return self.pid();
+        }
+        let children = format!("/proc/{0}/task/{0}/children", self.pid());
+        self.wait_for("the wrapper has started vigild", || {
+            fs::read_to_string(&children)
+                .ok()?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
     }
 
     /// vigild's exit status, if it has exited.
@@ -689,8 +718,13 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // A wrapped vigild's status names pids of its own namespace: only
+        // the tagged processes below are ours to look at.
         let pids: Vec<i32> = self
             .status()
+            .into_iter()
+            .filter(|_| !self.wrapped)
+            .collect::<Vec<_>>()
             .iter()
             .map(|s| s.get("pid").parse().unwrap_or(0))
             .filter(|&p| p > 0)

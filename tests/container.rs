@@ -1,0 +1,317 @@
+//! Container mode (SPEC §1 `--`, §2 `main`, §8), in the style of tini's test
+//! suite: vigild runs a main command, passes signals on to its process
+//! group, reaps every orphan, stops its sidecar services when main ends, and
+//! exits with main's status (128+N for signal N).
+//!
+//! Each test runs twice: with vigild as a plain child of the test (then it
+//! is the subreaper of what it starts) and as PID 1 of a new PID namespace
+//! (`unshare --fork --pid --mount-proc`, which needs root). The namespace
+//! runs are `#[ignore]`d so that a plain `cargo test` passes without root;
+//! `.ci/run` runs them. The last test is PID 1 of a namespace without a
+//! main service: BusyBox's signals, TERM and KILL to every process, `finish`
+//! and reboot(2), which ends the namespace.
+
+#[path = "daemon/harness.rs"]
+mod harness;
+
+use harness::*;
+use std::fs;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    /// A child of the test.
+    Child,
+    /// PID 1 of a new PID namespace.
+    Namespace,
+}
+
+const NAMESPACE: [&str; 5] = ["unshare", "--fork", "--pid", "--mount-proc", "--kill-child"];
+
+/// Start vigild with `conf` and `-- sh -c SCRIPT` (when given), not waiting
+/// for it (main may end at once).
+fn start(place: Place, tag: &str, conf: &str, script: Option<&str>) -> Daemon {
+    let dir = TempDir::new(tag);
+    let mut args = Vec::new();
+    if let Some(script) = script {
+        args = ["--", "/bin/sh", "-c", &fill(script, &dir)]
+            .map(String::from)
+            .to_vec();
+    }
+    let wrapper = match place {
+        Place::Child => Vec::new(),
+        Place::Namespace => NAMESPACE.map(String::from).to_vec(),
+    };
+    let opts = Opts {
+        args,
+        wrapper,
+        no_wait: true,
+        ..Opts::default()
+    };
+    Daemon::start_in(dir, conf, opts)
+}
+
+/// The exit code of a vigild that ended by itself.
+fn code(d: &Daemon) -> i32 {
+    let status = d.wait_exit(DEADLINE);
+    match status.code() {
+        Some(code) => code,
+        None => d.fail(&format!("vigild ended by {status:?}, not with a code")),
+    }
+}
+
+/// Wait until the file `name` of the test's directory exists; its text.
+fn wait_file(d: &Daemon, name: &str) -> String {
+    let path = d.dir.join(name);
+    d.wait_for(&format!("{name} written"), || {
+        fs::read_to_string(&path).ok().filter(|t| t.ends_with('\n'))
+    })
+}
+
+fn exit_status_is_mains(place: Place) {
+    let cases = [
+        ("exit 3", 3),
+        ("exit 0", 0),
+        ("kill -9 $$", 128 + 9),
+        ("kill -TERM $$", 128 + 15),
+    ];
+    for (script, want) in cases {
+        let d = start(place, "cexit", "", Some(script));
+        assert_eq!(code(&d), want, "{script} in {place:?}");
+    }
+    // A command that cannot run: 127 as a shell says (the usage is 2).
+    let dir = TempDir::new("cexit");
+    let opts = Opts {
+        args: ["--", "/nonexistent/program"].map(String::from).to_vec(),
+        no_wait: true,
+        wrapper: match place {
+            Place::Child => Vec::new(),
+            Place::Namespace => NAMESPACE.map(String::from).to_vec(),
+        },
+        ..Opts::default()
+    };
+    let d = Daemon::start_in(dir, "", opts);
+    assert_eq!(code(&d), 127);
+    d.wait_stderr("spawn-failed:ENOENT");
+}
+
+#[test]
+fn exit_status_is_mains_as_a_child() {
+    exit_status_is_mains(Place::Child);
+}
+
+#[test]
+#[ignore = "needs root: run by .ci/run"]
+fn exit_status_is_mains_as_pid1() {
+    exit_status_is_mains(Place::Namespace);
+}
+
+/// INT, TERM, HUP, QUIT, USR1 and USR2 go to main's whole process group
+/// (a child of main in its group sees them too); main's exit code follows.
+fn signals_are_forwarded(place: Place) {
+    let script = r#"
+        for s in INT HUP QUIT USR1 USR2; do trap "echo main:$s >> @DIR@/got" $s; done
+        trap 'echo main:TERM >> @DIR@/got; wait; exit 42' TERM
+        sh -c 'trap "echo child:TERM >> @DIR@/got; exit 0" TERM; trap "" USR1 USR2 HUP INT QUIT
+               echo > @DIR@/child-ready; while :; do sleep 0.05; done' &
+        while [ ! -e @DIR@/child-ready ]; do sleep 0.05; done
+        echo ready > @DIR@/ready
+        while :; do sleep 0.05; done"#;
+    let d = start(place, "csig", "", Some(script));
+    wait_file(&d, "ready");
+    let pid = d.vigild_pid();
+    let signals = [
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ];
+    for (n, sig) in signals.into_iter().enumerate() {
+        assert!(kill(pid, sig));
+        // One at a time: the shell runs a trap once the sleep in front of
+        // it ends, and two pending signals could come in either order.
+        d.wait_for("the trap ran", || {
+            let got = fs::read_to_string(d.dir.join("got")).unwrap_or_default();
+            (got.lines().count() > n).then_some(())
+        });
+    }
+    assert!(kill(pid, libc::SIGTERM));
+    assert_eq!(code(&d), 42, "main's exit code");
+    let got = fs::read_to_string(d.dir.join("got")).unwrap();
+    let mut lines: Vec<_> = got.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "child:TERM",
+            "main:HUP",
+            "main:INT",
+            "main:QUIT",
+            "main:TERM",
+            "main:USR1",
+            "main:USR2"
+        ],
+        "{got}"
+    );
+    assert_eq!(
+        d.stderr.text().matches("forwarding SIG").count(),
+        6,
+        "{}",
+        d.stderr.text()
+    );
+}
+
+#[test]
+fn signals_are_forwarded_as_a_child() {
+    signals_are_forwarded(Place::Child);
+}
+
+#[test]
+#[ignore = "needs root: run by .ci/run"]
+fn signals_are_forwarded_as_pid1() {
+    signals_are_forwarded(Place::Namespace);
+}
+
+/// 50 orphans are adopted by vigild (PID 1, or the subreaper) and reaped:
+/// no zombie is left. Main counts them from /proc (its parent is vigild).
+fn orphans_are_reaped(place: Place) {
+    let script = r#"
+        for i in $(seq 50); do (sleep 1 &); done
+        count() { # count STATE: vigild's children that are sleep (or zombies)
+            n=0
+            for f in /proc/[0-9]*/stat; do
+                read -r pid comm st ppid rest < "$f" 2>/dev/null || continue
+                [ "$ppid" = "$PPID" ] || continue
+                case "$1" in
+                    sleep) [ "$comm" = "(sleep)" ] && n=$((n+1)) ;;
+                    zombie) [ "$st" = Z ] && n=$((n+1)) ;;
+                esac
+            done
+            echo $n
+        }
+        sleep 0.3 # the subshells are gone by then
+        count sleep > @DIR@/adopted
+        sleep 1.5
+        count zombie > @DIR@/zombies"#;
+    let d = start(place, "corphan", "", Some(script));
+    assert_eq!(code(&d), 0);
+    assert_eq!(wait_file(&d, "adopted").trim(), "50", "orphans adopted");
+    assert_eq!(wait_file(&d, "zombies").trim(), "0", "zombies left");
+}
+
+#[test]
+fn orphans_are_reaped_as_a_child() {
+    orphans_are_reaped(Place::Child);
+}
+
+#[test]
+#[ignore = "needs root: run by .ci/run"]
+fn orphans_are_reaped_as_pid1() {
+    orphans_are_reaped(Place::Namespace);
+}
+
+/// Sidecars of the configuration start first and are stopped when main
+/// ends, with `-- CMD` and with `main = NAME`; vigild exits with main's
+/// code once they are down.
+fn sidecars_stop_when_main_ends(place: Place) {
+    let sidecar = r#"
+[side]
+exec = /bin/sh -c "trap 'echo stopped > @DIR@/side; exit 0' TERM; echo > @DIR@/side-up; while :; do sleep 0.05; done"
+"#;
+    let d = start(
+        place,
+        "cside",
+        sidecar,
+        Some("while [ ! -e @DIR@/side-up ]; do sleep 0.05; done; exit 5"),
+    );
+    assert_eq!(code(&d), 5);
+    assert_eq!(wait_file(&d, "side"), "stopped\n");
+    let log = d.stderr.text();
+    let (ended, stopped) = (
+        log.find("main service ended").unwrap(),
+        log.find("side: stopping -> down").unwrap(),
+    );
+    assert!(ended < stopped, "{log}");
+
+    let named = format!(
+        "[vigild]\nmain = app\n{sidecar}\n[app]\nafter = side\nrestart = no\n\
+         exec = /bin/sh -c \"kill -USR1 $$\"\n"
+    );
+    let d = start(place, "cside", &named, None);
+    assert_eq!(code(&d), 128 + libc::SIGUSR1);
+    assert_eq!(wait_file(&d, "side"), "stopped\n");
+}
+
+#[test]
+fn sidecars_stop_when_main_ends_as_a_child() {
+    sidecars_stop_when_main_ends(Place::Child);
+}
+
+#[test]
+#[ignore = "needs root: run by .ci/run"]
+fn sidecars_stop_when_main_ends_as_pid1() {
+    sidecars_stop_when_main_ends(Place::Namespace);
+}
+
+/// PID 1 without a main service keeps BusyBox init's meanings: a crashed
+/// service is restarted, TERM reboots: every service stops in reverse
+/// order, every process left gets TERM (one that ignores it KILL, 2 s
+/// later), `finish` runs with the action, and reboot(2) in a PID namespace
+/// ends it (the kernel kills its init with SIGHUP for a reboot, SIGINT for
+/// a poweroff).
+#[test]
+#[ignore = "needs root: run by .ci/run"]
+fn pid1_reboots_and_powers_off_a_namespace() {
+    let conf = r#"
+[vigild]
+finish = /bin/sh -c "echo $0 > @DIR@/finished"
+[base]
+mode = oneshot
+exec = /bin/true
+[web]
+after = base
+exec = /bin/sh -c "setsid sh -c 'trap \"\" TERM; echo > @DIR@/stray-up; exec sleep 100' & exec sleep 100"
+"#;
+    for (sig, action, ended_by) in [
+        (libc::SIGTERM, "reboot", libc::SIGHUP),
+        (libc::SIGUSR2, "poweroff", libc::SIGINT),
+    ] {
+        let dir = TempDir::new("cpid1");
+        let opts = Opts {
+            wrapper: NAMESPACE.map(String::from).to_vec(),
+            ..Opts::default()
+        };
+        let d = Daemon::start_in(dir, conf, opts);
+        let web = d.wait_up("web");
+        wait_file(&d, "stray-up");
+        // A crash is only a restart.
+        d.request("signal web KILL");
+        d.wait_svc("web", "restarted", |s| {
+            s.restarts() == 1 && s.state() == "up"
+        });
+        assert_ne!(d.svc("web").unwrap().pid(), web.pid());
+        assert!(kill(d.vigild_pid(), sig));
+        let status: ExitStatus = d.wait_exit(DEADLINE);
+        assert_eq!(status.signal(), Some(ended_by), "{action}: {status:?}");
+        assert_eq!(wait_file(&d, "finished"), format!("{action}\n"));
+        let log = d.stderr.text();
+        let order = [
+            &format!("{action}: stopping every service") as &str,
+            "web: up -> stopping",
+            "base: up -> down",
+            "all services stopped",
+            "sending SIGTERM to every process",
+            "sending SIGKILL to every process",
+            &format!("running finish {action}"),
+        ];
+        let mut at = 0;
+        for line in order {
+            match log[at..].find(line) {
+                Some(i) => at += i + line.len(),
+                None => d.fail(&format!("{line:?} missing or out of order")),
+            }
+        }
+    }
+}
