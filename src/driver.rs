@@ -61,10 +61,8 @@ const OWNER_DEPTH: usize = 8;
 
 /// Everything the loop owns.
 pub struct Driver {
-    /// The configuration in force is `configs[active]`.
-    pub configs: &'static mut [Config; 2],
-    /// Index of the configuration in force.
-    pub active: usize,
+    /// The configuration in force, and the spare a reload parses into.
+    pub configs: Configs,
     /// The state machine.
     pub sv: &'static mut Supervisor,
     /// Buffer the configuration file is read into.
@@ -122,6 +120,51 @@ pub struct Driver {
     pub control_warnings: Throttle,
 }
 
+/// The two configurations: the one in force, and the spare that a reload
+/// parses into and makes the one in force if it has no error.
+pub struct Configs {
+    both: &'static mut [Config; 2],
+    second: bool,
+}
+
+impl Configs {
+    /// The first one is in force.
+    pub fn new(both: &'static mut [Config; 2]) -> Self {
+        Configs {
+            both,
+            second: false,
+        }
+    }
+
+    /// The configuration in force.
+    pub fn active(&self) -> &Config {
+        &self.both[usize::from(self.second)]
+    }
+
+    /// The one in force and the spare, to be written.
+    fn split(&mut self) -> (&Config, &mut Config) {
+        let [first, second] = &mut *self.both;
+        match self.second {
+            false => (first, second),
+            true => (second, first),
+        }
+    }
+
+    /// The one in force and the spare.
+    fn both(&self) -> (&Config, &Config) {
+        let [first, second] = &*self.both;
+        match self.second {
+            false => (first, second),
+            true => (second, first),
+        }
+    }
+
+    /// Put the spare in force.
+    fn flip(&mut self) {
+        self.second = !self.second;
+    }
+}
+
 /// At most `WARNINGS_PER_SECOND` warnings of one kind a second; the next
 /// one after a pause says how many were left out.
 #[derive(Default)]
@@ -163,6 +206,17 @@ struct Woke {
     /// Rings (positions in `Pipes`) with output to keep.
     rings: [u16; PIPES_MAX],
     n_rings: usize,
+}
+
+/// What a polled fd is (listeners, channels and rings by their position).
+#[derive(Clone, Copy)]
+enum Polled {
+    Signals,
+    Control,
+    Listener(u16),
+    Channel(u16),
+    Ring(u16),
+    Reply,
 }
 
 /// The engine's hands: spawning, signalling, announcing.
@@ -236,7 +290,7 @@ impl Effects for Fx<'_> {
                 .map_or(if cfg.main() == Some(id) { 0 } else { devnull }, raw),
             conn: false,
             out: self.pipes.output_of(cfg, id, self.devnull),
-            fds: &fds[..n],
+            fds: fds.get(..n).unwrap_or_default(),
             env: env.0.bytes(),
             listen_pid,
             creds: creds.as_ref(),
@@ -358,7 +412,7 @@ impl core::fmt::Display for FdNames<'_> {
 impl Driver {
     fn parts(&mut self) -> (&mut Supervisor, Fx<'_>) {
         let fx = Fx {
-            cfg: &self.configs[self.active],
+            cfg: self.configs.active(),
             dir: self.dir.as_fd(),
             devnull: self.devnull.as_fd(),
             listeners: &self.listeners,
@@ -373,7 +427,7 @@ impl Driver {
 
     /// Supervise until a shutdown completes; the exit code.
     pub fn run(&mut self) -> i32 {
-        self.sv.boot(&self.configs[self.active], clock::now());
+        self.sv.boot(self.configs.active(), clock::now());
         loop {
             let now = clock::now();
             let (sv, mut fx) = self.parts();
@@ -397,7 +451,7 @@ impl Driver {
                 self.write_status();
             }
             if answers {
-                self.replies.flush(&self.configs[self.active]);
+                self.replies.flush(self.configs.active());
             }
             self.tell_ready();
             if halted {
@@ -424,12 +478,12 @@ impl Driver {
             self.check_main();
             // Before control lines: a `start` that waits for `up` sees a
             // READY=1 that arrived in the same turn.
-            for &i in &woke.channels[..woke.n_channels] {
+            for &i in woke.channels.iter().take(woke.n_channels) {
                 self.on_channel(i.into(), now);
             }
             // A reload just now renumbered the pipes: the rings wait too.
             if pipes == self.pipes.generation {
-                for &i in &woke.rings[..woke.n_rings] {
+                for &i in woke.rings.iter().take(woke.n_rings) {
                     self.read_ring(i.into());
                 }
             }
@@ -439,13 +493,13 @@ impl Driver {
             // A reload just now renumbered the listeners: their connections
             // wait for the next turn.
             if table == self.listeners.generation {
-                for &i in &ready[..woke.listeners] {
+                for &i in ready.iter().take(woke.listeners) {
                     self.on_connection(i.into(), now);
                 }
             }
         }
         say!("all services stopped");
-        self.listeners.close_all(&self.configs[self.active]);
+        self.listeners.close_all(self.configs.active());
         self.replies.finish();
         self.exit_code()
     }
@@ -471,67 +525,69 @@ impl Driver {
             let mut fds: [PollFd<'_>; SIZE] = core::array::from_fn(|_| {
                 PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::empty())
             });
-            fds[0] = PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN);
-            fds[1] = PollFd::from_borrowed_fd(self.control.as_fd(), PollFlags::IN);
-            let mut n = 2;
-            let cfg = &self.configs[self.active];
-            let mut polled = [0u16; LISTENERS_MAX];
-            for (i, l) in self.listeners.iter().enumerate() {
-                if self.sv.polls(cfg, l.service) {
-                    fds[n] = PollFd::from_borrowed_fd(l.fd.as_fd(), PollFlags::IN);
-                    polled[n - 2] = i as u16;
+            // What each polled fd is, to sort out poll's answers.
+            let mut what = [Polled::Reply; SIZE];
+            let mut n = 0;
+            let mut add = |fd, flags, kind| {
+                // Never full: SIZE counts every table at its capacity.
+                if let (Some(slot), Some(w)) = (fds.get_mut(n), what.get_mut(n)) {
+                    (*slot, *w) = (PollFd::from_borrowed_fd(fd, flags), kind);
                     n += 1;
                 }
+            };
+            add(self.signals.fd(), PollFlags::IN, Polled::Signals);
+            add(self.control.as_fd(), PollFlags::IN, Polled::Control);
+            let cfg = self.configs.active();
+            for (i, l) in self.listeners.iter().enumerate() {
+                if self.sv.polls(cfg, l.service) {
+                    add(l.fd.as_fd(), PollFlags::IN, Polled::Listener(i as u16));
+                }
             }
-            let listeners_end = n;
-            let mut channel_at = [0u16; READY_MAX];
             for (i, c) in self.channels.iter() {
-                fds[n] = PollFd::from_borrowed_fd(c.fd(), PollFlags::IN);
-                channel_at[n - listeners_end] = i as u16;
-                n += 1;
+                add(c.fd(), PollFlags::IN, Polled::Channel(i as u16));
             }
-            let channels_end = n;
-            let mut ring_at = [0u16; PIPES_MAX];
             for (i, p) in self.pipes.iter().filter(|(_, p)| p.ring) {
-                fds[n] = PollFd::from_borrowed_fd(p.read_end(), PollFlags::IN);
-                ring_at[n - channels_end] = i as u16;
-                n += 1;
+                add(p.read_end(), PollFlags::IN, Polled::Ring(i as u16));
             }
-            let rings_end = n;
             for fd in self.replies.fds() {
-                fds[n] = PollFd::from_borrowed_fd(fd, PollFlags::empty());
-                n += 1;
+                add(fd, PollFlags::empty(), Polled::Reply);
             }
+            let fds = &mut fds[..n.min(SIZE)];
             let timeout = timeout_ms.map(clock::timespec);
-            if poll(&mut fds[..n], timeout.as_ref()).is_ok() {
-                woke.signals = !fds[0].revents().is_empty();
-                woke.control = !fds[1].revents().is_empty();
-                for (fd, &i) in fds[2..listeners_end].iter().zip(&polled) {
-                    if !fd.revents().is_empty() {
-                        ready[n_ready] = i;
-                        n_ready += 1;
+            if poll(fds, timeout.as_ref()).is_ok() {
+                for (fd, &kind) in fds.iter().zip(&what) {
+                    let hit = !fd.revents().is_empty();
+                    let (list, len, i) = match kind {
+                        Polled::Signals => {
+                            woke.signals = hit;
+                            continue;
+                        }
+                        Polled::Control => {
+                            woke.control = hit;
+                            continue;
+                        }
+                        Polled::Reply => {
+                            if let Some(flag) = gone.get_mut(count) {
+                                *flag = fd.revents().intersects(PollFlags::ERR | PollFlags::HUP);
+                                count += 1;
+                            }
+                            continue;
+                        }
+                        _ if !hit => continue,
+                        Polled::Listener(i) => (&mut ready[..], &mut n_ready, i),
+                        Polled::Channel(i) => (&mut woke.channels[..], &mut woke.n_channels, i),
+                        Polled::Ring(i) => (&mut woke.rings[..], &mut woke.n_rings, i),
+                    };
+                    if let Some(slot) = list.get_mut(*len) {
+                        *slot = i;
+                        *len += 1;
                     }
-                }
-                for (fd, &i) in fds[listeners_end..channels_end].iter().zip(&channel_at) {
-                    if !fd.revents().is_empty() {
-                        woke.channels[woke.n_channels] = i;
-                        woke.n_channels += 1;
-                    }
-                }
-                for (fd, &i) in fds[channels_end..rings_end].iter().zip(&ring_at) {
-                    if !fd.revents().is_empty() {
-                        woke.rings[woke.n_rings] = i;
-                        woke.n_rings += 1;
-                    }
-                }
-                for (flag, fd) in gone.iter_mut().zip(&fds[rings_end..n]) {
-                    *flag = fd.revents().intersects(PollFlags::ERR | PollFlags::HUP);
-                    count += 1;
                 }
             }
         }
-        if gone[..count].contains(&true) {
-            self.replies.drop_gone(&gone[..count]);
+        let gone = &gone[..count.min(gone.len())];
+        if gone.contains(&true) {
+            self.replies.drop_gone(gone);
         }
         woke.listeners = n_ready;
         woke
@@ -557,7 +613,7 @@ impl Driver {
     // and the binary has a size budget.
     #[inline(never)]
     fn accept(&mut self, i: usize, id: ServiceId, now: Instant) {
-        let cfg = &self.configs[self.active];
+        let cfg = self.configs.active();
         let Some(listener) = self.listeners.get(i) else {
             return;
         };
@@ -657,7 +713,7 @@ impl Driver {
                 say!(
                     "got SIGUSR2, graceful shutdown: no new connections, workers finish, then every service stops"
                 );
-                self.sv.shutdown_gracefully(&self.configs[self.active]);
+                self.sv.shutdown_gracefully(self.configs.active());
             }
             libc::SIGUSR2 => {}
             libc::SIGUSR1 => {
@@ -687,7 +743,7 @@ impl Driver {
                 vigild::event::SignalName(sig as u8)
             ),
         }
-        self.sv.shutdown(&self.configs[self.active], fast);
+        self.sv.shutdown(self.configs.active(), fast);
     }
 
     fn on_exit(&mut self, pid: Pid, status: ExitStatus, now: Instant) {
@@ -697,7 +753,7 @@ impl Driver {
         // reads its notify socket before SIGCHLD for the same reason).
         // (A pool's channel has no pid of its own; the worker table is only
         // searched when one exists, not on every accept worker's exit.)
-        let cfg = &self.configs[self.active];
+        let cfg = self.configs.active();
         let mine = |c: &readiness::Channel| match c.pid {
             Pid(0) => self.sv.pool_of(cfg, pid) == Some(c.service),
             own => own == pid,
@@ -740,13 +796,13 @@ impl Driver {
                     Some(0) => {}
                     Some(_) => continue,
                 }
-                let cfg = &self.configs[self.active];
+                let cfg = self.configs.active();
                 return self.channels.close_at(self.dir.as_fd(), cfg, i);
             }
             let Some((len, sender, passed)) = notify::receive(c.fd(), &mut *buf) else {
                 return;
             };
-            let cfg = &self.configs[self.active];
+            let cfg = self.configs.active();
             let pool = cfg.spec(id).mode == Mode::Pool;
             // A pool's socket takes any of its workers (and their children).
             let is_sender = |p: i32| match pool {
@@ -782,7 +838,7 @@ impl Driver {
     /// Keep what ring `i`'s service wrote: read straight into its place in
     /// the ring memory, a few reads per turn.
     fn read_ring(&mut self, i: usize) {
-        let cfg = &self.configs[self.active];
+        let cfg = self.configs.active();
         let Some(pipe) = self.pipes.get_mut(i).filter(|p| p.ring) else {
             return;
         };
@@ -802,7 +858,7 @@ impl Driver {
     /// `log NAME`: the ring's last SIZE bytes, oldest first, from the first
     /// whole line once some were lost: `log NAME BYTES`, then the bytes.
     fn send_ring(&self, fd: BorrowedFd<'_>, id: ServiceId) {
-        let cfg = &self.configs[self.active];
+        let cfg = self.configs.active();
         let name = Lossy(cfg.name(id));
         let (Some(place), Some(pipe)) = (cfg.ring(id), self.pipes.ring_of(id)) else {
             send(
@@ -905,7 +961,7 @@ impl Driver {
             }
         };
         let name = Lossy(request.name);
-        let cfg = &self.configs[self.active];
+        let cfg = self.configs.active();
         let id = match request.verb {
             Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal | Verb::Log => {
                 match cfg.find(request.name).filter(|&id| !cfg.spec(id).removed) {
@@ -1005,21 +1061,11 @@ impl Driver {
             }
             return;
         }
-        let spare = 1 - self.active;
         let errors = &mut *self.errors;
         let mut next = None;
         let mut pipes = None;
         {
-            let (old, new) = match spare {
-                1 => {
-                    let (a, b) = self.configs.split_at_mut(1);
-                    (&a[0], &mut b[0])
-                }
-                _ => {
-                    let (a, b) = self.configs.split_at_mut(1);
-                    (&b[0], &mut a[0])
-                }
-            };
+            let (old, new) = self.configs.split();
             crate::supervisor::load(self.source, self.text, new, errors);
             if errors.is_empty() && self.sv.carry_removed(old, new).is_err() {
                 errors.push(
@@ -1059,10 +1105,10 @@ impl Driver {
         // first (the status file is brought up to date for them).
         if self.replies.has_outcomes() {
             self.write_status();
-            self.replies.flush(&self.configs[self.active]);
+            self.replies.flush(self.configs.active());
         }
         self.worker_creds = None;
-        let (old, new) = (&self.configs[self.active], &self.configs[spare]);
+        let (old, new) = self.configs.both();
         if let Some(next) = next {
             self.listeners.commit(Some(old), next, new);
         }
@@ -1085,7 +1131,7 @@ impl Driver {
             spawned: &mut self.spawned,
         };
         self.sv.reload(old, new, now, &mut fx);
-        self.active = spare;
+        self.configs.flip();
         self.write_status();
         say!("reloaded {}", Lossy(self.source.path));
         if let Some(fd) = reply {
@@ -1100,7 +1146,7 @@ impl Driver {
         self.texts_changed = false;
         self.status_due = None;
         self.status_written = clock::now();
-        let cfg = &self.configs[self.active];
+        let cfg = self.configs.active();
         let offset = clock::wall_offset_ms();
         let mut buf = [0u8; 4096];
         let result =
@@ -1140,7 +1186,7 @@ impl Driver {
     /// newline may read it at once.
     fn tell_ready(&mut self) {
         if self.ready_fd.is_some()
-            && self.sv.all_autostart_up(&self.configs[self.active])
+            && self.sv.all_autostart_up(self.configs.active())
             && let Some(fd) = self.ready_fd.take()
         {
             if self.dirty {

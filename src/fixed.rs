@@ -2,7 +2,7 @@
 //! inline strings for messages, and a `fmt::Write` over a byte slice.
 //! Nothing here allocates; a full buffer is a value (`Full`), never a panic.
 
-use crate::limits::ARENA_BYTES;
+use crate::limits::{ARENA_BYTES, MAX_SERVICES};
 use core::fmt;
 
 /// A table or buffer is full (smoltcp's `storage::Full`).
@@ -14,9 +14,12 @@ pub struct Full;
 pub struct ServiceId(pub u16);
 
 impl ServiceId {
-    /// The table index.
+    /// The table index. Ids are below `MAX_SERVICES` (a table hands them
+    /// out); the modulo tells the compiler so, which drops the bounds check
+    /// (and its panic path) at every `table[id.index()]`: a mask or
+    /// nothing for the default power-of-two capacity.
     pub const fn index(self) -> usize {
-        self.0 as usize
+        self.0 as usize % MAX_SERVICES
     }
 }
 
@@ -95,12 +98,8 @@ impl Arena {
     /// Store `bytes` followed by a NUL byte.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Str, Full> {
         let off = self.len as usize;
-        let end = off + bytes.len();
-        if end >= self.buf.len() {
-            return Err(Full);
-        }
-        self.buf[off..end].copy_from_slice(bytes);
-        self.buf[end] = 0;
+        let end = self.push_raw(bytes).map(|()| self.len as usize)?;
+        *self.buf.get_mut(end).ok_or(Full)? = 0;
         self.len = (end + 1) as u32; // fits: ARENA_BYTES < u32::MAX (limits.rs)
         Ok(Str {
             off: off as u32,
@@ -119,14 +118,14 @@ impl Arena {
     }
 
     /// Store `bytes` as they are (no NUL); read back with `str_since`.
+    /// (At least one byte stays free, as `push` needs for its NUL.)
     pub fn push_raw(&mut self, bytes: &[u8]) -> Result<(), Full> {
-        let off = self.len as usize;
-        let end = off + bytes.len();
-        if end >= self.buf.len() {
-            return Err(Full);
+        let free = self.buf.get_mut(self.len as usize..).unwrap_or_default();
+        match free.split_at_mut_checked(bytes.len()) {
+            Some((dst, [_, ..])) => dst.copy_from_slice(bytes),
+            _ => return Err(Full),
         }
-        self.buf[off..end].copy_from_slice(bytes);
-        self.len = end as u32;
+        self.len += bytes.len() as u32; // fits: ARENA_BYTES < u32::MAX (limits.rs)
         Ok(())
     }
 
@@ -154,7 +153,8 @@ impl Arena {
     pub fn get_with_nul(&self, s: Str) -> &[u8] {
         match s.len {
             0 => b"\0",
-            len => &self.buf[s.off as usize..=(s.off + len) as usize],
+            // A `Str` of this arena is in it.
+            len => (self.buf.get(s.off as usize..=(s.off + len) as usize)).unwrap_or(b"\0"),
         }
     }
 
@@ -217,7 +217,7 @@ impl<const N: usize> ArrayStr<N> {
 
     /// The text written so far.
     pub fn as_str(&self) -> &str {
-        text_of(&self.buf[..self.len])
+        text_of(self.buf.get(..self.len).unwrap_or_default())
     }
 
     /// End the text with a newline: appended, or in place of its last byte
@@ -246,12 +246,15 @@ impl<const N: usize> fmt::Write for ArrayStr<N> {
 /// Append as much of `s` to `buf[..*len]` as fits, cut at a char boundary.
 /// One copy for every `ArrayStr` size.
 fn append_cut(buf: &mut [u8], len: &mut usize, s: &str) {
-    let mut take = s.len().min(buf.len() - *len);
+    let free = buf.get_mut(*len..).unwrap_or_default();
+    let mut take = s.len().min(free.len());
     while !s.is_char_boundary(take) {
         take -= 1;
     }
-    buf[*len..*len + take].copy_from_slice(&s.as_bytes()[..take]);
-    *len += take;
+    if let (Some(dst), Some(src)) = (free.get_mut(..take), s.as_bytes().get(..take)) {
+        dst.copy_from_slice(src);
+        *len += take;
+    }
 }
 
 impl<const N: usize> fmt::Debug for ArrayStr<N> {
@@ -290,7 +293,7 @@ impl<'a> SliceWriter<'a> {
 
     /// The bytes written.
     pub fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+        self.buf.get(..self.len).unwrap_or_default()
     }
 
     /// Forget what was written after the first `len` bytes.
@@ -300,12 +303,10 @@ impl<'a> SliceWriter<'a> {
 
     /// Append raw bytes (not necessarily UTF-8).
     pub fn push(&mut self, bytes: &[u8]) -> fmt::Result {
-        let end = self.len + bytes.len();
-        if end > self.buf.len() {
-            return Err(fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(bytes);
-        self.len = end;
+        let free = self.buf.get_mut(self.len..).unwrap_or_default();
+        let (dst, _) = free.split_at_mut_checked(bytes.len()).ok_or(fmt::Error)?;
+        dst.copy_from_slice(bytes);
+        self.len += bytes.len();
         Ok(())
     }
 }
@@ -314,6 +315,13 @@ impl fmt::Write for SliceWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.push(s.as_bytes())
     }
+}
+
+/// Copy as much of `src` as fits at the start of `dst`; the bytes copied.
+pub fn copy_cut(dst: &mut [u8], src: &[u8]) -> usize {
+    let n = dst.len().min(src.len());
+    dst[..n].copy_from_slice(&src[..n]); // n fits both: no panic path
+    n
 }
 
 /// Shows bytes that may not be text (names, paths, config values) without
@@ -327,7 +335,7 @@ impl fmt::Display for Lossy<'_> {
         let mut rest = self.0;
         while !rest.is_empty() {
             let plain = rest.iter().take_while(|b| matches!(b, b' '..=b'~')).count();
-            let (run, after) = rest.split_at(plain);
+            let (run, after) = rest.split_at_checked(plain).unwrap_or((rest, &[]));
             // ASCII, so always UTF-8.
             f.write_str(core::str::from_utf8(run).unwrap_or_default())?;
             rest = match after.split_first() {

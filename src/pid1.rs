@@ -45,7 +45,7 @@ pub enum Meaning {
 impl Driver {
     /// Container mode: the main service, if it has a process now.
     fn main_pid(&self) -> Option<i32> {
-        let cfg = &self.configs[self.active];
+        let cfg = self.configs.active();
         Some(self.sv.slot(cfg.main()?).state.pid()?.0)
     }
 
@@ -61,7 +61,7 @@ impl Driver {
             let _ = process::kill(pid, sig as u8, true);
             return Meaning::Forwarded;
         }
-        if !self.pid1 || self.configs[self.active].main().is_some() {
+        if !self.pid1 || self.configs.active().main().is_some() {
             return Meaning::Usual;
         }
         match sig {
@@ -80,13 +80,13 @@ impl Driver {
         }
         self.halt = action;
         say!("{}: stopping every service", action.word());
-        self.sv.shutdown(&self.configs[self.active], false);
+        self.sv.shutdown(self.configs.active(), false);
     }
 
     /// Container mode: once the main service has ended for good, every
     /// other service stops and vigild exits with main's status.
     pub fn check_main(&mut self) {
-        let cfg = &self.configs[self.active];
+        let cfg = self.configs.active();
         if let Some(main) = cfg.main()
             && !self.sv.is_halting()
             && self.sv.has_ended(main)
@@ -103,7 +103,7 @@ impl Driver {
     /// signal N; 127 and 126 as a shell says it could not run a program),
     /// else 0.
     pub fn exit_code(&self) -> i32 {
-        let cfg = &self.configs[self.active];
+        let cfg = self.configs.active();
         let Some(main) = cfg.main() else { return 0 };
         let slot = self.sv.slot(main);
         match (slot.last(), slot.reason) {
@@ -143,7 +143,7 @@ impl Driver {
 
     /// Run `finish ACTION` and wait for it (at most `FINISH_TIMEOUT_MS`).
     fn run_finish(&mut self) {
-        let cfg = &self.configs[self.active];
+        let cfg = self.configs.active();
         let words = cfg.arena.words(cfg.global.finish);
         if cfg.global.finish.is_empty() {
             return;

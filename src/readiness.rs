@@ -10,7 +10,7 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild::config::{Config, Mode, Ready};
 use vigild::engine::State;
 use vigild::event::Pid;
-use vigild::fixed::{Lossy, ServiceId, SliceWriter, hex_digit};
+use vigild::fixed::{Lossy, ServiceId, SliceWriter, copy_cut, hex_digit};
 use vigild::limits::READY_MAX;
 
 /// Largest notification datagram read (systemd's limit too); a longer one
@@ -87,8 +87,7 @@ impl Channels {
     /// every `ready = notify` start fail with ENAMETOOLONG).
     pub fn new(run_path: &[u8], texts: &'static mut [StatusText; READY_MAX]) -> Self {
         let mut path = [0; PATH_MAX];
-        let len = run_path.len().min(PATH_MAX);
-        path[..len].copy_from_slice(&run_path[..len]);
+        let len = copy_cut(&mut path, run_path);
         Channels {
             list: [const { None }; READY_MAX],
             texts,
@@ -270,7 +269,9 @@ impl Channels {
             return;
         };
         // The text goes with the process that sent it.
-        self.texts[i].len = 0;
+        if let Some(t) = self.texts.get_mut(i) {
+            t.len = 0;
+        }
         if channel.socket_file {
             remove_socket(dir, cfg.name(channel.service));
         }
@@ -313,17 +314,17 @@ impl Channels {
     /// The `STATUS=` text of `id`'s running process (empty: none).
     pub fn status(&self, id: ServiceId) -> &[u8] {
         match self.iter().find(|(_, c)| c.service == id) {
-            Some((i, _)) => &self.texts[i].text[..usize::from(self.texts[i].len)],
+            Some((i, _)) => self.texts.get(i).map_or(&[], |t| {
+                t.text.get(..usize::from(t.len)).unwrap_or_default()
+            }),
             None => &[],
         }
     }
 
     /// Keep `text` (cut to `STATUS_MAX`) as the status of the channel at `i`.
     pub fn set_status(&mut self, i: usize, text: &[u8]) {
-        if let Some(Some(_)) = self.list.get(i) {
-            let len = text.len().min(STATUS_MAX);
-            self.texts[i].text[..len].copy_from_slice(&text[..len]);
-            self.texts[i].len = len as u8;
+        if let (Some(Some(_)), Some(t)) = (self.list.get(i), self.texts.get_mut(i)) {
+            t.len = copy_cut(&mut t.text, text) as u8; // STATUS_MAX fits a u8
         }
     }
 

@@ -119,7 +119,7 @@ pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Erro
     let cmd = cmd
         .as_mut()
         .map(|words| words as &mut dyn Iterator<Item = &[u8]>);
-    parse_with_main(&text[..len], cfg, errors, cmd);
+    parse_with_main(text.get(..len).unwrap_or_default(), cfg, errors, cmd);
     storage::release(text, len);
     storage::release_scratch(cfg);
     for id in cfg.ids() {
@@ -278,8 +278,7 @@ fn serve(args: Args, pid1: bool) -> c_int {
     };
     let channels = Channels::new(run_dir, &mut st.status_texts);
     let mut driver = Driver {
-        configs: &mut st.configs,
-        active: 0,
+        configs: crate::driver::Configs::new(&mut st.configs),
         sv: &mut st.supervisor,
         text: &mut st.text.0,
         errors: &mut st.errors,

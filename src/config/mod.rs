@@ -355,7 +355,7 @@ impl Config {
 
     /// Service ids ordered so that each comes after its dependencies.
     pub fn start_order(&self) -> impl DoubleEndedIterator<Item = ServiceId> + '_ {
-        self.order[..self.len()].iter().map(|&i| ServiceId(i))
+        self.order.iter().take(self.len()).map(|&i| ServiceId(i))
     }
 
     /// The spec of `id`.
@@ -384,8 +384,10 @@ impl Config {
     pub fn after(&self, id: ServiceId) -> impl Iterator<Item = ServiceId> + '_ {
         self.arena
             .get(self.specs[id.index()].after)
-            .chunks_exact(2)
-            .map(|pair| ServiceId(u16::from_le_bytes([pair[0], pair[1]])))
+            .as_chunks()
+            .0
+            .iter()
+            .map(|&pair| ServiceId(u16::from_le_bytes(pair)))
     }
 
     /// True if `id` runs vigild's own logger (the program, prefix included,

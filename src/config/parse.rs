@@ -8,7 +8,9 @@ use super::value::{
 };
 use super::{Config, Listen, Log, Mode, Ready, Restart, RingPlace, ServiceSpec, parse_listen};
 use crate::event::{parse_signal, parse_u64};
-use crate::fixed::{ArrayStr, Lossy, ServiceId, Str, Words, without_nul, word, word_index};
+use crate::fixed::{
+    ArrayStr, Lossy, ServiceId, SliceWriter, Str, Words, without_nul, word, word_index,
+};
 use crate::limits::{ARGV_MAX, ERRORS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX};
 use crate::logger::{USAGE, parse_options, parse_size};
 
@@ -53,7 +55,7 @@ impl Errors {
 
     /// The recorded errors.
     pub fn iter(&self) -> impl Iterator<Item = &ParseError> {
-        self.list[..self.len].iter()
+        self.list.iter().take(self.len)
     }
 
     /// True if the parse succeeded.
@@ -84,13 +86,13 @@ impl Errors {
     /// Record an error; also used by the driver for errors it finds itself
     /// (an unknown user), so that all of them are listed together.
     pub fn push(&mut self, line: u32, msg: fmt::Arguments<'_>) {
-        if self.len == ERRORS_MAX {
+        let Some(slot) = self.list.get_mut(self.len) else {
             self.dropped += 1;
             return;
-        }
+        };
         let mut text = ArrayStr::new();
         let _ = text.write_fmt(msg); // ArrayStr cuts, never fails
-        self.list[self.len] = ParseError { line, msg: text };
+        *slot = ParseError { line, msg: text };
         self.len += 1;
     }
 }
@@ -458,8 +460,8 @@ impl Parser<'_> {
                 };
                 state.seen |= bit;
                 state.digest = fnv(fnv(fnv(state.digest, key), b"="), value);
-                if let Some(id) = id {
-                    let which = KEYS[bit.trailing_zeros() as usize];
+                // check_key gives the bit of a key of SERVICE_KEYS.
+                if let (Some(id), Some(&which)) = (id, KEYS.get(bit.trailing_zeros() as usize)) {
                     self.service_key(line, id, &mut state, (which, key), value);
                 }
                 self.section = Section::Service(id, state);
@@ -1037,11 +1039,12 @@ impl Parser<'_> {
 
     /// Add the service `NAME/log` that runs `exec` (vigil-log) for `id`.
     fn add_logger(&mut self, id: ServiceId, exec: Words, line: u32) -> Option<ServiceId> {
-        let mut name = [0u8; 72];
-        let name_len = self.cfg.name(id).len();
-        name[..name_len].copy_from_slice(self.cfg.name(id));
-        name[name_len..name_len + 4].copy_from_slice(b"/log");
-        let name = self.store(line, &name[..name_len + 4]);
+        let mut buf = [0u8; 72];
+        let mut name = SliceWriter::new(&mut buf);
+        // A service name has at most 63 bytes: both fit.
+        let _ = name.push(self.cfg.name(id));
+        let _ = name.push(b"/log");
+        let name = self.store(line, name.bytes());
         let spec = ServiceSpec {
             exec,
             digest: fnv(FNV_OFFSET, self.cfg.arena.words_bytes(exec)),
@@ -1145,7 +1148,10 @@ impl Parser<'_> {
             for id in self.cfg.ids() {
                 if !placed[id.index()] && self.cfg.after(id).all(|dep| placed[dep.index()]) {
                     placed[id.index()] = true;
-                    self.cfg.order[done] = id.0;
+                    // At most one place per service.
+                    if let Some(slot) = self.cfg.order.get_mut(done) {
+                        *slot = id.0;
+                    }
                     done += 1;
                 }
             }

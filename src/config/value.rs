@@ -23,8 +23,9 @@ pub(crate) enum SplitError {
 /// `250ms`, `5s`, `2m`, `1h` or a bare number of seconds → milliseconds.
 pub fn parse_duration(text: &[u8]) -> Option<u32> {
     let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
-    let n = parse_u64(&text[..digits])?;
-    let unit: u64 = match &text[digits..] {
+    let (number, unit) = text.split_at_checked(digits)?;
+    let n = parse_u64(number)?;
+    let unit: u64 = match unit {
         b"ms" => 1,
         b"" | b"s" => 1_000,
         b"m" => 60_000,
@@ -129,7 +130,9 @@ pub(crate) fn split_words(text: &[u8], arena: &mut Arena) -> Result<Words, Split
         if quoted {
             return Err(SplitError::UnclosedQuote);
         }
-        arena.push(&word[..len]).map_err(|_| SplitError::Full)?;
+        arena
+            .push(word.get(..len).unwrap_or_default())
+            .map_err(|_| SplitError::Full)?;
         count = count.checked_add(1).ok_or(SplitError::WordTooLong)?;
     }
 }
