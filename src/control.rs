@@ -3,6 +3,7 @@
 //! here; acting on them is the driver's.
 
 use crate::event::parse_signal;
+use crate::fixed::lookup;
 use crate::limits::LINE_MAX;
 use core::fmt;
 
@@ -31,6 +32,34 @@ pub enum Verb {
     Log,
     /// `monitor`.
     Monitor,
+}
+
+/// The verbs, in the order of `Verb` (see `lookup`).
+const VERBS: &str = "start stop restart signal reload shutdown poweroff reboot halt log monitor";
+
+impl Verb {
+    /// The verb spelled `word`.
+    pub fn from_word(word: &[u8]) -> Option<Verb> {
+        use Verb::*;
+        const TABLE: [Verb; 11] = [
+            Start, Stop, Restart, Signal, Reload, Shutdown, Poweroff, Reboot, Halt, Log, Monitor,
+        ];
+        lookup(VERBS, &TABLE, word)
+    }
+
+    /// The words after it: the service's name, and for `signal` the signal.
+    fn takes(self) -> usize {
+        match self {
+            Verb::Start | Verb::Stop | Verb::Restart | Verb::Log => 1,
+            Verb::Signal => 2,
+            Verb::Reload
+            | Verb::Shutdown
+            | Verb::Poweroff
+            | Verb::Reboot
+            | Verb::Halt
+            | Verb::Monitor => 0,
+        }
+    }
 }
 
 /// A well-formed request.
@@ -137,20 +166,8 @@ pub fn parse_line(line: &[u8]) -> Line<'_> {
 
 fn request<'a>(words: &[&'a [u8]]) -> Result<Request<'a>, LineError> {
     let (&verb, args) = words.split_first().ok_or(LineError::Empty)?;
-    let (verb, takes) = match verb {
-        b"start" => (Verb::Start, 1),
-        b"stop" => (Verb::Stop, 1),
-        b"restart" => (Verb::Restart, 1),
-        b"signal" => (Verb::Signal, 2),
-        b"log" => (Verb::Log, 1),
-        b"reload" => (Verb::Reload, 0),
-        b"shutdown" => (Verb::Shutdown, 0),
-        b"poweroff" => (Verb::Poweroff, 0),
-        b"reboot" => (Verb::Reboot, 0),
-        b"halt" => (Verb::Halt, 0),
-        b"monitor" => (Verb::Monitor, 0),
-        _ => return Err(LineError::UnknownCommand),
-    };
+    let verb = Verb::from_word(verb).ok_or(LineError::UnknownCommand)?;
+    let takes = verb.takes();
     if args.len() > takes {
         return Err(LineError::ExtraWords);
     }

@@ -12,7 +12,8 @@ use core::fmt::Write;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, OwnedFd};
 use vigild::config::parse_duration;
-use vigild::fixed::{Lossy, SliceWriter};
+use vigild::control::Verb;
+use vigild::fixed::{Lossy, SliceWriter, word_index};
 use vigild::status::{Fields, parse_line, write_sv};
 use vigild::time::Instant;
 
@@ -45,8 +46,8 @@ pub fn main(args: Args, first: usize) -> c_int {
     };
     let rest = |k: usize| args.get(i + 1 + k);
     let count = (i + 1..).take_while(|&k| args.get(k).is_some()).count();
-    match (cmd, count) {
-        (b"start" | b"stop" | b"restart", 1..) => {
+    match (Verb::from_word(cmd), count) {
+        (Some(Verb::Start | Verb::Stop | Verb::Restart), 1..) => {
             let mut worst = 0;
             for k in 0..count {
                 let name = rest(k).unwrap_or(b"");
@@ -58,7 +59,7 @@ pub fn main(args: Args, first: usize) -> c_int {
             }
             worst
         }
-        (b"signal", 2) => {
+        (Some(Verb::Signal), 2) => {
             let (name, sig) = (rest(0).unwrap_or(b""), rest(1).unwrap_or(b""));
             request(
                 dir,
@@ -66,13 +67,15 @@ pub fn main(args: Args, first: usize) -> c_int {
                 false,
             )
         }
-        (b"reload" | b"shutdown" | b"poweroff" | b"reboot" | b"halt", 0) => {
+        (Some(Verb::Reload | Verb::Shutdown | Verb::Poweroff | Verb::Reboot | Verb::Halt), 0) => {
             request(dir, format_args!("{}", Lossy(cmd)), false)
         }
-        (b"log", 1) => show_log(dir, rest(0).unwrap_or(b"")),
-        (b"monitor", 0) => request(dir, format_args!("monitor"), true),
-        (b"status", 0..=2) => status(dir, rest(0), rest(1)),
-        (b"wait", 2 | 3) => wait(dir, rest(0).unwrap_or(b""), rest(1).unwrap_or(b""), rest(2)),
+        (Some(Verb::Log), 1) => show_log(dir, rest(0).unwrap_or(b"")),
+        (Some(Verb::Monitor), 0) => request(dir, format_args!("monitor"), true),
+        (None, 0..=2) if cmd == b"status" => status(dir, rest(0), rest(1)),
+        (None, 2 | 3) if cmd == b"wait" => {
+            wait(dir, rest(0).unwrap_or(b""), rest(1).unwrap_or(b""), rest(2))
+        }
         _ => usage(),
     }
 }
@@ -234,12 +237,17 @@ impl Last {
     }
 
     fn code(&self) -> c_int {
-        match &self.word[..self.len] {
-            b"up" | b"stopped" | b"started-already" | b"stopped-already" | b"stopping-already"
-            | b"reloaded" | b"signalled" => 0,
-            // vigild closed the reply before the request was resolved.
-            b"starting" | b"stopping" | b"" => 1,
-            _ => 4,
+        const SUCCESS: &str =
+            "up stopped started-already stopped-already stopping-already reloaded signalled";
+        // vigild closed the reply before the request was resolved.
+        const UNRESOLVED: &str = "starting stopping";
+        let word = self.word.get(..self.len).unwrap_or_default();
+        if word_index(SUCCESS, word).is_some() {
+            0
+        } else if word.is_empty() || word_index(UNRESOLVED, word).is_some() {
+            1
+        } else {
+            4
         }
     }
 }

@@ -376,3 +376,11 @@ pub fn word(list: &'static str, n: usize) -> Option<&'static str> {
 pub fn word_index(list: &str, w: &[u8]) -> Option<usize> {
     list.split(' ').position(|x| x.as_bytes() == w)
 }
+
+/// The entry of `table` named `w`, where `names` spells the names of the
+/// entries, space-separated, in the order of `table`. A `match` on byte
+/// strings compiles to a byte-by-byte comparison per arm instead, which
+/// over the whole program costs kilobytes.
+pub fn lookup<T: Copy>(names: &str, table: &[T], w: &[u8]) -> Option<T> {
+    table.get(word_index(names, w)?).copied()
+}

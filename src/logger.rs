@@ -3,7 +3,7 @@
 //! reads, writes and rotates.
 
 use crate::event::parse_u64;
-use crate::fixed::hex_digit;
+use crate::fixed::{hex_digit, lookup};
 
 /// `-s` by default: `current` is rotated before it passes 1 MiB.
 pub const SIZE_DEFAULT: u64 = 1 << 20;
@@ -68,11 +68,9 @@ pub fn parse_options<'a>(
                     .ok_or("-n needs a number from 0 to 1000")?
             }
             b"-t" => {
-                o.stamp = match value()? {
-                    b"rfc3339" => StampKind::Rfc3339,
-                    b"tai64n" => StampKind::Tai64n,
-                    _ => return Err("-t is rfc3339 or tai64n"),
-                }
+                let kinds = [StampKind::Rfc3339, StampKind::Tai64n];
+                o.stamp =
+                    lookup("rfc3339 tai64n", &kinds, value()?).ok_or("-t is rfc3339 or tai64n")?
             }
             _ if word.starts_with(b"-") => return Err("unknown option"),
             _ if !o.dir.is_empty() => return Err("one directory only"),

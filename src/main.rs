@@ -26,6 +26,7 @@ mod vigil_log;
 
 use core::ffi::c_int;
 use sys::args::Args;
+use vigild::fixed::lookup;
 
 // std normally links the C library; without std we ask for it ourselves.
 #[cfg(not(test))]
@@ -45,11 +46,13 @@ fn run(args: Args) -> c_int {
     sys::fs::ensure_stdio();
     let argv0 = args.get(0).unwrap_or(b"vigild");
     let name = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
-    match (name, args.get(1)) {
-        (b"vigilctl", _) => ctl::main(args, 1),
-        (b"vigil-log", _) => vigil_log::main(args, 1),
-        (_, Some(b"log")) => vigil_log::main(args, 2),
-        (_, Some(b"ctl")) => ctl::main(args, 2),
-        _ => supervisor::main(args),
+    // `vigilctl ...` or `vigild ctl ...`, `vigil-log ...` or `vigild log ...`.
+    let tools = [ctl::main, vigil_log::main];
+    let by_name = lookup("vigilctl vigil-log", &tools, name);
+    let by_word = args.get(1).and_then(|word| lookup("ctl log", &tools, word));
+    match (by_name, by_word) {
+        (Some(tool), _) => tool(args, 1),
+        (None, Some(tool)) => tool(args, 2),
+        (None, None) => supervisor::main(args),
     }
 }

@@ -3,6 +3,7 @@
 //! and ignores the rest, as systemd ignores keys it does not know.
 
 use crate::event::parse_u64;
+use crate::fixed::lookup;
 
 /// A notification vigild acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,16 +18,29 @@ pub enum Notice<'a> {
     Available(u32),
 }
 
+/// The keys vigild acts on.
+#[derive(Clone, Copy)]
+enum Key {
+    Ready,
+    Stopping,
+    Status,
+    Available,
+}
+
 /// The notifications in one datagram, in order.
 pub fn notices(datagram: &[u8]) -> impl Iterator<Item = Notice<'_>> {
     datagram.split(|&b| b == b'\n').filter_map(|line| {
         let eq = line.iter().position(|&b| b == b'=')?;
         let (key, value) = (&line[..eq], &line[eq + 1..]);
-        match key {
-            b"READY" if value == b"1" => Some(Notice::Ready),
-            b"STOPPING" if value == b"1" => Some(Notice::Stopping),
-            b"STATUS" => Some(Notice::Status(value)),
-            b"X_AVAILABLE" => Some(Notice::Available(
+        let keys = [Key::Ready, Key::Stopping, Key::Status, Key::Available];
+        match (
+            lookup("READY STOPPING STATUS X_AVAILABLE", &keys, key)?,
+            value,
+        ) {
+            (Key::Ready, b"1") => Some(Notice::Ready),
+            (Key::Stopping, b"1") => Some(Notice::Stopping),
+            (Key::Status, _) => Some(Notice::Status(value)),
+            (Key::Available, _) => Some(Notice::Available(
                 u32::try_from(parse_u64(value)?).unwrap_or(u32::MAX),
             )),
             _ => None,

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::engine::{AcceptStats, Reason, Slot, State};
 use crate::event::parse_u64;
-use crate::fixed::{Lossy, ServiceId, write_hex_escape};
+use crate::fixed::{Lossy, ServiceId, lookup, write_hex_escape};
 use core::fmt::{self, Write};
 
 /// The counters a status line shows besides the state.
@@ -148,6 +148,17 @@ pub struct Fields<'a> {
 
 /// Parse a status-file line; `None` if it is not one.
 pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
+    /// The keys read (others are skipped).
+    #[derive(Clone, Copy)]
+    enum Key {
+        State,
+        Pid,
+        Since,
+        Restarts,
+        Last,
+        Reason,
+    }
+    use Key::*;
     let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
     let mut f = Fields {
         name: words.next()?,
@@ -165,20 +176,21 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
         }
         let eq = word.iter().position(|&b| b == b'=')?;
         let (key, value) = (&word[..eq], &word[eq + 1..]);
-        match key {
-            b"state" => f.state = value,
-            b"pid" => f.pid = parse_u64(value)?,
-            b"since" => {
+        let keys = [State, Pid, Since, Restarts, Last, Reason];
+        match lookup("state pid since restarts last reason", &keys, key) {
+            Some(State) => f.state = value,
+            Some(Pid) => f.pid = parse_u64(value)?,
+            Some(Since) => {
                 let dot = value.iter().position(|&b| b == b'.').unwrap_or(value.len());
                 let ms = value.get(dot + 1..).map_or(Some(0), parse_u64)?;
                 f.since_ms = parse_u64(&value[..dot])?
                     .checked_mul(1000)?
                     .checked_add(ms)?;
             }
-            b"restarts" => f.restarts = parse_u64(value)?,
-            b"last" => f.last = value,
-            b"reason" => f.reason = value,
-            _ => {}
+            Some(Restarts) => f.restarts = parse_u64(value)?,
+            Some(Last) => f.last = value,
+            Some(Reason) => f.reason = value,
+            None => {}
         }
     }
     (!f.state.is_empty()).then_some(f)

@@ -18,7 +18,7 @@ use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, RawDir, fstat, fsync, mkdir, openat, renameat, unlinkat};
 use vigild::event::ErrnoName;
-use vigild::fixed::Lossy;
+use vigild::fixed::{Lossy, copy_cut};
 use vigild::logger::{
     Options, STAMP_MAX, USAGE, is_old_file, next_line, parse_options, stamp, tai64n,
 };
@@ -180,9 +180,12 @@ impl Log<'_> {
                 self.flush();
                 self.rotate();
             }
-            for part in [label, b" ", &input[at..at + text], b"\n"] {
-                self.out[self.len..self.len + part.len()].copy_from_slice(part);
-                self.len += part.len();
+            let text = input.get(at..at + text).unwrap_or_default();
+            for part in [label, b" ", text, b"\n"] {
+                // The flush above made room for the whole line (copy_cut
+                // only spares the binary the panic paths of indexing).
+                let free = self.out.get_mut(self.len..).unwrap_or_default();
+                self.len += copy_cut(free, part);
             }
             at += take;
         }

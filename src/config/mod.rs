@@ -13,7 +13,7 @@ pub use parse::{Errors, ParseError, parse, parse_with_main};
 pub(crate) use value::is_service_name;
 pub use value::parse_duration;
 
-use crate::fixed::{Arena, Full, ServiceId, Str, Words};
+use crate::fixed::{Arena, Full, ServiceId, Str, Words, lookup};
 use crate::limits::{MAX_SERVICES, PIPES_MAX};
 
 /// How a service is run (SPEC §3). A later part adds `pool`.
@@ -33,15 +33,22 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The words of the modes, in the order of their numbers.
+    const WORDS: &str = "daemon oneshot activate accept pool";
+
+    /// The mode spelled `word` in the config.
+    pub(crate) fn from_word(word: &[u8]) -> Option<Mode> {
+        use Mode::*;
+        lookup(
+            Mode::WORDS,
+            &[Daemon, Oneshot, Activate, Accept, Pool],
+            word,
+        )
+    }
+
     /// The word used in the config and the status file.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Daemon => "daemon",
-            Mode::Oneshot => "oneshot",
-            Mode::Activate => "activate",
-            Mode::Accept => "accept",
-            Mode::Pool => "pool",
-        }
+        crate::fixed::word(Mode::WORDS, self as usize).unwrap_or_default()
     }
 
     /// True for the modes that have listening sockets.
@@ -463,12 +470,14 @@ impl Config {
         Ok(new)
     }
 
-    fn push_spec(&mut self, spec: ServiceSpec) -> Result<ServiceId, Full> {
+    /// Add a service with the default settings. (One place builds a spec:
+    /// each copy of that code costs hundreds of bytes.)
+    fn push_spec(&mut self, name: Str, line: u32) -> Result<ServiceId, Full> {
         if self.len() >= MAX_SERVICES {
             return Err(Full);
         }
         let id = ServiceId(self.count);
-        self.specs[id.index()] = spec;
+        self.specs[id.index()] = ServiceSpec::with_defaults(name, line);
         self.count += 1;
         Ok(id)
     }

@@ -6,10 +6,10 @@ use super::value::{
     SplitError, is_abs_path, is_account_name, is_env_entry, is_service_name, parse_bool,
     parse_duration, parse_octal, split_words, strip_comment, trim,
 };
-use super::{Config, Listen, Log, Mode, Ready, Restart, RingPlace, ServiceSpec, parse_listen};
+use super::{Config, Listen, Log, Mode, Ready, Restart, RingPlace, parse_listen};
 use crate::event::{parse_signal, parse_u64};
 use crate::fixed::{
-    ArrayStr, Lossy, ServiceId, SliceWriter, Str, Words, without_nul, word, word_index,
+    ArrayStr, Lossy, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word, word_index,
 };
 use crate::limits::{ARGV_MAX, ERRORS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX};
 use crate::logger::{USAGE, parse_options, parse_size};
@@ -334,10 +334,34 @@ fn count(value: &[u8]) -> Result<u32, Refused> {
 const MIN_PAUSE_MS: u32 = 100;
 
 /// Keys that may repeat.
-const LIST_KEYS: &[&str] = &["env", "after", "listen"];
+const LIST_KEYS: &str = "env after listen";
 
 /// Every key of `[vigild]`, as `SERVICE_KEYS`.
 const GLOBAL_KEYS: &str = "run_dir prefix log max_services finish crash main";
+
+/// The keys of `[vigild]`, in the order of `GLOBAL_KEYS` (as `Key`).
+#[derive(Clone, Copy)]
+enum GlobalKey {
+    RunDir,
+    Prefix,
+    Log,
+    MaxServices,
+    Finish,
+    Crash,
+    Main,
+}
+
+const GLOBALS: [GlobalKey; 7] = [
+    GlobalKey::RunDir,
+    GlobalKey::Prefix,
+    GlobalKey::Log,
+    GlobalKey::MaxServices,
+    GlobalKey::Finish,
+    GlobalKey::Crash,
+    GlobalKey::Main,
+];
+
+const _: () = assert!(word_count(GLOBAL_KEYS) == GLOBALS.len());
 
 struct Parser<'a> {
     cfg: &'a mut Config,
@@ -357,6 +381,12 @@ struct Parser<'a> {
 impl Parser<'_> {
     fn error(&mut self, line: u32, msg: fmt::Arguments<'_>) {
         self.errors.push(line, msg);
+    }
+
+    /// The arena is full. (Not inlined: it is said in nine places.)
+    #[inline(never)]
+    fn too_large(&mut self, line: u32) {
+        self.error(line, format_args!("configuration too large"));
     }
 
     fn open_section(&mut self, header: &[u8], line: u32, body_start: usize) {
@@ -400,9 +430,9 @@ impl Parser<'_> {
             return;
         }
         let Ok(name) = self.cfg.arena.push(name) else {
-            return self.error(line, format_args!("configuration too large"));
+            return self.too_large(line);
         };
-        match self.cfg.push_spec(ServiceSpec::with_defaults(name, line)) {
+        match self.cfg.push_spec(name, line) {
             Ok(id) => {
                 self.cfg.bodies[id.index()] = Body {
                     start: body_start as u32,
@@ -452,7 +482,10 @@ impl Parser<'_> {
                     return;
                 };
                 self.global_seen |= bit;
-                self.global_key(line, key, value);
+                // check_key gives the bit of a key of GLOBAL_KEYS.
+                if let Some(&which) = GLOBALS.get(bit.trailing_zeros() as usize) {
+                    self.global_key(line, which, value);
+                }
             }
             Section::Service(id, mut state) => {
                 let Some(bit) = self.check_key(line, key, SERVICE_KEYS, state.seen) else {
@@ -477,21 +510,21 @@ impl Parser<'_> {
             return None;
         };
         let bit = 1u64 << index;
-        if seen & bit != 0 && !LIST_KEYS.contains(&name) {
+        if seen & bit != 0 && word_index(LIST_KEYS, name.as_bytes()).is_none() {
             self.error(line, format_args!("{name}: duplicate key"));
             return None;
         }
         Some(bit)
     }
 
-    fn global_key(&mut self, line: u32, key: &[u8], value: &[u8]) {
+    fn global_key(&mut self, line: u32, key: GlobalKey, value: &[u8]) {
         match key {
-            b"run_dir" => match is_abs_path(value) {
+            GlobalKey::RunDir => match is_abs_path(value) {
                 true => self.cfg.global.run_dir = self.store(line, value),
-                false => self.error(line, format_args!("run_dir: \"{}\" is not an absolute path", Lossy(value))),
+                false => self.refuse(line, b"run_dir", value, "is not an absolute path"),
             },
-            b"prefix" => self.cfg.global.prefix = self.words(line, "prefix", value).unwrap_or_default(),
-            b"log" => match self.log(line, value) {
+            GlobalKey::Prefix => self.cfg.global.prefix = self.words(line, "prefix", value).unwrap_or_default(),
+            GlobalKey::Log => match self.log(line, value) {
                 Some(LogText::Dir(_)) => self.error(
                     line,
                     format_args!("log: a DIR is set per service (each has its own logger)"),
@@ -501,7 +534,7 @@ impl Parser<'_> {
                     self.global_log_digest = fnv(FNV_OFFSET, value);
                 }
             },
-            b"max_services" => match parse_u64(value) {
+            GlobalKey::MaxServices => match parse_u64(value) {
                 Some(n @ 1..) if n <= MAX_SERVICES as u64 => {
                     self.cfg.global.max_services = n as u32;
                     self.max_services_line = line;
@@ -511,11 +544,9 @@ impl Parser<'_> {
                     format_args!("max_services: \"{}\" is not a number from 1 to the compiled capacity {MAX_SERVICES}", Lossy(value)),
                 ),
             },
-            b"finish" => self.cfg.global.finish = self.words(line, "finish", value).unwrap_or_default(),
-            b"crash" => self.cfg.global.crash = self.words(line, "crash", value).unwrap_or_default(),
-            b"main" => self.main = (self.store(line, value), line),
-            // check_key admits only GLOBAL_KEYS.
-            _ => unreachable!(),
+            GlobalKey::Finish => self.cfg.global.finish = self.words(line, "finish", value).unwrap_or_default(),
+            GlobalKey::Crash => self.cfg.global.crash = self.words(line, "crash", value).unwrap_or_default(),
+            GlobalKey::Main => self.main = (self.store(line, value), line),
         }
     }
 
@@ -531,12 +562,18 @@ impl Parser<'_> {
         // would cost the binary kilobytes).
         match self.service_value(line, id, st, which, value) {
             Ok(()) => {}
-            Err(Refused::Value(why)) => self.error(
-                line,
-                format_args!("{}: \"{}\" {why}", Lossy(key), Lossy(value)),
-            ),
+            Err(Refused::Value(why)) => self.refuse(line, key, value, why),
             Err(Refused::Plain(why)) => self.error(line, format_args!("{}: {why}", Lossy(key))),
         }
+    }
+
+    /// `KEY: "VALUE" why`, the form of most refusals.
+    #[inline(never)]
+    fn refuse(&mut self, line: u32, key: &[u8], value: &[u8], why: &str) {
+        self.error(
+            line,
+            format_args!("{}: \"{}\" {why}", Lossy(key), Lossy(value)),
+        );
     }
 
     fn service_value(
@@ -560,18 +597,9 @@ impl Parser<'_> {
                 None => {}
             },
             Key::Mode => {
-                self.cfg.spec_mut(id).mode = match value {
-                    b"daemon" => Mode::Daemon,
-                    b"oneshot" => Mode::Oneshot,
-                    b"activate" => Mode::Activate,
-                    b"accept" => Mode::Accept,
-                    b"pool" => Mode::Pool,
-                    _ => {
-                        return Err(Refused::Value(
-                            "is not daemon, activate, accept, pool or oneshot",
-                        ));
-                    }
-                }
+                self.cfg.spec_mut(id).mode = Mode::from_word(value).ok_or(Refused::Value(
+                    "is not daemon, activate, accept, pool or oneshot",
+                ))?
             }
             Key::Autostart => {
                 let yes =
@@ -579,12 +607,11 @@ impl Parser<'_> {
                 self.cfg.spec_mut(id).autostart = yes;
             }
             Key::Restart => {
-                st.restart = Some(match value {
-                    b"always" => Restart::Always,
-                    b"on-failure" => Restart::OnFailure,
-                    b"no" => Restart::No,
-                    _ => return Err(Refused::Value("is not always, on-failure or no")),
-                })
+                let table = [Restart::Always, Restart::OnFailure, Restart::No];
+                st.restart = Some(
+                    lookup("always on-failure no", &table, value)
+                        .ok_or(Refused::Value("is not always, on-failure or no"))?,
+                );
             }
             Key::Backoff => {
                 let mut parts = value
@@ -628,18 +655,14 @@ impl Parser<'_> {
                 self.cfg.spec_mut(id).stop_signal = sig;
             }
             Key::Ready => {
-                self.cfg.spec_mut(id).ready = match value {
-                    b"none" => Ready::None,
-                    b"notify" => Ready::Notify,
-                    _ => match value.strip_prefix(b"fd:").and_then(parse_u64) {
-                        Some(n @ 3..=255) => Ready::Fd(n as u8),
-                        _ => {
-                            return Err(Refused::Value(
-                                "is not none, notify or fd:N (N from 3 to 255)",
-                            ));
-                        }
-                    },
-                }
+                let table = [Ready::None, Ready::Notify];
+                let ready = match value.strip_prefix(b"fd:").and_then(parse_u64) {
+                    Some(n @ 3..=255) => Some(Ready::Fd(n as u8)),
+                    _ => lookup("none notify", &table, value),
+                };
+                self.cfg.spec_mut(id).ready = ready.ok_or(Refused::Value(
+                    "is not none, notify or fd:N (N from 3 to 255)",
+                ))?;
             }
             Key::User | Key::Group => {
                 if !is_account_name(value) {
@@ -705,15 +728,13 @@ impl Parser<'_> {
                 false => "service:NAME needs a service name",
             }
         } else {
-            match value {
-                b"inherit" => return Some(LogText::Inherit),
-                b"null" => return Some(LogText::Null),
-                _ => {}
+            if let Some(text) = lookup("inherit null", &[LogText::Inherit, LogText::Null], value) {
+                return Some(text);
             }
             // The logger's command line, stored as its exec will use it.
             let mark = self.cfg.arena.mark();
             if self.cfg.arena.push(b"vigil-log").is_err() {
-                self.error(line, format_args!("configuration too large"));
+                self.too_large(line);
                 return None;
             }
             let words = self.words(line, "log", value)?;
@@ -742,7 +763,7 @@ impl Parser<'_> {
         match self.cfg.arena.push(value) {
             Ok(s) => s,
             Err(_) => {
-                self.error(line, format_args!("configuration too large"));
+                self.too_large(line);
                 Str::EMPTY
             }
         }
@@ -750,18 +771,18 @@ impl Parser<'_> {
 
     /// The words of `value`, or `None` after reporting why not.
     fn words(&mut self, line: u32, key: &str, value: &[u8]) -> Option<Words> {
-        match split_words(value, &mut self.cfg.arena) {
+        let why = match split_words(value, &mut self.cfg.arena) {
             Ok(words) => return Some(words),
-            Err(SplitError::UnclosedQuote) => {
-                self.error(line, format_args!("{key}: unclosed double quote"))
+            Err(SplitError::UnclosedQuote) => "unclosed double quote",
+            Err(SplitError::TrailingBackslash) => "backslash at the end",
+            Err(SplitError::WordTooLong) => "word too long",
+            Err(SplitError::Nul) => "NUL byte",
+            Err(SplitError::Full) => {
+                self.too_large(line);
+                return None;
             }
-            Err(SplitError::TrailingBackslash) => {
-                self.error(line, format_args!("{key}: backslash at the end"))
-            }
-            Err(SplitError::WordTooLong) => self.error(line, format_args!("{key}: word too long")),
-            Err(SplitError::Nul) => self.error(line, format_args!("{key}: NUL byte")),
-            Err(SplitError::Full) => self.error(line, format_args!("configuration too large")),
-        }
+        };
+        self.error(line, format_args!("{key}: {why}"));
         None
     }
 
@@ -789,12 +810,9 @@ impl Parser<'_> {
             let body = self.cfg.bodies[id.index()];
             let env = self.list_pass(text, body, b"env", |p, line, value| {
                 if !is_env_entry(value) {
-                    p.error(
-                        line,
-                        format_args!("env: \"{}\" is not KEY=VALUE", Lossy(value)),
-                    );
+                    p.refuse(line, b"env", value, "is not KEY=VALUE");
                 } else if p.cfg.arena.push(value).is_err() {
-                    p.error(line, format_args!("configuration too large"));
+                    p.too_large(line);
                 } else {
                     return 1;
                 }
@@ -821,13 +839,10 @@ impl Parser<'_> {
                 }
                 if addr.as_ref().is_ok_and(taken) {
                     // Kept all the same: the section has its listen.
-                    p.error(
-                        line,
-                        format_args!("listen: \"{}\" is used twice", Lossy(value)),
-                    );
+                    p.refuse(line, b"listen", value, "is used twice");
                 }
                 if p.cfg.arena.push(value).is_err() {
-                    p.error(line, format_args!("configuration too large"));
+                    p.too_large(line);
                 } else {
                     count += 1;
                     return 1;
@@ -925,7 +940,7 @@ impl Parser<'_> {
                         ),
                         Some(dep) => match p.cfg.arena.push_raw(&dep.0.to_le_bytes()) {
                             Ok(()) => count += 1,
-                            Err(_) => p.error(line, format_args!("configuration too large")),
+                            Err(_) => p.too_large(line),
                         },
                         None => p.error(
                             line,
@@ -941,7 +956,7 @@ impl Parser<'_> {
                 && self.cfg.arena.push_raw(&reader.0.to_le_bytes()).is_err()
             {
                 let line = self.cfg.spec(id).line;
-                self.error(line, format_args!("configuration too large"));
+                self.too_large(line);
             }
             self.cfg.spec_mut(id).after = self.cfg.arena.str_since(mark);
         }
@@ -1045,12 +1060,8 @@ impl Parser<'_> {
         let _ = name.push(self.cfg.name(id));
         let _ = name.push(b"/log");
         let name = self.store(line, name.bytes());
-        let spec = ServiceSpec {
-            exec,
-            digest: fnv(FNV_OFFSET, self.cfg.arena.words_bytes(exec)),
-            ..ServiceSpec::with_defaults(name, line)
-        };
-        let Ok(logger) = self.cfg.push_spec(spec) else {
+        let digest = fnv(FNV_OFFSET, self.cfg.arena.words_bytes(exec));
+        let Ok(logger) = self.cfg.push_spec(name, line) else {
             self.error(
                 line,
                 format_args!(
@@ -1059,6 +1070,8 @@ impl Parser<'_> {
             );
             return None;
         };
+        let spec = self.cfg.spec_mut(logger);
+        (spec.exec, spec.digest) = (exec, digest);
         self.cfg.bodies[logger.index()] = Body {
             consumer: true,
             ..Body::EMPTY
@@ -1084,34 +1097,31 @@ impl Parser<'_> {
         for word in cmd {
             digest = fnv(digest, word);
             if self.cfg.arena.push(word).is_err() {
-                return self.error(0, format_args!("configuration too large"));
+                return self.too_large(0);
             }
             count += 1;
         }
-        let spec = ServiceSpec {
-            exec: self.cfg.arena.words_since(mark, count),
-            restart: Restart::No,
-            digest,
-            ..ServiceSpec::with_defaults(name, 0)
-        };
-        match self.cfg.push_spec(spec) {
-            Ok(id) if self.main.1 == 0 => {
-                self.cfg.bodies[id.index()] = Body {
-                    start: end as u32,
-                    end: end as u32,
-                    ..Body::EMPTY
-                };
-                self.cfg.global.main = id.0 + 1;
-            }
-            Ok(_) => self.error(
-                self.main.1,
-                format_args!("main: -- CMD is the main service"),
-            ),
-            Err(_) => self.error(
+        let exec = self.cfg.arena.words_since(mark, count);
+        let Ok(id) = self.cfg.push_spec(name, 0) else {
+            return self.error(
                 0,
                 format_args!("too many services (compiled capacity {MAX_SERVICES})"),
-            ),
+            );
+        };
+        let spec = self.cfg.spec_mut(id);
+        (spec.exec, spec.restart, spec.digest) = (exec, Restart::No, digest);
+        if self.main.1 != 0 {
+            return self.error(
+                self.main.1,
+                format_args!("main: -- CMD is the main service"),
+            );
         }
+        self.cfg.bodies[id.index()] = Body {
+            start: end as u32,
+            end: end as u32,
+            ..Body::EMPTY
+        };
+        self.cfg.global.main = id.0 + 1;
     }
 
     /// Run `each` on every `key = value` line of a body; the words it pushes

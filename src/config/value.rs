@@ -2,7 +2,7 @@
 //! splitting (whitespace, `"double quotes"`, `\` escapes, no shell).
 
 use crate::event::parse_u64;
-use crate::fixed::{Arena, Words};
+use crate::fixed::{Arena, Words, lookup};
 use crate::limits::NAME_MAX;
 
 /// Why a value was refused; the parser words the message.
@@ -25,23 +25,17 @@ pub fn parse_duration(text: &[u8]) -> Option<u32> {
     let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
     let (number, unit) = text.split_at_checked(digits)?;
     let n = parse_u64(number)?;
-    let unit: u64 = match unit {
-        b"ms" => 1,
-        b"" | b"s" => 1_000,
-        b"m" => 60_000,
-        b"h" => 3_600_000,
-        _ => return None,
+    let unit = match unit {
+        b"" => 1_000,
+        _ => lookup("ms s m h", &[1u32, 1_000, 60_000, 3_600_000], unit)?,
     };
-    u32::try_from(n.checked_mul(unit)?).ok()
+    u32::try_from(n.checked_mul(u64::from(unit))?).ok()
 }
 
 /// `yes/no/true/false/1/0`.
 pub(crate) fn parse_bool(text: &[u8]) -> Option<bool> {
-    match text {
-        b"yes" | b"true" | b"1" => Some(true),
-        b"no" | b"false" | b"0" => Some(false),
-        _ => None,
-    }
+    let table = [true, true, true, false, false, false];
+    lookup("yes true 1 no false 0", &table, text)
 }
 
 /// An octal mode up to `max` (`022`, `0o022`).

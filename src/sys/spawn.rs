@@ -14,6 +14,7 @@ use core::ffi::{c_char, c_int, c_void};
 use core::sync::atomic::{
     AtomicBool, AtomicI32, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
 };
+use vigild::fixed::SliceWriter;
 
 /// Fds a service may get beyond 0, 1 and 2: every listening socket.
 pub const FDS_MAX: usize = vigild::limits::LISTENERS_MAX;
@@ -166,22 +167,23 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
 
 /// Write `pid` in decimal and a NUL after the `LISTEN_PID=` in `entry`.
 fn write_pid(entry: &[Cell<u8>], pid: c_int) {
-    let mut digits = [0u8; 10];
+    // The digits end before `text[10]`, the NUL (a u32 has at most 10).
+    let mut text = [0u8; 11];
     let mut n = pid.unsigned_abs();
-    let mut len = 0;
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
+    let mut first = 10;
+    for (i, digit) in text.iter_mut().enumerate().take(10).rev() {
+        *digit = b'0' + (n % 10) as u8;
         n /= 10;
+        first = i;
         if n == 0 {
             break;
         }
     }
-    let start = b"LISTEN_PID=".len();
-    for (cell, &d) in entry[start..].iter().zip(digits[..len].iter().rev()) {
-        cell.set(d);
+    // The parent sized `entry` for any pid (zip: no panic path).
+    let cells = entry.iter().skip(b"LISTEN_PID=".len());
+    for (cell, &b) in cells.zip(text.iter().skip(first)) {
+        cell.set(b);
     }
-    entry[start + len].set(0);
 }
 
 /// Runs in the child; returns only on failure, with the errno.
@@ -219,9 +221,11 @@ fn prepare_and_exec(plan: &Plan<'_>, path: &mut [u8; PATH_BUF]) -> c_int {
             None => None,
         };
         let mut sources = [0; 3 + FDS_MAX];
-        for (target, &source) in plan.stdio.iter().chain(plan.fds).enumerate() {
+        let entries = plan.stdio.iter().chain(plan.fds).enumerate();
+        // `fds` has at most FDS_MAX entries (the contract of `spawn`).
+        for (slot, (target, &source)) in sources.iter_mut().zip(entries) {
             let target = target as c_int;
-            sources[target as usize] = match source {
+            *slot = match source {
                 _ if source == target || source >= first_free => source,
                 _ => match libc::fcntl(source, libc::F_DUPFD_CLOEXEC, first_free) {
                     moved if moved >= 0 => moved,
@@ -306,13 +310,10 @@ unsafe fn exec_search(plan: &Plan<'_>, buf: &mut [u8; PATH_BUF]) -> c_int {
     let mut denied = false;
     for dir in plan.path.split(|&b| b == b':') {
         let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
-        let len = dir.len() + 1 + program.len();
-        if len > buf.len() {
-            continue;
+        let mut w = SliceWriter::new(&mut buf[..]);
+        if w.push(dir).is_err() || w.push(b"/").is_err() || w.push(program).is_err() {
+            continue; // too long for the buffer
         }
-        buf[..dir.len()].copy_from_slice(dir);
-        buf[dir.len()] = b'/';
-        buf[dir.len() + 1..len].copy_from_slice(program);
         // SAFETY: `buf` holds a NUL-terminated path (program ends in NUL).
         unsafe { libc::execve(buf.as_ptr().cast(), argv, envp) };
         match super::process::errno() {
