@@ -75,6 +75,12 @@ pub struct Driver {
     pub pid1: bool,
     /// What PID 1 does once every service is down.
     pub halt: crate::sys::init::Action,
+    /// Daemon mode: the foreground process waits for this verdict.
+    pub verdict: Option<crate::daemon::Verdict>,
+    /// Daemon mode: an autostart service could not be started.
+    pub start_failed: bool,
+    /// The run directory's lock, held while vigild runs.
+    pub _lock: OwnedFd,
     /// The run directory.
     pub dir: OwnedFd,
     /// Read end of the control FIFO.
@@ -454,6 +460,9 @@ impl Driver {
                 self.replies.flush(self.configs.active());
             }
             self.tell_ready();
+            if self.verdict.is_some() {
+                self.judge_start_up();
+            }
             if halted {
                 break;
             }
@@ -714,13 +723,20 @@ impl Driver {
                     "got SIGUSR2, graceful shutdown: no new connections, workers finish, then every service stops"
                 );
                 self.sv.shutdown_gracefully(self.configs.active());
+                // Nothing is accepted any more: new clients are refused,
+                // not left waiting in a backlog.
+                self.listeners.close_all(self.configs.active());
             }
             libc::SIGUSR2 => {}
             libc::SIGUSR1 => {
-                say!(
-                    "warning: signal {} ignored: its meaning comes in a later release",
-                    vigild::event::SignalName(sig as u8)
-                )
+                say!("got SIGUSR1, restarting every running service");
+                let (sv, mut fx) = self.parts();
+                let cfg = fx.cfg;
+                for id in cfg.ids() {
+                    if sv.slot(id).state.pid().is_some() && !cfg.spec(id).removed {
+                        sv.command(cfg, now, Command::Restart(id), &mut fx);
+                    }
+                }
             }
             _ => {} // SIGCHLD only wakes the loop; reaping follows.
         }
@@ -1140,7 +1156,7 @@ impl Driver {
     }
 
     /// Rewrite the status file (write, then rename).
-    fn write_status(&mut self) {
+    pub fn write_status(&mut self) {
         self.dirty = false;
         self.spawned = false;
         self.texts_changed = false;

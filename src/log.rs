@@ -1,7 +1,7 @@
 //! vigild's own messages: one line each, one write(2) each, to stderr,
 //! prefixed with the program's name (`vigild: web: up -> backoff ...`).
 
-use crate::sys::fs::{stderr, write_all};
+use crate::sys::fs::write_message;
 use core::fmt::{self, Write};
 use vigild::fixed::ArrayStr;
 
@@ -9,7 +9,7 @@ use vigild::fixed::ArrayStr;
 pub fn line(prog: &str, msg: fmt::Arguments<'_>) {
     let mut text = ArrayStr::<1024>::new();
     let _ = write!(text, "{prog}: {msg}"); // ArrayStr cuts, never fails
-    let _ = write_all(stderr(), text.end_line());
+    write_message(text.end_line());
 }
 
 /// A line from vigild.

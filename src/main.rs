@@ -11,6 +11,7 @@
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
 mod ctl;
+mod daemon;
 mod driver;
 mod launch;
 mod listeners;

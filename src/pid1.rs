@@ -103,6 +103,9 @@ impl Driver {
     /// signal N; 127 and 126 as a shell says it could not run a program),
     /// else 0.
     pub fn exit_code(&self) -> i32 {
+        if self.start_failed {
+            return 1;
+        }
         let cfg = self.configs.active();
         let Some(main) = cfg.main() else { return 0 };
         let slot = self.sv.slot(main);

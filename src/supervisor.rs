@@ -8,19 +8,25 @@ use crate::log::say;
 use crate::readiness::{Channels, NOTIFY_DIR};
 use crate::sys::args::Args;
 use crate::sys::fs::{
-    RunDirError, cloexec_inherited, devnull, open_control, open_run_dir, read_file,
+    LockError, RunDirError, cloexec_inherited, devnull, lock_run_dir, open_control, open_run_dir,
+    read_file,
 };
 use crate::sys::init::{self, Action};
 use crate::sys::signal::Signals;
 use crate::sys::{Errno, process, storage, user};
 use core::ffi::c_int;
 use core::fmt::Write;
+use vigild::config::parse_duration;
 use vigild::config::{Config, Errors, parse_with_main};
 use vigild::control::LineReader;
 use vigild::event::{ErrnoName, parse_u64};
 use vigild::fixed::{ArrayStr, Lossy};
 
-const USAGE: &str = "usage: vigild [-f] [-t] [-c FILE] [-d FD] [-r DIR] [-- CMD [ARGS...]]";
+const USAGE: &str =
+    "usage: vigild [-f] [-t] [-c FILE] [-d FD] [-r DIR] [-l FILE] [-T TIME] [-- CMD [ARGS...]]";
+
+/// How long a daemon's start-up may take (`-T`).
+const START_TIMEOUT_MS: u64 = 30_000;
 
 /// Where the configuration comes from, for the first load and every reload.
 #[derive(Clone, Copy)]
@@ -38,6 +44,12 @@ struct Options {
     run_dir: Option<&'static [u8]>,
     ready_fd: Option<i32>,
     check_only: bool,
+    /// `-f`: no daemon mode.
+    foreground: bool,
+    /// `-l FILE`: a daemon's stdout and stderr.
+    log_file: Option<&'static [u8]>,
+    /// `-T`: how long a daemon's start-up may take.
+    start_timeout_ms: u64,
 }
 
 fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
@@ -50,6 +62,9 @@ fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
         run_dir: None,
         ready_fd: None,
         check_only: false,
+        foreground: false,
+        log_file: None,
+        start_timeout_ms: START_TIMEOUT_MS,
     };
     let mut config_given = false;
     let mut i = 1;
@@ -59,8 +74,15 @@ fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
             args.get(i).ok_or("option needs a value")
         };
         match arg {
-            // This part of vigild always stays in the foreground.
-            b"-f" => {}
+            b"-f" => o.foreground = true,
+            b"-l" => o.log_file = Some(value()?),
+            b"-T" => {
+                o.start_timeout_ms = value()
+                    .map(parse_duration)?
+                    .filter(|&ms| ms > 0)
+                    .ok_or("-T needs a duration (30s, 500ms)")?
+                    .into()
+            }
             b"-t" => o.check_only = true,
             b"-c" => {
                 o.source.path = value()?;
@@ -205,6 +227,15 @@ fn serve(args: Args, pid1: bool) -> c_int {
         say!("{}: ok, {} services", Lossy(o.source.path), cfg.len());
         return 0;
     }
+    // Daemon mode: from here on the foreground process only relays.
+    let daemon = !pid1 && !o.foreground && cfg.main().is_none();
+    let verdict = match daemon {
+        true => match crate::daemon::detach(o.log_file, o.start_timeout_ms) {
+            Ok(verdict) => Some(verdict),
+            Err(code) => return code,
+        },
+        false => None,
+    };
     let run_dir = o.run_dir.unwrap_or(cfg.run_dir());
     let failed = |what: &str, detail: &dyn core::fmt::Display| {
         say!("fatal: {}: {what}: {detail}", Lossy(run_dir));
@@ -215,6 +246,17 @@ fn serve(args: Args, pid1: bool) -> c_int {
         Err(RunDirError::Sys(what, e)) => return failed(what, &ErrnoName(e.raw_os_error() as u16)),
         Err(RunDirError::Foreign(what)) => return failed("refused", &what),
         Err(RunDirError::InUse) => return failed("refused", &"in use"),
+    };
+    let lock = match lock_run_dir(rustix::fd::AsFd::as_fd(&dir)) {
+        Ok(lock) => lock,
+        Err(LockError::Sys(e)) => return failed("lock", &ErrnoName(e.raw_os_error() as u16)),
+        Err(LockError::Held(pid)) => {
+            say!(
+                "fatal: {}: refused: another vigild (pid {pid}) runs on this run directory",
+                Lossy(run_dir)
+            );
+            return 1;
+        }
     };
     let (control, control_keep) = match open_control(rustix::fd::AsFd::as_fd(&dir)) {
         Ok(pair) => pair,
@@ -285,6 +327,9 @@ fn serve(args: Args, pid1: bool) -> c_int {
         source: o.source,
         pid1,
         halt: Action::Poweroff,
+        verdict,
+        start_failed: false,
+        _lock: lock,
         dir,
         control,
         _control_keep: control_keep,

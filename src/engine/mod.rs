@@ -397,6 +397,20 @@ impl Supervisor {
         }
     }
 
+    /// True once `id` has run, or runs, or listens (daemon mode's verdict:
+    /// every autostart service has at least been started).
+    pub fn has_started(&self, id: ServiceId) -> bool {
+        let slot = &self.slots[id.index()];
+        slot.last().is_some()
+            || matches!(
+                slot.state,
+                State::Starting { .. }
+                    | State::Up { .. }
+                    | State::Listening
+                    | State::Stopping { .. }
+            )
+    }
+
     /// True when every autostart service is up (vigild's own readiness).
     pub fn all_autostart_up(&self, cfg: &Config) -> bool {
         cfg.ids()
@@ -1223,7 +1237,11 @@ impl Supervisor {
                     // (`polls`); in a graceful shutdown its workers finish
                     // undisturbed.
                     state if self.running(id) => {
-                        let graceful = self.graceful && state == State::Listening;
+                        // A graceful shutdown lets a oneshot that runs finish.
+                        let oneshot = cfg.spec(id).mode == Mode::Oneshot;
+                        let graceful = self.graceful
+                            && (state == State::Listening
+                                || oneshot && matches!(state, State::Starting { .. }));
                         if (self.fast || !blocked[id.index()]) && !graceful {
                             self.stop(cfg, id, now, fx);
                         }

@@ -285,6 +285,78 @@ pub fn ensure_stdio() {
     }
 }
 
+/// Make `fd` vigild's stdin, or its stdout and stderr.
+pub fn replace_stdio(fd: BorrowedFd<'_>, input: bool) {
+    let _ = match input {
+        true => rustix::stdio::dup2_stdin(fd),
+        false => rustix::stdio::dup2_stdout(fd).and(rustix::stdio::dup2_stderr(fd)),
+    };
+}
+
+/// A second place for vigild's messages (-1: none): a daemon's start-up
+/// messages also go to its foreground process.
+static TEE: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(-1);
+
+/// Copy every message to `fd` as well, until `tee_messages(-1)`; the
+/// caller keeps `fd` open until then.
+pub fn tee_messages(fd: i32) {
+    TEE.store(fd, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Write one message line to stderr (and the tee).
+pub fn write_message(line: &[u8]) {
+    let _ = write_all(stderr(), line);
+    let tee = TEE.load(core::sync::atomic::Ordering::Relaxed);
+    if tee >= 0 {
+        // SAFETY: `tee_messages`' caller keeps the fd open while it is set.
+        let _ = write_all(unsafe { BorrowedFd::borrow_raw(tee) }, line);
+    }
+}
+
+/// `-l FILE`: where a daemon's stdout and stderr go (appended, created 0600).
+pub fn open_log_file(path: &[u8]) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC;
+    openat(CWD, path, flags, Mode::from_raw_mode(0o600))
+}
+
+/// Why the run directory's lock was not taken.
+pub enum LockError {
+    /// A system call failed.
+    Sys(Errno),
+    /// Another vigild holds it: its pid (0 if unknown).
+    Held(u32),
+}
+
+/// Take `lock` in the run directory (an fcntl write lock, held as long as
+/// the fd is open) and write our pid into it. Another vigild's lock is
+/// refused before anything of the run directory is touched.
+pub fn lock_run_dir(dir: BorrowedFd<'_>) -> Result<OwnedFd, LockError> {
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let fd = openat(dir, "lock", flags, Mode::from_raw_mode(0o600)).map_err(LockError::Sys)?;
+    if let Err(e) =
+        rustix::fs::fcntl_lock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+    {
+        if e != Errno::AGAIN && e != Errno::ACCESS {
+            return Err(LockError::Sys(e));
+        }
+        let mut buf = [0u8; 16];
+        let n = read(&fd, &mut buf).unwrap_or(0);
+        let text = buf.get(..n).unwrap_or_default();
+        let digits = text.split(|&b| b == b'\n').next().unwrap_or_default();
+        return Err(LockError::Held(
+            vigild::event::parse_u64(digits).unwrap_or(0) as u32,
+        ));
+    }
+    let mut pid = vigild::fixed::ArrayStr::<16>::new();
+    let _ = core::fmt::Write::write_fmt(
+        &mut pid,
+        format_args!("{}\n", super::process::getpid() as u32),
+    );
+    let _ = rustix::fs::ftruncate(&fd, 0);
+    write_all(fd.as_fd(), pid.as_str().as_bytes()).map_err(LockError::Sys)?;
+    Ok(fd)
+}
+
 /// Mark every fd above 2 close-on-exec, so nothing vigild inherited leaks
 /// into services (close_range(CLOSE_RANGE_CLOEXEC), Linux 5.11).
 pub fn cloexec_inherited() {

@@ -62,6 +62,43 @@ pub fn set_subreaper() -> Result<(), Errno> {
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
 }
 
+/// `fork()`: `Some(child pid)` in the parent, `None` in the child. Only
+/// before the loop runs (daemon mode): nothing else is going on then.
+pub fn fork() -> Result<Option<i32>, Errno> {
+    // SAFETY: vigild is single-threaded, so the child is a whole copy of
+    // it; the child goes on with vigild's own code.
+    match unsafe { libc::fork() } {
+        -1 => Err(Errno::from_raw_os_error(errno())),
+        0 => Ok(None),
+        pid => Ok(Some(pid)),
+    }
+}
+
+/// Start a new session (and leave the terminal's).
+pub fn setsid() {
+    let _ = rustix::process::setsid();
+}
+
+/// Wait for the child `pid` to end; its exit code (128+N for signal N).
+pub fn exit_code_of(pid: i32) -> i32 {
+    let Some(pid) = RPid::from_raw(pid) else {
+        return 1;
+    };
+    loop {
+        match waitpid(Some(pid), WaitOptions::empty()) {
+            Err(Errno::INTR) => continue,
+            Ok(Some((_, status))) => {
+                return match (status.exit_status(), status.terminating_signal()) {
+                    (Some(code), _) => code,
+                    (None, Some(sig)) => 128 + sig,
+                    (None, None) => 1,
+                };
+            }
+            _ => return 1,
+        }
+    }
+}
+
 /// This process's id.
 pub fn getpid() -> i32 {
     rustix::process::getpid().as_raw_nonzero().get()

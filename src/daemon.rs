@@ -1,0 +1,139 @@
+//! Daemon mode (SPEC §1): started from a shell (not PID 1, no `-f`), vigild
+//! forks. The child starts a session of its own, leaves the terminal and
+//! supervises; the foreground process relays every start-up message to the
+//! terminal and exits with the verdict: 0 once the child says start-up is
+//! done (the control FIFO open, every autostart service started), else the
+//! child's own exit code (2 configuration, 1 everything else), or 1 if
+//! start-up takes longer than `-T`.
+
+use crate::driver::Driver;
+use crate::log::say;
+use crate::sys::fs::{devnull, open_log_file, replace_stdio, stderr, tee_messages, write_all};
+use crate::sys::{Errno, clock, process};
+use core::ffi::c_int;
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use vigild::engine::Reason;
+use vigild::event::ErrnoName;
+use vigild::fixed::Lossy;
+
+/// The byte that says "start-up is done" (never part of a message line,
+/// which is text ending in a newline).
+const DONE: u8 = 0x06;
+
+/// How long the foreground process keeps relaying a daemon's messages
+/// after it told it to stop (start-up too slow).
+const STOP_RELAY_MS: u64 = 10_000;
+
+/// The daemon's end of the verdict pipe.
+pub struct Verdict {
+    fd: OwnedFd,
+}
+
+/// Fork. The foreground process relays and exits (this never returns
+/// there); the daemon gets its verdict pipe, its stdio moved to /dev/null
+/// (stdout and stderr to `log_file` if given), and a session of its own.
+/// `Err(code)` if it could not even fork.
+pub fn detach(log_file: Option<&[u8]>, timeout_ms: u64) -> Result<Verdict, c_int> {
+    let failed = |what: &[u8], e: Errno| {
+        say!(
+            "fatal: {}: {}",
+            Lossy(what),
+            ErrnoName(e.raw_os_error() as u16)
+        );
+        1
+    };
+    let null = devnull().map_err(|e| failed(b"/dev/null", e))?;
+    let out = match log_file {
+        Some(path) => open_log_file(path).map_err(|e| failed(path, e))?,
+        None => null.try_clone().map_err(|e| failed(b"/dev/null", e))?,
+    };
+    let (read_end, write_end) = crate::sys::notify::pipe().map_err(|e| failed(b"pipe", e))?;
+    match process::fork() {
+        Err(e) => Err(failed(b"fork", e)),
+        Ok(Some(child)) => {
+            drop(write_end);
+            process::exit(relay(read_end, child, timeout_ms))
+        }
+        Ok(None) => {
+            drop(read_end);
+            process::setsid();
+            replace_stdio(null.as_fd(), true);
+            replace_stdio(out.as_fd(), false);
+            tee_messages(write_end.as_raw_fd());
+            Ok(Verdict { fd: write_end })
+        }
+    }
+}
+
+/// The foreground process: copy the daemon's messages to stderr until it
+/// says start-up is done (0), or closes the pipe by exiting (its code), or
+/// `timeout_ms` passes (then it is told to stop: 1).
+fn relay(from: OwnedFd, child: i32, timeout_ms: u64) -> i32 {
+    let mut deadline = clock::now().plus_ms(timeout_ms);
+    let mut timed_out = false;
+    let mut done = false;
+    let mut buf = [0u8; 1024];
+    loop {
+        let now = clock::now();
+        if now >= deadline {
+            if timed_out {
+                break;
+            }
+            say!("start-up did not finish within {timeout_ms}ms, stopping");
+            let _ = process::kill(child, libc::SIGTERM as u8, false);
+            timed_out = true;
+            deadline = now.plus_ms(STOP_RELAY_MS);
+        }
+        let mut fds = [PollFd::new(&from, PollFlags::IN)];
+        let _ = poll(&mut fds, Some(&clock::timespec(deadline.ms_since(now))));
+        match rustix::io::read(&from, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let bytes = buf.get(..n).unwrap_or_default();
+                done = bytes.last() == Some(&DONE);
+                let _ = write_all(stderr(), bytes.strip_suffix(&[DONE]).unwrap_or(bytes));
+            }
+            Err(Errno::INTR | Errno::AGAIN) => {}
+            Err(_) => break,
+        }
+    }
+    match (timed_out, done) {
+        (true, _) => 1,
+        (false, true) => 0,
+        (false, false) => process::exit_code_of(child),
+    }
+}
+
+impl Driver {
+    /// Daemon mode, while the foreground process waits: done once every
+    /// autostart service has been started; failed (every service stops,
+    /// vigild exits 1) if one of them could not be.
+    pub fn judge_start_up(&mut self) {
+        if self.start_failed {
+            return;
+        }
+        let cfg = self.configs.active();
+        let autostart = || {
+            cfg.ids()
+                .filter(|&id| cfg.spec(id).autostart && !cfg.spec(id).removed)
+        };
+        let broken =
+            autostart().find(|&id| matches!(self.sv.slot(id).reason, Reason::SpawnFailed(_)));
+        if let Some(id) = broken {
+            say!(
+                "start-up failed: {} could not be started, stopping every service",
+                Lossy(cfg.name(id))
+            );
+            self.start_failed = true;
+            self.sv.shutdown(cfg, false);
+        } else if autostart().all(|id| self.sv.has_started(id))
+            && let Some(verdict) = self.verdict.take()
+        {
+            // The status file is there before the command returns.
+            self.write_status();
+            tee_messages(-1);
+            let _ = write_all(verdict.fd.as_fd(), &[DONE]);
+        }
+    }
+}
