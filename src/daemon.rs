@@ -57,6 +57,10 @@ pub fn detach(log_file: Option<&[u8]>, timeout_ms: u64) -> Result<Verdict, c_int
         }
         Ok(None) => {
             drop(read_end);
+            // A foreground process gone (Ctrl-C) must not take the daemon
+            // with it at its next message (vigild ignores SIGPIPE for good
+            // a little later, with its signals).
+            crate::sys::signal::ignore_sigpipe();
             process::setsid();
             replace_stdio(null.as_fd(), true);
             replace_stdio(out.as_fd(), false);
@@ -72,36 +76,43 @@ pub fn detach(log_file: Option<&[u8]>, timeout_ms: u64) -> Result<Verdict, c_int
 fn relay(from: OwnedFd, child: i32, timeout_ms: u64) -> i32 {
     let mut deadline = clock::now().plus_ms(timeout_ms);
     let mut timed_out = false;
-    let mut done = false;
     let mut buf = [0u8; 1024];
     loop {
+        // What is in the pipe first: a DONE that came just in time counts.
         let now = clock::now();
-        if now >= deadline {
-            if timed_out {
-                break;
-            }
-            say!("start-up did not finish within {timeout_ms}ms, stopping");
-            let _ = process::kill(child, libc::SIGTERM as u8, false);
-            timed_out = true;
-            deadline = now.plus_ms(STOP_RELAY_MS);
-        }
         let mut fds = [PollFd::new(&from, PollFlags::IN)];
         let _ = poll(&mut fds, Some(&clock::timespec(deadline.ms_since(now))));
-        match rustix::io::read(&from, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                let bytes = buf.get(..n).unwrap_or_default();
-                done = bytes.last() == Some(&DONE);
-                let _ = write_all(stderr(), bytes.strip_suffix(&[DONE]).unwrap_or(bytes));
+        if !fds[0].revents().is_empty() {
+            match rustix::io::read(&from, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let bytes = buf.get(..n).unwrap_or_default();
+                    let text = bytes.strip_suffix(&[DONE]);
+                    let _ = write_all(stderr(), text.unwrap_or(bytes));
+                    if text.is_some() && !timed_out {
+                        return 0;
+                    }
+                    continue;
+                }
+                Err(Errno::INTR | Errno::AGAIN) => continue,
+                Err(_) => break,
             }
-            Err(Errno::INTR | Errno::AGAIN) => {}
-            Err(_) => break,
         }
+        if clock::now() < deadline {
+            continue;
+        }
+        if timed_out {
+            break;
+        }
+        say!("start-up did not finish within {timeout_ms}ms, stopping");
+        let _ = process::kill(child, libc::SIGTERM as u8, false);
+        timed_out = true;
+        deadline = clock::now().plus_ms(STOP_RELAY_MS);
     }
-    match (timed_out, done) {
-        (true, _) => 1,
-        (false, true) => 0,
-        (false, false) => process::exit_code_of(child),
+    // Ended before start-up was done: a failure, whatever the code.
+    match timed_out {
+        true => 1,
+        false => process::exit_code_of(child).max(1),
     }
 }
 

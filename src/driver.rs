@@ -436,6 +436,9 @@ impl Driver {
         self.sv.boot(self.configs.active(), clock::now());
         loop {
             let now = clock::now();
+            // Main may have ended by a child's exit or by a request; the
+            // tick that follows begins the shutdown.
+            self.check_main();
             let (sv, mut fx) = self.parts();
             let cfg = fx.cfg;
             sv.tick(cfg, now, &mut fx);
@@ -484,7 +487,6 @@ impl Driver {
             while let Some((pid, status)) = process::reap() {
                 self.on_exit(pid, status, now);
             }
-            self.check_main();
             // Before control lines: a `start` that waits for `up` sees a
             // READY=1 that arrived in the same turn.
             for &i in woke.channels.iter().take(woke.n_channels) {
@@ -733,7 +735,11 @@ impl Driver {
                 let (sv, mut fx) = self.parts();
                 let cfg = fx.cfg;
                 for id in cfg.ids() {
-                    if sv.slot(id).state.pid().is_some() && !cfg.spec(id).removed {
+                    // Not one that is being stopped on request.
+                    let slot = sv.slot(id);
+                    let running =
+                        slot.state.pid().is_some() && !matches!(slot.state, State::Stopping { .. });
+                    if running && slot.wanted_up() && !cfg.spec(id).removed {
                         sv.command(cfg, now, Command::Restart(id), &mut fx);
                     }
                 }
@@ -1148,6 +1154,7 @@ impl Driver {
         };
         self.sv.reload(old, new, now, &mut fx);
         self.configs.flip();
+        crate::supervisor::in_force(self.configs.active());
         self.write_status();
         say!("reloaded {}", Lossy(self.source.path));
         if let Some(fd) = reply {

@@ -123,15 +123,16 @@ impl Driver {
     /// (a container without CAP_SYS_BOOT) vigild exits, which ends the
     /// container.
     pub fn power_down(&mut self) -> ! {
+        // Not only vigild's children: also what entered from outside (a
+        // `docker exec`, a kernel helper). The waits end early once no
+        // child of vigild is left.
         for (sig, grace) in [
             (libc::SIGTERM, TERM_GRACE_MS),
             (libc::SIGKILL, KILL_GRACE_MS),
         ] {
-            if init::has_children() || sig == libc::SIGTERM {
-                say!("sending SIG{} to every process", SignalName(sig as u8));
-                init::kill_every_process(sig as u8);
-                self.wait_children(None, grace);
-            }
+            say!("sending SIG{} to every process", SignalName(sig as u8));
+            init::kill_every_process(sig as u8);
+            self.wait_children(None, grace);
         }
         init::sync();
         self.run_finish();
@@ -157,7 +158,8 @@ impl Driver {
             Action::Halt => b"halt\0",
         };
         let mut argv = [core::ptr::null::<c_char>(); ARGV_MAX + 2];
-        for (slot, word) in argv.iter_mut().zip(words.chain([action])) {
+        // The last slot stays NULL (`finish` has at most ARGV_MAX words).
+        for (slot, word) in argv[..=ARGV_MAX].iter_mut().zip(words.chain([action])) {
             *slot = word.as_ptr().cast();
         }
         let mut envp = [core::ptr::null::<c_char>(); vigild::limits::ENV_MAX + 1];

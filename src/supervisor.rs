@@ -161,12 +161,15 @@ pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Erro
             errors.push(line, format_args!("unknown user or group"));
         }
     }
-    if errors.is_empty() {
-        init::remember(
-            cfg.arena.words_bytes(cfg.global.crash),
-            cfg.main().is_some(),
-        );
-    }
+}
+
+/// `cfg` is in force now: what a failure must do follows it (a reload may
+/// add or drop `crash` or `main`).
+pub fn in_force(cfg: &Config) {
+    init::remember(
+        cfg.arena.words_bytes(cfg.global.crash),
+        cfg.main().is_some(),
+    );
 }
 
 /// Format each error as `FILE:LINE: message` (`FILE: message` for line 0).
@@ -223,6 +226,7 @@ fn serve(args: Args, pid1: bool) -> c_int {
         return 2;
     }
     let cfg = &st.configs[0];
+    in_force(cfg);
     if o.check_only {
         say!("{}: ok, {} services", Lossy(o.source.path), cfg.len());
         return 0;
@@ -280,8 +284,7 @@ fn serve(args: Args, pid1: bool) -> c_int {
         Ok(signals) => signals,
         Err(e) => return failed("signals", &ErrnoName(e.raw_os_error() as u16)),
     };
-    let container = cfg.main().is_some();
-    if pid1 && !container {
+    if pid1 && cfg.main().is_none() {
         init::ctrl_alt_del_as_signal();
     }
     if !pid1 && let Err(e) = process::set_subreaper() {
@@ -353,7 +356,9 @@ fn serve(args: Args, pid1: bool) -> c_int {
         control_warnings: Default::default(),
     };
     let code = driver.run();
-    if pid1 && !container {
+    // The configuration in force decides: a reload may have added or
+    // dropped `main`.
+    if pid1 && driver.configs.active().main().is_none() {
         driver.power_down();
     }
     code

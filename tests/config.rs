@@ -190,9 +190,10 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
         ],
     ),
     (
-        "[vigild]\nmain = nothere\nfinish = \"/bin/f\ncrash = /bin/sh\n[web]\nexec = /bin/web\n",
+        "[vigild]\nmain = nothere\nfinish = \"/bin/f\ncrash = sh\n[web]\nexec = /bin/web\n",
         &[
             (3, "finish: unclosed double quote"),
+            (4, "crash: \"sh\" is not an absolute path"),
             (2, "main: unknown service"),
         ],
     ),
@@ -377,6 +378,13 @@ fn pid1_and_container_keys() {
     assert_eq!((spec.mode, spec.restart), (Mode::Daemon, Restart::No));
     let side = cfg.find(b"side").unwrap();
     assert_eq!(cfg.after(side).collect::<Vec<_>>(), [main]);
+    let many = format!("[vigild]\nfinish = /f{}\n", " w".repeat(70));
+    let (_, errors) = parse_text(&many);
+    // (The message is cut before its end by the long value.)
+    assert!(
+        errors.len() == 1 && errors[0].0 == 2 && errors[0].1.starts_with("finish: "),
+        "{errors:?}"
+    );
     let (_, errors) = with_cmd("");
     assert!(errors.is_empty(), "no file is needed: {errors:?}");
     let (_, errors) = with_cmd("[main]\nexec = /bin/x\n");

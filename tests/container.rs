@@ -255,6 +255,42 @@ fn sidecars_stop_when_main_ends_as_pid1() {
     sidecars_stop_when_main_ends(Place::Namespace);
 }
 
+/// A main service stopped by a request while it waits in backoff (no
+/// child exits then) ends vigild all the same.
+#[test]
+fn main_stopped_during_backoff_ends_vigild() {
+    let conf = "[vigild]\nmain = app\n[app]\nexec = /bin/sh -c \"exit 5\"\nbackoff = 20s 20s\n";
+    let dir = TempDir::new("cbackoff");
+    let d = Daemon::start_in(dir, conf, Opts::default());
+    d.wait_svc("app", "backing off", |s| s.state() == "backoff");
+    d.request("stop app");
+    assert_eq!(code(&d), 5);
+}
+
+/// PID 1 of a namespace whose reload drops `main` is an init again: TERM
+/// reboots (the namespace ends by SIGHUP) instead of exiting.
+#[test]
+#[ignore = "needs root: run by .ci/run"]
+fn pid1_follows_a_reload_that_drops_main() {
+    let dir = TempDir::new("creload");
+    let opts = Opts {
+        wrapper: NAMESPACE.map(String::from).to_vec(),
+        ..Opts::default()
+    };
+    let d = Daemon::start_in(
+        dir,
+        "[vigild]\nmain = web\n[web]\nexec = /bin/sleep 100\n",
+        opts,
+    );
+    d.wait_up("web");
+    fs::write(&d.conf, "[web]\nexec = /bin/sleep 100\n").unwrap();
+    assert_eq!(d.request("reload"), ["reloaded vigild"]);
+    assert!(kill(d.vigild_pid(), libc::SIGTERM));
+    let status = d.wait_exit(DEADLINE);
+    assert_eq!(status.signal(), Some(libc::SIGHUP), "{status:?}");
+    d.wait_stderr("sending SIGKILL to every process");
+}
+
 /// PID 1 without a main service keeps BusyBox init's meanings: a crashed
 /// service is restarted, TERM reboots: every service stops in reverse
 /// order, every process left gets TERM (one that ignores it KILL, 2 s

@@ -304,6 +304,23 @@ fn hanging_start_up_is_bounded_by_t() {
     b.assert_nothing_left();
 }
 
+/// A daemon stopped before its start-up was done: the command fails (1),
+/// although the daemon itself ended cleanly.
+#[test]
+fn stopped_before_start_up_is_done_returns_1() {
+    let b = std::sync::Arc::new(Background::new("dstop"));
+    let conf = "[slow]\nmode = oneshot\nexec = /bin/sleep 100\n[web]\nafter = slow\nexec = /bin/sleep 100\n";
+    let waiting = {
+        let b = b.clone();
+        std::thread::spawn(move || b.start(conf, &["-T", "30s"]).0)
+    };
+    let pid = poll_until(DEADLINE, || b.pid()).expect("the daemon's lock file");
+    assert!(kill(pid, libc::SIGTERM));
+    let out = waiting.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    b.assert_nothing_left();
+}
+
 /// A second vigild on the same run directory: 1 with a clear message; the
 /// first one's FIFO and status file are untouched and it still answers.
 #[test]

@@ -544,8 +544,25 @@ impl Parser<'_> {
                     format_args!("max_services: \"{}\" is not a number from 1 to the compiled capacity {MAX_SERVICES}", Lossy(value)),
                 ),
             },
-            GlobalKey::Finish => self.cfg.global.finish = self.words(line, "finish", value).unwrap_or_default(),
-            GlobalKey::Crash => self.cfg.global.crash = self.words(line, "crash", value).unwrap_or_default(),
+            GlobalKey::Finish | GlobalKey::Crash => {
+                let crash = matches!(key, GlobalKey::Crash);
+                let name = if crash { "crash" } else { "finish" };
+                let words = self.words(line, name, value).unwrap_or_default();
+                // `finish` gets one more word, the action; `crash` is
+                // executed without a PATH search.
+                let why = match () {
+                    _ if words.len() >= ARGV_MAX => "has too many words",
+                    _ if crash && !value.starts_with(b"/") => "is not an absolute path",
+                    _ => "",
+                };
+                if !why.is_empty() {
+                    return self.refuse(line, name.as_bytes(), value, why);
+                }
+                match crash {
+                    true => self.cfg.global.crash = words,
+                    false => self.cfg.global.finish = words,
+                }
+            }
             GlobalKey::Main => self.main = (self.store(line, value), line),
         }
     }

@@ -250,6 +250,13 @@ pub fn devnull() -> Result<OwnedFd, Errno> {
                 Mode::from_raw_mode(0o666),
                 dev,
             )?;
+            // The umask (022 for init) took the write bits of others.
+            rustix::fs::chmodat(
+                CWD,
+                "/dev/null",
+                Mode::from_raw_mode(0o666),
+                AtFlags::empty(),
+            )?;
             open()
         }
         opened => opened,

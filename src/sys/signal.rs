@@ -119,6 +119,11 @@ pub fn reset_inherited() {
     }
 }
 
+/// Ignore SIGPIPE: a write to a vanished reader is an EPIPE.
+pub fn ignore_sigpipe() {
+    let _ = set_disposition(libc::SIGPIPE, libc::SIG_IGN);
+}
+
 fn set_disposition(sig: c_int, handler: libc::sighandler_t) -> Result<(), Errno> {
     // SAFETY: a zeroed sigaction is valid (empty mask, no flags); the handler
     // is SIG_IGN or SIG_DFL.
