@@ -21,8 +21,6 @@ use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const TAG: &str = "VIGILD_TEST_TAG";
-
 /// A daemonized vigild's directory; its Drop stops what is left.
 struct Background {
     dir: TempDir,
@@ -52,7 +50,7 @@ impl Background {
             .arg("-r")
             .arg(self.run_dir())
             .args(args)
-            .env(TAG, self.dir.path.to_str().unwrap())
+            .env(TAG_VAR, self.dir.path.to_str().unwrap())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -88,15 +86,7 @@ impl Background {
 
     /// Processes carrying this test's tag (services the daemon started).
     fn tagged(&self) -> Vec<i32> {
-        let needle = format!("{TAG}={}", self.dir.path.display());
-        fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|pid| {
-                fs::read(format!("/proc/{pid}/environ"))
-                    .is_ok_and(|env| env.split(|&b| b == 0).any(|e| e == needle.as_bytes()))
-            })
-            .collect()
+        tagged_processes(self.dir.path.to_str().unwrap())
     }
 
     /// Nothing of this test runs any more (zombies of the init process
@@ -124,7 +114,7 @@ impl Drop for Background {
             && alive(pid)
             && fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
                 env.split(|&b| b == 0)
-                    .any(|e| e == format!("{TAG}={}", self.dir.path.display()).as_bytes())
+                    .any(|e| e == format!("{TAG_VAR}={}", self.dir.path.display()).as_bytes())
             })
         {
             kill(pid, libc::SIGTERM);
@@ -140,15 +130,6 @@ impl Drop for Background {
 
 fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A port free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn stat_field(pid: i32, n: usize) -> String {

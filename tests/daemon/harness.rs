@@ -71,7 +71,7 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Environment variable that marks every process a test's vigild starts, so
 /// that the test can find (and kill) any of them that outlive it.
-const TAG_VAR: &str = "VIGILD_TEST_TAG";
+pub const TAG_VAR: &str = "VIGILD_TEST_TAG";
 
 /// A temporary directory, removed on drop.
 pub struct TempDir {
@@ -755,7 +755,7 @@ impl Drop for Daemon {
 }
 
 /// The processes whose environment holds `tag` (as `VIGILD_TEST_TAG=...`).
-fn tagged_processes(tag: &str) -> Vec<i32> {
+pub fn tagged_processes(tag: &str) -> Vec<i32> {
     let needle = format!("{TAG_VAR}={tag}");
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
@@ -864,4 +864,13 @@ pub fn assert_config_errors(path: &Path, expected: &[(u32, &str)]) {
             "no error {prefix}... mentioning {what:?} in:\n{err}"
         );
     }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (the kernel picks it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
