@@ -604,10 +604,9 @@ def run_details(ctx, res):
 
 
 def main():
-    ap = part_parser("Accept mode")
+    ap = part_parser("Accept mode", "accept", ROUNDS, "timed runs per server and concurrency")
     ap.add_argument("--vigild", help="vigild binary; none: measure the peers only")
     ap.add_argument("--seconds", type=float, default=SECONDS, help="length of one timed run")
-    ap.add_argument("--rounds", type=int, default=ROUNDS, help="timed runs per server and concurrency")
     args = ap.parse_args()
     return part_main(args, Ctx(args), versions, run_all, report, "Accept mode")
 

@@ -770,14 +770,18 @@ def ratio_table(rows, names, peers, subject):
     return lines
 
 
-def part_parser(section):
+def part_parser(section, part, rounds, rounds_help):
     """The options of every part: --tmp, --repo, --out (whose `## SECTION`
-    the run replaces), --cleanup; the part adds its own."""
+    the run replaces), --cleanup, --rounds (ROUNDS_HELP, default ROUNDS) and
+    --command (as the report names it: `benches/run PART`); the part adds
+    its own."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--tmp", required=True)
     ap.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap.add_argument("--out", help=f"Markdown file whose `## {section}` section this run replaces")
     ap.add_argument("--cleanup", action="store_true", help="kill what a dead run left (TMP/pids)")
+    ap.add_argument("--rounds", type=int, default=rounds, help=rounds_help)
+    ap.add_argument("--command", default=f"benches/run {part}", help="the command named in the report")
     return ap
 
 

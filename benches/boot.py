@@ -333,11 +333,9 @@ def size_legend():
 
 
 def main():
-    ap = part_parser("Boot")
+    ap = part_parser("Boot", "boot", ROUNDS, "boots per init")
     ap.add_argument("--vigild", help="vigild for x86_64, stripped (its size; the boot test boots its own build)")
     ap.add_argument("--vigild-aarch64", help="vigild for aarch64, stripped")
-    ap.add_argument("--rounds", type=int, default=ROUNDS, help="boots per init")
-    ap.add_argument("--command", default="benches/run boot", help="the command named in the report")
     args = ap.parse_args()
     if args.rounds < 1:
         ap.error("--rounds: at least 1")

@@ -333,12 +333,10 @@ def legend(ctx):
 
 
 def main():
-    ap = part_parser("Logging")
+    ap = part_parser("Logging", "log", ROUNDS, "timed runs per logger")
     ap.add_argument("--vigild", help="vigild binary (TMP/bin/vigil-log links to it); none: measure the peers only")
     ap.add_argument("--shm", help="a directory on tmpfs for the input file (none: TMP)")
     ap.add_argument("--lines", type=int, default=LINES, help="input lines per run")
-    ap.add_argument("--rounds", type=int, default=ROUNDS, help="timed runs per logger")
-    ap.add_argument("--command", default="benches/run log", help="the command named in the report")
     args = ap.parse_args()
     if not 1 <= args.lines <= LINES_MAX:
         ap.error(f"--lines: 1 to {LINES_MAX}")

@@ -395,11 +395,9 @@ def raw_lines(ctx, res):
 
 
 def main():
-    ap = part_parser("Readiness")
+    ap = part_parser("Readiness", "ready", ROUNDS, "starts per setup and way")
     ap.add_argument("--vigild", help="vigild binary; none: measure s6 only")
     ap.add_argument("--shm", help="an empty directory on tmpfs for the second set (none: not measured)")
-    ap.add_argument("--rounds", type=int, default=ROUNDS, help="starts per setup and way")
-    ap.add_argument("--command", default="benches/run ready", help="the command named in the report")
     args = ap.parse_args()
     return part_main(args, Ctx(args), versions, run_all, lambda ctx, res: report(ctx, res, args), "Readiness")
 
