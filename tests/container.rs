@@ -29,6 +29,14 @@ enum Place {
 
 const NAMESPACE: [&str; 5] = ["unshare", "--fork", "--pid", "--mount-proc", "--kill-child"];
 
+/// The command vigild runs under.
+fn wrapper(place: Place) -> Vec<String> {
+    match place {
+        Place::Child => Vec::new(),
+        Place::Namespace => NAMESPACE.map(String::from).to_vec(),
+    }
+}
+
 /// Start vigild with `conf` and `-- sh -c SCRIPT` (when given), not waiting
 /// for it (main may end at once).
 fn start(place: Place, tag: &str, conf: &str, script: Option<&str>) -> Daemon {
@@ -39,13 +47,9 @@ fn start(place: Place, tag: &str, conf: &str, script: Option<&str>) -> Daemon {
             .map(String::from)
             .to_vec();
     }
-    let wrapper = match place {
-        Place::Child => Vec::new(),
-        Place::Namespace => NAMESPACE.map(String::from).to_vec(),
-    };
     let opts = Opts {
         args,
-        wrapper,
+        wrapper: wrapper(place),
         no_wait: true,
         ..Opts::default()
     };
@@ -85,10 +89,7 @@ fn exit_status_is_mains(place: Place) {
     let opts = Opts {
         args: ["--", "/nonexistent/program"].map(String::from).to_vec(),
         no_wait: true,
-        wrapper: match place {
-            Place::Child => Vec::new(),
-            Place::Namespace => NAMESPACE.map(String::from).to_vec(),
-        },
+        wrapper: wrapper(place),
         ..Opts::default()
     };
     let d = Daemon::start_in(dir, "", opts);
@@ -274,7 +275,7 @@ fn main_stopped_during_backoff_ends_vigild() {
 fn pid1_follows_a_reload_that_drops_main() {
     let dir = TempDir::new("creload");
     let opts = Opts {
-        wrapper: NAMESPACE.map(String::from).to_vec(),
+        wrapper: wrapper(Place::Namespace),
         ..Opts::default()
     };
     let d = Daemon::start_in(
@@ -316,7 +317,7 @@ exec = /bin/sh -c "setsid sh -c 'trap \"\" TERM; echo > @DIR@/stray-up; exec sle
     ] {
         let dir = TempDir::new("cpid1");
         let opts = Opts {
-            wrapper: NAMESPACE.map(String::from).to_vec(),
+            wrapper: wrapper(Place::Namespace),
             ..Opts::default()
         };
         let d = Daemon::start_in(dir, conf, opts);
