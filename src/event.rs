@@ -22,6 +22,14 @@ impl ExitStatus {
     pub fn success(self) -> bool {
         self == ExitStatus::Code(0)
     }
+
+    /// As a shell reports it: the code, or 128+N for signal N.
+    pub fn shell_code(self) -> i32 {
+        match self {
+            ExitStatus::Code(code) => code.into(),
+            ExitStatus::Signal(sig) => 128 + i32::from(sig),
+        }
+    }
 }
 
 impl fmt::Display for ExitStatus {

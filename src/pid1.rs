@@ -10,7 +10,7 @@ use crate::sys::{args, clock, process};
 use core::ffi::c_char;
 use rustix::event::{PollFd, PollFlags, poll};
 use vigild::engine::Reason;
-use vigild::event::{ErrnoName, ExitStatus, SignalName};
+use vigild::event::{ErrnoName, SignalName};
 use vigild::fixed::Lossy;
 use vigild::limits::ARGV_MAX;
 
@@ -110,8 +110,7 @@ impl Driver {
         let Some(main) = cfg.main() else { return 0 };
         let slot = self.sv.slot(main);
         match (slot.last(), slot.reason) {
-            (Some(ExitStatus::Code(code)), _) => code.into(),
-            (Some(ExitStatus::Signal(sig)), _) => 128 + i32::from(sig),
+            (Some(status), _) => status.shell_code(),
             (None, Reason::SpawnFailed(errno)) if i32::from(errno) == libc::ENOENT => 127,
             (None, Reason::SpawnFailed(_)) => 126,
             (None, _) => 0,

@@ -11,11 +11,9 @@ pub fn reap() -> Option<(Pid, ExitStatus)> {
     loop {
         match wait(WaitOptions::NOHANG) {
             Ok(Some((pid, status))) => {
-                let status = match (status.exit_status(), status.terminating_signal()) {
-                    (Some(code), _) => ExitStatus::Code(code as u8),
-                    (None, Some(sig)) => ExitStatus::Signal(sig as u8),
-                    // Stopped/continued are not reported without WUNTRACED.
-                    (None, None) => continue,
+                // Stopped/continued are not reported without WUNTRACED.
+                let Some(status) = ended(status) else {
+                    continue;
                 };
                 return Some((Pid(pid.as_raw_nonzero().get()), status));
             }
@@ -23,6 +21,15 @@ pub fn reap() -> Option<(Pid, ExitStatus)> {
             Err(Errno::INTR) => continue,
             Err(_) => return None,
         }
+    }
+}
+
+/// How a child ended, if it did (not only stopped or continued).
+fn ended(status: rustix::process::WaitStatus) -> Option<ExitStatus> {
+    match (status.exit_status(), status.terminating_signal()) {
+        (Some(code), _) => Some(ExitStatus::Code(code as u8)),
+        (None, Some(sig)) => Some(ExitStatus::Signal(sig as u8)),
+        (None, None) => None,
     }
 }
 
@@ -87,13 +94,7 @@ pub fn exit_code_of(pid: i32) -> i32 {
     loop {
         match waitpid(Some(pid), WaitOptions::empty()) {
             Err(Errno::INTR) => continue,
-            Ok(Some((_, status))) => {
-                return match (status.exit_status(), status.terminating_signal()) {
-                    (Some(code), _) => code,
-                    (None, Some(sig)) => 128 + sig,
-                    (None, None) => 1,
-                };
-            }
+            Ok(Some((_, status))) => return ended(status).map_or(1, ExitStatus::shell_code),
             _ => return 1,
         }
     }
