@@ -94,13 +94,13 @@ fn main() {
     // so that the GOT can be made read-only after relocation, but a static
     // non-PIE binary has no relocations to protect; and tail-merged strings
     // (`-O2`).
-    println!("cargo:rerun-if-changed=link/no-eh-frame.ld");
+    println!("cargo:rerun-if-changed=link/layout.ld");
+    println!("cargo:rustc-check-cfg=cfg(cold_text)");
     let var = |name: &str| env::var(name).unwrap_or_default();
     // The two targets .cargo/config.toml links with rust-lld.
     let arch = var("CARGO_CFG_TARGET_ARCH");
     if var("CARGO_CFG_TARGET_ENV") == "musl" && (arch == "x86_64" || arch == "aarch64") {
-        let script =
-            Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("link/no-eh-frame.ld");
+        let script = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("link/layout.ld");
         println!("cargo:rustc-link-arg-bins=--no-eh-frame-hdr");
         println!("cargo:rustc-link-arg-bins=--icf=all");
         println!("cargo:rustc-link-arg-bins=--no-rosegment");
@@ -109,5 +109,7 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=norelro");
         println!("cargo:rustc-link-arg-bins=-T");
         println!("cargo:rustc-link-arg-bins={}", script.display());
+        // The script gathers the cold code (sys/cold.rs gives it back).
+        println!("cargo:rustc-cfg=cold_text");
     }
 }

@@ -115,6 +115,9 @@ pub struct Driver {
     pub spawned: bool,
     /// A `STATUS=` text changed since the status file was written.
     pub texts_changed: bool,
+    /// Cold code ran (start-up, a reload, control lines): give its pages
+    /// back before the loop sleeps (`sys::cold`).
+    pub cold_due: bool,
     /// When it will be rewritten.
     pub status_due: Option<Instant>,
     /// When it was last written.
@@ -432,6 +435,8 @@ impl Driver {
     }
 
     /// Supervise until a shutdown completes; the exit code.
+    // Not inlined into start-up: the loop is hot code, start-up cold (link/layout.ld).
+    #[inline(never)]
     pub fn run(&mut self) -> i32 {
         self.sv.boot(self.configs.active(), clock::now());
         loop {
@@ -473,6 +478,11 @@ impl Driver {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            // Start-up is over once the daemon's verdict is given.
+            if self.cold_due && self.verdict.is_none() {
+                crate::sys::cold::release();
+                self.cold_due = false;
+            }
             let mut ready = [0u16; LISTENERS_MAX];
             let woke = self.wait(deadline.map(|at| at.ms_since(now)), &mut ready);
             let (table, pipes) = (self.listeners.generation, self.pipes.generation);
@@ -518,6 +528,9 @@ impl Driver {
     /// poll(2) until something happens or `timeout_ms` passes. The
     /// listeners with a connection waiting go into `ready` (by their
     /// position in `Listeners`).
+    // Not inlined: its tables (a few KiB) then take stack only while it
+    // runs, not under every other call of the loop.
+    #[inline(never)]
     fn wait(&mut self, timeout_ms: Option<u64>, ready: &mut [u16; LISTENERS_MAX]) -> Woke {
         let mut gone = [false; REPLIES_MAX + MONITORS_MAX];
         let (mut count, mut n_ready) = (0, 0);
@@ -921,6 +934,7 @@ impl Driver {
         let _ = write_all(fd, older).and_then(|()| write_all(fd, newer));
     }
 
+    #[inline(never)] // its buffer takes stack only while it runs
     fn read_control(&mut self, now: Instant) {
         let mut lines = core::mem::take(&mut self.lines);
         // Lines are 512 bytes at most: a small buffer keeps the loop's
@@ -938,6 +952,8 @@ impl Driver {
             }
         }
         self.lines = lines;
+        // Control lines run cold code (link/layout.ld).
+        self.cold_due = true;
     }
 
     fn on_piece(&mut self, piece: Piece<'_>, now: Instant) {
@@ -1077,6 +1093,7 @@ impl Driver {
 
     /// Re-read the configuration; adopt it only if it has no error.
     fn reload(&mut self, now: Instant, reply: Option<BorrowedFd<'_>>) {
+        self.cold_due = true;
         if self.sv.is_halting() {
             if let Some(fd) = reply {
                 send(fd, format_args!("in-shutdown vigild"));
@@ -1171,7 +1188,8 @@ impl Driver {
         self.status_written = clock::now();
         let cfg = self.configs.active();
         let offset = clock::wall_offset_ms();
-        let mut buf = [0u8; 4096];
+        // Small: the loop's deepest stack pages stay resident.
+        let mut buf = [0u8; 1024];
         let result =
             AtomicFile::create(self.dir.as_fd(), c"status.tmp", &mut buf).and_then(|mut file| {
                 for id in cfg.ids() {

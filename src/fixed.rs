@@ -65,9 +65,12 @@ impl Words {
 
 /// Append-only byte storage for one configuration's strings. Strings are
 /// stored once, compactly, instead of in worst-case fixed buffers per service.
+/// The length first (`repr(C)`): it shares a page with the first strings,
+/// not one with the unused end of the buffer.
+#[repr(C)]
 pub struct Arena {
-    buf: [u8; ARENA_BYTES],
     len: u32,
+    buf: [u8; ARENA_BYTES],
 }
 
 impl Default for Arena {
@@ -80,8 +83,8 @@ impl Arena {
     /// An empty arena (all zero bytes, so a `static` of it lands in `.bss`).
     pub const fn new() -> Self {
         Arena {
-            buf: [0; ARENA_BYTES],
             len: 0,
+            buf: [0; ARENA_BYTES],
         }
     }
 

@@ -204,18 +204,42 @@ pub fn main(args: Args) -> c_int {
 }
 
 fn serve(args: Args, pid1: bool) -> c_int {
+    // Used where it is (not moved out of the result: that would make a
+    // second copy of the driver on the stack).
+    let mut started = start_up(args, pid1);
+    let driver = match &mut started {
+        Ok(driver) => driver,
+        Err(code) => return *code,
+    };
+    let code = driver.run();
+    // The configuration in force decides: a reload may have added or
+    // dropped `main`.
+    if pid1 && driver.configs.active().main().is_none() {
+        driver.power_down();
+    }
+    code
+}
+
+/// Everything before the loop: options, the configuration, the run
+/// directory, signals, sockets and pipes. Not inlined: its code is cold
+/// (link/layout.ld), and its frame, large and deep, is dead once the loop
+/// runs, so the loop's pages of stack are the only ones that stay.
+#[inline(never)]
+fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
     let o = match options(args, pid1) {
         Ok(o) => o,
         Err(msg) => {
             say!("{msg}");
             say!("{USAGE}");
-            return 2;
+            return Err(2);
         }
     };
     if o.source.main_cmd.is_some() {
         init::remember(b"", true);
     }
-    let Some(st) = storage::take() else { return 1 };
+    let Some(st) = storage::take() else {
+        return Err(1);
+    };
     let errors = &mut st.errors;
     load(o.source, &mut st.text.0, &mut st.configs[0], errors);
     if !errors.is_empty() {
@@ -223,27 +247,27 @@ fn serve(args: Args, pid1: bool) -> c_int {
         let n = errors.count();
         let s = if n == 1 { "" } else { "s" };
         say!("{n} error{s}, nothing started");
-        return 2;
+        return Err(2);
     }
     let cfg = &st.configs[0];
     in_force(cfg);
     if o.check_only {
         say!("{}: ok, {} services", Lossy(o.source.path), cfg.len());
-        return 0;
+        return Err(0);
     }
     // Daemon mode: from here on the foreground process only relays.
     let daemon = !pid1 && !o.foreground && cfg.main().is_none();
     let verdict = match daemon {
         true => match crate::daemon::detach(o.log_file, o.start_timeout_ms) {
             Ok(verdict) => Some(verdict),
-            Err(code) => return code,
+            Err(code) => return Err(code),
         },
         false => None,
     };
     let run_dir = o.run_dir.unwrap_or(cfg.run_dir());
     let failed = |what: &str, detail: &dyn core::fmt::Display| {
         say!("fatal: {}: {what}: {detail}", Lossy(run_dir));
-        1
+        Err(1)
     };
     let dir = match open_run_dir(run_dir) {
         Ok(dir) => dir,
@@ -259,7 +283,7 @@ fn serve(args: Args, pid1: bool) -> c_int {
                 "fatal: {}: refused: another vigild (pid {pid}) runs on this run directory",
                 Lossy(run_dir)
             );
-            return 1;
+            return Err(1);
         }
     };
     let (control, control_keep) = match open_control(rustix::fd::AsFd::as_fd(&dir)) {
@@ -301,7 +325,7 @@ fn serve(args: Args, pid1: bool) -> c_int {
     let Some(listeners) = Listeners::new().prepare(None, cfg, errors) else {
         print_errors(o.source.path, errors, |line| say!("{line}"));
         say!("unable to listen, nothing started");
-        return 1;
+        return Err(1);
     };
     say!(
         "supervising {} service{} from {} (control {}/control)",
@@ -322,9 +346,9 @@ fn serve(args: Args, pid1: bool) -> c_int {
         Err(e) => return failed("log pipes", &ErrnoName(e.raw_os_error() as u16)),
     };
     let channels = Channels::new(run_dir, &mut st.status_texts);
-    let mut driver = Driver {
+    Ok(Driver {
         configs: crate::driver::Configs::new(&mut st.configs),
-        sv: &mut st.supervisor,
+        sv: &mut st.supervisor.0,
         text: &mut st.text.0,
         errors: &mut st.errors,
         source: o.source,
@@ -350,16 +374,10 @@ fn serve(args: Args, pid1: bool) -> c_int {
         dirty: true,
         spawned: false,
         texts_changed: false,
+        cold_due: true,
         status_due: None,
         status_written: vigild::time::Instant::from_ms(0),
         status_failed: false,
         control_warnings: Default::default(),
-    };
-    let code = driver.run();
-    // The configuration in force decides: a reload may have added or
-    // dropped `main`.
-    if pid1 && driver.configs.active().main().is_none() {
-        driver.power_down();
-    }
-    code
+    })
 }

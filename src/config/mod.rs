@@ -282,6 +282,11 @@ impl Global {
     };
 }
 
+/// The parser's notes, on pages of their own: once they are given back
+/// (`Config::scratch`), no page of them stays shared with a table in use.
+#[repr(C, align(4096))]
+struct Scratch([parse::Body; MAX_SERVICES]);
+
 /// A whole configuration: the global section and every service, in file order.
 /// In this order (`repr(C)`): each table is filled from its start, so the
 /// small fields and the start of every table share as few pages as they
@@ -302,7 +307,7 @@ pub struct Config {
     order: [u16; MAX_SERVICES],
     specs: [ServiceSpec; MAX_SERVICES],
     /// The parser's notes on each section (scratch while parsing).
-    bodies: [parse::Body; MAX_SERVICES],
+    bodies: Scratch,
     /// Where every string of this configuration lives.
     pub arena: Arena,
 }
@@ -326,7 +331,7 @@ impl Config {
             ring_count: 0,
             order: [0; MAX_SERVICES],
             arena: Arena::new(),
-            bodies: [parse::Body::EMPTY; MAX_SERVICES],
+            bodies: Scratch([parse::Body::EMPTY; MAX_SERVICES]),
         }
     }
 
@@ -419,7 +424,7 @@ impl Config {
     /// given back read as.
     pub fn scratch(&mut self) -> (*mut u8, usize) {
         let bytes = core::mem::size_of_val(&self.bodies);
-        (self.bodies.as_mut_ptr().cast(), bytes)
+        (self.bodies.0.as_mut_ptr().cast(), bytes)
     }
 
     /// The `main` service (container mode), if there is one.

@@ -434,7 +434,7 @@ impl Parser<'_> {
         };
         match self.cfg.push_spec(name, line) {
             Ok(id) => {
-                self.cfg.bodies[id.index()] = Body {
+                self.cfg.bodies.0[id.index()] = Body {
                     start: body_start as u32,
                     end: body_start as u32,
                     first_line: line + 1,
@@ -461,7 +461,7 @@ impl Parser<'_> {
         });
         let line = spec.line;
         let missing_exec = spec.exec.is_empty();
-        let body = &mut self.cfg.bodies[id.index()];
+        let body = &mut self.cfg.bodies.0[id.index()];
         body.end = end as u32;
         body.prefix_set = state.prefix_set;
         body.log = state.log.unwrap_or((LogText::Unset, 0));
@@ -824,7 +824,7 @@ impl Parser<'_> {
         }
         let global_prefix = fnv(FNV_OFFSET, self.cfg.arena.words_bytes(global.prefix));
         for id in self.cfg.ids() {
-            let body = self.cfg.bodies[id.index()];
+            let body = self.cfg.bodies.0[id.index()];
             let env = self.list_pass(text, body, b"env", |p, line, value| {
                 if !is_env_entry(value) {
                     p.refuse(line, b"env", value, "is not KEY=VALUE");
@@ -936,13 +936,13 @@ impl Parser<'_> {
         // A reader's stdin is a log pipe or /dev/null: a reload that changes
         // which restarts it.
         for id in self.cfg.ids() {
-            if self.cfg.bodies[id.index()].consumer {
+            if self.cfg.bodies.0[id.index()].consumer {
                 let spec = self.cfg.spec_mut(id);
                 spec.digest = fnv(spec.digest, b"stdin=log");
             }
         }
         for id in self.cfg.ids() {
-            let body = self.cfg.bodies[id.index()];
+            let body = self.cfg.bodies.0[id.index()];
             let mark = self.cfg.arena.mark();
             self.list_pass(text, body, b"after", |p, line, value| {
                 let mut count = 0;
@@ -1035,8 +1035,8 @@ impl Parser<'_> {
                     return Err("an accept service's workers read their connection, not a log");
                 }
                 Some(reader) => {
-                    if !self.cfg.bodies[reader.index()].consumer {
-                        self.cfg.bodies[reader.index()].consumer = true;
+                    if !self.cfg.bodies.0[reader.index()].consumer {
+                        self.cfg.bodies.0[reader.index()].consumer = true;
                         self.count_pipe(line);
                     }
                     Log::Pipe(reader)
@@ -1089,7 +1089,7 @@ impl Parser<'_> {
         };
         let spec = self.cfg.spec_mut(logger);
         (spec.exec, spec.digest) = (exec, digest);
-        self.cfg.bodies[logger.index()] = Body {
+        self.cfg.bodies.0[logger.index()] = Body {
             consumer: true,
             ..Body::EMPTY
         };
@@ -1133,7 +1133,7 @@ impl Parser<'_> {
                 format_args!("main: -- CMD is the main service"),
             );
         }
-        self.cfg.bodies[id.index()] = Body {
+        self.cfg.bodies.0[id.index()] = Body {
             start: end as u32,
             end: end as u32,
             ..Body::EMPTY

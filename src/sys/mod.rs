@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod clock;
+pub mod cold;
 pub mod fs;
 pub mod init;
 pub mod listen;

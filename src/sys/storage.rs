@@ -8,15 +8,19 @@ use vigild::config::{Config, Errors};
 use vigild::engine::Supervisor;
 use vigild::limits::{CONFIG_BYTES, READY_MAX, RING_BYTES};
 
-/// All of vigild's large state.
+/// All of vigild's large state, in this order (`repr(C)`), each table on
+/// pages of its own: the start of a table is used first, and a page shared
+/// by the end of one table and the start of the next would be made
+/// resident by whichever is used.
+#[repr(C)]
 pub struct Storage {
     /// The configuration in force and the one a reload parses into; they
     /// trade places when a reload succeeds.
     pub configs: [Config; 2],
     /// The supervisor's table.
-    pub supervisor: Supervisor,
+    pub supervisor: Paged<Supervisor>,
     /// The configuration file's text while it is parsed.
-    pub text: PageAligned,
+    pub text: Paged<[u8; CONFIG_BYTES]>,
     /// The errors of the last parse.
     pub errors: Errors,
     /// The `STATUS=` texts of the readiness channels.
@@ -29,8 +33,8 @@ pub struct Storage {
 
 static mut STORAGE: Storage = Storage {
     configs: [Config::new(), Config::new()],
-    supervisor: Supervisor::new(),
-    text: PageAligned([0; CONFIG_BYTES]),
+    supervisor: Paged(Supervisor::new()),
+    text: Paged([0; CONFIG_BYTES]),
     errors: Errors::new(),
     status_texts: [StatusText::EMPTY; READY_MAX],
     notice: [0; NOTICE_MAX],
@@ -51,10 +55,10 @@ pub fn take() -> Option<&'static mut Storage> {
     Some(unsafe { &mut *storage })
 }
 
-/// The configuration text buffer, on page boundaries so that `release`
-/// can give back every page the text touched, the last one included.
+/// A table on page boundaries (so that `release` can also give back every
+/// page the configuration text touched, the last one included).
 #[repr(C, align(4096))]
-pub struct PageAligned(pub [u8; CONFIG_BYTES]);
+pub struct Paged<T>(pub T);
 
 /// Give the pages of `buf[..used]` back to the system
 /// (`madvise(MADV_DONTNEED)`): every page that lies wholly in `buf`, the

@@ -397,6 +397,8 @@ pub struct Opts {
     /// Run vigild under this command (`unshare --fork --pid ...`): the
     /// wrapper's child is vigild.
     pub wrapper: Vec<String>,
+    /// Another build of vigild (the static musl one) instead of this one's.
+    pub binary: Option<PathBuf>,
 }
 
 /// A running vigild and its temporary directory.
@@ -439,13 +441,14 @@ impl Daemon {
             Some(r) if r.starts_with('/') => PathBuf::from(r),
             _ => dir.join("run"),
         };
+        let binary = opts.binary.as_deref().unwrap_or(Path::new(vigild_bin()));
         let mut cmd = match opts.wrapper.split_first() {
             Some((program, args)) => {
                 let mut cmd = Command::new(program);
-                cmd.args(args).arg(vigild_bin());
+                cmd.args(args).arg(binary);
                 cmd
             }
-            None => Command::new(vigild_bin()),
+            None => Command::new(binary),
         };
         cmd.arg("-f").arg("-c").arg(&conf_path).arg("-r");
         match &opts.run_arg {
