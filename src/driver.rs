@@ -115,9 +115,11 @@ pub struct Driver {
     pub spawned: bool,
     /// A `STATUS=` text changed since the status file was written.
     pub texts_changed: bool,
-    /// Cold code ran (start-up, a reload, control lines): give its pages
-    /// back before the loop sleeps (`sys::cold`).
+    /// Cold code ran (start-up, a reload, control lines and answers,
+    /// SIGUSR1): give its pages back before the loop sleeps (`sys::cold`).
     pub cold_due: bool,
+    /// A shutdown has mapped the cold code back.
+    pub cold_mapped_back: bool,
     /// When it will be rewritten.
     pub status_due: Option<Instant>,
     /// When it was last written.
@@ -466,6 +468,8 @@ impl Driver {
             }
             if answers {
                 self.replies.flush(self.configs.active());
+                // Answers are cold code (link/layout.ld).
+                self.cold_due = true;
             }
             self.tell_ready();
             if self.verdict.is_some() {
@@ -478,8 +482,16 @@ impl Driver {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            // Start-up is over once the daemon's verdict is given.
-            if self.cold_due && self.verdict.is_none() {
+            // A shutdown runs cold code to its end: it is mapped back while
+            // every service still runs (`sys::cold::map_back`). Otherwise
+            // cold code that ran is given back once start-up is over (the
+            // daemon's verdict given).
+            if self.sv.is_halting() {
+                if !self.cold_mapped_back {
+                    crate::sys::cold::map_back();
+                    self.cold_mapped_back = true;
+                }
+            } else if self.cold_due && self.verdict.is_none() {
                 crate::sys::cold::release();
                 self.cold_due = false;
             }
@@ -745,6 +757,7 @@ impl Driver {
             libc::SIGUSR2 => {}
             libc::SIGUSR1 => {
                 say!("got SIGUSR1, restarting every running service");
+                self.cold_due = true; // commands are cold code
                 let (sv, mut fx) = self.parts();
                 let cfg = fx.cfg;
                 for id in cfg.ids() {

@@ -375,6 +375,7 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         spawned: false,
         texts_changed: false,
         cold_due: true,
+        cold_mapped_back: false,
         status_due: None,
         status_written: vigild::time::Instant::from_ms(0),
         status_failed: false,

@@ -17,6 +17,7 @@ use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 const PAGE: u64 = 4096;
 
@@ -113,10 +114,20 @@ fn cold_code_is_given_back_and_still_runs() {
     }
     wait_given_back(&d, cold, "start-up");
 
-    // Control lines run cold code (the parser of lines, the answers).
+    // Control lines run cold code (the parser of lines, the answers), and
+    // so do answers given turns later ("stopped a", once a has exited).
     assert_eq!(d.request("stop a"), ["stopping a", "stopped a"]);
+    wait_given_back(&d, cold, "a stop and its answer");
     assert_eq!(d.request("start a"), ["starting a", "up a"]);
-    wait_given_back(&d, cold, "a control line");
+    wait_given_back(&d, cold, "a start and its answer");
+
+    // SIGUSR1 restarts every service through the commands' code.
+    let pid = d.wait_up("c").pid();
+    kill(d.vigild_pid(), libc::SIGUSR1);
+    d.wait_svc("c", "restarted by SIGUSR1", |s| {
+        s.state() == "up" && s.pid() != pid
+    });
+    wait_given_back(&d, cold, "SIGUSR1");
 
     // A reload runs the configuration parser again.
     fs::write(&d.conf, services(&["a", "b", "c", "d", "e", "extra"])).unwrap();
@@ -129,4 +140,42 @@ fn cold_code_is_given_back_and_still_runs() {
     kill(pid, libc::SIGKILL);
     d.wait_svc("b", "restarted", |s| s.state() == "up" && s.pid() != pid);
     assert!(mapped(d.vigild_pid(), cold).is_empty());
+}
+
+#[test]
+#[ignore = "needs the static musl build: run by .ci/run"]
+fn a_shutdown_maps_the_cold_code_back_before_stopping_services() {
+    let binary = static_vigild();
+    let cold = cold_pages(&binary);
+    let opts = Opts {
+        binary: Some(binary),
+        ..Opts::default()
+    };
+    // A service that ignores TERM keeps the shutdown going for a while.
+    let conf = "[stubborn]\n\
+                exec = /bin/sh -c \"trap '' TERM; touch @DIR@/trapped; while :; do /bin/sleep 0.05; done\"\n\
+                stop_timeout = 5s\n";
+    let d = Daemon::start_with("cold-shutdown", conf, opts);
+    d.wait_up("stubborn");
+    d.wait_for("the service ignores TERM", || {
+        d.dir.join("trapped").exists().then_some(())
+    });
+    wait_given_back(&d, cold, "start-up");
+    d.send("shutdown");
+    d.wait_svc("stubborn", "stopping", |s| s.state() == "stopping");
+    let pid = d.vigild_pid();
+    let pages = (cold.1 - cold.0) / PAGE;
+    // Well before stop_timeout ends the shutdown.
+    let limit = Duration::from_secs(2);
+    let all = poll_until(limit, || {
+        (mapped(pid, cold).len() as u64 == pages).then_some(())
+    });
+    if all.is_none() {
+        d.fail(&format!(
+            "during the shutdown {} of {pages} cold pages are mapped",
+            mapped(pid, cold).len()
+        ));
+    }
+    // The service still runs: the code was mapped back before it stopped.
+    assert_eq!(d.svc("stubborn").unwrap().state(), "stopping");
 }

@@ -20,34 +20,50 @@ unsafe extern "C" {
 /// caller's frame.
 pub fn release() {
     release_dead_stack();
+    let _ = cold_code(rustix::mm::Advice::LinuxDontNeed);
+}
+
+/// Map the cold code back (when a shutdown begins): the shutdown runs it,
+/// PID 1's power-down too, and by then a stopped service may have provided
+/// the file system vigild's binary is read from. Kernels before 5.14 have
+/// no MADV_POPULATE_READ: they read it into the page cache instead.
+pub fn map_back() {
+    if cold_code(rustix::mm::Advice::LinuxPopulateRead).is_err() {
+        let _ = cold_code(rustix::mm::Advice::WillNeed);
+    }
+}
+
+/// madvise(2) over the pages of the cold code; nothing without the layout.
+fn cold_code(advice: rustix::mm::Advice) -> Result<(), super::Errno> {
     #[cfg(cold_text)]
     {
-        // With larger pages (some aarch64 kernels) the call fails on the
-        // unaligned start and changes nothing.
+        // Where pages are larger than 4 KiB (some aarch64 kernels) the
+        // range may be unaligned (the call then fails and changes nothing)
+        // or rounded outward by the kernel to pages that hold .init and
+        // .fini too, which is harmless: see the next comment.
         const PAGE: usize = 4096;
         let start = (&raw const __vigild_cold_start) as usize;
         let end = (&raw const __vigild_cold_end) as usize;
         // Inward at the start, where hot code ends on the same page;
         // outward at the end, where only .init and .fini (run at start and
-        // exit) follow before the read-only segment ends: every page of
-        // the range holds cold code, so it lies in the code mapping.
+        // exit) follow before the read-only segment ends (link/layout.ld
+        // checks it): every page of the range holds cold code, so it lies
+        // in the code mapping.
         let first = start.next_multiple_of(PAGE);
         let last = end.next_multiple_of(PAGE);
         if last > first {
             // SAFETY: [first, last) is part of vigild's own code mapping,
             // private and file-backed, never written: MADV_DONTNEED only
             // drops the page table entries, and the next use of a page
-            // maps the same bytes of the file again. No code of the range
-            // runs during the call.
-            let _ = unsafe {
-                rustix::mm::madvise(
-                    first as *mut core::ffi::c_void,
-                    last - first,
-                    rustix::mm::Advice::LinuxDontNeed,
-                )
+            // maps the same bytes of the file again; the others only read
+            // the file. No code of the range runs during the call.
+            return unsafe {
+                rustix::mm::madvise(first as *mut core::ffi::c_void, last - first, advice)
             };
         }
     }
+    let _ = advice;
+    Ok(())
 }
 
 /// How far below the caller's frame the stack is given back: more than
