@@ -8,6 +8,8 @@
 //! a page is mapped again, with the same bytes, only if its code runs.
 //! Builds without the script (the tests' host build) have nothing to give.
 
+use super::PAGE;
+
 #[cfg(cold_text)]
 unsafe extern "C" {
     /// The first byte of the cold code (defined by `link/layout.ld`).
@@ -37,11 +39,9 @@ pub fn map_back() {
 fn cold_code(advice: rustix::mm::Advice) -> Result<(), super::Errno> {
     #[cfg(cold_text)]
     {
-        // Where pages are larger than 4 KiB (some aarch64 kernels) the
-        // range may be unaligned (the call then fails and changes nothing)
-        // or rounded outward by the kernel to pages that hold .init and
-        // .fini too, which is harmless: see the next comment.
-        const PAGE: usize = 4096;
+        // Where pages are larger than `PAGE` the kernel may also round the
+        // range outward to pages that hold .init and .fini, which is
+        // harmless: see the next comment.
         let start = (&raw const __vigild_cold_start) as usize;
         let end = (&raw const __vigild_cold_end) as usize;
         // Inward at the start, where hot code ends on the same page;
@@ -77,7 +77,6 @@ const DEAD_STACK: usize = 256 * 1024;
 /// that runs later gets fresh zero pages.
 #[inline(never)]
 fn release_dead_stack() {
-    const PAGE: usize = 4096;
     let marker = 0u8;
     // This frame's page and the one below (the system call's frames) stay.
     let top = ((&raw const marker) as usize / PAGE - 1) * PAGE;

@@ -21,6 +21,11 @@ mod tests;
 
 pub use rustix::io::Errno;
 
+/// The page size vigild gives memory back by (`madvise`). Where the kernel's
+/// pages are larger (some aarch64 kernels), a call on a range that is not
+/// aligned to them fails and changes nothing.
+pub const PAGE: usize = 4096;
+
 /// Unwinding is off (`panic = "abort"`), but the precompiled `core` of an
 /// unoptimised build still names the personality routine; this never runs.
 // SAFETY: the symbol is unique in the binary and is never called.

@@ -2,6 +2,7 @@
 //! start"). They are zero bytes, so they cost nothing in the file and only
 //! the pages really used count in memory.
 
+use super::PAGE;
 use crate::readiness::{NOTICE_MAX, StatusText};
 use core::sync::atomic::{AtomicBool, Ordering};
 use vigild::config::{Config, Errors};
@@ -80,7 +81,6 @@ pub fn release_scratch(cfg: &mut vigild::config::Config) {
 /// (that memory must be ours to change, and all zero bytes must be a valid
 /// state of it).
 fn release_pages(start: *mut u8, len: usize, used: usize) {
-    const PAGE: usize = 4096;
     let start = start as usize;
     let first = start.next_multiple_of(PAGE);
     let end = (start + used.min(len))
