@@ -90,6 +90,17 @@ fn wait_given_back(d: &Daemon, cold: (u64, u64), after: &str) {
     }
 }
 
+/// The static build started on `conf`, and its cold pages.
+fn start_static(tag: &str, conf: &str) -> (Daemon, (u64, u64)) {
+    let binary = static_vigild();
+    let cold = cold_pages(&binary);
+    let opts = Opts {
+        binary: Some(binary),
+        ..Opts::default()
+    };
+    (Daemon::start_with(tag, conf, opts), cold)
+}
+
 fn services(names: &[&str]) -> String {
     let mut conf = String::new();
     for name in names {
@@ -101,14 +112,8 @@ fn services(names: &[&str]) -> String {
 #[test]
 #[ignore = "needs the static musl build: run by .ci/run"]
 fn cold_code_is_given_back_and_still_runs() {
-    let binary = static_vigild();
-    let cold = cold_pages(&binary);
-    let opts = Opts {
-        binary: Some(binary),
-        ..Opts::default()
-    };
     let names = ["a", "b", "c", "d", "e"];
-    let d = Daemon::start_with("cold", &services(&names), opts);
+    let (d, cold) = start_static("cold", &services(&names));
     for name in names {
         d.wait_up(name);
     }
@@ -145,17 +150,11 @@ fn cold_code_is_given_back_and_still_runs() {
 #[test]
 #[ignore = "needs the static musl build: run by .ci/run"]
 fn a_shutdown_maps_the_cold_code_back_before_stopping_services() {
-    let binary = static_vigild();
-    let cold = cold_pages(&binary);
-    let opts = Opts {
-        binary: Some(binary),
-        ..Opts::default()
-    };
     // A service that ignores TERM keeps the shutdown going for a while.
     let conf = "[stubborn]\n\
                 exec = /bin/sh -c \"trap '' TERM; touch @DIR@/trapped; while :; do /bin/sleep 0.05; done\"\n\
                 stop_timeout = 5s\n";
-    let d = Daemon::start_with("cold-shutdown", conf, opts);
+    let (d, cold) = start_static("cold-shutdown", conf);
     d.wait_up("stubborn");
     d.wait_for("the service ignores TERM", || {
         d.dir.join("trapped").exists().then_some(())
