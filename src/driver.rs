@@ -115,8 +115,9 @@ pub struct Driver {
     pub spawned: bool,
     /// A `STATUS=` text changed since the status file was written.
     pub texts_changed: bool,
-    /// Cold code ran (start-up, a reload, control lines and answers,
-    /// SIGUSR1): give its pages back before the loop sleeps (`sys::cold`).
+    /// Cold code ran (start-up, control lines and answers, signals other
+    /// than SIGCHLD): give its pages back before the loop sleeps
+    /// (`sys::cold`).
     pub cold_due: bool,
     /// A shutdown has mapped the cold code back.
     pub cold_mapped_back: bool,
@@ -740,6 +741,9 @@ impl Driver {
             Meaning::Halt(action) => return self.halt_with(action),
             Meaning::Usual => {}
         }
+        // Every other signal but SIGCHLD runs cold code (a reload, commands,
+        // a shutdown: link/layout.ld).
+        self.cold_due |= sig != libc::SIGCHLD;
         match sig {
             libc::SIGHUP => {
                 self.reload(now, None);
@@ -757,7 +761,6 @@ impl Driver {
             libc::SIGUSR2 => {}
             libc::SIGUSR1 => {
                 say!("got SIGUSR1, restarting every running service");
-                self.cold_due = true; // commands are cold code
                 let (sv, mut fx) = self.parts();
                 let cfg = fx.cfg;
                 for id in cfg.ids() {
@@ -1106,7 +1109,6 @@ impl Driver {
 
     /// Re-read the configuration; adopt it only if it has no error.
     fn reload(&mut self, now: Instant, reply: Option<BorrowedFd<'_>>) {
-        self.cold_due = true;
         if self.sv.is_halting() {
             if let Some(fd) = reply {
                 send(fd, format_args!("in-shutdown vigild"));

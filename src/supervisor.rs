@@ -221,7 +221,8 @@ fn serve(args: Args, pid1: bool) -> c_int {
 }
 
 /// Everything before the loop: options, the configuration, the run
-/// directory, signals, sockets and pipes. Not inlined: its code is cold
+/// directory, signals, sockets and pipes. `Err` is the exit code of a
+/// vigild that does not run the loop (0 after `-t`). Not inlined: its code is cold
 /// (link/layout.ld), and its frame, large and deep, is dead once the loop
 /// runs, so the loop's pages of stack are the only ones that stay.
 #[inline(never)]

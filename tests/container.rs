@@ -27,6 +27,23 @@ enum Place {
     Namespace,
 }
 
+/// Two `#[test]`s of `case`: as a child of the test, and (ignored: root,
+/// run by .ci/run) as PID 1 of a new PID namespace.
+macro_rules! in_both_places {
+    ($case:ident, $as_child:ident, $as_pid1:ident) => {
+        #[test]
+        fn $as_child() {
+            $case(Place::Child);
+        }
+
+        #[test]
+        #[ignore = "needs root: run by .ci/run"]
+        fn $as_pid1() {
+            $case(Place::Namespace);
+        }
+    };
+}
+
 const NAMESPACE: [&str; 5] = ["unshare", "--fork", "--pid", "--mount-proc", "--kill-child"];
 
 /// The command vigild runs under.
@@ -97,16 +114,11 @@ fn exit_status_is_mains(place: Place) {
     d.wait_stderr("spawn-failed:ENOENT");
 }
 
-#[test]
-fn exit_status_is_mains_as_a_child() {
-    exit_status_is_mains(Place::Child);
-}
-
-#[test]
-#[ignore = "needs root: run by .ci/run"]
-fn exit_status_is_mains_as_pid1() {
-    exit_status_is_mains(Place::Namespace);
-}
+in_both_places!(
+    exit_status_is_mains,
+    exit_status_is_mains_as_a_child,
+    exit_status_is_mains_as_pid1
+);
 
 /// INT, TERM, HUP, QUIT, USR1 and USR2 go to main's whole process group
 /// (a child of main in its group sees them too); main's exit code follows.
@@ -164,16 +176,11 @@ fn signals_are_forwarded(place: Place) {
     );
 }
 
-#[test]
-fn signals_are_forwarded_as_a_child() {
-    signals_are_forwarded(Place::Child);
-}
-
-#[test]
-#[ignore = "needs root: run by .ci/run"]
-fn signals_are_forwarded_as_pid1() {
-    signals_are_forwarded(Place::Namespace);
-}
+in_both_places!(
+    signals_are_forwarded,
+    signals_are_forwarded_as_a_child,
+    signals_are_forwarded_as_pid1
+);
 
 /// 50 orphans are adopted by vigild (PID 1, or the subreaper) and reaped:
 /// no zombie is left. Main counts them from /proc (its parent is vigild).
@@ -202,16 +209,11 @@ fn orphans_are_reaped(place: Place) {
     assert_eq!(wait_file(&d, "zombies").trim(), "0", "zombies left");
 }
 
-#[test]
-fn orphans_are_reaped_as_a_child() {
-    orphans_are_reaped(Place::Child);
-}
-
-#[test]
-#[ignore = "needs root: run by .ci/run"]
-fn orphans_are_reaped_as_pid1() {
-    orphans_are_reaped(Place::Namespace);
-}
+in_both_places!(
+    orphans_are_reaped,
+    orphans_are_reaped_as_a_child,
+    orphans_are_reaped_as_pid1
+);
 
 /// Sidecars of the configuration start first and are stopped when main
 /// ends, with `-- CMD` and with `main = NAME`; vigild exits with main's
@@ -245,16 +247,11 @@ exec = /bin/sh -c "trap 'echo stopped > @DIR@/side; exit 0' TERM; echo > @DIR@/s
     assert_eq!(wait_file(&d, "side"), "stopped\n");
 }
 
-#[test]
-fn sidecars_stop_when_main_ends_as_a_child() {
-    sidecars_stop_when_main_ends(Place::Child);
-}
-
-#[test]
-#[ignore = "needs root: run by .ci/run"]
-fn sidecars_stop_when_main_ends_as_pid1() {
-    sidecars_stop_when_main_ends(Place::Namespace);
-}
+in_both_places!(
+    sidecars_stop_when_main_ends,
+    sidecars_stop_when_main_ends_as_a_child,
+    sidecars_stop_when_main_ends_as_pid1
+);
 
 /// A main service stopped by a request while it waits in backoff (no
 /// child exits then) ends vigild all the same.
