@@ -238,9 +238,11 @@ exec = /bin/sh -c "trap 'echo stopped > @DIR@/side; exit 0' TERM; echo > @DIR@/s
     );
     assert!(ended < stopped, "{log}");
 
+    // main waits for the sidecar's trap, as above: a TERM before it would
+    // end the sidecar without its word.
     let named = format!(
         "[vigild]\nmain = app\n{sidecar}\n[app]\nafter = side\nrestart = no\n\
-         exec = /bin/sh -c \"kill -USR1 $$\"\n"
+         exec = /bin/sh -c \"while [ ! -e @DIR@/side-up ]; do sleep 0.05; done; kill -USR1 $$\"\n"
     );
     let d = start(place, "cside", &named, None);
     assert_eq!(code(&d), 128 + libc::SIGUSR1);
