@@ -5,6 +5,7 @@
 use crate::event::parse_signal;
 use crate::fixed::lookup;
 use crate::limits::LINE_MAX;
+use crate::time::Instant;
 use core::fmt;
 
 /// What a line asks for.
@@ -94,6 +95,8 @@ pub enum LineError {
     ExtraWords,
     /// `reply=` without an absolute path.
     BadReply,
+    /// More than one `reply=`.
+    TwoReplies,
 }
 
 impl fmt::Display for LineError {
@@ -108,6 +111,7 @@ impl fmt::Display for LineError {
             LineError::BadSignal => "unknown signal",
             LineError::ExtraWords => "too many words",
             LineError::BadReply => "reply= needs an absolute path",
+            LineError::TwoReplies => "more than one reply=",
         })
     }
 }
@@ -128,12 +132,15 @@ pub fn parse_line(line: &[u8]) -> Line<'_> {
     let mut count = 0;
     let mut reply = None;
     let mut extra = false;
+    let mut replies = 0;
     for word in line
         .split(|&b| b == b' ' || b == b'\t')
         .filter(|w| !w.is_empty())
     {
         if let Some(path) = word.strip_prefix(b"reply=") {
-            reply = Some(path);
+            // The first is where the error goes.
+            replies += 1;
+            reply = reply.or(Some(path));
         } else if count < words.len() {
             words[count] = word;
             count += 1;
@@ -153,6 +160,8 @@ pub fn parse_line(line: &[u8]) -> Line<'_> {
         };
     } else if reply.is_some() && valid_reply.is_none() {
         Err(LineError::BadReply)
+    } else if replies > 1 {
+        Err(LineError::TwoReplies)
     } else if extra {
         Err(LineError::ExtraWords)
     } else {
@@ -201,11 +210,32 @@ pub enum Piece<'a> {
     TooLong,
 }
 
-/// Cuts the FIFO's byte stream into lines, dropping oversized ones whole.
+/// Bytes of control input read at once (the most one turn of the loop
+/// takes is `INPUT_MAX` times the driver's reads per turn).
+pub const INPUT_MAX: usize = 1024;
+
+/// How long a line may stay incomplete before it is dropped: a writer that
+/// left a line without its newline must not take the next writer's line
+/// with it.
+pub const PARTIAL_MS: u64 = 1000;
+
+/// Cuts the FIFO's byte stream into lines (SPEC §4): a line acts only when
+/// its newline arrives; an oversized one is dropped whole, up to its
+/// newline; one left incomplete for `PARTIAL_MS` is dropped. Input is read
+/// into it and cut one line at a time, so that the loop can stop after a
+/// bounded number of lines and keep the rest for its next turn.
 pub struct LineReader {
-    buf: [u8; LINE_MAX],
+    /// Read and not yet cut: `input[start..end]`.
+    input: [u8; INPUT_MAX],
+    start: usize,
+    end: usize,
+    /// The line being gathered.
+    line: [u8; LINE_MAX],
     len: usize,
+    /// The line being gathered is too long: its bytes are dropped.
     discarding: bool,
+    /// When the line being gathered began (None: no line is pending).
+    since: Option<Instant>,
 }
 
 impl Default for LineReader {
@@ -218,49 +248,81 @@ impl LineReader {
     /// Empty.
     pub const fn new() -> Self {
         LineReader {
-            buf: [0; LINE_MAX],
+            input: [0; INPUT_MAX],
+            start: 0,
+            end: 0,
+            line: [0; LINE_MAX],
             len: 0,
             discarding: false,
+            since: None,
         }
     }
 
-    /// Feed bytes read from the FIFO; `each` gets every complete line.
-    pub fn feed(&mut self, mut data: &[u8], each: &mut impl FnMut(Piece<'_>)) {
-        while !data.is_empty() {
-            let newline = data.iter().position(|&b| b == b'\n');
-            let chunk = &data[..newline.unwrap_or(data.len())];
-            if !self.discarding {
-                if self.len + chunk.len() > LINE_MAX {
-                    self.discarding = true;
-                    self.len = 0;
-                } else {
-                    self.buf[self.len..self.len + chunk.len()].copy_from_slice(chunk);
+    /// Where to read more input (empty while input waits to be cut).
+    pub fn room(&mut self) -> &mut [u8] {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+        self.input.get_mut(self.end..).unwrap_or_default()
+    }
+
+    /// `n` bytes were read into `room()`.
+    pub fn filled(&mut self, n: usize) {
+        self.end = (self.end + n).min(INPUT_MAX);
+    }
+
+    /// True while read input waits to be cut.
+    pub fn has_input(&self) -> bool {
+        self.start < self.end
+    }
+
+    /// The next complete line (copied into `out`), or an oversized one
+    /// dropped; `None` once the input read so far is used up (a line may
+    /// be pending without its newline).
+    pub fn next<'b>(&mut self, now: Instant, out: &'b mut [u8; LINE_MAX]) -> Option<Piece<'b>> {
+        let input = self.input.get(self.start..self.end).unwrap_or_default();
+        if input.is_empty() {
+            return None;
+        }
+        self.since.get_or_insert(now);
+        let newline = input.iter().position(|&b| b == b'\n');
+        let chunk = input
+            .get(..newline.unwrap_or(input.len()))
+            .unwrap_or_default();
+        if !self.discarding {
+            match self.line.get_mut(self.len..self.len + chunk.len()) {
+                Some(dst) => {
+                    dst.copy_from_slice(chunk);
                     self.len += chunk.len();
                 }
+                None => (self.discarding, self.len) = (true, 0),
             }
-            let Some(nl) = newline else { return };
-            self.complete(each);
-            data = &data[nl + 1..];
         }
+        self.start += chunk.len();
+        newline?;
+        self.start += 1;
+        self.since = None;
+        let len = core::mem::take(&mut self.len);
+        if core::mem::take(&mut self.discarding) {
+            return Some(Piece::TooLong);
+        }
+        let line = out.get_mut(..len)?;
+        line.copy_from_slice(self.line.get(..len)?);
+        Some(Piece::Line(line))
     }
 
-    /// The FIFO is empty for now. Each writer's line is one `write(2)` of at
-    /// most `PIPE_BUF` bytes, which arrives whole, so a pending line without
-    /// its newline (`printf 'reload' > control`) is complete too. An
-    /// oversized line is different: a write above `PIPE_BUF` may arrive in
-    /// pieces, so it is dropped up to its newline, whatever comes between.
-    pub fn end_of_burst(&mut self, each: &mut impl FnMut(Piece<'_>)) {
-        if self.len > 0 && !self.discarding {
-            self.complete(each);
-        }
+    /// When the pending line will have been incomplete for `PARTIAL_MS`.
+    pub fn deadline(&self) -> Option<Instant> {
+        Some(self.since?.plus_ms(PARTIAL_MS))
     }
 
-    fn complete(&mut self, each: &mut impl FnMut(Piece<'_>)) {
-        match self.discarding {
-            true => each(Piece::TooLong),
-            false => each(Piece::Line(&self.buf[..self.len])),
+    /// Drop the pending line if it has been incomplete for `PARTIAL_MS`;
+    /// true if one was (worth one warning).
+    pub fn expire(&mut self, now: Instant) -> bool {
+        let stale = self.deadline().is_some_and(|at| at <= now) && !self.has_input();
+        if stale {
+            (self.len, self.discarding, self.since) = (0, false, None);
         }
-        self.len = 0;
-        self.discarding = false;
+        stale
     }
 }

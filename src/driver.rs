@@ -25,7 +25,7 @@ use vigild::engine::{Admit, Answer, Command, Effects, Peer, Slot, State, Supervi
 use vigild::event::{ErrnoName, ExitStatus, Pid};
 use vigild::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter};
 use vigild::ip::IpText;
-use vigild::limits::{LISTENERS_MAX, MONITORS_MAX, PIPES_MAX, READY_MAX, REPLIES_MAX};
+use vigild::limits::{LINE_MAX, LISTENERS_MAX, MONITORS_MAX, PIPES_MAX, READY_MAX, REPLIES_MAX};
 use vigild::notify::{Notice, notices};
 use vigild::status::{Counters, write_line};
 use vigild::time::Instant;
@@ -52,6 +52,11 @@ const ACCEPT_BATCH: usize = 16;
 
 /// Reads from one ring's pipe per loop turn.
 const RING_READS_PER_TURN: usize = 4;
+
+/// Control lines acted on per loop turn, and reads of the FIFO
+/// (`control::INPUT_MAX` bytes each: 16 KiB).
+const LINES_PER_TURN: usize = 64;
+const READS_PER_TURN: usize = 16;
 
 /// Datagrams read from one notify socket per loop turn.
 const NOTICES_PER_TURN: usize = 16;
@@ -81,6 +86,8 @@ pub struct Driver {
     pub start_failed: bool,
     /// The run directory's lock, held while vigild runs.
     pub _lock: OwnedFd,
+    /// Container mode's own run directory, removed at exit.
+    pub private_run_dir: Option<ArrayStr<{ crate::supervisor::PRIVATE_MAX }>>,
     /// The run directory.
     pub dir: OwnedFd,
     /// Read end of the control FIFO.
@@ -96,7 +103,7 @@ pub struct Driver {
     /// Open reply FIFOs.
     pub replies: Replies,
     /// Control input cut into lines.
-    pub lines: LineReader,
+    pub lines: &'static mut LineReader,
     /// The listening sockets.
     pub listeners: Listeners,
     /// The log pipes.
@@ -479,10 +486,16 @@ impl Driver {
             if halted {
                 break;
             }
-            let deadline = match (deadline, self.status_due) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
+            // Control input left for this turn, or a line without its
+            // newline that will be dropped.
+            let control_due = match self.lines.has_input() {
+                true => Some(now),
+                false => self.lines.deadline(),
             };
+            let deadline = [deadline, self.status_due, control_due]
+                .into_iter()
+                .flatten()
+                .min();
             // A shutdown runs cold code to its end: it is mapped back while
             // every service still runs (`sys::cold::map_back`). Otherwise
             // cold code that ran is given back once start-up is over (the
@@ -521,9 +534,10 @@ impl Driver {
                     self.read_ring(i.into());
                 }
             }
-            if woke.control {
+            if woke.control || self.lines.has_input() {
                 self.read_control(now);
             }
+            self.expire_control(now);
             // A reload just now renumbered the listeners: their connections
             // wait for the next turn.
             if table == self.listeners.generation {
@@ -950,26 +964,39 @@ impl Driver {
         let _ = write_all(fd, older).and_then(|()| write_all(fd, newer));
     }
 
+    /// Act on control lines: at most `LINES_PER_TURN` lines and
+    /// `READS_PER_TURN` reads of the FIFO, so that a writer that never
+    /// stops cannot delay signals, reaping, timers or the status file;
+    /// what is left waits for the next turn (which does not sleep).
     #[inline(never)] // its buffer takes stack only while it runs
     fn read_control(&mut self, now: Instant) {
-        let mut lines = core::mem::take(&mut self.lines);
-        // Lines are 512 bytes at most: a small buffer keeps the loop's
-        // stack frame (resident for good) small.
-        let mut buf = [0u8; 1024];
-        loop {
-            match rustix::io::read(&self.control, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => lines.feed(&buf[..n], &mut |piece| self.on_piece(piece, now)),
+        let mut line = [0u8; LINE_MAX];
+        let (mut lines, mut reads) = (0, 0);
+        while lines < LINES_PER_TURN {
+            if let Some(piece) = self.lines.next(now, &mut line) {
+                lines += 1;
+                self.on_piece(piece, now);
+                continue;
+            }
+            if reads == READS_PER_TURN {
+                break;
+            }
+            reads += 1;
+            match rustix::io::read(&self.control, self.lines.room()) {
+                Ok(n @ 1..) => self.lines.filled(n),
                 Err(Errno::INTR) => continue,
-                Err(_) => {
-                    lines.end_of_burst(&mut |piece| self.on_piece(piece, now));
-                    break;
-                }
+                Ok(0) | Err(_) => break,
             }
         }
-        self.lines = lines;
         // Control lines run cold code (link/layout.ld).
         self.cold_due = true;
+    }
+
+    /// A line left without its newline for a second is dropped (once).
+    fn expire_control(&mut self, now: Instant) {
+        if self.lines.expire(now) && self.control_warnings.allow(now) {
+            say!("control: error: a line without its newline for 1s was dropped");
+        }
     }
 
     fn on_piece(&mut self, piece: Piece<'_>, now: Instant) {
@@ -1145,6 +1172,7 @@ impl Driver {
                 next = self.listeners.prepare(Some(old), new, errors);
             }
         }
+        crate::supervisor::print_warnings(self.source.path, errors, |line| say!("{line}"));
         if !errors.is_empty() {
             say!("reload failed, keeping the running configuration:");
             crate::supervisor::print_errors(self.source.path, errors, |line| {

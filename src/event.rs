@@ -87,29 +87,31 @@ pub struct ErrnoName(pub u16);
 /// table of (number, name) pairs would take twice the bytes.
 const ERRNOS: &str = concat!(
     // 1 to 10
-    "EPERM ENOENT ESRCH EINTR EIO ENXIO E2BIG ENOEXEC EBADF  ",
+    "EPERM ENOENT ESRCH EINTR EIO ENXIO E2BIG ENOEXEC EBADF ECHILD ",
     // 11 to 20
-    "EAGAIN ENOMEM EACCES EFAULT  EBUSY EEXIST   ENOTDIR ",
+    "EAGAIN ENOMEM EACCES EFAULT ENOTBLK EBUSY EEXIST EXDEV ENODEV ENOTDIR ",
     // 21 to 30
-    "EISDIR EINVAL ENFILE EMFILE  ETXTBSY  ENOSPC   ",
+    "EISDIR EINVAL ENFILE EMFILE ENOTTY ETXTBSY EFBIG ENOSPC ESPIPE EROFS ",
     // 31 to 40
-    " EPIPE    ENAMETOOLONG  ENOSYS  ELOOP ",
+    "EMLINK EPIPE EDOM ERANGE EDEADLK ENAMETOOLONG ENOLCK ENOSYS ENOTEMPTY ELOOP ",
     // 41 to 50
     "          ",
     // 51 to 60
     "          ",
     // 61 to 70
-    "          ",
+    "ENODATA          ",
     // 71 to 80
-    "EPROTO          ",
+    "EPROTO   EBADMSG EOVERFLOW      ",
     // 81 to 90
-    "          ",
+    "   EILSEQ    ENOTSOCK  EMSGSIZE ",
     // 91 to 100
-    "    EOPNOTSUPP  EAFNOSUPPORT EADDRINUSE EADDRNOTAVAIL  ",
+    "  EPROTONOSUPPORT  EOPNOTSUPP  EAFNOSUPPORT EADDRINUSE EADDRNOTAVAIL ENETDOWN ",
     // 101 to 110
-    "  ECONNABORTED  ENOBUFS      ",
-    // 111 to 111
-    "ECONNREFUSED",
+    "ENETUNREACH  ECONNABORTED ECONNRESET ENOBUFS     ETIMEDOUT ",
+    // 111 to 120
+    "ECONNREFUSED  EHOSTUNREACH        ",
+    // 121 to 122
+    " EDQUOT",
 );
 
 impl fmt::Display for ErrnoName {

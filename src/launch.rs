@@ -82,11 +82,16 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
     }
     let mut envp: [*const c_char; ENV_MAX + 1] = [core::ptr::null(); ENV_MAX + 1];
     let mut n = 0;
-    let mut push = |ptr: *const c_char| {
-        if n < ENV_MAX {
-            envp[n] = ptr;
+    // Past ENV_MAX the start fails (`vigild -t` refuses a service whose
+    // entries do not fit): an entry left out silently, PATH say, would
+    // make a service fail in ways hard to trace back.
+    let mut overflow = false;
+    let mut push = |ptr: *const c_char| match envp.get_mut(n).filter(|_| n < ENV_MAX) {
+        Some(slot) => {
+            *slot = ptr;
             n += 1;
         }
+        None => overflow = true,
     };
     // What the mode sets comes first (it must not be crowded out by
     // ENV_MAX) and wins over the service's `env`, which wins over vigild's.
@@ -106,12 +111,15 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
             push(entry.as_ptr().cast());
         }
     }
-    for (ptr, entry) in args::environment() {
-        let k = key(entry);
-        let overridden = own.clone().any(|e| key(e) == k);
-        if !overridden && word_index(OWN_VARIABLES, k).is_none() {
-            push(ptr);
-        }
+    for (ptr, _) in inherited(cfg, id) {
+        push(ptr);
+    }
+    if overflow {
+        say!(
+            "{}: unable to spawn: more than {ENV_MAX} environment entries (VIGILD_ENV_MAX)",
+            Lossy(cfg.name(id))
+        );
+        return Err(libc::E2BIG as u16);
     }
     let out = launch.out.map_or([1, 2], |fd| [fd; 2]);
     let stdout = if launch.conn { launch.stdin } else { out[0] };
@@ -143,6 +151,26 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
         );
         errno
     })
+}
+
+/// The entries of vigild's environment that `id` inherits: all but what
+/// was meant for vigild and what the service's `env` sets.
+fn inherited(
+    cfg: &Config,
+    id: ServiceId,
+) -> impl Iterator<Item = (*const c_char, &'static [u8])> + '_ {
+    let own = cfg.arena.words(cfg.spec(id).env);
+    args::environment().filter(move |&(_, entry)| {
+        let k = key(entry);
+        !own.clone().any(|e| key(e) == k) && word_index(OWN_VARIABLES, k).is_none()
+    })
+}
+
+/// The environment entries `id` gets at most: its `env`, what it inherits
+/// and what vigild may add (checked against `ENV_MAX` when a
+/// configuration is loaded).
+pub fn env_entries(cfg: &Config, id: ServiceId) -> usize {
+    cfg.spec(id).env.len() + inherited(cfg, id).count() + vigild::config::MODE_ENV_MAX
 }
 
 /// The `KEY` of `KEY=VALUE` (with or without its NUL).

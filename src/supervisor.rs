@@ -18,7 +18,6 @@ use core::ffi::c_int;
 use core::fmt::Write;
 use vigild::config::parse_duration;
 use vigild::config::{Config, Errors, parse_with_main};
-use vigild::control::LineReader;
 use vigild::event::{ErrnoName, parse_u64};
 use vigild::fixed::{ArrayStr, Lossy};
 
@@ -160,6 +159,16 @@ pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Erro
             };
             errors.push(line, format_args!("unknown user or group"));
         }
+        let entries = crate::launch::env_entries(cfg, id);
+        if entries > vigild::limits::ENV_MAX {
+            errors.push(
+                spec.line,
+                format_args!(
+                    "env: {entries} environment entries with vigild's own, more than the compiled ENV_MAX = {}",
+                    vigild::limits::ENV_MAX
+                ),
+            );
+        }
     }
 }
 
@@ -175,12 +184,7 @@ pub fn in_force(cfg: &Config) {
 /// Format each error as `FILE:LINE: message` (`FILE: message` for line 0).
 pub fn print_errors(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
     for e in errors.iter() {
-        let mut line = ArrayStr::<480>::new();
-        let _ = match e.line {
-            0 => write!(line, "{}: {}", Lossy(path), e.msg),
-            n => write!(line, "{}:{n}: {}", Lossy(path), e.msg),
-        };
-        each(line.as_str());
+        each(located(path, e, "").as_str());
     }
     if errors.dropped() > 0 {
         let mut line = ArrayStr::<480>::new();
@@ -192,6 +196,23 @@ pub fn print_errors(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
         );
         each(line.as_str());
     }
+}
+
+/// Each warning as `FILE:LINE: warning: message`.
+pub fn print_warnings(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
+    for w in errors.warnings() {
+        each(located(path, w, "warning: ").as_str());
+    }
+}
+
+/// `FILE:LINE: KIND message` (`FILE: ...` for line 0).
+fn located(path: &[u8], e: &vigild::config::ParseError, kind: &str) -> ArrayStr<480> {
+    let mut line = ArrayStr::<480>::new();
+    let _ = match e.line {
+        0 => write!(line, "{}: {kind}{}", Lossy(path), e.msg),
+        n => write!(line, "{}:{n}: {kind}{}", Lossy(path), e.msg),
+    };
+    line
 }
 
 /// `vigild`: the exit code. PID 1 never exits (SPEC §8) unless in
@@ -212,12 +233,39 @@ fn serve(args: Args, pid1: bool) -> c_int {
         Err(code) => return *code,
     };
     let code = driver.run();
+    if let Some(path) = &driver.private_run_dir {
+        crate::sys::fs::remove_run_dir(
+            rustix::fd::AsFd::as_fd(&driver.dir),
+            path.as_str().as_bytes(),
+        );
+    }
     // The configuration in force decides: a reload may have added or
     // dropped `main`.
     if pid1 && driver.configs.active().main().is_none() {
         driver.power_down();
     }
     code
+}
+
+/// Longest private run directory (`$XDG_RUNTIME_DIR/vigild.PID`).
+pub const PRIVATE_MAX: usize = 96;
+
+/// Make container mode's private run directory `vigild.PID` under `/run`,
+/// else `$XDG_RUNTIME_DIR`, else `/tmp`; its path (in `buf`).
+fn private_run_dir(buf: &mut ArrayStr<PRIVATE_MAX>) -> Option<&[u8]> {
+    let pid = process::getpid() as u32;
+    let runtime = crate::sys::args::getenv(b"XDG_RUNTIME_DIR").filter(|d| d.starts_with(b"/"));
+    for parent in [Some(&b"/run"[..]), runtime, Some(b"/tmp")]
+        .into_iter()
+        .flatten()
+    {
+        *buf = ArrayStr::new();
+        let _ = write!(buf, "{}/vigild.{pid}", Lossy(parent));
+        if buf.as_str().len() < PRIVATE_MAX - 1 && open_run_dir(buf.as_str().as_bytes()).is_ok() {
+            return Some(buf.as_str().as_bytes());
+        }
+    }
+    None
 }
 
 /// Everything before the loop: options, the configuration, the run
@@ -243,6 +291,7 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
     };
     let errors = &mut st.errors;
     load(o.source, &mut st.text.0, &mut st.configs[0], errors);
+    print_warnings(o.source.path, errors, |line| say!("{line}"));
     if !errors.is_empty() {
         print_errors(o.source.path, errors, |line| say!("{line}"));
         let n = errors.count();
@@ -265,9 +314,24 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         },
         false => None,
     };
-    let run_dir = o.run_dir.unwrap_or(cfg.run_dir());
+    // Container mode off PID 1 (two `vigild -- CMD` on one host) takes a
+    // run directory of its own, unless one was named.
+    let mut private = ArrayStr::<PRIVATE_MAX>::new();
+    let run_dir = match (o.run_dir, cfg.global.run_dir.is_empty()) {
+        (Some(dir), _) => dir,
+        (None, true) if cfg.main().is_some() && !pid1 => match private_run_dir(&mut private) {
+            Some(dir) => dir,
+            None => {
+                say!(
+                    "fatal: no place for a private run directory (/run, $XDG_RUNTIME_DIR, /tmp); give one with -r"
+                );
+                return Err(1);
+            }
+        },
+        (None, _) => cfg.run_dir(),
+    };
     let failed = |what: &str, detail: &dyn core::fmt::Display| {
-        say!("fatal: {}: {what}: {detail}", Lossy(run_dir));
+        say!("fatal: run directory {}: {what}: {detail}", Lossy(run_dir));
         Err(1)
     };
     let dir = match open_run_dir(run_dir) {
@@ -298,7 +362,11 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
             );
         }
     };
-    cloexec_inherited();
+    if !cloexec_inherited() {
+        say!(
+            "warning: close_range(2) refused (Linux before 5.11, or seccomp): inherited fds marked close-on-exec one by one"
+        );
+    }
     crate::sys::signal::reset_inherited();
     let ready_fd = match o.ready_fd.map(crate::sys::fs::adopt) {
         Some(None) => return failed("-d", &"that file descriptor is not open"),
@@ -358,6 +426,7 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         verdict,
         start_failed: false,
         _lock: lock,
+        private_run_dir: (!private.as_str().is_empty()).then_some(private),
         dir,
         control,
         _control_keep: control_keep,
@@ -371,7 +440,7 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         notice: Some(&mut st.notice),
         worker_creds: None,
         replies: crate::replies::Replies::new(),
-        lines: LineReader::new(),
+        lines: &mut st.control,
         dirty: true,
         spawned: false,
         texts_changed: false,

@@ -351,3 +351,75 @@ exec = /bin/sh -c "setsid sh -c 'trap \"\" TERM; echo > @DIR@/stray-up; exec sle
         }
     }
 }
+
+/// Container mode off PID 1 takes a private run directory (`/run/vigild.PID`,
+/// else under $XDG_RUNTIME_DIR or /tmp) unless `-r` names one: two `vigild
+/// -- CMD` on one host do not collide, each answers on its own, and each
+/// removes its directory when it exits (part 7's trial: both used
+/// /run/vigild and the second was refused).
+#[test]
+fn container_mode_takes_a_private_run_dir() {
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new("private");
+    let start = || {
+        Command::new(vigild_bin())
+            .args([
+                "--",
+                "/bin/sh",
+                "-c",
+                "trap 'exit 0' TERM; sleep 1000 & wait",
+            ])
+            .env(TAG_VAR, dir.path.to_str().unwrap())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = start();
+    let mut second = start();
+    let runs: Vec<String> = [&first, &second]
+        .iter()
+        .map(|child| {
+            let pid = child.id();
+            let candidates = [
+                format!("/run/vigild.{pid}"),
+                format!(
+                    "{}/vigild.{pid}",
+                    std::env::var("XDG_RUNTIME_DIR").unwrap_or_default()
+                ),
+                format!("/tmp/vigild.{pid}"),
+            ];
+            poll_until(DEADLINE, || {
+                candidates
+                    .iter()
+                    .find(|c| std::path::Path::new(&format!("{c}/status")).exists())
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("no private run directory for vigild {pid}"))
+        })
+        .collect();
+    for run in &runs {
+        let out = run_limited({
+            let mut c = Command::new(vigild_bin());
+            c.args(["ctl", "-r", run, "status", "main"]);
+            c
+        });
+        assert_eq!(out.status.code(), Some(0), "{run}: {}", show(&out));
+        assert!(stdout(&out).starts_with("run: main:"), "{}", show(&out));
+    }
+    for child in [&mut first, &mut second] {
+        kill(child.id() as i32, libc::SIGTERM);
+        let status =
+            poll_until(DEADLINE, || child.try_wait().ok().flatten()).expect("vigild exits");
+        assert_eq!(status.code(), Some(0));
+    }
+    for run in &runs {
+        assert!(!std::path::Path::new(run).exists(), "{run} left behind");
+    }
+    let left = tagged_processes(dir.path.to_str().unwrap());
+    for &pid in &left {
+        kill(pid, libc::SIGKILL);
+    }
+    assert!(left.is_empty(), "processes left running: {left:?}");
+}

@@ -656,11 +656,25 @@ fn monitor_streams_state_changes() {
 /// itself inherited another open fd.
 #[test]
 fn services_get_only_stdio_fds() {
+    only_stdio_fds("fds", vec![]);
+}
+
+/// The same where close_range(2) is refused (a seccomp profile; kernels
+/// before 5.9 have none): vigild marks what it inherited close-on-exec one
+/// fd at a time, and says so once.
+#[test]
+fn no_fd_leaks_without_close_range() {
+    let d = only_stdio_fds("fds-seccomp", vec![libc::SYS_close_range]);
+    d.wait_stderr("close_range(2) refused");
+}
+
+fn only_stdio_fds(tag: &str, refused_syscalls: Vec<i64>) -> Daemon {
     let opts = Opts {
         dup: vec![(2, 7)],
+        refused_syscalls,
         ..Opts::default()
     };
-    let d = Daemon::start_with("fds", "[web]\nexec = /bin/sleep 1000\n", opts);
+    let d = Daemon::start_with(tag, "[web]\nexec = /bin/sleep 1000\n", opts);
     let pid = d.wait_up("web").pid();
     let vigild_fds: Vec<String> = fs::read_dir(format!("/proc/{}/fd", d.pid()))
         .unwrap()
@@ -698,6 +712,7 @@ fn services_get_only_stdio_fds() {
         fs::read_link(format!("/proc/{pid}/fd/0")).unwrap().to_str(),
         Some("/dev/null")
     );
+    d
 }
 
 /// The environment is vigild's minus its own variables plus `env`;
@@ -1758,8 +1773,8 @@ fn mode_of(path: &std::path::Path) -> u32 {
     fs::symlink_metadata(path).unwrap().mode()
 }
 
-/// The run directory is tightened to 0700, the control FIFO is a FIFO of
-/// mode 0600, the status file is there.
+/// An existing run directory keeps its mode (0755 here); the control FIFO
+/// is a FIFO of mode 0600, the status file is there.
 #[test]
 fn run_dir_and_fifo_modes() {
     let dir = TempDir::new("modes");
@@ -1767,7 +1782,7 @@ fn run_dir_and_fifo_modes() {
     fs::set_permissions(dir.join("run"), fs::Permissions::from_mode(0o755)).unwrap();
     let d = Daemon::start_in(dir, "[web]\nexec = /bin/sleep 1000\n", Opts::default());
     d.wait_up("web");
-    assert_eq!(mode_of(&d.run) & 0o7777, 0o700, "run dir mode");
+    assert_eq!(mode_of(&d.run) & 0o7777, 0o755, "run dir mode changed");
     let control = mode_of(&d.run.join("control"));
     assert_eq!(
         control & libc::S_IFMT,
@@ -1775,6 +1790,61 @@ fn run_dir_and_fifo_modes() {
         "control is not a FIFO"
     );
     assert_eq!(control & 0o7777, 0o600, "control FIFO mode");
+}
+
+/// The run directory is never chmod-ed: one that others may write to (a
+/// /tmp of mode 1777, a 0775 directory) is refused with `run directory
+/// DIR: ...` and exit 1, its mode as it was (part 7's trial: `-r /tmp`
+/// turned /tmp into 0700). A missing one is made 0700.
+#[test]
+fn run_dir_writable_by_others_is_refused_not_chmodded() {
+    let dir = TempDir::new("runmode");
+    let conf = dir.join("c.conf");
+    fs::write(&conf, fill(ONE_ONESHOT, &dir)).unwrap();
+    for mode in [0o1777, 0o775, 0o757] {
+        let run = dir.join(&format!("run{mode:o}"));
+        fs::create_dir(&run).unwrap();
+        fs::set_permissions(&run, fs::Permissions::from_mode(mode)).unwrap();
+        let out = vigild_once(&[
+            "-f",
+            "-c",
+            conf.to_str().unwrap(),
+            "-r",
+            run.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "mode {mode:o}: {}", show(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("run directory {}: ", run.display())),
+            "{}",
+            show(&out)
+        );
+        assert_eq!(
+            mode_of(&run) & 0o7777,
+            mode,
+            "the run directory was chmod-ed"
+        );
+        assert_eq!(
+            fs::read_dir(&run).unwrap().count(),
+            0,
+            "vigild wrote into it"
+        );
+    }
+    let fresh = dir.join("fresh");
+    let d = Daemon::start_with(
+        "runmode-fresh",
+        "[web]\nexec = /bin/sleep 1000\n",
+        Opts {
+            run_arg: Some(fresh.to_str().unwrap().to_string()),
+            ..Opts::default()
+        },
+    );
+    d.wait_up("web");
+    assert_eq!(
+        mode_of(&fresh) & 0o7777,
+        0o700,
+        "a new run directory is private"
+    );
 }
 
 /// After a vigild was killed (SIGKILL: no clean-up), a new one starts on
@@ -1829,4 +1899,105 @@ fn status_file_is_current_when_a_request_is_answered() {
             s.line
         );
     }
+}
+
+/// A line acts only when its newline arrives: `signal a 4` and `0\n` in a
+/// second write is signal 40, not SIGILL (part 7's trial).
+#[test]
+fn a_control_line_acts_only_when_its_newline_arrives() {
+    let d = Daemon::start("partial", "[a]\nexec = /bin/sleep 1000\nrestart = no\n");
+    let a = d.wait_up("a").pid();
+    d.send_raw(b"signal a 4");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(a), "a partial line was acted on");
+    d.send_raw(b"0\n");
+    let gone = d.wait_svc("a", "down", |s| s.state() == "down");
+    assert_eq!(gone.last(), "signal:40", "{}", gone.line);
+}
+
+/// A write without a newline, however long, is dropped after a second
+/// with one warning; the next writer's line is then read whole (part 7:
+/// a 1 MiB write without a newline swallowed the next command).
+#[test]
+fn an_endless_control_line_does_not_swallow_the_next_one() {
+    let d = Daemon::start("endless", "[a]\nexec = /bin/sleep 1000\n");
+    d.wait_up("a");
+    let path = d.run.join("control");
+    // 1 MiB does not fit the FIFO: a writer thread keeps writing until
+    // vigild has read it all.
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut f = fs::OpenOptions::new().write(true).open(path).unwrap();
+        f.write_all(&vec![b'z'; 1 << 20]).unwrap();
+    });
+    writer.join().unwrap();
+    d.wait_stderr("without its newline for 1s was dropped");
+    assert_eq!(d.request("stop a"), ["stopping a", "stopped a"]);
+}
+
+/// A writer that never stops cannot starve the loop: while `signal b CONT`
+/// lines pour in without pause, a crashing service keeps being restarted
+/// and SIGTERM ends vigild promptly (part 7's trial: 8 s of `yes 'signal
+/// b CONT' > control` delayed SIGTERM by 1.9 s and restarted nothing).
+#[test]
+fn a_control_flood_does_not_starve_the_loop() {
+    let d = Daemon::start(
+        "flood",
+        "[b]\nexec = /bin/sleep 1000\n\
+         [crash]\nexec = /bin/sh -c \"echo x >> @DIR@/runs; exit 1\"\nbackoff = 100ms 100ms\n",
+    );
+    d.wait_up("b");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let path = d.run.join("control");
+    let flag = stop.clone();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut f = fs::OpenOptions::new().write(true).open(path).unwrap();
+        let block = "signal b CONT\n".repeat(4096);
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            if f.write_all(block.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    let runs = || fs::read_to_string(d.dir.join("runs")).map_or(0, |t| t.lines().count());
+    std::thread::sleep(Duration::from_millis(500));
+    let before = runs();
+    std::thread::sleep(Duration::from_secs(2));
+    let during = runs() - before;
+    // 100 ms apart (plus a fork and exec each): near 20 in 2 s.
+    assert!(during >= 10, "{during} restarts in 2 s of a control flood");
+    let t0 = Instant::now();
+    d.signal(libc::SIGTERM);
+    d.wait_exit(DEADLINE);
+    let took = t0.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(
+        took < Duration::from_secs(2),
+        "SIGTERM took {took:?} under the flood"
+    );
+}
+
+/// An environment that does not fit a service's table (VIGILD_ENV_MAX) is
+/// refused by `vigild -t`, naming the service's line, instead of leaving
+/// entries out at spawn (part 7's trial: PATH was silently dropped).
+#[test]
+fn an_environment_that_does_not_fit_is_refused() {
+    let dir = TempDir::new("envfull");
+    let conf = dir.join("c.conf");
+    fs::write(&conf, "[a]\nexec = /bin/true\nenv = A=1\n").unwrap();
+    let mut cmd = Command::new(vigild_bin());
+    cmd.args(["-t", "-c", conf.to_str().unwrap()]);
+    for i in 0..vigild::limits::ENV_MAX {
+        cmd.env(format!("FILLER_{i}"), "x");
+    }
+    let out = run_limited(cmd);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let want = format!("{}:1: env:", conf.display());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&want),
+        "{}",
+        show(&out)
+    );
 }

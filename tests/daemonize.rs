@@ -220,6 +220,25 @@ fn log_file_takes_messages_after_the_verdict() {
     assert!(logged.is_some(), "{:?}", fs::read_to_string(&log));
 }
 
+/// `-l FILE` is never opened through a symlink (vigild runs as root; a
+/// link planted where FILE goes must not make it append to another file).
+#[test]
+fn log_file_is_not_followed_through_a_symlink() {
+    let b = Background::new("dloglink");
+    let victim = b.dir.join("victim");
+    fs::write(&victim, "untouched\n").unwrap();
+    let link = b.dir.join("vigild.log");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let (out, _) = b.start(
+        "[web]\nexec = /bin/sleep 100\n",
+        &["-l", link.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("ELOOP"), "{}", text(&out));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched\n");
+    b.assert_nothing_left();
+}
+
 /// A bad configuration: 2, every error on stderr, nothing running, and no
 /// run directory files made.
 #[test]

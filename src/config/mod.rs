@@ -9,7 +9,7 @@ mod parse;
 mod value;
 
 pub use listen::{Listen, ListenText, UNIX_PATH_MAX, parse_listen};
-pub use parse::{Errors, ParseError, parse, parse_with_main};
+pub use parse::{Errors, MODE_ENV_MAX, ParseError, parse, parse_with_main};
 pub(crate) use value::is_service_name;
 pub use value::parse_duration;
 

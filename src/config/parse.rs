@@ -11,7 +11,9 @@ use crate::event::{parse_signal, parse_u64};
 use crate::fixed::{
     ArrayStr, Lossy, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word, word_index,
 };
-use crate::limits::{ARGV_MAX, ERRORS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX};
+use crate::limits::{
+    ARGV_MAX, ENV_MAX, ERRORS_MAX, LISTENERS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX,
+};
 use crate::logger::{USAGE, parse_options, parse_size};
 
 const WORKERS_MAX_U64: u64 = WORKERS_MAX as u64;
@@ -27,12 +29,18 @@ pub struct ParseError {
 }
 
 /// Every error of one parse, in line order of discovery; past `ERRORS_MAX`
-/// they are only counted.
+/// they are only counted. Beside them, warnings: what works but is
+/// probably not meant (`vigild -t` shows them, and nothing is refused).
 pub struct Errors {
     list: [ParseError; ERRORS_MAX],
     len: usize,
     dropped: usize,
+    warnings: [ParseError; WARNINGS_MAX],
+    n_warnings: usize,
 }
+
+/// Warnings kept from one parse (more are not shown).
+const WARNINGS_MAX: usize = 16;
 
 impl Default for Errors {
     fn default() -> Self {
@@ -50,6 +58,11 @@ impl Errors {
             }; ERRORS_MAX],
             len: 0,
             dropped: 0,
+            warnings: [ParseError {
+                line: 0,
+                msg: ArrayStr::new(),
+            }; WARNINGS_MAX],
+            n_warnings: 0,
         }
     }
 
@@ -77,9 +90,25 @@ impl Errors {
     pub fn clear(&mut self) {
         // Only when needed: writing zeros over zeros would make its page
         // of `.bss` resident for nothing.
-        if self.len != 0 || self.dropped != 0 {
+        if self.len != 0 || self.dropped != 0 || self.n_warnings != 0 {
             self.len = 0;
             self.dropped = 0;
+            self.n_warnings = 0;
+        }
+    }
+
+    /// The recorded warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &ParseError> {
+        self.warnings.iter().take(self.n_warnings)
+    }
+
+    /// Record a warning (past `WARNINGS_MAX` it is not kept).
+    pub fn warn(&mut self, line: u32, msg: fmt::Arguments<'_>) {
+        if let Some(slot) = self.warnings.get_mut(self.n_warnings) {
+            let mut text = ArrayStr::new();
+            let _ = text.write_fmt(msg); // ArrayStr cuts, never fails
+            *slot = ParseError { line, msg: text };
+            self.n_warnings += 1;
         }
     }
 
@@ -117,6 +146,8 @@ pub fn parse_with_main(
         errors,
         section: Section::None,
         global_seen: 0,
+        global_line: 0,
+        listen_total: 0,
         max_services_line: 0,
         global_log: None,
         global_log_digest: 0,
@@ -129,7 +160,7 @@ pub fn parse_with_main(
         line_no += 1;
         let line_start = offset;
         offset += raw.len() + 1;
-        let line = trim(strip_comment(raw));
+        let line = strip_comment(raw).trim_ascii_start();
         if line.is_empty() {
             continue;
         }
@@ -145,7 +176,7 @@ pub fn parse_with_main(
             );
             continue;
         };
-        let (key, value) = (trim(&line[..eq]), trim(&line[eq + 1..]));
+        let (key, value) = (trim(&line[..eq]), line[eq + 1..].trim_ascii_start());
         p.key_value(line_no, key, value);
     }
     p.close_section(text.len());
@@ -172,6 +203,8 @@ struct SectionState {
     restart: Option<Restart>,
     prefix_set: bool,
     log: Option<(LogText, u32)>,
+    /// The line of `restart_window` (0: not given).
+    window_line: u32,
 }
 
 /// A `log` value as written, checked; resolved to a `Log` once every
@@ -328,10 +361,18 @@ fn count(value: &[u8]) -> Result<u32, Refused> {
     }
 }
 
-/// The shortest backoff cap and `backoff_reset`: with them, a service that
-/// crashes at once is restarted at most ten times a second, never in a spin.
-/// (The messages that name it say 100ms.)
+/// The shortest `backoff_reset` (a run this long restarts at once), and
+/// the backoff cap below which `vigild -t` warns: with them, a service that
+/// crashes at once is restarted at most ten times a second. (The messages
+/// that name it say 100ms.)
 const MIN_PAUSE_MS: u32 = 100;
+
+/// Environment entries vigild may add to a service's (an accept worker's
+/// seven connection variables, socket activation's four).
+pub const MODE_ENV_MAX: usize = 8;
+/// `env` entries one service may have: the rest of `ENV_MAX` is for
+/// vigild's own environment.
+const ENV_OWN_MAX: usize = ENV_MAX.saturating_sub(MODE_ENV_MAX);
 
 /// Keys that may repeat.
 const LIST_KEYS: &str = "env after listen";
@@ -368,6 +409,10 @@ struct Parser<'a> {
     errors: &'a mut Errors,
     section: Section,
     global_seen: u64,
+    /// The line of the `[vigild]` header (0: none yet).
+    global_line: u32,
+    /// `listen` lines of every service so far.
+    listen_total: usize,
     max_services_line: u32,
     /// The global `log`, its line, and a digest of its text.
     global_log: Option<(LogText, u32)>,
@@ -396,6 +441,7 @@ impl Parser<'_> {
             restart: None,
             prefix_set: false,
             log: None,
+            window_line: 0,
         };
         let Some(name) = header.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) else {
             self.error(line, format_args!("bad section header (expected [name])"));
@@ -404,6 +450,14 @@ impl Parser<'_> {
         };
         let name = trim(name);
         if name == b"vigild" {
+            if self.global_line != 0 {
+                let first = self.global_line;
+                self.error(
+                    line,
+                    format_args!("duplicate section [vigild] (first on line {first})"),
+                );
+            }
+            self.global_line = line;
             self.section = Section::Global;
             return;
         }
@@ -467,6 +521,15 @@ impl Parser<'_> {
         body.log = state.log.unwrap_or((LogText::Unset, 0));
         if missing_exec && state.seen & key_bit(SERVICE_KEYS, "exec") == 0 {
             self.error(line, format_args!("service has no exec"));
+        }
+        let spec = self.cfg.spec(id);
+        if spec.restart_max > 0 && spec.restart_window_ms == 0 {
+            self.error(
+                state.window_line,
+                format_args!(
+                    "restart_window: 0 with restart_max counts no failure (give a window, e.g. 60s)"
+                ),
+            );
         }
         self.section = Section::None;
     }
@@ -644,13 +707,17 @@ impl Parser<'_> {
                         "is not \"FIRST CAP\" (two durations, e.g. 100ms 30s)",
                     ));
                 };
-                if cap < MIN_PAUSE_MS {
-                    return Err(Refused::Plain(
-                        "the cap must be at least 100ms (a smaller one restarts a crashing service almost without pause)",
-                    ));
+                if first == 0 {
+                    return Err(Refused::Plain("the delays must be at least 1ms"));
                 }
                 if first > cap {
                     return Err(Refused::Plain("the first delay is longer than the cap"));
+                }
+                if cap < MIN_PAUSE_MS {
+                    self.errors.warn(
+                        line,
+                        format_args!("backoff: a cap below 100ms restarts a crashing service up to {} times a second", 1000 / cap),
+                    );
                 }
                 let spec = self.cfg.spec_mut(id);
                 (spec.backoff_first_ms, spec.backoff_cap_ms) = (first, cap);
@@ -664,7 +731,10 @@ impl Parser<'_> {
                 self.cfg.spec_mut(id).backoff_reset_ms = ms;
             }
             Key::RestartMax => self.cfg.spec_mut(id).restart_max = count(value)?,
-            Key::RestartWindow => self.cfg.spec_mut(id).restart_window_ms = duration(value)?,
+            Key::RestartWindow => {
+                st.window_line = line;
+                self.cfg.spec_mut(id).restart_window_ms = duration(value)?
+            }
             Key::StartTimeout => self.cfg.spec_mut(id).start_timeout_ms = duration(value)?,
             Key::StopTimeout => self.cfg.spec_mut(id).stop_timeout_ms = duration(value)?,
             Key::StopSignal => {
@@ -791,6 +861,7 @@ impl Parser<'_> {
         let why = match split_words(value, &mut self.cfg.arena) {
             Ok(words) => return Some(words),
             Err(SplitError::UnclosedQuote) => "unclosed double quote",
+            Err(SplitError::UnclosedSingleQuote) => "unclosed single quote",
             Err(SplitError::TrailingBackslash) => "backslash at the end",
             Err(SplitError::WordTooLong) => "word too long",
             Err(SplitError::Nul) => "NUL byte",
@@ -825,7 +896,18 @@ impl Parser<'_> {
         let global_prefix = fnv(FNV_OFFSET, self.cfg.arena.words_bytes(global.prefix));
         for id in self.cfg.ids() {
             let body = self.cfg.bodies.0[id.index()];
+            let mut entries = 0;
             let env = self.list_pass(text, body, b"env", |p, line, value| {
+                entries += 1;
+                if entries == ENV_OWN_MAX + 1 {
+                    p.error(
+                        line,
+                        format_args!("env: more than {ENV_OWN_MAX} entries (the compiled ENV_MAX less {MODE_ENV_MAX} for what vigild sets)"),
+                    );
+                }
+                if entries > ENV_OWN_MAX {
+                    return 0;
+                }
                 if !is_env_entry(value) {
                     p.refuse(line, b"env", value, "is not KEY=VALUE");
                 } else if p.cfg.arena.push(value).is_err() {
@@ -852,6 +934,16 @@ impl Parser<'_> {
                 };
                 if let Err(why) = addr {
                     p.error(line, format_args!("listen: \"{}\": {why}", Lossy(value)));
+                    return 0;
+                }
+                // Past the capacity nothing more is stored (nor compared:
+                // parsing stays linear however many lines there are).
+                p.listen_total += 1;
+                if p.listen_total > LISTENERS_MAX {
+                    p.error(
+                        line,
+                        format_args!("listen: more than {LISTENERS_MAX} sockets in all (the compiled LISTENERS_MAX)"),
+                    );
                     return 0;
                 }
                 if addr.as_ref().is_ok_and(taken) {
@@ -1154,11 +1246,12 @@ impl Parser<'_> {
         let mut count: u16 = 0;
         let lines = text[body.start as usize..body.end as usize].split(|&b| b == b'\n');
         for (line_no, raw) in (body.first_line..).zip(lines) {
-            let line = trim(strip_comment(raw));
+            let line = strip_comment(raw).trim_ascii_start();
             if let Some(eq) = line.iter().position(|&b| b == b'=')
                 && trim(&line[..eq]) == key
             {
-                count = count.saturating_add(each(self, line_no, trim(&line[eq + 1..])));
+                count =
+                    count.saturating_add(each(self, line_no, line[eq + 1..].trim_ascii_start()));
             }
         }
         self.cfg.arena.words_since(mark, count)

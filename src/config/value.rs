@@ -1,5 +1,5 @@
 //! Value syntax of SPEC §2: durations, booleans, names, paths, and `exec`
-//! splitting (whitespace, `"double quotes"`, `\` escapes, no shell).
+//! splitting (whitespace, `'single'` and `"double quotes"`, `\` escapes, no shell).
 
 use crate::event::parse_u64;
 use crate::fixed::{Arena, Words, lookup};
@@ -10,6 +10,8 @@ use crate::limits::NAME_MAX;
 pub(crate) enum SplitError {
     /// A `"` without its closing partner.
     UnclosedQuote,
+    /// A `'` without its closing partner.
+    UnclosedSingleQuote,
     /// A `\` at the very end.
     TrailingBackslash,
     /// A word longer than the scratch buffer.
@@ -54,9 +56,12 @@ pub(crate) fn parse_octal(text: &[u8], max: u32) -> Option<u16> {
     (n <= max).then_some(n as u16)
 }
 
-/// Service names: `[A-Za-z0-9_.-]{1,63}`.
+/// Service names: `[A-Za-z0-9_.-]{1,63}`, but not `.` or `..` (a name
+/// is also a file name: a cgroup, a notify socket).
 pub(crate) fn is_service_name(text: &[u8]) -> bool {
     (1..=NAME_MAX).contains(&text.len())
+        && text != b"."
+        && text != b".."
         && text
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
@@ -88,7 +93,12 @@ pub(crate) fn is_env_entry(text: &[u8]) -> bool {
         && !text.contains(&0)
 }
 
-/// Split `text` into words as `exec` does and store them in `arena`.
+/// Split `text` into words as `exec` does (SPEC §2, POSIX sh's word
+/// splitting without expansion): whitespace separates words; `'single
+/// quotes'` keep everything up to the next `'` literally; `"double
+/// quotes"` keep everything but `\"` and `\\`, which stand for `"` and
+/// `\`; a `\` outside quotes takes the next byte literally. The words
+/// are stored in `arena`.
 pub(crate) fn split_words(text: &[u8], arena: &mut Arena) -> Result<Words, SplitError> {
     let mark = arena.mark();
     let mut count: u16 = 0;
@@ -102,27 +112,39 @@ pub(crate) fn split_words(text: &[u8], arena: &mut Arena) -> Result<Words, Split
             return Ok(arena.words_since(mark, count));
         }
         let mut len = 0;
-        let mut quoted = false;
-        while i < text.len() && (quoted || !text[i].is_ascii_whitespace()) {
-            let byte = match text[i] {
-                b'"' => {
-                    quoted = !quoted;
-                    i += 1;
+        let mut quote = Quote::None;
+        while i < text.len() && (quote != Quote::None || !text[i].is_ascii_whitespace()) {
+            let (byte, next) = match (quote, text[i]) {
+                (_, 0) => return Err(SplitError::Nul),
+                (Quote::None, b'\\') => (
+                    *text.get(i + 1).ok_or(SplitError::TrailingBackslash)?,
+                    i + 2,
+                ),
+                (Quote::Double, b'\\') if matches!(text.get(i + 1), Some(b'"' | b'\\')) => {
+                    (text[i + 1], i + 2)
+                }
+                (Quote::None, b'\'') => {
+                    (quote, i) = (Quote::Single, i + 1);
                     continue;
                 }
-                b'\\' => {
-                    i += 1;
-                    *text.get(i).ok_or(SplitError::TrailingBackslash)?
+                (Quote::None, b'"') => {
+                    (quote, i) = (Quote::Double, i + 1);
+                    continue;
                 }
-                0 => return Err(SplitError::Nul),
-                b => b,
+                (Quote::Single, b'\'') | (Quote::Double, b'"') => {
+                    (quote, i) = (Quote::None, i + 1);
+                    continue;
+                }
+                (_, b) => (b, i + 1),
             };
             *word.get_mut(len).ok_or(SplitError::WordTooLong)? = byte;
             len += 1;
-            i += 1;
+            i = next;
         }
-        if quoted {
-            return Err(SplitError::UnclosedQuote);
+        match quote {
+            Quote::None => {}
+            Quote::Single => return Err(SplitError::UnclosedSingleQuote),
+            Quote::Double => return Err(SplitError::UnclosedQuote),
         }
         arena
             .push(word.get(..len).unwrap_or_default())
@@ -131,21 +153,45 @@ pub(crate) fn split_words(text: &[u8], arena: &mut Arena) -> Result<Words, Split
     }
 }
 
-/// Cut a line at its comment: `#` at the start or after whitespace, outside
-/// double quotes (so `exec = sh -c "echo #1"` keeps its argument).
+/// Inside which quotes the splitter is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    None,
+    Single,
+    Double,
+}
+
+/// Cut a line at its comment: `#` where a word would begin, outside quotes
+/// (so `exec = sh -c "echo #1"` keeps its argument), with the quoting rules
+/// of `split_words`; and the blanks before it, but not an escaped one.
 pub(crate) fn strip_comment(line: &[u8]) -> &[u8] {
-    let mut quoted = false;
+    let mut quote = Quote::None;
+    // `#` begins a comment only where a word would begin (as in sh).
+    let mut word_start = true;
+    // Just past the last byte that is not a blank separating words (an
+    // escaped or quoted blank at the end is kept).
+    let mut end = 0;
     let mut i = 0;
     while i < line.len() {
-        match line[i] {
-            b'\\' => i += 1,
-            b'"' => quoted = !quoted,
-            b'#' if !quoted && (i == 0 || line[i - 1].is_ascii_whitespace()) => return &line[..i],
+        let byte = line[i];
+        if quote == Quote::None && byte == b'#' && word_start {
+            break;
+        }
+        if quote != Quote::None || !byte.is_ascii_whitespace() {
+            end = (i + 1 + usize::from(quote == Quote::None && byte == b'\\')).min(line.len());
+        }
+        match (quote, byte) {
+            (Quote::None, b'\\') => i += 1,
+            (Quote::Double, b'\\') if matches!(line.get(i + 1), Some(b'"' | b'\\')) => i += 1,
+            (Quote::None, b'\'') => quote = Quote::Single,
+            (Quote::None, b'"') => quote = Quote::Double,
+            (Quote::Single, b'\'') | (Quote::Double, b'"') => quote = Quote::None,
             _ => {}
         }
+        word_start = quote == Quote::None && byte.is_ascii_whitespace();
         i += 1;
     }
-    line
+    &line[..end]
 }
 
 /// `text` without leading and trailing ASCII whitespace.

@@ -20,21 +20,14 @@ pub enum RunDirError {
     InUse,
 }
 
-/// `mkdir(path, 0700)` unless it exists; refuse anything but a directory of
-/// ours (no symlink); tighten it to 0700; open it.
+/// The run directory: made (mode 0700) if missing; an existing one is used
+/// only if it is a real directory (no symlink) owned by vigild's user that
+/// no one else may write to. Its mode is never changed: `-r /tmp` must not
+/// turn /tmp into a private directory.
 pub fn open_run_dir(path: &[u8]) -> Result<OwnedFd, RunDirError> {
     match mkdirat(CWD, path, Mode::from_raw_mode(0o700)) {
         Ok(()) | Err(Errno::EXIST) => {}
-        Err(e) => return Err(RunDirError::Sys("create the run directory", e)),
-    }
-    let st = statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| RunDirError::Sys("stat the run directory", e))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::Directory
-        || st.st_uid != rustix::process::geteuid().as_raw()
-    {
-        return Err(RunDirError::Foreign(
-            "the run directory exists and is not a directory owned by vigild's user",
-        ));
+        Err(e) => return Err(RunDirError::Sys("create", e)),
     }
     let dir = openat(
         CWD,
@@ -42,10 +35,30 @@ pub fn open_run_dir(path: &[u8]) -> Result<OwnedFd, RunDirError> {
         OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY,
         Mode::empty(),
     )
-    .map_err(|e| RunDirError::Sys("open the run directory", e))?;
-    fchmod(&dir, Mode::from_raw_mode(0o700))
-        .map_err(|e| RunDirError::Sys("chmod the run directory", e))?;
+    .map_err(|e| match e {
+        Errno::LOOP | Errno::NOTDIR => RunDirError::Foreign("not a directory (or a symlink)"),
+        e => RunDirError::Sys("open", e),
+    })?;
+    let st = fstat(&dir).map_err(|e| RunDirError::Sys("stat", e))?;
+    if st.st_uid != rustix::process::geteuid().as_raw() {
+        return Err(RunDirError::Foreign("not owned by vigild's user"));
+    }
+    if st.st_mode & 0o022 != 0 {
+        return Err(RunDirError::Foreign(
+            "others may write to it (make it 0700, or use another)",
+        ));
+    }
     Ok(dir)
+}
+
+/// Remove a private run directory (container mode) at exit: vigild's
+/// files in it, then the directory if nothing else is left.
+pub fn remove_run_dir(dir: BorrowedFd<'_>, path: &[u8]) {
+    for name in ["control", "status", "status.tmp", "lock"] {
+        let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+    }
+    let _ = rustix::fs::unlinkat(dir, "notify", AtFlags::REMOVEDIR);
+    let _ = rustix::fs::unlinkat(CWD, path, AtFlags::REMOVEDIR);
 }
 
 /// The control FIFO: created 0600, or reused if it is a FIFO of ours that no
@@ -320,9 +333,12 @@ pub fn write_message(line: &[u8]) {
     }
 }
 
-/// `-l FILE`: where a daemon's stdout and stderr go (appended, created 0600).
+/// `-l FILE`: where a daemon's stdout and stderr go (appended, created
+/// 0600, never through a symlink: vigild runs as root, the file's
+/// directory may not be root's alone).
 pub fn open_log_file(path: &[u8]) -> Result<OwnedFd, Errno> {
-    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC;
+    let flags =
+        OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
     openat(CWD, path, flags, Mode::from_raw_mode(0o600))
 }
 
@@ -365,17 +381,54 @@ pub fn lock_run_dir(dir: BorrowedFd<'_>) -> Result<OwnedFd, LockError> {
 }
 
 /// Mark every fd above 2 close-on-exec, so nothing vigild inherited leaks
-/// into services (close_range(CLOSE_RANGE_CLOEXEC), Linux 5.11).
-pub fn cloexec_inherited() {
+/// into services: close_range(CLOSE_RANGE_CLOEXEC) (Linux 5.11), else
+/// (an older kernel, or a seccomp profile that refuses it) each fd listed
+/// in /proc/self/fd, else each fd below the fd limit. False if
+/// close_range was refused (said once at start-up).
+pub fn cloexec_inherited() -> bool {
     // SAFETY: close_range only changes fd flags; no memory is involved.
-    unsafe {
+    let done = unsafe {
         libc::syscall(
             libc::SYS_close_range,
             3u32,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )
+    } == 0;
+    if !done && !cloexec_listed() {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .current
+            .unwrap_or(1 << 20)
+            .min(1 << 20) as i32;
+        (3..limit).for_each(set_cloexec);
+    }
+    done
+}
+
+/// Mark each fd above 2 that /proc/self/fd lists; false without /proc.
+fn cloexec_listed() -> bool {
+    let Ok(list) = openat(
+        CWD,
+        "/proc/self/fd",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return false;
     };
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
+    let mut entries = rustix::fs::RawDir::new(&list, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        if let Some(fd @ 3..=0x7fff_ffff) = vigild::event::parse_u64(entry.file_name().to_bytes()) {
+            set_cloexec(fd as i32);
+        }
+    }
+    true
+}
+
+/// Set FD_CLOEXEC on `fd` if it is open.
+fn set_cloexec(fd: i32) {
+    // SAFETY: fcntl on an integer; an fd that is not open fails with EBADF.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
 }
 
 /// Create a FIFO at `path`, mode 0600 (vigilctl's reply FIFO).

@@ -246,8 +246,10 @@ fn prepare_and_exec(plan: &Plan<'_>, path: &mut [u8; PATH_BUF]) -> c_int {
                 return err();
             }
         }
-        // Only these go to the service (every other fd of vigild is
-        // close-on-exec as well; this also covers fds vigild inherited).
+        // Only these go to the service. close_range is a second line: every
+        // other fd of vigild is close-on-exec (start-up marks the inherited
+        // ones, `fs::cloexec_inherited`), so where it fails (Linux before
+        // 5.9, a seccomp profile that refuses it) nothing leaks either.
         let close_from = match ready {
             Some((moved, target)) => {
                 if libc::dup2(moved, target) < 0 {

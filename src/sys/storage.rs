@@ -6,6 +6,7 @@ use super::PAGE;
 use crate::readiness::{NOTICE_MAX, StatusText};
 use core::sync::atomic::{AtomicBool, Ordering};
 use vigild::config::{Config, Errors};
+use vigild::control::LineReader;
 use vigild::engine::Supervisor;
 use vigild::limits::{CONFIG_BYTES, READY_MAX, RING_BYTES};
 
@@ -30,6 +31,8 @@ pub struct Storage {
     pub notice: [u8; NOTICE_MAX],
     /// The memory of every `ring:SIZE` log.
     pub rings: [u8; RING_BYTES],
+    /// Control input, cut into lines.
+    pub control: LineReader,
 }
 
 static mut STORAGE: Storage = Storage {
@@ -40,6 +43,7 @@ static mut STORAGE: Storage = Storage {
     status_texts: [StatusText::EMPTY; READY_MAX],
     notice: [0; NOTICE_MAX],
     rings: [0; RING_BYTES],
+    control: LineReader::new(),
 };
 /// True until the storage is taken (true, not false, so that it lives in
 /// `.data`, a page resident anyway, not on a page of `.bss` of its own).

@@ -31,9 +31,14 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 /// How often waits poll.
 pub const TICK: Duration = Duration::from_millis(10);
 
-/// The binary under test.
+/// The binary under test: this build's, or the one `VIGILD_TEST_BINARY`
+/// names (to run the black-box tests against another build, such as an
+/// earlier release's, and see which of them it fails).
 pub fn vigild_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_vigild")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("VIGILD_TEST_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vigild").into())
+    })
 }
 
 /// The sd_notify client of `examples/notify.rs`, built on first use (a
@@ -399,6 +404,10 @@ pub struct Opts {
     pub wrapper: Vec<String>,
     /// Another build of vigild (the static musl one) instead of this one's.
     pub binary: Option<PathBuf>,
+    /// System calls that fail with ENOSYS in vigild and everything it
+    /// starts (a seccomp filter, as a container runtime may install, or
+    /// as an old kernel behaves).
+    pub refused_syscalls: Vec<i64>,
 }
 
 /// A running vigild and its temporary directory.
@@ -466,6 +475,13 @@ impl Daemon {
             .stderr(Stdio::piped());
         for (k, v) in &opts.env {
             cmd.env(k, v);
+        }
+        if !opts.refused_syscalls.is_empty() {
+            let filter = seccomp_enosys(&opts.refused_syscalls);
+            // SAFETY: prctl between fork and exec, on memory the closure owns.
+            unsafe {
+                cmd.pre_exec(move || install_seccomp(&filter));
+            }
         }
         if !opts.dup.is_empty() {
             let dups = opts.dup.clone();
@@ -876,4 +892,63 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A seccomp filter (classic BPF) that makes each of `calls` fail with
+/// ENOSYS on this architecture and allows everything else.
+pub fn seccomp_enosys(calls: &[i64]) -> Vec<libc::sock_filter> {
+    #[cfg(target_arch = "x86_64")]
+    const ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
+    #[cfg(target_arch = "aarch64")]
+    const ARCH: u32 = 0xc000_00b7; // AUDIT_ARCH_AARCH64
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    let allow = libc::SECCOMP_RET_ALLOW;
+    let enosys = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+    // seccomp_data: nr at offset 0, arch at 4.
+    let mut f = vec![
+        stmt(load, 4),
+        jump(ARCH, 1, 0),
+        stmt(ret, allow),
+        stmt(load, 0),
+    ];
+    for &nr in calls {
+        f.push(jump(nr as u32, 0, 1));
+        f.push(stmt(ret, enosys));
+    }
+    f.push(stmt(ret, allow));
+    f
+}
+
+/// Install `filter` on the calling process (after PR_SET_NO_NEW_PRIVS).
+pub fn install_seccomp(filter: &[libc::sock_filter]) -> std::io::Result<()> {
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: prctl with a valid sock_fprog that outlives the call.
+    let ok = unsafe {
+        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+            && libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog,
+            ) == 0
+    };
+    match ok {
+        true => Ok(()),
+        false => Err(std::io::Error::last_os_error()),
+    }
 }
