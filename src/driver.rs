@@ -256,6 +256,11 @@ impl Effects for Fx<'_> {
         let (cfg, devnull) = (self.cfg, raw(self.devnull));
         let creds = launch::credentials(cfg, id)?;
         let name = Lossy(cfg.name(id));
+        if let Some(creds) = &creds
+            && cfg.is_logger(id)
+        {
+            launch::make_log_dir(cfg, id, creds);
+        }
         let channel = self.channels.open(self.dir, cfg, id).map_err(|e| {
             let errno = e.raw_os_error() as u16;
             say!(

@@ -69,6 +69,26 @@ pub fn credentials(cfg: &Config, id: ServiceId) -> Result<Option<Creds>, u16> {
     })
 }
 
+/// vigild's own logger `id` runs as another user: make its directory if
+/// missing (vigil-log, no longer root, may not be allowed to), owned by
+/// that user. A failure is said; vigil-log then says why it cannot start.
+pub fn make_log_dir(cfg: &Config, id: ServiceId, creds: &Creds) {
+    let Some(dir) = cfg.arena.words(cfg.spec(id).exec).last().map(without_nul) else {
+        return;
+    };
+    if creds.uid == rustix::process::geteuid().as_raw() {
+        return;
+    }
+    if let Err(e) = crate::sys::fs::make_log_dir(dir, creds.uid, creds.gid) {
+        say!(
+            "{}: unable to make {}: {}",
+            Lossy(cfg.name(id)),
+            Lossy(dir),
+            ErrnoName(e.raw_os_error() as u16)
+        );
+    }
+}
+
 /// Start `id` as `launch` says; the pid, or the errno (logged).
 pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u16> {
     let spec = cfg.spec(id);

@@ -118,6 +118,30 @@ pub fn tai64n(secs: u64, nanos: u32, out: &mut [u8; STAMP_MAX]) -> usize {
     STAMP_MAX
 }
 
+/// The label of the file a rotation makes: now's TAI64N, or, if the clock
+/// stepped back, one nanosecond after `newest` (the label of the newest
+/// rotated file there): names must sort in rotation order, since the
+/// oldest name is the one removed.
+pub fn rotation_label(secs: u64, nanos: u32, newest: Option<&[u8]>, out: &mut [u8; STAMP_MAX]) {
+    tai64n(secs, nanos, out);
+    let Some(newest) = newest.filter(|n| n.len() >= STAMP_MAX && *n >= &out[..]) else {
+        return;
+    };
+    let hex = |digits: &[u8]| {
+        digits.iter().try_fold(0u64, |n, &d| {
+            Some(n << 4 | u64::from(char::from(d).to_digit(16)?))
+        })
+    };
+    let (Some(tai), Some(ns)) = (hex(&newest[1..17]), hex(&newest[17..25])) else {
+        return;
+    };
+    let (tai, ns) = match ns + 1 {
+        1_000_000_000.. => (tai + 1, 0),
+        ns => (tai, ns),
+    };
+    tai64n(tai.wrapping_sub((1u64 << 62) + 10), ns as u32, out);
+}
+
 /// RFC 3339 in UTC with milliseconds: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn rfc3339(secs: u64, millis: u32, out: &mut [u8; STAMP_MAX]) -> usize {
     let (year, month, day) = civil_date(secs / 86_400);

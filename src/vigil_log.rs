@@ -20,7 +20,7 @@ use rustix::fs::{AtFlags, Mode, OFlags, RawDir, fstat, fsync, mkdir, openat, ren
 use vigild::event::ErrnoName;
 use vigild::fixed::{Lossy, copy_cut};
 use vigild::logger::{
-    Options, STAMP_MAX, USAGE, is_old_file, next_line, parse_options, stamp, tai64n,
+    Options, STAMP_MAX, USAGE, is_old_file, next_line, parse_options, rotation_label, stamp,
 };
 
 /// Input read at once (the pipe's default capacity is 64 KiB).
@@ -47,19 +47,31 @@ pub fn main(args: Args, first: usize) -> c_int {
             return 2;
         }
     };
-    let opened = make_dirs(o.dir).and_then(|()| {
+    // Everything in DIR is opened relative to it, never through a
+    // symlink: the directory may be writable by the service whose output
+    // this is, which must not make the logger write anywhere else.
+    let opened = (|| -> Result<_, OpenError> {
+        make_dirs(o.dir)?;
         let dir = openat(
             rustix::fs::CWD,
             o.dir,
-            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
+        let lock = lock(dir.as_fd())?;
         let current = open_current(dir.as_fd())?;
-        Ok((dir, current))
-    });
-    let (dir, current) = match opened {
-        Ok(pair) => pair,
-        Err(e) => {
+        Ok((dir, lock, current))
+    })();
+    let (dir, _lock, current) = match opened {
+        Ok(files) => files,
+        Err(Locked(pid)) => {
+            say!(
+                "{}: refused: another vigil-log (pid {pid}) writes there (one logger per directory)",
+                Lossy(o.dir)
+            );
+            return 1;
+        }
+        Err(Failed(e)) => {
             say!("{}: {}", Lossy(o.dir), ErrnoName(e.raw_os_error() as u16));
             return 1;
         }
@@ -240,7 +252,9 @@ impl Log<'_> {
         let _ = fsync(&self.current);
         let mut label = [0u8; STAMP_MAX];
         let (secs, nanos) = clock::wall();
-        tai64n(secs, nanos, &mut label);
+        let newest = old_files(self.dir.as_fd()).newest;
+        let newest = (newest[0] != 0).then_some(&newest[..STAMP_MAX]);
+        rotation_label(secs, nanos, newest, &mut label);
         let mut name = [0u8; STAMP_MAX + 2];
         name[..STAMP_MAX].copy_from_slice(&label);
         name[STAMP_MAX..].copy_from_slice(b".s");
@@ -266,9 +280,63 @@ impl Log<'_> {
     }
 }
 
+/// Why the directory could not be used.
+enum OpenError {
+    /// Another vigil-log holds its lock: that one's pid (0 if unknown).
+    Locked(u32),
+    Failed(Errno),
+}
+use OpenError::{Failed, Locked};
+
+impl From<Errno> for OpenError {
+    fn from(e: Errno) -> Self {
+        Failed(e)
+    }
+}
+
+/// `current`, for appending: a regular file (never a symlink, nor a FIFO
+/// that would block the logger).
 fn open_current(dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
-    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC;
-    openat(dir, c"current", flags, Mode::from_raw_mode(0o644))
+    let flags = OFlags::WRONLY
+        | OFlags::APPEND
+        | OFlags::CREATE
+        | OFlags::CLOEXEC
+        | OFlags::NOFOLLOW
+        | OFlags::NONBLOCK;
+    let fd = openat(dir, c"current", flags, Mode::from_raw_mode(0o644))?;
+    match rustix::fs::FileType::from_raw_mode(fstat(&fd)?.st_mode) {
+        rustix::fs::FileType::RegularFile => Ok(fd),
+        _ => Err(Errno::INVAL),
+    }
+}
+
+/// Take `DIR/lock` (flock, held until exit) and write our pid into it: one
+/// logger per directory.
+fn lock(dir: BorrowedFd<'_>) -> Result<OwnedFd, OpenError> {
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let fd = openat(dir, c"lock", flags, Mode::from_raw_mode(0o644))?;
+    if let Err(e) = rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        if e != Errno::WOULDBLOCK {
+            return Err(Failed(e));
+        }
+        let mut buf = [0u8; 16];
+        let n = rustix::io::read(&fd, &mut buf).unwrap_or(0);
+        let digits = buf
+            .get(..n)
+            .unwrap_or_default()
+            .split(|&b| b == b'\n')
+            .next();
+        let pid = digits.and_then(vigild::event::parse_u64).unwrap_or(0);
+        return Err(Locked(pid as u32));
+    }
+    let mut pid = vigild::fixed::ArrayStr::<16>::new();
+    let _ = core::fmt::Write::write_fmt(
+        &mut pid,
+        format_args!("{}\n", rustix::process::getpid().as_raw_nonzero()),
+    );
+    let _ = rustix::fs::ftruncate(&fd, 0);
+    let _ = rustix::io::pwrite(&fd, pid.as_str().as_bytes(), 0);
+    Ok(fd)
 }
 
 /// Create `path` and its missing parents (mode 0755).
@@ -284,30 +352,51 @@ fn make_dirs(path: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// If more than `keep` old files exist, remove the oldest one; true if one was.
-fn remove_oldest(dir: BorrowedFd<'_>, keep: u32) -> bool {
+/// The rotated files in a directory: how many, the oldest and the newest
+/// name (NUL-terminated; all zero when there is none). Their names sort in
+/// rotation order (`rotation_label`).
+struct OldFiles {
+    count: u32,
+    oldest: [u8; 28],
+    newest: [u8; 28],
+}
+
+fn old_files(dir: BorrowedFd<'_>) -> OldFiles {
+    let mut found = OldFiles {
+        count: 0,
+        oldest: [0; 28],
+        newest: [0; 28],
+    };
     let Ok(list) = openat(
         dir,
         c".",
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     ) else {
-        return false;
+        return found;
     };
     let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
     let mut entries = RawDir::new(&list, &mut buf);
-    let (mut count, mut oldest) = (0u32, [0u8; 28]);
     while let Some(Ok(entry)) = entries.next() {
         let name = entry.file_name().to_bytes();
         if is_old_file(name) {
-            count += 1;
-            if oldest[0] == 0 || name < &oldest[..27] {
-                oldest[..27].copy_from_slice(name);
+            found.count += 1;
+            if found.oldest[0] == 0 || name < &found.oldest[..27] {
+                found.oldest[..27].copy_from_slice(name);
+            }
+            if name > &found.newest[..27] {
+                found.newest[..27].copy_from_slice(name);
             }
         }
     }
-    let Ok(name) = CStr::from_bytes_until_nul(&oldest) else {
+    found
+}
+
+/// If more than `keep` old files exist, remove the oldest one; true if one was.
+fn remove_oldest(dir: BorrowedFd<'_>, keep: u32) -> bool {
+    let found = old_files(dir);
+    let Ok(name) = CStr::from_bytes_until_nul(&found.oldest) else {
         return false;
     };
-    count > keep && unlinkat(dir, name, AtFlags::empty()).is_ok()
+    found.count > keep && unlinkat(dir, name, AtFlags::empty()).is_ok()
 }

@@ -383,12 +383,8 @@ fn stopping_a_listening_service_answers_once_the_status_shows_it() {
 /// As root: accept workers run as the service's `user` (looked up once,
 /// kept for later workers, looked up again after a reload that changes it).
 #[test]
+#[ignore = "needs root: run by .ci/run"]
 fn accept_workers_run_as_the_service_user() {
-    // SAFETY: plain system call.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("note: accept_workers_run_as_the_service_user skipped: not running as root");
-        return;
-    }
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
     let uid_of = |name: &str| {
         passwd.lines().find_map(|l| {

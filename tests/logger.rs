@@ -109,3 +109,35 @@ fn old_files_are_recognised() {
     assert!(!is_old_file(b"@400000006b00b4c7075bcdzz.s"));
     assert!(!is_old_file(b"@4000.s"));
 }
+
+/// A rotated file's name follows the newest one there even when the clock
+/// stepped back, so the names sort in rotation order and the oldest name
+/// is the oldest rotation (part 7's trial: a clock step back deleted the
+/// file just rotated).
+#[test]
+fn rotation_labels_follow_the_newest_file() {
+    use vigild::logger::{STAMP_MAX, rotation_label};
+    let label = |secs, nanos, newest: Option<&str>| {
+        let mut out = [0u8; STAMP_MAX];
+        rotation_label(secs, nanos, newest.map(str::as_bytes), &mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    };
+    let now = label(1_795_288_253, 5, None);
+    assert_eq!(now, "@400000006b01ecc700000005");
+    // An older file there: now's label.
+    assert_eq!(
+        label(1_795_288_253, 5, Some("@400000006b01ecc600000000")),
+        now
+    );
+    // The clock went back an hour: just after the newest.
+    assert_eq!(
+        label(1_795_284_653, 0, Some("@400000006b01ecc700000005")),
+        "@400000006b01ecc700000006"
+    );
+    // Nanoseconds carry into seconds.
+    assert_eq!(
+        label(0, 0, Some("@400000006b01ecc73b9ac9ff")),
+        "@400000006b01ecc800000000"
+    );
+    assert!(label(0, 0, Some("@400000006b01ecc73b9ac9ff")).as_str() > "@400000006b01ecc73b9ac9ff");
+}

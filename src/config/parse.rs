@@ -205,6 +205,9 @@ struct SectionState {
     log: Option<(LogText, u32)>,
     /// The line of `restart_window` (0: not given).
     window_line: u32,
+    /// `log_user`, `log_group` and their lines.
+    log_user: (Str, u32),
+    log_group: (Str, u32),
 }
 
 /// A `log` value as written, checked; resolved to a `Log` once every
@@ -238,6 +241,10 @@ pub(super) struct Body {
     log: (LogText, u32),
     /// Some service's output goes into its stdin.
     consumer: bool,
+    /// `log_user` and `log_group` with their lines (for the logger of
+    /// `log = DIR`).
+    log_user: (Str, u32),
+    log_group: (Str, u32),
 }
 
 impl Body {
@@ -248,6 +255,8 @@ impl Body {
         prefix_set: false,
         log: (LogText::Unset, 0),
         consumer: false,
+        log_user: (Str::EMPTY, 0),
+        log_group: (Str::EMPTY, 0),
     };
 }
 
@@ -259,7 +268,8 @@ const SERVICE_KEYS: &str = concat!(
     "restart_max restart_window after ready start_timeout ",
     "stop_signal stop_timeout user group dir env umask nofile ",
     "prefix log listen listen_mode backlog max_workers ",
-    "max_per_ip drop_timeout procs_min procs_max idle_kill",
+    "max_per_ip drop_timeout procs_min procs_max idle_kill ",
+    "log_user log_group",
 );
 
 /// The keys of a service section, in the order of `SERVICE_KEYS` (a key's
@@ -298,6 +308,8 @@ enum Key {
     ProcsMin,
     ProcsMax,
     IdleKill,
+    LogUser,
+    LogGroup,
 }
 
 const _: () = assert!(word_count(SERVICE_KEYS) == KEYS.len());
@@ -311,7 +323,7 @@ const fn word_count(list: &str) -> usize {
     n
 }
 
-const KEYS: [Key; 30] = [
+const KEYS: [Key; 32] = [
     Key::Exec,
     Key::Mode,
     Key::Autostart,
@@ -342,6 +354,8 @@ const KEYS: [Key; 30] = [
     Key::ProcsMin,
     Key::ProcsMax,
     Key::IdleKill,
+    Key::LogUser,
+    Key::LogGroup,
 ];
 
 /// Why a key's value was refused: `KEY: "VALUE" why`, or `KEY: why`.
@@ -442,6 +456,8 @@ impl Parser<'_> {
             prefix_set: false,
             log: None,
             window_line: 0,
+            log_user: (Str::EMPTY, 0),
+            log_group: (Str::EMPTY, 0),
         };
         let Some(name) = header.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) else {
             self.error(line, format_args!("bad section header (expected [name])"));
@@ -519,6 +535,7 @@ impl Parser<'_> {
         body.end = end as u32;
         body.prefix_set = state.prefix_set;
         body.log = state.log.unwrap_or((LogText::Unset, 0));
+        (body.log_user, body.log_group) = (state.log_user, state.log_group);
         if missing_exec && state.seen & key_bit(SERVICE_KEYS, "exec") == 0 {
             self.error(line, format_args!("service has no exec"));
         }
@@ -751,7 +768,7 @@ impl Parser<'_> {
                     "is not none, notify or fd:N (N from 3 to 255)",
                 ))?;
             }
-            Key::User | Key::Group => {
+            Key::User | Key::Group | Key::LogUser | Key::LogGroup => {
                 if !is_account_name(value) {
                     return Err(Refused::Value("is not a user or group name"));
                 }
@@ -759,7 +776,9 @@ impl Parser<'_> {
                 let spec = self.cfg.spec_mut(id);
                 match key {
                     Key::User => (spec.user, spec.user_line) = (s, line),
-                    _ => (spec.group, spec.group_line) = (s, line),
+                    Key::Group => (spec.group, spec.group_line) = (s, line),
+                    Key::LogUser => st.log_user = (s, line),
+                    _ => st.log_group = (s, line),
                 }
             }
             Key::Dir => {
@@ -1023,8 +1042,9 @@ impl Parser<'_> {
                     format_args!("exec: more than {ARGV_MAX} words with the prefix"),
                 );
             }
-            self.resolve_log(id, body.log);
+            self.resolve_log(id, body);
         }
+        self.one_logger_per_directory();
         // A reader's stdin is a log pipe or /dev/null: a reload that changes
         // which restarts it.
         for id in self.cfg.ids() {
@@ -1074,15 +1094,26 @@ impl Parser<'_> {
 
     /// Resolve `id`'s `log` (its own, else the global one): the logger that
     /// `DIR` adds, the service of `service:NAME`, the place of a ring.
-    fn resolve_log(&mut self, id: ServiceId, own: (LogText, u32)) {
+    fn resolve_log(&mut self, id: ServiceId, body: Body) {
+        let own = body.log;
         let inherited = matches!(own.0, LogText::Unset);
+        if !matches!(own.0, LogText::Dir(_)) {
+            for (key, (_, line)) in [("log_user", body.log_user), ("log_group", body.log_group)] {
+                if line != 0 {
+                    self.error(
+                        line,
+                        format_args!("{key}: only for log = DIR (a logger of its own)"),
+                    );
+                }
+            }
+        }
         let (text, line) = match inherited {
             true => self.global_log.unwrap_or(own),
             false => own,
         };
         // One place formats the refusals (each its own `format_args!`
         // would cost the binary more).
-        match self.resolved_log(id, text, inherited, line) {
+        match self.resolved_log(id, (text, line), inherited, body) {
             Ok(Some(log)) => self.cfg.spec_mut(id).log = log,
             Ok(None) => {}
             Err(why) => self.error(line, format_args!("log: {why}")),
@@ -1092,9 +1123,9 @@ impl Parser<'_> {
     fn resolved_log(
         &mut self,
         id: ServiceId,
-        text: LogText,
+        (text, line): (LogText, u32),
         inherited: bool,
-        line: u32,
+        body: Body,
     ) -> Result<Option<Log>, &'static str> {
         let log = match text {
             LogText::Unset | LogText::Inherit => Log::Inherit,
@@ -1140,12 +1171,35 @@ impl Parser<'_> {
                     return Ok(None);
                 }
             },
-            LogText::Dir(exec) => match self.add_logger(id, exec, line) {
+            LogText::Dir(exec) => match self.add_logger(id, exec, line, body) {
                 Some(logger) => Log::Pipe(logger),
                 None => return Ok(None),
             },
         };
         Ok(Some(log))
+    }
+
+    /// Two loggers in one directory would rotate each other's files away
+    /// (vigil-log locks its directory; this says so before anything runs).
+    fn one_logger_per_directory(&mut self) {
+        let cfg = &*self.cfg;
+        let dir_of = |id: ServiceId| {
+            let dir = cfg.arena.words(cfg.spec(id).exec).last().map(without_nul)?;
+            let end = dir.iter().rposition(|&b| b != b'/').map_or(1, |i| i + 1);
+            Some(&dir[..end])
+        };
+        let loggers = || cfg.ids().filter(|&id| cfg.is_logger(id));
+        for (n, id) in loggers().enumerate() {
+            let Some(dir) = dir_of(id) else { continue };
+            if let Some(first) = loggers().take(n).find(|&o| dir_of(o) == Some(dir)) {
+                let (line, at) = (cfg.spec(id).line, cfg.spec(first).line);
+                let name = Lossy(cfg.name(first));
+                self.errors.push(
+                    line,
+                    format_args!("log: {} is the log directory of \"{name}\" (line {at}) too: one logger per directory", Lossy(dir)),
+                );
+            }
+        }
     }
 
     /// One more pipe for vigild to hold.
@@ -1162,7 +1216,15 @@ impl Parser<'_> {
     }
 
     /// Add the service `NAME/log` that runs `exec` (vigil-log) for `id`.
-    fn add_logger(&mut self, id: ServiceId, exec: Words, line: u32) -> Option<ServiceId> {
+    /// It runs as `log_user` and `log_group` if given, else as the service's
+    /// `user` and `group`: never as root for a service that is not.
+    fn add_logger(
+        &mut self,
+        id: ServiceId,
+        exec: Words,
+        line: u32,
+        body: Body,
+    ) -> Option<ServiceId> {
         let mut buf = [0u8; 72];
         let mut name = SliceWriter::new(&mut buf);
         // A service name has at most 63 bytes: both fit.
@@ -1179,8 +1241,18 @@ impl Parser<'_> {
             );
             return None;
         };
+        let of = *self.cfg.spec(id);
+        let (user, group) = match (body.log_user, body.log_group) {
+            ((_, 0), (_, 0)) => ((of.user, of.user_line), (of.group, of.group_line)),
+            ((_, 0), group) => ((of.user, of.user_line), group),
+            (user, group) => (user, group),
+        };
+        let arena = &self.cfg.arena;
+        let digest = fnv(fnv(digest, arena.get(user.0)), arena.get(group.0));
         let spec = self.cfg.spec_mut(logger);
         (spec.exec, spec.digest) = (exec, digest);
+        (spec.user, spec.user_line) = user;
+        (spec.group, spec.group_line) = group;
         self.cfg.bodies.0[logger.index()] = Body {
             consumer: true,
             ..Body::EMPTY

@@ -488,3 +488,44 @@ pub fn adopt(fd: i32) -> Option<OwnedFd> {
     // nothing else in vigild owns it.
     Some(unsafe { <OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(fd) })
 }
+
+/// Make the directory `path` of a logger that runs as `uid`:`gid` while
+/// vigild is root: missing parents as root (0755), the directory itself
+/// (0755) given to the logger's user; an existing one is left as it is.
+/// Each component is opened relative to the one before, never through a
+/// symlink that root does not own, so a user who may write somewhere on
+/// the way cannot make root create (and hand over) a directory elsewhere.
+pub fn make_log_dir(path: &[u8], uid: u32, gid: u32) -> Result<(), Errno> {
+    let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
+    let mut at = openat(CWD, "/", flags, Mode::empty())?;
+    let mut parts = path
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty())
+        .peekable();
+    while let Some(part) = parts.next() {
+        let made = match mkdirat(&at, part, Mode::from_raw_mode(0o755)) {
+            Ok(()) => true,
+            Err(Errno::EXIST) => false,
+            Err(e) => return Err(e),
+        };
+        let next = match openat(&at, part, flags | OFlags::NOFOLLOW, Mode::empty()) {
+            Err(e @ (Errno::LOOP | Errno::NOTDIR)) => {
+                let st = statat(&at, part, AtFlags::SYMLINK_NOFOLLOW)?;
+                match FileType::from_raw_mode(st.st_mode) == FileType::Symlink && st.st_uid == 0 {
+                    true => openat(&at, part, flags, Mode::empty())?,
+                    false => return Err(e),
+                }
+            }
+            opened => opened?,
+        };
+        if made && parts.peek().is_none() {
+            rustix::fs::fchown(
+                &next,
+                Some(rustix::process::Uid::from_raw(uid)),
+                Some(rustix::process::Gid::from_raw(gid)),
+            )?;
+        }
+        at = next;
+    }
+    Ok(())
+}

@@ -952,3 +952,26 @@ pub fn install_seccomp(filter: &[libc::sock_filter]) -> std::io::Result<()> {
         false => Err(std::io::Error::last_os_error()),
     }
 }
+
+/// The uid and gid of `user` in /etc/passwd.
+pub fn passwd_entry(user: &str) -> Option<(u32, u32)> {
+    let text = fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&user)).then(|| (f[2].parse().unwrap(), f[3].parse().unwrap()))
+    })
+}
+
+/// The real, effective, saved and file-system uid of `pid` (its Uid: line).
+pub fn uids(pid: i32) -> Vec<u32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .map(|ids| {
+            ids.split_whitespace()
+                .map(|id| id.parse().unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
