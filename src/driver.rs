@@ -241,7 +241,6 @@ enum Polled {
 /// The engine's hands: spawning, signalling, announcing.
 struct Fx<'a> {
     cfg: &'a Config,
-    dir: BorrowedFd<'a>,
     devnull: BorrowedFd<'a>,
     listeners: &'a Listeners,
     pipes: &'a Pipes,
@@ -261,7 +260,7 @@ impl Effects for Fx<'_> {
         {
             launch::make_log_dir(cfg, id, creds);
         }
-        let channel = self.channels.open(self.dir, cfg, id).map_err(|e| {
+        let channel = self.channels.open(cfg, id).map_err(|e| {
             let errno = e.raw_os_error() as u16;
             say!(
                 "{name}: unable to open its readiness channel: {}",
@@ -323,7 +322,7 @@ impl Effects for Fx<'_> {
         let pid = launch::start(cfg, id, &launch);
         *self.spawned |= pid.is_ok();
         if let Some(opened) = channel {
-            self.channels.started(self.dir, cfg, id, opened, pid.ok());
+            self.channels.started(id, opened, pid.ok());
         }
         pid
     }
@@ -349,8 +348,7 @@ impl Effects for Fx<'_> {
             );
         }
         self.replies.changed(id, line.as_str(), slot);
-        self.channels
-            .state_changed(self.dir, self.cfg, id, slot.state);
+        self.channels.state_changed(self.cfg, id, slot.state);
         *self.dirty = true;
     }
 }
@@ -437,7 +435,6 @@ impl Driver {
     fn parts(&mut self) -> (&mut Supervisor, Fx<'_>) {
         let fx = Fx {
             cfg: self.configs.active(),
-            dir: self.dir.as_fd(),
             devnull: self.devnull.as_fd(),
             listeners: &self.listeners,
             pipes: &self.pipes,
@@ -866,8 +863,7 @@ impl Driver {
                     Some(0) => {}
                     Some(_) => continue,
                 }
-                let cfg = self.configs.active();
-                return self.channels.close_at(self.dir.as_fd(), cfg, i);
+                return self.channels.close_at(i);
             }
             let Some((len, sender, passed)) = notify::receive(c.fd(), &mut *buf) else {
                 return;
@@ -1208,7 +1204,6 @@ impl Driver {
         self.channels.renumber(old, new);
         let mut fx = Fx {
             cfg: new,
-            dir: self.dir.as_fd(),
             devnull: self.devnull.as_fd(),
             listeners: &self.listeners,
             pipes: &self.pipes,

@@ -143,6 +143,12 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
     }
     let out = launch.out.map_or([1, 2], |fd| [fd; 2]);
     let stdout = if launch.conn { launch.stdin } else { out[0] };
+    // `ready = fd:1` (s6's `notification-fd 1`): stdout is the readiness
+    // pipe, not the log.
+    let (stdout, ready_fd) = match launch.ready_fd {
+        Some((pipe, 1)) => (pipe, None),
+        other => (stdout, other),
+    };
     let plan = Plan {
         argv: &argv,
         envp: &envp[..=n],
@@ -152,7 +158,7 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
         stdio: [launch.stdin, stdout, out[1]],
         fds: launch.fds,
         listen_pid: launch.listen_pid,
-        ready_fd: launch.ready_fd,
+        ready_fd,
         dir: if spec.dir.is_empty() {
             b"/\0"
         } else {

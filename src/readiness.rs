@@ -2,15 +2,22 @@
 //! sd_notify socket, bound before the service is forked so that not even
 //! its first message can be lost, or the read end of an s6-style pipe.
 //! A channel lives as long as the process it was opened for.
+//!
+//! A notify socket has an abstract name (`@RUN_DIR/notify/NAME.NONCE`),
+//! which any process can reach whatever user it runs as: a daemon that
+//! drops its privileges itself (postgres, redis, `chpst -u`) could not
+//! reach a socket file in the private run directory. Anyone may send to
+//! it, so only what comes from the service's own processes is believed
+//! (the driver checks the sender's pid), and nobody can bind the name
+//! first: it ends in 64 random bits.
 
-use crate::path::PathBuf;
 use crate::sys::Errno;
 use crate::sys::notify;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild::config::{Config, Mode, Ready};
 use vigild::engine::State;
 use vigild::event::Pid;
-use vigild::fixed::{Lossy, ServiceId, SliceWriter, copy_cut, hex_digit};
+use vigild::fixed::{ServiceId, SliceWriter, copy_cut, hex_digit};
 use vigild::limits::READY_MAX;
 
 /// Largest notification datagram read (systemd's limit too); a longer one
@@ -20,8 +27,8 @@ pub const NOTICE_MAX: usize = 4096;
 /// Longest `STATUS=` text kept (the rest is cut).
 pub const STATUS_MAX: usize = 96;
 
-/// Where the notify sockets live, inside the run directory.
-pub const NOTIFY_DIR: &str = "notify";
+/// The part of a notify socket's name after the run directory.
+const NOTIFY_DIR: &[u8] = b"notify";
 
 /// Longest socket path (`sun_path` holds 108 bytes with the NUL).
 const PATH_MAX: usize = 107;
@@ -34,9 +41,7 @@ pub struct Channel {
     pub pid: Pid,
     /// A notify socket (else the read end of a readiness pipe).
     pub notify: bool,
-    /// The socket has a file in the run directory to remove.
-    socket_file: bool,
-    /// A pool's: the random end of its abstract name (`socket_path`).
+    /// A pool's: the random end of its name (`socket_path`).
     nonce: u64,
     fd: OwnedFd,
 }
@@ -63,7 +68,6 @@ pub struct Opened {
     /// The fd vigild keeps (none for a pool's worker: the pool has it).
     fd: Option<OwnedFd>,
     notify: bool,
-    socket_file: bool,
     /// `ready = fd:N`: the write end for the child, and N.
     pub pipe_end: Option<(OwnedFd, i32)>,
     /// `ready = notify`: the `NOTIFY_SOCKET` value.
@@ -103,20 +107,14 @@ impl Channels {
     /// Open the channel `id` needs before it is spawned, if it needs one.
     /// A channel still open for it (an earlier run) is closed first; a
     /// pool's workers all get the pool's one socket.
-    pub fn open(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        cfg: &Config,
-        id: ServiceId,
-    ) -> Result<Option<Opened>, Errno> {
+    pub fn open(&mut self, cfg: &Config, id: ServiceId) -> Result<Option<Opened>, Errno> {
         let spec = cfg.spec(id);
         if spec.mode == Mode::Pool {
             let mut path = [0; PATH_MAX];
-            let len = self.pool_socket(dir, cfg, id, &mut path)?;
+            let len = self.pool_socket(cfg, id, &mut path)?;
             return Ok(Some(Opened {
                 fd: None,
                 notify: true,
-                socket_file: false,
                 pipe_end: None,
                 socket_path: path,
                 socket_path_len: len,
@@ -125,7 +123,7 @@ impl Channels {
         if spec.ready == Ready::None {
             return Ok(None);
         }
-        self.close(dir, cfg, id);
+        self.close(id);
         if self.list.iter().all(Option::is_some) {
             return Err(Errno::MFILE);
         }
@@ -135,7 +133,6 @@ impl Channels {
                 Ok(Some(Opened {
                     fd: Some(read),
                     notify: false,
-                    socket_file: false,
                     pipe_end: Some((write, i32::from(n))),
                     socket_path: [0; PATH_MAX],
                     socket_path_len: 0,
@@ -144,12 +141,10 @@ impl Channels {
             _ => {
                 let mut path = [0; PATH_MAX];
                 let len = self.socket_path(cfg, id, notify::random(), &mut path)?;
-                let relative = relative_path(cfg.name(id)).ok_or(Errno::NAMETOOLONG)?;
-                let fd = notify::open_socket(dir, relative.bytes(), &path[..len])?;
+                let fd = notify::open_socket(&path[..len])?;
                 Ok(Some(Opened {
                     fd: Some(fd),
                     notify: true,
-                    socket_file: path[0] != b'@',
                     pipe_end: None,
                     socket_path: path,
                     socket_path_len: len,
@@ -162,7 +157,6 @@ impl Channels {
     /// first of them, kept until the pool is down. Its path goes to `out`.
     fn pool_socket(
         &mut self,
-        dir: BorrowedFd<'_>,
         cfg: &Config,
         id: ServiceId,
         out: &mut [u8; PATH_MAX],
@@ -177,25 +171,19 @@ impl Channels {
             .iter()
             .position(Option::is_none)
             .ok_or(Errno::MFILE)?;
-        let relative = relative_path(cfg.name(id)).ok_or(Errno::NAMETOOLONG)?;
-        let fd = notify::open_socket(dir, relative.bytes(), &out[..len])?;
+        let fd = notify::open_socket(&out[..len])?;
         self.list[entry] = Some(Channel {
             service: id,
             pid: Pid(0),
             notify: true,
-            socket_file: out[0] != b'@',
             nonce,
             fd,
         });
         Ok(len)
     }
 
-    /// `RUN_DIR/notify/NAME`; as an abstract name (`@RUN_DIR/...`) for a
-    /// service that runs as another user, who could not reach into the
-    /// run directory (mode 0700).
-    ///
-    /// Anyone may bind an abstract name, so that one ends in `nonce` (64
-    /// random bits, in hex) that nobody can guess and take first.
+    /// `@RUN_DIR/notify/NAME.NONCE`: the abstract name, ending in `nonce`
+    /// (64 random bits, in hex) that nobody can guess and take first.
     fn socket_path(
         &self,
         cfg: &Config,
@@ -203,24 +191,22 @@ impl Channels {
         nonce: u64,
         out: &mut [u8],
     ) -> Result<usize, Errno> {
-        let spec = cfg.spec(id);
         let run = self
             .run_path
             .get(..self.run_path_len)
             .ok_or(Errno::NAMETOOLONG)?;
-        let abstract_name = !spec.user.is_empty() || !spec.group.is_empty();
         let mut hex = [b'.'; 17];
         for (i, digit) in hex[1..].iter_mut().enumerate() {
             *digit = hex_digit(nonce >> (60 - 4 * i));
         }
         let mut w = SliceWriter::new(out);
-        let fits = (!abstract_name || w.push(b"@").is_ok())
+        let fits = w.push(b"@").is_ok()
             && w.push(run).is_ok()
             && w.push(b"/").is_ok()
-            && w.push(NOTIFY_DIR.as_bytes()).is_ok()
+            && w.push(NOTIFY_DIR).is_ok()
             && w.push(b"/").is_ok()
             && w.push(cfg.name(id)).is_ok()
-            && (!abstract_name || w.push(&hex).is_ok());
+            && w.push(&hex).is_ok();
         match fits {
             true => Ok(w.len()),
             false => Err(Errno::NAMETOOLONG),
@@ -228,64 +214,42 @@ impl Channels {
     }
 
     /// After the spawn: keep `opened` as `id`'s channel for `pid`, or if
-    /// the spawn failed, drop it (and its socket file). The pipe's write
-    /// end is closed either way: the child has its copy.
-    pub fn started(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        cfg: &Config,
-        id: ServiceId,
-        opened: Opened,
-        pid: Option<Pid>,
-    ) {
+    /// the spawn failed, drop it. The pipe's write end is closed either
+    /// way: the child has its copy.
+    pub fn started(&mut self, id: ServiceId, opened: Opened, pid: Option<Pid>) {
         let entry = self.list.iter_mut().find(|c| c.is_none());
-        match (pid, entry, opened.fd) {
-            (Some(pid), Some(entry), Some(fd)) => {
-                *entry = Some(Channel {
-                    service: id,
-                    pid,
-                    notify: opened.notify,
-                    socket_file: opened.socket_file,
-                    nonce: 0,
-                    fd,
-                })
-            }
-            _ if opened.socket_file => remove_socket(dir, cfg.name(id)),
-            _ => {}
+        if let (Some(pid), Some(entry), Some(fd)) = (pid, entry, opened.fd) {
+            *entry = Some(Channel {
+                service: id,
+                pid,
+                notify: opened.notify,
+                nonce: 0,
+                fd,
+            });
         }
     }
 
-    /// Close `id`'s channel (and remove its socket file), if it has one.
-    pub fn close(&mut self, dir: BorrowedFd<'_>, cfg: &Config, id: ServiceId) {
+    /// Close `id`'s channel, if it has one.
+    pub fn close(&mut self, id: ServiceId) {
         let at = self.iter().find(|(_, c)| c.service == id).map(|(i, _)| i);
         if let Some(i) = at {
-            self.close_at(dir, cfg, i);
+            self.close_at(i);
         }
     }
 
     /// Close the channel at `i` (a position of `iter`).
-    pub fn close_at(&mut self, dir: BorrowedFd<'_>, cfg: &Config, i: usize) {
-        let Some(channel) = self.list.get_mut(i).and_then(Option::take) else {
-            return;
-        };
-        // The text goes with the process that sent it.
-        if let Some(t) = self.texts.get_mut(i) {
+    pub fn close_at(&mut self, i: usize) {
+        if self.list.get_mut(i).and_then(Option::take).is_some()
+            && let Some(t) = self.texts.get_mut(i)
+        {
+            // The text goes with the process that sent it.
             t.len = 0;
-        }
-        if channel.socket_file {
-            remove_socket(dir, cfg.name(channel.service));
         }
     }
 
     /// `id` changed state: close its channel once the process it was
     /// opened for is gone (a pool's: once the pool is down).
-    pub fn state_changed(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        cfg: &Config,
-        id: ServiceId,
-        state: State,
-    ) {
+    pub fn state_changed(&mut self, cfg: &Config, id: ServiceId, state: State) {
         let Some((i, c)) = self.iter().find(|(_, c)| c.service == id) else {
             return;
         };
@@ -294,7 +258,7 @@ impl Channels {
             _ => Some(c.pid) != state.pid(),
         };
         if gone {
-            self.close_at(dir, cfg, i);
+            self.close_at(i);
         }
     }
 
@@ -342,17 +306,5 @@ impl Channel {
     /// The fd to poll and read.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
-    }
-}
-
-/// `notify/NAME`, relative to the run directory.
-fn relative_path(name: &[u8]) -> Option<PathBuf> {
-    PathBuf::join(NOTIFY_DIR.as_bytes(), format_args!("{}", Lossy(name)))
-}
-
-/// Remove the socket file of service `name`.
-fn remove_socket(dir: BorrowedFd<'_>, name: &[u8]) {
-    if let Some(path) = relative_path(name) {
-        notify::remove_socket(dir, path.bytes());
     }
 }

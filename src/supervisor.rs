@@ -5,7 +5,7 @@
 use crate::driver::Driver;
 use crate::listeners::Listeners;
 use crate::log::say;
-use crate::readiness::{Channels, NOTIFY_DIR};
+use crate::readiness::Channels;
 use crate::sys::args::Args;
 use crate::sys::fs::{
     LockError, RunDirError, cloexec_inherited, devnull, lock_run_dir, open_control, open_run_dir,
@@ -403,13 +403,6 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         Lossy(o.source.path),
         Lossy(run_dir)
     );
-    if let Err(e) = crate::sys::notify::make_dir(rustix::fd::AsFd::as_fd(&dir), NOTIFY_DIR) {
-        say!(
-            "warning: {}/{NOTIFY_DIR}: {}",
-            Lossy(run_dir),
-            ErrnoName(e.raw_os_error() as u16)
-        );
-    }
     let pipes = match crate::pipes::Pipes::new().prepare(None, cfg) {
         Ok(pipes) => pipes,
         Err(e) => return failed("log pipes", &ErrnoName(e.raw_os_error() as u16)),

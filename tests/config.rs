@@ -115,6 +115,7 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
             (10, "fd:4 is taken by a listening socket"),
         ],
     ),
+    ("[web]\nexec = /bin/web\nready = fd:1\n", &[]),
     (
         "[web]\nexec = /bin/web\nready = maybe\n",
         &[(3, "not none, notify or fd:N")],

@@ -31,6 +31,19 @@ fn answers_quickly_under_a_flood(d: &Daemon) {
     }
 }
 
+/// The notify socket of the process `pid` (its NOTIFY_SOCKET, an abstract
+/// name: `@RUN_DIR/notify/NAME.NONCE`).
+fn notify_socket(pid: i32) -> std::os::unix::net::SocketAddr {
+    use std::os::linux::net::SocketAddrExt;
+    let env = fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let value = env
+        .split(|&b| b == 0)
+        .find_map(|e| e.strip_prefix(b"NOTIFY_SOCKET="))
+        .unwrap_or_else(|| panic!("no NOTIFY_SOCKET in the environment of {pid}"));
+    let name = value.strip_prefix(b"@").expect("an abstract name");
+    std::os::unix::net::SocketAddr::from_abstract_name(name).unwrap()
+}
+
 fn fd_count(pid: i32) -> usize {
     fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
 }
@@ -88,8 +101,8 @@ fn starting_until_ready_then_dependents_and_start_reply() {
 /// the service (nor its descendant) is ignored; one from a child of the
 /// service's process counts (a child that waits for its BARRIER=1 to be
 /// lifted, as systemd-notify does: one that exits at once may be gone
-/// before vigild can see whose child it was); the socket file goes when
-/// the service stops.
+/// before vigild can see whose child it was); the socket goes when the
+/// service stops.
 #[test]
 fn status_text_foreign_senders_and_descendants() {
     let d = start(
@@ -97,11 +110,11 @@ fn status_text_foreign_senders_and_descendants() {
         "[db]\nexec = sh -c \"@NOTIFY@ --barrier 'STATUS=warming up'; while [ ! -e @DIR@/go ]; do sleep 0.02; done; \
          @NOTIFY@ --barrier READY=1 'STATUS=serving all'; exec sleep 30\"\nready = notify\n",
     );
-    let socket = d.run.join("notify/db");
     let starting = d.wait_svc("db", "status text", |s| s.get("status") == "\"warming up\"");
     assert_eq!(starting.state(), "starting");
+    let socket = notify_socket(starting.pid());
     let stranger = UnixDatagram::unbound().unwrap();
-    stranger.send_to(b"READY=1", &socket).unwrap();
+    stranger.send_to_addr(b"READY=1", &socket).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         d.svc("db").unwrap().state(),
@@ -112,10 +125,15 @@ fn status_text_foreign_senders_and_descendants() {
     // Two datagrams: READY=1, then the new status text.
     let up = d.wait_svc("db", "new status", |s| s.get("status") == "\"serving all\"");
     assert_eq!(up.state(), "up");
-    assert!(socket.exists());
+    assert!(stranger.send_to_addr(b"X=1", &socket).is_ok());
     let out = d.ctl(&["stop", "db"]);
     assert!(out.status.success(), "{out:?}");
-    d.wait_for("the socket file to go", || (!socket.exists()).then_some(()));
+    d.wait_for("the socket to go", || {
+        stranger
+            .send_to_addr(b"X=1", &socket)
+            .is_err()
+            .then_some(())
+    });
     let down = d.svc("db").unwrap();
     assert!(!down.line.contains("status="), "{}", down.line);
 }
@@ -157,6 +175,32 @@ fn fd_readiness_s6_style() {
     let fds = fs::read_to_string(d.dir.join("fds")).unwrap();
     let fds: Vec<&str> = fds.lines().collect();
     assert!(fds.contains(&"5"), "fd 5 is missing: {fds:?}");
+}
+
+/// `ready = fd:1` (s6's `notification-fd 1`, what `s6-ipcserver -1`
+/// writes to): stdout is the readiness pipe, not the log; stderr still
+/// goes to the log; the first newline means up.
+#[test]
+fn fd_1_readiness_is_stdout() {
+    let d = start(
+        "rdyfd1",
+        "[db]\nexec = sh -c \"sleep 0.4; echo to the log >&2; echo; exec sleep 30\"\nready = fd:1\nlog = ring:4k\n",
+    );
+    let t = Instant::now();
+    let up = d.wait_up("db");
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "up before the newline"
+    );
+    let stdout = fs::read_link(format!("/proc/{}/fd/1", up.pid())).unwrap();
+    let stderr = fs::read_link(format!("/proc/{}/fd/2", up.pid())).unwrap();
+    assert_ne!(stdout, stderr, "stdout is the readiness pipe, not the log");
+    let log = d.ctl(&["log", "db"]);
+    assert_eq!(stdout_text(&log), "to the log\n", "{}", show(&log));
+}
+
+fn stdout_text(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A service that never says it is ready is stopped at `start_timeout`,
@@ -217,9 +261,34 @@ fn readiness_fd_of_vigild_waits_for_ready() {
     assert_eq!(d.svc("db").unwrap().state(), "up");
 }
 
-/// A service that runs as another user cannot reach into the run dir
-/// (mode 0700): its socket gets an abstract name (with a random end), and
-/// READY=1 still works.
+/// A daemon started as root that drops its privileges itself (`setpriv`,
+/// as postgres, redis or `chpst -u` do) still reaches its notify socket,
+/// and its READY=1 counts (part 7's trial: the socket was a file in the
+/// private run directory, the daemon got EACCES and stayed `starting`
+/// until its start timeout).
+#[test]
+#[ignore = "needs root: run by .ci/run"]
+fn a_daemon_that_drops_privileges_itself_can_notify() {
+    let dir = TempDir::new("rdysetpriv");
+    let bin = dir.join("notify");
+    fs::copy(notify_bin(), &bin).unwrap();
+    let open = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    fs::set_permissions(&dir.path, open).unwrap();
+    let conf = format!(
+        "[db]\nexec = setpriv --reuid=nobody --regid=nogroup --clear-groups {} READY=1 -- sleep 30\n\
+         ready = notify\nstart_timeout = 20s\n",
+        bin.display()
+    );
+    let d = Daemon::start_in(dir, &conf, Opts::default());
+    let t = Instant::now();
+    let up = d.wait_up("db");
+    assert!(t.elapsed() < Duration::from_secs(5), "{}", up.line);
+    let (nobody, _) = passwd_entry("nobody").unwrap();
+    assert_eq!(uids(up.pid())[0], nobody, "it did drop its privileges");
+}
+
+/// A service that runs as another user reaches its socket too: an
+/// abstract name (with a random end), and READY=1 works.
 #[test]
 #[ignore = "needs root: run by .ci/run"]
 fn service_of_another_user_notifies_through_an_abstract_socket() {
@@ -287,9 +356,11 @@ fn pool_grows_to_procs_max_and_shrinks_to_procs_min() {
         })
         .collect();
     assert_eq!(envs.len(), 5);
-    let socket = d.run.join("notify/p");
+    // One socket for the pool, an abstract name in the run directory's.
+    let socket = format!("1 @{}/notify/p.", d.run.display());
     for env in &envs {
-        assert_eq!(env.trim(), format!("1 {}", socket.display()));
+        assert!(env.starts_with(&socket), "{env}");
+        assert_eq!(env, &envs[0]);
     }
     fs::write(d.dir.join("avail"), "1").unwrap();
     let t = Instant::now();
@@ -378,8 +449,8 @@ fn a_flood_from_strangers_does_not_starve_the_loop() {
         "[db]\nexec = sleep 30\nready = notify\nstart_timeout = 0\n\
          [other]\nexec = sleep 30\nautostart = no\n",
     );
-    d.wait_svc("db", "starting", |s| s.state() == "starting");
-    let socket = d.run.join("notify/db");
+    let starting = d.wait_svc("db", "starting", |s| s.state() == "starting");
+    let socket = notify_socket(starting.pid());
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flooders: Vec<_> = (0..2)
         .map(|_| {
@@ -388,7 +459,7 @@ fn a_flood_from_strangers_does_not_starve_the_loop() {
                 let s = UnixDatagram::unbound().unwrap();
                 let mut sent = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    if s.send_to(b"READY=1\nSTATUS=spoofed", &socket).is_ok() {
+                    if s.send_to_addr(b"READY=1\nSTATUS=spoofed", &socket).is_ok() {
                         sent += 1;
                     }
                 }

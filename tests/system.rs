@@ -1641,7 +1641,7 @@ fn notify_redis_is_up_when_it_answers() {
         "the status file's pid is not redis's"
     );
     d.wait_stderr(&format!("redis: starting -> up (pid {pid})"));
-    assert!(d.run.join("notify/redis").exists(), "no notify socket file");
+    assert!(notify_socket_bound(&d.run, "redis"), "no notify socket");
     eprintln!(
         "redis: up {took:?} after vigild was ready: {}",
         states(&lines)
@@ -1695,8 +1695,8 @@ fn notify_redis_is_up_when_it_answers() {
     d.wait_for("the second redis to be reaped", || {
         reaped(pid2).then_some(())
     });
-    d.wait_for("the notify socket file to go", || {
-        (!d.run.join("notify/redis").exists()).then_some(())
+    d.wait_for("the notify socket to go", || {
+        (!notify_socket_bound(&d.run, "redis")).then_some(())
     });
     let refused = redis_cli_once(p, &["ping"]);
     assert_ne!(refused, "PONG", "a redis still answers after the stop");
@@ -1880,7 +1880,7 @@ fn notify_gunicorn_is_up_when_it_serves() {
     d.wait_for("the gunicorn master to be reaped", || {
         reaped(master).then_some(())
     });
-    d.wait_for("the notify socket file to go", || {
-        (!d.run.join("notify/web").exists()).then_some(())
+    d.wait_for("the notify socket to go", || {
+        (!notify_socket_bound(&d.run, "web")).then_some(())
     });
 }

@@ -761,11 +761,11 @@ impl Parser<'_> {
             Key::Ready => {
                 let table = [Ready::None, Ready::Notify];
                 let ready = match value.strip_prefix(b"fd:").and_then(parse_u64) {
-                    Some(n @ 3..=255) => Some(Ready::Fd(n as u8)),
+                    Some(n @ (1 | 3..=255)) => Some(Ready::Fd(n as u8)),
                     _ => lookup("none notify", &table, value),
                 };
                 self.cfg.spec_mut(id).ready = ready.ok_or(Refused::Value(
-                    "is not none, notify or fd:N (N from 3 to 255)",
+                    "is not none, notify or fd:N (N is 1, stdout, or from 3 to 255)",
                 ))?;
             }
             Key::User | Key::Group | Key::LogUser | Key::LogGroup => {
@@ -1006,7 +1006,7 @@ impl Parser<'_> {
             match (mode, spec.ready) {
                 (_, Ready::None) | (Mode::Daemon, _) => {}
                 (Mode::Activate, Ready::Notify) => {}
-                (Mode::Activate, Ready::Fd(n)) if usize::from(n) >= 3 + listen.len() => {}
+                (Mode::Activate, Ready::Fd(n)) if n == 1 || usize::from(n) >= 3 + listen.len() => {}
                 (Mode::Activate, Ready::Fd(n)) => self.error(
                     line,
                     format_args!(

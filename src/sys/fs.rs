@@ -57,7 +57,6 @@ pub fn remove_run_dir(dir: BorrowedFd<'_>, path: &[u8]) {
     for name in ["control", "status", "status.tmp", "lock"] {
         let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
     }
-    let _ = rustix::fs::unlinkat(dir, "notify", AtFlags::REMOVEDIR);
     let _ = rustix::fs::unlinkat(CWD, path, AtFlags::REMOVEDIR);
 }
 

@@ -4,7 +4,7 @@
 use super::Errno;
 use core::mem::MaybeUninit;
 use rustix::fd::{BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, Mode, OFlags, fcntl_getfl, fcntl_setfl, unlinkat};
+use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
 use rustix::io::IoSliceMut;
 use rustix::net::{
     AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SocketAddrUnix,
@@ -12,22 +12,16 @@ use rustix::net::{
 };
 use rustix::pipe::{PipeFlags, pipe_with};
 
-/// A datagram socket bound to `path` (`@name`: the abstract name), with
-/// SO_PASSCRED so every message says which process sent it. Non-blocking
-/// and close-on-exec: the service finds it by name, not as an fd. A file
-/// left by an earlier run of vigild is replaced (the run dir is ours).
-pub fn open_socket(dir: BorrowedFd<'_>, relative: &[u8], path: &[u8]) -> Result<OwnedFd, Errno> {
+/// A datagram socket bound to the abstract name `path` (without its `@`),
+/// with SO_PASSCRED so every message says which process sent it.
+/// Non-blocking and close-on-exec: the service finds it by name, not as an
+/// fd.
+pub fn open_socket(path: &[u8]) -> Result<OwnedFd, Errno> {
     let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
     let fd = socket_with(AddressFamily::UNIX, SocketType::DGRAM, flags, None)?;
     sockopt::set_socket_passcred(&fd, true)?;
-    let addr = match path.strip_prefix(b"@") {
-        Some(name) => SocketAddrUnix::new_abstract_name(name)?,
-        None => {
-            let _ = unlinkat(dir, relative, AtFlags::empty());
-            SocketAddrUnix::new(path)?
-        }
-    };
-    bind(&fd, &addr)?;
+    let name = path.strip_prefix(b"@").unwrap_or(path);
+    bind(&fd, &SocketAddrUnix::new_abstract_name(name)?)?;
     Ok(fd)
 }
 
@@ -38,19 +32,6 @@ pub fn random() -> u64 {
     match rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()) {
         Ok(8) => u64::from_le_bytes(bytes),
         _ => 0,
-    }
-}
-
-/// Remove the socket file of `open_socket` (nothing for an abstract name).
-pub fn remove_socket(dir: BorrowedFd<'_>, relative: &[u8]) {
-    let _ = unlinkat(dir, relative, AtFlags::empty());
-}
-
-/// Make the directory the sockets live in (mode 0700, like the run dir).
-pub fn make_dir(dir: BorrowedFd<'_>, name: &str) -> Result<(), Errno> {
-    match rustix::fs::mkdirat(dir, name, Mode::RWXU) {
-        Ok(()) | Err(Errno::EXIST) => Ok(()),
-        Err(e) => Err(e),
     }
 }
 

@@ -975,3 +975,18 @@ pub fn uids(pid: i32) -> Vec<u32> {
         })
         .unwrap_or_default()
 }
+
+/// True while some socket is bound to the notify name of service `name`
+/// under the run directory `run` (`@RUN/notify/NAME.NONCE`, an abstract
+/// name, listed in /proc/net/unix).
+pub fn notify_socket_bound(run: &Path, name: &str) -> bool {
+    let prefix = format!("@{}/notify/{name}.", run.display());
+    fs::read_to_string("/proc/net/unix")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            l.split_whitespace()
+                .nth(7)
+                .is_some_and(|p| p.starts_with(&prefix))
+        })
+}
