@@ -70,9 +70,16 @@ fn main() {
             "/// {what} (`{var}`, default {default}).\npub const {name}: usize = {value};\n"
         );
     }
-    // VIGILD_SEED is the random test's (`VIGILD_SEED=N cargo test --test
-    // random`), not a capacity.
-    for (var, _) in env::vars().filter(|(var, _)| var != "VIGILD_SEED") {
+    // Variables of the tests, not capacities: the random test's seeds and
+    // trace, the black-box tests' binary and tag.
+    const OF_TESTS: [&str; 5] = [
+        "VIGILD_SEED",
+        "VIGILD_SEEDS",
+        "VIGILD_TRACE",
+        "VIGILD_TEST_BINARY",
+        "VIGILD_TEST_TAG",
+    ];
+    for (var, _) in env::vars().filter(|(var, _)| !OF_TESTS.contains(&var.as_str())) {
         if let Some(name) = var.strip_prefix("VIGILD_") {
             assert!(
                 LIMITS.iter().any(|(known, _, _)| *known == name),

@@ -332,6 +332,17 @@ impl Effects for Fx<'_> {
         let _ = process::kill(pid.0, signal, group);
     }
 
+    fn kill_all(&mut self, _id: ServiceId, groups: &mut dyn Iterator<Item = Pid>, signal: u8) {
+        for group in groups {
+            // ESRCH: every process of the group is gone already.
+            let _ = process::kill(group.0, signal, true);
+        }
+    }
+
+    fn populated(&mut self, _id: ServiceId, group: Option<Pid>) -> bool {
+        group.is_some_and(|g| process::group_exists(g.0))
+    }
+
     fn changed(&mut self, id: ServiceId, from: State, slot: &Slot) {
         let mut line = ArrayStr::<480>::new();
         let _ = vigild::status::write_transition(&mut line, self.cfg, id, from, slot);
@@ -459,6 +470,11 @@ impl Driver {
             let (sv, mut fx) = self.parts();
             let cfg = fx.cfg;
             sv.tick(cfg, now, &mut fx);
+            // Main may have ended in the tick (what it left is gone).
+            if self.check_main() {
+                continue;
+            }
+            let (sv, cfg) = (&mut *self.sv, self.configs.active());
             let (halted, deadline) = (sv.halted(cfg), sv.next_deadline(cfg));
             let since_written = now.ms_since(self.status_written);
             let delay = match (self.dirty, self.sv.take_counters_changed()) {

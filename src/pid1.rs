@@ -84,19 +84,21 @@ impl Driver {
     }
 
     /// Container mode: once the main service has ended for good, every
-    /// other service stops and vigild exits with main's status.
-    pub fn check_main(&mut self) {
+    /// other service stops and vigild exits with main's status. True if
+    /// that shutdown begins now.
+    pub fn check_main(&mut self) -> bool {
         let cfg = self.configs.active();
-        if let Some(main) = cfg.main()
-            && !self.sv.is_halting()
-            && self.sv.has_ended(main)
-        {
+        let ended = cfg
+            .main()
+            .filter(|&main| !self.sv.is_halting() && self.sv.has_ended(main));
+        if let Some(main) = ended {
             say!(
                 "{}: the main service ended, stopping every service",
                 Lossy(cfg.name(main))
             );
             self.sv.shutdown(cfg, false);
         }
+        ended.is_some()
     }
 
     /// vigild's exit code: in container mode main's status (128+N for

@@ -410,12 +410,21 @@ fn container_mode_takes_a_private_run_dir() {
     }
     for child in [&mut first, &mut second] {
         kill(child.id() as i32, libc::SIGTERM);
-        let status =
-            poll_until(DEADLINE, || child.try_wait().ok().flatten()).expect("vigild exits");
+        let Some(status) = poll_until(DEADLINE, || child.try_wait().ok().flatten()) else {
+            kill(child.id() as i32, libc::SIGKILL);
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+            panic!("vigild {} did not exit on TERM: {err}", child.id());
+        };
         assert_eq!(status.code(), Some(0));
     }
     for run in &runs {
-        assert!(!std::path::Path::new(run).exists(), "{run} left behind");
+        let left: Vec<_> =
+            fs::read_dir(run).map_or(vec![], |d| d.map(|e| e.unwrap().file_name()).collect());
+        assert!(
+            !std::path::Path::new(run).exists(),
+            "{run} left behind with {left:?}"
+        );
     }
     let left = tagged_processes(dir.path.to_str().unwrap());
     for &pid in &left {

@@ -5,6 +5,7 @@ mod common;
 use common::{Act, Sim};
 use vigild::engine::{Answer, Command, Reason, State};
 use vigild::event::{ExitStatus, Pid};
+use vigild::time::Instant;
 
 const CODE1: ExitStatus = ExitStatus::Code(1);
 const CODE0: ExitStatus = ExitStatus::Code(0);
@@ -422,20 +423,103 @@ fn up_restart_stops_then_starts_without_backoff() {
 
 // ---- stopping -----------------------------------------------------------
 
+/// A restart whose main process exits while others of it live on (they
+/// got the stop signal too): it stays `stopping` until they are gone, KILL
+/// at `stop_timeout`, and only then starts again, so nothing of it runs
+/// beside the next instance (part 7: nginx's old workers kept the port).
 #[test]
-fn stopping_main_exit_kills_what_is_left_of_its_group() {
+fn stopping_main_exit_waits_for_what_is_left() {
     let mut t = Sim::new("[web]\nexec = /bin/web\nstop_timeout = 10s\n");
     let pid = t.spawned("web");
     t.command(Command::Restart(t.id("web")));
-    t.take();
+    assert_eq!(t.take()[0], group_kill(pid, 15));
+    t.world.remnants.insert("web".into());
+    t.advance(1000);
     t.exit(pid, ExitStatus::Signal(15));
-    let acts = t.take();
     assert_eq!(
-        acts[0],
-        group_kill(pid, 9),
-        "no leftover runs beside the next instance"
+        t.state("web"),
+        State::Stopping {
+            pid: None,
+            kill_at: Some(Instant::from_ms(10_000))
+        }
     );
-    assert!(matches!(acts[1], Act::Spawn(..)), "{acts:?}");
+    assert!(
+        !t.take().iter().any(|a| matches!(a, Act::Spawn(..))),
+        "started beside its leftovers"
+    );
+    t.advance(5000);
+    assert_eq!(t.pid("web"), 0, "waits until they are gone");
+    assert_eq!(t.advance_to_next_deadline(), 4000);
+    // KILL at stop_timeout ends them (the fake world's KILL always does);
+    // their end wakes vigild (SIGCHLD), then the restart.
+    assert_eq!(t.take(), [group_kill(pid, 9)]);
+    t.tick();
+    assert_ne!(t.spawned("web"), pid);
+}
+
+/// A main process that dies (crash) with others of it still running: they
+/// get the stop signal, KILL after `stop_timeout`, and the restart policy
+/// judges the run only once they are gone.
+#[test]
+fn up_main_crash_stops_what_it_left_before_the_restart() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nstop_timeout = 2s\nbackoff = 100ms 1s\n");
+    let pid = t.spawned("web");
+    t.world.remnants.insert("web".into());
+    t.exit(pid, ExitStatus::Signal(9));
+    let acts = t.take();
+    assert_eq!(acts[0], group_kill(pid, 15), "{acts:?}");
+    assert!(matches!(t.state("web"), State::Stopping { pid: None, .. }));
+    t.advance_to_next_deadline();
+    assert_eq!(t.take(), [group_kill(pid, 9)]);
+    t.world.remnants.clear();
+    t.tick();
+    assert!(
+        matches!(t.state("web"), State::Backoff { .. }),
+        "{:?}",
+        t.state("web")
+    );
+    assert_eq!(t.slot("web").last(), Some(ExitStatus::Signal(9)));
+    t.advance_to_next_deadline();
+    assert_ne!(t.spawned("web"), pid);
+}
+
+/// Without leftovers a crash restarts at once, as before: no KILL.
+#[test]
+fn up_main_crash_without_leftovers_goes_on_at_once() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nbackoff = 100ms 1s\n");
+    let pid = t.spawned("web");
+    t.exit(pid, ExitStatus::Code(1));
+    let acts = t.take();
+    assert!(
+        !acts.iter().any(|a| matches!(a, Act::Kill { .. })),
+        "{acts:?}"
+    );
+    assert!(matches!(t.state("web"), State::Backoff { .. }));
+}
+
+/// A oneshot that succeeded stays up with what it started (a daemon in its
+/// cgroup); stopping it stops those, and it is down once they are gone.
+#[test]
+fn a_finished_oneshots_leftovers_are_stopped_with_it() {
+    let mut t = Sim::new("[mounts]\nmode = oneshot\nexec = /bin/mounts\nstop_timeout = 1s\n");
+    let pid = t.spawned("mounts");
+    t.world.remnants.insert("mounts".into());
+    t.exit(pid, ExitStatus::Code(0));
+    assert_eq!(t.state("mounts"), State::Up { pid: None });
+    t.take();
+    assert_eq!(t.stop("mounts"), Answer::Stopping);
+    assert!(matches!(
+        t.state("mounts"),
+        State::Stopping { pid: None, .. }
+    ));
+    t.world.remnants.clear();
+    t.tick();
+    assert_eq!(t.state("mounts"), State::Down);
+    // Without leftovers, as before: down at once.
+    let mut t = Sim::new("[mounts]\nmode = oneshot\nexec = /bin/mounts\n");
+    let pid = t.spawned("mounts");
+    t.exit(pid, ExitStatus::Code(0));
+    assert_eq!(t.stop("mounts"), Answer::Stopped);
 }
 
 #[test]
@@ -558,7 +642,6 @@ fn shutdown_stops_dependents_before_their_dependencies() {
     );
     t.exit(web, ExitStatus::Signal(15));
     let acts = t.take();
-    assert_eq!(acts[0], group_kill(web, 9), "what is left of web's group");
     assert!(acts.contains(&group_kill(app, 15)), "then app: {acts:?}");
     t.exit(app, ExitStatus::Signal(15));
     t.exit(db, ExitStatus::Signal(15));
@@ -671,4 +754,108 @@ fn reload_restarts_only_changed_sections() {
     t.exit(b, ExitStatus::Signal(15));
     assert_eq!(t.state("b"), State::Down);
     assert!(t.cfg.spec(t.id("b")).removed);
+}
+
+/// `start` while a service stops itself (STOPPING=1) is honoured: it starts
+/// again once it has exited, whatever its restart policy (part 7: it was
+/// answered `start-failed` with `restart = no`).
+#[test]
+fn start_while_stopping_itself_starts_it_again() {
+    let mut t = Sim::new("[db]\nexec = /bin/db\nrestart = no\n");
+    let pid = t.spawned("db");
+    t.stopping_itself("db", pid);
+    assert_eq!(t.start("db"), Answer::Starting);
+    t.exit(pid, ExitStatus::Code(0));
+    let new = t.spawned("db");
+    assert_ne!(new, pid);
+    assert!(matches!(t.state("db"), State::Up { .. }));
+}
+
+/// A restart at once (after a long run) waits for what the service needs
+/// (`after`) to be up, as every start does (part 7's trial: it did not).
+#[test]
+fn an_immediate_restart_respects_after() {
+    let mut t = Sim::new(
+        "[db]\nexec = /bin/db\nbackoff = 5s 5s\n[web]\nexec = /bin/web\nafter = db\nbackoff_reset = 1s\n",
+    );
+    let (db, web) = (t.pid("db"), t.pid("web"));
+    t.advance(2000);
+    t.exit(db, ExitStatus::Code(1));
+    assert!(matches!(t.state("db"), State::Backoff { .. }));
+    t.take();
+    t.exit(web, ExitStatus::Code(1));
+    assert_eq!(t.pid("web"), 0, "web started while db is down");
+    assert_eq!(t.state("web"), State::Down);
+    assert_eq!(t.slot("web").restarts, 1, "the restart is counted");
+    t.advance_to_next_deadline();
+    let acts = t.take();
+    let order: Vec<&str> = acts
+        .iter()
+        .filter_map(|a| match a {
+            Act::Spawn(name, _) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, ["db", "web"]);
+}
+
+/// A service never waits for its logger's backoff: the pipe is held, so it
+/// starts and writes while the logger is down (part 7's trial: it waited
+/// down, with no reason, up to 30 s). Its restart is counted.
+#[test]
+fn a_service_does_not_wait_for_its_loggers_backoff() {
+    let mut t = Sim::new("[app]\nexec = /bin/app\nlog = /var/log/app\nbackoff = 100ms 100ms\n");
+    let app = t.pid("app");
+    let logger = t.pid("app/log");
+    t.exit(logger, ExitStatus::Code(1));
+    assert!(matches!(t.state("app/log"), State::Backoff { .. }));
+    t.exit(app, ExitStatus::Code(1));
+    // The logger was in backoff when its service's process ended: it
+    // starts at once, to read what the service left in the pipe.
+    assert_ne!(t.pid("app/log"), 0, "the logger starts to drain the pipe");
+    t.world.failing.insert("app/log".into(), 2);
+    let logger = t.pid("app/log");
+    t.exit(logger, ExitStatus::Code(1));
+    t.take();
+    t.advance_to_next_deadline();
+    let app_spawned = t
+        .take()
+        .iter()
+        .any(|a| matches!(a, Act::Spawn(n, _) if n == "app"));
+    assert!(app_spawned, "app waited for its logger");
+    assert_eq!(t.slot("app").restarts, 1);
+}
+
+/// At shutdown a logger that waits out a backoff is started once, after
+/// its service is down, and stopped: it drains what the service wrote
+/// (part 7's trial: 400 to 1,301 lines were lost).
+#[test]
+fn at_shutdown_a_logger_in_backoff_drains_the_pipe() {
+    let mut t = Sim::new("[app]\nexec = /bin/app\nlog = /var/log/app\nbackoff = 5s 5s\n");
+    let app = t.pid("app");
+    let logger = t.pid("app/log");
+    t.exit(logger, ExitStatus::Code(1));
+    assert!(matches!(t.state("app/log"), State::Backoff { .. }));
+    t.take();
+    t.sv.shutdown(&t.cfg, false);
+    t.tick();
+    assert_eq!(
+        t.take(),
+        [
+            group_kill(app, 15),
+            Act::Changed("app".into(), "up", "stopping")
+        ]
+    );
+    t.exit(app, ExitStatus::Signal(15));
+    let acts = t.take();
+    let drain = acts
+        .iter()
+        .find_map(|a| match a {
+            Act::Spawn(n, pid) if n == "app/log" => Some(*pid),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("the logger did not drain: {acts:?}"));
+    assert!(acts.contains(&group_kill(drain, 15)), "{acts:?}");
+    t.exit(drain, ExitStatus::Code(0));
+    assert!(t.sv.halted(&t.cfg));
 }

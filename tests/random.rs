@@ -203,6 +203,12 @@ fn check_invariants(t: &Sim, seed: u64, step: usize) {
             "{}: {name} is down with {live} processes running",
             ctx()
         );
+        // Nor anything it started.
+        assert!(
+            state != State::Down || !t.world.remnants.contains(&name),
+            "{}: {name} is down with processes it started still running",
+            ctx()
+        );
     }
 }
 
@@ -215,13 +221,35 @@ fn run(seed: u64) {
         eprintln!("{text}");
     }
     let mut doomed = HashMap::new();
+    // `VIGILD_TRACE=1` with a seed: every step's actions too.
+    let trace = std::env::var("VIGILD_TRACE").is_ok();
     for step in 0..300 {
-        killed_pids(&t.take(), &mut doomed);
+        let acts = t.take();
+        if trace {
+            eprintln!("{step}: {acts:?} remnants {:?}", t.world.remnants);
+        }
+        killed_pids(&acts, &mut doomed);
         let n = t.cfg.len() as u32;
         let id = vigild::fixed::ServiceId(rng.below(n) as u16);
-        // A reload (13) in one step of about 130.
-        let ops = if rng.below(10) == 0 { 14 } else { 13 };
+        // A reload (14) in one step of about 140.
+        let ops = if rng.below(10) == 0 { 15 } else { 14 };
         match rng.below(ops) {
+            13 => {
+                // Processes of the service besides its main one or its
+                // workers appear (a double fork, a oneshot's daemon) or
+                // end by themselves.
+                let name = String::from_utf8(t.cfg.name(id).to_vec()).unwrap();
+                // Only a process that was not sent KILL can start one.
+                let alive = t
+                    .world
+                    .live
+                    .iter()
+                    .any(|(pid, n)| *n == name && doomed.get(pid) != Some(&true));
+                if !t.world.remnants.remove(&name) && alive {
+                    t.world.remnants.insert(name);
+                }
+                t.tick();
+            }
             10 | 11 => {
                 // A connection, where the driver would be polling.
                 let name = String::from_utf8(t.cfg.name(id).to_vec()).unwrap();
@@ -253,7 +281,7 @@ fn run(seed: u64) {
                     }
                 }
             }
-            13 => {
+            14 => {
                 // A reload with another random configuration: services
                 // change, appear and go (removed ones are carried until
                 // they are down), and every id may move.
@@ -288,11 +316,13 @@ fn run(seed: u64) {
             8 => t.advance(u64::from(rng.below(2000))),
             _ => {
                 // A KILL always ends the process.
-                let dead: Vec<i32> = doomed
+                let mut dead: Vec<i32> = doomed
                     .iter()
                     .filter(|(p, k)| **k && t.world.live.contains_key(p))
                     .map(|(p, _)| *p)
                     .collect();
+                // In a fixed order: a seed replays the same run.
+                dead.sort();
                 for pid in dead {
                     t.exit(pid, ExitStatus::Signal(9));
                 }
@@ -305,7 +335,11 @@ fn run(seed: u64) {
     t.sv.shutdown(&t.cfg, false);
     t.tick();
     for round in 0..200 {
-        killed_pids(&t.take(), &mut doomed);
+        let acts = t.take();
+        if trace {
+            eprintln!("shutdown {round}: {acts:?} remnants {:?}", t.world.remnants);
+        }
+        killed_pids(&acts, &mut doomed);
         if t.sv.halted(&t.cfg) {
             return;
         }
@@ -320,12 +354,27 @@ fn run(seed: u64) {
                 t.exit(pid, ExitStatus::Signal(if killed { 9 } else { 15 }));
             }
         }
-        if t.sv.next_deadline(&t.cfg).is_some() {
-            t.advance_to_next_deadline();
+        match t.sv.next_deadline(&t.cfg) {
+            Some(_) => drop(t.advance_to_next_deadline()),
+            // What a KILL ended (remnants) wakes vigild too (SIGCHLD).
+            None => t.tick(),
         }
         check_invariants(&t, seed, 1000 + round);
     }
-    panic!("seed {seed}: shutdown did not end; config:\n{text}");
+    let states: Vec<String> = t
+        .cfg
+        .ids()
+        .map(|id| {
+            let slot = t.sv.slot(id);
+            format!(
+                "{} {:?} workers={}",
+                String::from_utf8_lossy(t.cfg.name(id)),
+                slot.state,
+                t.sv.accept_stats(id).workers
+            )
+        })
+        .collect();
+    panic!("seed {seed}: shutdown did not end: {states:#?}; config:\n{text}");
 }
 
 #[test]
@@ -333,7 +382,9 @@ fn random_operations_keep_the_invariants() {
     if let Ok(seed) = std::env::var("VIGILD_SEED") {
         return run(seed.parse().expect("VIGILD_SEED is a number"));
     }
-    for seed in 0..1000 {
+    // `VIGILD_SEEDS=N`: N seeds instead of 1000 (a longer search).
+    let seeds = std::env::var("VIGILD_SEEDS").map_or(1000, |n| n.parse().expect("a number"));
+    for seed in 0..seeds {
         run(seed);
     }
 }

@@ -12,7 +12,7 @@ mod workers;
 
 pub use workers::{AcceptStats, Peer};
 
-use crate::config::{Config, Mode, Ready, Restart};
+use crate::config::{Config, Log, Mode, Ready, Restart};
 use crate::event::{ErrnoName, ExitStatus, Pid, SIGKILL};
 use crate::fixed::{Full, ServiceId};
 use crate::limits::MAX_SERVICES;
@@ -144,11 +144,12 @@ pub struct Slot {
     pub reason: Reason,
     /// The target, separate from the state (s6's "want up").
     want_up: bool,
-    /// A stop that was a start timeout: its end counts as a failure.
-    timed_out: bool,
-    /// Stopping because the service said so (`STOPPING=1`): its end is
-    /// judged by the restart policy like any other end.
-    stopping_itself: bool,
+    /// While stopping: what happens once nothing of the service is left.
+    then: Then,
+    /// The process group of its main process (its pid), 0 for none: what
+    /// process-group containment signals, kept from the spawn until the
+    /// group is seen empty (after that its number may belong to another).
+    group: i32,
     /// The next backoff delay.
     delay_ms: u32,
     /// When the current (or last) run began.
@@ -166,8 +167,8 @@ impl Slot {
         last: 0,
         reason: Reason::None,
         want_up: false,
-        timed_out: false,
-        stopping_itself: false,
+        then: Then::Stop,
+        group: 0,
         delay_ms: 0,
         run_start: Instant::from_ms(0),
         window_start: Instant::from_ms(0),
@@ -198,6 +199,38 @@ impl Slot {
     }
 }
 
+/// What a stopping service does once nothing of it is left (SPEC §3:
+/// everything a service started ends with it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Then {
+    /// Stopped on purpose: down, or started again if it is wanted (a
+    /// restart, or a start asked for while it stopped).
+    Stop = 0,
+    /// Stopping by itself (`STOPPING=1`): its exit status is judged by the
+    /// restart policy like any end.
+    Judge,
+    /// Stopping by itself, and a start was asked for meanwhile: it starts
+    /// again once it has exited.
+    Again,
+    /// Stopped for its start timeout: a failed run.
+    Fail,
+    /// Its main process ended (`clean`: a successful run) while other
+    /// processes of it lived on; they are being stopped first.
+    Ended {
+        /// The run was a success.
+        clean: bool,
+    },
+}
+
+impl Then {
+    /// Stopping by itself, not asked to (its stop signal is still to come
+    /// if a stop is asked for).
+    fn by_itself(self) -> bool {
+        matches!(self, Then::Judge | Then::Again)
+    }
+}
+
 /// What the engine asks of the world. The driver implements it with real
 /// processes; the tests with a recording fake.
 pub trait Effects {
@@ -205,6 +238,14 @@ pub trait Effects {
     fn spawn(&mut self, id: ServiceId) -> Result<Pid, u16>;
     /// Send `signal` to the process `pid`, or to its whole process group.
     fn kill(&mut self, pid: Pid, signal: u8, group: bool);
+    /// Send `signal` to every process of `id`: every one in its cgroup,
+    /// or, where containment is by process group, every one in the groups
+    /// `groups` names (its main process's, or each worker's).
+    fn kill_all(&mut self, id: ServiceId, groups: &mut dyn Iterator<Item = Pid>, signal: u8);
+    /// True while some process of `id` is left: in its cgroup, or in the
+    /// process group `group` (without one, process-group containment
+    /// knows of none).
+    fn populated(&mut self, id: ServiceId, group: Option<Pid>) -> bool;
     /// The state or reason of `id` changed from `from` to `slot.state`.
     fn changed(&mut self, id: ServiceId, from: State, slot: &Slot);
 }
@@ -511,9 +552,9 @@ impl Supervisor {
                 let slot = self.slots[id.index()];
                 match slot.state {
                     State::Down => Answer::StoppedAlready,
-                    State::Stopping { .. } if !slot.stopping_itself => Answer::StoppingAlready,
-                    _ if self.running(id) => {
-                        self.stop(cfg, id, now, fx);
+                    State::Stopping { .. } if !slot.then.by_itself() => Answer::StoppingAlready,
+                    _ if self.has_processes(id, fx) => {
+                        self.stop(cfg, id, slot.state.pid(), now, Then::Stop, fx);
                         Answer::Stopping
                     }
                     // Nothing runs (a finished oneshot, a backoff, an idle socket service).
@@ -527,9 +568,13 @@ impl Supervisor {
                 self.want_up_with_deps(cfg, |x| x == id);
                 let slot = self.slots[id.index()];
                 match slot.state {
-                    State::Stopping { .. } if !slot.stopping_itself => Answer::Stopping,
-                    _ if self.running(id) => {
-                        self.stop(cfg, id, now, fx);
+                    // Once it is gone, it starts again (whatever ended it).
+                    State::Stopping { .. } if !slot.then.by_itself() => {
+                        self.slots[id.index()].then = Then::Stop;
+                        Answer::Stopping
+                    }
+                    _ if self.has_processes(id, fx) => {
+                        self.stop(cfg, id, slot.state.pid(), now, Then::Stop, fx);
                         Answer::Stopping
                     }
                     _ => {
@@ -577,39 +622,52 @@ impl Supervisor {
             self.worker_exited(cfg, id, now, fx);
             return Some(id);
         };
+        let oneshot = cfg.spec(id).mode == Mode::Oneshot;
         let slot = &mut self.slots[id.index()];
         slot.set_last(Some(status));
-        if let State::Stopping {
-            kill_at: Some(_), ..
-        } = slot.state
-        {
-            // The stop signal went to the whole group; once the main process
-            // is gone, what is left of it must not outlive the service (nor
-            // run beside its next instance).
-            fx.kill(pid, SIGKILL, true);
-        }
-        match slot.state {
-            State::Stopping { .. } if slot.timed_out => {
-                slot.timed_out = false;
-                self.ended(cfg, id, now, false, fx);
-            }
-            State::Stopping { .. } if slot.stopping_itself => {
-                slot.stopping_itself = false;
-                self.ended(cfg, id, now, status.success(), fx);
-            }
-            State::Stopping { .. } if slot.want_up && !self.halting => self.start(cfg, id, now, fx),
-            State::Stopping { .. } => self.set_state(id, now, State::Down, fx),
+        let then = match (slot.state, slot.then) {
+            (State::Stopping { .. }, Then::Judge) => Then::Ended {
+                clean: status.success(),
+            },
+            (State::Stopping { .. }, Then::Fail) => Then::Ended { clean: false },
+            (State::Stopping { .. }, Then::Again) => Then::Stop,
+            (State::Stopping { .. }, then) => then,
             // Exiting before it said it was ready is a failure, even with 0.
-            State::Starting { .. } if cfg.spec(id).mode != Mode::Oneshot => {
-                self.ended(cfg, id, now, false, fx)
-            }
-            State::Starting { .. } | State::Up { .. } => {
-                self.ended(cfg, id, now, status.success(), fx)
-            }
-            State::Down | State::Listening | State::Backoff { .. } => {
+            (State::Starting { .. }, _) if !oneshot => Then::Ended { clean: false },
+            (State::Starting { .. } | State::Up { .. }, _) => Then::Ended {
+                clean: status.success(),
+            },
+            (State::Down | State::Listening | State::Backoff { .. }, _) => {
                 // No pid in these states.
                 unreachable!()
             }
+        };
+        let group = Some(Pid(slot.group));
+        self.logger_drains(cfg, id, now);
+        let slot = &mut self.slots[id.index()];
+        // A oneshot that succeeded is up with what it started (a mount
+        // helper's daemon, say), until it is stopped. Only its cgroup can
+        // be followed that long: a process group's number may be another's
+        // by then.
+        if oneshot && then == (Then::Ended { clean: true }) {
+            slot.group = 0;
+            self.ended(cfg, id, now, true, fx);
+        } else if fx.populated(id, group) {
+            // What it started lives on: it ends too before anything else
+            // happens (stop signal, KILL after stop_timeout, as for a
+            // stop; `tick` sees the end).
+            match slot.state {
+                // Its stop signal went to all of it already: their KILL
+                // is due when its was.
+                State::Stopping { kill_at, .. } if !slot.then.by_itself() => {
+                    slot.then = then;
+                    self.set_state(id, now, State::Stopping { pid: None, kill_at }, fx);
+                }
+                _ => self.stop(cfg, id, None, now, then, fx),
+            }
+        } else {
+            slot.group = 0;
+            self.finish(cfg, id, now, then, fx);
         }
         Some(id)
     }
@@ -647,7 +705,7 @@ impl Supervisor {
         if slot.state != (State::Up { pid: Some(pid) }) {
             return;
         }
-        slot.stopping_itself = true;
+        slot.then = Then::Judge;
         let kill_at = match cfg.spec(id).stop_timeout_ms {
             0 => None,
             ms => Some(now.plus_ms(u64::from(ms))),
@@ -669,20 +727,22 @@ impl Supervisor {
             }
             match self.slots[id.index()].state {
                 State::Starting {
-                    deadline: Some(at), ..
+                    pid,
+                    deadline: Some(at),
                 } if at <= now => {
-                    let slot = &mut self.slots[id.index()];
-                    slot.timed_out = true;
-                    slot.reason = Reason::StartTimeout;
-                    self.stop(cfg, id, now, fx);
+                    self.slots[id.index()].reason = Reason::StartTimeout;
+                    self.stop(cfg, id, Some(pid), now, Then::Fail, fx);
                 }
                 State::Stopping {
                     pid,
                     kill_at: Some(at),
                 } if at <= now => {
-                    self.kill_group(id, pid, SIGKILL, fx);
+                    self.kill_group(id, SIGKILL, fx);
                     self.slots[id.index()].state = State::Stopping { pid, kill_at: None };
                 }
+                // Its main process (or last worker) is gone, and what it
+                // started may be gone by now too.
+                State::Stopping { pid: None, .. } => self.finish_when_empty(cfg, id, now, fx),
                 _ => {}
             }
         }
@@ -767,6 +827,8 @@ impl Supervisor {
                 *slot = Slot {
                     state: slot.state,
                     since: slot.since,
+                    then: slot.then,
+                    group: slot.group,
                     ..fresh
                 };
             } else if !kept[j.index()] {
@@ -786,9 +848,9 @@ impl Supervisor {
             }
             self.slots[j.index()].delay_ms = new.spec(j).backoff_first_ms;
             match self.slots[j.index()].state {
-                _ if self.running(j) => self.stop(new, j, now, fx),
+                state if self.running(j) => self.stop(new, j, state.pid(), now, Then::Stop, fx),
                 // Listen again, with the new settings.
-                State::Backoff { .. } | State::Listening => self.set_state(j, now, State::Down, fx),
+                State::Backoff { .. } | State::Listening => self.down_unless_left(new, j, now, fx),
                 State::Down
                 | State::Up { .. }
                 | State::Starting { .. }
@@ -922,13 +984,8 @@ impl Supervisor {
             st.full_since = None;
             st.dropping = false;
         }
-        let last = st.workers == 0;
-        if last && let State::Stopping { pid: None, .. } = self.slots[id.index()].state {
-            let slot = &self.slots[id.index()];
-            match slot.want_up && !self.halting && !cfg.spec(id).removed {
-                true => self.start(cfg, id, now, fx),
-                false => self.set_state(id, now, State::Down, fx),
-            }
+        if let State::Stopping { pid: None, .. } = self.slots[id.index()].state {
+            self.finish_when_empty(cfg, id, now, fx);
         }
     }
 
@@ -936,15 +993,83 @@ impl Supervisor {
     /// yet (one stopping by itself was not).
     fn running(&self, id: ServiceId) -> bool {
         let slot = &self.slots[id.index()];
-        let asked = matches!(slot.state, State::Stopping { .. }) && !slot.stopping_itself;
+        let asked = matches!(slot.state, State::Stopping { .. }) && !slot.then.by_itself();
         !asked && (slot.state.pid().is_some() || self.accepts[id.index()].workers > 0)
     }
 
-    /// Signal a service's process group, or every worker's group of an accept service.
-    fn kill_group(&mut self, id: ServiceId, pid: Option<Pid>, signal: u8, fx: &mut impl Effects) {
-        match pid {
-            Some(pid) => fx.kill(pid, signal, true),
-            None => self.workers.of(id).for_each(|w| fx.kill(w, signal, true)),
+    /// `running`, or some process it started is left (a finished oneshot's
+    /// daemon, in its cgroup): a stop has something to do.
+    fn has_processes(&self, id: ServiceId, fx: &mut impl Effects) -> bool {
+        self.running(id) || fx.populated(id, None)
+    }
+
+    /// Signal every process of the service (`Effects::kill_all`): its
+    /// cgroup, or its main process's group, or every worker's.
+    fn kill_group(&mut self, id: ServiceId, signal: u8, fx: &mut impl Effects) {
+        match self.slots[id.index()].group {
+            0 => fx.kill_all(id, &mut self.workers.of(id), signal),
+            group => fx.kill_all(id, &mut core::iter::once(Pid(group)), signal),
+        }
+    }
+
+    /// A stopping service without a main process (and no worker left):
+    /// once nothing it started is left either, what its `then` says.
+    fn finish_when_empty(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
+        let slot = &self.slots[id.index()];
+        let group = Some(Pid(slot.group)).filter(|g| g.0 != 0);
+        if self.accepts[id.index()].workers > 0 || fx.populated(id, group) {
+            return;
+        }
+        let then = slot.then;
+        self.slots[id.index()].group = 0;
+        self.finish(cfg, id, now, then, fx);
+    }
+
+    /// Nothing of a stopping (or ended) service is left: down, started
+    /// again, or judged by the restart policy, as `then` says.
+    fn finish(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        then: Then,
+        fx: &mut impl Effects,
+    ) {
+        self.slots[id.index()].then = Then::Stop;
+        match then {
+            Then::Stop | Then::Again => {
+                let wanted =
+                    self.slots[id.index()].want_up && !self.halting && !cfg.spec(id).removed;
+                // Started again at once if what it needs is up, else once
+                // it is (`start_in_order`).
+                match wanted && self.deps_ready(cfg, id) {
+                    true => self.start(cfg, id, now, fx),
+                    false => self.set_state(id, now, State::Down, fx),
+                }
+            }
+            Then::Ended { clean } => self.ended(cfg, id, now, clean, fx),
+            Then::Judge => self.ended(cfg, id, now, true, fx),
+            Then::Fail => self.ended(cfg, id, now, false, fx),
+        }
+    }
+
+    /// The main process of `id` has ended: its logger, if it waits out a
+    /// backoff, starts now, to read what the service left in the pipe
+    /// (SPEC §7: a logger that is down when its service stops is started
+    /// to drain the pipe).
+    fn logger_drains(&mut self, cfg: &Config, id: ServiceId, now: Instant) {
+        if let Log::Pipe(reader) = cfg.spec(id).log
+            && cfg.is_logger(reader)
+            && let State::Backoff { until } = self.slots[reader.index()].state
+            && until > now
+        {
+            self.slots[reader.index()].state = State::Backoff { until: now };
         }
     }
 
@@ -995,6 +1120,14 @@ impl Supervisor {
         slot.reason = Reason::None;
         slot.window_failures = 0;
         slot.delay_ms = cfg.spec(id).backoff_first_ms;
+        // One that is stopping (by itself, or after its main process ended)
+        // starts again once it is gone.
+        if matches!(slot.state, State::Stopping { .. }) {
+            slot.then = match slot.then.by_itself() {
+                true => Then::Again,
+                false => Then::Stop,
+            };
+        }
         let idle = matches!(
             slot.state,
             State::Backoff { .. } | State::Up { pid: None } | State::Listening
@@ -1002,7 +1135,7 @@ impl Supervisor {
         match idle {
             // A throttled pool whose workers run resumes at once.
             true if self.running(id) => self.start(cfg, id, now, fx),
-            true => self.set_state(id, now, State::Down, fx),
+            true => self.down_unless_left(cfg, id, now, fx),
             false => {}
         }
     }
@@ -1025,7 +1158,10 @@ impl Supervisor {
         let spec = cfg.spec(id);
         match fx.spawn(id) {
             Ok(pid) => {
-                self.slots[id.index()].run_start = now;
+                let slot = &mut self.slots[id.index()];
+                slot.run_start = now;
+                // Every service's process leads a process group of its own.
+                slot.group = pid.0;
                 let deadline = match spec.start_timeout_ms {
                     0 => None,
                     ms => Some(now.plus_ms(u64::from(ms))),
@@ -1046,26 +1182,31 @@ impl Supervisor {
         }
     }
 
-    /// Send the stop signal to the process group and arm the KILL deadline.
-    /// An accept service's workers are all signalled and waited for.
-    fn stop(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
-        let pid = self.slots[id.index()].state.pid();
-        if pid.is_none() && self.accepts[id.index()].workers == 0 {
-            return;
-        }
+    /// Stop the service: its stop signal to every process of it (the main
+    /// one is `pid`, if it still runs), KILL after `stop_timeout`; once
+    /// nothing of it is left, what `then` says.
+    fn stop(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        pid: Option<Pid>,
+        now: Instant,
+        then: Then,
+        fx: &mut impl Effects,
+    ) {
         let spec = cfg.spec(id);
         // A stop asked for now overrides a service's own (its end is no
         // longer judged by the restart policy).
-        self.slots[id.index()].stopping_itself = false;
+        self.slots[id.index()].then = then;
         let (signal, timeout_ms) = match self.fast {
             true => (SIGTERM, FAST_KILL_MS),
             false => (spec.stop_signal, u64::from(spec.stop_timeout_ms)),
         };
-        self.kill_group(id, pid, signal, fx);
+        self.kill_group(id, signal, fx);
         let kill_at = match timeout_ms {
             // `stop_timeout = 0`: no grace at all.
             0 => {
-                self.kill_group(id, pid, SIGKILL, fx);
+                self.kill_group(id, SIGKILL, fx);
                 None
             }
             ms => Some(now.plus_ms(ms)),
@@ -1121,7 +1262,7 @@ impl Supervisor {
             if spec.restart_max > 0 && slot.window_failures >= spec.restart_max {
                 slot.want_up = false;
                 slot.reason = Reason::GaveUp;
-                return self.set_state(id, now, State::Down, fx);
+                return self.down_unless_left(cfg, id, now, fx);
             }
         }
         let restart = match spec.restart {
@@ -1131,7 +1272,7 @@ impl Supervisor {
         };
         if halting || !slot.want_up || !restart || spec.removed {
             slot.want_up = false;
-            return self.set_state(id, now, State::Down, fx);
+            return self.down_unless_left(cfg, id, now, fx);
         }
         let ran_long = slot.last().is_some()
             && now.ms_since(slot.run_start) >= u64::from(spec.backoff_reset_ms);
@@ -1149,7 +1290,12 @@ impl Supervisor {
         match delay {
             0 => {
                 slot.restarts = slot.restarts.saturating_add(1);
-                self.start(cfg, id, now, fx)
+                // At once, if what it waits for (`after`) is up; else once
+                // it is (`start_in_order`).
+                match self.deps_ready(cfg, id) {
+                    true => self.start(cfg, id, now, fx),
+                    false => self.down_unless_left(cfg, id, now, fx),
+                }
             }
             // Counted when the restart happens, in `start_in_order`.
             ms => self.set_state(
@@ -1195,33 +1341,84 @@ impl Supervisor {
             }
             if !slot.want_up || cfg.spec(id).removed {
                 if slot.state != State::Down {
-                    self.set_state(id, now, State::Down, fx);
+                    self.down_unless_left(cfg, id, now, fx);
                 }
                 continue;
             }
-            let mut ready = true;
-            let mut failed = false;
-            for dep in cfg.after(id) {
+            let failed = cfg.after(id).any(|dep| {
                 let d = &self.slots[dep.index()];
-                ready &= d.state.is_ready();
-                failed |= d.state == State::Down && !d.want_up;
-            }
+                d.state == State::Down && !d.want_up
+            });
+            let backoff = matches!(slot.state, State::Backoff { .. });
             if failed {
                 let slot = &mut self.slots[id.index()];
                 slot.want_up = false;
                 slot.reason = Reason::Dependency;
-                self.set_state(id, now, State::Down, fx);
-            } else if ready {
-                if matches!(slot.state, State::Backoff { .. }) {
+                self.down_unless_left(cfg, id, now, fx);
+            } else if self.deps_ready(cfg, id) {
+                if backoff {
                     self.slots[id.index()].restarts += 1;
                 }
                 self.start(cfg, id, now, fx);
-            } else if matches!(slot.state, State::Backoff { .. }) {
+            } else if backoff {
                 // Its delay is over but what it waits for is not up: wait
-                // down, without a deadline (one in the past would spin the loop).
-                self.set_state(id, now, State::Down, fx);
+                // down, without a deadline (one in the past would spin the
+                // loop). The restart is counted now: it is under way.
+                self.slots[id.index()].restarts += 1;
+                self.down_unless_left(cfg, id, now, fx);
             }
         }
+    }
+
+    /// Stop `id`, which has no main process (`state`): what it left in its
+    /// cgroup is stopped, else it goes down. A logger that waits out a
+    /// backoff is first started once (when nothing that writes into its
+    /// pipe runs any more: `unblocked`), to drain the pipe (SPEC §7).
+    fn stop_idle(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        state: State,
+        now: Instant,
+        unblocked: bool,
+        fx: &mut impl Effects,
+    ) {
+        if cfg.is_logger(id) && matches!(state, State::Backoff { .. }) {
+            if !unblocked {
+                return;
+            }
+            self.spawn(cfg, id, now, fx);
+        }
+        match self.slots[id.index()].state.pid() {
+            Some(pid) => self.stop(cfg, id, Some(pid), now, Then::Stop, fx),
+            None => self.down_unless_left(cfg, id, now, fx),
+        }
+    }
+
+    /// `id` has no main process nor worker: down, unless some process it
+    /// started is left (in its cgroup), which is stopped first.
+    fn down_unless_left(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
+        match fx.populated(id, None) {
+            true => self.stop(cfg, id, None, now, Then::Stop, fx),
+            false => self.set_state(id, now, State::Down, fx),
+        }
+    }
+
+    /// True if what `id` waits for (`after`) is up. Its log pipe's reader
+    /// need not be: vigild holds the pipe, so the service may start and
+    /// write while its logger waits out a backoff (SPEC §7).
+    fn deps_ready(&self, cfg: &Config, id: ServiceId) -> bool {
+        let log = cfg.spec(id).log;
+        cfg.after(id).all(|dep| {
+            let state = self.slots[dep.index()].state;
+            state.is_ready() || (log == Log::Pipe(dep) && state != State::Down)
+        })
     }
 
     /// Stop what must stop (everything when halting, removed services after a
@@ -1243,7 +1440,7 @@ impl Supervisor {
                             && (state == State::Listening
                                 || oneshot && matches!(state, State::Starting { .. }));
                         if (self.fast || !blocked[id.index()]) && !graceful {
-                            self.stop(cfg, id, now, fx);
+                            self.stop(cfg, id, state.pid(), now, Then::Stop, fx);
                         }
                     }
                     // Hurrying an orderly stop: KILL at most a second from now.
@@ -1254,13 +1451,16 @@ impl Supervisor {
                         let kill_at = Some(now.plus_ms(FAST_KILL_MS));
                         self.slots[id.index()].state = State::Stopping { pid, kill_at };
                     }
-                    // Without a process there is nothing to stop; in a
-                    // shutdown it still goes down after what needs it, so
-                    // that the log shows every stop in order.
-                    State::Up { pid: None } | State::Backoff { .. } | State::Listening
+                    // Without a process there is nothing to stop (but what a
+                    // finished oneshot left in its cgroup); in a shutdown it
+                    // still goes down after what needs it, so that the log
+                    // shows every stop in order.
+                    state
+                    @ (State::Up { pid: None } | State::Backoff { .. } | State::Listening)
                         if self.fast || !self.halting || !blocked[id.index()] =>
                     {
-                        self.set_state(id, now, State::Down, fx)
+                        let unblocked = self.fast || !blocked[id.index()];
+                        self.stop_idle(cfg, id, state, now, unblocked, fx);
                     }
                     _ => {}
                 }

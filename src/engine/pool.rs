@@ -5,7 +5,7 @@
 //! workers keep failing.
 
 use super::workers::Worker;
-use super::{Effects, Reason, State, Supervisor};
+use super::{Effects, Reason, State, Supervisor, TRIGGER_BURST, TRIGGER_WINDOW_MS};
 use crate::config::{Config, Mode};
 use crate::event::{ExitStatus, Pid, SIGKILL};
 use crate::fixed::ServiceId;
@@ -139,7 +139,11 @@ impl Supervisor {
     /// A worker of pool `id` ended. A failure before it ever reported (it
     /// never got going), or too many failures in a second, throttle the
     /// pool: no new workers for a delay that doubles up to the backoff cap,
-    /// until a worker exits cleanly.
+    /// until a worker exits cleanly. Clean exits of workers that never
+    /// reported are counted like an activate service's activations: past
+    /// `TRIGGER_BURST` within `TRIGGER_WINDOW_MS` the pool is throttled
+    /// too (a worker that exits 0 at once would otherwise be replaced at
+    /// once, forever).
     pub(super) fn pool_worker_ended(
         &mut self,
         cfg: &Config,
@@ -152,9 +156,19 @@ impl Supervisor {
         let spec = cfg.spec(id);
         let st = &mut self.accepts[id.index()];
         let slot = &mut self.slots[id.index()];
-        if status.success() || worker.interrupted {
+        if worker.interrupted || (status.success() && worker.reported) {
             st.exit_failures = 0;
             slot.delay_ms = spec.backoff_first_ms;
+            return;
+        }
+        if status.success() {
+            if now.ms_since(st.triggers_since) >= TRIGGER_WINDOW_MS {
+                (st.triggers, st.triggers_since) = (0, now);
+            }
+            st.triggers += 1;
+            if st.triggers > TRIGGER_BURST {
+                self.throttle(cfg, id, Reason::TriggerLimit, now, fx);
+            }
             return;
         }
         slot.set_last(Some(status));

@@ -56,6 +56,12 @@ pub fn kill(pid: i32, signal: u8, group: bool) -> Result<(), Errno> {
     }
 }
 
+/// True while the process group `pgid` has a member (kill with signal 0:
+/// EPERM means one exists that vigild may not signal).
+pub fn group_exists(pgid: i32) -> bool {
+    matches!(kill(pgid, 0, true), Ok(()) | Err(Errno::PERM))
+}
+
 /// The calling thread's errno.
 pub fn errno() -> i32 {
     // SAFETY: __errno_location returns the calling thread's errno slot,

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use vigild::config::{Config, Errors, parse};
 use vigild::engine::{AcceptStats, Admit, Answer, Command, Effects, Slot, State, Supervisor};
 use vigild::event::{ExitStatus, Pid};
@@ -28,6 +28,9 @@ pub struct World {
     pub failing: HashMap<String, u16>,
     /// Pids spawned and not yet exited, with their service.
     pub live: HashMap<i32, String>,
+    /// Services with processes left besides their main process or
+    /// workers (a child that left its group, a daemon a oneshot started).
+    pub remnants: HashSet<String>,
 }
 
 impl World {
@@ -59,6 +62,20 @@ impl Effects for World {
             signal,
             group,
         });
+    }
+
+    fn kill_all(&mut self, id: ServiceId, groups: &mut dyn Iterator<Item = Pid>, signal: u8) {
+        for group in groups {
+            self.kill(group, signal, true);
+        }
+        // KILL ends every process of the service (its cgroup's).
+        if signal == 9 {
+            self.remnants.remove(&self.names[id.index()]);
+        }
+    }
+
+    fn populated(&mut self, id: ServiceId, _group: Option<Pid>) -> bool {
+        self.remnants.contains(&self.names[id.index()])
     }
 
     fn changed(&mut self, id: ServiceId, from: State, slot: &Slot) {
@@ -108,6 +125,7 @@ impl Sim {
                 acts: vec![],
                 failing: HashMap::new(),
                 live: HashMap::new(),
+                remnants: HashSet::new(),
             },
         };
         sim.sv.boot(&sim.cfg, sim.now);
