@@ -3,6 +3,7 @@
 //! lines into engine calls, and lets the engine act through `Fx`. When no
 //! deadline exists it sleeps with no timeout: no system call while idle.
 
+use crate::containment::Containment;
 use crate::launch::{self, EnvBuf, Launch};
 use crate::listeners::Listeners;
 use crate::log::say;
@@ -27,7 +28,7 @@ use vigild::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter};
 use vigild::ip::IpText;
 use vigild::limits::{LINE_MAX, LISTENERS_MAX, MONITORS_MAX, PIPES_MAX, READY_MAX, REPLIES_MAX};
 use vigild::notify::{Notice, notices};
-use vigild::status::{Counters, write_line};
+use vigild::status::{Counters, Shown, write_line};
 use vigild::time::Instant;
 
 /// How long a status change waits before the file is rewritten when the
@@ -116,6 +117,10 @@ pub struct Driver {
     pub notice: Option<&'static mut [u8; readiness::NOTICE_MAX]>,
     /// The credentials of the accept service that last spawned a worker.
     pub worker_creds: Option<(ServiceId, Option<Creds>)>,
+    /// Its cgroup, if it has one (kept, as the credentials are).
+    pub worker_cgroup: Option<(ServiceId, Option<OwnedFd>)>,
+    /// How every process of a service is found.
+    pub containment: Containment,
     /// A state changed since the status file was written.
     pub dirty: bool,
     /// A process was spawned since the status file was written.
@@ -241,6 +246,7 @@ enum Polled {
 /// The engine's hands: spawning, signalling, announcing.
 struct Fx<'a> {
     cfg: &'a Config,
+    containment: &'a mut Containment,
     devnull: BorrowedFd<'a>,
     listeners: &'a Listeners,
     pipes: &'a Pipes,
@@ -281,6 +287,8 @@ impl Effects for Fx<'_> {
                 .as_ref()
                 .map(|(fd, n)| (raw(fd.as_fd()), *n));
         }
+        self.containment.look_again();
+        let cgroup = self.containment.cgroup_for(cfg, id);
         let mode = cfg.spec(id).mode;
         // Socket activation (and a pool's workers): the sockets as fds 3..
         // and systemd's variables.
@@ -318,6 +326,7 @@ impl Effects for Fx<'_> {
             listen_pid,
             creds: creds.as_ref(),
             ready_fd,
+            cgroup: cgroup.as_ref().map(|fd| raw(fd.as_fd())),
         };
         let pid = launch::start(cfg, id, &launch);
         *self.spawned |= pid.is_ok();
@@ -332,15 +341,12 @@ impl Effects for Fx<'_> {
         let _ = process::kill(pid.0, signal, group);
     }
 
-    fn kill_all(&mut self, _id: ServiceId, groups: &mut dyn Iterator<Item = Pid>, signal: u8) {
-        for group in groups {
-            // ESRCH: every process of the group is gone already.
-            let _ = process::kill(group.0, signal, true);
-        }
+    fn kill_all(&mut self, id: ServiceId, groups: &mut dyn Iterator<Item = Pid>, signal: u8) {
+        self.containment.kill_all(self.cfg, id, groups, signal);
     }
 
-    fn populated(&mut self, _id: ServiceId, group: Option<Pid>) -> bool {
-        group.is_some_and(|g| process::group_exists(g.0))
+    fn populated(&mut self, id: ServiceId, group: Option<Pid>) -> bool {
+        self.containment.populated(self.cfg, id, group)
     }
 
     fn changed(&mut self, id: ServiceId, from: State, slot: &Slot) {
@@ -446,6 +452,7 @@ impl Driver {
     fn parts(&mut self) -> (&mut Supervisor, Fx<'_>) {
         let fx = Fx {
             cfg: self.configs.active(),
+            containment: &mut self.containment,
             devnull: self.devnull.as_fd(),
             listeners: &self.listeners,
             pipes: &self.pipes,
@@ -733,6 +740,10 @@ impl Driver {
                         continue;
                     };
                     self.worker_creds = Some((id, creds));
+                    if !matches!(self.worker_cgroup, Some((cached, _)) if cached == id) {
+                        self.worker_cgroup = Some((id, self.containment.cgroup_for(cfg, id)));
+                    }
+                    let cgroup = self.worker_cgroup.as_ref().and_then(|(_, fd)| fd.as_ref());
                     let local = addr
                         .and_then(listen::bound_ip)
                         .or_else(|| listen::local_address(conn.as_fd()));
@@ -748,6 +759,7 @@ impl Driver {
                         listen_pid: None,
                         creds: creds.as_ref(),
                         ready_fd: None,
+                        cgroup: cgroup.map(|fd| raw(fd.as_fd())),
                     };
                     match launch::start(cfg, id, &launch) {
                         Ok(pid) => self.sv.worker_spawned(cfg, id, now, pid, &peer),
@@ -1207,6 +1219,7 @@ impl Driver {
             self.replies.flush(self.configs.active());
         }
         self.worker_creds = None;
+        self.worker_cgroup = None;
         let (old, new) = self.configs.both();
         if let Some(next) = next {
             self.listeners.commit(Some(old), next, new);
@@ -1220,6 +1233,7 @@ impl Driver {
         self.channels.renumber(old, new);
         let mut fx = Fx {
             cfg: new,
+            containment: &mut self.containment,
             devnull: self.devnull.as_fd(),
             listeners: &self.listeners,
             pipes: &self.pipes,
@@ -1262,8 +1276,12 @@ impl Driver {
                             }
                             _ => Counters::None,
                         };
-                        let status = self.channels.status(id);
-                        let _ = write_line(&mut file, cfg, id, slot, counters, status, offset);
+                        let shown = Shown {
+                            counters,
+                            text: self.channels.status(id),
+                            cgroup: self.containment.by_cgroup(cfg, id),
+                        };
+                        let _ = write_line(&mut file, cfg, id, slot, shown, offset);
                     }
                 }
                 file.commit(c"status.tmp", c"status")

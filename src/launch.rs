@@ -43,6 +43,8 @@ pub struct Launch<'a> {
     pub creds: Option<&'a Creds>,
     /// `ready = fd:N`: the pipe's write end, to become fd N.
     pub ready_fd: Option<(i32, i32)>,
+    /// The service's cgroup (a directory fd) to start it in, if it has one.
+    pub cgroup: Option<i32>,
 }
 
 /// The uid, gid and groups of `id`'s `user` and `group`, if it has them
@@ -167,6 +169,8 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
         umask: u32::from(spec.umask),
         nofile: spec.nofile,
         creds: launch.creds,
+        cgroup: launch.cgroup,
+        block_term: cfg.is_logger(id),
     };
     spawn(&plan).map(Pid).map_err(|e| {
         let errno = e.raw_os_error() as u16;

@@ -10,6 +10,7 @@
 // Under test only the sys tests are built; the entry points are not.
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
+mod containment;
 mod ctl;
 mod daemon;
 mod driver;

@@ -183,6 +183,8 @@ impl Driver {
             umask: 0o022,
             nofile: 0,
             creds: None,
+            cgroup: None,
+            block_term: false,
         };
         say!("running finish {}", self.halt.word());
         match spawn(&plan) {

@@ -23,27 +23,40 @@ pub enum Counters<'a> {
     },
 }
 
+/// What the status line of a service shows besides its slot.
+#[derive(Clone, Copy, Debug)]
+pub struct Shown<'a> {
+    /// An accept service's or a pool's counters.
+    pub counters: Counters<'a>,
+    /// The text of its last `STATUS=` (empty: none).
+    pub text: &'a [u8],
+    /// It is contained by a cgroup (else by its process group).
+    pub cgroup: bool,
+}
+
 /// Write the status-file line of `id` (with its newline). `wall_offset_ms`
-/// turns the engine's monotonic instants into wall-clock milliseconds;
-/// `counters` are an accept service's or a pool's; `status` is the text
-/// of its last `STATUS=` (empty: none), written last because it may hold
-/// spaces.
+/// turns the engine's monotonic instants into wall-clock milliseconds.
+/// The `STATUS=` text comes last because it may hold spaces.
 pub fn write_line(
     w: &mut impl Write,
     cfg: &Config,
     id: ServiceId,
     slot: &Slot,
-    counters: Counters<'_>,
-    status: &[u8],
+    shown: Shown<'_>,
     wall_offset_ms: i64,
 ) -> fmt::Result {
+    let Shown {
+        counters,
+        text: status,
+        cgroup,
+    } = shown;
     // Unsigned: one integer formatter fewer in the binary.
     let since = (slot.since.as_ms() as i64)
         .saturating_add(wall_offset_ms)
         .max(0) as u64;
     write!(
         w,
-        "{} state={} pid={} since={}.{:03} mode={}",
+        "{} state={} pid={} since={}.{:03} mode={} contain={}",
         Lossy(cfg.name(id)),
         slot.state.name(),
         // Pids are positive; u32 spares the binary i32's formatter.
@@ -51,6 +64,7 @@ pub fn write_line(
         since / 1000,
         since % 1000,
         cfg.spec(id).mode.as_str(),
+        if cgroup { "cgroup" } else { "group" },
     )?;
     match counters {
         Counters::None => {}

@@ -403,6 +403,9 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         Lossy(o.source.path),
         Lossy(run_dir)
     );
+    // After the lock: vigild's cgroup directory is named after the run
+    // directory, which only one vigild uses at a time.
+    let containment = crate::containment::Containment::new(run_dir, pid1);
     let pipes = match crate::pipes::Pipes::new().prepare(None, cfg) {
         Ok(pipes) => pipes,
         Err(e) => return failed("log pipes", &ErrnoName(e.raw_os_error() as u16)),
@@ -432,6 +435,8 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         channels,
         notice: Some(&mut st.notice),
         worker_creds: None,
+        worker_cgroup: None,
+        containment,
         replies: crate::replies::Replies::new(),
         lines: &mut st.control,
         dirty: true,

@@ -50,16 +50,18 @@ pub fn main(args: Args, first: usize) -> c_int {
     // Everything in DIR is opened relative to it, never through a
     // symlink: the directory may be writable by the service whose output
     // this is, which must not make the logger write anywhere else.
+    let failed = |file| move |e| Failed(file, e);
     let opened = (|| -> Result<_, OpenError> {
-        make_dirs(o.dir)?;
+        make_dirs(o.dir).map_err(failed(""))?;
         let dir = openat(
             rustix::fs::CWD,
             o.dir,
             OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
             Mode::empty(),
-        )?;
+        )
+        .map_err(failed(""))?;
         let lock = lock(dir.as_fd())?;
-        let current = open_current(dir.as_fd())?;
+        let current = open_current(dir.as_fd()).map_err(failed("/current"))?;
         Ok((dir, lock, current))
     })();
     let (dir, _lock, current) = match opened {
@@ -71,8 +73,12 @@ pub fn main(args: Args, first: usize) -> c_int {
             );
             return 1;
         }
-        Err(Failed(e)) => {
-            say!("{}: {}", Lossy(o.dir), ErrnoName(e.raw_os_error() as u16));
+        Err(Failed(file, e)) => {
+            say!(
+                "{}{file}: {}",
+                Lossy(o.dir),
+                ErrnoName(e.raw_os_error() as u16)
+            );
             return 1;
         }
     };
@@ -284,15 +290,10 @@ impl Log<'_> {
 enum OpenError {
     /// Another vigil-log holds its lock: that one's pid (0 if unknown).
     Locked(u32),
-    Failed(Errno),
+    /// Opening DIR and this file of it (empty: DIR itself) failed.
+    Failed(&'static str, Errno),
 }
 use OpenError::{Failed, Locked};
-
-impl From<Errno> for OpenError {
-    fn from(e: Errno) -> Self {
-        Failed(e)
-    }
-}
 
 /// `current`, for appending: a regular file (never a symlink, nor a FIFO
 /// that would block the logger).
@@ -314,10 +315,11 @@ fn open_current(dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
 /// logger per directory.
 fn lock(dir: BorrowedFd<'_>) -> Result<OwnedFd, OpenError> {
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    let fd = openat(dir, c"lock", flags, Mode::from_raw_mode(0o644))?;
+    let fd =
+        openat(dir, c"lock", flags, Mode::from_raw_mode(0o644)).map_err(|e| Failed("/lock", e))?;
     if let Err(e) = rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         if e != Errno::WOULDBLOCK {
-            return Err(Failed(e));
+            return Err(Failed("/lock", e));
         }
         let mut buf = [0u8; 16];
         let n = rustix::io::read(&fd, &mut buf).unwrap_or(0);

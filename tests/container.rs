@@ -309,6 +309,7 @@ exec = /bin/true
 [web]
 after = base
 exec = /bin/sh -c "setsid sh -c 'trap \"\" TERM; echo > @DIR@/stray-up; exec sleep 100' & exec sleep 100"
+stop_timeout = 1s
 "#;
     for (sig, action, ended_by) in [
         (libc::SIGTERM, "reboot", libc::SIGHUP),
@@ -322,7 +323,8 @@ exec = /bin/sh -c "setsid sh -c 'trap \"\" TERM; echo > @DIR@/stray-up; exec sle
         let d = Daemon::start_in(dir, conf, opts);
         let web = d.wait_up("web");
         wait_file(&d, "stray-up");
-        // A crash is only a restart.
+        // A crash is a restart, once what web left running (the stray
+        // that ignores TERM) got KILL at its stop_timeout.
         d.request("signal web KILL");
         d.wait_svc("web", "restarted", |s| {
             s.restarts() == 1 && s.state() == "up"

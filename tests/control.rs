@@ -4,7 +4,7 @@ mod common;
 
 use common::Sim;
 use vigild::control::{LineError, LineReader, Piece, Verb, parse_line};
-use vigild::status::{Counters, Fields, parse_line as parse_status, write_line, write_sv};
+use vigild::status::{Counters, Fields, Shown, parse_line as parse_status, write_line, write_sv};
 use vigild::time::Instant;
 
 #[test]
@@ -179,14 +179,17 @@ fn status_line_round_trips_into_sv_style() {
         &t.cfg,
         t.id("web"),
         t.sv.slot(t.id("web")),
-        Counters::None,
-        b"",
+        Shown {
+            counters: Counters::None,
+            text: b"",
+            cgroup: true,
+        },
         1_700_000_000_000,
     )
     .unwrap();
     assert_eq!(
         line,
-        "web state=backoff pid=0 since=1700000005.000 mode=daemon restarts=0 last=exit:1 ready=no\n"
+        "web state=backoff pid=0 since=1700000005.000 mode=daemon contain=cgroup restarts=0 last=exit:1 ready=no\n"
     );
     let f = parse_status(line.trim_end().as_bytes()).unwrap();
     let mut out = String::new();
@@ -205,8 +208,11 @@ fn status_text_is_quoted_last_and_read_back_whole() {
         &t.cfg,
         id,
         t.sv.slot(id),
-        Counters::None,
-        text,
+        Shown {
+            counters: Counters::None,
+            text,
+            cgroup: false,
+        },
         0,
     )
     .unwrap();

@@ -1193,3 +1193,44 @@ fn the_logger_runs_as_the_services_user() {
     wait_logged(&d, &d.dir.join("logs/app"), "r 000002");
     wait_logged(&d, &d.dir.join("logs/other"), "o 000002");
 }
+
+/// A logger that waits out a backoff when its service stops is started to
+/// drain the pipe: at `stop`, and at shutdown (where it is then stopped
+/// too), so no line is lost (part 7's trial: 400 to 1,301 lines lost); and
+/// a service never waits for its logger's backoff (it was kept `down`).
+#[test]
+fn a_logger_in_backoff_drains_the_pipe() {
+    for shutdown in [false, true] {
+        let tmp = TempDir::new(if shutdown { "logdrain-sd" } else { "logdrain" });
+        // `current` as a directory: the logger fails at once, again and
+        // again, its delay doubling.
+        fs::create_dir_all(tmp.join("log/current")).unwrap();
+        let conf =
+            with_writer("[app]\nexec = @W@ write --count 300\nlog = @DIR@/log\nrestart = no\n");
+        let d = Daemon::start_in(tmp, &conf, Opts::default());
+        let dir = d.dir.join("log");
+        d.wait_svc("app/log", "failed a few times", |s| s.restarts() >= 3);
+        let app = d.wait_svc("app", "up while its logger is down", |s| s.state() == "up");
+        d.wait_svc("app/log", "in backoff", |s| s.state() == "backoff");
+        fs::remove_dir(dir.join("current")).unwrap();
+        if shutdown {
+            d.signal(libc::SIGTERM);
+            assert!(d.wait_exit(DEADLINE).success());
+        } else {
+            let t = Instant::now();
+            ctl_ok(&d, &["stop", "app"]);
+            wait_logged(&d, &dir, "r 000299");
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "the logger waited out its backoff"
+            );
+        }
+        let counts = per_prefix_counts(log_lines(&dir).iter().map(|(_, t)| t.as_str()));
+        assert_eq!(
+            counts.get("r").map(|c| c.0),
+            Some(300),
+            "{counts:?} (app was {})",
+            app.line
+        );
+    }
+}

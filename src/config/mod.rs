@@ -94,6 +94,17 @@ pub struct RingPlace {
     pub size: u32,
 }
 
+/// How vigild finds every process of a service (`contain`, SPEC §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Contain {
+    /// A cgroup of its own where the kernel offers cgroup v2, else its
+    /// process group.
+    Cgroup = 0,
+    /// Its process group (what leaves it is not found).
+    Group,
+}
+
 /// How a service says it is ready (`ready`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ready {
@@ -143,6 +154,8 @@ pub struct ServiceSpec {
     pub stop_signal: u8,
     /// `stop_timeout` in ms, then KILL.
     pub stop_timeout_ms: u32,
+    /// `contain`.
+    pub contain: Contain,
     /// `user` (empty: unchanged).
     pub user: Str,
     /// Line of `user` (for errors found when it is looked up).
@@ -206,6 +219,7 @@ impl ServiceSpec {
         start_timeout_ms: 0,
         stop_signal: 0,
         stop_timeout_ms: 0,
+        contain: Contain::Cgroup,
         user: Str::EMPTY,
         user_line: 0,
         group: Str::EMPTY,
@@ -459,10 +473,26 @@ impl Config {
             }
         }
         let after = self.arena.str_since(mark);
+        // A logger may have to run once more, to drain its pipe (SPEC §7):
+        // it keeps its command line and identity.
+        let (mut exec, mut user, mut group) = (Words::EMPTY, Str::EMPTY, Str::EMPTY);
+        if old.is_logger(id) {
+            let mark = self.arena.mark();
+            for word in old.arena.words(from.exec) {
+                self.arena.push(crate::fixed::without_nul(word))?;
+            }
+            exec = self.arena.words_since(mark, from.exec.len() as u16);
+            user = self.arena.push(old.arena.get(from.user))?;
+            group = self.arena.push(old.arena.get(from.group))?;
+        }
         let new = ServiceId(self.count);
         self.specs[new.index()] = ServiceSpec {
             name,
             mode: from.mode,
+            contain: from.contain,
+            exec,
+            user,
+            group,
             stop_signal: from.stop_signal,
             stop_timeout_ms: from.stop_timeout_ms,
             after,

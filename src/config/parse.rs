@@ -6,7 +6,7 @@ use super::value::{
     SplitError, is_abs_path, is_account_name, is_env_entry, is_service_name, parse_bool,
     parse_duration, parse_octal, split_words, strip_comment, trim,
 };
-use super::{Config, Listen, Log, Mode, Ready, Restart, RingPlace, parse_listen};
+use super::{Config, Contain, Listen, Log, Mode, Ready, Restart, RingPlace, parse_listen};
 use crate::event::{parse_signal, parse_u64};
 use crate::fixed::{
     ArrayStr, Lossy, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word, word_index,
@@ -269,7 +269,7 @@ const SERVICE_KEYS: &str = concat!(
     "stop_signal stop_timeout user group dir env umask nofile ",
     "prefix log listen listen_mode backlog max_workers ",
     "max_per_ip drop_timeout procs_min procs_max idle_kill ",
-    "log_user log_group",
+    "log_user log_group contain",
 );
 
 /// The keys of a service section, in the order of `SERVICE_KEYS` (a key's
@@ -310,6 +310,7 @@ enum Key {
     IdleKill,
     LogUser,
     LogGroup,
+    Contain,
 }
 
 const _: () = assert!(word_count(SERVICE_KEYS) == KEYS.len());
@@ -323,7 +324,7 @@ const fn word_count(list: &str) -> usize {
     n
 }
 
-const KEYS: [Key; 32] = [
+const KEYS: [Key; 33] = [
     Key::Exec,
     Key::Mode,
     Key::Autostart,
@@ -356,6 +357,7 @@ const KEYS: [Key; 32] = [
     Key::IdleKill,
     Key::LogUser,
     Key::LogGroup,
+    Key::Contain,
 ];
 
 /// Why a key's value was refused: `KEY: "VALUE" why`, or `KEY: why`.
@@ -697,6 +699,11 @@ impl Parser<'_> {
                 self.cfg.spec_mut(id).mode = Mode::from_word(value).ok_or(Refused::Value(
                     "is not daemon, activate, accept, pool or oneshot",
                 ))?
+            }
+            Key::Contain => {
+                let table = [Contain::Cgroup, Contain::Group];
+                self.cfg.spec_mut(id).contain = lookup("cgroup group", &table, value)
+                    .ok_or(Refused::Value("is not cgroup or group"))?;
             }
             Key::Autostart => {
                 let yes =

@@ -4,6 +4,7 @@
 //! lookups); rustix for everything else. Nothing here knows the engine.
 
 pub mod args;
+pub mod cgroup;
 pub mod clock;
 pub mod cold;
 pub mod fs;

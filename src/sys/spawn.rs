@@ -63,6 +63,14 @@ pub struct Plan<'a> {
     pub nofile: u32,
     /// Drop to this identity, if set.
     pub creds: Option<&'a Creds>,
+    /// The cgroup to start it in (a directory fd), if any: the child is
+    /// born there (clone3 with CLONE_INTO_CGROUP, Linux 5.7), or moves
+    /// itself there before anything else (`cgroup.procs`).
+    pub cgroup: Option<c_int>,
+    /// Start with SIGTERM blocked (vigild's own logger, which reads it
+    /// from a signalfd: a TERM that comes before it got there waits for it
+    /// instead of killing it with what it still has to write).
+    pub block_term: bool,
 }
 
 /// The child's memory: its stack (it runs only the code below and libc's
@@ -99,7 +107,16 @@ struct Shared<'a> {
     /// `CHILD.path`, the child's alone while it runs.
     path: *mut [u8; PATH_BUF],
     errno: AtomicI32,
+    /// The cgroup's `cgroup.procs`, written by the child to move into it
+    /// (-1: none, or it is born there).
+    procs: c_int,
 }
+
+/// clone3 can start a child in a cgroup (cleared once the kernel, or a
+/// seccomp profile, says it cannot: then the child moves itself, which
+/// costs a write to `cgroup.procs`, several ms each when they come one at
+/// a time, as the kernel then waits for an RCU grace period).
+static CLONE3: AtomicBool = AtomicBool::new(true);
 
 /// Start the process `plan` describes; its pid, or the errno of the step that
 /// failed (exec's ENOENT, setuid's EPERM, ...). A failed child has been reaped.
@@ -113,36 +130,18 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
         core::hint::spin_loop();
     }
     let memory = &raw mut CHILD;
-    let shared = Shared {
+    let mut shared = Shared {
         plan,
         // SAFETY: only a place is computed, nothing is read or written.
         path: unsafe { &raw mut (*memory).path },
         errno: AtomicI32::new(0),
+        procs: -1,
     };
-    // SAFETY: vigild installs no signal handler (signals arrive through a
-    // signalfd), so nothing of ours can run in the child, which shares our
-    // memory. CLONE_VFORK suspends us until the child has exec'd or exited,
-    // so `shared` and `CHILD` (ours alone while STACK_FREE is cleared) outlive
-    // every use the child makes of them; the child only makes system calls
-    // and writes `shared.errno` and `CHILD.path`.
-    let pid = unsafe {
-        let top = (&raw mut (*memory).stack)
-            .cast::<u8>()
-            .add(CHILD_STACK)
-            .cast::<c_void>();
-        let pid = libc::clone(
-            child,
-            top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&raw const shared).cast_mut().cast(),
-        );
-        let clone_errno = super::process::errno();
-        STACK_FREE.store(true, Release);
-        if pid < 0 {
-            return Err(Errno::from_raw_os_error(clone_errno));
-        }
-        pid
-    };
+    // SAFETY: only a place is computed, nothing is read or written.
+    let stack = unsafe { &raw mut (*memory).stack }.cast::<u8>();
+    let pid = clone_child(plan, stack, &mut shared);
+    STACK_FREE.store(true, Release);
+    let pid = pid?;
     match shared.errno.load(Relaxed) {
         0 => Ok(pid),
         errno => {
@@ -152,6 +151,175 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
     }
 }
 
+/// Clone the child onto `stack` (`CHILD.stack`) to run `shared.plan`, in
+/// the plan's cgroup if it has one: born there where clone3 can, else it
+/// moves itself there first thing. Its pid.
+fn clone_child(plan: &Plan<'_>, stack: *mut u8, shared: &mut Shared<'_>) -> Result<i32, Errno> {
+    if let Some(dir) = plan.cgroup.filter(|_| CLONE3.load(Relaxed)) {
+        let arg = (&raw const *shared).cast_mut().cast();
+        // SAFETY: as for the clone below.
+        match unsafe { clone3_into(dir, stack, arg) } {
+            pid @ 0.. => return Ok(pid as i32),
+            // No clone3 (before Linux 5.3, or a seccomp profile refuses
+            // it), or none that knows cgroups (before 5.7): the child
+            // moves itself from now on.
+            e if matches!(-e as c_int, libc::ENOSYS | libc::E2BIG | libc::EINVAL) => {
+                CLONE3.store(false, Relaxed)
+            }
+            e => return Err(Errno::from_raw_os_error(-e as c_int)),
+        }
+    }
+    // Open until the child has moved (CLONE_VFORK: until it has exec'd).
+    let procs = plan.cgroup.map(super::cgroup::procs_file).transpose()?;
+    shared.procs = procs.as_ref().map_or(-1, rustix::fd::AsRawFd::as_raw_fd);
+    let arg = (&raw const *shared).cast_mut().cast();
+    // SAFETY: vigild installs no signal handler (signals arrive through a
+    // signalfd), so nothing of ours can run in the child, which shares our
+    // memory. CLONE_VFORK suspends us until the child has exec'd or exited,
+    // so `shared` and `CHILD` (ours alone while STACK_FREE is cleared) outlive
+    // every use the child makes of them; the child only makes system calls
+    // and writes `shared.errno` and `CHILD.path`.
+    let pid = unsafe {
+        let top = stack.add(CHILD_STACK).cast::<c_void>();
+        libc::clone(
+            child,
+            top,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            arg,
+        )
+    };
+    match pid {
+        0.. => Ok(pid),
+        _ => Err(Errno::from_raw_os_error(super::process::errno())),
+    }
+}
+
+/// The argument of clone3(2).
+#[repr(C)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// CLONE_INTO_CGROUP (Linux 5.7).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP) onto `stack`, the
+/// child running `child(arg)` there, born in the cgroup `dir`: what
+/// `libc::clone` does, but with clone3, which libc does not offer. The pid,
+/// or the negated errno.
+///
+/// # Safety
+/// As for `libc::clone` in `clone_child`: `stack` is `CHILD.stack`, ours
+/// alone, and `arg` the `Shared` that `child` reads.
+unsafe fn clone3_into(dir: c_int, stack: *mut u8, arg: *mut c_void) -> isize {
+    let args = CloneArgs {
+        flags: (libc::CLONE_VM | libc::CLONE_VFORK) as u64 | CLONE_INTO_CGROUP,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: stack as u64,
+        stack_size: CHILD_STACK as u64,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: dir as u64,
+    };
+    let func: extern "C" fn(*mut c_void) -> c_int = child;
+    // SAFETY: (the caller's contract) the kernel starts the child on
+    // `stack`'s top with our registers; it calls `child(arg)` there and
+    // exits with its result (it never returns here: `child` execs or
+    // `_exit`s, the exit is a last guard). The parent, suspended until the
+    // child has exec'd or exited, goes on with the pid in the result
+    // register; the other registers are as they were.
+    unsafe { raw_clone3(&args, func, arg) }
+}
+
+#[cfg(target_arch = "x86_64")]
+unsafe fn raw_clone3(
+    args: &CloneArgs,
+    func: extern "C" fn(*mut c_void) -> c_int,
+    arg: *mut c_void,
+) -> isize {
+    let ret: isize;
+    // SAFETY: see `clone3_into`. The child's stack top is page-aligned,
+    // so `call` leaves it as the ABI wants it.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r13",
+            "call r12",
+            "mov edi, eax",
+            "mov eax, 60",
+            "syscall",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 as isize => ret,
+            in("rdi") args as *const CloneArgs,
+            in("rsi") core::mem::size_of::<CloneArgs>(),
+            in("r12") func,
+            in("r13") arg,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+#[cfg(target_arch = "aarch64")]
+unsafe fn raw_clone3(
+    args: &CloneArgs,
+    func: extern "C" fn(*mut c_void) -> c_int,
+    arg: *mut c_void,
+) -> isize {
+    let ret: isize;
+    // SAFETY: see `clone3_into`. The child's stack top is page-aligned.
+    unsafe {
+        core::arch::asm!(
+            "svc 0",
+            "cbnz x0, 2f",
+            "mov x29, xzr",
+            "mov x0, x21",
+            "blr x20",
+            "mov x8, 93",
+            "svc 0",
+            "brk 0",
+            "2:",
+            inlateout("x0") args as *const CloneArgs as isize => ret,
+            in("x1") core::mem::size_of::<CloneArgs>(),
+            in("x8") libc::SYS_clone3,
+            in("x20") func,
+            in("x21") arg,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// Elsewhere: no clone3 here, the child moves itself.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn raw_clone3(
+    _args: &CloneArgs,
+    _func: extern "C" fn(*mut c_void) -> c_int,
+    _arg: *mut c_void,
+) -> isize {
+    -(libc::ENOSYS as isize)
+}
+
 extern "C" fn child(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the `Shared` of `spawn`, alive while the parent is
     // suspended by CLONE_VFORK.
@@ -159,7 +327,7 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
     // SAFETY: `path` is CHILD.path, which nothing else uses while STACK_FREE
     // is cleared and the parent is suspended.
     let path = unsafe { &mut *shared.path };
-    let errno = prepare_and_exec(shared.plan, path);
+    let errno = prepare_and_exec(shared.plan, shared.procs, path);
     shared.errno.store(errno.max(1), Relaxed);
     // SAFETY: _exit ends the child without touching shared libc state.
     unsafe { libc::_exit(127) }
@@ -187,7 +355,7 @@ fn write_pid(entry: &[Cell<u8>], pid: c_int) {
 }
 
 /// Runs in the child; returns only on failure, with the errno.
-fn prepare_and_exec(plan: &Plan<'_>, path: &mut [u8; PATH_BUF]) -> c_int {
+fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) -> c_int {
     let err = super::process::errno;
     // SAFETY: each call below is a plain system call on integers or on
     // memory prepared by the parent (NUL-terminated paths, NULL-terminated
@@ -195,6 +363,10 @@ fn prepare_and_exec(plan: &Plan<'_>, path: &mut [u8; PATH_BUF]) -> c_int {
     // set*id calls go through syscall(2) directly: libc's wrappers would try
     // to synchronise with other threads of a process we only share memory with.
     unsafe {
+        // Into its cgroup before anything else ("0": the writer itself).
+        if procs >= 0 && libc::write(procs, b"0".as_ptr().cast(), 1) < 0 {
+            return err();
+        }
         if libc::setsid() < 0 {
             return err();
         }
@@ -203,9 +375,12 @@ fn prepare_and_exec(plan: &Plan<'_>, path: &mut [u8; PATH_BUF]) -> c_int {
         let mut dfl: libc::sigaction = core::mem::zeroed();
         dfl.sa_sigaction = libc::SIG_DFL;
         libc::sigaction(libc::SIGPIPE, &dfl, core::ptr::null_mut());
-        let mut empty: libc::sigset_t = core::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, core::ptr::null_mut());
+        let mut mask: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut mask);
+        if plan.block_term {
+            libc::sigaddset(&mut mask, libc::SIGTERM);
+        }
+        libc::sigprocmask(libc::SIG_SETMASK, &mask, core::ptr::null_mut());
         // Targets 0, 1, 2, 3, ...: a source that sits on another entry's
         // target is first moved above them all, so no dup2 clobbers it.
         let first_free = 3 + plan.fds.len() as c_int;

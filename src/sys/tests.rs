@@ -48,6 +48,8 @@ fn run(argv: &[&str], env: &[&str], dir: &str) -> Result<i32, Errno> {
         umask: 0o077,
         nofile: 0,
         creds: None,
+        cgroup: None,
+        block_term: false,
         fds: &[],
         listen_pid: None,
         ready_fd: None,

@@ -1,0 +1,154 @@
+//! How vigild finds every process of a service (SPEC §3 Containment): one
+//! cgroup v2 per service where the kernel offers it, the service's process
+//! group otherwise (or with `contain = group`). Decided once at start-up
+//! and said then; PID 1 started before /sys is mounted looks again before
+//! each start until it is.
+
+use crate::log::say;
+use crate::sys::cgroup::{Cgroups, Name, Unavailable};
+use crate::sys::{Errno, process};
+use rustix::fd::OwnedFd;
+use vigild::config::{Config, Contain};
+use vigild::event::{ErrnoName, Pid};
+use vigild::fixed::{ArrayStr, Lossy, ServiceId, copy_cut};
+
+/// Longest run directory (a notify socket's name holds it too).
+const RUN_MAX: usize = 108;
+
+/// What is in force.
+pub enum Containment {
+    /// A cgroup per service.
+    Cgroups(Cgroups),
+    /// PID 1 before /sys was mounted: looked for again before each start
+    /// (a oneshot usually mounts /sys), for this run directory.
+    Later([u8; RUN_MAX], usize),
+    /// Process groups only.
+    Groups,
+}
+
+impl Containment {
+    /// Find cgroup v2 and take vigild's directory there for `run_dir` (as
+    /// PID 1, mount cgroup2 if /sys is there and nothing mounted it); say
+    /// once which containment is in force.
+    pub fn new(run_dir: &[u8], pid1: bool) -> Containment {
+        let mut path = [0u8; 1024];
+        match Cgroups::open(run_dir, pid1, &mut path) {
+            Ok((cgroups, len, left)) => {
+                let path = Lossy(path.get(..len).unwrap_or_default());
+                say!("containment: a cgroup per service, in {path}");
+                if left > 0 {
+                    say!(
+                        "ended {left} processes that a vigild killed before on this run directory had left running"
+                    );
+                }
+                Containment::Cgroups(cgroups)
+            }
+            Err(Unavailable::NotMounted) if pid1 => {
+                say!(
+                    "containment: process groups until /sys is mounted (then a cgroup per service)"
+                );
+                let mut run = [0; RUN_MAX];
+                let len = copy_cut(&mut run, run_dir);
+                Containment::Later(run, len)
+            }
+            Err(why) => {
+                let mut text = ArrayStr::<64>::new();
+                let _ = match why {
+                    Unavailable::NotMounted => {
+                        core::fmt::Write::write_str(&mut text, "no cgroup2 mounted")
+                    }
+                    Unavailable::NoOwnCgroup => core::fmt::Write::write_str(
+                        &mut text,
+                        "vigild's own cgroup is not in the cgroup2 mount",
+                    ),
+                    Unavailable::Refused(e) => core::fmt::Write::write_fmt(
+                        &mut text,
+                        format_args!("{}", ErrnoName(e.raw_os_error() as u16)),
+                    ),
+                };
+                say!("containment: process groups (cgroup v2: {text})");
+                Containment::Groups
+            }
+        }
+    }
+
+    /// PID 1 before /sys was mounted: look again now (before a start).
+    pub fn look_again(&mut self) {
+        if let Containment::Later(run, len) = self {
+            let run = *run;
+            let run = run.get(..*len).unwrap_or_default();
+            if rustix::fs::statat(
+                rustix::fs::CWD,
+                "/sys/fs/cgroup",
+                rustix::fs::AtFlags::empty(),
+            )
+            .is_ok()
+            {
+                *self = Containment::new(run, true);
+                if let Containment::Later(..) = self {
+                    *self = Containment::Groups;
+                }
+            }
+        }
+    }
+
+    /// True if `id` is contained by a cgroup (as the status file says).
+    pub fn by_cgroup(&self, cfg: &Config, id: ServiceId) -> bool {
+        matches!(self, Containment::Cgroups(_)) && cfg.spec(id).contain == Contain::Cgroup
+    }
+
+    /// The cgroup to start `id` in, if it is contained by one (made if
+    /// missing; a failure is said, and it starts in no cgroup).
+    pub fn cgroup_for(&self, cfg: &Config, id: ServiceId) -> Option<OwnedFd> {
+        let cgroups = self.cgroups(cfg, id)?;
+        cgroups
+            .service(&Name::of(cfg.name(id)))
+            .inspect_err(|e: &Errno| {
+                say!(
+                    "{}: unable to make its cgroup ({}): started in its process group only",
+                    Lossy(cfg.name(id)),
+                    ErrnoName(e.raw_os_error() as u16)
+                )
+            })
+            .ok()
+    }
+
+    /// Send `signal` to every process of `id`: its cgroup's, or those of
+    /// the process groups `groups`.
+    pub fn kill_all(
+        &self,
+        cfg: &Config,
+        id: ServiceId,
+        groups: &mut dyn Iterator<Item = Pid>,
+        signal: u8,
+    ) {
+        let name = Name::of(cfg.name(id));
+        match self.cgroups(cfg, id).filter(|c| c.has(&name)) {
+            Some(cgroups) => cgroups.kill(&name, signal),
+            None => {
+                for group in groups {
+                    // ESRCH: every process of the group is gone already.
+                    let _ = process::kill(group.0, signal, true);
+                }
+            }
+        }
+    }
+
+    /// True while a process of `id` is left: in its cgroup, or in the
+    /// process group `group`.
+    pub fn populated(&self, cfg: &Config, id: ServiceId, group: Option<Pid>) -> bool {
+        let name = Name::of(cfg.name(id));
+        match self.cgroups(cfg, id).filter(|c| c.has(&name)) {
+            Some(cgroups) => cgroups.populated(&name),
+            None => group.is_some_and(|g| process::group_exists(g.0)),
+        }
+    }
+
+    /// vigild's cgroups, if `id` is to be contained by one.
+    fn cgroups(&self, cfg: &Config, id: ServiceId) -> Option<&Cgroups> {
+        match self {
+            Containment::Cgroups(c) if cfg.spec(id).contain == Contain::Cgroup => Some(c),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! cgroup v2 containment (SPEC §3): one cgroup per service, under a
+//! directory of vigild's own below the cgroup vigild runs in, so that every
+//! process a service started, even one that left its process group (setsid,
+//! a double fork), is found and ended with it.
+//!
+//! The directory is named after the run directory (one vigild per run
+//! directory), so a vigild that starts where another one was killed finds
+//! what that one left running, and ends it first.
+
+use super::Errno;
+use super::user::each_line;
+use core::ops::ControlFlow;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, mkdirat, openat, statat};
+use rustix::io::{read, retry_on_intr, write};
+use vigild::fixed::{SliceWriter, hex_digit};
+
+/// SIGKILL.
+const SIGKILL: u8 = 9;
+
+/// Longest path of a cgroup directory vigild builds.
+const PATH_MAX: usize = 1024;
+
+/// The service cgroups of one vigild.
+pub struct Cgroups {
+    /// vigild's own cgroup (`MOUNT/OWN`).
+    own: OwnedFd,
+    /// `vigild-RUNDIR` in it: where the services' cgroups are.
+    root: OwnedFd,
+    /// Its name.
+    name: [u8; NAME_MAX],
+    name_len: usize,
+}
+
+/// Longest name of vigild's directory.
+const NAME_MAX: usize = 240;
+
+/// Why cgroup containment is not in force.
+pub enum Unavailable {
+    /// No cgroup2 file system is mounted (a hybrid or v1-only system).
+    NotMounted,
+    /// /proc/self/cgroup names no cgroup v2 (or one outside the mount).
+    NoOwnCgroup,
+    /// Making vigild's directory failed (permission, a read-only mount).
+    Refused(Errno),
+}
+
+/// Where a service's cgroup directory is, relative to the root: its name,
+/// with the `/` of a logger's `NAME/log` as `@` (a character no service
+/// name has, so no two services share one).
+pub struct Name {
+    buf: [u8; 72],
+    len: usize,
+}
+
+impl Name {
+    /// The cgroup name of service `name`.
+    pub fn of(name: &[u8]) -> Name {
+        let mut n = Name {
+            buf: [0; 72],
+            len: 0,
+        };
+        for (slot, &b) in n.buf.iter_mut().zip(name) {
+            *slot = if b == b'/' { b'@' } else { b };
+            n.len += 1;
+        }
+        n
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// `NAME/file`, for the files of the cgroup.
+    fn file(&self, file: &str, out: &mut [u8; 96]) -> usize {
+        let mut w = SliceWriter::new(out);
+        let _ = w.push(self.bytes());
+        let _ = w.push(b"/");
+        let _ = w.push(file.as_bytes());
+        w.len()
+    }
+}
+
+impl Cgroups {
+    /// Find the cgroup2 mount and vigild's own cgroup, and make (or take
+    /// over) vigild's directory there for the run directory `run_dir`. As
+    /// PID 1 (`mount`), cgroup2 is mounted at /sys/fs/cgroup if it is not
+    /// mounted yet and /sys is. `path` gets the directory's path; the
+    /// number of processes a previous vigild left there, killed now, comes
+    /// back too: `(cgroups, path length, processes ended)`.
+    pub fn open(
+        run_dir: &[u8],
+        mount: bool,
+        path: &mut [u8; PATH_MAX],
+    ) -> Result<(Cgroups, usize, usize), Unavailable> {
+        let mut found = find(path);
+        if found.is_none() && mount && mount_cgroup2() {
+            found = find(path);
+        }
+        let len = found.ok_or(Unavailable::NotMounted)?;
+        let len = own_cgroup(path, len).ok_or(Unavailable::NoOwnCgroup)?;
+        let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
+        let own = openat(
+            CWD,
+            path.get(..len).unwrap_or_default(),
+            flags,
+            Mode::empty(),
+        )
+        .map_err(Unavailable::Refused)?;
+        let mut name = [0u8; NAME_MAX];
+        let name_len = dir_name(run_dir, &mut name);
+        let bytes = name.get(..name_len).unwrap_or_default();
+        let mut w = SliceWriter::new(&mut path[len..]);
+        let _ = w.push(b"/");
+        let _ = w.push(bytes);
+        let len = len + w.len();
+        match mkdirat(&own, bytes, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(Unavailable::Refused(e)),
+        }
+        let root = openat(&own, bytes, flags | OFlags::NOFOLLOW, Mode::empty())
+            .map_err(Unavailable::Refused)?;
+        let cgroups = Cgroups {
+            own,
+            root,
+            name,
+            name_len,
+        };
+        let left = cgroups.end_leftovers();
+        Ok((cgroups, len, left))
+    }
+
+    /// The cgroup of service `name`, made if missing: what its processes
+    /// are started in.
+    pub fn service(&self, name: &Name) -> Result<OwnedFd, Errno> {
+        match mkdirat(&self.root, name.bytes(), Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(e),
+        }
+        self.existing(name)
+    }
+
+    /// The cgroup of service `name` if it has one (it was started in it).
+    fn existing(&self, name: &Name) -> Result<OwnedFd, Errno> {
+        let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        openat(&self.root, name.bytes(), flags, Mode::empty())
+    }
+
+    /// True if service `name` has a cgroup: its processes are started in
+    /// it (a service started before cgroups were there, as PID 1 before
+    /// /sys was mounted, has none and is contained by its process group).
+    pub fn has(&self, name: &Name) -> bool {
+        self.existing(name).is_ok()
+    }
+
+    /// True while a process is left in the cgroup of `name`
+    /// (`cgroup.events`: `populated 1`).
+    pub fn populated(&self, name: &Name) -> bool {
+        let mut path = [0u8; 96];
+        let len = name.file("cgroup.events", &mut path);
+        populated_at(&self.root, path.get(..len).unwrap_or_default())
+    }
+
+    /// Send `signal` to every process in the cgroup of `name` (see
+    /// `kill_in`).
+    pub fn kill(&self, name: &Name, signal: u8) {
+        let Ok(dir) = self.existing(name) else {
+            return;
+        };
+        kill_in(dir.as_fd(), signal);
+    }
+
+    /// A previous vigild on this run directory was killed and its services
+    /// live on: end them (KILL to all, waited for up to a second), and
+    /// remove their cgroups. The number of processes that were left.
+    fn end_leftovers(&self) -> usize {
+        let mut count = 0;
+        each_pid_in(self.root.as_fd(), true, &mut |_| count += 1);
+        if count > 0 {
+            kill_in(self.root.as_fd(), SIGKILL);
+            for _ in 0..100 {
+                if !populated_at(&self.root, b"cgroup.events") {
+                    break;
+                }
+                sleep_ms(10);
+            }
+        }
+        self.remove_children();
+        count
+    }
+
+    /// Remove every (empty) service cgroup below the root.
+    fn remove_children(&self) {
+        each_child(self.root.as_fd(), &mut |name| {
+            let _ = rustix::fs::unlinkat(&self.root, name, AtFlags::REMOVEDIR);
+        });
+    }
+}
+
+/// The `cgroup.procs` of the cgroup `dir`, for a child to write itself
+/// into (where clone3 cannot start it there).
+pub fn procs_file(dir: core::ffi::c_int) -> Result<OwnedFd, Errno> {
+    // SAFETY: `dir` is the caller's open cgroup directory, borrowed for
+    // this call only.
+    let dir = unsafe { BorrowedFd::borrow_raw(dir) };
+    openat(
+        dir,
+        c"cgroup.procs",
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+impl Drop for Cgroups {
+    /// vigild exits (every service is down): its cgroups go.
+    fn drop(&mut self) {
+        self.remove_children();
+        let name = self.name.get(..self.name_len).unwrap_or_default();
+        let _ = rustix::fs::unlinkat(&self.own, name, AtFlags::REMOVEDIR);
+    }
+}
+
+/// `populated 1` in the `cgroup.events` file at `path` (relative to `dir`).
+fn populated_at(dir: &OwnedFd, path: &[u8]) -> bool {
+    let Ok(fd) = openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else {
+        return false;
+    };
+    let mut buf = [0u8; 128];
+    let n = retry_on_intr(|| read(&fd, &mut buf)).unwrap_or(0);
+    let text = buf.get(..n).unwrap_or_default();
+    text.split(|&b| b == b'\n')
+        .any(|line| line == b"populated 1")
+}
+
+/// Signal every process of the cgroup `dir` (and of the cgroups below it),
+/// each pid the cgroup lists. KILL is sent with the cgroup frozen (Linux
+/// 5.2), so that its processes stop forking, and again to what a fork
+/// added while the list was read, until nothing new is listed: a process
+/// that got KILL can fork no more.
+///
+/// Not `cgroup.kill` (Linux 5.14): on Linux 6.x up to at least 6.18 a
+/// cgroup killed through it kills every process born in it afterwards by
+/// clone3's CLONE_INTO_CGROUP, which is how vigild starts a service's
+/// next run.
+fn kill_in(dir: BorrowedFd<'_>, signal: u8) {
+    let kill = signal == SIGKILL;
+    let frozen = kill && write_file(dir, c"cgroup.freeze", b"1").is_ok();
+    // Those listed before (dying) are listed again: only more is news.
+    let mut before = 0;
+    for _ in 0..KILL_ROUNDS {
+        let mut listed = 0;
+        each_pid_in(dir, true, &mut |pid| {
+            let _ = super::process::kill(pid, signal, false);
+            listed += 1;
+        });
+        if !kill || listed <= before {
+            break;
+        }
+        before = listed;
+    }
+    if frozen {
+        let _ = write_file(dir, c"cgroup.freeze", b"0");
+    }
+}
+
+/// How often KILL goes to what a cgroup lists (what forks between two
+/// readings is caught by the next).
+const KILL_ROUNDS: usize = 16;
+
+/// Call `each` with every pid in the cgroup `dir` (`cgroup.procs`), and,
+/// with `below`, in the cgroups below it too.
+fn each_pid_in(dir: BorrowedFd<'_>, below: bool, each: &mut dyn FnMut(i32)) {
+    if let Ok(procs) = openat(
+        dir,
+        c"cgroup.procs",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        // One pid a line; a read ends at a line's end or within one.
+        let mut buf = [0u8; 1024];
+        let mut len = 0;
+        while let Ok(n @ 1..) =
+            retry_on_intr(|| read(&procs, buf.get_mut(len..).unwrap_or_default()))
+        {
+            let end = len + n;
+            let mut start = 0;
+            while let Some(nl) = buf[start..end].iter().position(|&b| b == b'\n') {
+                if let Some(pid) = vigild::event::parse_u64(&buf[start..start + nl]) {
+                    each(pid as i32);
+                }
+                start += nl + 1;
+            }
+            buf.copy_within(start..end, 0);
+            len = end - start;
+        }
+    }
+    if below {
+        each_child(dir, &mut |name| {
+            let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
+            if let Ok(child) = openat(dir, name, flags, Mode::empty()) {
+                each_pid_in(child.as_fd(), false, each);
+            }
+        });
+    }
+}
+
+/// Call `each` with the name of every cgroup right below the cgroup `dir`.
+fn each_child(dir: BorrowedFd<'_>, each: &mut dyn FnMut(&core::ffi::CStr)) {
+    let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
+    let Ok(list) = openat(dir, c".", flags, Mode::empty()) else {
+        return;
+    };
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
+    let mut entries = rustix::fs::RawDir::new(&list, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name();
+        if entry.file_type() == FileType::Directory && !name.to_bytes().starts_with(b".") {
+            each(name);
+        }
+    }
+}
+
+/// Write `bytes` to the file `name` of `dir`.
+fn write_file(dir: BorrowedFd<'_>, name: &core::ffi::CStr, bytes: &[u8]) -> Result<(), Errno> {
+    let fd = openat(dir, name, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    retry_on_intr(|| write(&fd, bytes)).map(drop)
+}
+
+/// The path of the cgroup2 mount (from /proc/self/mountinfo) into `path`,
+/// and its root (the part of the cgroup tree it shows) after it, NUL
+/// separated: `MOUNTPOINT\0ROOT`. The length of the mount point.
+fn find(path: &mut [u8; PATH_MAX]) -> Option<usize> {
+    let mut found = None;
+    let _ = each_line(b"/proc/self/mountinfo", &mut |line| {
+        // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - TYPE SOURCE ...
+        let Some(dash) = line.windows(3).position(|w| w == b" - ") else {
+            return ControlFlow::Continue(());
+        };
+        let fstype = line[dash + 3..].split(|&b| b == b' ').next();
+        if fstype != Some(b"cgroup2") {
+            return ControlFlow::Continue(());
+        }
+        let mut fields = line[..dash].split(|&b| b == b' ');
+        let (root, point) = (fields.nth(3), fields.next());
+        if let (Some(root), Some(point)) = (root, point) {
+            let mut w = SliceWriter::new(&mut path[..]);
+            let point_len = unescape(point, &mut w);
+            let ok = w.push(b"\0").is_ok() && unescape(root, &mut w) > 0 && w.push(b"\0").is_ok();
+            if ok && point_len > 0 {
+                found = Some(point_len);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    found
+}
+
+/// Append the mountinfo field `field` (`\040` for a space, octal) to `w`;
+/// the bytes appended (0 if it does not fit).
+fn unescape(field: &[u8], w: &mut SliceWriter<'_>) -> usize {
+    let start = w.len();
+    let mut i = 0;
+    while let Some(&b) = field.get(i) {
+        let octal = field
+            .get(i + 1..i + 4)
+            .filter(|d| b == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let byte = match octal {
+            Some(d) => {
+                i += 4;
+                (d[0] - b'0') << 6 | (d[1] - b'0') << 3 | (d[2] - b'0')
+            }
+            None => {
+                i += 1;
+                b
+            }
+        };
+        if w.push(&[byte]).is_err() {
+            return 0;
+        }
+    }
+    w.len() - start
+}
+
+/// With `path` as `find` left it (`MOUNTPOINT\0ROOT\0`): vigild's own
+/// cgroup (from /proc/self/cgroup, `0::PATH`), as the path of its directory
+/// below the mount point, into `path`; its length.
+fn own_cgroup(path: &mut [u8; PATH_MAX], point_len: usize) -> Option<usize> {
+    let rest = path.get(point_len + 1..)?;
+    let root_len = rest.iter().position(|&b| b == 0)?;
+    let mut root = [0u8; 256];
+    let root = root.get_mut(..root_len)?;
+    root.copy_from_slice(rest.get(..root_len)?);
+    let mut own = [0u8; 512];
+    let mut own_len = None;
+    let _ = each_line(
+        b"/proc/self/cgroup",
+        &mut |line| match line.strip_prefix(b"0::") {
+            Some(p) if p.len() <= own.len() => {
+                own[..p.len()].copy_from_slice(p);
+                own_len = Some(p.len());
+                ControlFlow::Break(())
+            }
+            _ => ControlFlow::Continue(()),
+        },
+    );
+    let own = own.get(..own_len?)?;
+    // The mount shows the tree from its root on: vigild's cgroup must be in it.
+    let below = match &root[..] {
+        b"/" => own,
+        root => own.strip_prefix(root)?,
+    };
+    let below = below.strip_suffix(b"/").unwrap_or(below);
+    let mut w = SliceWriter::new(path.get_mut(point_len..)?);
+    if !below.is_empty() && below[0] != b'/' {
+        w.push(b"/").ok()?;
+    }
+    w.push(below).ok()?;
+    Some(point_len + w.len())
+}
+
+/// vigild's directory for the run directory `run_dir`: `vigild` and the
+/// path with `/` as `-` and every byte but letters, digits and `.` as
+/// `_HH`, so that two run directories never share one (`/run/vigild`:
+/// `vigild-run-vigild`). The length written.
+fn dir_name(run_dir: &[u8], out: &mut [u8; NAME_MAX]) -> usize {
+    let mut w = SliceWriter::new(&mut out[..]);
+    let mut fits = w.push(b"vigild").is_ok();
+    for &b in run_dir {
+        fits &= match b {
+            b'/' => w.push(b"-"),
+            b'.' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' => w.push(&[b]),
+            _ => w.push(&[b'_', hex_digit(u64::from(b >> 4)), hex_digit(u64::from(b))]),
+        }
+        .is_ok();
+    }
+    match fits {
+        true => w.len(),
+        // Too long a path: its digest instead.
+        false => {
+            let digest = run_dir.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+            });
+            let mut w = SliceWriter::new(&mut out[..]);
+            let _ = w.push(b"vigild-h");
+            for i in 0..16 {
+                let _ = w.push(&[hex_digit(digest >> (60 - 4 * i))]);
+            }
+            w.len()
+        }
+    }
+}
+
+/// PID 1 on a system where nothing mounted cgroup2: mount it at
+/// /sys/fs/cgroup (a directory only once sysfs is mounted); true if done.
+fn mount_cgroup2() -> bool {
+    if statat(CWD, "/sys/fs/cgroup", AtFlags::empty()).is_err() {
+        return false;
+    }
+    // SAFETY: mount(2) with NUL-terminated strings and no data.
+    unsafe {
+        libc::mount(
+            c"cgroup2".as_ptr(),
+            c"/sys/fs/cgroup".as_ptr(),
+            c"cgroup2".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            core::ptr::null(),
+        ) == 0
+    }
+}
+
+/// Sleep `ms` milliseconds (only while start-up ends a predecessor's
+/// leftovers).
+fn sleep_ms(ms: u64) {
+    let _ = rustix::event::poll(&mut [], Some(&super::clock::timespec(ms)));
+}

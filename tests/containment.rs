@@ -1,0 +1,195 @@
+//! Containment (SPEC §3): everything a service started ends with it. With
+//! a cgroup per service (cgroup v2, which the test machines have) and with
+//! the process-group fallback (`contain = group`): what a crashed main
+//! process left running is stopped before the next run, a stop and a
+//! shutdown end every process (with cgroups, also one that left its
+//! process group), and a forking daemon killed with -9 gets its port back.
+
+#[path = "daemon/harness.rs"]
+mod harness;
+
+use harness::*;
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+/// The pids written into `@DIR@/NAME.pid` files by a service's processes.
+fn pid_of(d: &Daemon, name: &str) -> i32 {
+    let path = d.dir.join(&format!("{name}.pid"));
+    d.wait_for(&format!("{name}.pid"), || {
+        fs::read_to_string(&path).ok()?.trim().parse().ok()
+    })
+}
+
+/// A main process killed with -9 while a child of it runs on (part 7's
+/// trial: `sleep 1001` kept running beside the next instance and after
+/// `stop`): the child gets the stop signal before the service is started
+/// again, and `stop` ends the new one's too. With a cgroup, and with the
+/// process group (`contain = group`).
+#[test]
+fn what_a_crashed_main_process_left_is_stopped_before_the_restart() {
+    for contain in ["cgroup", "group"] {
+        // The default (cgroup), and the fallback.
+        let key = if contain == "group" {
+            "contain = group\n"
+        } else {
+            ""
+        };
+        let d = Daemon::start(
+            &format!("leftover-{contain}"),
+            &format!(
+                "[svc]\nexec = /bin/sh -c \"sleep 1001 & echo $! > @DIR@/child.pid; exec sleep 1002\"\n\
+                 {key}backoff = 100ms 100ms\nstop_timeout = 2s\n"
+            ),
+        );
+        let first = d.wait_up("svc");
+        let child = pid_of(&d, "child");
+        fs::remove_file(d.dir.join("child.pid")).unwrap();
+        kill(first.pid(), libc::SIGKILL);
+        let second = d.wait_svc("svc", "restarted", |s| {
+            s.state() == "up" && s.pid() != first.pid()
+        });
+        assert!(
+            !alive(child),
+            "the first run's child runs beside the second run"
+        );
+        let child2 = pid_of(&d, "child");
+        assert_eq!(d.svc("svc").unwrap().get("contain"), contain);
+        assert_eq!(d.request("stop svc"), ["stopping svc", "stopped svc"]);
+        assert!(
+            !alive(child2) && !alive(second.pid()),
+            "a stop left a process running"
+        );
+        d.wait_stderr("svc: up -> stopping");
+    }
+}
+
+/// A process that left the service's process group (setsid, then a double
+/// fork) is found in its cgroup: gone after `stop`, and after a shutdown.
+#[test]
+fn an_escaped_process_is_gone_after_stop_and_after_shutdown() {
+    escaped_process_is_gone("escape", vec![]);
+}
+
+/// The same where clone3 is refused (Linux before 5.3, or a seccomp
+/// profile such as Docker's): each child moves itself into its cgroup.
+#[test]
+fn without_clone3_children_move_into_their_cgroup() {
+    escaped_process_is_gone("escape-noclone3", vec![libc::SYS_clone3]);
+}
+
+fn escaped_process_is_gone(tag: &str, refused_syscalls: Vec<i64>) {
+    let conf = "[esc]\nexec = /bin/sh -c \"setsid sh -c '(sleep 1003 & echo $! > @DIR@/escaped.pid) & wait' & exec sleep 1002\"\n\
+                stop_timeout = 1s\n";
+    let opts = Opts {
+        refused_syscalls,
+        ..Opts::default()
+    };
+    let d = Daemon::start_with(tag, conf, opts);
+    d.wait_up("esc");
+    let escaped = pid_of(&d, "escaped");
+    assert_ne!(
+        process_group(escaped),
+        d.svc("esc").unwrap().pid(),
+        "it did leave the group"
+    );
+    assert_eq!(d.request("stop esc"), ["stopping esc", "stopped esc"]);
+    assert!(!alive(escaped), "the escaped process survived the stop");
+
+    fs::remove_file(d.dir.join("escaped.pid")).unwrap();
+    assert_eq!(d.request("start esc"), ["starting esc", "up esc"]);
+    let escaped = pid_of(&d, "escaped");
+    d.signal(libc::SIGTERM);
+    assert!(d.wait_exit(DEADLINE).success());
+    assert!(!alive(escaped), "the escaped process survived the shutdown");
+}
+
+/// Without cgroups (`contain = group`) the process group is what is
+/// stopped: the status says so, and a child in the group ends with it.
+#[test]
+fn the_process_group_fallback_stops_the_group() {
+    let d = Daemon::start(
+        "fallback",
+        "[svc]\nexec = /bin/sh -c \"sleep 1001 & echo $! > @DIR@/child.pid; wait\"\ncontain = group\n",
+    );
+    let s = d.wait_up("svc");
+    assert_eq!(s.get("contain"), "group", "{}", s.line);
+    let child = pid_of(&d, "child");
+    assert_eq!(d.request("stop svc"), ["stopping svc", "stopped svc"]);
+    assert!(!alive(child));
+}
+
+/// A forking daemon in the style of nginx (a master binds the port with
+/// SO_REUSEADDR, forks workers that accept on it, and waits) killed with -9: its workers would
+/// keep the port, and the next master would fail with EADDRINUSE forever.
+/// They are stopped first: the next master gets the port and serves.
+#[test]
+fn a_forking_daemon_killed_with_9_comes_back_on_its_port() {
+    let port = free_port();
+    let master = format!(
+        "import os, socket, sys, time\n\
+         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {port})); s.listen(16)\n\
+         open(sys.argv[1], 'w').write(str(os.getpid()))\n\
+         for _ in range(2):\n\
+         \x20   if os.fork() == 0:\n\
+         \x20       while True:\n\
+         \x20           c, _ = s.accept(); c.sendall(b'hello %d\\n' % os.getppid()); c.close()\n\
+         os.wait()\n"
+    );
+    let dir = TempDir::new("forking");
+    fs::write(dir.join("master.py"), master).unwrap();
+    let d = Daemon::start_in(
+        dir,
+        "[web]\nexec = python3 @DIR@/master.py @DIR@/master.pid\nbackoff = 100ms 100ms\nstop_timeout = 2s\n",
+        Opts::default(),
+    );
+    let answer = |d: &Daemon| {
+        d.wait_for("an answer on the port", || {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
+            c.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut c, &mut text).ok()?;
+            text.strip_prefix("hello ")?.trim().parse::<i32>().ok()
+        })
+    };
+    let first = pid_of(&d, "master");
+    assert_eq!(answer(&d), first);
+    fs::remove_file(d.dir.join("master.pid")).unwrap();
+    kill(first, libc::SIGKILL);
+    let second = pid_of(&d, "master");
+    assert_ne!(second, first);
+    assert_eq!(answer(&d), second, "the old workers still answer");
+    let s = d.wait_up("web");
+    assert_eq!((s.pid(), s.restarts()), (second, 1), "{}", s.line);
+    // The port is free again once it stops.
+    assert_eq!(d.request("stop web"), ["stopping web", "stopped web"]);
+    assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
+}
+
+/// vigild killed with -9 leaves its services running; the next vigild on
+/// the same run directory ends what is left in their cgroups before it
+/// starts anything (they would run beside the new instances).
+#[test]
+fn a_new_vigild_ends_what_a_killed_one_left() {
+    let d1 = Daemon::start("killed", "[web]\nexec = /bin/sleep 1000\n");
+    let old = d1.wait_up("web").pid();
+    kill(d1.pid(), libc::SIGKILL);
+    d1.wait_exit(DEADLINE);
+    assert!(alive(old));
+    let opts = Opts {
+        run_arg: Some(d1.run.to_str().unwrap().to_string()),
+        ..Opts::default()
+    };
+    let d2 = Daemon::start_with("killed2", "[web]\nexec = /bin/sleep 1000\n", opts);
+    d2.wait_stderr("ended 1 processes that a vigild killed before");
+    d2.wait_for("the old service to be gone", || (!alive(old)).then_some(()));
+    let new = d2.wait_up("web").pid();
+    assert_ne!(new, old);
+}
+
+/// The process group of `pid`.
+fn process_group(pid: i32) -> i32 {
+    // SAFETY: getpgid takes a pid and touches no memory.
+    unsafe { libc::getpgid(pid) }
+}
