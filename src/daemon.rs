@@ -13,7 +13,7 @@ use crate::sys::{Errno, clock, process};
 use core::ffi::c_int;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
-use vigild::engine::Reason;
+use vigild::engine::{Reason, State};
 use vigild::event::ErrnoName;
 use vigild::fixed::Lossy;
 
@@ -119,25 +119,33 @@ fn relay(from: OwnedFd, child: i32, timeout_ms: u64) -> i32 {
 impl Driver {
     /// Daemon mode, while the foreground process waits: done once every
     /// autostart service has been started; failed (every service stops,
-    /// vigild exits 1) if one of them could not be.
-    pub fn judge_start_up(&mut self) {
+    /// vigild exits 1) if one of them could not be. True if that shutdown
+    /// begins now.
+    pub fn judge_start_up(&mut self) -> bool {
         if self.start_failed {
-            return;
+            return false;
         }
         let cfg = self.configs.active();
         let autostart = || {
             cfg.ids()
                 .filter(|&id| cfg.spec(id).autostart && !cfg.spec(id).removed)
         };
-        let broken =
-            autostart().find(|&id| matches!(self.sv.slot(id).reason, Reason::SpawnFailed(_)));
-        if let Some(id) = broken {
+        // Never to be started: its program could not be, or what it
+        // waits for failed for good, or it gave up. Said at once, not at -T.
+        let never = |id| {
+            let slot = self.sv.slot(id);
+            matches!(slot.reason, Reason::SpawnFailed(_))
+                || slot.state == State::Down && !slot.wanted_up() && slot.reason != Reason::None
+        };
+        if let Some(id) = autostart().find(|&id| never(id)) {
             say!(
-                "start-up failed: {} could not be started, stopping every service",
-                Lossy(cfg.name(id))
+                "start-up failed: {} could not be started ({}), stopping every service",
+                Lossy(cfg.name(id)),
+                self.sv.slot(id).reason
             );
             self.start_failed = true;
             self.sv.shutdown(cfg, false);
+            return true;
         } else if autostart().all(|id| self.sv.has_started(id))
             && let Some(verdict) = self.verdict.take()
         {
@@ -146,5 +154,6 @@ impl Driver {
             tee_messages(-1);
             let _ = write_all(verdict.fd.as_fd(), &[DONE]);
         }
+        false
     }
 }

@@ -505,8 +505,9 @@ impl Driver {
                 self.cold_due = true;
             }
             self.tell_ready();
-            if self.verdict.is_some() {
-                self.judge_start_up();
+            // A failed start-up stops everything: at once, not at -T.
+            if self.verdict.is_some() && self.judge_start_up() {
+                continue;
             }
             if halted {
                 break;

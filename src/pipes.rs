@@ -91,14 +91,21 @@ impl Pipes {
     }
 
     /// The table `new` needs: each pipe of this one (which belongs to
-    /// `old`) whose reader (or ring) has the same name in `new` is kept, a
-    /// ring's content only if it kept its place and size; the others are
-    /// created. On failure nothing changed.
+    /// `old`) whose reader (or ring) has the same name in `new` is kept
+    /// (also a removed logger's, while it is carried), a ring's content
+    /// only if it kept its place and size; the others are created. On
+    /// failure nothing changed.
     pub fn prepare(&self, old: Option<&Config>, new: &Config) -> Result<Self, Errno> {
         let mut next = Pipes::new();
         next.generation = self.generation.wrapping_add(1);
-        for id in new.ids().filter(|&id| !new.spec(id).removed) {
+        for id in new.ids() {
             let (service, ring) = match new.spec(id).log {
+                _ if new.spec(id).removed => match new.is_logger(id) {
+                    // A removed logger that still has to run may still
+                    // have to drain its pipe (SPEC §7): the pipe stays.
+                    true if old.is_some() => (id, false),
+                    _ => continue,
+                },
                 Log::Pipe(reader) => (reader, false),
                 Log::Ring(_) => (id, true),
                 Log::Inherit | Log::Null => continue,
@@ -112,6 +119,7 @@ impl Pipes {
                 Some((pipe, old.ring(before) == new.ring(service)))
             });
             let pipe = match kept {
+                None if new.spec(id).removed => continue,
                 Some((pipe, same_place)) => Pipe {
                     service,
                     ring,

@@ -1660,6 +1660,13 @@ fn vigilctl_wait_timeout_holds_while_other_services_change() {
         took < Duration::from_secs(3),
         "timeout of 300ms took {took:?}"
     );
+    // A timeout says so (part 7's trial: it exited 4 without a word).
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("web: not down after the timeout"),
+        "{}",
+        show(&out)
+    );
 }
 
 /// `vigilctl wait up NOSUCH` fails (exit 4, "not known") instead of waiting

@@ -239,6 +239,29 @@ fn log_file_is_not_followed_through_a_symlink() {
     b.assert_nothing_left();
 }
 
+/// Start-up that cannot finish (a oneshot that a service waits for
+/// failed: it will never start) fails at once, not at `-T` (part 7's
+/// trial waited the whole `-T`).
+#[test]
+fn a_start_up_that_cannot_finish_fails_at_once() {
+    let b = Background::new("ddep");
+    let conf =
+        "[setup]\nmode = oneshot\nexec = /bin/false\n[web]\nexec = /bin/sleep 100\nafter = setup\n";
+    let (out, took) = b.start(conf, &["-T", "20s"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?}: {}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("start-up failed: web could not be started (dependency-failed)"),
+        "{}",
+        text(&out)
+    );
+    b.assert_nothing_left();
+}
+
 /// A bad configuration: 2, every error on stderr, nothing running, and no
 /// run directory files made.
 #[test]

@@ -1195,13 +1195,13 @@ fn the_logger_runs_as_the_services_user() {
 }
 
 /// A logger that waits out a backoff when its service stops is started to
-/// drain the pipe: at `stop`, and at shutdown (where it is then stopped
-/// too), so no line is lost (part 7's trial: 400 to 1,301 lines lost); and
+/// drain the pipe: at `stop`, at shutdown and when a reload removes both
+/// (where it is then stopped too), so no line is lost (part 7's trial: 400 to 1,301 lines lost); and
 /// a service never waits for its logger's backoff (it was kept `down`).
 #[test]
 fn a_logger_in_backoff_drains_the_pipe() {
-    for shutdown in [false, true] {
-        let tmp = TempDir::new(if shutdown { "logdrain-sd" } else { "logdrain" });
+    for how in ["stop", "shutdown", "reload"] {
+        let tmp = TempDir::new(&format!("logdrain-{how}"));
         // `current` as a directory: the logger fails at once, again and
         // again, its delay doubling.
         fs::create_dir_all(tmp.join("log/current")).unwrap();
@@ -1213,17 +1213,29 @@ fn a_logger_in_backoff_drains_the_pipe() {
         let app = d.wait_svc("app", "up while its logger is down", |s| s.state() == "up");
         d.wait_svc("app/log", "in backoff", |s| s.state() == "backoff");
         fs::remove_dir(dir.join("current")).unwrap();
-        if shutdown {
-            d.signal(libc::SIGTERM);
-            assert!(d.wait_exit(DEADLINE).success());
-        } else {
-            let t = Instant::now();
-            ctl_ok(&d, &["stop", "app"]);
-            wait_logged(&d, &dir, "r 000299");
-            assert!(
-                t.elapsed() < Duration::from_secs(2),
-                "the logger waited out its backoff"
-            );
+        match how {
+            "shutdown" => {
+                d.signal(libc::SIGTERM);
+                assert!(d.wait_exit(DEADLINE).success());
+            }
+            "reload" => {
+                // Both go; the logger runs once more, after the service.
+                d.write_conf("[other]\nexec = /bin/sleep 100\n");
+                ctl_ok(&d, &["reload"]);
+                d.wait_for("the logger to be gone", || {
+                    d.svc("app/log").is_none().then_some(())
+                });
+            }
+            _ => {
+                let t = Instant::now();
+                ctl_ok(&d, &["stop", "app"]);
+                wait_logged(&d, &dir, "r 000299");
+                let took = t.elapsed();
+                assert!(
+                    took < Duration::from_secs(2),
+                    "the logger waited out its backoff"
+                );
+            }
         }
         let counts = per_prefix_counts(log_lines(&dir).iter().map(|(_, t)| t.as_str()));
         assert_eq!(

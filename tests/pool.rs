@@ -273,3 +273,41 @@ fn a_throttled_pool_resumes_and_never_goes_down_with_workers_running() {
             .any(|a| matches!(a, Act::Changed(_, _, "down")))
     );
 }
+
+/// Workers that exit 0 at once, before they ever reported, are counted
+/// like an activate service's activations: past 20 within 2 s the pool is
+/// throttled (`trigger-limit`), its delay doubling (part 7's trial: 700 to
+/// 1,200 forks a second). A reported worker's clean exit is normal life.
+#[test]
+fn workers_that_exit_0_at_once_are_throttled() {
+    let mut t = pool("procs_min = 2\nprocs_max = 4\nbackoff = 100ms 1s\n");
+    let (mut spawned, mut throttled) = (0, 0);
+    for _ in 0..100 {
+        let acts = t.take();
+        throttled += acts
+            .iter()
+            .filter(|a| matches!(a, Act::Changed(_, "up", "backoff")))
+            .count();
+        for a in acts {
+            if let Act::Spawn(_, pid) = a {
+                spawned += 1;
+                t.exit(pid, ExitStatus::Code(0));
+            }
+        }
+        if t.slot("imap").reason == Reason::TriggerLimit {
+            assert!(matches!(t.state("imap"), State::Backoff { .. }));
+        }
+        t.advance(10);
+    }
+    // Without the limit: two a turn, 200 in 1 s.
+    assert!(spawned <= 50, "{spawned} workers in 1 s");
+    assert!(throttled >= 1, "never throttled");
+    // A worker that reported and exits 0 later is not counted.
+    let mut t = pool("procs_min = 1\nprocs_max = 1\n");
+    for _ in 0..40 {
+        let pid = t.spawns("imap")[0];
+        t.available("imap", pid, 1);
+        t.exit(pid, ExitStatus::Code(0));
+    }
+    assert_eq!(t.state("imap"), State::Up { pid: None });
+}

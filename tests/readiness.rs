@@ -480,3 +480,43 @@ fn a_flood_from_strangers_does_not_starve_the_loop() {
     );
     assert!(!db.line.contains("spoofed"), "{}", db.line);
 }
+
+/// Real workers that exit 0 at once are throttled: a few dozen forks in
+/// two seconds, not thousands (part 7's trial: 700 to 1,200 a second).
+#[test]
+fn a_pool_of_workers_that_exit_at_once_is_throttled() {
+    let port = free_port();
+    let d = start(
+        "rdypoolquit",
+        &format!(
+            "[p]\nmode = pool\nlisten = tcp:127.0.0.1:{port}\nprocs_min = 2\n\
+             exec = /bin/sh -c \"echo x >> @DIR@/runs\"\n"
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let runs = fs::read_to_string(d.dir.join("runs")).map_or(0, |t| t.lines().count());
+    assert!(runs < 100, "{runs} workers in 2 s");
+    d.wait_stderr("p: up -> backoff (trigger-limit)");
+}
+
+/// `start` while a service stops by itself (STOPPING=1) is honoured: it
+/// starts again once it has exited, whatever its restart policy (part 7's
+/// trial: answered `start-failed`).
+#[test]
+fn start_while_stopping_itself_is_honoured() {
+    let d = start(
+        "rdystopstart",
+        "[db]\nexec = sh -c \"@NOTIFY@ --barrier READY=1; while [ ! -e @DIR@/go ]; do sleep 0.02; done; \
+         @NOTIFY@ --barrier STOPPING=1; sleep 0.5\"\nready = notify\nrestart = no\n",
+    );
+    let first = d.wait_up("db");
+    fs::write(d.dir.join("go"), "").unwrap();
+    d.wait_svc("db", "stopping by itself", |s| s.state() == "stopping");
+    // The next run waits again.
+    fs::remove_file(d.dir.join("go")).unwrap();
+    let out = d.ctl(&["start", "db"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(stdout_text(&out).contains("up db"), "{}", show(&out));
+    let again = d.wait_up("db");
+    assert_ne!(again.pid(), first.pid());
+}
