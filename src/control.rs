@@ -201,6 +201,24 @@ fn is_name(text: &[u8]) -> bool {
     crate::config::is_service_name(text.strip_suffix(b"/log").unwrap_or(text))
 }
 
+/// vigilctl's exit code for the last result line of a request (SPEC §6):
+/// 0 for a success word, 4 for a failure, 1 when vigild closed the reply
+/// before the request was resolved (no line, or only `starting` or
+/// `stopping`).
+pub fn exit_code_of_reply(last_line: &[u8]) -> u8 {
+    const SUCCESS: &str =
+        "up stopped started-already stopped-already stopping-already reloaded signalled";
+    const UNRESOLVED: &str = "starting stopping";
+    let word = last_line.split(|&b| b == b' ').next().unwrap_or_default();
+    if crate::fixed::word_index(SUCCESS, word).is_some() {
+        0
+    } else if word.is_empty() || crate::fixed::word_index(UNRESOLVED, word).is_some() {
+        1
+    } else {
+        4
+    }
+}
+
 /// A piece of input cut into lines.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Piece<'a> {

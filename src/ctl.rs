@@ -13,7 +13,7 @@ use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, OwnedFd};
 use vigild::config::parse_duration;
 use vigild::control::Verb;
-use vigild::fixed::{Lossy, SliceWriter, word_index};
+use vigild::fixed::{Lossy, SliceWriter};
 use vigild::status::{Fields, parse_line, write_sv};
 use vigild::time::Instant;
 
@@ -221,34 +221,22 @@ fn ask(
     code
 }
 
-/// The result word that decides the exit code.
+/// The last result line, which decides the exit code
+/// (`control::exit_code_of_reply`).
 #[derive(Default)]
 struct Last {
-    word: [u8; 32],
+    line: [u8; 32],
     len: usize,
 }
 
 impl Last {
     fn note(&mut self, line: &[u8]) {
-        let word = line.split(|&b| b == b' ').next().unwrap_or(b"");
-        let len = word.len().min(32);
-        self.word[..len].copy_from_slice(&word[..len]);
-        self.len = len;
+        self.len = vigild::fixed::copy_cut(&mut self.line, line);
     }
 
     fn code(&self) -> c_int {
-        const SUCCESS: &str =
-            "up stopped started-already stopped-already stopping-already reloaded signalled";
-        // vigild closed the reply before the request was resolved.
-        const UNRESOLVED: &str = "starting stopping";
-        let word = self.word.get(..self.len).unwrap_or_default();
-        if word_index(SUCCESS, word).is_some() {
-            0
-        } else if word.is_empty() || word_index(UNRESOLVED, word).is_some() {
-            1
-        } else {
-            4
-        }
+        let line = self.line.get(..self.len).unwrap_or_default();
+        vigild::control::exit_code_of_reply(line).into()
     }
 }
 

@@ -214,11 +214,13 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
 /// `run: web: (pid 412) 133s, restarts 2`, `down: web: 12s, gave-up`.
 pub fn write_sv(w: &mut impl Write, f: &Fields<'_>, now_ms: u64) -> fmt::Result {
     let secs = now_ms.saturating_sub(f.since_ms) / 1000;
-    let word = match f.state {
-        b"up" => "run",
-        other => core::str::from_utf8(other).unwrap_or("?"),
-    };
-    write!(w, "{word}: {}: ", Lossy(f.name))?;
+    // Lossy: a status file is read as it is; no byte of it may reach a
+    // terminal as a control sequence.
+    match f.state {
+        b"up" => w.write_str("run")?,
+        other => write!(w, "{}", Lossy(other))?,
+    }
+    write!(w, ": {}: ", Lossy(f.name))?;
     if f.pid != 0 {
         write!(w, "(pid {}) ", f.pid)?;
     }

@@ -673,3 +673,15 @@ fn what_cannot_work_is_refused_up_front() {
         assert!(errors[0].1.contains(want.1), "{text:?}: {errors:?}");
     }
 }
+
+/// A parse starts from no error: errors of an earlier parse into the same
+/// list are gone (found by the config fuzz target, which reuses its list).
+#[test]
+fn a_parse_forgets_earlier_errors() {
+    let mut cfg = Box::new(Config::new());
+    let mut errors = Errors::new();
+    parse(b"[a]\nbogus = 1\n", &mut cfg, &mut errors);
+    assert_eq!(errors.count(), 2);
+    parse(b"[a]\nexec = /bin/a\n", &mut cfg, &mut errors);
+    assert!(errors.is_empty(), "{:?}", errors.iter().collect::<Vec<_>>());
+}

@@ -376,3 +376,14 @@ fn a_log_line_ends_in_one_newline_even_when_cut() {
     write!(full, "abcdefghijkl").unwrap();
     assert_eq!(full.end_line(), b"abcdefg\n");
 }
+
+/// vigilctl shows a status file's words as printable text only: a state
+/// with a terminal escape in it (a crafted file) comes out escaped (found
+/// by the status fuzz target).
+#[test]
+fn sv_lines_never_carry_control_bytes() {
+    let f = parse_status(b"web state=\x1b[2Jx pid=0 since=0.000 restarts=0 last=-").unwrap();
+    let mut out = String::new();
+    write_sv(&mut out, &f, 0).unwrap();
+    assert_eq!(out, "\\x1b[2Jx: web: 0s\n");
+}

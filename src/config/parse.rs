@@ -126,8 +126,9 @@ impl Errors {
     }
 }
 
-/// Parse `text` into `cfg` (cleared first). On return `errors` holds every
-/// problem found; `cfg` is usable only if there are none.
+/// Parse `text` into `cfg` (both it and `errors` cleared first). On return
+/// `errors` holds every problem found; `cfg` is usable only if there are
+/// none.
 pub fn parse(text: &[u8], cfg: &mut Config, errors: &mut Errors) {
     parse_with_main(text, cfg, errors, None)
 }
@@ -141,6 +142,7 @@ pub fn parse_with_main(
     cmd: Option<&mut dyn Iterator<Item = &[u8]>>,
 ) {
     cfg.clear();
+    errors.clear();
     let mut p = Parser {
         cfg,
         errors,
