@@ -123,13 +123,10 @@ impl Containment {
         signal: u8,
     ) {
         let name = Name::of(cfg.name(id));
-        match self.cgroups(cfg, id).filter(|c| c.has(&name)) {
-            Some(cgroups) => cgroups.kill(&name, signal),
-            None => {
-                for group in groups {
-                    // ESRCH: every process of the group is gone already.
-                    let _ = process::kill(group.0, signal, true);
-                }
+        if !self.cgroups(cfg, id).is_some_and(|c| c.kill(&name, signal)) {
+            for group in groups {
+                // ESRCH: every process of the group is gone already.
+                let _ = process::kill(group.0, signal, true);
             }
         }
     }
@@ -138,8 +135,8 @@ impl Containment {
     /// process group `group`.
     pub fn populated(&self, cfg: &Config, id: ServiceId, group: Option<Pid>) -> bool {
         let name = Name::of(cfg.name(id));
-        match self.cgroups(cfg, id).filter(|c| c.has(&name)) {
-            Some(cgroups) => cgroups.populated(&name),
+        match self.cgroups(cfg, id).and_then(|c| c.populated(&name)) {
+            Some(populated) => populated,
             None => group.is_some_and(|g| process::group_exists(g.0)),
         }
     }

@@ -146,28 +146,24 @@ impl Cgroups {
         openat(&self.root, name.bytes(), flags, Mode::empty())
     }
 
-    /// True if service `name` has a cgroup: its processes are started in
-    /// it (a service started before cgroups were there, as PID 1 before
-    /// /sys was mounted, has none and is contained by its process group).
-    pub fn has(&self, name: &Name) -> bool {
-        self.existing(name).is_ok()
-    }
-
     /// True while a process is left in the cgroup of `name`
-    /// (`cgroup.events`: `populated 1`).
-    pub fn populated(&self, name: &Name) -> bool {
+    /// (`cgroup.events`: `populated 1`); `None` if the service has no
+    /// cgroup (one started before cgroups were there, as by PID 1 before
+    /// /sys was mounted, is contained by its process group).
+    pub fn populated(&self, name: &Name) -> Option<bool> {
         let mut path = [0u8; 96];
         let len = name.file("cgroup.events", &mut path);
         populated_at(&self.root, path.get(..len).unwrap_or_default())
     }
 
     /// Send `signal` to every process in the cgroup of `name` (see
-    /// `kill_in`).
-    pub fn kill(&self, name: &Name, signal: u8) {
+    /// `kill_in`); false if the service has no cgroup.
+    pub fn kill(&self, name: &Name, signal: u8) -> bool {
         let Ok(dir) = self.existing(name) else {
-            return;
+            return false;
         };
         kill_in(dir.as_fd(), signal);
+        true
     }
 
     /// A previous vigild on this run directory was killed and its services
@@ -179,7 +175,7 @@ impl Cgroups {
         if count > 0 {
             kill_in(self.root.as_fd(), SIGKILL);
             for _ in 0..100 {
-                if !populated_at(&self.root, b"cgroup.events") {
+                if populated_at(&self.root, b"cgroup.events") != Some(true) {
                     break;
                 }
                 sleep_ms(10);
@@ -220,16 +216,17 @@ impl Drop for Cgroups {
     }
 }
 
-/// `populated 1` in the `cgroup.events` file at `path` (relative to `dir`).
-fn populated_at(dir: &OwnedFd, path: &[u8]) -> bool {
-    let Ok(fd) = openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else {
-        return false;
-    };
+/// `populated 1` in the `cgroup.events` file at `path` (relative to `dir`);
+/// `None` if there is no such file.
+fn populated_at(dir: &OwnedFd, path: &[u8]) -> Option<bool> {
+    let fd = openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     let mut buf = [0u8; 128];
     let n = retry_on_intr(|| read(&fd, &mut buf)).unwrap_or(0);
     let text = buf.get(..n).unwrap_or_default();
-    text.split(|&b| b == b'\n')
-        .any(|line| line == b"populated 1")
+    Some(
+        text.split(|&b| b == b'\n')
+            .any(|line| line == b"populated 1"),
+    )
 }
 
 /// Signal every process of the cgroup `dir` (and of the cgroups below it),
