@@ -17,13 +17,15 @@
 //!   first look at the status file that says `up`; redis loading a dataset
 //!   stays `starting` meanwhile; their `STATUS=` texts show; redis's own
 //!   SHUTDOWN (STOPPING=1) and vigild's stop end cleanly.
+//! - containment: nginx's master killed with -9 does not leave its workers
+//!   behind (they would keep its port and answer forever).
 //!
 //! Every test is `#[ignore]`d so that a plain `cargo test` passes on a machine
-//! without these programs; `.ci/system-tests` installs them (BusyBox, curl,
+//! without these programs; `.ci/system-tests` installs them (BusyBox, curl, nginx,
 //! redis-server and redis-tools, a venv with gunicorn) and runs
 //! `cargo test --test system -- --include-ignored`. The programs are found
 //! through `SYSTEST_GUNICORN`, `SYSTEST_PYTHON`, `SYSTEST_BUSYBOX`,
-//! `SYSTEST_REDIS_SERVER` and `SYSTEST_REDIS_CLI`, or at the paths that script
+//! `SYSTEST_REDIS_SERVER`, `SYSTEST_REDIS_CLI` and `SYSTEST_NGINX`, or at the paths that script
 //! installs them to (not `VIGILD_*` names: build.rs refuses unknown ones).
 //!
 //! Only 127.0.0.1 and ::1 are used; ports are picked by binding port 0 and
@@ -1883,4 +1885,122 @@ fn notify_gunicorn_is_up_when_it_serves() {
     d.wait_for("the notify socket to go", || {
         (!notify_socket_bound(&d.run, "web")).then_some(())
     });
+}
+
+// ---- containment: nginx ------------------------------------------------------
+
+/// Debian's nginx (package `nginx`).
+fn nginx() -> String {
+    program("SYSTEST_NGINX", PathBuf::from("/usr/sbin/nginx"))
+}
+
+/// The pids whose parent is `parent` (from /proc/PID/stat).
+fn children_of(parent: i32) -> Vec<i32> {
+    let mut kids = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "PID (COMM) STATE PPID ...": COMM may hold spaces and parens.
+        let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+        let ppid = after.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+        if ppid == Some(parent) {
+            kids.push(pid);
+        }
+    }
+    kids
+}
+
+/// Debian's nginx in the foreground (`daemon off`) with a master and two
+/// workers on 127.0.0.1:`port`, everything it writes in the test's
+/// directory.
+fn nginx_conf(dir: &TempDir, port: u16) -> String {
+    let d = dir.s("");
+    let d = d.trim_end_matches('/');
+    fs::write(
+        dir.join("nginx.conf"),
+        format!(
+            "daemon off;\nmaster_process on;\nworker_processes 2;\n\
+             pid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n\
+             client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+             server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"pid $pid\\n\"; }} }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    format!(
+        "[web]\nexec = {nginx} -p @DIR@ -c @DIR@/nginx.conf -e @DIR@/error.log\n\
+         backoff = 100ms 100ms\nstop_timeout = 5s\n",
+        nginx = nginx()
+    )
+}
+
+/// The worker pid that answered a request on `port` (nginx's `$pid`).
+fn nginx_answer(port: u16) -> Option<i32> {
+    let out = curl(&[&format!("http://127.0.0.1:{port}/")]);
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .strip_prefix("pid ")?
+        .parse()
+        .ok()
+}
+
+/// nginx's master killed with -9 leaves its two workers behind, orphans
+/// that keep accepting on its port (nginx workers do not end when their
+/// master goes): the next master could not bind it, and the old workers
+/// would answer forever. vigild ends them before it restarts the service:
+/// the answer then comes from a worker of the new master, the old workers
+/// are gone, and `stop` leaves no nginx process.
+#[test]
+#[ignore = "needs .ci/system-tests (nginx, curl)"]
+fn nginx_workers_do_not_outlive_their_killed_master() {
+    let port = free_v4();
+    let dir = TempDir::new("nginx");
+    let conf = nginx_conf(&dir, port);
+    let d = Daemon::start_in(dir, &conf, Opts::default());
+    let fail = |d: &Daemon, msg: &str| -> ! {
+        let log = fs::read_to_string(d.dir.join("error.log")).unwrap_or_default();
+        d.fail(&format!("{msg}\n--- nginx error.log ---\n{log}"))
+    };
+    let master = d.wait_up("web").pid();
+    let workers = d.wait_for("two nginx workers", || {
+        let w = children_of(master);
+        (w.len() == 2).then_some(w)
+    });
+    let first = d.wait_for("an answer", || nginx_answer(port));
+    if !workers.contains(&first) {
+        fail(&d, &format!("answered by {first}, not one of {workers:?}"));
+    }
+
+    kill(master, libc::SIGKILL);
+    let s = d.wait_svc("web", "up again, another master", |s| {
+        s.state() == "up" && s.pid() != master
+    });
+    let master2 = s.pid();
+    assert_eq!(s.restarts(), 1, "{}", s.line);
+    for w in &workers {
+        d.wait_for("the old workers to be gone", || (!alive(*w)).then_some(()));
+    }
+    let workers2 = d.wait_for("two new workers", || {
+        let w = children_of(master2);
+        (w.len() == 2).then_some(w)
+    });
+    let second = d.wait_for("an answer from the new master", || nginx_answer(port));
+    if !workers2.contains(&second) {
+        fail(
+            &d,
+            &format!("answered by {second}, not one of {workers2:?}"),
+        );
+    }
+
+    assert_eq!(d.request("stop web"), ["stopping web", "stopped web"]);
+    for pid in std::iter::once(master2).chain(workers2) {
+        assert!(!alive(pid), "nginx process {pid} outlived stop");
+    }
+    assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
 }
