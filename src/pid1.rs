@@ -2,6 +2,7 @@
 //! shutdown request means there, the end of the `main` service, and the
 //! end of the machine.
 
+use crate::containment::Containment;
 use crate::driver::Driver;
 use crate::log::say;
 use crate::sys::init::{self, Action};
@@ -135,6 +136,8 @@ impl Driver {
             init::kill_every_process(sig as u8);
             self.wait_children(None, grace);
         }
+        // The services' cgroups go (exit does not run destructors).
+        self.containment = Containment::Groups;
         init::sync();
         self.run_finish();
         say!("{}", self.halt.word());

@@ -295,6 +295,28 @@ fn table_of_cases() {
     }
 }
 
+/// Quotes are syntax only in the values split into words (`exec`, `log`,
+/// `prefix`, `finish`, `crash`): elsewhere an apostrophe is a byte, and a
+/// comment after it is cut as anywhere (part 7's review: `env = A=don't #
+/// note` kept the comment as part of the value).
+#[test]
+fn quotes_outside_word_values_are_plain_bytes() {
+    let (cfg, errors) = parse_text(
+        "[web]\nexec = /bin/echo \"it's\" # a comment\nenv = A=don't # note\nenv = B=\"x # y\" # z\n\
+         env = C=a\\ # c\n",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let spec = cfg.spec(cfg.find(b"web").unwrap());
+    let words = |w| {
+        cfg.arena
+            .words(w)
+            .map(|x| String::from_utf8(x[..x.len() - 1].to_vec()).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(words(spec.exec), ["/bin/echo", "it's"]);
+    assert_eq!(words(spec.env), ["A=don't", "B=\"x", "C=a\\"]);
+}
+
 #[test]
 fn values_and_defaults() {
     let (cfg, errors) = parse_text(

@@ -11,6 +11,7 @@ mod harness;
 use harness::*;
 use std::fs;
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::time::Duration;
 
 /// The pids written into `@DIR@/NAME.pid` files by a service's processes.
@@ -68,21 +69,30 @@ fn what_a_crashed_main_process_left_is_stopped_before_the_restart() {
 /// fork) is found in its cgroup: gone after `stop`, and after a shutdown.
 #[test]
 fn an_escaped_process_is_gone_after_stop_and_after_shutdown() {
-    escaped_process_is_gone("escape", vec![]);
+    escaped_process_is_gone("escape", vec![], 0);
 }
 
 /// The same where clone3 is refused (Linux before 5.3, or a seccomp
 /// profile such as Docker's): each child moves itself into its cgroup.
 #[test]
 fn without_clone3_children_move_into_their_cgroup() {
-    escaped_process_is_gone("escape-noclone3", vec![libc::SYS_clone3]);
+    escaped_process_is_gone("escape-noclone3", vec![libc::SYS_clone3], 0);
 }
 
-fn escaped_process_is_gone(tag: &str, refused_syscalls: Vec<i64>) {
+/// The same where a seccomp profile answers clone3 with EPERM (older
+/// container runtimes; part 7's review: every start failed with
+/// `spawn-failed:EPERM`).
+#[test]
+fn clone3_refused_with_eperm_falls_back_too() {
+    escaped_process_is_gone("escape-eperm", vec![libc::SYS_clone3], libc::EPERM);
+}
+
+fn escaped_process_is_gone(tag: &str, refused_syscalls: Vec<i64>, refused_errno: i32) {
     let conf = "[esc]\nexec = /bin/sh -c \"setsid sh -c '(sleep 1003 & echo $! > @DIR@/escaped.pid) & wait' & exec sleep 1002\"\n\
                 stop_timeout = 1s\n";
     let opts = Opts {
         refused_syscalls,
+        refused_errno,
         ..Opts::default()
     };
     let d = Daemon::start_with(tag, conf, opts);
@@ -186,6 +196,74 @@ fn a_new_vigild_ends_what_a_killed_one_left() {
     d2.wait_for("the old service to be gone", || (!alive(old)).then_some(()));
     let new = d2.wait_up("web").pid();
     assert_ne!(new, old);
+}
+
+/// The cgroup2 mount point (from /proc/self/mountinfo).
+fn cgroup2_mount() -> String {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .find_map(|l| {
+            let (before, after) = l.split_once(" - ")?;
+            (after.split(' ').next()? == "cgroup2")
+                .then(|| before.split(' ').nth(4).unwrap().to_string())
+        })
+        .expect("a cgroup2 mount")
+}
+
+/// The cgroup directory of `pid` (its path in the cgroup2 mount).
+fn cgroup_of(pid: i32) -> String {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path = text.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+    format!("{}{path}", cgroup2_mount())
+}
+
+/// A service that makes cgroups of its own (a nested vigild, a container
+/// runtime) and puts a process two levels down: `stop` ends it too, a
+/// shutdown finishes, and vigild's cgroup directories are all gone (part
+/// 7's review: only one level was looked at; the process was never
+/// signalled, the stop never ended and neither did the shutdown). The
+/// service's name starts with a dot, which is a name like any other there.
+#[test]
+fn processes_in_cgroups_a_service_made_end_with_it() {
+    let dir = TempDir::new("nest");
+    let script = format!(
+        "cg={mount}$(sed -n 's/^0:://p' /proc/self/cgroup)\n\
+         mkdir -p \"$cg/a/b\" || exit 1\n\
+         sleep 1003 &\n\
+         echo $! > \"$cg/a/b/cgroup.procs\" || exit 1\n\
+         echo $! > {dir}/deep.pid\n\
+         exec sleep 1004\n",
+        mount = cgroup2_mount(),
+        dir = dir.path.display()
+    );
+    fs::write(dir.join("nest.sh"), script).unwrap();
+    let conf = "[.nest]\nexec = /bin/sh @DIR@/nest.sh\nstop_timeout = 1s\n";
+    let d = Daemon::start_in(dir, conf, Opts::default());
+    let main = d.wait_up(".nest").pid();
+    let deep = pid_of(&d, "deep");
+    assert!(
+        cgroup_of(deep).ends_with("/.nest/a/b"),
+        "{}",
+        cgroup_of(deep)
+    );
+    // vigild's directory (named after its run directory).
+    let service = cgroup_of(main);
+    let mine = Path::new(&service).parent().unwrap().to_path_buf();
+    assert_eq!(d.request("stop .nest"), ["stopping .nest", "stopped .nest"]);
+    assert!(
+        !alive(deep),
+        "the process two levels down survived the stop"
+    );
+    fs::remove_file(d.dir.join("deep.pid")).unwrap();
+    assert_eq!(d.request("start .nest"), ["starting .nest", "up .nest"]);
+    let deep = pid_of(&d, "deep");
+    d.signal(libc::SIGTERM);
+    assert!(d.wait_exit(DEADLINE).success());
+    assert!(
+        !alive(deep),
+        "the process two levels down survived the shutdown"
+    );
+    assert!(!mine.exists(), "{} is left", mine.display());
 }
 
 /// The process group of `pid`.

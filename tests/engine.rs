@@ -382,9 +382,54 @@ fn up_stop_sends_stop_signal_to_the_group_then_kill() {
     assert_eq!(t.take()[0], group_kill(pid, 2));
     assert_eq!(t.advance_to_next_deadline(), 3000);
     assert_eq!(t.take(), [group_kill(pid, 9)]);
-    assert_eq!(t.sv.next_deadline(&t.cfg), None, "KILL is sent once");
+    // Again every second while it is not gone (part 7's review: a process
+    // listed only after the KILL round kept a stop waiting forever).
+    assert_eq!(t.advance_to_next_deadline(), 1000);
+    assert_eq!(t.take(), [group_kill(pid, 9)]);
     t.exit(pid, KILLED);
     assert_eq!(t.state("web"), State::Down);
+    assert_eq!(t.sv.next_deadline(&t.cfg), None);
+}
+
+/// A process that KILL does not end at once (listed too late, or out of
+/// reach for a while): KILL goes again every second until nothing of the
+/// service is left, then it is down.
+#[test]
+fn kill_goes_again_while_leftovers_remain() {
+    let mut t = Sim::new("[web]\nexec = /bin/web\nstop_timeout = 2s\n");
+    let pid = t.spawned("web");
+    t.world.remnants.insert("web".into());
+    t.world.unkillable.insert("web".into());
+    assert_eq!(t.stop("web"), Answer::Stopping);
+    t.exit(pid, ExitStatus::Signal(15));
+    t.take();
+    for _ in 0..3 {
+        t.advance_to_next_deadline();
+        assert_eq!(t.take(), [group_kill(pid, 9)]);
+        assert!(matches!(t.state("web"), State::Stopping { pid: None, .. }));
+    }
+    t.world.unkillable.clear();
+    assert_eq!(t.advance_to_next_deadline(), 1000);
+    assert_eq!(t.take()[0], group_kill(pid, 9));
+    t.tick();
+    assert_eq!(t.state("web"), State::Down);
+}
+
+/// `stop` while a start timeout's KILL is under way: the end is the stop's,
+/// not one more failed run (it could have made the service give up).
+#[test]
+fn a_stop_during_a_start_timeout_is_not_a_failure() {
+    let mut t = Sim::new(
+        "[web]\nexec = /bin/web\nready = notify\nstart_timeout = 1s\nstop_timeout = 5s\nrestart_max = 1\n",
+    );
+    let pid = t.spawned("web");
+    t.advance_to_next_deadline();
+    assert!(matches!(t.state("web"), State::Stopping { .. }));
+    assert_eq!(t.stop("web"), Answer::StoppingAlready);
+    t.exit(pid, ExitStatus::Signal(15));
+    assert_eq!(t.state("web"), State::Down);
+    assert_ne!(t.slot("web").reason, Reason::GaveUp);
+    assert!(!t.slot("web").wanted_up());
 }
 
 #[test]
@@ -824,6 +869,55 @@ fn a_service_does_not_wait_for_its_loggers_backoff() {
         .any(|a| matches!(a, Act::Spawn(n, _) if n == "app"));
     assert!(app_spawned, "app waited for its logger");
     assert_eq!(t.slot("app").restarts, 1);
+}
+
+/// A removed service's logger that waits out a backoff is started once
+/// its service is down, to drain the pipe, however the loop is woken
+/// meanwhile (part 7's review: a wake-up after its backoff took it down
+/// undrained).
+#[test]
+fn a_removed_logger_in_backoff_drains_the_pipe() {
+    let mut t = Sim::new(
+        "[app]\nexec = /bin/app\nlog = /var/log/app\nbackoff = 100ms 100ms\nstop_timeout = 10s\n",
+    );
+    let app = t.pid("app");
+    let logger = t.pid("app/log");
+    t.exit(logger, ExitStatus::Code(1));
+    assert!(matches!(t.state("app/log"), State::Backoff { .. }));
+    t.reload("[other]\nexec = /bin/other\n");
+    t.advance(200);
+    assert!(
+        matches!(t.state("app/log"), State::Backoff { .. }),
+        "{:?}",
+        t.state("app/log")
+    );
+    t.take();
+    t.exit(app, ExitStatus::Signal(15));
+    let acts = t.take();
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Act::Spawn(n, _) if n == "app/log")),
+        "the removed logger did not drain: {acts:?}"
+    );
+}
+
+/// A service removed by a reload while what its main process left is
+/// being stopped, and added back by the next reload: once the leftovers
+/// are gone it starts, as any added service (part 7's review: the old
+/// run's clean end was judged, and `restart = on-failure` kept it down).
+#[test]
+fn a_service_added_back_while_its_leftovers_stop_starts() {
+    let conf = "[a]\nexec = /bin/a\nrestart = on-failure\nstop_timeout = 10s\n";
+    let mut t = Sim::new(conf);
+    let a = t.pid("a");
+    t.world.remnants.insert("a".into());
+    t.exit(a, CODE0);
+    assert!(matches!(t.state("a"), State::Stopping { pid: None, .. }));
+    t.reload("[b]\nexec = /bin/b\n");
+    t.reload(&format!("{conf}[b]\nexec = /bin/b\n"));
+    t.world.remnants.clear();
+    t.advance(1);
+    assert_ne!(t.pid("a"), 0, "{:?}", t.state("a"));
 }
 
 /// At shutdown a logger that waits out a backoff is started once, after

@@ -161,10 +161,14 @@ enum Quote {
     Double,
 }
 
-/// Cut a line at its comment: `#` where a word would begin, outside quotes
-/// (so `exec = sh -c "echo #1"` keeps its argument), with the quoting rules
-/// of `split_words`; and the blanks before it, but not an escaped one.
+/// Cut a line at its comment: `#` where a word would begin; and the blanks
+/// before it. In the value of a key split into words (`exec`, `log`...),
+/// outside quotes and not escaped, with the rules of `split_words` (so
+/// `exec = sh -c "echo #1"` keeps its argument); elsewhere quotes and
+/// backslashes are plain bytes (`env = A=don't # note` ends at `don't`).
 pub(crate) fn strip_comment(line: &[u8]) -> &[u8] {
+    let key = line.split(|&b| b == b'=').next().unwrap_or_default();
+    let quoting = WORD_KEYS.contains(&trim(key)) && line.contains(&b'=');
     let mut quote = Quote::None;
     // `#` begins a comment only where a word would begin (as in sh).
     let mut word_start = true;
@@ -176,6 +180,14 @@ pub(crate) fn strip_comment(line: &[u8]) -> &[u8] {
         let byte = line[i];
         if quote == Quote::None && byte == b'#' && word_start {
             break;
+        }
+        if !quoting {
+            if !byte.is_ascii_whitespace() {
+                end = i + 1;
+            }
+            word_start = byte.is_ascii_whitespace();
+            i += 1;
+            continue;
         }
         if quote != Quote::None || !byte.is_ascii_whitespace() {
             end = (i + 1 + usize::from(quote == Quote::None && byte == b'\\')).min(line.len());
@@ -193,6 +205,9 @@ pub(crate) fn strip_comment(line: &[u8]) -> &[u8] {
     }
     &line[..end]
 }
+
+/// The keys whose values are split into words as sh splits them.
+const WORD_KEYS: [&[u8]; 5] = [b"exec", b"prefix", b"log", b"finish", b"crash"];
 
 /// `text` without leading and trailing ASCII whitespace.
 pub(crate) fn trim(text: &[u8]) -> &[u8] {

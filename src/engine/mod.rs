@@ -353,6 +353,8 @@ const ACCEPT_PAUSE_MS: u64 = 100;
 
 /// How long a fast shutdown waits between TERM and KILL (SPEC §8, QUIT).
 const FAST_KILL_MS: u64 = 1000;
+/// How often KILL goes again to a service whose processes outlive it.
+const KILL_AGAIN_MS: u64 = 1000;
 /// SIGTERM.
 const SIGTERM: u8 = 15;
 
@@ -552,7 +554,12 @@ impl Supervisor {
                 let slot = self.slots[id.index()];
                 match slot.state {
                     State::Down => Answer::StoppedAlready,
-                    State::Stopping { .. } if !slot.then.by_itself() => Answer::StoppingAlready,
+                    // Asked to stop: its end is no longer a failure to judge
+                    // (a start timeout's, or a run's whose leftovers stop).
+                    State::Stopping { .. } if !slot.then.by_itself() => {
+                        self.slots[id.index()].then = Then::Stop;
+                        Answer::StoppingAlready
+                    }
                     _ if self.has_processes(id, fx) => {
                         self.stop(cfg, id, slot.state.pid(), now, Then::Stop, fx);
                         Answer::Stopping
@@ -733,17 +740,23 @@ impl Supervisor {
                     self.slots[id.index()].reason = Reason::StartTimeout;
                     self.stop(cfg, id, Some(pid), now, Then::Fail, fx);
                 }
-                State::Stopping {
-                    pid,
-                    kill_at: Some(at),
-                } if at <= now => {
-                    self.kill_group(id, SIGKILL, fx);
-                    self.slots[id.index()].state = State::Stopping { pid, kill_at: None };
-                }
                 // Its main process (or last worker) is gone, and what it
                 // started may be gone by now too.
                 State::Stopping { pid: None, .. } => self.finish_when_empty(cfg, id, now, fx),
                 _ => {}
+            }
+            // KILL at stop_timeout, and again every second while anything
+            // of it is left: a process can be listed only after a KILL
+            // round (a fork in flight), or be out of reach for a while.
+            if let State::Stopping {
+                pid,
+                kill_at: Some(at),
+            } = self.slots[id.index()].state
+                && at <= now
+            {
+                self.kill_group(id, SIGKILL, fx);
+                let kill_at = Some(now.plus_ms(KILL_AGAIN_MS));
+                self.slots[id.index()].state = State::Stopping { pid, kill_at };
             }
         }
         if self.halting || cfg.has_removed() {
@@ -824,10 +837,12 @@ impl Supervisor {
                 ..Slot::EMPTY
             };
             if readded[j.index()] {
+                // Its predecessor's end is not judged: once it is gone, the
+                // new service starts as any added one.
                 *slot = Slot {
                     state: slot.state,
                     since: slot.since,
-                    then: slot.then,
+                    then: Then::Stop,
                     group: slot.group,
                     ..fresh
                 };
@@ -1316,6 +1331,11 @@ impl Supervisor {
             return;
         }
         for id in cfg.start_order() {
+            // Removed services are `stop_in_order`'s: a removed logger in
+            // backoff waits there until its writers are gone, to drain.
+            if cfg.spec(id).removed {
+                continue;
+            }
             let slot = &self.slots[id.index()];
             let startable = match slot.state {
                 State::Down => true,
@@ -1334,12 +1354,12 @@ impl Supervisor {
                 // dependencies change), so it resumes, its dependencies
                 // unchecked; if it is no longer wanted, `stop_in_order`
                 // stops its workers.
-                if slot.want_up && !cfg.spec(id).removed {
+                if slot.want_up {
                     self.start(cfg, id, now, fx);
                 }
                 continue;
             }
-            if !slot.want_up || cfg.spec(id).removed {
+            if !slot.want_up {
                 if slot.state != State::Down {
                     self.down_unless_left(cfg, id, now, fx);
                 }
@@ -1388,6 +1408,9 @@ impl Supervisor {
                 return;
             }
             self.spawn(cfg, id, now, fx);
+            if self.slots[id.index()].state == State::Down {
+                return;
+            }
         }
         match self.slots[id.index()].state.pid() {
             Some(pid) => self.stop(cfg, id, Some(pid), now, Then::Stop, fx),

@@ -142,8 +142,7 @@ impl Cgroups {
 
     /// The cgroup of service `name` if it has one (it was started in it).
     fn existing(&self, name: &Name) -> Result<OwnedFd, Errno> {
-        let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        openat(&self.root, name.bytes(), flags, Mode::empty())
+        open_dir(self.root.as_fd(), name.bytes())
     }
 
     /// True while a process is left in the cgroup of `name`
@@ -171,7 +170,7 @@ impl Cgroups {
     /// remove their cgroups. The number of processes that were left.
     fn end_leftovers(&self) -> usize {
         let mut count = 0;
-        each_pid_in(self.root.as_fd(), true, &mut |_| count += 1);
+        each_pid_in(self.root.as_fd(), DEPTH_MAX, &mut |_| count += 1);
         if count > 0 {
             kill_in(self.root.as_fd(), SIGKILL);
             for _ in 0..100 {
@@ -181,15 +180,8 @@ impl Cgroups {
                 sleep_ms(10);
             }
         }
-        self.remove_children();
+        remove_below(self.root.as_fd(), DEPTH_MAX);
         count
-    }
-
-    /// Remove every (empty) service cgroup below the root.
-    fn remove_children(&self) {
-        each_child(self.root.as_fd(), &mut |name| {
-            let _ = rustix::fs::unlinkat(&self.root, name, AtFlags::REMOVEDIR);
-        });
     }
 }
 
@@ -210,7 +202,7 @@ pub fn procs_file(dir: core::ffi::c_int) -> Result<OwnedFd, Errno> {
 impl Drop for Cgroups {
     /// vigild exits (every service is down): its cgroups go.
     fn drop(&mut self) {
-        self.remove_children();
+        remove_below(self.root.as_fd(), DEPTH_MAX);
         let name = self.name.get(..self.name_len).unwrap_or_default();
         let _ = rustix::fs::unlinkat(&self.own, name, AtFlags::REMOVEDIR);
     }
@@ -246,7 +238,7 @@ fn kill_in(dir: BorrowedFd<'_>, signal: u8) {
     let mut before = 0;
     for _ in 0..KILL_ROUNDS {
         let mut listed = 0;
-        each_pid_in(dir, true, &mut |pid| {
+        each_pid_in(dir, DEPTH_MAX, &mut |pid| {
             let _ = super::process::kill(pid, signal, false);
             listed += 1;
         });
@@ -264,9 +256,48 @@ fn kill_in(dir: BorrowedFd<'_>, signal: u8) {
 /// readings is caught by the next).
 const KILL_ROUNDS: usize = 16;
 
-/// Call `each` with every pid in the cgroup `dir` (`cgroup.procs`), and,
-/// with `below`, in the cgroups below it too.
-fn each_pid_in(dir: BorrowedFd<'_>, below: bool, each: &mut dyn FnMut(i32)) {
+/// How many levels of cgroups below its own vigild looks at: a service may
+/// make cgroups of its own (a vigild, a container runtime run as a
+/// service), and their processes are the service's too.
+const DEPTH_MAX: u32 = 16;
+
+/// Call `each` with every pid in the cgroup `dir` and in the cgroups below
+/// it, `depth` levels down.
+fn each_pid_in(dir: BorrowedFd<'_>, depth: u32, each: &mut dyn FnMut(i32)) {
+    each_listed_pid(dir, each);
+    if let Some(depth) = depth.checked_sub(1) {
+        each_child(dir, &mut |name| {
+            if let Ok(child) = open_dir(dir, name) {
+                each_pid_in(child.as_fd(), depth, each);
+            }
+        });
+    }
+}
+
+/// Remove every (empty) cgroup below `dir`, `depth` levels down, the
+/// deepest first.
+fn remove_below(dir: BorrowedFd<'_>, depth: u32) {
+    let Some(depth) = depth.checked_sub(1) else {
+        return;
+    };
+    each_child(dir, &mut |name| {
+        if let Ok(child) = open_dir(dir, name) {
+            remove_below(child.as_fd(), depth);
+        }
+        let _ = rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR);
+    });
+}
+
+/// The cgroup directory `name` of `dir`.
+fn open_dir(dir: BorrowedFd<'_>, name: impl rustix::path::Arg) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    openat(dir, name, flags, Mode::empty())
+}
+
+/// Call `each` with every pid the cgroup `dir` lists (`cgroup.procs`).
+/// A process outside vigild's PID namespace is listed as 0: skipped
+/// (kill(0) would signal vigild's own process group).
+fn each_listed_pid(dir: BorrowedFd<'_>, each: &mut dyn FnMut(i32)) {
     if let Ok(procs) = openat(
         dir,
         c"cgroup.procs",
@@ -282,22 +313,17 @@ fn each_pid_in(dir: BorrowedFd<'_>, below: bool, each: &mut dyn FnMut(i32)) {
             let end = len + n;
             let mut start = 0;
             while let Some(nl) = buf[start..end].iter().position(|&b| b == b'\n') {
-                if let Some(pid) = vigild::event::parse_u64(&buf[start..start + nl]) {
-                    each(pid as i32);
+                let pid = vigild::event::parse_u64(&buf[start..start + nl])
+                    .and_then(|pid| i32::try_from(pid).ok())
+                    .filter(|&pid| pid > 0);
+                if let Some(pid) = pid {
+                    each(pid);
                 }
                 start += nl + 1;
             }
             buf.copy_within(start..end, 0);
             len = end - start;
         }
-    }
-    if below {
-        each_child(dir, &mut |name| {
-            let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
-            if let Ok(child) = openat(dir, name, flags, Mode::empty()) {
-                each_pid_in(child.as_fd(), false, each);
-            }
-        });
     }
 }
 
@@ -311,7 +337,9 @@ fn each_child(dir: BorrowedFd<'_>, each: &mut dyn FnMut(&core::ffi::CStr)) {
     let mut entries = rustix::fs::RawDir::new(&list, &mut buf);
     while let Some(Ok(entry)) = entries.next() {
         let name = entry.file_name();
-        if entry.file_type() == FileType::Directory && !name.to_bytes().starts_with(b".") {
+        // Every name but `.` and `..` (a service may be named `.web`).
+        let dots = matches!(name.to_bytes(), b"." | b"..");
+        if entry.file_type() == FileType::Directory && !dots {
             each(name);
         }
     }
@@ -405,7 +433,10 @@ fn own_cgroup(path: &mut [u8; PATH_MAX], point_len: usize) -> Option<usize> {
     // The mount shows the tree from its root on: vigild's cgroup must be in it.
     let below = match &root[..] {
         b"/" => own,
-        root => own.strip_prefix(root)?,
+        // At a `/` (a root of /foo does not hold /foobar).
+        root => own
+            .strip_prefix(root)
+            .filter(|b| b.is_empty() || b[0] == b'/')?,
     };
     let below = below.strip_suffix(b"/").unwrap_or(below);
     let mut w = SliceWriter::new(path.get_mut(point_len..)?);
@@ -450,8 +481,16 @@ fn dir_name(run_dir: &[u8], out: &mut [u8; NAME_MAX]) -> usize {
 
 /// PID 1 on a system where nothing mounted cgroup2: mount it at
 /// /sys/fs/cgroup (a directory only once sysfs is mounted); true if done.
+/// Not over something mounted there already (cgroup v1's hierarchies,
+/// which others use).
 fn mount_cgroup2() -> bool {
-    if statat(CWD, "/sys/fs/cgroup", AtFlags::empty()).is_err() {
+    let (Ok(dir), Ok(sysfs)) = (
+        statat(CWD, "/sys/fs/cgroup", AtFlags::empty()),
+        statat(CWD, "/sys/fs", AtFlags::empty()),
+    ) else {
+        return false;
+    };
+    if dir.st_dev != sysfs.st_dev {
         return false;
     }
     // SAFETY: mount(2) with NUL-terminated strings and no data.

@@ -161,9 +161,15 @@ fn clone_child(plan: &Plan<'_>, stack: *mut u8, shared: &mut Shared<'_>) -> Resu
         match unsafe { clone3_into(dir, stack, arg) } {
             pid @ 0.. => return Ok(pid as i32),
             // No clone3 (before Linux 5.3, or a seccomp profile refuses
-            // it), or none that knows cgroups (before 5.7): the child
-            // moves itself from now on.
-            e if matches!(-e as c_int, libc::ENOSYS | libc::E2BIG | libc::EINVAL) => {
+            // it: ENOSYS, or EPERM as older container runtimes answer), or
+            // none that knows cgroups (before 5.7): the child moves itself
+            // from now on (a real refusal to enter the cgroup is then
+            // that write's).
+            e if matches!(
+                -e as c_int,
+                libc::ENOSYS | libc::E2BIG | libc::EINVAL | libc::EPERM
+            ) =>
+            {
                 CLONE3.store(false, Relaxed)
             }
             e => return Err(Errno::from_raw_os_error(-e as c_int)),

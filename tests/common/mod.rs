@@ -31,6 +31,8 @@ pub struct World {
     /// Services with processes left besides their main process or
     /// workers (a child that left its group, a daemon a oneshot started).
     pub remnants: HashSet<String>,
+    /// Services whose leftovers KILL does not end (yet).
+    pub unkillable: HashSet<String>,
 }
 
 impl World {
@@ -69,7 +71,7 @@ impl Effects for World {
             self.kill(group, signal, true);
         }
         // KILL ends every process of the service (its cgroup's).
-        if signal == 9 {
+        if signal == 9 && !self.unkillable.contains(&self.names[id.index()]) {
             self.remnants.remove(&self.names[id.index()]);
         }
     }
@@ -126,6 +128,7 @@ impl Sim {
                 failing: HashMap::new(),
                 live: HashMap::new(),
                 remnants: HashSet::new(),
+                unkillable: HashSet::new(),
             },
         };
         sim.sv.boot(&sim.cfg, sim.now);

@@ -404,10 +404,11 @@ pub struct Opts {
     pub wrapper: Vec<String>,
     /// Another build of vigild (the static musl one) instead of this one's.
     pub binary: Option<PathBuf>,
-    /// System calls that fail with ENOSYS in vigild and everything it
-    /// starts (a seccomp filter, as a container runtime may install, or
-    /// as an old kernel behaves).
+    /// System calls that fail in vigild and everything it starts (a
+    /// seccomp filter, as a container runtime may install, or as an old
+    /// kernel behaves), with `refused_errno` (ENOSYS if 0).
     pub refused_syscalls: Vec<i64>,
+    pub refused_errno: i32,
 }
 
 /// A running vigild and its temporary directory.
@@ -477,7 +478,11 @@ impl Daemon {
             cmd.env(k, v);
         }
         if !opts.refused_syscalls.is_empty() {
-            let filter = seccomp_enosys(&opts.refused_syscalls);
+            let errno = match opts.refused_errno {
+                0 => libc::ENOSYS,
+                errno => errno,
+            };
+            let filter = seccomp_refuse(&opts.refused_syscalls, errno);
             // SAFETY: prctl between fork and exec, on memory the closure owns.
             unsafe {
                 cmd.pre_exec(move || install_seccomp(&filter));
@@ -895,8 +900,8 @@ pub fn free_port() -> u16 {
 }
 
 /// A seccomp filter (classic BPF) that makes each of `calls` fail with
-/// ENOSYS on this architecture and allows everything else.
-pub fn seccomp_enosys(calls: &[i64]) -> Vec<libc::sock_filter> {
+/// `errno` on this architecture and allows everything else.
+pub fn seccomp_refuse(calls: &[i64], errno: i32) -> Vec<libc::sock_filter> {
     #[cfg(target_arch = "x86_64")]
     const ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
     #[cfg(target_arch = "aarch64")]
@@ -916,7 +921,7 @@ pub fn seccomp_enosys(calls: &[i64]) -> Vec<libc::sock_filter> {
     let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
     let ret = libc::BPF_RET | libc::BPF_K;
     let allow = libc::SECCOMP_RET_ALLOW;
-    let enosys = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+    let refuse = libc::SECCOMP_RET_ERRNO | errno as u32;
     // seccomp_data: nr at offset 0, arch at 4.
     let mut f = vec![
         stmt(load, 4),
@@ -926,7 +931,7 @@ pub fn seccomp_enosys(calls: &[i64]) -> Vec<libc::sock_filter> {
     ];
     for &nr in calls {
         f.push(jump(nr as u32, 0, 1));
-        f.push(stmt(ret, enosys));
+        f.push(stmt(ret, refuse));
     }
     f.push(stmt(ret, allow));
     f
