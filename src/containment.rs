@@ -113,8 +113,10 @@ impl Containment {
             .ok()
     }
 
-    /// Send `signal` to every process of `id`: its cgroup's, or those of
-    /// the process groups `groups`.
+    /// Send `signal` to every process of `id`: its cgroup's, and those of
+    /// the process groups `groups`. Both, whatever its `contain` says now:
+    /// the processes of a run started before a reload changed it are where
+    /// that run was started.
     pub fn kill_all(
         &self,
         cfg: &Config,
@@ -122,23 +124,23 @@ impl Containment {
         groups: &mut dyn Iterator<Item = Pid>,
         signal: u8,
     ) {
-        let name = Name::of(cfg.name(id));
-        if !self.cgroups(cfg, id).is_some_and(|c| c.kill(&name, signal)) {
-            for group in groups {
-                // ESRCH: every process of the group is gone already.
-                let _ = process::kill(group.0, signal, true);
-            }
+        if let Containment::Cgroups(c) = self {
+            c.kill(&Name::of(cfg.name(id)), signal);
+        }
+        for group in groups {
+            // ESRCH: every process of the group is gone already.
+            let _ = process::kill(group.0, signal, true);
         }
     }
 
     /// True while a process of `id` is left: in its cgroup, or in the
-    /// process group `group`.
+    /// process group `group` (as for `kill_all`, both).
     pub fn populated(&self, cfg: &Config, id: ServiceId, group: Option<Pid>) -> bool {
-        let name = Name::of(cfg.name(id));
-        match self.cgroups(cfg, id).and_then(|c| c.populated(&name)) {
-            Some(populated) => populated,
-            None => group.is_some_and(|g| process::group_exists(g.0)),
-        }
+        let in_cgroup = match self {
+            Containment::Cgroups(c) => c.populated(&Name::of(cfg.name(id))),
+            _ => None,
+        };
+        in_cgroup == Some(true) || group.is_some_and(|g| process::group_exists(g.0))
     }
 
     /// vigild's cgroups, if `id` is to be contained by one.

@@ -41,6 +41,11 @@ pub fn main(args: Args, first: usize) -> c_int {
         }
         i += 2;
     }
+    // Its longest file name must fit (a reply FIFO's).
+    if PathBuf::join(dir, format_args!("reply.{}", u32::MAX)).is_none() {
+        say!("{}: the run directory's path is too long", Lossy(dir));
+        return 2;
+    }
     let Some(cmd) = args.get(i) else {
         return usage();
     };

@@ -1043,11 +1043,19 @@ impl Driver {
     fn on_line(&mut self, text: &[u8], now: Instant) {
         let line = parse_line(text);
         let warnings = &mut self.control_warnings;
+        let control = self.control.as_fd();
         let reply = line
             .reply
-            .and_then(|path| match crate::sys::fs::open_reply(path) {
+            .and_then(|path| match crate::sys::fs::open_reply(path, control) {
                 Ok(fd) => Some(fd),
                 Err(_) if !warnings.allow(now) => None,
+                Err(Errno::PERM) => {
+                    say!(
+                        "warning: reply {}: that is vigild's control FIFO: refused",
+                        Lossy(path)
+                    );
+                    None
+                }
                 Err(e) => {
                     say!(
                         "warning: reply {}: not a FIFO with a reader ({})",
@@ -1141,7 +1149,10 @@ impl Driver {
             }
             (Verb::Monitor, _) => {
                 let Some(fd) = reply else {
-                    return say!("control: monitor without reply= ignored");
+                    if self.control_warnings.allow(now) {
+                        say!("control: monitor without reply= ignored");
+                    }
+                    return;
                 };
                 let mut lost = 0;
                 for id in cfg.ids().filter(|&id| !cfg.spec(id).removed) {

@@ -138,3 +138,16 @@ pub fn parse_u64(text: &[u8]) -> Option<u64> {
     }
     Some(n)
 }
+
+/// ` (pid N)` after the name of a lock's holder; nothing if its pid is not
+/// known yet (0: it took the lock and has not written its pid).
+pub struct HolderPid(pub u32);
+
+impl core::fmt::Display for HolderPid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            0 => Ok(()),
+            pid => write!(f, " (pid {pid})"),
+        }
+    }
+}

@@ -353,9 +353,42 @@ impl fmt::Display for Lossy<'_> {
     }
 }
 
+/// A value quoted in a message: as `Lossy`, cut after `SHOWN_MAX` bytes
+/// with `...` (the rest of the message says more than a long value).
+pub struct Shown<'a>(pub &'a [u8]);
+
+/// Bytes of a value `Shown` shows.
+const SHOWN_MAX: usize = 48;
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.get(..SHOWN_MAX).filter(|_| self.0.len() > SHOWN_MAX) {
+            Some(head) => write!(f, "{}...", Lossy(head)),
+            None => write!(f, "{}", Lossy(self.0)),
+        }
+    }
+}
+
 /// The lowercase hex digit of the low four bits of `n`.
 pub fn hex_digit(n: u64) -> u8 {
     b"0123456789abcdef"[(n & 15) as usize]
+}
+
+/// A 64-bit digest of `bytes` (FNV-1a): a short stand-in for a name too
+/// long for where it goes.
+pub fn digest(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Push the 16 lowercase hex digits of `n` to `w`.
+pub fn push_hex(w: &mut SliceWriter<'_>, n: u64) -> fmt::Result {
+    let mut digits = [0u8; 16];
+    for (i, d) in digits.iter_mut().enumerate() {
+        *d = hex_digit(n >> (60 - 4 * i));
+    }
+    w.push(&digits)
 }
 
 /// `\xHH`, lowercase.

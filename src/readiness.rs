@@ -17,7 +17,7 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild::config::{Config, Mode, Ready};
 use vigild::engine::State;
 use vigild::event::Pid;
-use vigild::fixed::{ServiceId, SliceWriter, copy_cut, hex_digit};
+use vigild::fixed::{ServiceId, SliceWriter, copy_cut, digest, hex_digit, push_hex};
 use vigild::limits::READY_MAX;
 
 /// Largest notification datagram read (systemd's limit too); a longer one
@@ -29,6 +29,9 @@ pub const STATUS_MAX: usize = 96;
 
 /// The part of a notify socket's name after the run directory.
 const NOTIFY_DIR: &[u8] = b"notify";
+
+/// Longest abstract socket name, its leading `@` (a NUL) included.
+const SOCKET_NAME_MAX: usize = 108;
 
 /// Longest socket path (`sun_path` holds 108 bytes with the NUL).
 const PATH_MAX: usize = 107;
@@ -81,14 +84,16 @@ pub struct Channels {
     list: [Option<Channel>; READY_MAX],
     /// The status text of each entry of `list`.
     texts: &'static mut [StatusText; READY_MAX],
-    /// The run directory's path, for socket paths.
+    /// The run directory's path, for socket paths (length 0 if it did not
+    /// fit), and its digest.
     run_path: [u8; PATH_MAX],
     run_path_len: usize,
+    run_digest: u64,
 }
 
 impl Channels {
-    /// No channels; sockets go under `run_path` (too long a path makes
-    /// every `ready = notify` start fail with ENAMETOOLONG).
+    /// No channels; sockets are named after `run_path` (see
+    /// `socket_path`).
     pub fn new(run_path: &[u8], texts: &'static mut [StatusText; READY_MAX]) -> Self {
         let mut path = [0; PATH_MAX];
         let len = copy_cut(&mut path, run_path);
@@ -96,11 +101,9 @@ impl Channels {
             list: [const { None }; READY_MAX],
             texts,
             run_path: path,
-            run_path_len: if run_path.len() > PATH_MAX {
-                PATH_MAX + 1
-            } else {
-                len
-            },
+            // Cut: the digest stands in for it.
+            run_path_len: if run_path.len() > PATH_MAX { 0 } else { len },
+            run_digest: digest(run_path),
         }
     }
 
@@ -183,7 +186,9 @@ impl Channels {
     }
 
     /// `@RUN_DIR/notify/NAME.NONCE`: the abstract name, ending in `nonce`
-    /// (64 random bits, in hex) that nobody can guess and take first.
+    /// (64 random bits, in hex) that nobody can guess and take first. Where
+    /// that is too long for a socket's name (107 bytes), digests of the run
+    /// directory and the name stand in: `@vigild-RUN/NAME.NONCE`.
     fn socket_path(
         &self,
         cfg: &Config,
@@ -191,10 +196,7 @@ impl Channels {
         nonce: u64,
         out: &mut [u8],
     ) -> Result<usize, Errno> {
-        let run = self
-            .run_path
-            .get(..self.run_path_len)
-            .ok_or(Errno::NAMETOOLONG)?;
+        let run = self.run_path.get(..self.run_path_len).unwrap_or_default();
         let mut hex = [b'.'; 17];
         for (i, digit) in hex[1..].iter_mut().enumerate() {
             *digit = hex_digit(nonce >> (60 - 4 * i));
@@ -206,6 +208,15 @@ impl Channels {
             && w.push(NOTIFY_DIR).is_ok()
             && w.push(b"/").is_ok()
             && w.push(cfg.name(id)).is_ok()
+            && w.push(&hex).is_ok();
+        if fits && !run.is_empty() && w.len() <= SOCKET_NAME_MAX {
+            return Ok(w.len());
+        }
+        let mut w = SliceWriter::new(out);
+        let fits = w.push(b"@vigild-").is_ok()
+            && push_hex(&mut w, self.run_digest).is_ok()
+            && w.push(b"/").is_ok()
+            && push_hex(&mut w, digest(cfg.name(id))).is_ok()
             && w.push(&hex).is_ok();
         match fits {
             true => Ok(w.len()),

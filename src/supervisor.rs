@@ -330,6 +330,11 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         },
         (None, _) => cfg.run_dir(),
     };
+    // `DIR/` would make open(2) follow DIR if it is a symlink.
+    let run_dir = match run_dir.iter().rposition(|&b| b != b'/') {
+        Some(last) => &run_dir[..=last],
+        None => run_dir,
+    };
     let failed = |what: &str, detail: &dyn core::fmt::Display| {
         say!("fatal: run directory {}: {what}: {detail}", Lossy(run_dir));
         Err(1)
@@ -345,8 +350,9 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         Err(LockError::Sys(e)) => return failed("lock", &ErrnoName(e.raw_os_error() as u16)),
         Err(LockError::Held(pid)) => {
             say!(
-                "fatal: {}: refused: another vigild (pid {pid}) runs on this run directory",
-                Lossy(run_dir)
+                "fatal: {}: refused: another vigild{} runs on this run directory",
+                Lossy(run_dir),
+                vigild::event::HolderPid(pid)
             );
             return Err(1);
         }
@@ -404,8 +410,11 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         Lossy(run_dir)
     );
     // After the lock: vigild's cgroup directory is named after the run
-    // directory, which only one vigild uses at a time.
-    let containment = crate::containment::Containment::new(run_dir, pid1);
+    // directory, which only one vigild uses at a time: after its real path
+    // (any spelling of it, through any symlink, is the same directory).
+    let mut real = [0u8; 512];
+    let real = crate::sys::fs::real_path(rustix::fd::AsFd::as_fd(&dir), &mut real);
+    let containment = crate::containment::Containment::new(real.unwrap_or(run_dir), pid1);
     let pipes = match crate::pipes::Pipes::new().prepare(None, cfg) {
         Ok(pipes) => pipes,
         Err(e) => return failed("log pipes", &ErrnoName(e.raw_os_error() as u16)),

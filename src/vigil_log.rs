@@ -16,7 +16,7 @@ use core::ffi::{CStr, c_int};
 use core::mem::MaybeUninit;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, Mode, OFlags, RawDir, fstat, fsync, mkdir, openat, renameat, unlinkat};
+use rustix::fs::{AtFlags, Mode, OFlags, RawDir, fstat, fsync, openat, renameat, unlinkat};
 use vigild::event::ErrnoName;
 use vigild::fixed::{Lossy, copy_cut};
 use vigild::logger::{
@@ -47,19 +47,14 @@ pub fn main(args: Args, first: usize) -> c_int {
             return 2;
         }
     };
-    // Everything in DIR is opened relative to it, never through a
+    // DIR is made and opened never through a symlink that neither root nor
+    // we own, and everything in it relative to it, never through a
     // symlink: the directory may be writable by the service whose output
     // this is, which must not make the logger write anywhere else.
     let failed = |file| move |e| Failed(file, e);
     let opened = (|| -> Result<_, OpenError> {
-        make_dirs(o.dir).map_err(failed(""))?;
-        let dir = openat(
-            rustix::fs::CWD,
-            o.dir,
-            OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(failed(""))?;
+        let make = crate::sys::path::Missing::Make { owner: None };
+        let dir = crate::sys::path::open_dir(o.dir, make).map_err(failed(""))?;
         let lock = lock(dir.as_fd())?;
         let current = open_current(dir.as_fd()).map_err(failed("/current"))?;
         Ok((dir, lock, current))
@@ -68,8 +63,9 @@ pub fn main(args: Args, first: usize) -> c_int {
         Ok(files) => files,
         Err(Locked(pid)) => {
             say!(
-                "{}: refused: another vigil-log (pid {pid}) writes there (one logger per directory)",
-                Lossy(o.dir)
+                "{}: refused: another vigil-log{} writes there (one logger per directory)",
+                Lossy(o.dir),
+                vigild::event::HolderPid(pid)
             );
             return 1;
         }
@@ -339,19 +335,6 @@ fn lock(dir: BorrowedFd<'_>) -> Result<OwnedFd, OpenError> {
     let _ = rustix::fs::ftruncate(&fd, 0);
     let _ = rustix::io::pwrite(&fd, pid.as_str().as_bytes(), 0);
     Ok(fd)
-}
-
-/// Create `path` and its missing parents (mode 0755).
-fn make_dirs(path: &[u8]) -> Result<(), Errno> {
-    let ends = path.iter().enumerate().skip(1).filter(|&(_, &b)| b == b'/');
-    for end in ends.map(|(i, _)| i).chain([path.len()]) {
-        match mkdir(&path[..end], Mode::from_raw_mode(0o755)) {
-            Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) if end == path.len() => return Err(e),
-            Err(_) => {}
-        }
-    }
-    Ok(())
 }
 
 /// The rotated files in a directory: how many, the oldest and the newest

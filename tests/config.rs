@@ -317,6 +317,32 @@ fn quotes_outside_word_values_are_plain_bytes() {
     assert_eq!(words(spec.env), ["A=don't", "B=\"x", "C=a\\"]);
 }
 
+/// An error message is never cut off: a long value it quotes is cut
+/// with `...` instead, and the explanation after it is whole (part 7's
+/// trial: `log = relative/logdir` ended at "[-t rfc").
+#[test]
+fn error_messages_are_whole() {
+    let long = "z".repeat(300);
+    let text = format!(
+        "[a]\nexec = /bin/true\nlog = relative/logdir\n[b]\nexec = /bin/true\nrestart = {long}\n\
+         [c]\nexec = /bin/true\nlog = -s 10 -t tai /x/{long}\n"
+    );
+    let (_, errors) = parse_text(&text);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        errors[0].1.ends_with("[-t rfc3339|tai64n] DIR)"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].1.ends_with(&format!(
+            "\"{}...\" is not always, on-failure or no",
+            &long[..48]
+        )),
+        "{errors:?}"
+    );
+    assert!(errors[2].1.ends_with("DIR)"), "{errors:?}");
+}
+
 #[test]
 fn values_and_defaults() {
     let (cfg, errors) = parse_text(
@@ -557,7 +583,7 @@ fn exec_words(text: &str) -> Result<Vec<Vec<u8>>, String> {
 }
 
 /// `exec` splits words as POSIX sh does (SPEC §2): single quotes keep
-/// everything, double quotes all but `\"` and `\\`, a backslash outside
+/// everything, double quotes all but `\"`, `\\`, `\$` and `` \` ``, a backslash outside
 /// quotes escapes the next byte, `#` at the start of a word begins a
 /// comment. Checked against /bin/sh on fixed cases and 600 random lines
 /// of quotes, backslashes, blanks and `#`.
@@ -577,10 +603,17 @@ fn exec_words_split_as_sh_does() {
             &[r#"it"s"#, "#x", "y #", "z"],
         ),
         (r#"a#b \#c ''"#, &["a#b", "#c", ""]),
+        // Inside double quotes `\$` and `` \` `` are `$` and `` ` `` (part
+        // 7's trial: the backslash was kept); elsewhere as before.
+        (
+            r#""\$x" "\`y" '\$z' \$w "\q""#,
+            &["$x", "`y", r"\$z", "$w", r"\q"],
+        ),
     ];
     for (text, want) in fixed {
         let want: Vec<Vec<u8>> = want.iter().map(|w| w.as_bytes().to_vec()).collect();
-        assert_eq!(exec_words(text), Ok(want), "exec = x {text}");
+        assert_eq!(exec_words(text), Ok(want.clone()), "exec = x {text}");
+        assert_eq!(sh_words(text), Some(want), "sh: {text}");
     }
     assert!(
         exec_words("'open")
@@ -608,20 +641,27 @@ fn exec_words_split_as_sh_does() {
         text.push(b'a');
         let text = String::from_utf8(text).unwrap();
         let ours = exec_words(&text);
-        let sh = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(format!("printf '%s\\0' x {text}"))
-            .output()
-            .unwrap();
-        if !sh.status.success() {
-            assert!(ours.is_err(), "sh refuses {text:?}, vigild took {ours:?}");
-            continue;
+        match sh_words(&text) {
+            None => assert!(ours.is_err(), "sh refuses {text:?}, vigild took {ours:?}"),
+            Some(words) => assert_eq!(ours, Ok(words), "exec = x {text}"),
         }
-        let mut words: Vec<Vec<u8>> = sh.stdout.split(|&b| b == 0).map(<[u8]>::to_vec).collect();
-        words.pop(); // after the last NUL
-        words.remove(0); // the x
-        assert_eq!(ours, Ok(words), "exec = x {text}");
     }
+}
+
+/// The words /bin/sh makes of `text` (`None` if it refuses it).
+fn sh_words(text: &str) -> Option<Vec<Vec<u8>>> {
+    let sh = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' x {text}"))
+        .output()
+        .unwrap();
+    if !sh.status.success() {
+        return None;
+    }
+    let mut words: Vec<Vec<u8>> = sh.stdout.split(|&b| b == 0).map(<[u8]>::to_vec).collect();
+    words.pop(); // after the last NUL
+    words.remove(0); // the x
+    Some(words)
 }
 
 /// Backoff delays down to 1ms are accepted (test rigs, daemons that

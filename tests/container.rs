@@ -384,7 +384,7 @@ fn a_process_of_another_pid_namespace_in_a_cgroup_is_not_pid_0() {
         .arg("1002")
         .spawn()
         .unwrap();
-    let procs = cgroup_dir_of(&d.run).join("svc/cgroup.procs");
+    let procs = cgroup_dir_of(&d.run).join("svc.service/cgroup.procs");
     fs::write(&procs, foreign.id().to_string()).unwrap();
     let listed = fs::read_to_string(&procs).unwrap();
     assert!(listed.contains(&foreign.id().to_string()), "{listed}");

@@ -198,6 +198,48 @@ fn a_new_vigild_ends_what_a_killed_one_left() {
     assert_ne!(new, old);
 }
 
+/// The same where the next vigild names the run directory otherwise (`.`,
+/// `//`, a `/` at the end, a symlink on the way: `/var/run` for `/run`):
+/// it is the same directory, and the same cgroups (part 7's trial: the
+/// old service ran on beside the new one).
+#[test]
+fn a_new_vigild_ends_what_a_killed_one_left_however_it_names_the_run_dir() {
+    // Each vigild is kept to the end: the first one's directory holds the
+    // run directory.
+    let mut vigilds = vec![Daemon::start(
+        "killed-spelled",
+        "[web]\nexec = /bin/sleep 1000\n",
+    )];
+    let run = vigilds[0].run.to_str().unwrap().to_string();
+    let (parent, name) = run.rsplit_once('/').unwrap();
+    let link = format!("{parent}-link");
+    std::os::unix::fs::symlink(parent, &link).unwrap();
+    for spelled in [
+        format!("{parent}/./{name}"),
+        format!("{parent}//{name}/"),
+        format!("{link}/{name}"),
+    ] {
+        let d1 = vigilds.last().unwrap();
+        let old = d1.wait_up("web").pid();
+        kill(d1.pid(), libc::SIGKILL);
+        d1.wait_exit(DEADLINE);
+        assert!(alive(old));
+        let opts = Opts {
+            run_arg: Some(spelled.clone()),
+            ..Opts::default()
+        };
+        let d2 = Daemon::start_with("killed-spelled2", "[web]\nexec = /bin/sleep 1000\n", opts);
+        d2.wait_stderr("ended 1 processes that a vigild killed before");
+        d2.wait_for("the old service to be gone", || (!alive(old)).then_some(()));
+        vigilds.push(d2);
+    }
+    // The last one stops cleanly, before the first one's directory goes.
+    let last = vigilds.last().unwrap();
+    last.signal(libc::SIGTERM);
+    assert!(last.wait_exit(DEADLINE).success());
+    let _ = fs::remove_file(&link);
+}
+
 /// The cgroup2 mount point (from /proc/self/mountinfo).
 fn cgroup2_mount() -> String {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -242,7 +284,7 @@ fn processes_in_cgroups_a_service_made_end_with_it() {
     let main = d.wait_up(".nest").pid();
     let deep = pid_of(&d, "deep");
     assert!(
-        cgroup_of(deep).ends_with("/.nest/a/b"),
+        cgroup_of(deep).ends_with("/.nest.service/a/b"),
         "{}",
         cgroup_of(deep)
     );
@@ -264,6 +306,130 @@ fn processes_in_cgroups_a_service_made_end_with_it() {
         "the process two levels down survived the shutdown"
     );
     assert!(!mine.exists(), "{} is left", mine.display());
+}
+
+/// A reload that changes `contain` restarts the service: what the old run
+/// left is stopped where that run was started (part 7's trial: switching
+/// from cgroup to group left the old run's setsid child running, even
+/// after a shutdown). Both ways; a run under `contain = group` is followed
+/// by its process group only, so from there a child in the group is
+/// stopped (a setsid one is beyond process groups, as documented).
+#[test]
+fn a_reload_that_changes_contain_stops_the_old_runs_leftovers() {
+    let section = |contain: &str| {
+        format!(
+            "[rc]\nexec = /bin/sh -c \"setsid sh -c 'echo $$ > @DIR@/setsid.pid; exec sleep 1080' & \
+             sh -c 'echo $$ > @DIR@/kid.pid; exec sleep 1082' & exec sleep 1081\"\n\
+             stop_timeout = 1s\n{contain}"
+        )
+    };
+    let d = Daemon::start("contain-switch", &section(""));
+    d.wait_up("rc");
+    for contain in ["group", "cgroup"] {
+        let setsid = pid_of(&d, "setsid");
+        let kid = pid_of(&d, "kid");
+        fs::remove_file(d.dir.join("setsid.pid")).unwrap();
+        fs::remove_file(d.dir.join("kid.pid")).unwrap();
+        d.write_conf(&section(&format!("contain = {contain}\n")));
+        d.send("reload");
+        d.wait_svc("rc", "restarted", |s| {
+            s.state() == "up" && s.get("contain") == contain
+        });
+        d.wait_for("the old run's child to be gone", || {
+            (!alive(kid)).then_some(())
+        });
+        if contain == "group" {
+            d.wait_for("the old run's setsid child to be gone", || {
+                (!alive(setsid)).then_some(())
+            });
+        } else {
+            assert!(kill(setsid, libc::SIGKILL));
+        }
+    }
+    let setsid = pid_of(&d, "setsid");
+    d.signal(libc::SIGTERM);
+    assert!(d.wait_exit(DEADLINE).success());
+    assert!(!alive(setsid), "a shutdown left it running");
+}
+
+/// Services may be named as a cgroup's own files (`cgroup.procs`,
+/// `cpu.stat`): their cgroups do not collide with those (part 7's trial:
+/// they were started without one and a setsid child survived `stop`).
+#[test]
+fn services_named_as_cgroup_files_have_cgroups_too() {
+    let conf = "[cgroup.procs]\nexec = /bin/sh -c \"setsid sh -c 'echo $$ > @DIR@/left.pid; exec sleep 1010' & exec sleep 1011\"\n\
+                stop_timeout = 1s\n[cgroup.freeze]\nexec = /bin/sleep 1012\n";
+    let d = Daemon::start("cgroup-names", conf);
+    d.wait_up("cgroup.procs");
+    d.wait_up("cgroup.freeze");
+    let left = pid_of(&d, "left");
+    assert!(
+        cgroup_of(left).ends_with("/cgroup.procs.service"),
+        "{}",
+        cgroup_of(left)
+    );
+    assert_eq!(
+        d.request("stop cgroup.procs"),
+        ["stopping cgroup.procs", "stopped cgroup.procs"]
+    );
+    assert!(!alive(left), "its setsid child survived the stop");
+    assert!(
+        !d.stderr.text().contains("unable to make its cgroup"),
+        "{}",
+        d.stderr.text()
+    );
+}
+
+/// Short of fds at start-up, vigild says why cgroups are not used (part
+/// 7's trial: "no cgroup2 mounted" for EMFILE) and leaves no directory
+/// of its own behind in the cgroup tree.
+#[test]
+fn short_of_fds_containment_says_why() {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let dir = TempDir::new("fds");
+    fs::write(
+        dir.join("c.conf"),
+        "[svc]\nmode = oneshot\nexec = /bin/true\n",
+    )
+    .unwrap();
+    let run = dir.join("run");
+    let mut cmd = std::process::Command::new(vigild_bin());
+    cmd.args(["-f", "-c", &dir.s("c.conf"), "-r", run.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: setrlimit between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 10,
+                rlim_max: 10,
+            };
+            match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let said = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("containment:"))
+        .unwrap_or_default();
+    kill(child.id() as i32, libc::SIGTERM);
+    child.wait().unwrap();
+    assert_eq!(
+        said,
+        "vigild: containment: process groups (cgroup v2: EMFILE)"
+    );
+    let name = cgroup_of(std::process::id() as i32);
+    let mine: Vec<_> = fs::read_dir(&name)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("fds-run"))
+        .collect();
+    assert!(mine.is_empty(), "{mine:?} left");
 }
 
 /// The process group of `pid`.

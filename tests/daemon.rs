@@ -541,6 +541,14 @@ fn control_errors_are_rate_limited() {
     assert_eq!(logged("unknown command"), 6);
     assert_eq!(d.svc("web").unwrap().pid(), web.pid());
     assert_eq!(d.request("start web"), ["started-already web"]);
+    // `monitor` without a reply FIFO as well (part 7's trial: one line
+    // logged for each, 4974 in 5 s).
+    std::thread::sleep(Duration::from_millis(1200));
+    d.send_raw("monitor\n".repeat(200).as_bytes());
+    d.wait_stderr("monitor without reply= ignored");
+    assert_eq!(d.request("start web"), ["started-already web"]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(logged("monitor without reply="), 5, "{}", d.stderr.text());
 }
 
 /// `reply=` must be a FIFO: a regular file or a symlink is not written to.
@@ -569,6 +577,36 @@ fn reply_path_must_be_a_fifo() {
     );
     d.wait_stderr(&format!("reply {}", plain.display()));
     d.wait_stderr(&format!("reply {}", link.display()));
+}
+
+/// `reply=` naming vigild's own control FIFO is refused: what would be
+/// written there would be read back as requests (part 7's trial: `log
+/// chatty reply=RUN/control` made a nobody service's output, `stop
+/// victim`, a request of root's).
+#[test]
+fn reply_to_the_control_fifo_is_refused() {
+    let d = Daemon::start(
+        "replyctl",
+        "[chatty]\nexec = /bin/sh -c \"echo; echo stop victim; exec sleep 1160\"\nlog = ring:4k\n\
+         [victim]\nexec = /bin/sleep 1161\n",
+    );
+    d.wait_up("chatty");
+    let victim = d.wait_up("victim");
+    d.wait_for("chatty's lines in its ring", || {
+        let out = d.request("log chatty");
+        out.iter().any(|l| l.contains("stop victim")).then_some(())
+    });
+    d.send(&format!(
+        "log chatty reply={}",
+        d.run.join("control").display()
+    ));
+    d.wait_stderr("that is vigild's control FIFO: refused");
+    // Lines are handled in order: once this is answered, so was that one
+    // and whatever it could have written.
+    assert_eq!(d.request("start victim"), ["started-already victim"]);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(d.request("start victim"), ["started-already victim"]);
+    assert_eq!(d.svc("victim").unwrap().pid(), victim.pid());
 }
 
 /// `monitor` streams the current states, then one line per state change; a
@@ -1252,6 +1290,12 @@ stop_signal = SIGFOO
     );
     // Usage error.
     assert_eq!(vigild_once(&["-x"]).status.code(), Some(2));
+    // A FIFO nobody writes to is read as empty, not waited on forever
+    // (part 7's trial: `-t -c FIFO` blocked).
+    let fifo = dir.join("fifo.conf");
+    mkfifo(&fifo);
+    let out = vigild_once(&["-t", "-c", fifo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
 
 const ONE_ONESHOT: &str = "[mark]\nmode = oneshot\nexec = /bin/touch @DIR@/marker\n";
@@ -1688,6 +1732,25 @@ fn vigilctl_wait_for_an_unknown_service_fails() {
     );
 }
 
+/// A run directory whose path is too long for vigilctl's files is said,
+/// exit 2 (part 7's trial: exit 2 and no word).
+#[test]
+fn vigilctl_says_when_the_run_directory_is_too_long() {
+    let dir = TempDir::new("ctllong");
+    let long = format!("/tmp/{}", "x".repeat(520));
+    for verb in [&["status"][..], &["restart", "web"]] {
+        let mut cmd = Command::new(vigilctl_in(&dir));
+        cmd.arg("-r").arg(&long).args(verb);
+        let out = run_limited(cmd);
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("the run directory's path is too long"),
+            "{}",
+            show(&out)
+        );
+    }
+}
+
 // ---- SIGQUIT -----------------------------------------------------------------------------
 
 /// SIGQUIT is the fast shutdown (SPEC §8): TERM to all, KILL after 1s, exit
@@ -1835,6 +1898,29 @@ fn run_dir_writable_by_others_is_refused_not_chmodded() {
         0o700,
         "a new run directory is private"
     );
+}
+
+/// A run directory that is a symlink is refused, also when named with a
+/// `/` at its end (part 7's trial: `-r LINK/` made open(2) follow it).
+#[test]
+fn a_symlinked_run_directory_is_refused_with_a_slash_too() {
+    let dir = TempDir::new("runlink");
+    let conf = dir.join("c.conf");
+    fs::write(&conf, fill(ONE_ONESHOT, &dir)).unwrap();
+    let real = dir.join("real");
+    fs::create_dir(&real).unwrap();
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&real, dir.join("link")).unwrap();
+    for arg in ["link", "link/", "link//"] {
+        let out = vigild_once(&["-f", "-c", conf.to_str().unwrap(), "-r", &dir.s(arg)]);
+        assert_eq!(out.status.code(), Some(1), "{arg}: {}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("symlink"),
+            "{arg}: {}",
+            show(&out)
+        );
+        assert_eq!(fs::read_dir(&real).unwrap().count(), 0, "{arg}: used");
+    }
 }
 
 /// After a vigild was killed (SIGKILL: no clean-up), a new one starts on

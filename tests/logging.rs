@@ -918,7 +918,8 @@ fn log_config_errors() {
          [e]\nexec = /bin/true\nlog = -t iso @DIR@/y\n\
          [f]\nexec = /bin/true\nbackoff = 10ms 20ms\n\
          [g]\nexec = /bin/true\nlog = @DIR@/same\n\
-         [h]\nexec = /bin/true\nlog = -n 3 @DIR@/same/\n",
+         [h]\nexec = /bin/true\nlog = -n 3 @DIR@/same/\n\
+         [i]\nexec = /bin/true\nlog = @DIR@//./same\n",
         &dir,
     );
     let path = dir.join("bad.conf");
@@ -933,6 +934,8 @@ fn log_config_errors() {
             (15, "rfc3339 or tai64n"),
             (18, "100ms"),
             (24, "one logger per directory"),
+            // Another spelling of it (part 7's trial: accepted).
+            (27, "one logger per directory"),
         ],
     );
     let good = dir.join("good.conf");
@@ -1064,20 +1067,76 @@ fn the_logger_never_follows_a_symlink() {
             "{planted}"
         );
     }
-    // The directory itself as a symlink.
-    let real = dir.join("real");
+}
+
+/// The symlinks on the way to a log directory are followed only if root
+/// owns them (or the logger's own user): a root-owned link works; one a
+/// user planted is refused, also where a root-owned link leads through it
+/// (part 7's trial: root made `newlogdir` in a root-only directory,
+/// reached by a root link to nobody's link to it, and gave it to nobody).
+/// vigil-log itself, and vigild making a logger's directory.
+#[test]
+#[ignore = "needs root: run by .ci/run"]
+fn symlinks_on_the_way_to_a_log_directory_are_followed_only_if_root_owns_them() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+    let (nobody, nogroup) = passwd_entry("nobody").expect("a user nobody");
+    let tmp = TempDir::new("loglinks");
+    let chown_link = |p: &Path| std::os::unix::fs::lchown(p, Some(nobody), Some(nogroup)).unwrap();
+    // Root's: a root-only directory, and a link to a plain one.
+    let root_only = tmp.join("rootonly");
+    fs::create_dir(&root_only).unwrap();
+    fs::set_permissions(&root_only, fs::Permissions::from_mode(0o755)).unwrap();
+    let real = tmp.join("real");
     fs::create_dir(&real).unwrap();
-    std::os::unix::fs::symlink(&real, dir.join("linked")).unwrap();
-    let out = run_limited({
+    symlink(&real, tmp.join("rootlink")).unwrap();
+    // nobody's: a directory holding a link to the root-only one, a link
+    // to `real`, and a root link that leads through nobody's link.
+    let users = tmp.join("users");
+    fs::create_dir(&users).unwrap();
+    std::os::unix::fs::chown(&users, Some(nobody), Some(nogroup)).unwrap();
+    symlink(&root_only, users.join("sub")).unwrap();
+    chown_link(&users.join("sub"));
+    symlink(&real, tmp.join("userlink")).unwrap();
+    chown_link(&tmp.join("userlink"));
+    symlink(users.join("sub"), tmp.join("through")).unwrap();
+    let logger = |dir: &Path| {
         let mut c = std::process::Command::new(vigild_bin());
-        c.args(["log", dir.s("linked").as_str()]);
-        c
-    });
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+        c.args(["log", dir.to_str().unwrap()])
+            .stdin(std::process::Stdio::null());
+        run_limited(c)
+    };
+    // vigil-log (as root): a root link is followed, a user's is not.
+    let out = logger(&tmp.join("rootlink/log"));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(real.join("log/current").exists());
+    for planted in ["userlink/log", "through/log", "users/sub/log"] {
+        let out = logger(&tmp.join(planted));
+        assert_eq!(out.status.code(), Some(1), "{planted}: {}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("ELOOP"),
+            "{}",
+            show(&out)
+        );
+    }
     assert_eq!(
-        fs::read_dir(&real).unwrap().count(),
+        fs::read_dir(&root_only).unwrap().count(),
         0,
-        "wrote through a linked directory"
+        "made in the root-only directory"
+    );
+    // vigild making the directory of a logger that runs as nobody.
+    let d = Daemon::start_in(
+        tmp,
+        "[s]\nexec = /bin/sh -c \"echo hi; exec sleep 1140\"\nuser = nobody\nlog = @DIR@/through/newlogdir\n\
+         [t]\nexec = /bin/sh -c \"echo hi; exec sleep 1141\"\nuser = nobody\nlog = @DIR@/rootlink/tlog\n",
+        Opts::default(),
+    );
+    d.wait_stderr("s/log: unable to make");
+    d.wait_up("t/log");
+    assert_eq!(fs::metadata(real.join("tlog")).unwrap().uid(), nobody);
+    assert_eq!(
+        fs::read_dir(&root_only).unwrap().count(),
+        0,
+        "made in the root-only directory"
     );
 }
 

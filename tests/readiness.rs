@@ -67,6 +67,34 @@ fn ready_sent_first_thing_is_never_lost() {
     }
 }
 
+/// A long run directory and a long service name do not fit a socket's
+/// name (107 bytes) as `@RUN_DIR/notify/NAME.NONCE`: digests of both stand
+/// in, and the service gets ready as any other (part 7's trial: a run
+/// directory of 90 bytes failed every start with ENAMETOOLONG).
+#[test]
+fn a_long_run_directory_still_gets_notify_sockets() {
+    let dir = TempDir::new("rdylong");
+    let run = dir.join(&format!("run-{}", "r".repeat(80)));
+    let name = "n".repeat(60);
+    let conf = format!("[{name}]\nexec = @NOTIFY@ READY=1 -- sleep 30\nready = notify\n")
+        .replace("@NOTIFY@", notify_bin().to_str().unwrap());
+    let opts = Opts {
+        run_arg: Some(run.to_str().unwrap().to_string()),
+        ..Opts::default()
+    };
+    let d = Daemon::start_in(dir, &conf, opts);
+    let up = d.wait_up(&name);
+    assert_eq!(up.get("ready"), "yes", "{}", up.line);
+    use std::os::linux::net::SocketAddrExt;
+    let socket = notify_socket(up.pid());
+    let path = socket.as_abstract_name().unwrap();
+    assert!(
+        path.starts_with(b"vigild-"),
+        "{:?}",
+        String::from_utf8_lossy(path)
+    );
+}
+
 /// Until READY=1 the service is `starting`: its dependents wait, and
 /// `vigilctl start` answers `up` only once it came.
 #[test]

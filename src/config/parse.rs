@@ -9,7 +9,8 @@ use super::value::{
 use super::{Config, Contain, Listen, Log, Mode, Ready, Restart, RingPlace, parse_listen};
 use crate::event::{parse_signal, parse_u64};
 use crate::fixed::{
-    ArrayStr, Lossy, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word, word_index,
+    ArrayStr, Lossy, ServiceId, Shown, SliceWriter, Str, Words, lookup, without_nul, word,
+    word_index,
 };
 use crate::limits::{
     ARGV_MAX, ENV_MAX, ERRORS_MAX, LISTENERS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX,
@@ -25,7 +26,7 @@ pub struct ParseError {
     /// 1-based line number.
     pub line: u32,
     /// The message, without file or line.
-    pub msg: ArrayStr<120>,
+    pub msg: ArrayStr<200>,
 }
 
 /// Every error of one parse, in line order of discovery; past `ERRORS_MAX`
@@ -625,7 +626,7 @@ impl Parser<'_> {
                 }
                 _ => self.error(
                     line,
-                    format_args!("max_services: \"{}\" is not a number from 1 to the compiled capacity {MAX_SERVICES}", Lossy(value)),
+                    format_args!("max_services: \"{}\" is not a number from 1 to the compiled capacity {MAX_SERVICES}", Shown(value)),
                 ),
             },
             GlobalKey::Finish | GlobalKey::Crash => {
@@ -673,7 +674,7 @@ impl Parser<'_> {
     fn refuse(&mut self, line: u32, key: &[u8], value: &[u8], why: &str) {
         self.error(
             line,
-            format_args!("{}: \"{}\" {why}", Lossy(key), Lossy(value)),
+            format_args!("{}: \"{}\" {why}", Lossy(key), Shown(value)),
         );
     }
 
@@ -868,7 +869,7 @@ impl Parser<'_> {
             line,
             format_args!(
                 "log: \"{}\": {why} (inherit, null, ring:SIZE, service:NAME or {USAGE})",
-                Lossy(value)
+                Shown(value)
             ),
         );
         None
@@ -961,7 +962,7 @@ impl Parser<'_> {
                             .any(|b| b == *a)
                 };
                 if let Err(why) = addr {
-                    p.error(line, format_args!("listen: \"{}\": {why}", Lossy(value)));
+                    p.error(line, format_args!("listen: \"{}\": {why}", Shown(value)));
                     return 0;
                 }
                 // Past the capacity nothing more is stored (nor compared:
@@ -1192,15 +1193,15 @@ impl Parser<'_> {
     /// (vigil-log locks its directory; this says so before anything runs).
     fn one_logger_per_directory(&mut self) {
         let cfg = &*self.cfg;
-        let dir_of = |id: ServiceId| {
-            let dir = cfg.arena.words(cfg.spec(id).exec).last().map(without_nul)?;
-            let end = dir.iter().rposition(|&b| b != b'/').map_or(1, |i| i + 1);
-            Some(&dir[..end])
-        };
+        let dir_of = |id: ServiceId| cfg.arena.words(cfg.spec(id).exec).last().map(without_nul);
+        // `/a//b/./c/` is `/a/b/c` (a symlink's other name is caught by
+        // vigil-log's lock when it runs).
+        let same = |a: &[u8], b: &[u8]| path_parts(a).eq(path_parts(b));
         let loggers = || cfg.ids().filter(|&id| cfg.is_logger(id));
         for (n, id) in loggers().enumerate() {
             let Some(dir) = dir_of(id) else { continue };
-            if let Some(first) = loggers().take(n).find(|&o| dir_of(o) == Some(dir)) {
+            let shared = |o| dir_of(o).is_some_and(|other| same(dir, other));
+            if let Some(first) = loggers().take(n).find(|&o| shared(o)) {
                 let (line, at) = (cfg.spec(id).line, cfg.spec(first).line);
                 let name = Lossy(cfg.name(first));
                 self.errors.push(
@@ -1385,6 +1386,12 @@ fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
         hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
     }
     (hash ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+/// The components of the path `dir`, without empty ones and `.`.
+fn path_parts(dir: &[u8]) -> impl Iterator<Item = &[u8]> {
+    dir.split(|&b| b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".")
 }
 
 #[cfg(test)]

@@ -96,9 +96,9 @@ pub(crate) fn is_env_entry(text: &[u8]) -> bool {
 /// Split `text` into words as `exec` does (SPEC §2, POSIX sh's word
 /// splitting without expansion): whitespace separates words; `'single
 /// quotes'` keep everything up to the next `'` literally; `"double
-/// quotes"` keep everything but `\"` and `\\`, which stand for `"` and
-/// `\`; a `\` outside quotes takes the next byte literally. The words
-/// are stored in `arena`.
+/// quotes"` keep everything but `\"`, `\\`, `\$` and `` \` ``, which stand
+/// for the byte after the `\`; a `\` outside quotes takes the next byte
+/// literally. The words are stored in `arena`.
 pub(crate) fn split_words(text: &[u8], arena: &mut Arena) -> Result<Words, SplitError> {
     let mark = arena.mark();
     let mut count: u16 = 0;
@@ -120,7 +120,7 @@ pub(crate) fn split_words(text: &[u8], arena: &mut Arena) -> Result<Words, Split
                     *text.get(i + 1).ok_or(SplitError::TrailingBackslash)?,
                     i + 2,
                 ),
-                (Quote::Double, b'\\') if matches!(text.get(i + 1), Some(b'"' | b'\\')) => {
+                (Quote::Double, b'\\') if escapes_in_double_quotes(text.get(i + 1)) => {
                     (text[i + 1], i + 2)
                 }
                 (Quote::None, b'\'') => {
@@ -151,6 +151,12 @@ pub(crate) fn split_words(text: &[u8], arena: &mut Arena) -> Result<Words, Split
             .map_err(|_| SplitError::Full)?;
         count = count.checked_add(1).ok_or(SplitError::WordTooLong)?;
     }
+}
+
+/// True if a `\` before `next` inside double quotes stands for `next`
+/// alone (sh: `"`, `\`, `$`, `` ` ``; before any other byte it is kept).
+fn escapes_in_double_quotes(next: Option<&u8>) -> bool {
+    matches!(next, Some(b'"' | b'\\' | b'$' | b'`'))
 }
 
 /// Inside which quotes the splitter is.
@@ -194,7 +200,7 @@ pub(crate) fn strip_comment(line: &[u8]) -> &[u8] {
         }
         match (quote, byte) {
             (Quote::None, b'\\') => i += 1,
-            (Quote::Double, b'\\') if matches!(line.get(i + 1), Some(b'"' | b'\\')) => i += 1,
+            (Quote::Double, b'\\') if escapes_in_double_quotes(line.get(i + 1)) => i += 1,
             (Quote::None, b'\'') => quote = Quote::Single,
             (Quote::None, b'"') => quote = Quote::Double,
             (Quote::Single, b'\'') | (Quote::Double, b'"') => quote = Quote::None,

@@ -13,7 +13,7 @@ use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, mkdirat, openat, statat};
 use rustix::io::{read, retry_on_intr, write};
-use vigild::fixed::{SliceWriter, hex_digit};
+use vigild::fixed::{SliceWriter, digest, hex_digit, push_hex};
 
 /// SIGKILL.
 const SIGKILL: u8 = 9;
@@ -47,9 +47,11 @@ pub enum Unavailable {
 
 /// Where a service's cgroup directory is, relative to the root: its name,
 /// with the `/` of a logger's `NAME/log` as `@` (a character no service
-/// name has, so no two services share one).
+/// name has, so no two services share one), and `.service` after it, so
+/// that no name is one of the cgroup's own files (`cgroup.procs`,
+/// `cpu.stat`: a service may be named so).
 pub struct Name {
-    buf: [u8; 72],
+    buf: [u8; 80],
     len: usize,
 }
 
@@ -57,13 +59,15 @@ impl Name {
     /// The cgroup name of service `name`.
     pub fn of(name: &[u8]) -> Name {
         let mut n = Name {
-            buf: [0; 72],
+            buf: [0; 80],
             len: 0,
         };
-        for (slot, &b) in n.buf.iter_mut().zip(name) {
-            *slot = if b == b'/' { b'@' } else { b };
-            n.len += 1;
+        let mut w = SliceWriter::new(&mut n.buf);
+        for &b in name {
+            let _ = w.push(&[if b == b'/' { b'@' } else { b }]);
         }
+        let _ = w.push(b".service");
+        n.len = w.len();
         n
     }
 
@@ -93,12 +97,14 @@ impl Cgroups {
         mount: bool,
         path: &mut [u8; PATH_MAX],
     ) -> Result<(Cgroups, usize, usize), Unavailable> {
-        let mut found = find(path);
+        let mut found = find(path).map_err(Unavailable::Refused)?;
         if found.is_none() && mount && mount_cgroup2() {
-            found = find(path);
+            found = find(path).map_err(Unavailable::Refused)?;
         }
         let len = found.ok_or(Unavailable::NotMounted)?;
-        let len = own_cgroup(path, len).ok_or(Unavailable::NoOwnCgroup)?;
+        let len = own_cgroup(path, len)
+            .map_err(Unavailable::Refused)?
+            .ok_or(Unavailable::NoOwnCgroup)?;
         let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
         let own = openat(
             CWD,
@@ -118,8 +124,11 @@ impl Cgroups {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(Unavailable::Refused(e)),
         }
-        let root = openat(&own, bytes, flags | OFlags::NOFOLLOW, Mode::empty())
-            .map_err(Unavailable::Refused)?;
+        let root = openat(&own, bytes, flags | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| {
+            // Not left behind (it is empty unless a killed vigild left it).
+            let _ = rustix::fs::unlinkat(&own, bytes, AtFlags::REMOVEDIR);
+            Unavailable::Refused(e)
+        })?;
         let cgroups = Cgroups {
             own,
             root,
@@ -155,14 +164,12 @@ impl Cgroups {
         populated_at(&self.root, path.get(..len).unwrap_or_default())
     }
 
-    /// Send `signal` to every process in the cgroup of `name` (see
-    /// `kill_in`); false if the service has no cgroup.
-    pub fn kill(&self, name: &Name, signal: u8) -> bool {
-        let Ok(dir) = self.existing(name) else {
-            return false;
-        };
-        kill_in(dir.as_fd(), signal);
-        true
+    /// Send `signal` to every process in the cgroup of `name`, if it has
+    /// one (see `kill_in`).
+    pub fn kill(&self, name: &Name, signal: u8) {
+        if let Ok(dir) = self.existing(name) {
+            kill_in(dir.as_fd(), signal);
+        }
     }
 
     /// A previous vigild on this run directory was killed and its services
@@ -353,10 +360,11 @@ fn write_file(dir: BorrowedFd<'_>, name: &core::ffi::CStr, bytes: &[u8]) -> Resu
 
 /// The path of the cgroup2 mount (from /proc/self/mountinfo) into `path`,
 /// and its root (the part of the cgroup tree it shows) after it, NUL
-/// separated: `MOUNTPOINT\0ROOT`. The length of the mount point.
-fn find(path: &mut [u8; PATH_MAX]) -> Option<usize> {
+/// separated: `MOUNTPOINT\0ROOT`. The length of the mount point (`None`:
+/// no cgroup2 mounted; an error if mountinfo could not be read).
+fn find(path: &mut [u8; PATH_MAX]) -> Result<Option<usize>, Errno> {
     let mut found = None;
-    let _ = each_line(b"/proc/self/mountinfo", &mut |line| {
+    each_line(b"/proc/self/mountinfo", &mut |line| {
         // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - TYPE SOURCE ...
         let Some(dash) = line.windows(3).position(|w| w == b" - ") else {
             return ControlFlow::Continue(());
@@ -377,8 +385,8 @@ fn find(path: &mut [u8; PATH_MAX]) -> Option<usize> {
             }
         }
         ControlFlow::Continue(())
-    });
-    found
+    })?;
+    Ok(found)
 }
 
 /// Append the mountinfo field `field` (`\040` for a space, octal) to `w`;
@@ -409,16 +417,12 @@ fn unescape(field: &[u8], w: &mut SliceWriter<'_>) -> usize {
 
 /// With `path` as `find` left it (`MOUNTPOINT\0ROOT\0`): vigild's own
 /// cgroup (from /proc/self/cgroup, `0::PATH`), as the path of its directory
-/// below the mount point, into `path`; its length.
-fn own_cgroup(path: &mut [u8; PATH_MAX], point_len: usize) -> Option<usize> {
-    let rest = path.get(point_len + 1..)?;
-    let root_len = rest.iter().position(|&b| b == 0)?;
-    let mut root = [0u8; 256];
-    let root = root.get_mut(..root_len)?;
-    root.copy_from_slice(rest.get(..root_len)?);
+/// below the mount point, into `path`; its length (`None` if it is not
+/// there; an error if /proc/self/cgroup could not be read).
+fn own_cgroup(path: &mut [u8; PATH_MAX], point_len: usize) -> Result<Option<usize>, Errno> {
     let mut own = [0u8; 512];
     let mut own_len = None;
-    let _ = each_line(
+    each_line(
         b"/proc/self/cgroup",
         &mut |line| match line.strip_prefix(b"0::") {
             Some(p) if p.len() <= own.len() => {
@@ -428,8 +432,18 @@ fn own_cgroup(path: &mut [u8; PATH_MAX], point_len: usize) -> Option<usize> {
             }
             _ => ControlFlow::Continue(()),
         },
-    );
-    let own = own.get(..own_len?)?;
+    )?;
+    Ok(own_len.and_then(|len| place_own(path, point_len, own.get(..len)?)))
+}
+
+/// `path`'s mount point followed by vigild's cgroup `own` (as
+/// /proc/self/cgroup names it) below the mount's root; its length.
+fn place_own(path: &mut [u8; PATH_MAX], point_len: usize, own: &[u8]) -> Option<usize> {
+    let rest = path.get(point_len + 1..)?;
+    let root_len = rest.iter().position(|&b| b == 0)?;
+    let mut root = [0u8; 256];
+    let root = root.get_mut(..root_len)?;
+    root.copy_from_slice(rest.get(..root_len)?);
     // The mount shows the tree from its root on: vigild's cgroup must be in it.
     let below = match &root[..] {
         b"/" => own,
@@ -464,16 +478,12 @@ fn dir_name(run_dir: &[u8], out: &mut [u8; NAME_MAX]) -> usize {
     }
     match fits {
         true => w.len(),
-        // Too long a path: its digest instead.
+        // Too long a path: its digest instead, after `_`, which a path
+        // (absolute: its name goes on with `-`) never gives there.
         false => {
-            let digest = run_dir.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-            });
             let mut w = SliceWriter::new(&mut out[..]);
-            let _ = w.push(b"vigild-h");
-            for i in 0..16 {
-                let _ = w.push(&[hex_digit(digest >> (60 - 4 * i))]);
-            }
+            let _ = w.push(b"vigild_");
+            let _ = push_hex(&mut w, digest(run_dir));
             w.len()
         }
     }

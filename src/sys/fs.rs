@@ -51,6 +51,18 @@ pub fn open_run_dir(path: &[u8]) -> Result<OwnedFd, RunDirError> {
     Ok(dir)
 }
 
+/// The path of the open directory `dir` as the kernel knows it (no
+/// symlink, no `.`, `..` or `//`), from /proc/self/fd; `None` without
+/// /proc (PID 1 before it is mounted) or if it does not fit `buf`.
+pub fn real_path<'a>(dir: BorrowedFd<'_>, buf: &'a mut [u8; 512]) -> Option<&'a [u8]> {
+    let mut link = vigild::fixed::ArrayStr::<32>::new();
+    let fd = rustix::fd::AsRawFd::as_raw_fd(&dir);
+    core::fmt::Write::write_fmt(&mut link, format_args!("/proc/self/fd/{fd}")).ok()?;
+    let len = rustix::fs::readlinkat_raw(CWD, link.as_str(), &mut buf[..]).ok()?;
+    buf.get(..len)
+        .filter(|p| len < 512 && p.first() == Some(&b'/'))
+}
+
 /// Remove a private run directory (container mode) at exit: vigild's
 /// files in it, then the directory if nothing else is left.
 pub fn remove_run_dir(dir: BorrowedFd<'_>, path: &[u8]) {
@@ -115,8 +127,10 @@ pub fn open_control(dir: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RunDirErr
 }
 
 /// Open a reply FIFO for writing without blocking or following links; it
-/// must be a FIFO with a reader.
-pub fn open_reply(path: &[u8]) -> Result<OwnedFd, Errno> {
+/// must be a FIFO with a reader, and not vigild's own `control` (what went
+/// there would be read as requests: a service's ring by `log NAME`).
+/// EPERM for the control FIFO.
+pub fn open_reply(path: &[u8], control: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     let st = statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::Fifo {
         return Err(Errno::NOTSUP);
@@ -127,7 +141,9 @@ pub fn open_reply(path: &[u8]) -> Result<OwnedFd, Errno> {
         OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    match FileType::from_raw_mode(fstat(&fd)?.st_mode) {
+    let (st, own) = (fstat(&fd)?, fstat(control)?);
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Fifo if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino) => Err(Errno::PERM),
         FileType::Fifo => Ok(fd),
         _ => Err(Errno::NOTSUP),
     }
@@ -139,9 +155,12 @@ pub fn open_read(path: &[u8]) -> Result<OwnedFd, Errno> {
 }
 
 /// Read the whole file at `path` into `buf`; its length, or `FBIG` if it
-/// does not fit.
+/// does not fit. A FIFO is read until its writers close it; one without
+/// a writer is empty (the open does not wait for one).
 pub fn read_file(path: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
-    let fd = open_read(path)?;
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let fd = openat(CWD, path, flags, Mode::empty())?;
+    rustix::fs::fcntl_setfl(&fd, OFlags::empty())?;
     let mut len = 0;
     loop {
         if len == buf.len() {
@@ -333,12 +352,11 @@ pub fn write_message(line: &[u8]) {
 }
 
 /// `-l FILE`: where a daemon's stdout and stderr go (appended, created
-/// 0600, never through a symlink: vigild runs as root, the file's
-/// directory may not be root's alone).
+/// 0600, never through a symlink root does not own, `path::open_file`:
+/// vigild runs as root, the file's directory may not be root's alone).
 pub fn open_log_file(path: &[u8]) -> Result<OwnedFd, Errno> {
-    let flags =
-        OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    openat(CWD, path, flags, Mode::from_raw_mode(0o600))
+    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC;
+    super::path::open_file(path, flags, Mode::from_raw_mode(0o600))
 }
 
 /// Why the run directory's lock was not taken.
@@ -491,40 +509,10 @@ pub fn adopt(fd: i32) -> Option<OwnedFd> {
 /// Make the directory `path` of a logger that runs as `uid`:`gid` while
 /// vigild is root: missing parents as root (0755), the directory itself
 /// (0755) given to the logger's user; an existing one is left as it is.
-/// Each component is opened relative to the one before, never through a
-/// symlink that root does not own, so a user who may write somewhere on
-/// the way cannot make root create (and hand over) a directory elsewhere.
+/// Never led elsewhere by a symlink root does not own (`path::open_dir`),
+/// so a user who may write somewhere on the way cannot make root create
+/// (and hand over) a directory elsewhere.
 pub fn make_log_dir(path: &[u8], uid: u32, gid: u32) -> Result<(), Errno> {
-    let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
-    let mut at = openat(CWD, "/", flags, Mode::empty())?;
-    let mut parts = path
-        .split(|&b| b == b'/')
-        .filter(|p| !p.is_empty())
-        .peekable();
-    while let Some(part) = parts.next() {
-        let made = match mkdirat(&at, part, Mode::from_raw_mode(0o755)) {
-            Ok(()) => true,
-            Err(Errno::EXIST) => false,
-            Err(e) => return Err(e),
-        };
-        let next = match openat(&at, part, flags | OFlags::NOFOLLOW, Mode::empty()) {
-            Err(e @ (Errno::LOOP | Errno::NOTDIR)) => {
-                let st = statat(&at, part, AtFlags::SYMLINK_NOFOLLOW)?;
-                match FileType::from_raw_mode(st.st_mode) == FileType::Symlink && st.st_uid == 0 {
-                    true => openat(&at, part, flags, Mode::empty())?,
-                    false => return Err(e),
-                }
-            }
-            opened => opened?,
-        };
-        if made && parts.peek().is_none() {
-            rustix::fs::fchown(
-                &next,
-                Some(rustix::process::Uid::from_raw(uid)),
-                Some(rustix::process::Gid::from_raw(gid)),
-            )?;
-        }
-        at = next;
-    }
-    Ok(())
+    let owner = Some((uid, gid));
+    super::path::open_dir(path, super::path::Missing::Make { owner }).map(drop)
 }

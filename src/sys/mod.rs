@@ -11,6 +11,7 @@ pub mod fs;
 pub mod init;
 pub mod listen;
 pub mod notify;
+pub mod path;
 pub mod process;
 pub mod signal;
 pub mod spawn;

@@ -232,25 +232,35 @@ fn run_dir_and_control_fifo_are_private_and_exclusive() {
 fn reply_must_be_a_fifo() {
     let _serial = serial();
     let dir = temp_dir("reply");
+    // vigild's own control FIFO (read end).
+    let control_path = dir.join("control");
+    fs::mkfifo(control_path.as_os_str().as_encoded_bytes()).unwrap();
+    let control = fs::open_fifo_read(control_path.as_os_str().as_encoded_bytes()).unwrap();
+    let control = rustix::fd::AsFd::as_fd(&control);
     let file = dir.join("plain");
     std::fs::write(&file, "x").unwrap();
     assert_eq!(
-        fs::open_reply(file.as_os_str().as_encoded_bytes()).err(),
+        fs::open_reply(file.as_os_str().as_encoded_bytes(), control).err(),
         Some(Errno::NOTSUP)
     );
     let fifo = dir.join("fifo");
     fs::mkfifo(fifo.as_os_str().as_encoded_bytes()).unwrap();
     assert_eq!(
-        fs::open_reply(fifo.as_os_str().as_encoded_bytes()).err(),
+        fs::open_reply(fifo.as_os_str().as_encoded_bytes(), control).err(),
         Some(Errno::NXIO),
         "no reader"
     );
     let _reader = fs::open_fifo_read(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    assert!(fs::open_reply(fifo.as_os_str().as_encoded_bytes()).is_ok());
+    assert!(fs::open_reply(fifo.as_os_str().as_encoded_bytes(), control).is_ok());
     std::os::unix::fs::symlink(&fifo, dir.join("link")).unwrap();
     assert!(
-        fs::open_reply(dir.join("link").as_os_str().as_encoded_bytes()).is_err(),
+        fs::open_reply(dir.join("link").as_os_str().as_encoded_bytes(), control).is_err(),
         "no symlinks"
+    );
+    assert_eq!(
+        fs::open_reply(control_path.as_os_str().as_encoded_bytes(), control).err(),
+        Some(Errno::PERM),
+        "the control FIFO itself"
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
