@@ -353,6 +353,12 @@ impl Effects for Fx<'_> {
         let mut line = ArrayStr::<480>::new();
         let _ = vigild::status::write_transition(&mut line, self.cfg, id, from, slot);
         say!("{line}");
+        if from.pid().is_some() && slot.stopping_what_a_clean_exit_left() {
+            say!(
+                "{}: its main process exited 0 and left processes running: stopping them (a daemon that forks into the background must be run in the foreground)",
+                Lossy(self.cfg.name(id))
+            );
+        }
         if slot.reason == vigild::engine::Reason::GaveUp && slot.state == State::Down {
             let spec = self.cfg.spec(id);
             say!(

@@ -432,6 +432,37 @@ fn short_of_fds_containment_says_why() {
     assert!(mine.is_empty(), "{mine:?} left");
 }
 
+/// A daemon that forks into the background (its first process exits 0,
+/// its child runs on) is stopped and restarted, as under any supervisor;
+/// vigild says why, once per run (part 7's trial: dnsmasq without `-k`
+/// looped with only `up -> stopping` to show).
+#[test]
+fn a_daemon_that_forks_into_the_background_is_told_to_stay() {
+    let d = Daemon::start(
+        "forks-away",
+        "[bg]\nexec = /bin/sh -c \"sleep 1000 & exit 0\"\nbackoff = 1s 1s\n",
+    );
+    d.wait_stderr(
+        "bg: its main process exited 0 and left processes running: stopping them (a daemon that forks into the background must be run in the foreground)",
+    );
+    d.wait_svc("bg", "backoff after its leftovers", |s| {
+        s.state() == "backoff"
+    });
+    // A crash with leftovers is no such case.
+    let d2 = Daemon::start(
+        "crash-left",
+        "[c]\nexec = /bin/sh -c \"sleep 1000 & sleep 1001\"\nbackoff = 1s 1s\n",
+    );
+    let pid = d2.wait_up("c").pid();
+    kill(pid, libc::SIGKILL);
+    d2.wait_svc("c", "restarted", |s| s.restarts() == 1 && s.state() == "up");
+    assert!(
+        !d2.stderr.text().contains("exited 0 and left"),
+        "{}",
+        d2.stderr.text()
+    );
+}
+
 /// The process group of `pid`.
 fn process_group(pid: i32) -> i32 {
     // SAFETY: getpgid takes a pid and touches no memory.

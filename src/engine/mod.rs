@@ -197,6 +197,14 @@ impl Slot {
     pub fn wanted_up(&self) -> bool {
         self.want_up
     }
+
+    /// True while what its main process left running is being stopped,
+    /// the main process having exited 0 by itself: what a daemon that
+    /// forks into the background does.
+    pub fn stopping_what_a_clean_exit_left(&self) -> bool {
+        matches!(self.state, State::Stopping { pid: None, .. })
+            && self.then == (Then::Ended { clean: true })
+    }
 }
 
 /// What a stopping service does once nothing of it is left (SPEC §3:
