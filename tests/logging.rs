@@ -1050,23 +1050,33 @@ fn the_logger_never_follows_a_symlink() {
         let log = dir.join(&format!("log-{planted}"));
         fs::create_dir(&log).unwrap();
         std::os::unix::fs::symlink(&victim, log.join(planted)).unwrap();
-        let out = run_limited({
-            let mut c = std::process::Command::new(vigild_bin());
-            c.args(["log", log.to_str().unwrap()]);
-            c
-        });
-        assert_eq!(out.status.code(), Some(1), "{planted}: {}", show(&out));
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("ELOOP"),
-            "{}",
-            show(&out)
-        );
+        refused_with_eloop(&log, planted);
         assert_eq!(
             fs::read_to_string(&victim).unwrap(),
             "untouched\n",
             "{planted}"
         );
     }
+}
+
+/// `vigild log DIR` with nothing on its stdin, waited for.
+fn vigil_log_once(dir: &Path) -> std::process::Output {
+    let mut c = std::process::Command::new(vigild_bin());
+    c.args(["log", dir.to_str().unwrap()])
+        .stdin(std::process::Stdio::null());
+    run_limited(c)
+}
+
+/// vigil-log on `dir` exits 1 with ELOOP (`what` names the case).
+#[track_caller]
+fn refused_with_eloop(dir: &Path, what: &str) {
+    let out = vigil_log_once(dir);
+    assert_eq!(out.status.code(), Some(1), "{what}: {}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ELOOP"),
+        "{what}: {}",
+        show(&out)
+    );
 }
 
 /// The symlinks on the way to a log directory are followed only if root
@@ -1099,24 +1109,12 @@ fn symlinks_on_the_way_to_a_log_directory_are_followed_only_if_root_owns_them() 
     symlink(&real, tmp.join("userlink")).unwrap();
     chown_link(&tmp.join("userlink"));
     symlink(users.join("sub"), tmp.join("through")).unwrap();
-    let logger = |dir: &Path| {
-        let mut c = std::process::Command::new(vigild_bin());
-        c.args(["log", dir.to_str().unwrap()])
-            .stdin(std::process::Stdio::null());
-        run_limited(c)
-    };
     // vigil-log (as root): a root link is followed, a user's is not.
-    let out = logger(&tmp.join("rootlink/log"));
+    let out = vigil_log_once(&tmp.join("rootlink/log"));
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(real.join("log/current").exists());
     for planted in ["userlink/log", "through/log", "users/sub/log"] {
-        let out = logger(&tmp.join(planted));
-        assert_eq!(out.status.code(), Some(1), "{planted}: {}", show(&out));
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("ELOOP"),
-            "{}",
-            show(&out)
-        );
+        refused_with_eloop(&tmp.join(planted), planted);
     }
     assert_eq!(
         fs::read_dir(&root_only).unwrap().count(),
@@ -1158,11 +1156,7 @@ fn a_second_logger_on_a_directory_is_refused() {
             .filter(|t| t.ends_with('\n'))
     })
     .expect("the first logger takes the lock");
-    let out = run_limited({
-        let mut c = std::process::Command::new(vigild_bin());
-        c.args(["log", &log]);
-        c
-    });
+    let out = vigil_log_once(Path::new(&log));
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let want = format!("another vigil-log (pid {}) writes there", first.id());
     assert!(
