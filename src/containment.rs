@@ -20,19 +20,21 @@ pub enum Containment {
     /// A cgroup per service.
     Cgroups(Cgroups),
     /// PID 1 before /sys was mounted: looked for again before each start
-    /// (a oneshot usually mounts /sys), for this run directory.
-    Later([u8; RUN_MAX], usize),
+    /// (a oneshot usually mounts /sys), for this run directory (its path,
+    /// cut, and its device and inode).
+    Later([u8; RUN_MAX], usize, (u64, u64)),
     /// Process groups only.
     Groups,
 }
 
 impl Containment {
-    /// Find cgroup v2 and take vigild's directory there for `run_dir` (as
-    /// PID 1, mount cgroup2 if /sys is there and nothing mounted it); say
-    /// once which containment is in force.
-    pub fn new(run_dir: &[u8], pid1: bool) -> Containment {
+    /// Find cgroup v2 and take vigild's directory there for `run_dir`,
+    /// whose device and inode are `run_id` (as PID 1, mount cgroup2 if
+    /// /sys is there and nothing mounted it); say once which containment
+    /// is in force.
+    pub fn new(run_dir: &[u8], run_id: (u64, u64), pid1: bool) -> Containment {
         let mut path = [0u8; 1024];
-        match Cgroups::open(run_dir, pid1, &mut path) {
+        match Cgroups::open(run_dir, run_id, pid1, &mut path) {
             Ok((cgroups, len, left)) => {
                 let path = Lossy(path.get(..len).unwrap_or_default());
                 say!("containment: a cgroup per service, in {path}");
@@ -49,7 +51,7 @@ impl Containment {
                 );
                 let mut run = [0; RUN_MAX];
                 let len = copy_cut(&mut run, run_dir);
-                Containment::Later(run, len)
+                Containment::Later(run, len, run_id)
             }
             Err(why) => {
                 let mut text = ArrayStr::<64>::new();
@@ -74,8 +76,8 @@ impl Containment {
 
     /// PID 1 before /sys was mounted: look again now (before a start).
     pub fn look_again(&mut self) {
-        if let Containment::Later(run, len) = self {
-            let run = *run;
+        if let Containment::Later(run, len, run_id) = self {
+            let (run, run_id) = (*run, *run_id);
             let run = run.get(..*len).unwrap_or_default();
             if rustix::fs::statat(
                 rustix::fs::CWD,
@@ -84,7 +86,7 @@ impl Containment {
             )
             .is_ok()
             {
-                *self = Containment::new(run, true);
+                *self = Containment::new(run, run_id, true);
                 if let Containment::Later(..) = self {
                     *self = Containment::Groups;
                 }

@@ -41,9 +41,13 @@ pub fn main(args: Args, first: usize) -> c_int {
         }
         i += 2;
     }
-    // Its longest file name must fit (a reply FIFO's).
-    if PathBuf::join(dir, format_args!("reply.{}", u32::MAX)).is_none() {
-        say!("{}: the run directory's path is too long", Lossy(dir));
+    // As vigild refuses it: a control line with a reply FIFO in it must fit.
+    if dir.len() > vigild::limits::RUN_DIR_MAX {
+        let max = vigild::limits::RUN_DIR_MAX;
+        say!(
+            "{}: the run directory's path is too long (at most {max} bytes)",
+            Lossy(dir)
+        );
         return 2;
     }
     let Some(cmd) = args.get(i) else {

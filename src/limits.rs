@@ -15,6 +15,10 @@ pub const LINE_MAX: usize = 512;
 /// Longest service name (SPEC §2).
 pub const NAME_MAX: usize = 63;
 
+/// Longest run directory path: a control line naming a reply FIFO in it
+/// (`restart NAME reply=RUN_DIR/reply.PID`) must fit `LINE_MAX`.
+pub const RUN_DIR_MAX: usize = 400;
+
 // A `ServiceId` is a u16 and arena offsets are u32.
 const _: () = assert!(MAX_SERVICES <= 65535);
 const _: () = assert!(ARENA_BYTES < u32::MAX as usize);

@@ -79,6 +79,9 @@ pub fn parse_options<'a>(
     }
     match o.dir.is_empty() {
         true => Err("no directory given"),
+        // Root walks there: a `..` after a directory another user may
+        // move would lead it elsewhere.
+        false if o.dir.split(|&b| b == b'/').any(|p| p == b"..") => Err("DIR must not hold `..`"),
         false => Ok(o),
     }
 }

@@ -339,6 +339,10 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         say!("fatal: run directory {}: {what}: {detail}", Lossy(run_dir));
         Err(1)
     };
+    if run_dir.len() > vigild::limits::RUN_DIR_MAX {
+        let max = vigild::limits::RUN_DIR_MAX;
+        return failed("refused", &format_args!("longer than {max} bytes"));
+    }
     let dir = match open_run_dir(run_dir) {
         Ok(dir) => dir,
         Err(RunDirError::Sys(what, e)) => return failed(what, &ErrnoName(e.raw_os_error() as u16)),
@@ -410,11 +414,10 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         Lossy(run_dir)
     );
     // After the lock: vigild's cgroup directory is named after the run
-    // directory, which only one vigild uses at a time: after its real path
-    // (any spelling of it, through any symlink, is the same directory).
-    let mut real = [0u8; 512];
-    let real = crate::sys::fs::real_path(rustix::fd::AsFd::as_fd(&dir), &mut real);
-    let containment = crate::containment::Containment::new(real.unwrap_or(run_dir), pid1);
+    // directory, which only one vigild uses at a time: its path, and its
+    // device and inode (any path to it, a bind mount too, is the same).
+    let run_id = crate::sys::fs::identity(rustix::fd::AsFd::as_fd(&dir));
+    let containment = crate::containment::Containment::new(run_dir, run_id, pid1);
     let pipes = match crate::pipes::Pipes::new().prepare(None, cfg) {
         Ok(pipes) => pipes,
         Err(e) => return failed("log pipes", &ErrnoName(e.raw_os_error() as u16)),

@@ -10,7 +10,7 @@
 use crate::sys::Errno;
 use crate::sys::args::Args;
 use crate::sys::clock;
-use crate::sys::fs::stdin;
+use crate::sys::fs::{single_file, stdin};
 use crate::sys::signal::Signals;
 use core::ffi::{CStr, c_int};
 use core::mem::MaybeUninit;
@@ -291,8 +291,9 @@ enum OpenError {
 }
 use OpenError::{Failed, Locked};
 
-/// `current`, for appending: a regular file (never a symlink, nor a FIFO
-/// that would block the logger).
+/// `current`, for appending: a regular file with one name (never a
+/// symlink, a hard link to another file, nor a FIFO that would block the
+/// logger).
 fn open_current(dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     let flags = OFlags::WRONLY
         | OFlags::APPEND
@@ -301,10 +302,8 @@ fn open_current(dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
         | OFlags::NOFOLLOW
         | OFlags::NONBLOCK;
     let fd = openat(dir, c"current", flags, Mode::from_raw_mode(0o644))?;
-    match rustix::fs::FileType::from_raw_mode(fstat(&fd)?.st_mode) {
-        rustix::fs::FileType::RegularFile => Ok(fd),
-        _ => Err(Errno::INVAL),
-    }
+    single_file(fd.as_fd())?;
+    Ok(fd)
 }
 
 /// Take `DIR/lock` (flock, held until exit) and write our pid into it: one
@@ -313,6 +312,8 @@ fn lock(dir: BorrowedFd<'_>) -> Result<OwnedFd, OpenError> {
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
     let fd =
         openat(dir, c"lock", flags, Mode::from_raw_mode(0o644)).map_err(|e| Failed("/lock", e))?;
+    // Written to below: not a hard link to another file.
+    single_file(fd.as_fd()).map_err(|e| Failed("/lock", e))?;
     if let Err(e) = rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         if e != Errno::WOULDBLOCK {
             return Err(Failed("/lock", e));

@@ -452,7 +452,8 @@ fn pid1_does_not_mount_cgroup2_over_another_mount() {
 
 /// The cgroup directory a vigild started from this test makes for the run
 /// directory `run`: in the test's own cgroup, `vigild` and the path with
-/// `/` as `-` and other bytes but letters, digits and `.` as `_HH`.
+/// `/` as `-` and other bytes but letters, digits and `.` as `_HH`, then
+/// `@DEV.INO` of the directory, in hex.
 fn cgroup_dir_of(run: &Path) -> PathBuf {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
     let mount = info
@@ -477,6 +478,9 @@ fn cgroup_dir_of(run: &Path) -> PathBuf {
             _ => name.push_str(&format!("_{b:02x}")),
         }
     }
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(run).unwrap();
+    name.push_str(&format!("@{:x}.{:x}", meta.dev(), meta.ino()));
     PathBuf::from(format!("{mount}{own}/{name}"))
 }
 

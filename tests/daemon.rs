@@ -609,6 +609,33 @@ fn reply_to_the_control_fifo_is_refused() {
     assert_eq!(d.svc("victim").unwrap().pid(), victim.pid());
 }
 
+/// Nor through a symlink a user owns on the way to it (part 7's second
+/// trial: `reply=USERDIR/link/fifo` reached a FIFO in a root-only
+/// directory).
+#[test]
+#[ignore = "needs root: run by .ci/run"]
+fn reply_path_is_not_reached_through_a_users_symlink() {
+    let (nobody, nogroup) = passwd_entry("nobody").expect("a user nobody");
+    let d = Daemon::start("replyuser", "[web]\nexec = /bin/sleep 1000\n");
+    d.wait_up("web");
+    let mut fifo = d.reply_fifo();
+    let users = d.dir.join("users");
+    fs::create_dir(&users).unwrap();
+    std::os::unix::fs::chown(&users, Some(nobody), Some(nogroup)).unwrap();
+    let link = users.join("link");
+    std::os::unix::fs::symlink(fifo.path.parent().unwrap(), &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(nobody), Some(nogroup)).unwrap();
+    let name = fifo.path.file_name().unwrap().to_str().unwrap().to_string();
+    d.send(&format!("start web reply={}/{name}", link.display()));
+    assert_eq!(d.request("start web"), ["started-already web"]);
+    assert_eq!(
+        fifo.line(Duration::ZERO),
+        None,
+        "written through nobody's link"
+    );
+    d.wait_stderr("ELOOP");
+}
+
 /// `monitor` streams the current states, then one line per state change; a
 /// monitor that goes away does not disturb vigild.
 #[test]
@@ -1732,12 +1759,23 @@ fn vigilctl_wait_for_an_unknown_service_fails() {
     );
 }
 
-/// A run directory whose path is too long for vigilctl's files is said,
-/// exit 2 (part 7's trial: exit 2 and no word).
+/// A run directory whose path is too long for a control line naming a
+/// reply FIFO in it (400 bytes) is refused by vigild (exit 1) and said by
+/// vigilctl (exit 2) (part 7's trial: vigild took one of 516 bytes, which
+/// vigilctl could not reach, with exit 2 and no word).
 #[test]
 fn vigilctl_says_when_the_run_directory_is_too_long() {
     let dir = TempDir::new("ctllong");
     let long = format!("/tmp/{}", "x".repeat(520));
+    let conf = dir.join("c.conf");
+    fs::write(&conf, "[web]\nexec = /bin/sleep 1000\n").unwrap();
+    let out = vigild_once(&["-f", "-c", conf.to_str().unwrap(), "-r", &long]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("longer than 400 bytes"),
+        "{}",
+        show(&out)
+    );
     for verb in [&["status"][..], &["restart", "web"]] {
         let mut cmd = Command::new(vigilctl_in(&dir));
         cmd.arg("-r").arg(&long).args(verb);

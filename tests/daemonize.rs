@@ -239,6 +239,35 @@ fn log_file_is_not_followed_through_a_symlink() {
     b.assert_nothing_left();
 }
 
+/// `-l FILE` must be a regular file with one name: a hard link to another
+/// file is refused (EMLINK), that file untouched, and a FIFO is refused at
+/// once (ENXIO without a reader, EINVAL with one), not waited on (part 7's
+/// second trial: root appended to a hard-linked root file, and a FIFO
+/// blocked start-up past `-T`); a path with `..` is refused (EINVAL).
+#[test]
+fn log_file_must_be_a_plain_file() {
+    let b = Background::new("dloghard");
+    let victim = b.dir.join("victim");
+    fs::write(&victim, "untouched\n").unwrap();
+    let hard = b.dir.join("hard.log");
+    fs::hard_link(&victim, &hard).unwrap();
+    let fifo = b.dir.join("fifo.log");
+    mkfifo(&fifo);
+    // And no `..` on the way (another user could move what is before it).
+    let up = b.dir.join("sub/../up.log");
+    for (file, errno) in [(&hard, "EMLINK"), (&fifo, "ENXIO"), (&up, "EINVAL")] {
+        let (out, took) = b.start(
+            "[web]\nexec = /bin/sleep 100\n",
+            &["-l", file.to_str().unwrap(), "-T", "3s"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains(errno), "{}", text(&out));
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+    }
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched\n");
+    b.assert_nothing_left();
+}
+
 /// Nor through a symlink on its way that root does not own (part 7's
 /// trial: `-l /tmp/users/sub/important.conf`, `sub` nobody's link to a
 /// root-only directory, appended to a root file there); a root-owned one

@@ -919,7 +919,8 @@ fn log_config_errors() {
          [f]\nexec = /bin/true\nbackoff = 10ms 20ms\n\
          [g]\nexec = /bin/true\nlog = @DIR@/same\n\
          [h]\nexec = /bin/true\nlog = -n 3 @DIR@/same/\n\
-         [i]\nexec = /bin/true\nlog = @DIR@//./same\n",
+         [i]\nexec = /bin/true\nlog = @DIR@//./same\n\
+         [j]\nexec = /bin/true\nlog = @DIR@/a/../b\n",
         &dir,
     );
     let path = dir.join("bad.conf");
@@ -936,6 +937,9 @@ fn log_config_errors() {
             (24, "one logger per directory"),
             // Another spelling of it (part 7's trial: accepted).
             (27, "one logger per directory"),
+            // Root walks there: no `..` (part 7's second trial: a user
+            // moving `a` steered where root made a directory).
+            (30, "DIR must not hold `..`"),
         ],
     );
     let good = dir.join("good.conf");
@@ -1038,8 +1042,8 @@ fn a_new_reader_gets_its_pipe_on_reload() {
 }
 
 /// vigil-log opens everything in its directory relative to it and never
-/// through a symlink: a `current` (or `lock`) planted as a link to another
-/// file is refused, that file untouched (part 7's trial: a service user
+/// through a symlink: a `current` (or `lock`) planted as a link (symbolic
+/// or hard) to another file is refused, that file untouched (part 7's trial: a service user
 /// planted `current -> /etc/ld.so.preload` and root appended to it).
 #[test]
 fn the_logger_never_follows_a_symlink() {
@@ -1055,6 +1059,24 @@ fn the_logger_never_follows_a_symlink() {
             fs::read_to_string(&victim).unwrap(),
             "untouched\n",
             "{planted}"
+        );
+        // A hard link to it (part 7's second trial: with
+        // fs.protected_hardlinks off, a user's hard link to a root file
+        // made root append to it, and truncate it for `lock`).
+        let log = dir.join(&format!("hard-{planted}"));
+        fs::create_dir(&log).unwrap();
+        fs::hard_link(&victim, log.join(planted)).unwrap();
+        let out = vigil_log_once(&log);
+        assert_eq!(out.status.code(), Some(1), "{planted}: {}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("EMLINK"),
+            "{planted}: {}",
+            show(&out)
+        );
+        assert_eq!(
+            fs::read_to_string(&victim).unwrap(),
+            "untouched\n",
+            "{planted} (hard link)"
         );
     }
 }

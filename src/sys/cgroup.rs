@@ -87,13 +87,16 @@ impl Name {
 
 impl Cgroups {
     /// Find the cgroup2 mount and vigild's own cgroup, and make (or take
-    /// over) vigild's directory there for the run directory `run_dir`. As
-    /// PID 1 (`mount`), cgroup2 is mounted at /sys/fs/cgroup if it is not
-    /// mounted yet and /sys is. `path` gets the directory's path; the
-    /// number of processes a previous vigild left there, killed now, comes
-    /// back too: `(cgroups, path length, processes ended)`.
+    /// over) vigild's directory there for the run directory `run_dir`,
+    /// whose device and inode are `run_id`. As PID 1 (`mount`), cgroup2 is
+    /// mounted at /sys/fs/cgroup if it is not mounted yet and /sys is.
+    /// `path` gets the directory's path; the number of processes a previous
+    /// vigild on this run directory left there (under whatever name it
+    /// gave the directory), killed now, comes back too: `(cgroups, path
+    /// length, processes ended)`.
     pub fn open(
         run_dir: &[u8],
+        run_id: (u64, u64),
         mount: bool,
         path: &mut [u8; PATH_MAX],
     ) -> Result<(Cgroups, usize, usize), Unavailable> {
@@ -113,9 +116,15 @@ impl Cgroups {
             Mode::empty(),
         )
         .map_err(Unavailable::Refused)?;
+        let mut id = [0u8; ID_MAX];
+        let id_len = identity(run_id, &mut id);
+        let id = id.get(..id_len).unwrap_or_default();
         let mut name = [0u8; NAME_MAX];
-        let name_len = dir_name(run_dir, &mut name);
+        let name_len = dir_name(run_dir, id, &mut name);
         let bytes = name.get(..name_len).unwrap_or_default();
+        // What a vigild killed on this run directory left, whatever it
+        // called it (`/var/run/x` for `/run/x`, a bind mount).
+        let left = end_leftovers(own.as_fd(), id);
         let mut w = SliceWriter::new(&mut path[len..]);
         let _ = w.push(b"/");
         let _ = w.push(bytes);
@@ -125,7 +134,7 @@ impl Cgroups {
             Err(e) => return Err(Unavailable::Refused(e)),
         }
         let root = openat(&own, bytes, flags | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| {
-            // Not left behind (it is empty unless a killed vigild left it).
+            // Not left behind (it is empty).
             let _ = rustix::fs::unlinkat(&own, bytes, AtFlags::REMOVEDIR);
             Unavailable::Refused(e)
         })?;
@@ -135,7 +144,6 @@ impl Cgroups {
             name,
             name_len,
         };
-        let left = cgroups.end_leftovers();
         Ok((cgroups, len, left))
     }
 
@@ -171,25 +179,55 @@ impl Cgroups {
             kill_in(dir.as_fd(), signal);
         }
     }
+}
 
-    /// A previous vigild on this run directory was killed and its services
-    /// live on: end them (KILL to all, waited for up to a second), and
-    /// remove their cgroups. The number of processes that were left.
-    fn end_leftovers(&self) -> usize {
-        let mut count = 0;
-        each_pid_in(self.root.as_fd(), DEPTH_MAX, &mut |_| count += 1);
-        if count > 0 {
-            kill_in(self.root.as_fd(), SIGKILL);
-            for _ in 0..100 {
-                if populated_at(&self.root, b"cgroup.events") != Some(true) {
-                    break;
-                }
-                sleep_ms(10);
-            }
+/// A previous vigild on this run directory was killed and its services
+/// live on: in each of vigild's directories in `own` whose name ends in
+/// the run directory's `id`, end them (KILL to all, waited for up to a
+/// second), and remove the directory with their cgroups (fresh ones are
+/// made). The number of processes that were left (those within
+/// `DEPTH_MAX` levels).
+fn end_leftovers(own: BorrowedFd<'_>, id: &[u8]) -> usize {
+    let mut count = 0;
+    each_child(own, &mut |name| {
+        let bytes = name.to_bytes();
+        if !bytes.starts_with(b"vigild") || !bytes.ends_with(id) {
+            return;
         }
-        remove_below(self.root.as_fd(), DEPTH_MAX);
-        count
+        let Ok(dir) = open_dir(own, name) else {
+            return;
+        };
+        count += end_in(&dir);
+        remove_tree(dir.as_fd());
+        let _ = rustix::fs::unlinkat(own, name, AtFlags::REMOVEDIR);
+    });
+    count
+}
+
+/// End every process in vigild's directory `dir` (see `end_leftovers`);
+/// how many were listed.
+fn end_in(dir: &OwnedFd) -> usize {
+    let mut count = 0;
+    each_pid_in(dir.as_fd(), DEPTH_MAX, &mut |_| count += 1);
+    if populated_at(dir, b"cgroup.events") == Some(true) {
+        // Each service's cgroup as a stop kills it (its own never through
+        // cgroup.kill, though it is removed and made anew).
+        each_listed_pid(dir.as_fd(), &mut |pid| {
+            let _ = super::process::kill(pid, SIGKILL, false);
+        });
+        each_child(dir.as_fd(), &mut |name| {
+            if let Ok(service) = open_dir(dir.as_fd(), name) {
+                kill_in(service.as_fd(), SIGKILL);
+            }
+        });
+        for _ in 0..100 {
+            if populated_at(dir, b"cgroup.events") != Some(true) {
+                break;
+            }
+            sleep_ms(10);
+        }
     }
+    count
 }
 
 /// The `cgroup.procs` of the cgroup `dir`, for a child to write itself
@@ -209,7 +247,7 @@ pub fn procs_file(dir: core::ffi::c_int) -> Result<OwnedFd, Errno> {
 impl Drop for Cgroups {
     /// vigild exits (every service is down): its cgroups go.
     fn drop(&mut self) {
-        remove_below(self.root.as_fd(), DEPTH_MAX);
+        remove_tree(self.root.as_fd());
         let name = self.name.get(..self.name_len).unwrap_or_default();
         let _ = rustix::fs::unlinkat(&self.own, name, AtFlags::REMOVEDIR);
     }
@@ -228,32 +266,49 @@ fn populated_at(dir: &OwnedFd, path: &[u8]) -> Option<bool> {
     )
 }
 
-/// Signal every process of the cgroup `dir` (and of the cgroups below it),
-/// each pid the cgroup lists. KILL is sent with the cgroup frozen (Linux
-/// 5.2), so that its processes stop forking, and again to what a fork
-/// added while the list was read, until nothing new is listed: a process
-/// that got KILL can fork no more.
+/// Signal every process of the cgroup `dir` and of the cgroups below it.
+/// Other signals go to each pid listed within `DEPTH_MAX` levels. KILL is
+/// sent with `dir` frozen (Linux 5.2), so that its processes stop forking,
+/// to each pid it lists itself, again to what a fork added while the list
+/// was read, until nothing new is listed (a process that got KILL can fork
+/// no more); and every cgroup below it is killed whole through its
+/// `cgroup.kill` (Linux 5.14; before that, its pids are walked as for the
+/// other signals).
 ///
-/// Not `cgroup.kill` (Linux 5.14): on Linux 6.x up to at least 6.18 a
+/// Not `cgroup.kill` for `dir` itself: on Linux 6.x up to at least 6.18 a
 /// cgroup killed through it kills every process born in it afterwards by
-/// clone3's CLONE_INTO_CGROUP, which is how vigild starts a service's
-/// next run.
+/// clone3's CLONE_INTO_CGROUP, which is how vigild starts a service's next
+/// run (the cgroups a service made below its own are never started in).
 fn kill_in(dir: BorrowedFd<'_>, signal: u8) {
-    let kill = signal == SIGKILL;
-    let frozen = kill && write_file(dir, c"cgroup.freeze", b"1").is_ok();
+    if signal != SIGKILL {
+        each_pid_in(dir, DEPTH_MAX, &mut |pid| {
+            let _ = super::process::kill(pid, signal, false);
+        });
+        return;
+    }
+    let frozen = write_file(dir, c"cgroup.freeze", b"1").is_ok();
     // Those listed before (dying) are listed again: only more is news.
     let mut before = 0;
     for _ in 0..KILL_ROUNDS {
         let mut listed = 0;
-        each_pid_in(dir, DEPTH_MAX, &mut |pid| {
+        each_listed_pid(dir, &mut |pid| {
             let _ = super::process::kill(pid, signal, false);
             listed += 1;
         });
-        if !kill || listed <= before {
+        if listed <= before {
             break;
         }
         before = listed;
     }
+    each_child(dir, &mut |name| {
+        if let Ok(child) = open_dir(dir, name)
+            && write_file(child.as_fd(), c"cgroup.kill", b"1").is_err()
+        {
+            each_pid_in(child.as_fd(), DEPTH_MAX, &mut |pid| {
+                let _ = super::process::kill(pid, signal, false);
+            });
+        }
+    });
     if frozen {
         let _ = write_file(dir, c"cgroup.freeze", b"0");
     }
@@ -263,9 +318,10 @@ fn kill_in(dir: BorrowedFd<'_>, signal: u8) {
 /// readings is caught by the next).
 const KILL_ROUNDS: usize = 16;
 
-/// How many levels of cgroups below its own vigild looks at: a service may
-/// make cgroups of its own (a vigild, a container runtime run as a
-/// service), and their processes are the service's too.
+/// How many levels of cgroups below a service's vigild walks to signal
+/// (and count) their processes: a service may make cgroups of its own (a
+/// vigild, a container runtime run as a service), and their processes are
+/// the service's too. KILL reaches every level (`kill_in`).
 const DEPTH_MAX: u32 = 16;
 
 /// Call `each` with every pid in the cgroup `dir` and in the cgroups below
@@ -281,18 +337,56 @@ fn each_pid_in(dir: BorrowedFd<'_>, depth: u32, each: &mut dyn FnMut(i32)) {
     }
 }
 
-/// Remove every (empty) cgroup below `dir`, `depth` levels down, the
-/// deepest first.
-fn remove_below(dir: BorrowedFd<'_>, depth: u32) {
-    let Some(depth) = depth.checked_sub(1) else {
-        return;
-    };
-    each_child(dir, &mut |name| {
-        if let Ok(child) = open_dir(dir, name) {
-            remove_below(child.as_fd(), depth);
+/// Remove every (empty) cgroup below `dir`, however deep, the deepest
+/// first: down the first child each time to one without children, which
+/// is removed (no recursion, so no depth costs stack). Stops at the first
+/// that cannot be removed (one still populated), or after `REMOVE_MAX`.
+fn remove_tree(dir: BorrowedFd<'_>) {
+    for _ in 0..REMOVE_MAX {
+        let mut name = [0u8; 256];
+        let Some(mut len) = first_child(dir, &mut name) else {
+            return;
+        };
+        let Ok(mut parent) = open_dir(dir, c".") else {
+            return;
+        };
+        loop {
+            let Ok(child) = open_dir(parent.as_fd(), &name[..len]) else {
+                return;
+            };
+            let mut below = [0u8; 256];
+            match first_child(child.as_fd(), &mut below) {
+                Some(below_len) => {
+                    (parent, name, len) = (child, below, below_len);
+                }
+                None => {
+                    if rustix::fs::unlinkat(&parent, &name[..len], AtFlags::REMOVEDIR).is_err() {
+                        return;
+                    }
+                    break;
+                }
+            }
         }
-        let _ = rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR);
+    }
+}
+
+/// Most cgroups `remove_tree` removes in one call.
+const REMOVE_MAX: usize = 4096;
+
+/// The name of a cgroup right below `dir` into `out`, its length; `None`
+/// if there is none.
+fn first_child(dir: BorrowedFd<'_>, out: &mut [u8; 256]) -> Option<usize> {
+    let mut found = None;
+    each_child(dir, &mut |name| {
+        let bytes = name.to_bytes();
+        if found.is_none()
+            && let Some(slot) = out.get_mut(..bytes.len())
+        {
+            slot.copy_from_slice(bytes);
+            found = Some(bytes.len());
+        }
     });
+    found
 }
 
 /// The cgroup directory `name` of `dir`.
@@ -461,12 +555,25 @@ fn place_own(path: &mut [u8; PATH_MAX], point_len: usize, own: &[u8]) -> Option<
     Some(point_len + w.len())
 }
 
+/// The longest identity suffix: `@` and two 16-digit hex numbers.
+const ID_MAX: usize = 34;
+
+/// `@DEV.INO` of the run directory, in hex: what names it whatever path
+/// led to it. The length written.
+fn identity((dev, ino): (u64, u64), out: &mut [u8; ID_MAX]) -> usize {
+    let mut w = SliceWriter::new(&mut out[..]);
+    let _ = core::fmt::Write::write_fmt(&mut w, format_args!("@{dev:x}.{ino:x}"));
+    w.len()
+}
+
 /// vigild's directory for the run directory `run_dir`: `vigild` and the
 /// path with `/` as `-` and every byte but letters, digits and `.` as
-/// `_HH`, so that two run directories never share one (`/run/vigild`:
-/// `vigild-run-vigild`). The length written.
-fn dir_name(run_dir: &[u8], out: &mut [u8; NAME_MAX]) -> usize {
-    let mut w = SliceWriter::new(&mut out[..]);
+/// `_HH` (`/run/vigild`: `vigild-run-vigild`), then its identity `id`. A
+/// path too long for a name gives `vigild_` and its digest instead (`_`,
+/// which an absolute path never gives there). The length written.
+fn dir_name(run_dir: &[u8], id: &[u8], out: &mut [u8; NAME_MAX]) -> usize {
+    let room = NAME_MAX - id.len();
+    let mut w = SliceWriter::new(&mut out[..room]);
     let mut fits = w.push(b"vigild").is_ok();
     for &b in run_dir {
         fits &= match b {
@@ -476,17 +583,15 @@ fn dir_name(run_dir: &[u8], out: &mut [u8; NAME_MAX]) -> usize {
         }
         .is_ok();
     }
-    match fits {
-        true => w.len(),
-        // Too long a path: its digest instead, after `_`, which a path
-        // (absolute: its name goes on with `-`) never gives there.
-        false => {
-            let mut w = SliceWriter::new(&mut out[..]);
-            let _ = w.push(b"vigild_");
-            let _ = push_hex(&mut w, digest(run_dir));
-            w.len()
-        }
+    let mut len = w.len();
+    if !fits {
+        let mut w = SliceWriter::new(&mut out[..room]);
+        let _ = w.push(b"vigild_");
+        let _ = push_hex(&mut w, digest(run_dir));
+        len = w.len();
     }
+    out[len..len + id.len()].copy_from_slice(id);
+    len + id.len()
 }
 
 /// PID 1 on a system where nothing mounted cgroup2: mount it at

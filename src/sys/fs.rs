@@ -51,16 +51,9 @@ pub fn open_run_dir(path: &[u8]) -> Result<OwnedFd, RunDirError> {
     Ok(dir)
 }
 
-/// The path of the open directory `dir` as the kernel knows it (no
-/// symlink, no `.`, `..` or `//`), from /proc/self/fd; `None` without
-/// /proc (PID 1 before it is mounted) or if it does not fit `buf`.
-pub fn real_path<'a>(dir: BorrowedFd<'_>, buf: &'a mut [u8; 512]) -> Option<&'a [u8]> {
-    let mut link = vigild::fixed::ArrayStr::<32>::new();
-    let fd = rustix::fd::AsRawFd::as_raw_fd(&dir);
-    core::fmt::Write::write_fmt(&mut link, format_args!("/proc/self/fd/{fd}")).ok()?;
-    let len = rustix::fs::readlinkat_raw(CWD, link.as_str(), &mut buf[..]).ok()?;
-    buf.get(..len)
-        .filter(|p| len < 512 && p.first() == Some(&b'/'))
+/// The device and inode of the open file `fd` ((0, 0) if fstat fails).
+pub fn identity(fd: BorrowedFd<'_>) -> (u64, u64) {
+    fstat(fd).map_or((0, 0), |st| (st.st_dev, st.st_ino))
 }
 
 /// Remove a private run directory (container mode) at exit: vigild's
@@ -126,27 +119,50 @@ pub fn open_control(dir: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RunDirErr
     Ok((read_end, write_end))
 }
 
-/// Open a reply FIFO for writing without blocking or following links; it
-/// must be a FIFO with a reader, and not vigild's own `control` (what went
-/// there would be read as requests: a service's ring by `log NAME`).
-/// EPERM for the control FIFO.
+/// Open a reply FIFO for writing without blocking: its directory walked
+/// as `path::open_dir` walks it (no symlink a user owns on the way), the
+/// FIFO itself never a symlink. It must be a FIFO with a reader, and not
+/// vigild's own `control` (what went there would be read as requests: a
+/// service's ring by `log NAME`), EPERM for that. It is looked at before
+/// it is opened for writing, through an `O_PATH` handle reopened by
+/// /proc/self/fd, so that nothing else is ever opened for writing (a
+/// device swapped in for the FIFO: opening one can act). Without /proc
+/// (PID 1 early) it is opened by name, then looked at.
 pub fn open_reply(path: &[u8], control: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
-    let st = statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW)?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::Fifo {
-        return Err(Errno::NOTSUP);
-    }
-    let fd = openat(
-        CWD,
-        path,
-        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+    let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => (&b"/"[..], &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&b"."[..], path),
+    };
+    let dir = super::path::open_dir(dir, super::path::Missing::Refuse)?;
+    let write = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let handle = openat(
+        &dir,
+        name,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let (st, own) = (fstat(&fd)?, fstat(control)?);
-    match FileType::from_raw_mode(st.st_mode) {
-        FileType::Fifo if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino) => Err(Errno::PERM),
-        FileType::Fifo => Ok(fd),
-        _ => Err(Errno::NOTSUP),
-    }
+    let own = fstat(control)?;
+    let is_fifo = |fd: BorrowedFd<'_>| -> Result<(), Errno> {
+        let st = fstat(fd)?;
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Fifo if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino) => {
+                Err(Errno::PERM)
+            }
+            FileType::Fifo => Ok(()),
+            _ => Err(Errno::NOTSUP),
+        }
+    };
+    is_fifo(handle.as_fd())?;
+    let mut proc_path = vigild::fixed::ArrayStr::<32>::new();
+    let raw = rustix::fd::AsRawFd::as_raw_fd(&handle);
+    let _ = core::fmt::Write::write_fmt(&mut proc_path, format_args!("/proc/self/fd/{raw}"));
+    let fd = match openat(CWD, proc_path.as_str(), write, Mode::empty()) {
+        Err(Errno::NOENT) => openat(&dir, name, write | OFlags::NOFOLLOW, Mode::empty())?,
+        opened => opened?,
+    };
+    is_fifo(fd.as_fd())?;
+    Ok(fd)
 }
 
 /// Open `path` for reading (close-on-exec).
@@ -353,10 +369,30 @@ pub fn write_message(line: &[u8]) {
 
 /// `-l FILE`: where a daemon's stdout and stderr go (appended, created
 /// 0600, never through a symlink root does not own, `path::open_file`:
-/// vigild runs as root, the file's directory may not be root's alone).
+/// vigild runs as root, the file's directory may not be root's alone). It
+/// must be a regular file with no other name (`single_file`); a FIFO is
+/// refused, not waited on.
 pub fn open_log_file(path: &[u8]) -> Result<OwnedFd, Errno> {
-    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC;
-    super::path::open_file(path, flags, Mode::from_raw_mode(0o600))
+    let flags =
+        OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let fd = super::path::open_file(path, flags, Mode::from_raw_mode(0o600))?;
+    single_file(fd.as_fd())?;
+    rustix::fs::fcntl_setfl(&fd, OFlags::WRONLY | OFlags::APPEND)?;
+    Ok(fd)
+}
+
+/// Ok if `fd` is a regular file with one name: not a FIFO or device (EINVAL),
+/// nor a hard link someone made in a directory they may write to, to a file
+/// of root's (EMLINK).
+pub fn single_file(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    let st = fstat(fd)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(Errno::INVAL);
+    }
+    match st.st_nlink {
+        1 => Ok(()),
+        _ => Err(Errno::MLINK),
+    }
 }
 
 /// Why the run directory's lock was not taken.

@@ -26,8 +26,13 @@ pub enum Missing {
 }
 
 /// The directory `path` names (relative paths from the working
-/// directory), walked as the module says.
+/// directory), walked as the module says. A `..` in `path` is refused
+/// (EINVAL): after a directory another user may move it would lead
+/// elsewhere (in a root-owned symlink's target it is followed).
 pub fn open_dir(path: &[u8], missing: Missing) -> Result<OwnedFd, Errno> {
+    if path.split(|&b| b == b'/').any(|p| p == b"..") {
+        return Err(Errno::INVAL);
+    }
     let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
     let mut rest = [0u8; WALK_MAX];
     let mut len = copy_into(&mut rest, path).ok_or(Errno::NAMETOOLONG)?;
