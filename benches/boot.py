@@ -58,7 +58,7 @@ MARKER = {"vigild": "KMSG-T0", "BusyBox init": "KMSG-INIT"}
 BINARIES = ["vigild", "BusyBox", "tini"]
 BUSYBOX = "/bin/busybox"  # Debian busybox-static
 TINI = "/usr/bin/tini-static"  # Debian tini
-SIZE_TARGET = 128 * 1024  # .ci/run: the stripped x86_64 binary
+SIZE_TARGET = 160 * 1024  # .ci/run: the stripped x86_64 binary (SPEC §9)
 ROUNDS = 5
 QUIET_BUDGET = 60.0  # s, in total, the run may wait for the machine to calm down
 # A console line of a /dev/kmsg marker: `[   SECONDS.MICROS] KMSG-NAME`.
@@ -240,7 +240,7 @@ def size_rows(res):
 
     return [
         ("static binary, stripped, bytes, x86_64", x86,
-         target_text("≤ 128 KiB", x86.get("vigild"), lambda v: v <= SIZE_TARGET), fmt, True),
+         target_text("≤ 160 KiB", x86.get("vigild"), lambda v: v <= SIZE_TARGET), fmt, True),
         ("static binary, stripped, bytes, aarch64 (no arm64 peers installed)", sizes.get("aarch64", {}), "", fmt,
          False),
     ]

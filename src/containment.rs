@@ -119,6 +119,8 @@ impl Containment {
     /// the process groups `groups`. Both, whatever its `contain` says now:
     /// the processes of a run started before a reload changed it are where
     /// that run was started.
+    // Cold code (link/layout.ld): not inlined into the hot caller.
+    #[inline(never)]
     pub fn kill_all(
         &self,
         cfg: &Config,

@@ -278,7 +278,9 @@ impl LineReader {
 
     /// Where to read more input (empty while input waits to be cut).
     pub fn room(&mut self) -> &mut [u8] {
-        if self.start == self.end {
+        // (Not written when already 0: an idle vigild's reader stays on
+        // pages it never wrote, which cost no memory.)
+        if self.start == self.end && self.end != 0 {
             (self.start, self.end) = (0, 0);
         }
         self.input.get_mut(self.end..).unwrap_or_default()

@@ -569,7 +569,9 @@ impl Driver {
             if woke.control || self.lines.has_input() {
                 self.read_control(now);
             }
-            self.expire_control(now);
+            if self.lines.deadline().is_some_and(|at| at <= now) {
+                self.expire_control(now);
+            }
             // A reload just now renumbered the listeners: their connections
             // wait for the next turn.
             if table == self.listeners.generation {
@@ -1029,6 +1031,8 @@ impl Driver {
     }
 
     /// A line left without its newline for a second is dropped (once).
+    // Cold code (link/layout.ld): not inlined into the hot caller.
+    #[inline(never)]
     fn expire_control(&mut self, now: Instant) {
         if self.lines.expire(now) && self.control_warnings.allow(now) {
             say!("control: error: a line without its newline for 1s was dropped");

@@ -74,6 +74,8 @@ pub fn credentials(cfg: &Config, id: ServiceId) -> Result<Option<Creds>, u16> {
 /// vigild's own logger `id` runs as another user: make its directory if
 /// missing (vigil-log, no longer root, may not be allowed to), owned by
 /// that user. A failure is said; vigil-log then says why it cannot start.
+// Cold code (link/layout.ld): not inlined into the hot caller.
+#[inline(never)]
 pub fn make_log_dir(cfg: &Config, id: ServiceId, creds: &Creds) {
     let Some(dir) = cfg.arena.words(cfg.spec(id).exec).last().map(without_nul) else {
         return;

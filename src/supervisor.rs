@@ -286,7 +286,7 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
     if o.source.main_cmd.is_some() {
         init::remember(b"", true);
     }
-    let Some(st) = storage::take() else {
+    let Some((st, control_lines)) = storage::take() else {
         return Err(1);
     };
     let errors = &mut st.errors;
@@ -450,7 +450,7 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         worker_cgroup: None,
         containment,
         replies: crate::replies::Replies::new(),
-        lines: &mut st.control,
+        lines: control_lines,
         dirty: true,
         spawned: false,
         texts_changed: false,

@@ -202,8 +202,7 @@ impl Slot {
     /// the main process having exited 0 by itself: what a daemon that
     /// forks into the background does.
     pub fn stopping_what_a_clean_exit_left(&self) -> bool {
-        matches!(self.state, State::Stopping { pid: None, .. })
-            && self.then == (Then::Ended { clean: true })
+        matches!(self.state, State::Stopping { pid: None, .. }) && self.then == Then::EndedClean
     }
 }
 
@@ -223,15 +222,23 @@ enum Then {
     Again,
     /// Stopped for its start timeout: a failed run.
     Fail,
-    /// Its main process ended (`clean`: a successful run) while other
-    /// processes of it lived on; they are being stopped first.
-    Ended {
-        /// The run was a success.
-        clean: bool,
-    },
+    /// Its main process ended in a successful run while other processes of
+    /// it lived on; they are being stopped first.
+    EndedClean,
+    /// The same after a failed run. (Two words, not one with a flag: a
+    /// byte less per slot keeps the slot at 80 bytes.)
+    EndedFailed,
 }
 
 impl Then {
+    /// The main process ended, `clean` or not, leaving others.
+    fn ended(clean: bool) -> Then {
+        match clean {
+            true => Then::EndedClean,
+            false => Then::EndedFailed,
+        }
+    }
+
     /// Stopping by itself, not asked to (its stop signal is still to come
     /// if a stop is asked for).
     fn by_itself(self) -> bool {
@@ -641,17 +648,13 @@ impl Supervisor {
         let slot = &mut self.slots[id.index()];
         slot.set_last(Some(status));
         let then = match (slot.state, slot.then) {
-            (State::Stopping { .. }, Then::Judge) => Then::Ended {
-                clean: status.success(),
-            },
-            (State::Stopping { .. }, Then::Fail) => Then::Ended { clean: false },
+            (State::Stopping { .. }, Then::Judge) => Then::ended(status.success()),
+            (State::Stopping { .. }, Then::Fail) => Then::EndedFailed,
             (State::Stopping { .. }, Then::Again) => Then::Stop,
             (State::Stopping { .. }, then) => then,
             // Exiting before it said it was ready is a failure, even with 0.
-            (State::Starting { .. }, _) if !oneshot => Then::Ended { clean: false },
-            (State::Starting { .. } | State::Up { .. }, _) => Then::Ended {
-                clean: status.success(),
-            },
+            (State::Starting { .. }, _) if !oneshot => Then::EndedFailed,
+            (State::Starting { .. } | State::Up { .. }, _) => Then::ended(status.success()),
             (State::Down | State::Listening | State::Backoff { .. }, _) => {
                 // No pid in these states.
                 unreachable!()
@@ -664,7 +667,7 @@ impl Supervisor {
         // helper's daemon, say), until it is stopped. Only its cgroup can
         // be followed that long: a process group's number may be another's
         // by then.
-        if oneshot && then == (Then::Ended { clean: true }) {
+        if oneshot && then == Then::EndedClean {
             slot.group = 0;
             self.ended(cfg, id, now, true, fx);
         } else if fx.populated(id, group) {
@@ -1076,7 +1079,8 @@ impl Supervisor {
                     false => self.set_state(id, now, State::Down, fx),
                 }
             }
-            Then::Ended { clean } => self.ended(cfg, id, now, clean, fx),
+            Then::EndedClean => self.ended(cfg, id, now, true, fx),
+            Then::EndedFailed => self.ended(cfg, id, now, false, fx),
             Then::Judge => self.ended(cfg, id, now, true, fx),
             Then::Fail => self.ended(cfg, id, now, false, fx),
         }

@@ -245,7 +245,10 @@ pub fn procs_file(dir: core::ffi::c_int) -> Result<OwnedFd, Errno> {
 }
 
 impl Drop for Cgroups {
-    /// vigild exits (every service is down): its cgroups go.
+    /// vigild exits (every service is down): its cgroups go. Not inlined:
+    /// its buffers would be in the frame of the caller, whose frame lives
+    /// as long as the loop does.
+    #[inline(never)]
     fn drop(&mut self) {
         remove_tree(self.root.as_fd());
         let name = self.name.get(..self.name_len).unwrap_or_default();

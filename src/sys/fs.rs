@@ -58,6 +58,10 @@ pub fn identity(fd: BorrowedFd<'_>) -> (u64, u64) {
 
 /// Remove a private run directory (container mode) at exit: vigild's
 /// files in it, then the directory if nothing else is left.
+///
+/// Not inlined: the path's conversion takes a page of stack, which would
+/// be in the frame of the caller, whose frame lives as long as the loop.
+#[inline(never)]
 pub fn remove_run_dir(dir: BorrowedFd<'_>, path: &[u8]) {
     for name in ["control", "status", "status.tmp", "lock"] {
         let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());

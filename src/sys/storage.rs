@@ -31,8 +31,6 @@ pub struct Storage {
     pub notice: [u8; NOTICE_MAX],
     /// The memory of every `ring:SIZE` log.
     pub rings: [u8; RING_BYTES],
-    /// Control input, cut into lines.
-    pub control: LineReader,
 }
 
 static mut STORAGE: Storage = Storage {
@@ -43,21 +41,25 @@ static mut STORAGE: Storage = Storage {
     status_texts: [StatusText::EMPTY; READY_MAX],
     notice: [0; NOTICE_MAX],
     rings: [0; RING_BYTES],
-    control: LineReader::new(),
 };
+/// Control input, cut into lines: read at every loop turn, so not in the
+/// tables (a page of its own there) but in the small `.bss`, on the page
+/// that holds `.data`'s end, resident anyway.
+static mut CONTROL: LineReader = LineReader::new();
 /// True until the storage is taken (true, not false, so that it lives in
 /// `.data`, a page resident anyway, not on a page of `.bss` of its own).
 static UNTAKEN: AtomicBool = AtomicBool::new(true);
 
-/// The storage; `None` after the first call, so only one owner ever exists.
-pub fn take() -> Option<&'static mut Storage> {
+/// The storage and the control line reader; `None` after the first call,
+/// so only one owner of each ever exists.
+pub fn take() -> Option<(&'static mut Storage, &'static mut LineReader)> {
     if !UNTAKEN.swap(false, Ordering::AcqRel) {
         return None;
     }
-    let storage = &raw mut STORAGE;
-    // SAFETY: the flag above makes this the only reference ever created to
-    // STORAGE, and nothing else names the static.
-    Some(unsafe { &mut *storage })
+    let (storage, control) = (&raw mut STORAGE, &raw mut CONTROL);
+    // SAFETY: the flag above makes these the only references ever created
+    // to STORAGE and CONTROL, and nothing else names the statics.
+    Some(unsafe { (&mut *storage, &mut *control) })
 }
 
 /// A table on page boundaries (so that `release` can also give back every
