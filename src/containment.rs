@@ -96,7 +96,7 @@ impl Containment {
 
     /// True if `id` is contained by a cgroup (as the status file says).
     pub fn by_cgroup(&self, cfg: &Config, id: ServiceId) -> bool {
-        matches!(self, Containment::Cgroups(_)) && cfg.spec(id).contain == Contain::Cgroup
+        self.cgroups(cfg, id).is_some()
     }
 
     /// The cgroup to start `id` in, if it is contained by one (made if

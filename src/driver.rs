@@ -115,10 +115,8 @@ pub struct Driver {
     pub channels: Channels,
     /// Where a notification datagram is read into (lent out while it is).
     pub notice: Option<&'static mut [u8; readiness::NOTICE_MAX]>,
-    /// The credentials of the accept service that last spawned a worker.
-    pub worker_creds: Option<(ServiceId, Option<Creds>)>,
-    /// Its cgroup, if it has one (kept, as the credentials are).
-    pub worker_cgroup: Option<(ServiceId, Option<OwnedFd>)>,
+    /// What the accept service that last spawned a worker starts it with.
+    pub worker_setup: Option<WorkerSetup>,
     /// How every process of a service is found.
     pub containment: Containment,
     /// A state changed since the status file was written.
@@ -241,6 +239,13 @@ enum Polled {
     Channel(u16),
     Ring(u16),
     Reply,
+}
+
+/// The credentials and cgroup an accept service's workers start with.
+pub struct WorkerSetup {
+    id: ServiceId,
+    creds: Option<Creds>,
+    cgroup: Option<OwnedFd>,
 }
 
 /// The engine's hands: spawning, signalling, announcing.
@@ -739,20 +744,19 @@ impl Driver {
             match self.sv.admit(cfg, id, now, &peer) {
                 Admit::Spawn => {
                     // Looked up for the first worker, then kept until the
-                    // configuration changes: not two file reads per connection.
-                    let creds = match self.worker_creds {
-                        Some((cached, creds)) if cached == id => Ok(creds),
-                        _ => launch::credentials(cfg, id),
+                    // configuration changes: not two file reads (and a
+                    // cgroup opened) per connection.
+                    let WorkerSetup { creds, cgroup, .. } = match &mut self.worker_setup {
+                        Some(setup) if setup.id == id => setup,
+                        setup => {
+                            let Ok(creds) = launch::credentials(cfg, id) else {
+                                self.sv.worker_failed(id);
+                                continue;
+                            };
+                            let cgroup = self.containment.cgroup_for(cfg, id);
+                            setup.insert(WorkerSetup { id, creds, cgroup })
+                        }
                     };
-                    let Ok(creds) = creds else {
-                        self.sv.worker_failed(id);
-                        continue;
-                    };
-                    self.worker_creds = Some((id, creds));
-                    if !matches!(self.worker_cgroup, Some((cached, _)) if cached == id) {
-                        self.worker_cgroup = Some((id, self.containment.cgroup_for(cfg, id)));
-                    }
-                    let cgroup = self.worker_cgroup.as_ref().and_then(|(_, fd)| fd.as_ref());
                     let local = addr
                         .and_then(listen::bound_ip)
                         .or_else(|| listen::local_address(conn.as_fd()));
@@ -768,7 +772,7 @@ impl Driver {
                         listen_pid: None,
                         creds: creds.as_ref(),
                         ready_fd: None,
-                        cgroup: cgroup.map(|fd| raw(fd.as_fd())),
+                        cgroup: cgroup.as_ref().map(|fd| raw(fd.as_fd())),
                     };
                     match launch::start(cfg, id, &launch) {
                         Ok(pid) => self.sv.worker_spawned(cfg, id, now, pid, &peer),
@@ -1240,8 +1244,7 @@ impl Driver {
             self.write_status();
             self.replies.flush(self.configs.active());
         }
-        self.worker_creds = None;
-        self.worker_cgroup = None;
+        self.worker_setup = None;
         let (old, new) = self.configs.both();
         if let Some(next) = next {
             self.listeners.commit(Some(old), next, new);

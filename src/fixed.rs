@@ -353,16 +353,20 @@ impl fmt::Display for Lossy<'_> {
     }
 }
 
-/// A value quoted in a message: as `Lossy`, cut after `SHOWN_MAX` bytes
+/// A value quoted in a message: as `Lossy`, cut after `QUOTED_MAX` bytes
 /// with `...` (the rest of the message says more than a long value).
-pub struct Shown<'a>(pub &'a [u8]);
+pub struct Quoted<'a>(pub &'a [u8]);
 
-/// Bytes of a value `Shown` shows.
-const SHOWN_MAX: usize = 48;
+/// Bytes of a value `Quoted` shows.
+const QUOTED_MAX: usize = 48;
 
-impl fmt::Display for Shown<'_> {
+impl fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.get(..SHOWN_MAX).filter(|_| self.0.len() > SHOWN_MAX) {
+        match self
+            .0
+            .get(..QUOTED_MAX)
+            .filter(|_| self.0.len() > QUOTED_MAX)
+        {
             Some(head) => write!(f, "{}...", Lossy(head)),
             None => write!(f, "{}", Lossy(self.0)),
         }

@@ -72,8 +72,12 @@ pub fn credentials(cfg: &Config, id: ServiceId) -> Result<Option<Creds>, u16> {
 }
 
 /// vigild's own logger `id` runs as another user: make its directory if
-/// missing (vigil-log, no longer root, may not be allowed to), owned by
-/// that user. A failure is said; vigil-log then says why it cannot start.
+/// missing (vigil-log, no longer root, may not be allowed to): missing
+/// parents as root (0755), the directory itself (0755) given to that user;
+/// an existing one is left as it is. Never led elsewhere by a symlink root
+/// does not own (`path::open_dir`), so a user who may write somewhere on
+/// the way cannot make root create (and hand over) a directory elsewhere.
+/// A failure is said; vigil-log then says why it cannot start.
 // Cold code (link/layout.ld): not inlined into the hot caller.
 #[inline(never)]
 pub fn make_log_dir(cfg: &Config, id: ServiceId, creds: &Creds) {
@@ -83,7 +87,8 @@ pub fn make_log_dir(cfg: &Config, id: ServiceId, creds: &Creds) {
     if creds.uid == rustix::process::geteuid().as_raw() {
         return;
     }
-    if let Err(e) = crate::sys::fs::make_log_dir(dir, creds.uid, creds.gid) {
+    let owner = Some((creds.uid, creds.gid));
+    if let Err(e) = crate::sys::path::open_dir(dir, crate::sys::path::Missing::Make { owner }) {
         say!(
             "{}: unable to make {}: {}",
             Lossy(cfg.name(id)),

@@ -17,7 +17,7 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild::config::{Config, Mode, Ready};
 use vigild::engine::State;
 use vigild::event::Pid;
-use vigild::fixed::{ServiceId, SliceWriter, copy_cut, digest, hex_digit, push_hex};
+use vigild::fixed::{ServiceId, SliceWriter, copy_cut, digest, push_hex};
 use vigild::limits::READY_MAX;
 
 /// Largest notification datagram read (systemd's limit too); a longer one
@@ -29,9 +29,6 @@ pub const STATUS_MAX: usize = 96;
 
 /// The part of a notify socket's name after the run directory.
 const NOTIFY_DIR: &[u8] = b"notify";
-
-/// Longest abstract socket name, its leading `@` (a NUL) included.
-const SOCKET_NAME_MAX: usize = 108;
 
 /// Longest socket path (`sun_path` holds 108 bytes with the NUL).
 const PATH_MAX: usize = 107;
@@ -194,30 +191,30 @@ impl Channels {
         cfg: &Config,
         id: ServiceId,
         nonce: u64,
-        out: &mut [u8],
+        out: &mut [u8; PATH_MAX],
     ) -> Result<usize, Errno> {
         let run = self.run_path.get(..self.run_path_len).unwrap_or_default();
-        let mut hex = [b'.'; 17];
-        for (i, digit) in hex[1..].iter_mut().enumerate() {
-            *digit = hex_digit(nonce >> (60 - 4 * i));
-        }
-        let mut w = SliceWriter::new(out);
-        let fits = w.push(b"@").is_ok()
+        // `out` holds a socket's longest name: what does not fit is too long.
+        let mut w = SliceWriter::new(&mut out[..]);
+        let readable = !run.is_empty()
+            && w.push(b"@").is_ok()
             && w.push(run).is_ok()
             && w.push(b"/").is_ok()
             && w.push(NOTIFY_DIR).is_ok()
             && w.push(b"/").is_ok()
             && w.push(cfg.name(id)).is_ok()
-            && w.push(&hex).is_ok();
-        if fits && !run.is_empty() && w.len() <= SOCKET_NAME_MAX {
+            && w.push(b".").is_ok()
+            && push_hex(&mut w, nonce).is_ok();
+        if readable {
             return Ok(w.len());
         }
-        let mut w = SliceWriter::new(out);
+        let mut w = SliceWriter::new(&mut out[..]);
         let fits = w.push(b"@vigild-").is_ok()
             && push_hex(&mut w, self.run_digest).is_ok()
             && w.push(b"/").is_ok()
             && push_hex(&mut w, digest(cfg.name(id))).is_ok()
-            && w.push(&hex).is_ok();
+            && w.push(b".").is_ok()
+            && push_hex(&mut w, nonce).is_ok();
         match fits {
             true => Ok(w.len()),
             false => Err(Errno::NAMETOOLONG),

@@ -10,7 +10,7 @@
 use crate::sys::Errno;
 use crate::sys::args::Args;
 use crate::sys::clock;
-use crate::sys::fs::{single_file, stdin};
+use crate::sys::fs::{LockError, lock_file, single_file, stdin, write_pid};
 use crate::sys::signal::Signals;
 use core::ffi::{CStr, c_int};
 use core::mem::MaybeUninit;
@@ -306,35 +306,16 @@ fn open_current(dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
-/// Take `DIR/lock` (flock, held until exit) and write our pid into it: one
+/// Take `DIR/lock` (held until exit) and write our pid into it: one
 /// logger per directory.
 fn lock(dir: BorrowedFd<'_>) -> Result<OwnedFd, OpenError> {
-    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    let fd =
-        openat(dir, c"lock", flags, Mode::from_raw_mode(0o644)).map_err(|e| Failed("/lock", e))?;
-    // Written to below: not a hard link to another file.
-    single_file(fd.as_fd()).map_err(|e| Failed("/lock", e))?;
-    if let Err(e) = rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        if e != Errno::WOULDBLOCK {
-            return Err(Failed("/lock", e));
-        }
-        let mut buf = [0u8; 16];
-        let n = rustix::io::read(&fd, &mut buf).unwrap_or(0);
-        let digits = buf
-            .get(..n)
-            .unwrap_or_default()
-            .split(|&b| b == b'\n')
-            .next();
-        let pid = digits.and_then(vigild::event::parse_u64).unwrap_or(0);
-        return Err(Locked(pid as u32));
-    }
-    let mut pid = vigild::fixed::ArrayStr::<16>::new();
-    let _ = core::fmt::Write::write_fmt(
-        &mut pid,
-        format_args!("{}\n", rustix::process::getpid().as_raw_nonzero()),
-    );
-    let _ = rustix::fs::ftruncate(&fd, 0);
-    let _ = rustix::io::pwrite(&fd, pid.as_str().as_bytes(), 0);
+    let fd = lock_file(dir, c"lock", 0o644).map_err(|e| match e {
+        LockError::Held(pid) => Locked(pid),
+        LockError::Sys(e) => Failed("/lock", e),
+    })?;
+    // (A full disk must not keep the logger from starting: the pid only
+    // names the holder to a second logger.)
+    let _ = write_pid(fd.as_fd());
     Ok(fd)
 }
 

@@ -9,7 +9,7 @@ use super::value::{
 use super::{Config, Contain, Listen, Log, Mode, Ready, Restart, RingPlace, parse_listen};
 use crate::event::{parse_signal, parse_u64};
 use crate::fixed::{
-    ArrayStr, Lossy, ServiceId, Shown, SliceWriter, Str, Words, lookup, without_nul, word,
+    ArrayStr, Lossy, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word,
     word_index,
 };
 use crate::limits::{
@@ -626,7 +626,7 @@ impl Parser<'_> {
                 }
                 _ => self.error(
                     line,
-                    format_args!("max_services: \"{}\" is not a number from 1 to the compiled capacity {MAX_SERVICES}", Shown(value)),
+                    format_args!("max_services: \"{}\" is not a number from 1 to the compiled capacity {MAX_SERVICES}", Quoted(value)),
                 ),
             },
             GlobalKey::Finish | GlobalKey::Crash => {
@@ -674,7 +674,7 @@ impl Parser<'_> {
     fn refuse(&mut self, line: u32, key: &[u8], value: &[u8], why: &str) {
         self.error(
             line,
-            format_args!("{}: \"{}\" {why}", Lossy(key), Shown(value)),
+            format_args!("{}: \"{}\" {why}", Lossy(key), Quoted(value)),
         );
     }
 
@@ -869,7 +869,7 @@ impl Parser<'_> {
             line,
             format_args!(
                 "log: \"{}\": {why} (inherit, null, ring:SIZE, service:NAME or {USAGE})",
-                Shown(value)
+                Quoted(value)
             ),
         );
         None
@@ -962,7 +962,7 @@ impl Parser<'_> {
                             .any(|b| b == *a)
                 };
                 if let Err(why) = addr {
-                    p.error(line, format_args!("listen: \"{}\": {why}", Shown(value)));
+                    p.error(line, format_args!("listen: \"{}\": {why}", Quoted(value)));
                     return 0;
                 }
                 // Past the capacity nothing more is stored (nor compared:

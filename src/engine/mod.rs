@@ -660,7 +660,7 @@ impl Supervisor {
                 unreachable!()
             }
         };
-        let group = Some(Pid(slot.group));
+        let group = self.group(id);
         self.logger_drains(cfg, id, now);
         let slot = &mut self.slots[id.index()];
         // A oneshot that succeeded is up with what it started (a mount
@@ -1029,12 +1029,18 @@ impl Supervisor {
         self.running(id) || fx.populated(id, None)
     }
 
+    /// The process group of `id`'s main process, while it is followed
+    /// (`Slot::group`).
+    fn group(&self, id: ServiceId) -> Option<Pid> {
+        Some(Pid(self.slots[id.index()].group)).filter(|g| g.0 != 0)
+    }
+
     /// Signal every process of the service (`Effects::kill_all`): its
     /// cgroup, or its main process's group, or every worker's.
     fn kill_group(&mut self, id: ServiceId, signal: u8, fx: &mut impl Effects) {
-        match self.slots[id.index()].group {
-            0 => fx.kill_all(id, &mut self.workers.of(id), signal),
-            group => fx.kill_all(id, &mut core::iter::once(Pid(group)), signal),
+        match self.group(id) {
+            None => fx.kill_all(id, &mut self.workers.of(id), signal),
+            Some(group) => fx.kill_all(id, &mut core::iter::once(group), signal),
         }
     }
 
@@ -1047,12 +1053,10 @@ impl Supervisor {
         now: Instant,
         fx: &mut impl Effects,
     ) {
-        let slot = &self.slots[id.index()];
-        let group = Some(Pid(slot.group)).filter(|g| g.0 != 0);
-        if self.accepts[id.index()].workers > 0 || fx.populated(id, group) {
+        if self.accepts[id.index()].workers > 0 || fx.populated(id, self.group(id)) {
             return;
         }
-        let then = slot.then;
+        let then = self.slots[id.index()].then;
         self.slots[id.index()].group = 0;
         self.finish(cfg, id, now, then, fx);
     }

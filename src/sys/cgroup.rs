@@ -8,7 +8,7 @@
 //! what that one left running, and ends it first.
 
 use super::Errno;
-use super::user::each_line;
+use super::user::{each_line, each_line_of};
 use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, mkdirat, openat, statat};
@@ -212,9 +212,7 @@ fn end_in(dir: &OwnedFd) -> usize {
     if populated_at(dir, b"cgroup.events") == Some(true) {
         // Each service's cgroup as a stop kills it (its own never through
         // cgroup.kill, though it is removed and made anew).
-        each_listed_pid(dir.as_fd(), &mut |pid| {
-            let _ = super::process::kill(pid, SIGKILL, false);
-        });
+        signal_pids_in(dir.as_fd(), 0, SIGKILL);
         each_child(dir.as_fd(), &mut |name| {
             if let Ok(service) = open_dir(dir.as_fd(), name) {
                 kill_in(service.as_fd(), SIGKILL);
@@ -284,10 +282,7 @@ fn populated_at(dir: &OwnedFd, path: &[u8]) -> Option<bool> {
 /// run (the cgroups a service made below its own are never started in).
 fn kill_in(dir: BorrowedFd<'_>, signal: u8) {
     if signal != SIGKILL {
-        each_pid_in(dir, DEPTH_MAX, &mut |pid| {
-            let _ = super::process::kill(pid, signal, false);
-        });
-        return;
+        return signal_pids_in(dir, DEPTH_MAX, signal);
     }
     let frozen = write_file(dir, c"cgroup.freeze", b"1").is_ok();
     // Those listed before (dying) are listed again: only more is news.
@@ -307,9 +302,7 @@ fn kill_in(dir: BorrowedFd<'_>, signal: u8) {
         if let Ok(child) = open_dir(dir, name)
             && write_file(child.as_fd(), c"cgroup.kill", b"1").is_err()
         {
-            each_pid_in(child.as_fd(), DEPTH_MAX, &mut |pid| {
-                let _ = super::process::kill(pid, signal, false);
-            });
+            signal_pids_in(child.as_fd(), DEPTH_MAX, signal);
         }
     });
     if frozen {
@@ -402,33 +395,26 @@ fn open_dir(dir: BorrowedFd<'_>, name: impl rustix::path::Arg) -> Result<OwnedFd
 /// A process outside vigild's PID namespace is listed as 0: skipped
 /// (kill(0) would signal vigild's own process group).
 fn each_listed_pid(dir: BorrowedFd<'_>, each: &mut dyn FnMut(i32)) {
-    if let Ok(procs) = openat(
-        dir,
-        c"cgroup.procs",
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        // One pid a line; a read ends at a line's end or within one.
-        let mut buf = [0u8; 1024];
-        let mut len = 0;
-        while let Ok(n @ 1..) =
-            retry_on_intr(|| read(&procs, buf.get_mut(len..).unwrap_or_default()))
-        {
-            let end = len + n;
-            let mut start = 0;
-            while let Some(nl) = buf[start..end].iter().position(|&b| b == b'\n') {
-                let pid = vigild::event::parse_u64(&buf[start..start + nl])
-                    .and_then(|pid| i32::try_from(pid).ok())
-                    .filter(|&pid| pid > 0);
-                if let Some(pid) = pid {
-                    each(pid);
-                }
-                start += nl + 1;
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    if let Ok(procs) = openat(dir, c"cgroup.procs", flags, Mode::empty()) {
+        let _ = each_line_of(procs.as_fd(), &mut |line| {
+            let pid = vigild::event::parse_u64(line)
+                .and_then(|pid| i32::try_from(pid).ok())
+                .filter(|&pid| pid > 0);
+            if let Some(pid) = pid {
+                each(pid);
             }
-            buf.copy_within(start..end, 0);
-            len = end - start;
-        }
+            ControlFlow::Continue(())
+        });
     }
+}
+
+/// Send `signal` to every pid in the cgroup `dir` and in the cgroups
+/// below it, `depth` levels down.
+fn signal_pids_in(dir: BorrowedFd<'_>, depth: u32, signal: u8) {
+    each_pid_in(dir, depth, &mut |pid| {
+        let _ = super::process::kill(pid, signal, false);
+    });
 }
 
 /// Call `each` with the name of every cgroup right below the cgroup `dir`.

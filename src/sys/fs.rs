@@ -133,12 +133,7 @@ pub fn open_control(dir: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RunDirErr
 /// device swapped in for the FIFO: opening one can act). Without /proc
 /// (PID 1 early) it is opened by name, then looked at.
 pub fn open_reply(path: &[u8], control: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
-    let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
-        Some(0) => (&b"/"[..], &path[1..]),
-        Some(i) => (&path[..i], &path[i + 1..]),
-        None => (&b"."[..], path),
-    };
-    let dir = super::path::open_dir(dir, super::path::Missing::Refuse)?;
+    let (dir, name) = super::path::open_parent(path)?;
     let write = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let handle = openat(
         &dir,
@@ -399,20 +394,32 @@ pub fn single_file(fd: BorrowedFd<'_>) -> Result<(), Errno> {
     }
 }
 
-/// Why the run directory's lock was not taken.
+/// Why a lock was not taken.
 pub enum LockError {
     /// A system call failed.
     Sys(Errno),
-    /// Another vigild holds it: its pid (0 if unknown).
+    /// Another process holds it: its pid (0 if unknown).
     Held(u32),
 }
 
-/// Take `lock` in the run directory (an fcntl write lock, held as long as
-/// the fd is open) and write our pid into it. Another vigild's lock is
-/// refused before anything of the run directory is touched.
+/// Take `lock` in the run directory and write our pid into it. Another
+/// vigild's lock is refused before anything of the run directory is
+/// touched.
 pub fn lock_run_dir(dir: BorrowedFd<'_>) -> Result<OwnedFd, LockError> {
+    let fd = lock_file(dir, c"lock", 0o600)?;
+    write_pid(fd.as_fd()).map_err(LockError::Sys)?;
+    Ok(fd)
+}
+
+/// Take an fcntl write lock on the file `name` of `dir` (made with `mode`
+/// if missing; never a symlink, nor a hard link to another file), held as
+/// long as the fd is open. The holder of a lock taken already is named by
+/// the pid it wrote there (`write_pid`).
+pub fn lock_file(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<OwnedFd, LockError> {
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    let fd = openat(dir, "lock", flags, Mode::from_raw_mode(0o600)).map_err(LockError::Sys)?;
+    let fd = openat(dir, name, flags, Mode::from_raw_mode(mode)).map_err(LockError::Sys)?;
+    // Written to: not a hard link to another file.
+    single_file(fd.as_fd()).map_err(LockError::Sys)?;
     if let Err(e) =
         rustix::fs::fcntl_lock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive)
     {
@@ -427,14 +434,18 @@ pub fn lock_run_dir(dir: BorrowedFd<'_>) -> Result<OwnedFd, LockError> {
             vigild::event::parse_u64(digits).unwrap_or(0) as u32,
         ));
     }
+    Ok(fd)
+}
+
+/// Replace what the lock file `fd` holds with our pid.
+pub fn write_pid(fd: BorrowedFd<'_>) -> Result<(), Errno> {
     let mut pid = vigild::fixed::ArrayStr::<16>::new();
     let _ = core::fmt::Write::write_fmt(
         &mut pid,
         format_args!("{}\n", super::process::getpid() as u32),
     );
-    let _ = rustix::fs::ftruncate(&fd, 0);
-    write_all(fd.as_fd(), pid.as_str().as_bytes()).map_err(LockError::Sys)?;
-    Ok(fd)
+    let _ = rustix::fs::ftruncate(fd, 0);
+    write_all(fd, pid.as_str().as_bytes())
 }
 
 /// Mark every fd above 2 close-on-exec, so nothing vigild inherited leaks
@@ -544,15 +555,4 @@ pub fn adopt(fd: i32) -> Option<OwnedFd> {
     // SAFETY: the fd is open, was given to vigild for this use (by -d), and
     // nothing else in vigild owns it.
     Some(unsafe { <OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(fd) })
-}
-
-/// Make the directory `path` of a logger that runs as `uid`:`gid` while
-/// vigild is root: missing parents as root (0755), the directory itself
-/// (0755) given to the logger's user; an existing one is left as it is.
-/// Never led elsewhere by a symlink root does not own (`path::open_dir`),
-/// so a user who may write somewhere on the way cannot make root create
-/// (and hand over) a directory elsewhere.
-pub fn make_log_dir(path: &[u8], uid: u32, gid: u32) -> Result<(), Errno> {
-    let owner = Some((uid, gid));
-    super::path::open_dir(path, super::path::Missing::Make { owner }).map(drop)
 }

@@ -110,13 +110,19 @@ pub fn open_dir(path: &[u8], missing: Missing) -> Result<OwnedFd, Errno> {
 /// directory walked as `open_dir` walks it (missing ones refused), the file
 /// itself never through a symlink.
 pub fn open_file(path: &[u8], flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
+    let (dir, name) = open_parent(path)?;
+    openat(&dir, name, flags | OFlags::NOFOLLOW, mode)
+}
+
+/// The directory that holds the file `path`, walked as `open_dir` walks
+/// it (missing ones refused), and the file's name in it.
+pub fn open_parent(path: &[u8]) -> Result<(OwnedFd, &[u8]), Errno> {
     let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
         Some(0) => (&b"/"[..], &path[1..]),
         Some(i) => (&path[..i], &path[i + 1..]),
         None => (&b"."[..], path),
     };
-    let dir = open_dir(dir, Missing::Refuse)?;
-    openat(&dir, name, flags | OFlags::NOFOLLOW, mode)
+    Ok((open_dir(dir, Missing::Refuse)?, name))
 }
 
 /// The directory a walk of `path` starts from: `/`, or the working one.

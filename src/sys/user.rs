@@ -5,6 +5,7 @@ use super::Errno;
 use super::fs::open_read;
 use super::spawn::{Creds, GROUPS_MAX};
 use core::ops::ControlFlow;
+use rustix::fd::{AsFd, BorrowedFd};
 use vigild::accounts::{group_line, numeric_id, user_line};
 use vigild::fixed::without_nul;
 
@@ -76,22 +77,29 @@ fn group_id(group: &[u8]) -> Result<u32, Errno> {
 /// Call `each` on every line of the file at `path` until
 /// it breaks. A missing file has no lines; lines longer than the buffer are
 /// skipped whole.
-// Three callers: one copy (a `dyn` callback: a generic one would be
-// copied for each, and the binary has a size budget).
-#[inline(never)]
 pub(super) fn each_line(
     path: &[u8],
     each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
 ) -> Result<(), Errno> {
-    let fd = match open_read(path) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(()),
-        Err(e) => return Err(e),
-    };
+    match open_read(path) {
+        Ok(fd) => each_line_of(fd.as_fd(), each),
+        Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `each_line` on the open file `fd`.
+// Several callers: one copy (a `dyn` callback: a generic one would be
+// copied for each, and the binary has a size budget).
+#[inline(never)]
+pub(super) fn each_line_of(
+    fd: BorrowedFd<'_>,
+    each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
+) -> Result<(), Errno> {
     let mut buf = [0u8; 2048];
     let (mut len, mut skipping) = (0, false);
     loop {
-        let n = match rustix::io::read(&fd, &mut buf[len..]) {
+        let n = match rustix::io::read(fd, &mut buf[len..]) {
             Ok(n) => n,
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e),
