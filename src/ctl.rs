@@ -11,11 +11,11 @@ use core::ffi::c_int;
 use core::fmt::Write;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, OwnedFd};
-use vigild::config::parse_duration;
-use vigild::control::Verb;
-use vigild::fixed::{Lossy, SliceWriter};
-use vigild::status::{Fields, parse_line, write_sv};
-use vigild::time::Instant;
+use vigild_engine::config::parse_duration;
+use vigild_engine::control::Verb;
+use vigild_engine::fixed::{Lossy, SliceWriter};
+use vigild_engine::status::{Fields, parse_line, write_sv};
+use vigild_engine::time::Instant;
 
 const USAGE: &str = "usage: vigilctl [-r DIR] start|stop|restart NAME... | signal NAME SIG | reload | shutdown \
                      | status [--raw] [NAME] | wait up|down NAME [TIMEOUT] | monitor | log NAME";
@@ -42,8 +42,8 @@ pub fn main(args: Args, first: usize) -> c_int {
         i += 2;
     }
     // As vigild refuses it: a control line with a reply FIFO in it must fit.
-    if dir.len() > vigild::limits::RUN_DIR_MAX {
-        let max = vigild::limits::RUN_DIR_MAX;
+    if dir.len() > vigild_engine::limits::RUN_DIR_MAX {
+        let max = vigild_engine::limits::RUN_DIR_MAX;
         say!(
             "{}: the run directory's path is too long (at most {max} bytes)",
             Lossy(dir)
@@ -202,7 +202,7 @@ fn ask(
         say!(
             "unable to create {}: {}",
             Lossy(reply.bytes()),
-            vigild::event::ErrnoName(e.raw_os_error() as u16)
+            vigild_engine::event::ErrnoName(e.raw_os_error() as u16)
         );
         return 1;
     }
@@ -240,12 +240,12 @@ struct Last {
 
 impl Last {
     fn note(&mut self, line: &[u8]) {
-        self.len = vigild::fixed::copy_cut(&mut self.line, line);
+        self.len = vigild_engine::fixed::copy_cut(&mut self.line, line);
     }
 
     fn code(&self) -> c_int {
         let line = self.line.get(..self.len).unwrap_or_default();
-        vigild::control::exit_code_of_reply(line).into()
+        vigild_engine::control::exit_code_of_reply(line).into()
     }
 }
 

@@ -20,16 +20,16 @@ use core::cell::Cell;
 use core::net::SocketAddr;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild::config::{Config, Errors, Mode, RingPlace};
-use vigild::control::{LineError, LineReader, Piece, Verb, parse_line};
-use vigild::engine::{Admit, Answer, Command, Effects, Peer, Slot, State, Supervisor};
-use vigild::event::{ErrnoName, ExitStatus, Pid};
-use vigild::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter};
-use vigild::ip::IpText;
-use vigild::limits::{LINE_MAX, LISTENERS_MAX, MONITORS_MAX, PIPES_MAX, READY_MAX, REPLIES_MAX};
-use vigild::notify::{Notice, notices};
-use vigild::status::{Counters, Shown, write_line};
-use vigild::time::Instant;
+use vigild_engine::config::{Config, Errors, Mode, RingPlace};
+use vigild_engine::control::{LineError, LineReader, Piece, Verb, parse_line};
+use vigild_engine::machine::{Admit, Answer, Command, Effects, Peer, Slot, State, Supervisor};
+use vigild_engine::event::{ErrnoName, ExitStatus, Pid};
+use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter};
+use vigild_engine::ip::IpText;
+use vigild_engine::limits::{LINE_MAX, LISTENERS_MAX, MONITORS_MAX, PIPES_MAX, READY_MAX, REPLIES_MAX};
+use vigild_engine::notify::{Notice, notices};
+use vigild_engine::status::{Counters, Shown, write_line};
+use vigild_engine::time::Instant;
 
 /// How long a status change waits before the file is rewritten when the
 /// turn spawned a process. Writing it (a rename, hundreds of µs on some
@@ -356,7 +356,7 @@ impl Effects for Fx<'_> {
 
     fn changed(&mut self, id: ServiceId, from: State, slot: &Slot) {
         let mut line = ArrayStr::<480>::new();
-        let _ = vigild::status::write_transition(&mut line, self.cfg, id, from, slot);
+        let _ = vigild_engine::status::write_transition(&mut line, self.cfg, id, from, slot);
         say!("{line}");
         if from.pid().is_some() && slot.stopping_what_a_clean_exit_left() {
             say!(
@@ -364,7 +364,7 @@ impl Effects for Fx<'_> {
                 Lossy(self.cfg.name(id))
             );
         }
-        if slot.reason == vigild::engine::Reason::GaveUp && slot.state == State::Down {
+        if slot.reason == vigild_engine::machine::Reason::GaveUp && slot.state == State::Down {
             let spec = self.cfg.spec(id);
             say!(
                 "{}: gave up: {} failed runs within {}ms (restart_max = {}, restart_window); `vigilctl start {}` tries again",
@@ -848,7 +848,7 @@ impl Driver {
             }
             _ => say!(
                 "got SIG{}, stopping every service",
-                vigild::event::SignalName(sig as u8)
+                vigild_engine::event::SignalName(sig as u8)
             ),
         }
         self.sv.shutdown(self.configs.active(), fast);
@@ -1074,7 +1074,7 @@ impl Driver {
                     say!(
                         "warning: reply {}: not a FIFO with a reader ({})",
                         Lossy(path),
-                        vigild::event::ErrnoName(e.raw_os_error() as u16)
+                        vigild_engine::event::ErrnoName(e.raw_os_error() as u16)
                     );
                     None
                 }
@@ -1317,7 +1317,7 @@ impl Driver {
                 self.status_failed = true;
                 say!(
                     "warning: unable to write the status file: {}",
-                    vigild::event::ErrnoName(e.raw_os_error() as u16)
+                    vigild_engine::event::ErrnoName(e.raw_os_error() as u16)
                 );
             }
             Err(_) => {}

@@ -7,10 +7,10 @@ use crate::sys::spawn::{Creds, Plan, spawn};
 use crate::sys::{args, user};
 use core::cell::Cell;
 use core::ffi::c_char;
-use vigild::config::Config;
-use vigild::event::{ErrnoName, Pid};
-use vigild::fixed::{Lossy, ServiceId, SliceWriter, without_nul, word_index};
-use vigild::limits::{ARGV_MAX, ENV_MAX};
+use vigild_engine::config::Config;
+use vigild_engine::event::{ErrnoName, Pid};
+use vigild_engine::fixed::{Lossy, ServiceId, SliceWriter, without_nul, word_index};
+use vigild_engine::limits::{ARGV_MAX, ENV_MAX};
 
 /// Variables that describe vigild's own environment (given to it by its own
 /// supervisor or inetd) and must not leak into services.
@@ -207,7 +207,7 @@ fn inherited(
 /// and what vigild may add (checked against `ENV_MAX` when a
 /// configuration is loaded).
 pub fn env_entries(cfg: &Config, id: ServiceId) -> usize {
-    cfg.spec(id).env.len() + inherited(cfg, id).count() + vigild::config::MODE_ENV_MAX
+    cfg.spec(id).env.len() + inherited(cfg, id).count() + vigild_engine::config::MODE_ENV_MAX
 }
 
 /// The `KEY` of `KEY=VALUE` (with or without its NUL).

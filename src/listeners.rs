@@ -4,10 +4,10 @@
 
 use crate::sys::listen;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild::config::{Config, Errors, Listen, Mode};
-use vigild::event::ErrnoName;
-use vigild::fixed::ServiceId;
-use vigild::limits::LISTENERS_MAX;
+use vigild_engine::config::{Config, Errors, Listen, Mode};
+use vigild_engine::event::ErrnoName;
+use vigild_engine::fixed::ServiceId;
+use vigild_engine::limits::LISTENERS_MAX;
 
 /// One bound socket: the `index`th `listen` of `service`.
 pub struct Listener {
@@ -81,7 +81,7 @@ impl Listeners {
                         spec.line,
                         format_args!(
                             "listen {}: {}",
-                            vigild::config::ListenText(addr),
+                            vigild_engine::config::ListenText(addr),
                             ErrnoName(e.raw_os_error() as u16)
                         ),
                     ),
@@ -110,7 +110,7 @@ impl Listeners {
                 {
                     crate::log::say!(
                         "{}: warning: unable to adjust a kept socket: {}",
-                        vigild::fixed::Lossy(new.name(l.service)),
+                        vigild_engine::fixed::Lossy(new.name(l.service)),
                         ErrnoName(e.raw_os_error() as u16)
                     );
                 }

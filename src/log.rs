@@ -3,7 +3,7 @@
 
 use crate::sys::fs::write_message;
 use core::fmt::{self, Write};
-use vigild::fixed::ArrayStr;
+use vigild_engine::fixed::ArrayStr;
 
 /// Write `prog: message` as one line to stderr. Long lines are cut, never split.
 pub fn line(prog: &str, msg: fmt::Arguments<'_>) {

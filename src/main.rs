@@ -28,7 +28,7 @@ mod vigil_log;
 
 use core::ffi::c_int;
 use sys::args::Args;
-use vigild::fixed::lookup;
+use vigild_engine::fixed::lookup;
 
 // std normally links the C library; without std we ask for it ourselves.
 #[cfg(not(test))]

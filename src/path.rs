@@ -1,6 +1,6 @@
 //! Paths built in a stack buffer (no allocation): `DIR/NAME`.
 
-use vigild::fixed::SliceWriter;
+use vigild_engine::fixed::SliceWriter;
 
 /// A path built in a stack buffer.
 pub struct PathBuf {

@@ -10,10 +10,10 @@ use crate::sys::spawn::{Plan, spawn};
 use crate::sys::{args, clock, process};
 use core::ffi::c_char;
 use rustix::event::{PollFd, PollFlags, poll};
-use vigild::engine::Reason;
-use vigild::event::{ErrnoName, SignalName};
-use vigild::fixed::Lossy;
-use vigild::limits::ARGV_MAX;
+use vigild_engine::machine::Reason;
+use vigild_engine::event::{ErrnoName, SignalName};
+use vigild_engine::fixed::Lossy;
+use vigild_engine::limits::ARGV_MAX;
 
 /// Signals container mode passes on to the main service's process group.
 const FORWARDED: [i32; 6] = [
@@ -166,8 +166,8 @@ impl Driver {
         for (slot, word) in argv[..=ARGV_MAX].iter_mut().zip(words.chain([action])) {
             *slot = word.as_ptr().cast();
         }
-        let mut envp = [core::ptr::null::<c_char>(); vigild::limits::ENV_MAX + 1];
-        for (slot, (ptr, _)) in envp[..vigild::limits::ENV_MAX]
+        let mut envp = [core::ptr::null::<c_char>(); vigild_engine::limits::ENV_MAX + 1];
+        for (slot, (ptr, _)) in envp[..vigild_engine::limits::ENV_MAX]
             .iter_mut()
             .zip(args::environment())
         {

@@ -6,9 +6,9 @@
 
 use crate::sys::Errno;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild::config::{Config, Log};
-use vigild::fixed::ServiceId;
-use vigild::limits::PIPES_MAX;
+use vigild_engine::config::{Config, Log};
+use vigild_engine::fixed::ServiceId;
+use vigild_engine::limits::PIPES_MAX;
 
 /// One held pipe.
 pub struct Pipe {

@@ -14,11 +14,11 @@
 use crate::sys::Errno;
 use crate::sys::notify;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild::config::{Config, Mode, Ready};
-use vigild::engine::State;
-use vigild::event::Pid;
-use vigild::fixed::{ServiceId, SliceWriter, copy_cut, digest, push_hex};
-use vigild::limits::READY_MAX;
+use vigild_engine::config::{Config, Mode, Ready};
+use vigild_engine::machine::State;
+use vigild_engine::event::Pid;
+use vigild_engine::fixed::{ServiceId, SliceWriter, copy_cut, digest, push_hex};
+use vigild_engine::limits::READY_MAX;
 
 /// Largest notification datagram read (systemd's limit too); a longer one
 /// is cut.

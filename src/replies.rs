@@ -7,11 +7,11 @@ use crate::sys::Errno;
 use crate::sys::fs::write_all;
 use core::fmt::{self, Write};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild::config::Config;
-use vigild::engine::{Reason, Slot, State};
-use vigild::event::ExitStatus;
-use vigild::fixed::{ArrayStr, Lossy, ServiceId};
-use vigild::limits::{MONITORS_MAX, REPLIES_MAX};
+use vigild_engine::config::Config;
+use vigild_engine::machine::{Reason, Slot, State};
+use vigild_engine::event::ExitStatus;
+use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId};
+use vigild_engine::limits::{MONITORS_MAX, REPLIES_MAX};
 
 /// What a waiting request waits for.
 #[derive(Clone, Copy, PartialEq, Eq)]

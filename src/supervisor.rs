@@ -16,10 +16,10 @@ use crate::sys::signal::Signals;
 use crate::sys::{Errno, process, storage, user};
 use core::ffi::c_int;
 use core::fmt::Write;
-use vigild::config::parse_duration;
-use vigild::config::{Config, Errors, parse_with_main};
-use vigild::event::{ErrnoName, parse_u64};
-use vigild::fixed::{ArrayStr, Lossy};
+use vigild_engine::config::parse_duration;
+use vigild_engine::config::{Config, Errors, parse_with_main};
+use vigild_engine::event::{ErrnoName, parse_u64};
+use vigild_engine::fixed::{ArrayStr, Lossy};
 
 const USAGE: &str =
     "usage: vigild [-f] [-t] [-c FILE] [-d FD] [-r DIR] [-l FILE] [-T TIME] [-- CMD [ARGS...]]";
@@ -160,12 +160,12 @@ pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Erro
             errors.push(line, format_args!("unknown user or group"));
         }
         let entries = crate::launch::env_entries(cfg, id);
-        if entries > vigild::limits::ENV_MAX {
+        if entries > vigild_engine::limits::ENV_MAX {
             errors.push(
                 spec.line,
                 format_args!(
                     "env: {entries} environment entries with vigild's own, more than the compiled ENV_MAX = {}",
-                    vigild::limits::ENV_MAX
+                    vigild_engine::limits::ENV_MAX
                 ),
             );
         }
@@ -206,7 +206,7 @@ pub fn print_warnings(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) 
 }
 
 /// `FILE:LINE: KIND message` (`FILE: ...` for line 0).
-fn located(path: &[u8], e: &vigild::config::ParseError, kind: &str) -> ArrayStr<480> {
+fn located(path: &[u8], e: &vigild_engine::config::ParseError, kind: &str) -> ArrayStr<480> {
     let mut line = ArrayStr::<480>::new();
     let _ = match e.line {
         0 => write!(line, "{}: {kind}{}", Lossy(path), e.msg),
@@ -339,8 +339,8 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         say!("fatal: run directory {}: {what}: {detail}", Lossy(run_dir));
         Err(1)
     };
-    if run_dir.len() > vigild::limits::RUN_DIR_MAX {
-        let max = vigild::limits::RUN_DIR_MAX;
+    if run_dir.len() > vigild_engine::limits::RUN_DIR_MAX {
+        let max = vigild_engine::limits::RUN_DIR_MAX;
         return failed("refused", &format_args!("longer than {max} bytes"));
     }
     let dir = match open_run_dir(run_dir) {
@@ -356,7 +356,7 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
             say!(
                 "fatal: {}: refused: another vigild{} runs on this run directory",
                 Lossy(run_dir),
-                vigild::event::HolderPid(pid)
+                vigild_engine::event::HolderPid(pid)
             );
             return Err(1);
         }
@@ -456,7 +456,7 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         cold_due: true,
         cold_mapped_back: false,
         status_due: None,
-        status_written: vigild::time::Instant::from_ms(0),
+        status_written: vigild_engine::time::Instant::from_ms(0),
         status_failed: false,
         control_warnings: Default::default(),
     })

@@ -17,9 +17,9 @@ use core::mem::MaybeUninit;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, RawDir, fstat, fsync, openat, renameat, unlinkat};
-use vigild::event::ErrnoName;
-use vigild::fixed::{Lossy, copy_cut};
-use vigild::logger::{
+use vigild_engine::event::ErrnoName;
+use vigild_engine::fixed::{Lossy, copy_cut};
+use vigild_engine::logger::{
     Options, STAMP_MAX, USAGE, is_old_file, next_line, parse_options, rotation_label, stamp,
 };
 
@@ -65,7 +65,7 @@ pub fn main(args: Args, first: usize) -> c_int {
             say!(
                 "{}: refused: another vigil-log{} writes there (one logger per directory)",
                 Lossy(o.dir),
-                vigild::event::HolderPid(pid)
+                vigild_engine::event::HolderPid(pid)
             );
             return 1;
         }

@@ -2103,7 +2103,7 @@ fn an_environment_that_does_not_fit_is_refused() {
     fs::write(&conf, "[a]\nexec = /bin/true\nenv = A=1\n").unwrap();
     let mut cmd = Command::new(vigild_bin());
     cmd.args(["-t", "-c", conf.to_str().unwrap()]);
-    for i in 0..vigild::limits::ENV_MAX {
+    for i in 0..vigild_engine::limits::ENV_MAX {
         cmd.env(format!("FILLER_{i}"), "x");
     }
     let out = run_limited(cmd);

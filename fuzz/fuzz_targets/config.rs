@@ -9,7 +9,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::cell::RefCell;
-use vigild::config::{Config, Errors, parse};
+use vigild_engine::config::{Config, Errors, parse};
 
 thread_local! {
     static STATE: RefCell<(Box<Config>, Box<Errors>)> =

@@ -8,9 +8,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::cell::RefCell;
-use vigild::control::{LineReader, PARTIAL_MS, Piece, parse_line};
-use vigild::limits::LINE_MAX;
-use vigild::time::Instant;
+use vigild_engine::control::{LineReader, PARTIAL_MS, Piece, parse_line};
+use vigild_engine::limits::LINE_MAX;
+use vigild_engine::time::Instant;
 
 #[derive(Debug, PartialEq)]
 enum Got {

@@ -5,11 +5,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigild::config::{Config, Errors, parse};
-use vigild::engine::Supervisor;
-use vigild::notify::{Notice, notices};
-use vigild::status::{Counters, Shown, parse_line, write_line};
-use vigild::time::Instant;
+use vigild_engine::config::{Config, Errors, parse};
+use vigild_engine::machine::Supervisor;
+use vigild_engine::notify::{Notice, notices};
+use vigild_engine::status::{Counters, Shown, parse_line, write_line};
+use vigild_engine::time::Instant;
 
 thread_local! {
     static WORLD: (Box<Config>, Box<Supervisor>) = {

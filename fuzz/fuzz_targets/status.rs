@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigild::control::exit_code_of_reply;
-use vigild::status::{parse_line, write_sv};
+use vigild_engine::control::exit_code_of_reply;
+use vigild_engine::status::{parse_line, write_sv};
 
 fuzz_target!(|input: (&[u8], u64)| {
     let (bytes, now) = input;

@@ -13,7 +13,7 @@ use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, mkdirat, openat, statat};
 use rustix::io::{read, retry_on_intr, write};
-use vigild::fixed::{SliceWriter, digest, hex_digit, push_hex};
+use vigild_engine::fixed::{SliceWriter, digest, hex_digit, push_hex};
 
 /// SIGKILL.
 const SIGKILL: u8 = 9;
@@ -398,7 +398,7 @@ fn each_listed_pid(dir: BorrowedFd<'_>, each: &mut dyn FnMut(i32)) {
     let flags = OFlags::RDONLY | OFlags::CLOEXEC;
     if let Ok(procs) = openat(dir, c"cgroup.procs", flags, Mode::empty()) {
         let _ = each_line_of(procs.as_fd(), &mut |line| {
-            let pid = vigild::event::parse_u64(line)
+            let pid = vigild_engine::event::parse_u64(line)
                 .and_then(|pid| i32::try_from(pid).ok())
                 .filter(|&pid| pid > 0);
             if let Some(pid) = pid {

@@ -4,7 +4,7 @@
 //! measured while the services themselves are stopped.
 
 use rustix::time::Timespec;
-use vigild::time::Instant;
+use vigild_engine::time::Instant;
 
 /// The system call itself, not libc's or rustix's vDSO lookup (1-2.5 KiB
 /// of code): vigild reads the clock a few times per wake-up, next to a

@@ -153,7 +153,7 @@ pub fn open_reply(path: &[u8], control: BorrowedFd<'_>) -> Result<OwnedFd, Errno
         }
     };
     is_fifo(handle.as_fd())?;
-    let mut proc_path = vigild::fixed::ArrayStr::<32>::new();
+    let mut proc_path = vigild_engine::fixed::ArrayStr::<32>::new();
     let raw = rustix::fd::AsRawFd::as_raw_fd(&handle);
     let _ = core::fmt::Write::write_fmt(&mut proc_path, format_args!("/proc/self/fd/{raw}"));
     let fd = match openat(CWD, proc_path.as_str(), write, Mode::empty()) {
@@ -431,7 +431,7 @@ pub fn lock_file(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<OwnedFd,
         let text = buf.get(..n).unwrap_or_default();
         let digits = text.split(|&b| b == b'\n').next().unwrap_or_default();
         return Err(LockError::Held(
-            vigild::event::parse_u64(digits).unwrap_or(0) as u32,
+            vigild_engine::event::parse_u64(digits).unwrap_or(0) as u32,
         ));
     }
     Ok(fd)
@@ -439,7 +439,7 @@ pub fn lock_file(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<OwnedFd,
 
 /// Replace what the lock file `fd` holds with our pid.
 pub fn write_pid(fd: BorrowedFd<'_>) -> Result<(), Errno> {
-    let mut pid = vigild::fixed::ArrayStr::<16>::new();
+    let mut pid = vigild_engine::fixed::ArrayStr::<16>::new();
     let _ = core::fmt::Write::write_fmt(
         &mut pid,
         format_args!("{}\n", super::process::getpid() as u32),
@@ -486,7 +486,7 @@ fn cloexec_listed() -> bool {
     let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
     let mut entries = rustix::fs::RawDir::new(&list, &mut buf);
     while let Some(Ok(entry)) = entries.next() {
-        if let Some(fd @ 3..=0x7fff_ffff) = vigild::event::parse_u64(entry.file_name().to_bytes()) {
+        if let Some(fd @ 3..=0x7fff_ffff) = vigild_engine::event::parse_u64(entry.file_name().to_bytes()) {
             set_cloexec(fd as i32);
         }
     }

@@ -8,7 +8,7 @@ use rustix::net::{
     AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType, bind, connect, listen,
     socket_with, sockopt,
 };
-use vigild::config::Listen;
+use vigild_engine::config::Listen;
 
 /// How a socket is set up: `backlog`, the unix file `mode`, and whether
 /// vigild accepts on it itself (non-blocking then; a socket handed to an

@@ -103,7 +103,7 @@ pub fn read_pipe(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Option<usize> {
 /// The parent of `pid` (from `/proc/PID/stat`), if it can be read.
 pub fn parent_of(pid: i32) -> Option<i32> {
     let mut path = [0u8; 32];
-    let mut w = vigild::fixed::SliceWriter::new(&mut path);
+    let mut w = vigild_engine::fixed::SliceWriter::new(&mut path);
     core::fmt::Write::write_fmt(&mut w, format_args!("/proc/{}/stat", pid as u32)).ok()?;
     let fd = super::fs::open_read(w.bytes()).ok()?;
     // Only the first fields matter; they fit in the first read.
@@ -116,6 +116,6 @@ pub fn parent_of(pid: i32) -> Option<i32> {
         .split(|&b| b == b' ')
         .filter(|f| !f.is_empty());
     let _state = fields.next()?;
-    let ppid = vigild::event::parse_u64(fields.next()?)?;
+    let ppid = vigild_engine::event::parse_u64(fields.next()?)?;
     i32::try_from(ppid).ok()
 }

@@ -14,10 +14,10 @@ use core::ffi::{c_char, c_int, c_void};
 use core::sync::atomic::{
     AtomicBool, AtomicI32, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
 };
-use vigild::fixed::SliceWriter;
+use vigild_engine::fixed::SliceWriter;
 
 /// Fds a service may get beyond 0, 1 and 2: every listening socket.
-pub const FDS_MAX: usize = vigild::limits::LISTENERS_MAX;
+pub const FDS_MAX: usize = vigild_engine::limits::LISTENERS_MAX;
 
 /// Supplementary groups a service may get.
 pub const GROUPS_MAX: usize = 64;

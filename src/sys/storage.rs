@@ -5,10 +5,10 @@
 use super::PAGE;
 use crate::readiness::{NOTICE_MAX, StatusText};
 use core::sync::atomic::{AtomicBool, Ordering};
-use vigild::config::{Config, Errors};
-use vigild::control::LineReader;
-use vigild::engine::Supervisor;
-use vigild::limits::{CONFIG_BYTES, READY_MAX, RING_BYTES};
+use vigild_engine::config::{Config, Errors};
+use vigild_engine::control::LineReader;
+use vigild_engine::machine::Supervisor;
+use vigild_engine::limits::{CONFIG_BYTES, READY_MAX, RING_BYTES};
 
 /// All of vigild's large state, in this order (`repr(C)`), each table on
 /// pages of its own: the start of a table is used first, and a page shared
@@ -78,7 +78,7 @@ pub fn release(buf: &mut [u8], used: usize) {
 
 /// The same for the configuration parser's notes (`Config::scratch`),
 /// which are of no use once a file is parsed.
-pub fn release_scratch(cfg: &mut vigild::config::Config) {
+pub fn release_scratch(cfg: &mut vigild_engine::config::Config) {
     let (start, len) = cfg.scratch();
     release_pages(start, len, len);
 }

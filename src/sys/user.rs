@@ -1,13 +1,13 @@
 //! Looking up the `user` and `group` of a service in `/etc/passwd` and
-//! `/etc/group` (read here, parsed by `vigild::accounts`).
+//! `/etc/group` (read here, parsed by `vigild_engine::accounts`).
 
 use super::Errno;
 use super::fs::open_read;
 use super::spawn::{Creds, GROUPS_MAX};
 use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd};
-use vigild::accounts::{group_line, numeric_id, user_line};
-use vigild::fixed::without_nul;
+use vigild_engine::accounts::{group_line, numeric_id, user_line};
+use vigild_engine::fixed::without_nul;
 
 /// Resolve `user` (name or number, NUL-terminated, may be empty) and `group`
 /// (likewise) to the credentials to run with. With only `group`, the uid stays

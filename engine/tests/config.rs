@@ -1,7 +1,7 @@
 //! The configuration language: a table of inputs with the errors (and their
 //! line numbers) they must produce, and every file in conf/ must parse.
 
-use vigild::config::{Config, Errors, Log, Mode, Restart, RingPlace, parse, parse_with_main};
+use vigild_engine::config::{Config, Errors, Log, Mode, Restart, RingPlace, parse, parse_with_main};
 
 fn parse_text(text: &str) -> (Box<Config>, Vec<(u32, String)>) {
     let mut cfg = Box::new(Config::new());
@@ -554,7 +554,7 @@ fn binary_junk_is_refused_line_by_line() {
 
 #[test]
 fn every_shipped_config_parses() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/conf");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf");
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -691,7 +691,7 @@ fn short_backoffs_are_accepted_with_a_warning() {
 /// with `restart_max`.
 #[test]
 fn what_cannot_work_is_refused_up_front() {
-    use vigild::limits::{ENV_MAX, LISTENERS_MAX};
+    use vigild_engine::limits::{ENV_MAX, LISTENERS_MAX};
     let mut text = String::from("[a]\nexec = /bin/a\nmode = activate\n");
     for i in 0..6000 {
         text += &format!("listen = tcp:127.0.0.1:{}\n", 1000 + i);

@@ -14,7 +14,7 @@
 pub mod accounts;
 pub mod config;
 pub mod control;
-pub mod engine;
+pub mod machine;
 pub mod event;
 pub mod fixed;
 pub mod ip;

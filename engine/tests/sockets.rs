@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Act, Sim};
-use vigild::engine::{Admit, Answer, Command, Reason, State};
-use vigild::event::ExitStatus;
+use vigild_engine::machine::{Admit, Answer, Command, Reason, State};
+use vigild_engine::event::ExitStatus;
 
 const CODE0: ExitStatus = ExitStatus::Code(0);
 const CODE1: ExitStatus = ExitStatus::Code(1);

@@ -2,7 +2,7 @@
 //! tried: fixed edge cases and a few thousand pseudo-random ones.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use vigild::ip::{IpText, parse_ipv4, parse_ipv6};
+use vigild_engine::ip::{IpText, parse_ipv4, parse_ipv6};
 
 fn check_text(text: &str) {
     assert_eq!(

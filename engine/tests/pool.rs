@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Act, Sim};
-use vigild::engine::{Reason, State};
-use vigild::event::ExitStatus;
+use vigild_engine::machine::{Reason, State};
+use vigild_engine::event::ExitStatus;
 
 const POOL: &str = "[imap]\nexec = /bin/imap\nmode = pool\nlisten = tcp:127.0.0.1:143\n";
 

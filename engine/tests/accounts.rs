@@ -1,6 +1,6 @@
 //! The passwd and group line parsers.
 
-use vigild::accounts::{Group, User, group_line, numeric_id, user_line};
+use vigild_engine::accounts::{Group, User, group_line, numeric_id, user_line};
 
 #[test]
 fn passwd_lines() {

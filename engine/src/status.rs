@@ -2,7 +2,7 @@
 //! transition lines of the log and `monitor`, and vigilctl's runit-style view.
 
 use crate::config::Config;
-use crate::engine::{AcceptStats, Reason, Slot, State};
+use crate::machine::{AcceptStats, Reason, Slot, State};
 use crate::event::parse_u64;
 use crate::fixed::{Lossy, ServiceId, lookup, write_hex_escape};
 use core::fmt::{self, Write};

@@ -6,9 +6,9 @@ mod common;
 
 use common::{Act, Sim};
 use std::collections::HashMap;
-use vigild::config::Mode;
-use vigild::engine::{Command, State};
-use vigild::event::ExitStatus;
+use vigild_engine::config::Mode;
+use vigild_engine::machine::{Command, State};
+use vigild_engine::event::ExitStatus;
 
 /// PCG32 (as smoltcp's tests use): small, seeded, reproducible.
 struct Rng(u64);
@@ -230,7 +230,7 @@ fn run(seed: u64) {
         }
         killed_pids(&acts, &mut doomed);
         let n = t.cfg.len() as u32;
-        let id = vigild::fixed::ServiceId(rng.below(n) as u16);
+        let id = vigild_engine::fixed::ServiceId(rng.below(n) as u16);
         // A reload (14) in one step of about 140.
         let ops = if rng.below(10) == 0 { 15 } else { 14 };
         match rng.below(ops) {

@@ -4,11 +4,11 @@
 #![allow(dead_code)] // each test file uses a different part
 
 use std::collections::{HashMap, HashSet};
-use vigild::config::{Config, Errors, parse};
-use vigild::engine::{AcceptStats, Admit, Answer, Command, Effects, Slot, State, Supervisor};
-use vigild::event::{ExitStatus, Pid};
-use vigild::fixed::ServiceId;
-use vigild::time::Instant;
+use vigild_engine::config::{Config, Errors, parse};
+use vigild_engine::machine::{AcceptStats, Admit, Answer, Command, Effects, Slot, State, Supervisor};
+use vigild_engine::event::{ExitStatus, Pid};
+use vigild_engine::fixed::ServiceId;
+use vigild_engine::time::Instant;
 
 /// What the engine did, as the fake world saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]

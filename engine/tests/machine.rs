@@ -3,9 +3,9 @@
 mod common;
 
 use common::{Act, Sim};
-use vigild::engine::{Answer, Command, Reason, State};
-use vigild::event::{ExitStatus, Pid};
-use vigild::time::Instant;
+use vigild_engine::machine::{Answer, Command, Reason, State};
+use vigild_engine::event::{ExitStatus, Pid};
+use vigild_engine::time::Instant;
 
 const CODE1: ExitStatus = ExitStatus::Code(1);
 const CODE0: ExitStatus = ExitStatus::Code(0);
@@ -640,7 +640,7 @@ fn backoff_expiry_while_dependency_is_down_waits_without_a_deadline() {
     );
     assert_eq!(
         t.sv.next_deadline(&t.cfg),
-        Some(vigild::time::Instant::from_ms(5000)),
+        Some(vigild_engine::time::Instant::from_ms(5000)),
         "only db's"
     );
     t.advance_to_next_deadline();
