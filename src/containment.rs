@@ -9,8 +9,8 @@ use crate::sys::cgroup::{Cgroups, Name, Unavailable};
 use crate::sys::{Errno, process};
 use rustix::fd::OwnedFd;
 use vigild_engine::config::{Config, Contain};
-use vigild_engine::event::{ErrnoName, Pid};
 use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId, copy_cut};
+use vigild_engine::unix::{ErrnoName, Pid};
 
 /// Longest run directory (a notify socket's name holds it too).
 const RUN_MAX: usize = 108;

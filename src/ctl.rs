@@ -202,7 +202,7 @@ fn ask(
         say!(
             "unable to create {}: {}",
             Lossy(reply.bytes()),
-            vigild_engine::event::ErrnoName(e.raw_os_error() as u16)
+            vigild_engine::unix::ErrnoName(e.raw_os_error() as u16)
         );
         return 1;
     }

@@ -13,9 +13,9 @@ use crate::sys::{Errno, clock, process};
 use core::ffi::c_int;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
-use vigild_engine::machine::{Reason, State};
-use vigild_engine::event::ErrnoName;
 use vigild_engine::fixed::Lossy;
+use vigild_engine::machine::{Reason, State};
+use vigild_engine::unix::ErrnoName;
 
 /// The byte that says "start-up is done" (never part of a message line,
 /// which is text ending in a newline).

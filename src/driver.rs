@@ -22,14 +22,16 @@ use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild_engine::config::{Config, Errors, Mode, RingPlace};
 use vigild_engine::control::{LineError, LineReader, Piece, Verb, parse_line};
-use vigild_engine::machine::{Admit, Answer, Command, Effects, Peer, Slot, State, Supervisor};
-use vigild_engine::event::{ErrnoName, ExitStatus, Pid};
 use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter};
 use vigild_engine::ip::IpText;
-use vigild_engine::limits::{LINE_MAX, LISTENERS_MAX, MONITORS_MAX, PIPES_MAX, READY_MAX, REPLIES_MAX};
-use vigild_engine::notify::{Notice, notices};
+use vigild_engine::limits::{
+    LINE_MAX, LISTENERS_MAX, MONITORS_MAX, PIPES_MAX, READY_MAX, REPLIES_MAX,
+};
+use vigild_engine::machine::{Admit, Answer, Command, Effects, Peer, Slot, State, Supervisor};
+use vigild_engine::sd_notify::{Notice, notices};
 use vigild_engine::status::{Counters, Shown, write_line};
 use vigild_engine::time::Instant;
+use vigild_engine::unix::{ErrnoName, ExitStatus, Pid};
 
 /// How long a status change waits before the file is rewritten when the
 /// turn spawned a process. Writing it (a rename, hundreds of µs on some
@@ -848,7 +850,7 @@ impl Driver {
             }
             _ => say!(
                 "got SIG{}, stopping every service",
-                vigild_engine::event::SignalName(sig as u8)
+                vigild_engine::unix::SignalName(sig as u8)
             ),
         }
         self.sv.shutdown(self.configs.active(), fast);
@@ -1074,7 +1076,7 @@ impl Driver {
                     say!(
                         "warning: reply {}: not a FIFO with a reader ({})",
                         Lossy(path),
-                        vigild_engine::event::ErrnoName(e.raw_os_error() as u16)
+                        vigild_engine::unix::ErrnoName(e.raw_os_error() as u16)
                     );
                     None
                 }
@@ -1317,7 +1319,7 @@ impl Driver {
                 self.status_failed = true;
                 say!(
                     "warning: unable to write the status file: {}",
-                    vigild_engine::event::ErrnoName(e.raw_os_error() as u16)
+                    vigild_engine::unix::ErrnoName(e.raw_os_error() as u16)
                 );
             }
             Err(_) => {}

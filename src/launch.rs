@@ -8,9 +8,9 @@ use crate::sys::{args, user};
 use core::cell::Cell;
 use core::ffi::c_char;
 use vigild_engine::config::Config;
-use vigild_engine::event::{ErrnoName, Pid};
 use vigild_engine::fixed::{Lossy, ServiceId, SliceWriter, without_nul, word_index};
 use vigild_engine::limits::{ARGV_MAX, ENV_MAX};
+use vigild_engine::unix::{ErrnoName, Pid};
 
 /// Variables that describe vigild's own environment (given to it by its own
 /// supervisor or inetd) and must not leak into services.

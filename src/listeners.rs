@@ -5,9 +5,9 @@
 use crate::sys::listen;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild_engine::config::{Config, Errors, Listen, Mode};
-use vigild_engine::event::ErrnoName;
 use vigild_engine::fixed::ServiceId;
 use vigild_engine::limits::LISTENERS_MAX;
+use vigild_engine::unix::ErrnoName;
 
 /// One bound socket: the `index`th `listen` of `service`.
 pub struct Listener {

@@ -10,10 +10,10 @@ use crate::sys::spawn::{Plan, spawn};
 use crate::sys::{args, clock, process};
 use core::ffi::c_char;
 use rustix::event::{PollFd, PollFlags, poll};
-use vigild_engine::machine::Reason;
-use vigild_engine::event::{ErrnoName, SignalName};
 use vigild_engine::fixed::Lossy;
 use vigild_engine::limits::ARGV_MAX;
+use vigild_engine::machine::Reason;
+use vigild_engine::unix::{ErrnoName, SignalName};
 
 /// Signals container mode passes on to the main service's process group.
 const FORWARDED: [i32; 6] = [

@@ -15,10 +15,10 @@ use crate::sys::Errno;
 use crate::sys::notify;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild_engine::config::{Config, Mode, Ready};
-use vigild_engine::machine::State;
-use vigild_engine::event::Pid;
 use vigild_engine::fixed::{ServiceId, SliceWriter, copy_cut, digest, push_hex};
 use vigild_engine::limits::READY_MAX;
+use vigild_engine::machine::State;
+use vigild_engine::unix::Pid;
 
 /// Largest notification datagram read (systemd's limit too); a longer one
 /// is cut.

@@ -8,10 +8,10 @@ use crate::sys::fs::write_all;
 use core::fmt::{self, Write};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild_engine::config::Config;
-use vigild_engine::machine::{Reason, Slot, State};
-use vigild_engine::event::ExitStatus;
 use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId};
 use vigild_engine::limits::{MONITORS_MAX, REPLIES_MAX};
+use vigild_engine::machine::{Reason, Slot, State};
+use vigild_engine::unix::ExitStatus;
 
 /// What a waiting request waits for.
 #[derive(Clone, Copy, PartialEq, Eq)]

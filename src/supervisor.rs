@@ -18,8 +18,8 @@ use core::ffi::c_int;
 use core::fmt::Write;
 use vigild_engine::config::parse_duration;
 use vigild_engine::config::{Config, Errors, parse_with_main};
-use vigild_engine::event::{ErrnoName, parse_u64};
 use vigild_engine::fixed::{ArrayStr, Lossy};
+use vigild_engine::unix::{ErrnoName, parse_u64};
 
 const USAGE: &str =
     "usage: vigild [-f] [-t] [-c FILE] [-d FD] [-r DIR] [-l FILE] [-T TIME] [-- CMD [ARGS...]]";
@@ -356,7 +356,7 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
             say!(
                 "fatal: {}: refused: another vigild{} runs on this run directory",
                 Lossy(run_dir),
-                vigild_engine::event::HolderPid(pid)
+                vigild_engine::unix::HolderPid(pid)
             );
             return Err(1);
         }

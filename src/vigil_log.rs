@@ -17,11 +17,11 @@ use core::mem::MaybeUninit;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, RawDir, fstat, fsync, openat, renameat, unlinkat};
-use vigild_engine::event::ErrnoName;
 use vigild_engine::fixed::{Lossy, copy_cut};
-use vigild_engine::logger::{
+use vigild_engine::log_rules::{
     Options, STAMP_MAX, USAGE, is_old_file, next_line, parse_options, rotation_label, stamp,
 };
+use vigild_engine::unix::ErrnoName;
 
 /// Input read at once (the pipe's default capacity is 64 KiB).
 const IN: usize = 16 * 1024;
@@ -65,7 +65,7 @@ pub fn main(args: Args, first: usize) -> c_int {
             say!(
                 "{}: refused: another vigil-log{} writes there (one logger per directory)",
                 Lossy(o.dir),
-                vigild_engine::event::HolderPid(pid)
+                vigild_engine::unix::HolderPid(pid)
             );
             return 1;
         }

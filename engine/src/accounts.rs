@@ -4,7 +4,7 @@
 //! stdio (a sixth of the binary) for what is a split on colons. Like musl
 //! without nscd, only the files are consulted.
 
-use crate::event::parse_u64;
+use crate::unix::parse_u64;
 
 /// The fields of a passwd line that vigild uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,10 +2,10 @@
 //! each optionally ending in `reply=PATH`. Turning bytes into requests lives
 //! here; acting on them is the driver's.
 
-use crate::event::parse_signal;
 use crate::fixed::lookup;
 use crate::limits::LINE_MAX;
 use crate::time::Instant;
+use crate::unix::parse_signal;
 use core::fmt;
 
 /// What a line asks for.

@@ -14,12 +14,12 @@
 pub mod accounts;
 pub mod config;
 pub mod control;
-pub mod machine;
-pub mod event;
 pub mod fixed;
 pub mod ip;
 pub mod limits;
-pub mod logger;
-pub mod notify;
+pub mod log_rules;
+pub mod machine;
+pub mod sd_notify;
 pub mod status;
 pub mod time;
+pub mod unix;

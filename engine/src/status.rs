@@ -2,9 +2,9 @@
 //! transition lines of the log and `monitor`, and vigilctl's runit-style view.
 
 use crate::config::Config;
-use crate::machine::{AcceptStats, Reason, Slot, State};
-use crate::event::parse_u64;
 use crate::fixed::{Lossy, ServiceId, lookup, write_hex_escape};
+use crate::machine::{AcceptStats, Reason, Slot, State};
+use crate::unix::parse_u64;
 use core::fmt::{self, Write};
 
 /// The counters a status line shows besides the state.

@@ -1,7 +1,9 @@
 //! The configuration language: a table of inputs with the errors (and their
 //! line numbers) they must produce, and every file in conf/ must parse.
 
-use vigild_engine::config::{Config, Errors, Log, Mode, Restart, RingPlace, parse, parse_with_main};
+use vigild_engine::config::{
+    Config, Errors, Log, Mode, Restart, RingPlace, parse, parse_with_main,
+};
 
 fn parse_text(text: &str) -> (Box<Config>, Vec<(u32, String)>) {
     let mut cfg = Box::new(Config::new());

@@ -4,7 +4,9 @@ mod common;
 
 use common::Sim;
 use vigild_engine::control::{LineError, LineReader, Piece, Verb, parse_line};
-use vigild_engine::status::{Counters, Fields, Shown, parse_line as parse_status, write_line, write_sv};
+use vigild_engine::status::{
+    Counters, Fields, Shown, parse_line as parse_status, write_line, write_sv,
+};
 use vigild_engine::time::Instant;
 
 #[test]
@@ -172,7 +174,7 @@ fn status_line_round_trips_into_sv_style() {
     let mut t = Sim::new("[web]\nexec = /bin/web\nbackoff = 1s 1s\n");
     let pid = t.pid("web");
     t.advance(5000);
-    t.exit(pid, vigild_engine::event::ExitStatus::Code(1));
+    t.exit(pid, vigild_engine::unix::ExitStatus::Code(1));
     let mut line = String::new();
     write_line(
         &mut line,
@@ -229,7 +231,7 @@ fn status_text_is_quoted_last_and_read_back_whole() {
 
 #[test]
 fn notify_datagrams_yield_the_keys_vigild_knows() {
-    use vigild_engine::notify::{Notice, notices};
+    use vigild_engine::sd_notify::{Notice, notices};
     let got: Vec<Notice<'_>> =
         notices(b"STATUS=Loading\nFOO=1\nREADY=1\nREADY=0\nX_AVAILABLE=3\nSTOPPING=1\nnoequals")
             .collect();
@@ -275,7 +277,7 @@ fn sv_style_for_up_and_given_up() {
 
 #[test]
 fn errno_and_signal_names_both_ways() {
-    use vigild_engine::event::{ErrnoName, ExitStatus, SignalName, parse_signal};
+    use vigild_engine::unix::{ErrnoName, ExitStatus, SignalName, parse_signal};
     let errno = |n| ErrnoName(n).to_string();
     assert_eq!(errno(1), "EPERM");
     assert_eq!(errno(2), "ENOENT");

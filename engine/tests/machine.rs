@@ -4,8 +4,8 @@ mod common;
 
 use common::{Act, Sim};
 use vigild_engine::machine::{Answer, Command, Reason, State};
-use vigild_engine::event::{ExitStatus, Pid};
 use vigild_engine::time::Instant;
+use vigild_engine::unix::{ExitStatus, Pid};
 
 const CODE1: ExitStatus = ExitStatus::Code(1);
 const CODE0: ExitStatus = ExitStatus::Code(0);

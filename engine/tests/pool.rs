@@ -6,7 +6,7 @@ mod common;
 
 use common::{Act, Sim};
 use vigild_engine::machine::{Reason, State};
-use vigild_engine::event::ExitStatus;
+use vigild_engine::unix::ExitStatus;
 
 const POOL: &str = "[imap]\nexec = /bin/imap\nmode = pool\nlisten = tcp:127.0.0.1:143\n";
 

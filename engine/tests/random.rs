@@ -8,7 +8,7 @@ use common::{Act, Sim};
 use std::collections::HashMap;
 use vigild_engine::config::Mode;
 use vigild_engine::machine::{Command, State};
-use vigild_engine::event::ExitStatus;
+use vigild_engine::unix::ExitStatus;
 
 /// PCG32 (as smoltcp's tests use): small, seeded, reproducible.
 struct Rng(u64);

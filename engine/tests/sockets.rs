@@ -6,7 +6,7 @@ mod common;
 
 use common::{Act, Sim};
 use vigild_engine::machine::{Admit, Answer, Command, Reason, State};
-use vigild_engine::event::ExitStatus;
+use vigild_engine::unix::ExitStatus;
 
 const CODE0: ExitStatus = ExitStatus::Code(0);
 const CODE1: ExitStatus = ExitStatus::Code(1);

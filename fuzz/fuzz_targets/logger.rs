@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigild_engine::logger::{LINE_MAX, STAMP_MAX, next_line, parse_options, rotation_label};
+use vigild_engine::log_rules::{LINE_MAX, STAMP_MAX, next_line, parse_options, rotation_label};
 
 fuzz_target!(|input: (Vec<u8>, bool, u64, u32, Vec<u8>)| {
     let (bytes, last, secs, nanos, words) = input;

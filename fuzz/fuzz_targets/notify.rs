@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use vigild_engine::config::{Config, Errors, parse};
 use vigild_engine::machine::Supervisor;
-use vigild_engine::notify::{Notice, notices};
+use vigild_engine::sd_notify::{Notice, notices};
 use vigild_engine::status::{Counters, Shown, parse_line, write_line};
 use vigild_engine::time::Instant;
 

@@ -398,7 +398,7 @@ fn each_listed_pid(dir: BorrowedFd<'_>, each: &mut dyn FnMut(i32)) {
     let flags = OFlags::RDONLY | OFlags::CLOEXEC;
     if let Ok(procs) = openat(dir, c"cgroup.procs", flags, Mode::empty()) {
         let _ = each_line_of(procs.as_fd(), &mut |line| {
-            let pid = vigild_engine::event::parse_u64(line)
+            let pid = vigild_engine::unix::parse_u64(line)
                 .and_then(|pid| i32::try_from(pid).ok())
                 .filter(|&pid| pid > 0);
             if let Some(pid) = pid {

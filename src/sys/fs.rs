@@ -431,7 +431,7 @@ pub fn lock_file(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<OwnedFd,
         let text = buf.get(..n).unwrap_or_default();
         let digits = text.split(|&b| b == b'\n').next().unwrap_or_default();
         return Err(LockError::Held(
-            vigild_engine::event::parse_u64(digits).unwrap_or(0) as u32,
+            vigild_engine::unix::parse_u64(digits).unwrap_or(0) as u32,
         ));
     }
     Ok(fd)
@@ -486,7 +486,9 @@ fn cloexec_listed() -> bool {
     let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
     let mut entries = rustix::fs::RawDir::new(&list, &mut buf);
     while let Some(Ok(entry)) = entries.next() {
-        if let Some(fd @ 3..=0x7fff_ffff) = vigild_engine::event::parse_u64(entry.file_name().to_bytes()) {
+        if let Some(fd @ 3..=0x7fff_ffff) =
+            vigild_engine::unix::parse_u64(entry.file_name().to_bytes())
+        {
             set_cloexec(fd as i32);
         }
     }

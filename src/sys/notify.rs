@@ -116,6 +116,6 @@ pub fn parent_of(pid: i32) -> Option<i32> {
         .split(|&b| b == b' ')
         .filter(|f| !f.is_empty());
     let _state = fields.next()?;
-    let ppid = vigild_engine::event::parse_u64(fields.next()?)?;
+    let ppid = vigild_engine::unix::parse_u64(fields.next()?)?;
     i32::try_from(ppid).ok()
 }

@@ -2,7 +2,7 @@
 
 use super::Errno;
 use rustix::process::{Pid as RPid, WaitOptions, wait, waitpid};
-use vigild_engine::event::{ExitStatus, Pid};
+use vigild_engine::unix::{ExitStatus, Pid};
 
 /// `waitpid(-1, WNOHANG)`: one exited child, or `None` when none is left.
 /// (Not rustix's `waitpid(None)`, which is pid 0: only our own process

@@ -7,8 +7,8 @@ use crate::readiness::{NOTICE_MAX, StatusText};
 use core::sync::atomic::{AtomicBool, Ordering};
 use vigild_engine::config::{Config, Errors};
 use vigild_engine::control::LineReader;
-use vigild_engine::machine::Supervisor;
 use vigild_engine::limits::{CONFIG_BYTES, READY_MAX, RING_BYTES};
+use vigild_engine::machine::Supervisor;
 
 /// All of vigild's large state, in this order (`repr(C)`), each table on
 /// pages of its own: the start of a table is used first, and a page shared

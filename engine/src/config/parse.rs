@@ -7,7 +7,6 @@ use super::value::{
     parse_duration, parse_octal, split_words, strip_comment, trim,
 };
 use super::{Config, Contain, Listen, Log, Mode, Ready, Restart, RingPlace, parse_listen};
-use crate::event::{parse_signal, parse_u64};
 use crate::fixed::{
     ArrayStr, Lossy, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word,
     word_index,
@@ -15,7 +14,8 @@ use crate::fixed::{
 use crate::limits::{
     ARGV_MAX, ENV_MAX, ERRORS_MAX, LISTENERS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX,
 };
-use crate::logger::{USAGE, parse_options, parse_size};
+use crate::log_rules::{USAGE, parse_options, parse_size};
+use crate::unix::{parse_signal, parse_u64};
 
 const WORKERS_MAX_U64: u64 = WORKERS_MAX as u64;
 use core::fmt::{self, Write};

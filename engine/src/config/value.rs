@@ -1,9 +1,9 @@
 //! Value syntax of SPEC §2: durations, booleans, names, paths, and `exec`
 //! splitting (whitespace, `'single'` and `"double quotes"`, `\` escapes, no shell).
 
-use crate::event::parse_u64;
 use crate::fixed::{Arena, Words, lookup};
 use crate::limits::NAME_MAX;
+use crate::unix::parse_u64;
 
 /// Why a value was refused; the parser words the message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,10 +13,10 @@ mod workers;
 pub use workers::{AcceptStats, Peer};
 
 use crate::config::{Config, Log, Mode, Ready, Restart};
-use crate::event::{ErrnoName, ExitStatus, Pid, SIGKILL};
 use crate::fixed::{Full, ServiceId};
 use crate::limits::MAX_SERVICES;
 use crate::time::Instant;
+use crate::unix::{ErrnoName, ExitStatus, Pid, SIGKILL};
 use core::fmt;
 use workers::Workers;
 

@@ -7,9 +7,9 @@
 use super::workers::Worker;
 use super::{Effects, Reason, State, Supervisor, TRIGGER_BURST, TRIGGER_WINDOW_MS};
 use crate::config::{Config, Mode};
-use crate::event::{ExitStatus, Pid, SIGKILL};
 use crate::fixed::ServiceId;
 use crate::time::Instant;
+use crate::unix::{ExitStatus, Pid, SIGKILL};
 
 /// Workers forked per loop turn, over all pools (the rest follow next turn).
 const SPAWNS_PER_TURN: u32 = 10;

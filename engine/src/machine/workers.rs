@@ -2,10 +2,10 @@
 //! workers (accept mode's, one per connection; pool mode's, preforked) and
 //! each service's counters.
 
-use crate::event::Pid;
 use crate::fixed::ServiceId;
 use crate::limits::WORKERS_MAX;
 use crate::time::Instant;
+use crate::unix::Pid;
 
 /// A connection's remote address, as compared by `max_per_ip`: IPv6 bytes
 /// (an IPv4 address is mapped, `::ffff:a.b.c.d`); all zero for unix sockets.

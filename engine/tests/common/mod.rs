@@ -5,10 +5,12 @@
 
 use std::collections::{HashMap, HashSet};
 use vigild_engine::config::{Config, Errors, parse};
-use vigild_engine::machine::{AcceptStats, Admit, Answer, Command, Effects, Slot, State, Supervisor};
-use vigild_engine::event::{ExitStatus, Pid};
 use vigild_engine::fixed::ServiceId;
+use vigild_engine::machine::{
+    AcceptStats, Admit, Answer, Command, Effects, Slot, State, Supervisor,
+};
 use vigild_engine::time::Instant;
+use vigild_engine::unix::{ExitStatus, Pid};
 
 /// What the engine did, as the fake world saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 //! stamps, and where the input is cut into lines. The binary's `vigil_log`
 //! reads, writes and rotates.
 
-use crate::event::parse_u64;
 use crate::fixed::{hex_digit, lookup};
+use crate::unix::parse_u64;
 
 /// `-s` by default: `current` is rotated before it passes 1 MiB.
 pub const SIZE_DEFAULT: u64 = 1 << 20;

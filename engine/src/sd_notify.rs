@@ -2,8 +2,8 @@
 //! `KEY=VALUE`, with or without a final newline. vigild acts on four keys
 //! and ignores the rest, as systemd ignores keys it does not know.
 
-use crate::event::parse_u64;
 use crate::fixed::lookup;
+use crate::unix::parse_u64;
 
 /// A notification vigild acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! vigil-log's pure parts: options, stamps, cutting input into lines.
 
-use vigild_engine::logger::{
+use vigild_engine::log_rules::{
     LINE_MAX, STAMP_MAX, StampKind, is_old_file, next_line, parse_options, parse_size, rfc3339,
     tai64n,
 };
@@ -116,7 +116,7 @@ fn old_files_are_recognised() {
 /// file just rotated).
 #[test]
 fn rotation_labels_follow_the_newest_file() {
-    use vigild_engine::logger::{STAMP_MAX, rotation_label};
+    use vigild_engine::log_rules::{STAMP_MAX, rotation_label};
     let label = |secs, nanos, newest: Option<&str>| {
         let mut out = [0u8; STAMP_MAX];
         rotation_label(secs, nanos, newest.map(str::as_bytes), &mut out);
