@@ -71,8 +71,10 @@ fn main() {
         );
     }
     // Variables of the tests, not capacities: the random test's seeds and
-    // trace, the black-box tests' binary and tag.
-    const OF_TESTS: [&str; 5] = [
+    // trace, the transition table's rewrite, the black-box tests' binary
+    // and tag.
+    const OF_TESTS: [&str; 6] = [
+        "VIGILD_BLESS",
         "VIGILD_SEED",
         "VIGILD_SEEDS",
         "VIGILD_TRACE",

@@ -901,7 +901,7 @@ impl Driver {
                     None => return,
                     Some(n) if buf[..n].contains(&b'\n') => {
                         let (sv, mut fx) = self.parts();
-                        sv.ready(id, pid, now, &mut fx);
+                        sv.ready(fx.cfg, id, pid, now, &mut fx);
                     }
                     Some(0) => {}
                     Some(_) => continue,
@@ -928,7 +928,7 @@ impl Driver {
                 let cfg = fx.cfg;
                 match notice {
                     Notice::Ready if !pool => {
-                        sv.ready(id, pid, now, &mut fx);
+                        sv.ready(cfg, id, pid, now, &mut fx);
                     }
                     Notice::Stopping if !pool => sv.stopping_itself(cfg, id, pid, now, &mut fx),
                     Notice::Status(text) => {

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Act, Sim};
-use vigild_engine::machine::{Answer, Command, Reason, State};
+use vigild_engine::machine::{Answer, Command, Reason, State, StopCause};
 use vigild_engine::time::Instant;
 use vigild_engine::unix::{ExitStatus, Pid};
 
@@ -485,7 +485,8 @@ fn stopping_main_exit_waits_for_what_is_left() {
         t.state("web"),
         State::Stopping {
             pid: None,
-            kill_at: Some(Instant::from_ms(10_000))
+            kill_at: Some(Instant::from_ms(10_000)),
+            cause: StopCause::Asked,
         }
     );
     assert!(
@@ -952,4 +953,12 @@ fn at_shutdown_a_logger_in_backoff_drains_the_pipe() {
     assert!(acts.contains(&group_kill(drain, 15)), "{acts:?}");
     t.exit(drain, ExitStatus::Code(0));
     assert!(t.sv.halted(&t.cfg));
+}
+
+/// The slot table lives in `.bss` and every service's slot is touched each
+/// loop turn: a slot that grows costs pages at 100 services (the memory
+/// benchmark's budget). A stopping state's cause sits beside its tag.
+#[test]
+fn a_slot_stays_80_bytes() {
+    assert_eq!(std::mem::size_of::<vigild_engine::machine::Slot>(), 80);
 }

@@ -4,8 +4,9 @@
 //! back to `procs_min` when workers sit idle, and is throttled when its
 //! workers keep failing.
 
+use super::step::Told;
 use super::workers::Worker;
-use super::{Effects, Reason, State, Supervisor, TRIGGER_BURST, TRIGGER_WINDOW_MS};
+use super::{Effects, Halt, Reason, State, Supervisor, TRIGGER_BURST, TRIGGER_WINDOW_MS};
 use crate::config::{Config, Mode};
 use crate::fixed::ServiceId;
 use crate::time::Instant;
@@ -202,16 +203,13 @@ impl Supervisor {
             match spawned {
                 Ok(pid) => self.worker_started(id, pid),
                 Err(errno) => {
-                    let slot = &mut self.slots[id.index()];
-                    slot.reason = Reason::SpawnFailed(errno);
-                    slot.set_last(None);
-                    slot.run_start = now;
-                    return self.ended(cfg, id, now, false, fx);
+                    self.spawn_failed(id, errno, now);
+                    return self.judge(cfg, id, now, false, fx);
                 }
             }
             self.slots[id.index()].run_start = now;
         }
-        self.set_state(id, now, State::Up { pid: None }, fx);
+        self.set_state(id, now, State::Up { pid: None }, Told::Yes, fx);
     }
 
     fn worker_started(&mut self, id: ServiceId, pid: Pid) {
@@ -261,7 +259,7 @@ impl Supervisor {
         slot.delay_ms = delay.saturating_mul(2).min(spec.backoff_cap_ms.max(1));
         slot.reason = why;
         let until = now.plus_ms(u64::from(delay));
-        self.set_state(id, now, State::Backoff { until }, fx);
+        self.set_state(id, now, State::Backoff { until }, Told::Yes, fx);
     }
 
     /// True while pool `id` is wanted and may start workers.
@@ -269,7 +267,7 @@ impl Supervisor {
         let slot = &self.slots[id.index()];
         slot.state == (State::Up { pid: None })
             && slot.want_up
-            && !self.halting
+            && self.halt == Halt::No
             && !cfg.spec(id).removed
     }
 }

@@ -272,7 +272,9 @@ impl Sim {
     /// whether that changed the state.
     pub fn ready(&mut self, name: &str, pid: i32) -> bool {
         let id = self.id(name);
-        let changed = self.sv.ready(id, Pid(pid), self.now, &mut self.world);
+        let changed = self
+            .sv
+            .ready(&self.cfg, id, Pid(pid), self.now, &mut self.world);
         self.tick();
         changed
     }

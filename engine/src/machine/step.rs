@@ -1,0 +1,874 @@
+//! Every decision about one service: what each `Input` does in each
+//! `State`, in one `match` with no catch-all arm (a new state or input does
+//! not compile until every pair is decided), then the steps those
+//! decisions are made of: spawn, stop, finish, judge a run's end. State
+//! changes go through one door, `set_state`.
+
+use super::{
+    Answer, Effects, FAST_KILL_MS, Halt, Reason, State, StopCause, Supervisor, TRIGGER_BURST,
+    TRIGGER_WINDOW_MS,
+};
+use crate::config::{Config, Log, Mode, Ready, Restart};
+use crate::fixed::ServiceId;
+use crate::time::Instant;
+use crate::unix::{ExitStatus, Pid, SIGKILL};
+
+/// How often KILL goes again to a service whose processes outlive it.
+const KILL_AGAIN_MS: u64 = 1000;
+/// SIGTERM.
+const SIGTERM: u8 = 15;
+
+/// Something that happens to one service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// `start`: a person's, so past failures are forgotten.
+    Start,
+    /// `stop`.
+    Stop,
+    /// `restart`.
+    Restart,
+    /// `signal NAME SIG`.
+    Signal(u8),
+    /// Its main process `pid` ended.
+    Exited {
+        /// The process.
+        pid: Pid,
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// `pid` said it is ready (`READY=1`, a newline on its readiness fd).
+    Ready {
+        /// The sender.
+        pid: Pid,
+    },
+    /// `pid` said it is shutting down (`STOPPING=1`).
+    StoppingItself {
+        /// The sender.
+        pid: Pid,
+    },
+    /// A connection waits on its sockets (activate mode).
+    Connection,
+    /// A loop turn: time passed (a start timeout, a KILL due), and what a
+    /// stopping service left may be gone.
+    Tick,
+    /// One of its workers ended (accept and pool modes).
+    WorkerEnded,
+    /// It is wanted and waits down or in backoff: what it waits for
+    /// (`after`) is as `Deps` says (`order.rs`).
+    Due(Deps),
+    /// A shutdown, or a reload that removed it, wants it down; `blocked`
+    /// while a service that waits for it still runs (`order.rs`).
+    Halt {
+        /// Some service that needs it is not down yet.
+        blocked: bool,
+    },
+    /// A reload changed its section: it restarts with the new one.
+    Changed,
+}
+
+/// What a service waits for (`after`), as far as its start goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deps {
+    /// All up (or listening): it may start.
+    Ready,
+    /// Some not up yet.
+    Waiting,
+    /// Some down for good: it will not start.
+    Failed,
+}
+
+/// Whether a state change is told to the world (`Effects::changed`: the
+/// log, monitors, waiting requests, the status file).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Told {
+    /// A transition.
+    Yes,
+    /// A deadline moved or the end of a stop was redecided: the same state
+    /// as far as anyone outside sees.
+    No,
+}
+
+impl Supervisor {
+    /// The one place where an input meets a state. Commands get their
+    /// answer; other inputs `None`.
+    pub fn step(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        input: Input,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) -> Option<Answer> {
+        use State::{Backoff, Down, Listening, Starting, Stopping, Up};
+        let state = self.slots[id.index()].state;
+        match (state, input) {
+            // ---- start ------------------------------------------------
+            (Up { .. } | Starting { .. } | Listening, Input::Start) => {
+                return Some(Answer::StartedAlready);
+            }
+            (Stopping { .. } | Down | Backoff { .. }, Input::Start) => {
+                self.want_up_with_deps(cfg, |x| x == id);
+                self.fresh_start(cfg, id, now, fx);
+                return Some(Answer::Starting);
+            }
+
+            // ---- stop -------------------------------------------------
+            (Down, Input::Stop) => {
+                self.slots[id.index()].want_up = false;
+                return Some(Answer::StoppedAlready);
+            }
+            // Asked to stop: its end is no longer a failure to judge (a
+            // start timeout's, or a run's whose leftovers stop).
+            (
+                Stopping {
+                    pid,
+                    kill_at,
+                    cause,
+                },
+                Input::Stop,
+            ) if !cause.by_itself() => {
+                self.slots[id.index()].want_up = false;
+                let next = Stopping {
+                    pid,
+                    kill_at,
+                    cause: StopCause::Asked,
+                };
+                self.set_state(id, now, next, Told::No, fx);
+                return Some(Answer::StoppingAlready);
+            }
+            (
+                Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
+                Input::Stop,
+            ) if self.has_processes(id, fx) => {
+                self.slots[id.index()].want_up = false;
+                self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+                return Some(Answer::Stopping);
+            }
+            // Nothing runs (a finished oneshot, a backoff, an idle socket
+            // service).
+            (
+                Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
+                Input::Stop,
+            ) => {
+                self.slots[id.index()].want_up = false;
+                self.set_state(id, now, Down, Told::Yes, fx);
+                return Some(Answer::Stopped);
+            }
+
+            // ---- restart ----------------------------------------------
+            // Once it is gone, it starts again (whatever ended it).
+            (
+                Stopping {
+                    pid,
+                    kill_at,
+                    cause,
+                },
+                Input::Restart,
+            ) if !cause.by_itself() => {
+                self.want_up_with_deps(cfg, |x| x == id);
+                let next = Stopping {
+                    pid,
+                    kill_at,
+                    cause: StopCause::Asked,
+                };
+                self.set_state(id, now, next, Told::No, fx);
+                return Some(Answer::Stopping);
+            }
+            (
+                Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
+                Input::Restart,
+            ) => {
+                self.want_up_with_deps(cfg, |x| x == id);
+                if self.has_processes(id, fx) {
+                    self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+                    return Some(Answer::Stopping);
+                }
+                self.fresh_start(cfg, id, now, fx);
+                return Some(Answer::Starting);
+            }
+
+            // ---- signal -----------------------------------------------
+            (
+                Starting { pid, .. } | Up { pid: Some(pid) } | Stopping { pid: Some(pid), .. },
+                Input::Signal(signal),
+            ) => {
+                fx.kill(pid, signal, false);
+                return Some(Answer::Signalled);
+            }
+            // An accept service's workers (or a pool's).
+            (
+                Down | Listening | Up { pid: None } | Stopping { pid: None, .. } | Backoff { .. },
+                Input::Signal(signal),
+            ) => {
+                if self.accepts[id.index()].workers == 0 {
+                    return Some(Answer::NotRunning);
+                }
+                self.workers
+                    .of(id)
+                    .for_each(|pid| fx.kill(pid, signal, false));
+                return Some(Answer::Signalled);
+            }
+
+            // ---- its main process ended -----------------------------
+            (
+                Stopping {
+                    pid: Some(_),
+                    kill_at,
+                    cause,
+                },
+                Input::Exited { status, .. },
+            ) => {
+                let then = match cause {
+                    StopCause::ByItself => StopCause::left_after(status.success()),
+                    StopCause::StartTimeout => StopCause::LeftAfterFailure,
+                    StopCause::ByItselfThenStart => StopCause::Asked,
+                    StopCause::Asked
+                    | StopCause::LeftAfterSuccess
+                    | StopCause::LeftAfterFailure => cause,
+                };
+                // Its stop signal went to all of it already: their KILL is
+                // due when its was.
+                let signalled = (!cause.by_itself()).then_some(kill_at);
+                self.main_ended(cfg, id, status, then, signalled, now, fx);
+            }
+            // Exiting before it said it was ready is a failure, even with 0
+            // (but a oneshot's whole run is its start).
+            (Starting { .. }, Input::Exited { status, .. }) => {
+                let oneshot = cfg.spec(id).mode == Mode::Oneshot;
+                let then = StopCause::left_after(oneshot && status.success());
+                self.main_ended(cfg, id, status, then, None, now, fx);
+            }
+            (Up { pid: Some(_) }, Input::Exited { status, .. }) => {
+                let then = StopCause::left_after(status.success());
+                self.main_ended(cfg, id, status, then, None, now, fx);
+            }
+            // No main process to end (`exited` sends only a main pid here).
+            (
+                Down | Listening | Up { pid: None } | Stopping { pid: None, .. } | Backoff { .. },
+                Input::Exited { .. },
+            ) => {}
+
+            // ---- what its processes say ---------------------------------
+            (Starting { pid: p, .. }, Input::Ready { pid }) if p == pid => {
+                self.set_state(id, now, Up { pid: Some(pid) }, Told::Yes, fx);
+            }
+            // Already up, or a process of an earlier run.
+            (
+                Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
+                Input::Ready { .. },
+            ) => {}
+            // No signal is sent; when it ends, the restart policy decides
+            // as for any other end. A stop asked for meanwhile is carried
+            // out as usual.
+            (Up { pid: Some(p) }, Input::StoppingItself { pid }) if p == pid => {
+                let kill_at = match cfg.spec(id).stop_timeout_ms {
+                    0 => None,
+                    ms => Some(now.plus_ms(u64::from(ms))),
+                };
+                let next = Stopping {
+                    pid: Some(pid),
+                    kill_at,
+                    cause: StopCause::ByItself,
+                };
+                self.set_state(id, now, next, Told::Yes, fx);
+            }
+            // Before it was ready its end is a failed start whatever it
+            // says ("exit before ready").
+            (
+                Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
+                Input::StoppingItself { .. },
+            ) => {}
+
+            // ---- a connection (activate) ----------------------------------
+            (Listening, Input::Connection)
+                if cfg.spec(id).mode == Mode::Activate && self.halt == Halt::No =>
+            {
+                self.spawn(cfg, id, now, fx);
+            }
+            (
+                Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
+                Input::Connection,
+            ) => {}
+
+            // ---- time passes ------------------------------------------
+            (
+                Starting {
+                    pid,
+                    deadline: Some(at),
+                },
+                Input::Tick,
+            ) if at <= now => {
+                self.slots[id.index()].reason = Reason::StartTimeout;
+                self.stop(cfg, id, Some(pid), now, StopCause::StartTimeout, fx);
+            }
+            // Its main process (or last worker) is gone, and what it
+            // started may be gone by now too.
+            (Stopping { pid: None, .. }, Input::Tick) => {
+                self.finish_when_empty(cfg, id, now, fx);
+                self.kill_when_due(id, now, fx);
+            }
+            (Stopping { pid: Some(_), .. }, Input::Tick) => self.kill_when_due(id, now, fx),
+            (Down | Listening | Starting { .. } | Up { .. } | Backoff { .. }, Input::Tick) => {}
+            (Stopping { pid: None, .. }, Input::WorkerEnded) => {
+                self.finish_when_empty(cfg, id, now, fx);
+            }
+            (
+                Down
+                | Listening
+                | Starting { .. }
+                | Up { .. }
+                | Stopping { pid: Some(_), .. }
+                | Backoff { .. },
+                Input::WorkerEnded,
+            ) => {}
+
+            // ---- its turn in the start order (`order.rs`) ----------------
+            (Backoff { until }, Input::Due(_)) if until > now => {}
+            (Down | Backoff { .. }, Input::Due(deps)) => {
+                let backoff = state != Down;
+                let want_up = self.slots[id.index()].want_up;
+                if self.running(id) {
+                    // A throttled pool whose workers still run: it was
+                    // started already (and a running dependent is left
+                    // alone when its dependencies change), so it resumes,
+                    // its dependencies unchecked; if it is no longer
+                    // wanted, the stop order stops its workers.
+                    if want_up {
+                        self.start(cfg, id, now, fx);
+                    }
+                } else if !want_up {
+                    if backoff {
+                        self.down_unless_left(cfg, id, now, fx);
+                    }
+                } else {
+                    let slot = &mut self.slots[id.index()];
+                    match deps {
+                        Deps::Failed => {
+                            slot.want_up = false;
+                            slot.reason = Reason::Dependency;
+                            self.down_unless_left(cfg, id, now, fx);
+                        }
+                        Deps::Ready => {
+                            if backoff {
+                                slot.restarts += 1;
+                            }
+                            self.start(cfg, id, now, fx);
+                        }
+                        // Its delay is over but what it waits for is not
+                        // up: wait down, without a deadline (one in the
+                        // past would spin the loop). The restart is
+                        // counted now: it is under way.
+                        Deps::Waiting if backoff => {
+                            slot.restarts += 1;
+                            self.down_unless_left(cfg, id, now, fx);
+                        }
+                        Deps::Waiting => {}
+                    }
+                }
+            }
+            (Listening | Starting { .. } | Up { .. } | Stopping { .. }, Input::Due(_)) => {}
+
+            // ---- shutdown, or removed (`order.rs`) ------------------------
+            // A process waits until every service that needs it is down.
+            // An accept service stops listening at once (`polls`); in a
+            // graceful shutdown its workers finish undisturbed, and a
+            // oneshot that runs finishes.
+            (
+                Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
+                Input::Halt { blocked },
+            ) if self.running(id) => {
+                self.slots[id.index()].want_up = false;
+                let fast = self.halt == Halt::Fast;
+                let oneshot = cfg.spec(id).mode == Mode::Oneshot;
+                let graceful = self.halt == Halt::Graceful
+                    && (state == Listening || oneshot && matches!(state, Starting { .. }));
+                if (fast || !blocked) && !graceful {
+                    self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+                }
+            }
+            // Hurrying an orderly stop: KILL at most a second from now.
+            (
+                Stopping {
+                    pid,
+                    kill_at: Some(at),
+                    cause,
+                },
+                Input::Halt { .. },
+            ) if self.halt == Halt::Fast && at > now.plus_ms(FAST_KILL_MS) => {
+                self.slots[id.index()].want_up = false;
+                let kill_at = Some(now.plus_ms(FAST_KILL_MS));
+                self.set_state(
+                    id,
+                    now,
+                    Stopping {
+                        pid,
+                        kill_at,
+                        cause,
+                    },
+                    Told::No,
+                    fx,
+                );
+            }
+            // Without a process there is nothing to stop (but what a
+            // finished oneshot left in its cgroup); in a shutdown it still
+            // goes down after what needs it, so that the log shows every
+            // stop in order.
+            (Up { pid: None } | Backoff { .. } | Listening, Input::Halt { blocked })
+                if self.halt != Halt::Orderly && self.halt != Halt::Graceful || !blocked =>
+            {
+                self.slots[id.index()].want_up = false;
+                let unblocked = self.halt == Halt::Fast || !blocked;
+                self.stop_idle(cfg, id, state, now, unblocked, fx);
+            }
+            (
+                Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
+                Input::Halt { .. },
+            ) => self.slots[id.index()].want_up = false,
+
+            // ---- a reload changed it (`reload.rs`) ------------------------
+            (
+                Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
+                Input::Changed,
+            ) if self.running(id) => {
+                self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+            }
+            // Listen again, with the new settings.
+            (Backoff { .. } | Listening, Input::Changed) => self.down_unless_left(cfg, id, now, fx),
+            (Down | Up { .. } | Starting { .. } | Stopping { .. }, Input::Changed) => {}
+        }
+        None
+    }
+
+    // ---- the steps decisions are made of ----------------------------------
+
+    /// A start asked for by a person: forget past failures, and if it waits
+    /// in backoff, go now.
+    fn fresh_start(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+        let slot = &mut self.slots[id.index()];
+        slot.want_up = true;
+        slot.reason = Reason::None;
+        slot.window_failures = 0;
+        slot.delay_ms = cfg.spec(id).backoff_first_ms;
+        let state = slot.state;
+        match state {
+            // One that is stopping (by itself, or after its main process
+            // ended) starts again once it is gone.
+            State::Stopping {
+                pid,
+                kill_at,
+                cause,
+            } => {
+                let cause = match cause.by_itself() {
+                    true => StopCause::ByItselfThenStart,
+                    false => StopCause::Asked,
+                };
+                let next = State::Stopping {
+                    pid,
+                    kill_at,
+                    cause,
+                };
+                self.set_state(id, now, next, Told::No, fx);
+            }
+            // A throttled pool whose workers run resumes at once.
+            State::Backoff { .. } | State::Up { pid: None } | State::Listening
+                if self.running(id) =>
+            {
+                self.start(cfg, id, now, fx)
+            }
+            State::Backoff { .. } | State::Up { pid: None } | State::Listening => {
+                self.down_unless_left(cfg, id, now, fx)
+            }
+            // Down: the start order starts it.
+            State::Down | State::Starting { .. } | State::Up { pid: Some(_) } => {}
+        }
+    }
+
+    /// Spawn the service's process; a socket service starts listening; a
+    /// pool starts its first worker (`start_pool`).
+    pub(super) fn start(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
+        let spec = cfg.spec(id);
+        if spec.mode == Mode::Pool {
+            return self.start_pool(cfg, id, now, fx);
+        }
+        if spec.mode.listens() {
+            return self.set_state(id, now, State::Listening, Told::Yes, fx);
+        }
+        self.spawn(cfg, id, now, fx);
+    }
+
+    /// Spawn the service's process: `Starting`, or for a daemon `Up`.
+    fn spawn(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+        let spec = cfg.spec(id);
+        match fx.spawn(id) {
+            Ok(pid) => {
+                let slot = &mut self.slots[id.index()];
+                slot.run_start = now;
+                // Every service's process leads a process group of its own.
+                slot.group = pid.0;
+                let deadline = match spec.start_timeout_ms {
+                    0 => None,
+                    ms => Some(now.plus_ms(u64::from(ms))),
+                };
+                self.set_state(id, now, State::Starting { pid, deadline }, Told::Yes, fx);
+                if matches!(spec.mode, Mode::Daemon | Mode::Activate) && spec.ready == Ready::None {
+                    // Without a readiness protocol a daemon is ready once exec succeeded.
+                    self.set_state(id, now, State::Up { pid: Some(pid) }, Told::Yes, fx);
+                }
+            }
+            Err(errno) => {
+                self.spawn_failed(id, errno, now);
+                self.judge(cfg, id, now, false, fx);
+            }
+        }
+    }
+
+    /// The program of `id` could not be started: a failed run of no time.
+    pub(super) fn spawn_failed(&mut self, id: ServiceId, errno: u16, now: Instant) {
+        let slot = &mut self.slots[id.index()];
+        slot.reason = Reason::SpawnFailed(errno);
+        slot.set_last(None);
+        slot.run_start = now;
+    }
+
+    /// Stop the service: its stop signal to every process of it (the main
+    /// one is `pid`, if it still runs), KILL after `stop_timeout`; once
+    /// nothing of it is left, what `cause` says.
+    fn stop(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        pid: Option<Pid>,
+        now: Instant,
+        cause: StopCause,
+        fx: &mut impl Effects,
+    ) {
+        let spec = cfg.spec(id);
+        let (signal, timeout_ms) = match self.halt {
+            Halt::Fast => (SIGTERM, FAST_KILL_MS),
+            Halt::No | Halt::Orderly | Halt::Graceful => {
+                (spec.stop_signal, u64::from(spec.stop_timeout_ms))
+            }
+        };
+        self.kill_group(id, signal, fx);
+        let kill_at = match timeout_ms {
+            // `stop_timeout = 0`: no grace at all.
+            0 => {
+                self.kill_group(id, SIGKILL, fx);
+                None
+            }
+            ms => Some(now.plus_ms(ms)),
+        };
+        // A stop asked for now overrides a service's own (its end is no
+        // longer judged by the restart policy): a transition, even from
+        // stopping by itself.
+        self.set_state(
+            id,
+            now,
+            State::Stopping {
+                pid,
+                kill_at,
+                cause,
+            },
+            Told::Yes,
+            fx,
+        );
+    }
+
+    /// KILL at `stop_timeout`, and again every second while anything of it
+    /// is left: a process can be listed only after a KILL round (a fork in
+    /// flight), or be out of reach for a while.
+    fn kill_when_due(&mut self, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+        if let State::Stopping {
+            pid,
+            kill_at: Some(at),
+            cause,
+        } = self.slots[id.index()].state
+            && at <= now
+        {
+            self.kill_group(id, SIGKILL, fx);
+            let kill_at = Some(now.plus_ms(KILL_AGAIN_MS));
+            self.set_state(
+                id,
+                now,
+                State::Stopping {
+                    pid,
+                    kill_at,
+                    cause,
+                },
+                Told::No,
+                fx,
+            );
+        }
+    }
+
+    /// The main process ended; `then` is what follows once nothing of the
+    /// service is left. `signalled`: it was being stopped, its stop signal
+    /// sent to all of it, KILL due at that time.
+    #[allow(clippy::too_many_arguments)]
+    fn main_ended(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        status: ExitStatus,
+        then: StopCause,
+        signalled: Option<Option<Instant>>,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
+        self.slots[id.index()].set_last(Some(status));
+        let group = self.group(id);
+        self.logger_drains(cfg, id, now, fx);
+        let oneshot = cfg.spec(id).mode == Mode::Oneshot;
+        // A oneshot that succeeded is up with what it started (a mount
+        // helper's daemon, say), until it is stopped. Only its cgroup can
+        // be followed that long: a process group's number may be another's
+        // by then.
+        if oneshot && then == StopCause::LeftAfterSuccess {
+            self.slots[id.index()].group = 0;
+            self.judge(cfg, id, now, true, fx);
+        } else if fx.populated(id, group) {
+            // What it started lives on: it ends too before anything else
+            // happens (stop signal, KILL after stop_timeout, as for a
+            // stop; a tick sees the end).
+            match signalled {
+                Some(kill_at) => {
+                    let next = State::Stopping {
+                        pid: None,
+                        kill_at,
+                        cause: then,
+                    };
+                    self.set_state(id, now, next, Told::Yes, fx);
+                }
+                None => self.stop(cfg, id, None, now, then, fx),
+            }
+        } else {
+            self.slots[id.index()].group = 0;
+            self.finish(cfg, id, now, then, fx);
+        }
+    }
+
+    /// A stopping service without a main process (and no worker left):
+    /// once nothing it started is left either, what its stop cause says.
+    fn finish_when_empty(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
+        if self.accepts[id.index()].workers > 0 || fx.populated(id, self.group(id)) {
+            return;
+        }
+        if let State::Stopping { cause, .. } = self.slots[id.index()].state {
+            self.slots[id.index()].group = 0;
+            self.finish(cfg, id, now, cause, fx);
+        }
+    }
+
+    /// Nothing of a stopping (or ended) service is left: down, started
+    /// again, or judged by the restart policy, as `cause` says.
+    fn finish(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        cause: StopCause,
+        fx: &mut impl Effects,
+    ) {
+        match cause {
+            StopCause::Asked | StopCause::ByItselfThenStart => {
+                let wanted = self.slots[id.index()].want_up
+                    && self.halt == Halt::No
+                    && !cfg.spec(id).removed;
+                // Started again at once if what it needs is up, else once
+                // it is (the start order).
+                match wanted && self.deps_ready(cfg, id) {
+                    true => self.start(cfg, id, now, fx),
+                    false => self.set_state(id, now, State::Down, Told::Yes, fx),
+                }
+            }
+            StopCause::LeftAfterSuccess | StopCause::ByItself => self.judge(cfg, id, now, true, fx),
+            StopCause::LeftAfterFailure | StopCause::StartTimeout => {
+                self.judge(cfg, id, now, false, fx)
+            }
+        }
+    }
+
+    /// The main process of `id` has ended: its logger, if it waits out a
+    /// backoff, starts now, to read what the service left in the pipe (a
+    /// logger that is down when its service stops is started to drain the
+    /// pipe).
+    fn logger_drains(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+        if let Log::Pipe(reader) = cfg.spec(id).log
+            && cfg.is_logger(reader)
+            && let State::Backoff { until } = self.slots[reader.index()].state
+            && until > now
+        {
+            self.set_state(reader, now, State::Backoff { until: now }, Told::No, fx);
+        }
+    }
+
+    /// A run ended on its own (or failed to begin): decide by policy between
+    /// up (a oneshot's success), restart now, backoff, down, or giving up.
+    pub(super) fn judge(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        clean: bool,
+        fx: &mut impl Effects,
+    ) {
+        let spec = cfg.spec(id);
+        let halting = self.halt != Halt::No;
+        let slot = &mut self.slots[id.index()];
+        if spec.mode == Mode::Oneshot && clean {
+            slot.delay_ms = spec.backoff_first_ms;
+            return self.set_state(id, now, State::Up { pid: None }, Told::Yes, fx);
+        }
+        if spec.mode == Mode::Activate && clean && slot.want_up && !halting && !spec.removed {
+            // Done with the connections it had: wait for the next one. But a
+            // program that exits 0 without taking the connection would be
+            // started again at once, forever: past a burst of activations
+            // (systemd's trigger limit) the next one waits out a backoff.
+            let st = &mut self.accepts[id.index()];
+            if now.ms_since(st.triggers_since) >= TRIGGER_WINDOW_MS {
+                (st.triggers, st.triggers_since) = (0, now);
+            }
+            st.triggers += 1;
+            if st.triggers <= TRIGGER_BURST {
+                slot.delay_ms = spec.backoff_first_ms;
+                return self.set_state(id, now, State::Listening, Told::Yes, fx);
+            }
+            slot.reason = Reason::TriggerLimit;
+            let delay = slot.delay_ms.max(1);
+            slot.delay_ms = delay.saturating_mul(2).min(spec.backoff_cap_ms.max(1));
+            let until = now.plus_ms(u64::from(delay));
+            return self.set_state(id, now, State::Backoff { until }, Told::Yes, fx);
+        }
+        if !clean {
+            if now.ms_since(slot.window_start) >= u64::from(spec.restart_window_ms)
+                || slot.window_failures == 0
+            {
+                slot.window_start = now;
+                slot.window_failures = 0;
+            }
+            slot.window_failures += 1;
+            if spec.restart_max > 0 && slot.window_failures >= spec.restart_max {
+                slot.want_up = false;
+                slot.reason = Reason::GaveUp;
+                return self.down_unless_left(cfg, id, now, fx);
+            }
+        }
+        let restart = match spec.restart {
+            Restart::Always => true,
+            Restart::OnFailure => !clean,
+            Restart::No => false,
+        };
+        if halting || !slot.want_up || !restart || spec.removed {
+            slot.want_up = false;
+            return self.down_unless_left(cfg, id, now, fx);
+        }
+        let ran_long = slot.last().is_some()
+            && now.ms_since(slot.run_start) >= u64::from(spec.backoff_reset_ms);
+        let delay = if ran_long {
+            slot.delay_ms = spec.backoff_first_ms;
+            0
+        } else {
+            let delay = slot.delay_ms;
+            slot.delay_ms = delay
+                .saturating_mul(2)
+                .max(1)
+                .min(spec.backoff_cap_ms.max(1));
+            delay
+        };
+        match delay {
+            0 => {
+                slot.restarts = slot.restarts.saturating_add(1);
+                // At once, if what it waits for (`after`) is up; else once
+                // it is (the start order).
+                match self.deps_ready(cfg, id) {
+                    true => self.start(cfg, id, now, fx),
+                    false => self.down_unless_left(cfg, id, now, fx),
+                }
+            }
+            // Counted when the restart happens, in the start order.
+            ms => {
+                let until = now.plus_ms(u64::from(ms));
+                self.set_state(id, now, State::Backoff { until }, Told::Yes, fx)
+            }
+        }
+    }
+
+    /// Stop `id`, which has no main process (`state`): what it left in its
+    /// cgroup is stopped, else it goes down. A logger that waits out a
+    /// backoff is first started once (when nothing that writes into its
+    /// pipe runs any more: `unblocked`), to drain the pipe.
+    fn stop_idle(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        state: State,
+        now: Instant,
+        unblocked: bool,
+        fx: &mut impl Effects,
+    ) {
+        if cfg.is_logger(id) && matches!(state, State::Backoff { .. }) {
+            if !unblocked {
+                return;
+            }
+            self.spawn(cfg, id, now, fx);
+            if self.slots[id.index()].state == State::Down {
+                return;
+            }
+        }
+        match self.slots[id.index()].state.pid() {
+            Some(pid) => self.stop(cfg, id, Some(pid), now, StopCause::Asked, fx),
+            None => self.down_unless_left(cfg, id, now, fx),
+        }
+    }
+
+    /// `id` has no main process nor worker: down, unless some process it
+    /// started is left (in its cgroup), which is stopped first.
+    fn down_unless_left(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
+        match fx.populated(id, None) {
+            true => self.stop(cfg, id, None, now, StopCause::Asked, fx),
+            false => self.set_state(id, now, State::Down, Told::Yes, fx),
+        }
+    }
+
+    /// The one door for state changes: `since` follows a new state or
+    /// process, a ready state clears the reason, and a transition is told.
+    pub(super) fn set_state(
+        &mut self,
+        id: ServiceId,
+        now: Instant,
+        next: State,
+        told: Told,
+        fx: &mut impl Effects,
+    ) {
+        let slot = &mut self.slots[id.index()];
+        let from = slot.state;
+        slot.state = next;
+        if from.name() != next.name() || from.pid() != next.pid() {
+            slot.since = now;
+        }
+        if next.is_ready() {
+            slot.reason = Reason::None;
+        }
+        if told == Told::Yes {
+            fx.changed(id, from, slot);
+        }
+    }
+}
