@@ -2,13 +2,15 @@
 //! `stopped`, `shutdown` until vigild exits) and `monitor` streams. Each
 //! holds the write end of the asker's reply FIFO, opened non-blocking: a
 //! reader that does not keep up loses lines, it never blocks vigild.
+//!
+//! Here the table and what a change of state does to it (every transition
+//! runs it); taking a request in and sending its answer are `answers`.
 
 use crate::sys::Errno;
 use crate::sys::fs::write_all;
 use core::fmt::{self, Write};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild_engine::config::Config;
-use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId};
+use vigild_engine::fixed::{ArrayStr, ServiceId};
 use vigild_engine::limits::{MONITORS_MAX, REPLIES_MAX};
 use vigild_engine::machine::{Reason, Slot, State};
 use vigild_engine::unix::ExitStatus;
@@ -25,7 +27,7 @@ pub enum Wait {
 }
 
 impl Wait {
-    fn service(self) -> Option<ServiceId> {
+    pub fn service(self) -> Option<ServiceId> {
         match self {
             Wait::Up(id) | Wait::Down(id) => Some(id),
             Wait::Shutdown => None,
@@ -33,7 +35,7 @@ impl Wait {
     }
 
     /// The same wait, for the service's id in a new configuration.
-    fn for_service(self, id: ServiceId) -> Wait {
+    pub fn for_service(self, id: ServiceId) -> Wait {
         match self {
             Wait::Up(_) => Wait::Up(id),
             Wait::Down(_) => Wait::Down(id),
@@ -42,18 +44,18 @@ impl Wait {
     }
 }
 
-struct Waiter {
-    fd: OwnedFd,
-    wait: Wait,
+pub struct Waiter {
+    pub fd: OwnedFd,
+    pub wait: Wait,
     /// Resolved, answer not sent yet: answers go out only once the status
     /// file shows the state they report (`flush`), so that a script may read
     /// it as soon as `vigilctl` returns.
-    outcome: Option<Outcome>,
+    pub outcome: Option<Outcome>,
 }
 
 /// How a waiting request was resolved.
 #[derive(Clone, Copy)]
-enum Outcome {
+pub enum Outcome {
     Up,
     /// Its last exit, and why it is down or backing off.
     StartFailed(Option<ExitStatus>, Reason),
@@ -61,24 +63,15 @@ enum Outcome {
     StartedAgain,
 }
 
-struct Monitor {
-    fd: OwnedFd,
-    lost: u32,
+pub struct Monitor {
+    pub fd: OwnedFd,
+    pub lost: u32,
 }
 
 /// Every open reply FIFO.
 pub struct Replies {
-    waiters: [Option<Waiter>; REPLIES_MAX],
-    monitors: [Option<Monitor>; MONITORS_MAX],
-}
-
-/// Write one result line; false if the reader is gone.
-pub fn send(fd: BorrowedFd<'_>, line: fmt::Arguments<'_>) -> bool {
-    let mut text = ArrayStr::<511>::new();
-    let _ = text.write_fmt(line); // ArrayStr cuts, never fails
-    let _ = text.write_str("\n");
-    // Under PIPE_BUF, so the line arrives whole or not at all.
-    !matches!(write_all(fd, text.as_str().as_bytes()), Err(Errno::PIPE))
+    pub waiters: [Option<Waiter>; REPLIES_MAX],
+    pub monitors: [Option<Monitor>; MONITORS_MAX],
 }
 
 impl Replies {
@@ -87,32 +80,6 @@ impl Replies {
         Replies {
             waiters: [const { None }; REPLIES_MAX],
             monitors: [const { None }; MONITORS_MAX],
-        }
-    }
-
-    /// Keep `fd` until what `wait` waits for happens. Gives `fd` back when full.
-    pub fn wait(&mut self, fd: OwnedFd, wait: Wait) -> Result<(), OwnedFd> {
-        match self.waiters.iter_mut().find(|w| w.is_none()) {
-            Some(free) => {
-                *free = Some(Waiter {
-                    fd,
-                    wait,
-                    outcome: None,
-                });
-                Ok(())
-            }
-            None => Err(fd),
-        }
-    }
-
-    /// Stream every transition to `fd`. Gives `fd` back when full.
-    pub fn monitor(&mut self, fd: OwnedFd) -> Result<(), OwnedFd> {
-        match self.monitors.iter_mut().find(|m| m.is_none()) {
-            Some(free) => {
-                *free = Some(Monitor { fd, lost: 0 });
-                Ok(())
-            }
-            None => Err(fd),
         }
     }
 
@@ -154,38 +121,6 @@ impl Replies {
         self.waiters.iter().flatten().any(|w| w.outcome.is_some())
     }
 
-    /// Answer every resolved request (the status file is up to date).
-    pub fn flush(&mut self, cfg: &Config) {
-        for entry in self.waiters.iter_mut() {
-            let Some(Waiter {
-                fd,
-                wait,
-                outcome: Some(outcome),
-            }) = entry
-            else {
-                continue;
-            };
-            let name = Lossy(wait.service().map_or(&b"-"[..], |id| cfg.name(id)));
-            let fd = fd.as_fd();
-            // The request is resolved whether or not its reader is still there.
-            let _sent = match *outcome {
-                Outcome::Up => send(fd, format_args!("up {name}")),
-                Outcome::StartFailed(Some(last), Reason::None) => {
-                    send(fd, format_args!("start-failed {name} {last}"))
-                }
-                Outcome::StartFailed(_, reason) => {
-                    send(fd, format_args!("start-failed {name} {reason}"))
-                }
-                Outcome::Stopped => send(fd, format_args!("stopped {name}")),
-                Outcome::StartedAgain => send(
-                    fd,
-                    format_args!("error {name} started again before it stopped"),
-                ),
-            };
-            *entry = None;
-        }
-    }
-
     /// The fds to watch for a vanished reader (poll reports POLLERR on a
     /// FIFO's write end once its reader has closed it).
     pub fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
@@ -207,35 +142,6 @@ impl Replies {
                 *entry = None;
             }
             i += 1;
-        }
-    }
-
-    /// After a reload the same service may have another id.
-    pub fn remap(&mut self, new_id: impl Fn(ServiceId) -> Option<ServiceId>) {
-        for entry in self.waiters.iter_mut() {
-            let Some(w) = entry else { continue };
-            let Some(old) = w.wait.service() else {
-                continue;
-            };
-            match new_id(old) {
-                Some(id) => w.wait = w.wait.for_service(id),
-                None => *entry = None,
-            }
-        }
-    }
-
-    /// vigild is about to exit: answer the shutdown requests, close everything.
-    pub fn finish(&mut self) {
-        for w in self.waiters.iter_mut().filter_map(Option::take) {
-            let word = if w.wait == Wait::Shutdown {
-                "stopped vigild"
-            } else {
-                "error - vigild exited"
-            };
-            send(w.fd.as_fd(), format_args!("{word}"));
-        }
-        for m in self.monitors.iter_mut() {
-            *m = None;
         }
     }
 }
