@@ -6,7 +6,6 @@
 //! The directory is named after the run directory (one vigild per run
 //! directory), so a vigild that starts where another one was killed finds
 //! what that one left running, and ends it first.
-
 //!
 //! Here what runs at each start and end of a service: its cgroup made,
 //! `populated` read. Finding cgroup2 and vigild's directory at start-up is
