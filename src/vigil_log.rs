@@ -10,7 +10,8 @@
 use crate::sys::Errno;
 use crate::sys::args::Args;
 use crate::sys::clock;
-use crate::sys::fs::{LockError, lock_file, single_file, stdin, write_pid};
+use crate::sys::fs::stdin;
+use crate::sys::run_dir::{LockError, lock_file, single_file, write_pid};
 use crate::sys::signal::Signals;
 use core::ffi::{CStr, c_int};
 use core::mem::MaybeUninit;
@@ -33,7 +34,7 @@ const OUT: usize = 28 * 1024;
 const RETRY_MAX_MS: u64 = 2000;
 
 macro_rules! say {
-    ($($arg:tt)*) => { $crate::log::line("vigil-log", format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::sys::message::line("vigil-log", format_args!($($arg)*)) };
 }
 
 /// `vigil-log ARGS`, the arguments starting at `first`: the exit code.

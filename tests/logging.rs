@@ -854,7 +854,7 @@ fn logger_restart_under_an_endless_writer() {
 /// `ring:1k` when a line starts exactly where the ring wrapped: the
 /// ring holds 64 whole lines of 16 bytes, and all 64 are printed.
 ///
-/// FAILS (a bug in vigild, src/driver.rs `send_ring`): once the ring has
+/// FAILS (a bug in vigild, src/supervise/requests.rs `send_ring`): once the ring has
 /// wrapped it always drops everything up to the first newline, as if the
 /// oldest line had lost its start, so here it prints 63 lines: a whole
 /// line that fits is lost whenever the wrap falls on a line boundary.

@@ -1,5 +1,6 @@
 //! The golden transition table: every input of `machine::Input` given to a
-//! service in each state of a set of fixtures, printed as
+//! service in each state of a set of fixtures (some in a shutdown, orderly,
+//! fast or graceful), printed as
 //! `STATE + INPUT -> NEXT STATE [answer] effects`, and compared with the
 //! checked-in `transitions.txt`. A change of any decision of the state
 //! machine shows here as a changed line: look at it, and if it is meant,
@@ -9,7 +10,7 @@ mod common;
 
 use common::{Act, Sim};
 use std::fmt::Write;
-use vigild_engine::machine::{Deps, Input, State, StopCause};
+use vigild_engine::machine::{Command, Deps, Input, State, StopCause};
 use vigild_engine::time::Instant;
 use vigild_engine::unix::{ExitStatus, Pid};
 
@@ -115,6 +116,40 @@ fn fixtures() -> Vec<Fixture> {
                 t.world.remnants.insert("s".into());
                 t.exit(t.pid("s"), ExitStatus::Code(1));
                 t.world.remnants.clear();
+            },
+        },
+        Fixture {
+            what: "up (daemon), in an orderly shutdown",
+            config: DAEMON,
+            setup: |t| t.sv.shutdown(&t.cfg, false),
+        },
+        Fixture {
+            what: "up (daemon), in a fast shutdown",
+            config: DAEMON,
+            setup: |t| t.sv.shutdown(&t.cfg, true),
+        },
+        Fixture {
+            what: "up (oneshot, done), in an orderly shutdown",
+            config: "[s]\nexec = /bin/s\nmode = oneshot\n",
+            setup: |t| {
+                t.exit(t.pid("s"), ExitStatus::Code(0));
+                t.sv.shutdown(&t.cfg, false);
+            },
+        },
+        Fixture {
+            what: "listening (accept, a worker runs), in a graceful shutdown",
+            config: "[s]\nexec = /bin/s\nmode = accept\nlisten = tcp:127.0.0.1:9000\n",
+            setup: |t| {
+                t.accept("s", 1);
+                t.sv.shutdown_gracefully(&t.cfg);
+            },
+        },
+        Fixture {
+            what: "stopping (asked), then a fast shutdown",
+            config: DAEMON,
+            setup: |t| {
+                t.stop("s");
+                t.sv.shutdown(&t.cfg, true);
             },
         },
         Fixture {
@@ -230,7 +265,14 @@ fn table() -> String {
             (f.setup)(&mut t);
             t.state("s").pid()
         };
-        writeln!(out, "## {}", f.what).unwrap();
+        // Outside a shutdown, `halt` is what a reload that removed the
+        // service gives it.
+        let halt = if f.what.contains("shutdown") {
+            ""
+        } else {
+            " (halt: removed by a reload)"
+        };
+        writeln!(out, "## {}{halt}", f.what).unwrap();
         for input in inputs(pid) {
             // Each input on a fresh copy of the fixture.
             let mut t = Sim::new(f.config);
@@ -238,7 +280,19 @@ fn table() -> String {
             t.take();
             let before = t.state("s");
             let id = t.id("s");
-            let answer = t.sv.step(&t.cfg, id, input, t.now, &mut t.world);
+            // Commands as the driver gives them: in a shutdown they are
+            // refused before they reach the service.
+            let command = match input {
+                Input::Start => Some(Command::Start(id)),
+                Input::Stop => Some(Command::Stop(id)),
+                Input::Restart => Some(Command::Restart(id)),
+                Input::Signal(n) => Some(Command::Signal(id, n)),
+                _ => None,
+            };
+            let answer = match command {
+                Some(cmd) => Some(t.sv.command(&t.cfg, t.now, cmd, &mut t.world)),
+                None => t.sv.step(&t.cfg, id, input, t.now, &mut t.world),
+            };
             let slot = t.slot("s");
             let mut line = format!(
                 "{:<30} + {:<18} -> {}",

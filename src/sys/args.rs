@@ -10,16 +10,23 @@ pub struct Args {
     argv: *const *const c_char,
 }
 
-/// The C entry point. The C runtime calls it with an argv of `argc` valid
-/// C strings that live until exit: the only `Args` ever made, which is what
-/// makes `Args::get` sound.
-#[cfg(not(test))]
-#[unsafe(no_mangle)]
-pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
-    crate::run(Args {
-        argc: argc.max(0) as usize,
-        argv,
-    })
+/// The C runtime's `argv` as it hands it to `main`: a NULL-terminated
+/// array of C strings that live until exit. Its field is private, so no
+/// other value of this type can be made: every `Argv` is the C runtime's,
+/// which is what makes `enter` (and so `Args::get`) sound.
+#[repr(transparent)]
+pub struct Argv(*const *const c_char);
+
+/// Run `program` with the command line of `argv`: the C entry point
+/// (`main`, in the crate root) calls this.
+pub fn enter(argv: Argv, program: fn(Args) -> c_int) -> c_int {
+    let mut argc = 0;
+    // SAFETY: `argv` is the C runtime's (see `Argv`): its entries up to
+    // the NULL that ends it may be read; we stop there.
+    while !argv.0.is_null() && !unsafe { *argv.0.add(argc) }.is_null() {
+        argc += 1;
+    }
+    program(Args { argc, argv: argv.0 })
 }
 
 impl Args {
@@ -28,8 +35,9 @@ impl Args {
         if i >= self.argc {
             return None;
         }
-        // SAFETY: i < argc, and only `main` makes an `Args`, from the C
-        // runtime's argv: valid C strings that live for the whole process.
+        // SAFETY: i < argc, the entries `enter` counted before the NULL of
+        // the C runtime's argv (only `enter` makes an `Args`): valid C
+        // strings that live for the whole process.
         Some(unsafe { CStr::from_ptr(*self.argv.add(i)) }.to_bytes())
     }
 }

@@ -1,14 +1,22 @@
 //! Listening sockets (`listen` of SPEC §2) and accepting on them.
 
 use super::Errno;
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, CWD, FileType, Mode, statat, unlinkat};
 use rustix::net::{
     AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType, bind, connect, listen,
     socket_with, sockopt,
 };
-use vigild_engine::config::Listen;
+
+/// What a socket listens on.
+#[derive(Clone, Copy)]
+pub enum Address<'a> {
+    Tcp4(Ipv4Addr, u16),
+    Tcp6(Ipv6Addr, u16),
+    /// A unix socket's path.
+    Unix(&'a [u8]),
+}
 
 /// How a socket is set up: `backlog`, the unix file `mode`, and whether
 /// vigild accepts on it itself (non-blocking then; a socket handed to an
@@ -23,27 +31,27 @@ pub struct Setup {
 /// Bind and listen on `addr`, close-on-exec (children get it explicitly),
 /// SO_REUSEADDR so that a restart of vigild does not wait out TIME_WAIT,
 /// IPV6_V6ONLY so that `tcp:[::]:80` and `tcp:0.0.0.0:80` can both be bound.
-pub fn open(addr: Listen<'_>, setup: Setup) -> Result<OwnedFd, Errno> {
+pub fn open(addr: Address<'_>, setup: Setup) -> Result<OwnedFd, Errno> {
     let flags = match setup.nonblocking {
         true => SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
         false => SocketFlags::CLOEXEC,
     };
     let mode = setup.mode;
     let fd = match addr {
-        Listen::Tcp4(ip, port) => {
+        Address::Tcp4(ip, port) => {
             let fd = socket_with(AddressFamily::INET, SocketType::STREAM, flags, None)?;
             sockopt::set_socket_reuseaddr(&fd, true)?;
             bind(&fd, &SocketAddrV4::new(ip, port))?;
             fd
         }
-        Listen::Tcp6(ip, port) => {
+        Address::Tcp6(ip, port) => {
             let fd = socket_with(AddressFamily::INET6, SocketType::STREAM, flags, None)?;
             sockopt::set_socket_reuseaddr(&fd, true)?;
             sockopt::set_ipv6_v6only(&fd, true)?;
             bind(&fd, &SocketAddrV6::new(ip, port, 0, 0))?;
             fd
         }
-        Listen::Unix(path) => {
+        Address::Unix(path) => {
             let fd = socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)?;
             let sa = SocketAddrUnix::new(path)?;
             remove_stale(path, &sa)?;
@@ -100,10 +108,8 @@ fn remove_stale(path: &[u8], sa: &SocketAddrUnix) -> Result<(), Errno> {
 }
 
 /// Remove the socket file of a unix listener vigild closes for good.
-pub fn remove(addr: Listen<'_>) {
-    if let Listen::Unix(path) = addr {
-        let _ = unlinkat(CWD, path, AtFlags::empty());
-    }
+pub fn remove(path: &[u8]) {
+    let _ = unlinkat(CWD, path, AtFlags::empty());
 }
 
 /// One accepted connection: blocking (as workers expect), close-on-exec
@@ -120,18 +126,4 @@ pub fn local_address(conn: BorrowedFd<'_>) -> Option<SocketAddr> {
 
 fn ip_address(addr: SocketAddrAny) -> Option<SocketAddr> {
     SocketAddr::try_from(addr).ok()
-}
-
-/// The address of an IP listener as bound (the local address of its
-/// connections unless it is a wildcard).
-pub fn bound_ip(addr: Listen<'_>) -> Option<SocketAddr> {
-    match addr {
-        Listen::Tcp4(ip, port) if ip != Ipv4Addr::UNSPECIFIED => {
-            Some(SocketAddr::new(IpAddr::V4(ip), port))
-        }
-        Listen::Tcp6(ip, port) if ip != Ipv6Addr::UNSPECIFIED => {
-            Some(SocketAddr::new(IpAddr::V6(ip), port))
-        }
-        _ => None,
-    }
 }

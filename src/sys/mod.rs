@@ -1,20 +1,27 @@
 //! The system-call boundary: the only place with `unsafe`, each block with a
 //! `SAFETY:` line. libc where rustix has no safe API (the C entry point's
 //! argv and environ, sigaction, the vfork-style clone of `spawn`, passwd
-//! lookups); rustix for everything else. Nothing here knows the engine.
+//! lookups); rustix for everything else. Nothing here knows the programs
+//! above it or the engine's decisions: only the engine's plain vocabulary
+//! (`fixed`, `time`, `unix`, `limits`) and its parsers of system files
+//! (`accounts`).
 
 pub mod args;
 pub mod cgroup;
 pub mod clock;
 pub mod cold;
 pub mod fs;
-pub mod init;
+pub mod last_resort;
 pub mod listen;
+pub mod message;
 pub mod notify;
 pub mod path;
+pub mod power;
 pub mod process;
+pub mod run_dir;
 pub mod signal;
 pub mod spawn;
+pub mod stdio;
 pub mod storage;
 pub mod user;
 
@@ -22,6 +29,11 @@ pub mod user;
 mod tests;
 
 pub use rustix::io::Errno;
+
+// std normally links the C library; without std we ask for it ourselves.
+#[cfg(not(test))]
+#[link(name = "c")]
+unsafe extern "C" {}
 
 /// The page size vigild gives memory back by (`madvise`). Where the kernel's
 /// pages are larger (some aarch64 kernels), a call on a range that is not

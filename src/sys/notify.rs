@@ -11,6 +11,52 @@ use rustix::net::{
     SocketFlags, SocketType, bind, recvmsg, socket_with, sockopt,
 };
 use rustix::pipe::{PipeFlags, pipe_with};
+use vigild_engine::fixed::{SliceWriter, digest, push_hex};
+
+/// The part of a notify socket's name after the run directory.
+const NOTIFY_DIR: &[u8] = b"notify";
+
+/// `@RUN_DIR/notify/NAME.NONCE`: the abstract name, ending in `nonce`
+/// (64 random bits, in hex) that nobody can guess and take first. Where
+/// that is too long for a socket's name (107 bytes), digests of the run
+/// directory and the name stand in: `@vigild-RUN/NAME.NONCE`.
+/// `run` is the run directory's path (empty if it did not fit) and its
+/// digest; `out` holds a socket's longest name.
+// Not inlined into the hot caller (`Channels::open`): cold code, as all of
+// this file (link/layout.ld).
+#[inline(never)]
+pub fn socket_name(
+    (run, run_digest): (&[u8], u64),
+    name: &[u8],
+    nonce: u64,
+    out: &mut [u8],
+) -> Result<usize, Errno> {
+    // `out` holds a socket's longest name: what does not fit is too long.
+    let mut w = SliceWriter::new(out);
+    let readable = !run.is_empty()
+        && w.push(b"@").is_ok()
+        && w.push(run).is_ok()
+        && w.push(b"/").is_ok()
+        && w.push(NOTIFY_DIR).is_ok()
+        && w.push(b"/").is_ok()
+        && w.push(name).is_ok()
+        && w.push(b".").is_ok()
+        && push_hex(&mut w, nonce).is_ok();
+    if readable {
+        return Ok(w.len());
+    }
+    let mut w = SliceWriter::new(out);
+    let fits = w.push(b"@vigild-").is_ok()
+        && push_hex(&mut w, run_digest).is_ok()
+        && w.push(b"/").is_ok()
+        && push_hex(&mut w, digest(name)).is_ok()
+        && w.push(b".").is_ok()
+        && push_hex(&mut w, nonce).is_ok();
+    match fits {
+        true => Ok(w.len()),
+        false => Err(Errno::NAMETOOLONG),
+    }
+}
 
 /// A datagram socket bound to the abstract name `path` (without its `@`),
 /// with SO_PASSCRED so every message says which process sent it.

@@ -9,6 +9,8 @@
 //! by the caller before the clone; the child only makes system calls.
 
 use super::Errno;
+use super::cgroup::procs_file;
+use super::user::Creds;
 use core::cell::Cell;
 use core::ffi::{c_char, c_int, c_void};
 use core::sync::atomic::{
@@ -18,22 +20,6 @@ use vigild_engine::fixed::SliceWriter;
 
 /// Fds a service may get beyond 0, 1 and 2: every listening socket.
 pub const FDS_MAX: usize = vigild_engine::limits::LISTENERS_MAX;
-
-/// Supplementary groups a service may get.
-pub const GROUPS_MAX: usize = 64;
-
-/// The identity a service runs as.
-#[derive(Clone, Copy)]
-pub struct Creds {
-    /// User id.
-    pub uid: u32,
-    /// Primary group id.
-    pub gid: u32,
-    /// Supplementary groups.
-    pub groups: [u32; GROUPS_MAX],
-    /// How many of `groups` are set.
-    pub ngroups: usize,
-}
 
 /// Everything the child does between clone and exec.
 pub struct Plan<'a> {
@@ -176,7 +162,7 @@ fn clone_child(plan: &Plan<'_>, stack: *mut u8, shared: &mut Shared<'_>) -> Resu
         }
     }
     // Open until the child has moved (CLONE_VFORK: until it has exec'd).
-    let procs = plan.cgroup.map(super::cgroup::procs_file).transpose()?;
+    let procs = plan.cgroup.map(procs_file).transpose()?;
     shared.procs = procs.as_ref().map_or(-1, rustix::fd::AsRawFd::as_raw_fd);
     let arg = (&raw const *shared).cast_mut().cast();
     // SAFETY: vigild installs no signal handler (signals arrive through a

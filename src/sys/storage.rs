@@ -1,65 +1,49 @@
-//! The big tables, allocated once in `.bss` (s6-svscan's "all storage at
-//! start"). They are zero bytes, so they cost nothing in the file and only
-//! the pages really used count in memory.
+//! Memory that lives as long as vigild: statics handed out once, each as
+//! a `&'static mut` to its one owner (s6-svscan's "all storage at start":
+//! the big tables are zero bytes in `.bss`, which cost nothing in the file,
+//! and only the pages really used count in memory), and pages of memory
+//! given back to the system once what they hold is of no more use.
 
 use super::PAGE;
-use crate::readiness::{NOTICE_MAX, StatusText};
-use core::sync::atomic::{AtomicBool, Ordering};
-use vigild_engine::config::{Config, Errors};
-use vigild_engine::control::LineReader;
-use vigild_engine::limits::{CONFIG_BYTES, READY_MAX, RING_BYTES};
-use vigild_engine::machine::Supervisor;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// All of vigild's large state, in this order (`repr(C)`), each table on
-/// pages of its own: the start of a table is used first, and a page shared
-/// by the end of one table and the start of the next would be made
-/// resident by whichever is used.
-#[repr(C)]
-pub struct Storage {
-    /// The configuration in force and the one a reload parses into; they
-    /// trade places when a reload succeeds.
-    pub configs: [Config; 2],
-    /// The supervisor's table.
-    pub supervisor: Paged<Supervisor>,
-    /// The configuration file's text while it is parsed.
-    pub text: Paged<[u8; CONFIG_BYTES]>,
-    /// The errors of the last parse.
-    pub errors: Errors,
-    /// The `STATUS=` texts of the readiness channels.
-    pub status_texts: [StatusText; READY_MAX],
-    /// One notification datagram while it is read.
-    pub notice: [u8; NOTICE_MAX],
-    /// The memory of every `ring:SIZE` log.
-    pub rings: [u8; RING_BYTES],
-}
+/// A static that is taken once.
+pub struct Once<T>(UnsafeCell<T>);
 
-static mut STORAGE: Storage = Storage {
-    configs: [Config::new(), Config::new()],
-    supervisor: Paged(Supervisor::new()),
-    text: Paged([0; CONFIG_BYTES]),
-    errors: Errors::new(),
-    status_texts: [StatusText::EMPTY; READY_MAX],
-    notice: [0; NOTICE_MAX],
-    rings: [0; RING_BYTES],
-};
-/// Control input, cut into lines: read at every loop turn, so not in the
-/// tables (a page of its own there) but in the small `.bss`, on the page
-/// that holds `.data`'s end, resident anyway.
-static mut CONTROL: LineReader = LineReader::new();
-/// True until the storage is taken (true, not false, so that it lives in
-/// `.data`, a page resident anyway, not on a page of `.bss` of its own).
-static UNTAKEN: AtomicBool = AtomicBool::new(true);
+// SAFETY: the content is only ever reached through the one `&'static mut`
+// that `take` hands out (once per static), never through the static
+// itself; `T: Send` because its owner may be on any thread.
+unsafe impl<T: Send> Sync for Once<T> {}
 
-/// The storage and the control line reader; `None` after the first call,
-/// so only one owner of each ever exists.
-pub fn take() -> Option<(&'static mut Storage, &'static mut LineReader)> {
-    if !UNTAKEN.swap(false, Ordering::AcqRel) {
-        return None;
+/// The addresses of the statics taken so far (0: a free entry). In the
+/// small `.bss`, on the page `.data` ends on, resident anyway.
+static TAKEN: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
+
+impl<T> Once<T> {
+    /// A static holding `value` (zero bytes for `.bss`).
+    pub const fn new(value: T) -> Self {
+        Once(UnsafeCell::new(value))
     }
-    let (storage, control) = (&raw mut STORAGE, &raw mut CONTROL);
-    // SAFETY: the flag above makes these the only references ever created
-    // to STORAGE and CONTROL, and nothing else names the statics.
-    Some(unsafe { (&mut *storage, &mut *control) })
+
+    /// The content, the first time this static is taken; `None` after
+    /// that (and once `TAKEN` is full), so that only one owner exists.
+    // A `&mut` from a shared reference: the `UnsafeCell`, handed out once.
+    #[allow(clippy::mut_from_ref)]
+    pub fn take(&'static self) -> Option<&'static mut T> {
+        let at = self.0.get() as usize;
+        for entry in &TAKEN {
+            match entry.compare_exchange(0, at, Ordering::AcqRel, Ordering::Acquire) {
+                // SAFETY: this static's address was not in `TAKEN`, and is
+                // now: no other reference to its content was ever made
+                // (nothing else reaches the `UnsafeCell`), nor will be.
+                Ok(_) => return Some(unsafe { &mut *self.0.get() }),
+                Err(taken) if taken == at => return None,
+                Err(_) => {}
+            }
+        }
+        None
+    }
 }
 
 /// A table on page boundaries (so that `release` can also give back every
@@ -76,11 +60,16 @@ pub fn release(buf: &mut [u8], used: usize) {
     release_pages(buf.as_mut_ptr(), buf.len(), used);
 }
 
-/// The same for the configuration parser's notes (`Config::scratch`),
-/// which are of no use once a file is parsed.
-pub fn release_scratch(cfg: &mut vigild_engine::config::Config) {
-    let (start, len) = cfg.scratch();
-    release_pages(start, len, len);
+/// The same for the part `(start, len)` of `owner` that its type says may
+/// be given back (the configuration parser's notes: `Config::scratch`,
+/// whose unused state is all zero bytes, what pages given back read as).
+/// A part that does not lie within `owner` is left alone.
+pub fn release_part<T>(owner: &mut T, (start, len): (*mut u8, usize)) {
+    let (first, size) = (owner as *mut T as usize, core::mem::size_of::<T>());
+    let at = start as usize;
+    if at >= first && at.saturating_add(len) <= first + size {
+        release_pages(start, len, len);
+    }
 }
 
 /// Give back the pages of the first `used` bytes of the `len` at `start`
@@ -97,7 +86,7 @@ fn release_pages(start: *mut u8, len: usize, used: usize) {
         // inward at its ends), borrowed mutably by the callers, so nothing
         // else looks at those bytes; MADV_DONTNEED on private anonymous
         // (.bss) memory only makes them read as zeros again, a valid state
-        // of what the callers give (bytes; the parser's notes).
+        // of what the callers give (bytes; a part whose type says so).
         let _ = unsafe {
             rustix::mm::madvise(
                 first as *mut core::ffi::c_void,

@@ -1,7 +1,7 @@
 //! Real-syscall tests of the sys layer (rustix style). They live in the bin
 //! crate because files in tests/ can only reach the library.
 
-use super::fs::{RunDirError, open_control, open_run_dir};
+use super::run_dir::{RunDirError, open_control, open_run_dir};
 use super::spawn::{Plan, spawn};
 use super::*;
 use rustix::fd::AsFd;
@@ -35,7 +35,7 @@ fn run(argv: &[&str], env: &[&str], dir: &str) -> Result<i32, Errno> {
     argv_p.push(core::ptr::null());
     let mut env_p: Vec<*const core::ffi::c_char> = env_c.iter().map(|c| c.as_ptr()).collect();
     env_p.push(core::ptr::null());
-    let null = fs::devnull().unwrap();
+    let null = stdio::devnull().unwrap();
     let raw = rustix::fd::AsRawFd::as_raw_fd(&null);
     let dir = CString::new(dir).unwrap();
     let plan = Plan {
@@ -108,7 +108,7 @@ fn spawn_searches_path_and_reports_exec_failure_as_errno() {
 #[test]
 fn spawned_child_has_its_own_session_clean_mask_and_only_stdio() {
     let _serial = serial();
-    signal::reset_inherited();
+    signal::setup::reset_inherited();
     let dir = temp_dir("child");
     let out = dir.join("out");
     // The mask is read with shell builtins before the shell forks anything:
@@ -162,7 +162,7 @@ fn reset_inherited_unblocks_every_signal() {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGCHLD);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, core::ptr::null_mut());
-        signal::reset_inherited();
+        signal::setup::reset_inherited();
         let mut now: libc::sigset_t = core::mem::zeroed();
         libc::pthread_sigmask(libc::SIG_SETMASK, core::ptr::null(), &mut now);
         libc::sigismember(&now, libc::SIGCHLD)
@@ -234,31 +234,31 @@ fn reply_must_be_a_fifo() {
     let dir = temp_dir("reply");
     // vigild's own control FIFO (read end).
     let control_path = dir.join("control");
-    fs::mkfifo(control_path.as_os_str().as_encoded_bytes()).unwrap();
-    let control = fs::open_fifo_read(control_path.as_os_str().as_encoded_bytes()).unwrap();
+    run_dir::mkfifo(control_path.as_os_str().as_encoded_bytes()).unwrap();
+    let control = run_dir::open_fifo_read(control_path.as_os_str().as_encoded_bytes()).unwrap();
     let control = rustix::fd::AsFd::as_fd(&control);
     let file = dir.join("plain");
     std::fs::write(&file, "x").unwrap();
     assert_eq!(
-        fs::open_reply(file.as_os_str().as_encoded_bytes(), control).err(),
+        run_dir::open_reply(file.as_os_str().as_encoded_bytes(), control).err(),
         Some(Errno::NOTSUP)
     );
     let fifo = dir.join("fifo");
-    fs::mkfifo(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    run_dir::mkfifo(fifo.as_os_str().as_encoded_bytes()).unwrap();
     assert_eq!(
-        fs::open_reply(fifo.as_os_str().as_encoded_bytes(), control).err(),
+        run_dir::open_reply(fifo.as_os_str().as_encoded_bytes(), control).err(),
         Some(Errno::NXIO),
         "no reader"
     );
-    let _reader = fs::open_fifo_read(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    assert!(fs::open_reply(fifo.as_os_str().as_encoded_bytes(), control).is_ok());
+    let _reader = run_dir::open_fifo_read(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert!(run_dir::open_reply(fifo.as_os_str().as_encoded_bytes(), control).is_ok());
     std::os::unix::fs::symlink(&fifo, dir.join("link")).unwrap();
     assert!(
-        fs::open_reply(dir.join("link").as_os_str().as_encoded_bytes(), control).is_err(),
+        run_dir::open_reply(dir.join("link").as_os_str().as_encoded_bytes(), control).is_err(),
         "no symlinks"
     );
     assert_eq!(
-        fs::open_reply(control_path.as_os_str().as_encoded_bytes(), control).err(),
+        run_dir::open_reply(control_path.as_os_str().as_encoded_bytes(), control).err(),
         Some(Errno::PERM),
         "the control FIFO itself"
     );
@@ -273,14 +273,14 @@ fn account_files_are_read_line_by_line_skipping_overlong_lines() {
     let long = "x".repeat(5000);
     std::fs::write(&file, format!("a:1\n{long}\nb:2\n\nc:3")).unwrap();
     let mut seen = Vec::new();
-    user::each_line(file.as_os_str().as_encoded_bytes(), &mut |line| {
+    fs::each_line(file.as_os_str().as_encoded_bytes(), &mut |line| {
         seen.push(String::from_utf8(line.to_vec()).unwrap());
         core::ops::ControlFlow::Continue(())
     })
     .unwrap();
     assert_eq!(seen, ["a:1", "b:2", "", "c:3"]);
     let mut first = Vec::new();
-    user::each_line(file.as_os_str().as_encoded_bytes(), &mut |line| {
+    fs::each_line(file.as_os_str().as_encoded_bytes(), &mut |line| {
         first.push(line.to_vec());
         core::ops::ControlFlow::Break(())
     })

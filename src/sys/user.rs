@@ -2,12 +2,26 @@
 //! `/etc/group` (read here, parsed by `vigild_engine::accounts`).
 
 use super::Errno;
-use super::fs::open_read;
-use super::spawn::{Creds, GROUPS_MAX};
+use super::fs::each_line;
 use core::ops::ControlFlow;
-use rustix::fd::{AsFd, BorrowedFd};
 use vigild_engine::accounts::{group_line, numeric_id, user_line};
 use vigild_engine::fixed::without_nul;
+
+/// Supplementary groups a service may get.
+pub const GROUPS_MAX: usize = 64;
+
+/// The identity a service runs as.
+#[derive(Clone, Copy)]
+pub struct Creds {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: [u32; GROUPS_MAX],
+    /// How many of `groups` are set.
+    pub ngroups: usize,
+}
 
 /// Resolve `user` (name or number, NUL-terminated, may be empty) and `group`
 /// (likewise) to the credentials to run with. With only `group`, the uid stays
@@ -72,59 +86,4 @@ fn group_id(group: &[u8]) -> Result<u32, Errno> {
         _ => ControlFlow::Continue(()),
     })?;
     found.or_else(|| numeric_id(group)).ok_or(Errno::NOENT)
-}
-
-/// Call `each` on every line of the file at `path` until
-/// it breaks. A missing file has no lines; lines longer than the buffer are
-/// skipped whole.
-pub(super) fn each_line(
-    path: &[u8],
-    each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
-) -> Result<(), Errno> {
-    match open_read(path) {
-        Ok(fd) => each_line_of(fd.as_fd(), each),
-        Err(Errno::NOENT) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-/// `each_line` on the open file `fd`.
-// Several callers: one copy (a `dyn` callback: a generic one would be
-// copied for each, and the binary has a size budget).
-#[inline(never)]
-pub(super) fn each_line_of(
-    fd: BorrowedFd<'_>,
-    each: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
-) -> Result<(), Errno> {
-    let mut buf = [0u8; 2048];
-    let (mut len, mut skipping) = (0, false);
-    loop {
-        let n = match rustix::io::read(fd, &mut buf[len..]) {
-            Ok(n) => n,
-            Err(Errno::INTR) => continue,
-            Err(e) => return Err(e),
-        };
-        let end = len + n;
-        let mut start = 0;
-        while let Some(nl) = buf[start..end].iter().position(|&b| b == b'\n') {
-            let line = &buf[start..start + nl];
-            start += nl + 1;
-            if !core::mem::take(&mut skipping) && each(line).is_break() {
-                return Ok(());
-            }
-        }
-        if n == 0 {
-            // The last line may lack its newline.
-            if !skipping && start < end {
-                let _ = each(&buf[start..end]);
-            }
-            return Ok(());
-        }
-        if start == 0 && end == buf.len() {
-            (len, skipping) = (0, true);
-        } else {
-            buf.copy_within(start..end, 0);
-            len = end - start;
-        }
-    }
 }

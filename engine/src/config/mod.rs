@@ -16,7 +16,7 @@ pub use value::parse_duration;
 use crate::fixed::{Arena, Full, ServiceId, Str, Words, lookup};
 use crate::limits::{MAX_SERVICES, PIPES_MAX};
 
-/// How a service is run (SPEC §3). A later part adds `pool`.
+/// How a service is run (SPEC §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Mode {

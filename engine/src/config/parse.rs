@@ -587,7 +587,7 @@ impl Parser<'_> {
         }
     }
 
-    /// Known key, not a duplicate, not from a later part → its bit.
+    /// Known key, not a duplicate → its bit.
     fn check_key(&mut self, line: u32, key: &[u8], keys: &'static str, seen: u64) -> Option<u64> {
         let found = word_index(keys, key).and_then(|i| Some((i, word(keys, i)?)));
         let Some((index, name)) = found else {

@@ -12,17 +12,21 @@
 //! - `step.rs`: every (state, input) decision of one service, in one
 //!   `match`, and the one door state changes go through (`set_state`);
 //! - `order.rs`: what `after =` orders: who may start, who must stop first;
+//!   `wanted.rs`: a start wants what the service waits for up too;
+//!   `halt.rs`: what a shutdown or removal stops, dependents first;
 //! - `reload.rs`: a new configuration taken over by the running table;
 //! - `accept.rs`, `pool.rs`, `workers.rs`: the services with many
 //!   processes (a worker per connection, a preforked pool);
 //! - `verdict.rs`: what a request waiting for a service is told.
 
 mod accept;
+mod halt;
 mod order;
 mod pool;
 mod reload;
 mod step;
 mod verdict;
+mod wanted;
 mod workers;
 
 pub use step::{Deps, Input};
@@ -443,7 +447,7 @@ impl Supervisor {
                 self.accepts[id.index()] = AcceptStats::EMPTY;
             }
         }
-        self.want_up_with_deps(cfg, |id| cfg.spec(id).autostart);
+        self.want_up_with_deps(cfg, &|id| cfg.spec(id).autostart);
     }
 
     /// The runtime record of `id`.

@@ -102,7 +102,7 @@ impl Supervisor {
             }
         }
         let added = |j: ServiceId| !kept[j.index()] || readded[j.index()];
-        self.want_up_with_deps(new, |j| added(j) && new.spec(j).autostart);
+        self.want_up_with_deps(new, &|j| added(j) && new.spec(j).autostart);
         // Restart the services whose section changed: a running one is
         // stopped and, still wanted up, started again with its new spec.
         for j in new.ids() {

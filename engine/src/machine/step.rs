@@ -1,8 +1,15 @@
 //! Every decision about one service: what each `Input` does in each
 //! `State`, in one `match` with no catch-all arm (a new state or input does
 //! not compile until every pair is decided), then the steps those
-//! decisions are made of: spawn, stop, finish, judge a run's end. State
-//! changes go through one door, `set_state`.
+//! decisions are made of: spawn, stop, finish (what a stop's cause says),
+//! judge a run's end (the restart policy). State changes go through one
+//! door, `set_state`.
+//!
+//! Besides the match, three things change a state, each a consequence
+//! rather than an input: a pool's first worker and its throttling
+//! (`pool.rs`, where a pool's workers are counted), a logger in backoff
+//! started at once when its service's main process ends (to drain the
+//! pipe, `logger_drains`), and a reload's new slots (`reload.rs`).
 
 use super::{
     Answer, Effects, FAST_KILL_MS, Halt, Reason, State, StopCause, Supervisor, TRIGGER_BURST,
@@ -53,8 +60,9 @@ pub enum Input {
     Tick,
     /// One of its workers ended (accept and pool modes).
     WorkerEnded,
-    /// It is wanted and waits down or in backoff: what it waits for
-    /// (`after`) is as `Deps` says (`order.rs`).
+    /// Its turn in the start order, every loop turn (`order.rs`): what
+    /// it waits for (`after`) is as `Deps` says. Only a wanted service
+    /// down, or in a backoff that is over, starts.
     Due(Deps),
     /// A shutdown, or a reload that removed it, wants it down; `blocked`
     /// while a service that waits for it still runs (`order.rs`).
@@ -75,6 +83,16 @@ pub enum Deps {
     Waiting,
     /// Some down for good: it will not start.
     Failed,
+}
+
+/// Whether what is left of a service whose main process ended already got
+/// its stop signal.
+#[derive(Clone, Copy)]
+enum Signalled {
+    /// Not stopping on request: it gets its stop signal now.
+    No,
+    /// Being stopped: the signal went to all of it, and KILL is due then.
+    KillAt(Option<Instant>),
 }
 
 /// Whether a state change is told to the world (`Effects::changed`: the
@@ -106,9 +124,42 @@ impl Supervisor {
             (Up { .. } | Starting { .. } | Listening, Input::Start) => {
                 return Some(Answer::StartedAlready);
             }
-            (Stopping { .. } | Down | Backoff { .. }, Input::Start) => {
-                self.want_up_with_deps(cfg, |x| x == id);
-                self.fresh_start(cfg, id, now, fx);
+            // One that is stopping (by itself, or after its main process
+            // ended) starts again once it is gone.
+            (
+                Stopping {
+                    pid,
+                    kill_at,
+                    cause,
+                },
+                Input::Start,
+            ) => {
+                self.start_wanted(cfg, id);
+                let cause = match cause.by_itself() {
+                    true => StopCause::ByItselfThenStart,
+                    false => StopCause::Asked,
+                };
+                let next = Stopping {
+                    pid,
+                    kill_at,
+                    cause,
+                };
+                self.set_state(id, now, next, Told::No, fx);
+                return Some(Answer::Starting);
+            }
+            // The start order starts it in this turn, once `after` is up.
+            (Down, Input::Start) => {
+                self.start_wanted(cfg, id);
+                return Some(Answer::Starting);
+            }
+            // At once, not at the end of its delay. A throttled pool whose
+            // workers run resumes.
+            (Backoff { .. }, Input::Start) => {
+                self.start_wanted(cfg, id);
+                match self.running(id) {
+                    true => self.start(cfg, id, now, fx),
+                    false => self.down_unless_left(cfg, id, now, fx),
+                }
                 return Some(Answer::Starting);
             }
 
@@ -165,7 +216,7 @@ impl Supervisor {
                 },
                 Input::Restart,
             ) if !cause.by_itself() => {
-                self.want_up_with_deps(cfg, |x| x == id);
+                self.want_up_with_deps(cfg, &|x| x == id);
                 let next = Stopping {
                     pid,
                     kill_at,
@@ -177,13 +228,21 @@ impl Supervisor {
             (
                 Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
                 Input::Restart,
-            ) => {
-                self.want_up_with_deps(cfg, |x| x == id);
-                if self.has_processes(id, fx) {
-                    self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
-                    return Some(Answer::Stopping);
-                }
-                self.fresh_start(cfg, id, now, fx);
+            ) if self.has_processes(id, fx) => {
+                self.want_up_with_deps(cfg, &|x| x == id);
+                self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+                return Some(Answer::Stopping);
+            }
+            // Nothing runs: a start, at once.
+            (Listening | Up { pid: None } | Backoff { .. }, Input::Restart) => {
+                self.start_wanted(cfg, id);
+                self.down_unless_left(cfg, id, now, fx);
+                return Some(Answer::Starting);
+            }
+            // Down: the start order starts it in this turn. (The others
+            // have a process: the arm above.)
+            (Down | Starting { .. } | Up { pid: Some(_) } | Stopping { .. }, Input::Restart) => {
+                self.start_wanted(cfg, id);
                 return Some(Answer::Starting);
             }
 
@@ -228,7 +287,10 @@ impl Supervisor {
                 };
                 // Its stop signal went to all of it already: their KILL is
                 // due when its was.
-                let signalled = (!cause.by_itself()).then_some(kill_at);
+                let signalled = match cause.by_itself() {
+                    true => Signalled::No,
+                    false => Signalled::KillAt(kill_at),
+                };
                 self.main_ended(cfg, id, status, then, signalled, now, fx);
             }
             // Exiting before it said it was ready is a failure, even with 0
@@ -236,11 +298,11 @@ impl Supervisor {
             (Starting { .. }, Input::Exited { status, .. }) => {
                 let oneshot = cfg.spec(id).mode == Mode::Oneshot;
                 let then = StopCause::left_after(oneshot && status.success());
-                self.main_ended(cfg, id, status, then, None, now, fx);
+                self.main_ended(cfg, id, status, then, Signalled::No, now, fx);
             }
             (Up { pid: Some(_) }, Input::Exited { status, .. }) => {
                 let then = StopCause::left_after(status.success());
-                self.main_ended(cfg, id, status, then, None, now, fx);
+                self.main_ended(cfg, id, status, then, Signalled::No, now, fx);
             }
             // No main process to end (`exited` sends only a main pid here).
             (
@@ -441,48 +503,6 @@ impl Supervisor {
 
     // ---- the steps decisions are made of ----------------------------------
 
-    /// A start asked for by a person: forget past failures, and if it waits
-    /// in backoff, go now.
-    fn fresh_start(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
-        let slot = &mut self.slots[id.index()];
-        slot.want_up = true;
-        slot.reason = Reason::None;
-        slot.window_failures = 0;
-        slot.delay_ms = cfg.spec(id).backoff_first_ms;
-        let state = slot.state;
-        match state {
-            // One that is stopping (by itself, or after its main process
-            // ended) starts again once it is gone.
-            State::Stopping {
-                pid,
-                kill_at,
-                cause,
-            } => {
-                let cause = match cause.by_itself() {
-                    true => StopCause::ByItselfThenStart,
-                    false => StopCause::Asked,
-                };
-                let next = State::Stopping {
-                    pid,
-                    kill_at,
-                    cause,
-                };
-                self.set_state(id, now, next, Told::No, fx);
-            }
-            // A throttled pool whose workers run resumes at once.
-            State::Backoff { .. } | State::Up { pid: None } | State::Listening
-                if self.running(id) =>
-            {
-                self.start(cfg, id, now, fx)
-            }
-            State::Backoff { .. } | State::Up { pid: None } | State::Listening => {
-                self.down_unless_left(cfg, id, now, fx)
-            }
-            // Down: the start order starts it.
-            State::Down | State::Starting { .. } | State::Up { pid: Some(_) } => {}
-        }
-    }
-
     /// Spawn the service's process; a socket service starts listening; a
     /// pool starts its first worker (`start_pool`).
     pub(super) fn start(
@@ -503,7 +523,13 @@ impl Supervisor {
     }
 
     /// Spawn the service's process: `Starting`, or for a daemon `Up`.
-    fn spawn(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+    pub(super) fn spawn(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
         let spec = cfg.spec(id);
         match fx.spawn(id) {
             Ok(pid) => {
@@ -539,7 +565,7 @@ impl Supervisor {
     /// Stop the service: its stop signal to every process of it (the main
     /// one is `pid`, if it still runs), KILL after `stop_timeout`; once
     /// nothing of it is left, what `cause` says.
-    fn stop(
+    pub(super) fn stop(
         &mut self,
         cfg: &Config,
         id: ServiceId,
@@ -617,7 +643,7 @@ impl Supervisor {
         id: ServiceId,
         status: ExitStatus,
         then: StopCause,
-        signalled: Option<Option<Instant>>,
+        signalled: Signalled,
         now: Instant,
         fx: &mut impl Effects,
     ) {
@@ -637,7 +663,7 @@ impl Supervisor {
             // happens (stop signal, KILL after stop_timeout, as for a
             // stop; a tick sees the end).
             match signalled {
-                Some(kill_at) => {
+                Signalled::KillAt(kill_at) => {
                     let next = State::Stopping {
                         pid: None,
                         kill_at,
@@ -645,7 +671,7 @@ impl Supervisor {
                     };
                     self.set_state(id, now, next, Told::Yes, fx);
                 }
-                None => self.stop(cfg, id, None, now, then, fx),
+                Signalled::No => self.stop(cfg, id, None, now, then, fx),
             }
         } else {
             self.slots[id.index()].group = 0;
@@ -672,7 +698,9 @@ impl Supervisor {
     }
 
     /// Nothing of a stopping (or ended) service is left: down, started
-    /// again, or judged by the restart policy, as `cause` says.
+    /// again, or judged by the restart policy, as `cause` says. (A cause
+    /// "by itself" never gets here: the exit of its main process turns it
+    /// into what the exit means.)
     fn finish(
         &mut self,
         cfg: &Config,
@@ -805,37 +833,9 @@ impl Supervisor {
         }
     }
 
-    /// Stop `id`, which has no main process (`state`): what it left in its
-    /// cgroup is stopped, else it goes down. A logger that waits out a
-    /// backoff is first started once (when nothing that writes into its
-    /// pipe runs any more: `unblocked`), to drain the pipe.
-    fn stop_idle(
-        &mut self,
-        cfg: &Config,
-        id: ServiceId,
-        state: State,
-        now: Instant,
-        unblocked: bool,
-        fx: &mut impl Effects,
-    ) {
-        if cfg.is_logger(id) && matches!(state, State::Backoff { .. }) {
-            if !unblocked {
-                return;
-            }
-            self.spawn(cfg, id, now, fx);
-            if self.slots[id.index()].state == State::Down {
-                return;
-            }
-        }
-        match self.slots[id.index()].state.pid() {
-            Some(pid) => self.stop(cfg, id, Some(pid), now, StopCause::Asked, fx),
-            None => self.down_unless_left(cfg, id, now, fx),
-        }
-    }
-
     /// `id` has no main process nor worker: down, unless some process it
     /// started is left (in its cgroup), which is stopped first.
-    fn down_unless_left(
+    pub(super) fn down_unless_left(
         &mut self,
         cfg: &Config,
         id: ServiceId,

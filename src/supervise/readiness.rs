@@ -8,14 +8,14 @@
 //! drops its privileges itself (postgres, redis, `chpst -u`) could not
 //! reach a socket file in the private run directory. Anyone may send to
 //! it, so only what comes from the service's own processes is believed
-//! (the driver checks the sender's pid), and nobody can bind the name
+//! (`notices` checks the sender's pid), and nobody can bind the name
 //! first: it ends in 64 random bits.
 
 use crate::sys::Errno;
 use crate::sys::notify;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild_engine::config::{Config, Mode, Ready};
-use vigild_engine::fixed::{ServiceId, SliceWriter, copy_cut, digest, push_hex};
+use vigild_engine::fixed::{ServiceId, copy_cut, digest};
 use vigild_engine::limits::READY_MAX;
 use vigild_engine::machine::State;
 use vigild_engine::unix::Pid;
@@ -26,9 +26,6 @@ pub const NOTICE_MAX: usize = 4096;
 
 /// Longest `STATUS=` text kept (the rest is cut).
 pub const STATUS_MAX: usize = 96;
-
-/// The part of a notify socket's name after the run directory.
-const NOTIFY_DIR: &[u8] = b"notify";
 
 /// Longest socket path (`sun_path` holds 108 bytes with the NUL).
 const PATH_MAX: usize = 107;
@@ -48,7 +45,7 @@ pub struct Channel {
 
 /// The last `STATUS=` of a channel's process. Kept apart from `Channel`, in
 /// `.bss` (zero bytes are "none"): the texts of channels never used cost no
-/// memory, and the driver's stack stays small.
+/// memory, and the loop's stack stays small.
 #[derive(Clone, Copy)]
 pub struct StatusText {
     len: u8,
@@ -182,10 +179,8 @@ impl Channels {
         Ok(len)
     }
 
-    /// `@RUN_DIR/notify/NAME.NONCE`: the abstract name, ending in `nonce`
-    /// (64 random bits, in hex) that nobody can guess and take first. Where
-    /// that is too long for a socket's name (107 bytes), digests of the run
-    /// directory and the name stand in: `@vigild-RUN/NAME.NONCE`.
+    /// The name of `id`'s notify socket, ending in `nonce` (see
+    /// `notify::socket_name`), in `out`; its length.
     fn socket_path(
         &self,
         cfg: &Config,
@@ -194,31 +189,7 @@ impl Channels {
         out: &mut [u8; PATH_MAX],
     ) -> Result<usize, Errno> {
         let run = self.run_path.get(..self.run_path_len).unwrap_or_default();
-        // `out` holds a socket's longest name: what does not fit is too long.
-        let mut w = SliceWriter::new(&mut out[..]);
-        let readable = !run.is_empty()
-            && w.push(b"@").is_ok()
-            && w.push(run).is_ok()
-            && w.push(b"/").is_ok()
-            && w.push(NOTIFY_DIR).is_ok()
-            && w.push(b"/").is_ok()
-            && w.push(cfg.name(id)).is_ok()
-            && w.push(b".").is_ok()
-            && push_hex(&mut w, nonce).is_ok();
-        if readable {
-            return Ok(w.len());
-        }
-        let mut w = SliceWriter::new(&mut out[..]);
-        let fits = w.push(b"@vigild-").is_ok()
-            && push_hex(&mut w, self.run_digest).is_ok()
-            && w.push(b"/").is_ok()
-            && push_hex(&mut w, digest(cfg.name(id))).is_ok()
-            && w.push(b".").is_ok()
-            && push_hex(&mut w, nonce).is_ok();
-        match fits {
-            true => Ok(w.len()),
-            false => Err(Errno::NAMETOOLONG),
-        }
+        notify::socket_name((run, self.run_digest), cfg.name(id), nonce, out)
     }
 
     /// After the spawn: keep `opened` as `id`'s channel for `pid`, or if

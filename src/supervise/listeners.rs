@@ -1,11 +1,17 @@
 //! The listening sockets of every socket service, bound before any service
 //! starts and kept open across restarts and reloads: a reload reuses the
 //! socket of every address it keeps, so no connection is refused meanwhile.
+//! A feature, cold code (link/layout.ld): what the loop and a spawn ask of
+//! the table is inlined into them.
 
-use crate::sys::listen;
+use super::launch::{EnvBuf, raw};
+use crate::sys::listen::{self, Address};
+use crate::sys::message::say;
+use crate::sys::spawn::FDS_MAX;
+use core::fmt;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild_engine::config::{Config, Errors, Listen, Mode};
-use vigild_engine::fixed::ServiceId;
+use vigild_engine::config::{Config, Errors, Listen, ListenText, Mode};
+use vigild_engine::fixed::{Lossy, ServiceId};
 use vigild_engine::limits::LISTENERS_MAX;
 use vigild_engine::unix::ErrnoName;
 
@@ -34,6 +40,8 @@ impl Listeners {
         }
     }
 
+    /// Every listener, in config order.
+    #[inline(always)]
     pub fn iter(&self) -> impl Iterator<Item = &Listener> {
         self.list[..self.len].iter().flatten()
     }
@@ -46,6 +54,7 @@ impl Listeners {
     }
 
     /// The listener at position `i` of `iter`.
+    #[inline(always)]
     pub fn get(&self, i: usize) -> Option<&Listener> {
         self.list[..self.len].get(i).and_then(Option::as_ref)
     }
@@ -60,7 +69,7 @@ impl Listeners {
             for (index, addr) in new.listens(id).enumerate() {
                 let opened = match self.find(old, addr) {
                     Some(fd) => rustix::io::fcntl_dupfd_cloexec(fd, 3),
-                    None => listen::open(addr, setup(new, id)),
+                    None => listen::open(address(addr), setup(new, id)),
                 };
                 match opened {
                     Ok(fd) if next.len < LISTENERS_MAX => {
@@ -81,7 +90,7 @@ impl Listeners {
                         spec.line,
                         format_args!(
                             "listen {}: {}",
-                            vigild_engine::config::ListenText(addr),
+                            ListenText(addr),
                             ErrnoName(e.raw_os_error() as u16)
                         ),
                     ),
@@ -108,9 +117,9 @@ impl Listeners {
                     && setup(old, was) != setup(new, l.service)
                     && let Err(e) = listen::reuse(l.fd.as_fd(), setup(new, l.service))
                 {
-                    crate::log::say!(
+                    say!(
                         "{}: warning: unable to adjust a kept socket: {}",
-                        vigild_engine::fixed::Lossy(new.name(l.service)),
+                        Lossy(new.name(l.service)),
                         ErrnoName(e.raw_os_error() as u16)
                     );
                 }
@@ -118,7 +127,7 @@ impl Listeners {
             for l in self.iter() {
                 let addr = old.listens(l.service).nth(l.index.into());
                 if let Some(addr) = addr.filter(|&a| !next.has(new, a)) {
-                    listen::remove(addr);
+                    remove(addr);
                 }
             }
         }
@@ -127,10 +136,12 @@ impl Listeners {
     }
 
     /// vigild exits: close every socket and remove the unix socket files.
+    // Not inlined into the hot caller: cold code, as all of this file.
+    #[inline(never)]
     pub fn close_all(&mut self, cfg: &Config) {
         for l in self.iter() {
             if let Some(addr) = cfg.listens(l.service).nth(l.index.into()) {
-                listen::remove(addr);
+                remove(addr);
             }
         }
         self.list = [const { None }; LISTENERS_MAX];
@@ -143,7 +154,7 @@ impl Listeners {
         for l in self.iter() {
             let addr = new.listens(l.service).nth(l.index.into());
             if let Some(addr) = addr.filter(|&a| current.find(old, a).is_none()) {
-                listen::remove(addr);
+                remove(addr);
             }
         }
     }
@@ -174,5 +185,70 @@ fn setup(cfg: &Config, id: ServiceId) -> listen::Setup {
         backlog: spec.backlog,
         mode: spec.listen_mode,
         nonblocking: spec.mode == Mode::Accept,
+    }
+}
+
+/// A listen address as the system takes it.
+fn address(addr: Listen<'_>) -> Address<'_> {
+    match addr {
+        Listen::Tcp4(ip, port) => Address::Tcp4(ip, port),
+        Listen::Tcp6(ip, port) => Address::Tcp6(ip, port),
+        Listen::Unix(path) => Address::Unix(path),
+    }
+}
+
+/// Remove the socket file of a unix listener closed for good.
+fn remove(addr: Listen<'_>) {
+    if let Listen::Unix(path) = addr {
+        listen::remove(path);
+    }
+}
+
+/// Socket activation (and a pool's workers): `id`'s sockets into `fds`
+/// (to become fds 3..), and systemd's variables for them into `env`; how
+/// many there are.
+// Not inlined into the hot caller: cold code, as all of this file.
+#[inline(never)]
+pub fn pass_sockets(
+    listeners: &Listeners,
+    cfg: &Config,
+    id: ServiceId,
+    fds: &mut [i32; FDS_MAX],
+    env: &mut EnvBuf<'_>,
+) -> usize {
+    let mut n = 0;
+    for (slot, fd) in fds.iter_mut().zip(listeners.of(id)) {
+        *slot = raw(fd);
+        n += 1;
+    }
+    env.entry(format_args!("LISTEN_FDS={n}"));
+    let name = cfg.name(id);
+    let names = FdNames {
+        name: Lossy(name),
+        n,
+    };
+    if !env.entry(format_args!("LISTEN_FDNAMES={names}")) {
+        say!("{}: warning: LISTEN_FDNAMES too long, not set", Lossy(name));
+    }
+    n
+}
+
+/// `LISTEN_FDNAMES`: the service name for one socket, `NAME.0:NAME.1:...`
+/// (in config order) for several.
+struct FdNames<'a> {
+    name: Lossy<'a>,
+    n: usize,
+}
+
+impl fmt::Display for FdNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.n == 1 {
+            return write!(f, "{}", self.name);
+        }
+        for i in 0..self.n {
+            let sep = if i == 0 { "" } else { ":" };
+            write!(f, "{sep}{}.{i}", self.name)?;
+        }
+        Ok(())
     }
 }

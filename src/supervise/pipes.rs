@@ -2,13 +2,21 @@
 //! the writing service or of its reader, or a reload, never closes one, so
 //! no line is lost in between. A pipe feeds a reader service's stdin (the
 //! logger `NAME/log` of `log = DIR`, or the service of `service:NAME`), or
-//! vigild's own ring memory (`ring:SIZE`), which vigild reads in its loop.
+//! vigild's own ring memory (`ring:SIZE`), which vigild reads in its loop;
+//! and the directory of vigild's own logger (`log = DIR`). A feature, cold
+//! code (link/layout.ld): what the loop and a spawn ask of the table is
+//! inlined into them.
 
 use crate::sys::Errno;
+use crate::sys::message::say;
+use crate::sys::path::{Missing, open_dir};
+use crate::sys::user::Creds;
+use core::ops::Range;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild_engine::config::{Config, Log};
-use vigild_engine::fixed::ServiceId;
+use vigild_engine::config::{Config, Log, RingPlace};
+use vigild_engine::fixed::{Lossy, ServiceId, without_nul};
 use vigild_engine::limits::PIPES_MAX;
+use vigild_engine::unix::ErrnoName;
 
 /// One held pipe.
 pub struct Pipe {
@@ -19,12 +27,13 @@ pub struct Pipe {
     read: OwnedFd,
     write: OwnedFd,
     /// A ring's bytes so far: the next goes at `written % (size + 1)` (see
-    /// the driver's `ring_span`).
+    /// `ring_span`).
     pub written: u64,
 }
 
 impl Pipe {
     /// The read end.
+    #[inline(always)]
     pub fn read_end(&self) -> BorrowedFd<'_> {
         self.read.as_fd()
     }
@@ -49,6 +58,7 @@ impl Pipes {
     }
 
     /// Every pipe with its position.
+    #[inline(always)]
     pub fn iter(&self) -> impl Iterator<Item = (usize, &Pipe)> {
         self.list[..self.len]
             .iter()
@@ -57,10 +67,12 @@ impl Pipes {
     }
 
     /// The pipe at position `i`.
+    #[inline(always)]
     pub fn get_mut(&mut self, i: usize) -> Option<&mut Pipe> {
         self.list.get_mut(i)?.as_mut()
     }
 
+    #[inline(always)]
     fn find(&self, service: ServiceId, ring: bool) -> Option<&Pipe> {
         self.iter()
             .map(|(_, p)| p)
@@ -73,12 +85,14 @@ impl Pipes {
     }
 
     /// The read end that is `id`'s stdin, if some service writes into it.
+    #[inline(always)]
     pub fn input_of(&self, id: ServiceId) -> Option<BorrowedFd<'_>> {
         self.find(id, false).map(|p| p.read.as_fd())
     }
 
     /// The fd for `id`'s stdout and stderr by its `log`: a held write end,
     /// `devnull`, or `None` for vigild's own (`inherit`).
+    #[inline(always)]
     pub fn output_of(&self, cfg: &Config, id: ServiceId, devnull: BorrowedFd<'_>) -> Option<i32> {
         let pipe = match cfg.spec(id).log {
             Log::Inherit => return None,
@@ -151,4 +165,40 @@ fn open(service: ServiceId, ring: bool) -> Result<Pipe, Errno> {
         write,
         written: 0,
     })
+}
+
+/// Where a ring is in the ring memory: its SIZE bytes and one spare, which
+/// keeps the byte before the last SIZE (so that they are known to begin a
+/// line, or not).
+#[inline(always)]
+pub fn ring_span(place: RingPlace) -> Range<usize> {
+    let start = place.offset as usize;
+    start..start + place.size as usize + 1
+}
+
+/// vigild's own logger `id` runs as another user: make its directory if
+/// missing (vigil-log, no longer root, may not be allowed to): missing
+/// parents as root (0755), the directory itself (0755) given to that user;
+/// an existing one is left as it is. Never led elsewhere by a symlink root
+/// does not own (`path::open_dir`), so a user who may write somewhere on
+/// the way cannot make root create (and hand over) a directory elsewhere.
+/// A failure is said; vigil-log then says why it cannot start.
+// Not inlined into the hot caller: cold code, as all of this file.
+#[inline(never)]
+pub fn make_log_dir(cfg: &Config, id: ServiceId, creds: &Creds) {
+    let Some(dir) = cfg.arena.words(cfg.spec(id).exec).last().map(without_nul) else {
+        return;
+    };
+    if creds.uid == rustix::process::geteuid().as_raw() {
+        return;
+    }
+    let owner = Some((creds.uid, creds.gid));
+    if let Err(e) = open_dir(dir, Missing::Make { owner }) {
+        say!(
+            "{}: unable to make {}: {}",
+            Lossy(cfg.name(id)),
+            Lossy(dir),
+            ErrnoName(e.raw_os_error() as u16)
+        );
+    }
 }

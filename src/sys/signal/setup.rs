@@ -1,29 +1,12 @@
-//! Signals as readable events: the signals vigild acts on are blocked and
-//! read from a signalfd in the poll set. No handler ever runs, so nothing
-//! runs asynchronously, and a spawn needs no signal juggling around its
-//! clone (a handler would otherwise run in the child, which shares our
-//! memory until it execs).
+//! Signals set up: blocked and read from a signalfd (at start-up), every
+//! disposition back at its default (at start-up, and before `crash` is
+//! executed), SIGPIPE ignored.
 
-use super::Errno;
+use super::Signals;
+use crate::sys::Errno;
+use crate::sys::process::errno;
 use core::ffi::c_int;
-use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
-
-/// The signals vigild acts on. A spawned child unblocks them (and gets
-/// SIGPIPE, which vigild ignores, back at its default).
-pub const HANDLED: [c_int; 7] = [
-    libc::SIGCHLD,
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-];
-
-/// The signalfd.
-pub struct Signals {
-    fd: OwnedFd,
-}
+use rustix::fd::{FromRawFd, OwnedFd};
 
 impl Signals {
     /// Block every signal of `signals` (vigild's are `HANDLED`) and open a non-blocking, close-on-exec
@@ -41,38 +24,12 @@ impl Signals {
             libc::sigprocmask(libc::SIG_BLOCK, &set, core::ptr::null_mut());
             let fd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
             if fd < 0 {
-                return Err(Errno::from_raw_os_error(super::process::errno()));
+                return Err(Errno::from_raw_os_error(errno()));
             }
             OwnedFd::from_raw_fd(fd)
         };
         set_disposition(libc::SIGPIPE, libc::SIG_IGN)?;
         Ok(Signals { fd })
-    }
-
-    /// The fd to poll.
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-
-    /// The signals received since the last call, each once, in number order
-    /// (the iterator does not borrow: acting on a signal may need all of vigild).
-    pub fn drain(&self) -> impl Iterator<Item = c_int> + use<> {
-        const INFO: usize = core::mem::size_of::<libc::signalfd_siginfo>();
-        let mut pending = 0u64;
-        let mut buf = [0u8; INFO * 8];
-        while let Ok(n @ 1..) = rustix::io::read(&self.fd, &mut buf) {
-            for info in buf[..n].chunks_exact(INFO) {
-                // ssi_signo: the first field, a u32.
-                let sig = u32::from_ne_bytes([info[0], info[1], info[2], info[3]]);
-                if (1..=64).contains(&sig) {
-                    pending |= 1 << (sig - 1);
-                }
-            }
-            if n < buf.len() {
-                break; // drained: no need for the read that says EAGAIN
-            }
-        }
-        (1..65).filter(move |sig| pending & (1 << (sig - 1)) != 0)
     }
 }
 
@@ -135,6 +92,6 @@ fn set_disposition(sig: c_int, handler: libc::sighandler_t) -> Result<(), Errno>
     };
     match rc {
         0 => Ok(()),
-        _ => Err(Errno::from_raw_os_error(super::process::errno())),
+        _ => Err(Errno::from_raw_os_error(errno())),
     }
 }

@@ -6,15 +6,20 @@
 //! child's own exit code (2 configuration, 1 everything else), or 1 if
 //! start-up takes longer than `-T`.
 
-use crate::driver::Driver;
-use crate::log::say;
-use crate::sys::fs::{devnull, open_log_file, replace_stdio, stderr, tee_messages, write_all};
-use crate::sys::{Errno, clock, process};
+use super::role::{Role, Verdict};
+use super::status::{StatusFile, write_then_answer};
+use super::world::World;
+use crate::sys::fs::{stderr, write_all};
+use crate::sys::message::{say, tee_messages};
+use crate::sys::signal::setup::ignore_sigpipe;
+use crate::sys::stdio::{devnull, open_log_file, replace_stdio};
+use crate::sys::{Errno, clock, notify, process};
 use core::ffi::c_int;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use vigild_engine::config::Config;
 use vigild_engine::fixed::Lossy;
-use vigild_engine::machine::{Reason, State};
+use vigild_engine::machine::{Reason, State, Supervisor};
 use vigild_engine::unix::ErrnoName;
 
 /// The byte that says "start-up is done" (never part of a message line,
@@ -24,11 +29,6 @@ const DONE: u8 = 0x06;
 /// How long the foreground process keeps relaying a daemon's messages
 /// after it told it to stop (start-up too slow).
 const STOP_RELAY_MS: u64 = 10_000;
-
-/// The daemon's end of the verdict pipe.
-pub struct Verdict {
-    fd: OwnedFd,
-}
 
 /// Fork. The foreground process relays and exits (this never returns
 /// there); the daemon gets its verdict pipe, its stdio moved to /dev/null
@@ -48,7 +48,7 @@ pub fn detach(log_file: Option<&[u8]>, timeout_ms: u64) -> Result<Verdict, c_int
         Some(path) => open_log_file(path).map_err(|e| failed(path, e))?,
         None => null.try_clone().map_err(|e| failed(b"/dev/null", e))?,
     };
-    let (read_end, write_end) = crate::sys::notify::pipe().map_err(|e| failed(b"pipe", e))?;
+    let (read_end, write_end) = notify::pipe().map_err(|e| failed(b"pipe", e))?;
     match process::fork() {
         Err(e) => Err(failed(b"fork", e)),
         Ok(Some(child)) => {
@@ -60,7 +60,7 @@ pub fn detach(log_file: Option<&[u8]>, timeout_ms: u64) -> Result<Verdict, c_int
             // A foreground process gone (Ctrl-C) must not take the daemon
             // with it at its next message (vigild ignores SIGPIPE for good
             // a little later, with its signals).
-            crate::sys::signal::ignore_sigpipe();
+            ignore_sigpipe();
             process::setsid();
             replace_stdio(null.as_fd(), true);
             replace_stdio(out.as_fd(), false);
@@ -116,44 +116,49 @@ fn relay(from: OwnedFd, child: i32, timeout_ms: u64) -> i32 {
     }
 }
 
-impl Driver {
-    /// Daemon mode, while the foreground process waits: done once every
-    /// autostart service has been started; failed (every service stops,
-    /// vigild exits 1) if one of them could not be. True if that shutdown
-    /// begins now.
-    pub fn judge_start_up(&mut self) -> bool {
-        if self.start_failed {
-            return false;
-        }
-        let cfg = self.configs.active();
-        let autostart = || {
-            cfg.ids()
-                .filter(|&id| cfg.spec(id).autostart && !cfg.spec(id).removed)
-        };
-        // Never to be started: its program could not be, or what it
-        // waits for failed for good, or it gave up. Said at once, not at -T.
-        let never = |id| {
-            let slot = self.sv.slot(id);
-            matches!(slot.reason, Reason::SpawnFailed(_))
-                || slot.state == State::Down && !slot.wanted_up() && slot.reason != Reason::None
-        };
-        if let Some(id) = autostart().find(|&id| never(id)) {
-            say!(
-                "start-up failed: {} could not be started ({}), stopping every service",
-                Lossy(cfg.name(id)),
-                self.sv.slot(id).reason
-            );
-            self.start_failed = true;
-            self.sv.shutdown(cfg, false);
-            return true;
-        } else if autostart().all(|id| self.sv.has_started(id))
-            && let Some(verdict) = self.verdict.take()
-        {
-            // The status file is there before the command returns.
-            self.write_status();
-            tee_messages(-1);
-            let _ = write_all(verdict.fd.as_fd(), &[DONE]);
-        }
-        false
+/// Daemon mode, while the foreground process waits: done once every
+/// autostart service has been started (the status file written first: it
+/// is there before the command returns); failed (every service stops,
+/// vigild exits 1) if one of them could not be. True if that shutdown
+/// begins now.
+// Not inlined into the hot caller: cold code, as all of this file.
+#[inline(never)]
+pub fn judge_start_up(
+    role: &mut Role,
+    status: &mut StatusFile,
+    cfg: &Config,
+    engine: &mut Supervisor,
+    world: &mut World,
+) -> bool {
+    if role.start_failed {
+        return false;
     }
+    let autostart = || {
+        cfg.ids()
+            .filter(|&id| cfg.spec(id).autostart && !cfg.spec(id).removed)
+    };
+    // Never to be started: its program could not be, or what it
+    // waits for failed for good, or it gave up. Said at once, not at -T.
+    let never = |id| {
+        let slot = engine.slot(id);
+        matches!(slot.reason, Reason::SpawnFailed(_))
+            || slot.state == State::Down && !slot.wanted_up() && slot.reason != Reason::None
+    };
+    if let Some(id) = autostart().find(|&id| never(id)) {
+        say!(
+            "start-up failed: {} could not be started ({}), stopping every service",
+            Lossy(cfg.name(id)),
+            engine.slot(id).reason
+        );
+        role.start_failed = true;
+        engine.shutdown(cfg, false);
+        return true;
+    } else if autostart().all(|id| engine.has_started(id))
+        && let Some(verdict) = role.verdict.take()
+    {
+        write_then_answer(status, cfg, engine, world, true);
+        tee_messages(-1);
+        let _ = write_all(verdict.fd.as_fd(), &[DONE]);
+    }
+    false
 }

@@ -2,11 +2,13 @@
 //! environment (vigild's, minus what was meant for vigild, plus the
 //! service's `env` and what its mode adds), stdio per `log`, credentials.
 
-use crate::log::say;
-use crate::sys::spawn::{Creds, Plan, spawn};
+use crate::sys::message::say;
+use crate::sys::spawn::{Plan, spawn};
+use crate::sys::user::Creds;
 use crate::sys::{args, user};
 use core::cell::Cell;
 use core::ffi::c_char;
+use rustix::fd::{BorrowedFd, OwnedFd};
 use vigild_engine::config::Config;
 use vigild_engine::fixed::{Lossy, ServiceId, SliceWriter, without_nul, word_index};
 use vigild_engine::limits::{ARGV_MAX, ENV_MAX};
@@ -47,6 +49,20 @@ pub struct Launch<'a> {
     pub cgroup: Option<i32>,
 }
 
+/// The credentials and cgroup an accept service's workers start with
+/// (looked up for the first worker, then kept until the configuration
+/// changes: not two file reads, and a cgroup opened, per connection).
+pub struct WorkerSetup {
+    pub id: ServiceId,
+    pub creds: Option<Creds>,
+    pub cgroup: Option<OwnedFd>,
+}
+
+/// The number of a borrowed fd, as a `Plan` takes it.
+pub fn raw(fd: BorrowedFd<'_>) -> i32 {
+    rustix::fd::AsRawFd::as_raw_fd(&fd)
+}
+
 /// The uid, gid and groups of `id`'s `user` and `group`, if it has them
 /// (looked up now; the errno, logged, if that fails).
 pub fn credentials(cfg: &Config, id: ServiceId) -> Result<Option<Creds>, u16> {
@@ -69,33 +85,6 @@ pub fn credentials(cfg: &Config, id: ServiceId) -> Result<Option<Creds>, u16> {
         );
         errno
     })
-}
-
-/// vigild's own logger `id` runs as another user: make its directory if
-/// missing (vigil-log, no longer root, may not be allowed to): missing
-/// parents as root (0755), the directory itself (0755) given to that user;
-/// an existing one is left as it is. Never led elsewhere by a symlink root
-/// does not own (`path::open_dir`), so a user who may write somewhere on
-/// the way cannot make root create (and hand over) a directory elsewhere.
-/// A failure is said; vigil-log then says why it cannot start.
-// Cold code (link/layout.ld): not inlined into the hot caller.
-#[inline(never)]
-pub fn make_log_dir(cfg: &Config, id: ServiceId, creds: &Creds) {
-    let Some(dir) = cfg.arena.words(cfg.spec(id).exec).last().map(without_nul) else {
-        return;
-    };
-    if creds.uid == rustix::process::geteuid().as_raw() {
-        return;
-    }
-    let owner = Some((creds.uid, creds.gid));
-    if let Err(e) = crate::sys::path::open_dir(dir, crate::sys::path::Missing::Make { owner }) {
-        say!(
-            "{}: unable to make {}: {}",
-            Lossy(cfg.name(id)),
-            Lossy(dir),
-            ErrnoName(e.raw_os_error() as u16)
-        );
-    }
 }
 
 /// Start `id` as `launch` says; the pid, or the errno (logged).

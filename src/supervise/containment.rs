@@ -2,10 +2,11 @@
 //! cgroup v2 per service where the kernel offers it, the service's process
 //! group otherwise (or with `contain = group`). Decided once at start-up
 //! and said then; PID 1 started before /sys is mounted looks again before
-//! each start until it is.
+//! each start until it is. Cold code (link/layout.ld) but for what each
+//! start and end of a service asks, inlined into it.
 
-use crate::log::say;
 use crate::sys::cgroup::{Cgroups, Name, Unavailable};
+use crate::sys::message::say;
 use crate::sys::{Errno, process};
 use rustix::fd::OwnedFd;
 use vigild_engine::config::{Config, Contain};
@@ -32,6 +33,8 @@ impl Containment {
     /// whose device and inode are `run_id` (as PID 1, mount cgroup2 if
     /// /sys is there and nothing mounted it); say once which containment
     /// is in force.
+    // Not inlined into the hot caller: cold code, as all of this file.
+    #[inline(never)]
     pub fn new(run_dir: &[u8], run_id: (u64, u64), pid1: bool) -> Containment {
         let mut path = [0u8; 1024];
         match Cgroups::open(run_dir, run_id, pid1, &mut path) {
@@ -75,6 +78,7 @@ impl Containment {
     }
 
     /// PID 1 before /sys was mounted: look again now (before a start).
+    #[inline(always)]
     pub fn look_again(&mut self) {
         if let Containment::Later(run, len, run_id) = self {
             let (run, run_id) = (*run, *run_id);
@@ -95,12 +99,14 @@ impl Containment {
     }
 
     /// True if `id` is contained by a cgroup (as the status file says).
+    #[inline(always)]
     pub fn by_cgroup(&self, cfg: &Config, id: ServiceId) -> bool {
         self.cgroups(cfg, id).is_some()
     }
 
     /// The cgroup to start `id` in, if it is contained by one (made if
     /// missing; a failure is said, and it starts in no cgroup).
+    #[inline(always)]
     pub fn cgroup_for(&self, cfg: &Config, id: ServiceId) -> Option<OwnedFd> {
         let cgroups = self.cgroups(cfg, id)?;
         cgroups
@@ -119,7 +125,7 @@ impl Containment {
     /// the process groups `groups`. Both, whatever its `contain` says now:
     /// the processes of a run started before a reload changed it are where
     /// that run was started.
-    // Cold code (link/layout.ld): not inlined into the hot caller.
+    // Not inlined into the hot caller: cold code, as all of this file.
     #[inline(never)]
     pub fn kill_all(
         &self,
@@ -139,6 +145,7 @@ impl Containment {
 
     /// True while a process of `id` is left: in its cgroup, or in the
     /// process group `group` (as for `kill_all`, both).
+    #[inline(always)]
     pub fn populated(&self, cfg: &Config, id: ServiceId, group: Option<Pid>) -> bool {
         let in_cgroup = match self {
             Containment::Cgroups(c) => c.populated(&Name::of(cfg.name(id))),
@@ -148,6 +155,7 @@ impl Containment {
     }
 
     /// vigild's cgroups, if `id` is to be contained by one.
+    #[inline(always)]
     fn cgroups(&self, cfg: &Config, id: ServiceId) -> Option<&Cgroups> {
         match self {
             Containment::Cgroups(c) if cfg.spec(id).contain == Contain::Cgroup => Some(c),

@@ -1,42 +1,43 @@
-//! `vigild` itself: options, loading the configuration (every error listed as
-//! `FILE:LINE: message`), the run directory and control FIFO, signals, then
+//! Start-up: options, loading the configuration (every error listed as
+//! `FILE:LINE: message`), daemon mode's detaching, the run directory and
+//! control FIFO, signals, containment, sockets and pipes: everything before
 //! the loop. Exit codes are SPEC §1's: 2 usage or configuration, 1 system.
 
-use crate::driver::Driver;
-use crate::listeners::Listeners;
-use crate::log::say;
-use crate::readiness::Channels;
-use crate::sys::args::Args;
-use crate::sys::fs::{
-    LockError, RunDirError, cloexec_inherited, devnull, lock_run_dir, open_control, open_run_dir,
-    read_file,
+use super::configs::{Configs, Source, in_force, load, print_errors, print_warnings};
+use super::containment::Containment;
+use super::control::Control;
+use super::daemonize;
+use super::listeners::Listeners;
+use super::parts::Vigild;
+use super::pipes::Pipes;
+use super::readiness::Channels;
+use super::replies::Replies;
+use super::role::Role;
+use super::status::StatusFile;
+use super::storage;
+use super::world::{PRIVATE_MAX, World};
+use crate::sys::args::{self, Args};
+use crate::sys::message::say;
+use crate::sys::power::{self, Action};
+use crate::sys::run_dir::{
+    LockError, RunDirError, identity, lock_run_dir, open_control, open_run_dir,
 };
-use crate::sys::init::{self, Action};
-use crate::sys::signal::Signals;
-use crate::sys::{Errno, process, storage, user};
+use crate::sys::signal::{self, Signals, setup::reset_inherited};
+use crate::sys::stdio::{adopt, cloexec_inherited, devnull};
+use crate::sys::{last_resort, process};
 use core::ffi::c_int;
 use core::fmt::Write;
+use rustix::fd::AsFd;
 use vigild_engine::config::parse_duration;
-use vigild_engine::config::{Config, Errors, parse_with_main};
 use vigild_engine::fixed::{ArrayStr, Lossy};
-use vigild_engine::unix::{ErrnoName, parse_u64};
+use vigild_engine::limits::RUN_DIR_MAX;
+use vigild_engine::unix::{ErrnoName, HolderPid, parse_u64};
 
 const USAGE: &str =
     "usage: vigild [-f] [-t] [-c FILE] [-d FD] [-r DIR] [-l FILE] [-T TIME] [-- CMD [ARGS...]]";
 
 /// How long a daemon's start-up may take (`-T`).
 const START_TIMEOUT_MS: u64 = 30_000;
-
-/// Where the configuration comes from, for the first load and every reload.
-#[derive(Clone, Copy)]
-pub struct Source {
-    /// The configuration file.
-    pub path: &'static [u8],
-    /// A missing file is an empty configuration (`--` without `-c`).
-    pub optional: bool,
-    /// `-- CMD ARGS`: the arguments and the position of CMD.
-    pub main_cmd: Option<(Args, usize)>,
-}
 
 struct Options {
     source: Source,
@@ -119,142 +120,11 @@ fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
     Ok(o)
 }
 
-/// Read and parse `source` into `cfg`, then check what only the system can
-/// tell (that users and groups exist). Every problem lands in `errors`.
-pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Errors) {
-    errors.clear();
-    let len = match read_file(source.path, text) {
-        Ok(len) => len,
-        Err(Errno::NOENT) if source.optional => 0,
-        Err(e) => {
-            cfg.clear();
-            return errors.push(
-                0,
-                format_args!("unable to read: {}", ErrnoName(e.raw_os_error() as u16)),
-            );
-        }
-    };
-    let mut cmd = source
-        .main_cmd
-        .map(|(args, first)| (first..).map_while(move |i| args.get(i)));
-    let cmd = cmd
-        .as_mut()
-        .map(|words| words as &mut dyn Iterator<Item = &[u8]>);
-    parse_with_main(text.get(..len).unwrap_or_default(), cfg, errors, cmd);
-    storage::release(text, len);
-    storage::release_scratch(cfg);
-    for id in cfg.ids() {
-        let spec = cfg.spec(id);
-        let (user_name, group) = (
-            cfg.arena.get_with_nul(spec.user),
-            cfg.arena.get_with_nul(spec.group),
-        );
-        if (!spec.user.is_empty() || !spec.group.is_empty())
-            && user::lookup(user_name, group).is_err()
-        {
-            let line = if spec.user.is_empty() {
-                spec.group_line
-            } else {
-                spec.user_line
-            };
-            errors.push(line, format_args!("unknown user or group"));
-        }
-        let entries = crate::launch::env_entries(cfg, id);
-        if entries > vigild_engine::limits::ENV_MAX {
-            errors.push(
-                spec.line,
-                format_args!(
-                    "env: {entries} environment entries with vigild's own, more than the compiled ENV_MAX = {}",
-                    vigild_engine::limits::ENV_MAX
-                ),
-            );
-        }
-    }
-}
-
-/// `cfg` is in force now: what a failure must do follows it (a reload may
-/// add or drop `crash` or `main`).
-pub fn in_force(cfg: &Config) {
-    init::remember(
-        cfg.arena.words_bytes(cfg.global.crash),
-        cfg.main().is_some(),
-    );
-}
-
-/// Format each error as `FILE:LINE: message` (`FILE: message` for line 0).
-pub fn print_errors(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
-    for e in errors.iter() {
-        each(located(path, e, "").as_str());
-    }
-    if errors.dropped() > 0 {
-        let mut line = ArrayStr::<480>::new();
-        let _ = write!(
-            line,
-            "{}: {} more errors not shown",
-            Lossy(path),
-            errors.dropped()
-        );
-        each(line.as_str());
-    }
-}
-
-/// Each warning as `FILE:LINE: warning: message`.
-pub fn print_warnings(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
-    for w in errors.warnings() {
-        each(located(path, w, "warning: ").as_str());
-    }
-}
-
-/// `FILE:LINE: KIND message` (`FILE: ...` for line 0).
-fn located(path: &[u8], e: &vigild_engine::config::ParseError, kind: &str) -> ArrayStr<480> {
-    let mut line = ArrayStr::<480>::new();
-    let _ = match e.line {
-        0 => write!(line, "{}: {kind}{}", Lossy(path), e.msg),
-        n => write!(line, "{}:{n}: {kind}{}", Lossy(path), e.msg),
-    };
-    line
-}
-
-/// `vigild`: the exit code. PID 1 never exits (SPEC §8) unless in
-/// container mode: its shutdown ends in reboot(2), and a failure in its
-/// last resort.
-pub fn main(args: Args) -> c_int {
-    let pid1 = process::getpid() == 1;
-    let code = serve(args, pid1);
-    init::last_resort(code)
-}
-
-fn serve(args: Args, pid1: bool) -> c_int {
-    // Used where it is (not moved out of the result: that would make a
-    // second copy of the driver on the stack).
-    let mut started = start_up(args, pid1);
-    let driver = match &mut started {
-        Ok(driver) => driver,
-        Err(code) => return *code,
-    };
-    let code = driver.run();
-    if let Some(path) = &driver.private_run_dir {
-        crate::sys::fs::remove_run_dir(
-            rustix::fd::AsFd::as_fd(&driver.dir),
-            path.as_str().as_bytes(),
-        );
-    }
-    // The configuration in force decides: a reload may have added or
-    // dropped `main`.
-    if pid1 && driver.configs.active().main().is_none() {
-        driver.power_down();
-    }
-    code
-}
-
-/// Longest private run directory (`$XDG_RUNTIME_DIR/vigild.PID`).
-pub const PRIVATE_MAX: usize = 96;
-
 /// Make container mode's private run directory `vigild.PID` under `/run`,
 /// else `$XDG_RUNTIME_DIR`, else `/tmp`; its path (in `buf`).
 fn private_run_dir(buf: &mut ArrayStr<PRIVATE_MAX>) -> Option<&[u8]> {
     let pid = process::getpid() as u32;
-    let runtime = crate::sys::args::getenv(b"XDG_RUNTIME_DIR").filter(|d| d.starts_with(b"/"));
+    let runtime = args::getenv(b"XDG_RUNTIME_DIR").filter(|d| d.starts_with(b"/"));
     for parent in [Some(&b"/run"[..]), runtime, Some(b"/tmp")]
         .into_iter()
         .flatten()
@@ -274,7 +144,7 @@ fn private_run_dir(buf: &mut ArrayStr<PRIVATE_MAX>) -> Option<&[u8]> {
 /// (link/layout.ld), and its frame, large and deep, is dead once the loop
 /// runs, so the loop's pages of stack are the only ones that stay.
 #[inline(never)]
-fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
+pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     let o = match options(args, pid1) {
         Ok(o) => o,
         Err(msg) => {
@@ -284,7 +154,7 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         }
     };
     if o.source.main_cmd.is_some() {
-        init::remember(b"", true);
+        last_resort::remember(b"", true);
     }
     let Some((st, control_lines)) = storage::take() else {
         return Err(1);
@@ -308,7 +178,7 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
     // Daemon mode: from here on the foreground process only relays.
     let daemon = !pid1 && !o.foreground && cfg.main().is_none();
     let verdict = match daemon {
-        true => match crate::daemon::detach(o.log_file, o.start_timeout_ms) {
+        true => match daemonize::detach(o.log_file, o.start_timeout_ms) {
             Ok(verdict) => Some(verdict),
             Err(code) => return Err(code),
         },
@@ -339,8 +209,8 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         say!("fatal: run directory {}: {what}: {detail}", Lossy(run_dir));
         Err(1)
     };
-    if run_dir.len() > vigild_engine::limits::RUN_DIR_MAX {
-        let max = vigild_engine::limits::RUN_DIR_MAX;
+    if run_dir.len() > RUN_DIR_MAX {
+        let max = RUN_DIR_MAX;
         return failed("refused", &format_args!("longer than {max} bytes"));
     }
     let dir = match open_run_dir(run_dir) {
@@ -349,19 +219,19 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
         Err(RunDirError::Foreign(what)) => return failed("refused", &what),
         Err(RunDirError::InUse) => return failed("refused", &"in use"),
     };
-    let lock = match lock_run_dir(rustix::fd::AsFd::as_fd(&dir)) {
+    let lock = match lock_run_dir(dir.as_fd()) {
         Ok(lock) => lock,
         Err(LockError::Sys(e)) => return failed("lock", &ErrnoName(e.raw_os_error() as u16)),
         Err(LockError::Held(pid)) => {
             say!(
                 "fatal: {}: refused: another vigild{} runs on this run directory",
                 Lossy(run_dir),
-                vigild_engine::unix::HolderPid(pid)
+                HolderPid(pid)
             );
             return Err(1);
         }
     };
-    let (control, control_keep) = match open_control(rustix::fd::AsFd::as_fd(&dir)) {
+    let (control, control_keep) = match open_control(dir.as_fd()) {
         Ok(pair) => pair,
         Err(RunDirError::Sys(what, e)) => return failed(what, &ErrnoName(e.raw_os_error() as u16)),
         Err(RunDirError::Foreign(what)) => return failed("refused", &what),
@@ -377,18 +247,18 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
             "warning: close_range(2) refused (Linux before 5.11, or seccomp): inherited fds marked close-on-exec one by one"
         );
     }
-    crate::sys::signal::reset_inherited();
-    let ready_fd = match o.ready_fd.map(crate::sys::fs::adopt) {
+    reset_inherited();
+    let ready_fd = match o.ready_fd.map(adopt) {
         Some(None) => return failed("-d", &"that file descriptor is not open"),
         Some(fd) => fd,
         None => None,
     };
-    let signals = match Signals::install(&crate::sys::signal::HANDLED) {
+    let signals = match Signals::install(&signal::HANDLED) {
         Ok(signals) => signals,
         Err(e) => return failed("signals", &ErrnoName(e.raw_os_error() as u16)),
     };
     if pid1 && cfg.main().is_none() {
-        init::ctrl_alt_del_as_signal();
+        power::ctrl_alt_del_as_signal();
     }
     if !pid1 && let Err(e) = process::set_subreaper() {
         say!(
@@ -416,48 +286,44 @@ fn start_up(args: Args, pid1: bool) -> Result<Driver, c_int> {
     // After the lock: vigild's cgroup directory is named after the run
     // directory, which only one vigild uses at a time: its path, and its
     // device and inode (any path to it, a bind mount too, is the same).
-    let run_id = crate::sys::fs::identity(rustix::fd::AsFd::as_fd(&dir));
-    let containment = crate::containment::Containment::new(run_dir, run_id, pid1);
-    let pipes = match crate::pipes::Pipes::new().prepare(None, cfg) {
+    let run_id = identity(dir.as_fd());
+    let containment = Containment::new(run_dir, run_id, pid1);
+    let pipes = match Pipes::new().prepare(None, cfg) {
         Ok(pipes) => pipes,
         Err(e) => return failed("log pipes", &ErrnoName(e.raw_os_error() as u16)),
     };
     let channels = Channels::new(run_dir, &mut st.status_texts);
-    Ok(Driver {
-        configs: crate::driver::Configs::new(&mut st.configs),
-        sv: &mut st.supervisor.0,
-        text: &mut st.text.0,
-        errors: &mut st.errors,
-        source: o.source,
-        pid1,
-        halt: Action::Poweroff,
-        verdict,
-        start_failed: false,
-        _lock: lock,
-        private_run_dir: (!private.as_str().is_empty()).then_some(private),
-        dir,
-        control,
-        _control_keep: control_keep,
-        signals,
-        devnull,
-        ready_fd,
-        listeners,
-        pipes,
-        rings: &mut st.rings,
-        channels,
-        notice: Some(&mut st.notice),
-        worker_setup: None,
-        containment,
-        replies: crate::replies::Replies::new(),
-        lines: control_lines,
-        dirty: true,
-        spawned: false,
-        texts_changed: false,
-        cold_due: true,
-        cold_mapped_back: false,
-        status_due: None,
-        status_written: vigild_engine::time::Instant::from_ms(0),
-        status_failed: false,
-        control_warnings: Default::default(),
+    Ok(Vigild {
+        configs: Configs::new(&mut st.configs, &mut st.text.0, &mut st.errors, o.source),
+        engine: &mut st.supervisor.0,
+        world: World {
+            dir,
+            _lock: lock,
+            private_run_dir: (!private.as_str().is_empty()).then_some(private),
+            signals,
+            devnull,
+            listeners,
+            pipes,
+            rings: &mut st.rings,
+            channels,
+            notice: Some(&mut st.notice),
+            replies: Replies::new(),
+            worker_setup: None,
+            containment,
+        },
+        status: StatusFile::new(),
+        control: Control {
+            fd: control,
+            _keep: control_keep,
+            lines: control_lines,
+            warnings: Default::default(),
+        },
+        role: Role {
+            pid1,
+            halt: Action::Poweroff,
+            verdict,
+            start_failed: false,
+            ready_fd,
+        },
     })
 }

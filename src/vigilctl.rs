@@ -2,10 +2,8 @@
 //! of its own, prints the result lines, and exits by SPEC §6: 0 success,
 //! 4 a failure result, 3 no vigild on that run directory, 2 usage.
 
-use crate::path::PathBuf;
-use crate::sys::fs::{
-    mkfifo, open_fifo_read, open_fifo_write, open_read, stdout, unlink, write_all,
-};
+use crate::sys::fs::{open_read, stdout, write_all};
+use crate::sys::run_dir::{mkfifo, open_fifo_read, open_fifo_write, unlink};
 use crate::sys::{Errno, args::Args, clock, process};
 use core::ffi::c_int;
 use core::fmt::Write;
@@ -21,7 +19,7 @@ const USAGE: &str = "usage: vigilctl [-r DIR] start|stop|restart NAME... | signa
                      | status [--raw] [NAME] | wait up|down NAME [TIMEOUT] | monitor | log NAME";
 
 macro_rules! say {
-    ($($arg:tt)*) => { $crate::log::line("vigilctl", format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::sys::message::line("vigilctl", format_args!($($arg)*)) };
 }
 
 /// `vigilctl ARGS`, the arguments starting at `first`: the exit code.
@@ -417,5 +415,32 @@ fn wait_on(answers: &OwnedFd, target: &[u8], name: &[u8], deadline: Option<Insta
         }
         // vigild went away.
         (false, _) => 1,
+    }
+}
+
+/// A path in the run directory, built in a stack buffer (no allocation):
+/// `DIR/NAME`.
+pub struct PathBuf {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl PathBuf {
+    /// `dir/name`; `None` if it is longer than the buffer.
+    pub fn join(dir: &[u8], name: core::fmt::Arguments<'_>) -> Option<PathBuf> {
+        let mut p = PathBuf {
+            buf: [0; 512],
+            len: 0,
+        };
+        let mut w = SliceWriter::new(&mut p.buf);
+        w.push(dir).ok()?;
+        core::fmt::Write::write_fmt(&mut w, format_args!("/{name}")).ok()?;
+        p.len = w.len();
+        Some(p)
+    }
+
+    /// The path, without a NUL.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }

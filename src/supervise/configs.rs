@@ -1,0 +1,185 @@
+//! The configuration: where it comes from, the one in force and the spare
+//! a reload parses into, and loading one (reading, parsing, checking what
+//! only the system can tell), with every error as `FILE:LINE: message`.
+
+use super::launch::env_entries;
+use crate::sys::args::Args;
+use crate::sys::fs::read_file;
+use crate::sys::{Errno, last_resort, storage, user};
+use core::fmt::Write;
+use vigild_engine::config::{Config, Errors, ParseError, parse_with_main};
+use vigild_engine::fixed::{ArrayStr, Lossy};
+use vigild_engine::limits::ENV_MAX;
+use vigild_engine::unix::ErrnoName;
+
+/// Where the configuration comes from, for the first load and every reload.
+#[derive(Clone, Copy)]
+pub struct Source {
+    /// The configuration file.
+    pub path: &'static [u8],
+    /// A missing file is an empty configuration (`--` without `-c`).
+    pub optional: bool,
+    /// `-- CMD ARGS`: the arguments and the position of CMD.
+    pub main_cmd: Option<(Args, usize)>,
+}
+
+/// The two configurations: the one in force, and the spare that a reload
+/// parses into and makes the one in force if it has no error.
+pub struct Configs {
+    both: &'static mut [Config; 2],
+    second: bool,
+    /// Buffer the configuration file is read into.
+    text: &'static mut [u8],
+    /// The errors of the last load.
+    pub errors: &'static mut Errors,
+    /// Where the configuration comes from.
+    pub source: Source,
+}
+
+impl Configs {
+    /// The first one is in force (`load` put it there).
+    pub fn new(
+        both: &'static mut [Config; 2],
+        text: &'static mut [u8],
+        errors: &'static mut Errors,
+        source: Source,
+    ) -> Self {
+        Configs {
+            both,
+            second: false,
+            text,
+            errors,
+            source,
+        }
+    }
+
+    /// The configuration in force.
+    // Always inlined: the loop's, hot code (this module is cold, link/layout.ld).
+    #[inline(always)]
+    pub fn active(&self) -> &Config {
+        &self.both[usize::from(self.second)]
+    }
+
+    /// Load the spare from the source: the one in force, the spare, and
+    /// the errors of the load.
+    pub fn load_spare(&mut self) -> (&Config, &mut Config, &mut Errors) {
+        let [first, second] = &mut *self.both;
+        let (old, new) = match self.second {
+            false => (&*first, second),
+            true => (&*second, first),
+        };
+        load(self.source, self.text, new, self.errors);
+        (old, new, self.errors)
+    }
+
+    /// The one in force and the spare.
+    pub fn both(&self) -> (&Config, &Config) {
+        let [first, second] = &*self.both;
+        match self.second {
+            false => (first, second),
+            true => (second, first),
+        }
+    }
+
+    /// Put the spare in force.
+    pub fn flip(&mut self) {
+        self.second = !self.second;
+    }
+}
+
+/// Read and parse `source` into `cfg`, then check what only the system can
+/// tell (that users and groups exist). Every problem lands in `errors`.
+pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Errors) {
+    errors.clear();
+    let len = match read_file(source.path, text) {
+        Ok(len) => len,
+        Err(Errno::NOENT) if source.optional => 0,
+        Err(e) => {
+            cfg.clear();
+            return errors.push(
+                0,
+                format_args!("unable to read: {}", ErrnoName(e.raw_os_error() as u16)),
+            );
+        }
+    };
+    let mut cmd = source
+        .main_cmd
+        .map(|(args, first)| (first..).map_while(move |i| args.get(i)));
+    let cmd = cmd
+        .as_mut()
+        .map(|words| words as &mut dyn Iterator<Item = &[u8]>);
+    parse_with_main(text.get(..len).unwrap_or_default(), cfg, errors, cmd);
+    storage::release(text, len);
+    let scratch = cfg.scratch();
+    storage::release_part(cfg, scratch);
+    for id in cfg.ids() {
+        let spec = cfg.spec(id);
+        let (user_name, group) = (
+            cfg.arena.get_with_nul(spec.user),
+            cfg.arena.get_with_nul(spec.group),
+        );
+        if (!spec.user.is_empty() || !spec.group.is_empty())
+            && user::lookup(user_name, group).is_err()
+        {
+            let line = if spec.user.is_empty() {
+                spec.group_line
+            } else {
+                spec.user_line
+            };
+            errors.push(line, format_args!("unknown user or group"));
+        }
+        let entries = env_entries(cfg, id);
+        if entries > ENV_MAX {
+            errors.push(
+                spec.line,
+                format_args!(
+                    "env: {entries} environment entries with vigild's own, more than the compiled ENV_MAX = {}",
+                    ENV_MAX
+                ),
+            );
+        }
+    }
+}
+
+/// `cfg` is in force now: what a failure must do follows it (a reload may
+/// add or drop `crash` or `main`).
+pub fn in_force(cfg: &Config) {
+    last_resort::remember(
+        cfg.arena.words_bytes(cfg.global.crash),
+        cfg.main().is_some(),
+    );
+}
+
+/// Format each error as `FILE:LINE: message` (`FILE: message` for line 0).
+pub fn print_errors(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
+    for e in errors.iter() {
+        each(located(path, e, "").as_str());
+    }
+    if errors.dropped() > 0 {
+        let mut line = ArrayStr::<480>::new();
+        let _ = write!(
+            line,
+            "{}: {} more errors not shown",
+            Lossy(path),
+            errors.dropped()
+        );
+        each(line.as_str());
+    }
+}
+
+/// Each warning as `FILE:LINE: warning: message`.
+pub fn print_warnings(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
+    for w in errors.warnings() {
+        each(located(path, w, "warning: ").as_str());
+    }
+}
+
+/// `FILE:LINE: KIND message` (`FILE: ...` for line 0).
+fn located(path: &[u8], e: &ParseError, kind: &str) -> ArrayStr<480> {
+    let mut line = ArrayStr::<480>::new();
+    let _ = match e.line {
+        0 => write!(line, "{}: {kind}{}", Lossy(path), e.msg),
+        n => write!(line, "{}:{n}: {kind}{}", Lossy(path), e.msg),
+    };
+    line
+}

@@ -1,0 +1,65 @@
+//! `vigild`, the supervisor. Start-up (`startup`) makes the parts it owns
+//! (`parts`: the configurations, the engine, the world, the status file,
+//! the control FIFO, its role); the loop (`event_loop`) turns what happens
+//! into engine calls, and the engine acts through its effects (`effects`);
+//! `shutdown` is the end. Exit codes are SPEC §1's: 2 usage or
+//! configuration, 1 system.
+//!
+//! Imports go down: `event_loop` → what it dispatches to (`requests`,
+//! `reload`, `accept`, `notices`, `pid1`, `shutdown`, `daemonize`,
+//! `status`) → `effects` → `parts` → the resources (`world`, `configs`,
+//! `control`, `role`, `replies`, `readiness`, `listeners`, `pipes`,
+//! `containment`, `launch`) → `crate::sys`. Cold code lives in modules
+//! that are wholly cold, which `link/layout.ld` names by their path.
+
+mod accept;
+mod answers;
+mod configs;
+mod containment;
+mod control;
+mod daemonize;
+mod effects;
+mod event_loop;
+mod launch;
+mod listeners;
+mod notices;
+mod parts;
+mod pid1;
+mod pipes;
+mod readiness;
+mod reload;
+mod replies;
+mod requests;
+mod role;
+mod shutdown;
+mod startup;
+mod status;
+mod storage;
+mod world;
+
+use crate::sys::args::Args;
+use crate::sys::last_resort::last_resort;
+use crate::sys::process;
+use core::ffi::c_int;
+
+/// `vigild`: the exit code. PID 1 never exits (SPEC §8) unless in
+/// container mode: its shutdown ends in reboot(2), and a failure in its
+/// last resort.
+pub fn main(args: Args) -> c_int {
+    let pid1 = process::getpid() == 1;
+    let code = {
+        // Used where it is (not moved out of the result: that would make a
+        // second copy of the parts on the stack), and dropped before the
+        // last resort, which does not return: the services' cgroups go.
+        let mut started = startup::start_up(args, pid1);
+        match &mut started {
+            Ok(v) => {
+                let code = event_loop::run(v);
+                shutdown::leave(v);
+                code
+            }
+            Err(code) => *code,
+        }
+    };
+    last_resort(code)
+}

@@ -1,0 +1,27 @@
+//! What the running supervisor owns, in parts that are lent out one by
+//! one: the configurations, the engine (the state machine), the world it
+//! acts on, the status file, the control FIFO, and how this vigild runs.
+
+use super::configs::Configs;
+use super::control::Control;
+use super::role::Role;
+use super::status::StatusFile;
+use super::world::World;
+use vigild_engine::machine::Supervisor;
+
+/// The running supervisor.
+pub struct Vigild {
+    /// The configuration in force, the spare a reload parses into, and
+    /// where they come from.
+    pub configs: Configs,
+    /// The state machine.
+    pub engine: &'static mut Supervisor,
+    /// What vigild holds open for its services.
+    pub world: World,
+    /// The status file.
+    pub status: StatusFile,
+    /// The control FIFO.
+    pub control: Control,
+    /// PID 1, daemon mode, `-d FD`.
+    pub role: Role,
+}
