@@ -1,6 +1,6 @@
 //! Answering requests: a result line, a request taken in to wait for its
 //! result or to monitor, the answers of resolved requests (once the status
-//! file shows them, `status::write_then_answer`), requests followed to
+//! file shows them, `status_file::write_then_answer`), requests followed to
 //! their services' new ids after a reload, and the last answers at exit.
 
 use super::replies::{Monitor, Replies, Wait, Waiter};

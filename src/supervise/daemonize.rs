@@ -7,7 +7,7 @@
 //! start-up takes longer than `-T`.
 
 use super::role::{Role, Verdict};
-use super::status::{StatusFile, write_then_answer};
+use super::status_file::{StatusFile, write_then_answer};
 use super::world::World;
 use crate::sys::fs::{stderr, write_all};
 use crate::sys::message::{say, tee_messages};

@@ -7,7 +7,7 @@ use super::launch::{EnvBuf, Launch, credentials, raw, start};
 use super::listeners::pass_sockets;
 use super::parts::Vigild;
 use super::pipes::make_log_dir;
-use super::status::StatusFile;
+use super::status_file::StatusFile;
 use super::world::World;
 use crate::sys::message::say;
 use crate::sys::process;

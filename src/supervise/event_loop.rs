@@ -14,7 +14,7 @@ use super::readiness::Channel;
 use super::reload::reload;
 use super::requests::{expire_control, read_control, restart_running};
 use super::shutdown::{halt_with, shutdown, shutdown_gracefully};
-use super::status::{tell_ready, write_then_answer};
+use super::status_file::{tell_ready, write_then_answer};
 use crate::sys::message::say;
 use crate::sys::{clock, cold, process};
 use rustix::event::{PollFd, PollFlags, poll};

@@ -16,7 +16,7 @@ mod accept;
 mod answers;
 mod configs;
 mod containment;
-mod control;
+mod control_fifo;
 mod daemonize;
 mod effects;
 mod event_loop;
@@ -33,7 +33,7 @@ mod requests;
 mod role;
 mod shutdown;
 mod startup;
-mod status;
+mod status_file;
 mod storage;
 mod world;
 

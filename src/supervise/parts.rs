@@ -3,9 +3,9 @@
 //! acts on, the status file, the control FIFO, and how this vigild runs.
 
 use super::configs::Configs;
-use super::control::Control;
+use super::control_fifo::Control;
 use super::role::Role;
-use super::status::StatusFile;
+use super::status_file::StatusFile;
 use super::world::World;
 use vigild_engine::machine::Supervisor;
 

@@ -6,7 +6,7 @@ use super::answers::send;
 use super::configs::{in_force, print_errors, print_warnings};
 use super::effects::Fx;
 use super::parts::Vigild;
-use super::status::write_then_answer;
+use super::status_file::write_then_answer;
 use crate::sys::message::say;
 use rustix::fd::BorrowedFd;
 use vigild_engine::fixed::Lossy;

@@ -9,7 +9,7 @@ use super::pipes::ring_span;
 use super::reload::reload;
 use super::replies::{Wait, monitor_line_to};
 use super::shutdown::{halt_with, shutdown};
-use super::status::write_then_answer;
+use super::status_file::write_then_answer;
 use crate::sys::Errno;
 use crate::sys::fs::write_all;
 use crate::sys::message::say;
@@ -24,7 +24,7 @@ use vigild_engine::time::Instant;
 use vigild_engine::unix::ErrnoName;
 
 /// Control lines acted on per loop turn, and reads of the FIFO
-/// (`control::INPUT_MAX` bytes each: 16 KiB).
+/// (`control_fifo::INPUT_MAX` bytes each: 16 KiB).
 const LINES_PER_TURN: usize = 64;
 const READS_PER_TURN: usize = 16;
 

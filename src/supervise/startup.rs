@@ -5,7 +5,7 @@
 
 use super::configs::{Configs, Source, in_force, load, print_errors, print_warnings};
 use super::containment::Containment;
-use super::control::Control;
+use super::control_fifo::Control;
 use super::daemonize;
 use super::listeners::Listeners;
 use super::parts::Vigild;
@@ -13,7 +13,7 @@ use super::pipes::Pipes;
 use super::readiness::Channels;
 use super::replies::Replies;
 use super::role::Role;
-use super::status::StatusFile;
+use super::status_file::StatusFile;
 use super::storage;
 use super::world::{PRIVATE_MAX, World};
 use crate::sys::args::{self, Args};
