@@ -108,7 +108,9 @@ pub(super) enum Told {
 
 impl Supervisor {
     /// The one place where an input meets a state. Commands get their
-    /// answer; other inputs `None`.
+    /// answer; other inputs `None`. (The driver's commands come through
+    /// `command`, which refuses them in a shutdown; the ordering inputs
+    /// `Due` and `Halt` through `tick`.)
     pub fn step(
         &mut self,
         cfg: &Config,
@@ -271,12 +273,12 @@ impl Supervisor {
             // ---- its main process ended -----------------------------
             (
                 Stopping {
-                    pid: Some(_),
+                    pid: Some(p),
                     kill_at,
                     cause,
                 },
-                Input::Exited { status, .. },
-            ) => {
+                Input::Exited { pid, status },
+            ) if p == pid => {
                 let then = match cause {
                     StopCause::ByItself => StopCause::left_after(status.success()),
                     StopCause::StartTimeout => StopCause::LeftAfterFailure,
@@ -295,18 +297,18 @@ impl Supervisor {
             }
             // Exiting before it said it was ready is a failure, even with 0
             // (but a oneshot's whole run is its start).
-            (Starting { .. }, Input::Exited { status, .. }) => {
+            (Starting { pid: p, .. }, Input::Exited { pid, status }) if p == pid => {
                 let oneshot = cfg.spec(id).mode == Mode::Oneshot;
                 let then = StopCause::left_after(oneshot && status.success());
                 self.main_ended(cfg, id, status, then, Signalled::No, now, fx);
             }
-            (Up { pid: Some(_) }, Input::Exited { status, .. }) => {
+            (Up { pid: Some(p) }, Input::Exited { pid, status }) if p == pid => {
                 let then = StopCause::left_after(status.success());
                 self.main_ended(cfg, id, status, then, Signalled::No, now, fx);
             }
-            // No main process to end (`exited` sends only a main pid here).
+            // Not its main process (`exited` sends only a main pid here).
             (
-                Down | Listening | Up { pid: None } | Stopping { pid: None, .. } | Backoff { .. },
+                Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
                 Input::Exited { .. },
             ) => {}
 
