@@ -3,7 +3,7 @@
 //! limits), and whether an accept service's new connection gets a worker
 //! (`max_workers`, `max_per_ip`, `drop_timeout`).
 
-use super::{Admit, Halt, Peer, State, Supervisor};
+use super::{Admit, Effects, Halt, Peer, State, Supervisor};
 use crate::config::{Config, Mode};
 use crate::fixed::ServiceId;
 use crate::time::Instant;
@@ -140,5 +140,13 @@ impl Supervisor {
             st.full_since = None;
             st.dropping = false;
         }
+    }
+
+    /// `signal NAME SIG` to a service whose processes are its workers.
+    #[inline(never)]
+    pub(super) fn signal_workers(&mut self, id: ServiceId, signal: u8, fx: &mut impl Effects) {
+        self.workers
+            .of(id)
+            .for_each(|pid| fx.kill(pid, signal, false));
     }
 }

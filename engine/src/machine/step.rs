@@ -264,9 +264,7 @@ impl Supervisor {
                 if self.accepts[id.index()].workers == 0 {
                     return Some(Answer::NotRunning);
                 }
-                self.workers
-                    .of(id)
-                    .for_each(|pid| fx.kill(pid, signal, false));
+                self.signal_workers(id, signal, fx);
                 return Some(Answer::Signalled);
             }
 
