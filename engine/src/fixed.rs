@@ -424,3 +424,41 @@ pub fn word_index(list: &str, w: &[u8]) -> Option<usize> {
 pub fn lookup<T: Copy>(names: &str, table: &[T], w: &[u8]) -> Option<T> {
     table.get(word_index(names, w)?).copied()
 }
+
+/// Memory the binary may give back to the system (its pages then read as
+/// zero bytes) while the engine still holds it: only the engine makes one
+/// (`pub(crate)`), and only for a table whose every field is valid as zero
+/// bytes and unused once made so (`Config::scratch`). The binary's unsafe
+/// code relies on exactly that, so a new one needs the same care.
+pub struct ZeroablePart<'a> {
+    start: *mut u8,
+    len: usize,
+    _borrow: core::marker::PhantomData<&'a mut [u8]>,
+}
+
+impl<'a> ZeroablePart<'a> {
+    /// All of `part`, borrowed for as long as the binary holds it. For a
+    /// `T` whose all-zero bytes are a valid value only (see above).
+    pub(crate) fn new<T>(part: &'a mut T) -> Self {
+        ZeroablePart {
+            start: (part as *mut T).cast(),
+            len: core::mem::size_of::<T>(),
+            _borrow: core::marker::PhantomData,
+        }
+    }
+
+    /// Where it begins.
+    pub fn start(&self) -> *mut u8 {
+        self.start
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if it has no byte.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}

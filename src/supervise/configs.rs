@@ -110,8 +110,7 @@ pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Erro
         .map(|words| words as &mut dyn Iterator<Item = &[u8]>);
     parse_with_main(text.get(..len).unwrap_or_default(), cfg, errors, cmd);
     storage::release(text, len);
-    let scratch = cfg.scratch();
-    storage::release_part(cfg, scratch);
+    storage::release_part(cfg.scratch());
     for id in cfg.ids() {
         let spec = cfg.spec(id);
         let (user_name, group) = (

@@ -7,6 +7,7 @@
 use super::PAGE;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
+use vigild_engine::fixed::ZeroablePart;
 
 /// A static that is taken once.
 pub struct Once<T>(UnsafeCell<T>);
@@ -60,16 +61,11 @@ pub fn release(buf: &mut [u8], used: usize) {
     release_pages(buf.as_mut_ptr(), buf.len(), used);
 }
 
-/// The same for the part `(start, len)` of `owner` that its type says may
-/// be given back (the configuration parser's notes: `Config::scratch`,
-/// whose unused state is all zero bytes, what pages given back read as).
-/// A part that does not lie within `owner` is left alone.
-pub fn release_part<T>(owner: &mut T, (start, len): (*mut u8, usize)) {
-    let (first, size) = (owner as *mut T as usize, core::mem::size_of::<T>());
-    let at = start as usize;
-    if at >= first && at.saturating_add(len) <= first + size {
-        release_pages(start, len, len);
-    }
+/// The same for memory the engine says may be given back (the
+/// configuration parser's notes, `Config::scratch`: valid as zero bytes,
+/// and unused until the next parse writes them).
+pub fn release_part(part: ZeroablePart<'_>) {
+    release_pages(part.start(), part.len(), part.len());
 }
 
 /// Give back the pages of the first `used` bytes of the `len` at `start`
@@ -86,7 +82,8 @@ fn release_pages(start: *mut u8, len: usize, used: usize) {
         // inward at its ends), borrowed mutably by the callers, so nothing
         // else looks at those bytes; MADV_DONTNEED on private anonymous
         // (.bss) memory only makes them read as zeros again, a valid state
-        // of what the callers give (bytes; a part whose type says so).
+        // of what the callers give: bytes, or a `ZeroablePart`, which only
+        // the engine makes, for memory valid as zero bytes.
         let _ = unsafe {
             rustix::mm::madvise(
                 first as *mut core::ffi::c_void,

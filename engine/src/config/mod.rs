@@ -13,7 +13,7 @@ pub use parse::{Errors, MODE_ENV_MAX, ParseError, parse, parse_with_main};
 pub(crate) use value::is_service_name;
 pub use value::parse_duration;
 
-use crate::fixed::{Arena, Full, ServiceId, Str, Words, lookup};
+use crate::fixed::{Arena, Full, ServiceId, Str, Words, ZeroablePart, lookup};
 use crate::limits::{MAX_SERVICES, PIPES_MAX};
 
 /// How a service is run (SPEC §3).
@@ -432,13 +432,13 @@ impl Config {
         }
     }
 
-    /// The parser's notes on each section, as a memory range that may be
-    /// given back to the system once a file is parsed: they are of no use
-    /// then, and their unused state is all zero bytes, which is what pages
-    /// given back read as.
-    pub fn scratch(&mut self) -> (*mut u8, usize) {
-        let bytes = core::mem::size_of_val(&self.bodies);
-        (self.bodies.0.as_mut_ptr().cast(), bytes)
+    /// The parser's notes on each section, as memory that may be given
+    /// back to the system once a file is parsed: they are of no use then,
+    /// and a `Body` of zero bytes is a valid one, `Body::EMPTY` (every
+    /// field an integer, a bool or a `Str`, and `LogText::Unset` tag 0),
+    /// which is what pages given back read as.
+    pub fn scratch(&mut self) -> ZeroablePart<'_> {
+        ZeroablePart::new(&mut self.bodies)
     }
 
     /// The `main` service (container mode), if there is one.
