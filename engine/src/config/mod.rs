@@ -6,6 +6,7 @@
 
 mod listen;
 mod parse;
+mod tables;
 mod value;
 
 pub use listen::{Listen, ListenText, UNIX_PATH_MAX, parse_listen};
@@ -13,7 +14,7 @@ pub use parse::{Errors, MODE_ENV_MAX, ParseError, parse, parse_with_main};
 pub(crate) use value::is_service_name;
 pub use value::parse_duration;
 
-use crate::fixed::{Arena, Full, ServiceId, Str, Words, ZeroablePart, lookup};
+use crate::fixed::{Arena, ServiceId, Str, Words, ZeroablePart, lookup};
 use crate::limits::{MAX_SERVICES, PIPES_MAX};
 
 /// How a service is run (SPEC §3).
@@ -394,11 +395,6 @@ impl Config {
         self.arena.get(self.specs[id.index()].name)
     }
 
-    /// The service called `name`.
-    pub fn find(&self, name: &[u8]) -> Option<ServiceId> {
-        self.ids().find(|&id| self.name(id) == name)
-    }
-
     /// The `listen` addresses of `id`, in config order.
     pub fn listens(&self, id: ServiceId) -> impl Iterator<Item = Listen<'_>> + '_ {
         let words = self.arena.words(self.specs[id.index()].listen);
@@ -452,69 +448,6 @@ impl Config {
             true => b"/run/vigild",
             false => self.arena.get(self.global.run_dir),
         }
-    }
-
-    /// Keep a service that a reload removed, until it has stopped: its name
-    /// and how to stop it are copied from `old`.
-    pub fn adopt_removed(&mut self, old: &Config, id: ServiceId) -> Result<ServiceId, Full> {
-        if self.len() >= MAX_SERVICES {
-            return Err(Full);
-        }
-        let from = old.spec(id);
-        let name = self.arena.push(old.name(id))?;
-        // It keeps waiting for its removed logger (carried before it), so
-        // that the logger stops after it and reads its last lines. Nothing
-        // else: a removed service has no other dependencies and nothing but
-        // its service depends on a removed logger (a daemon of one process).
-        let mark = self.arena.mark();
-        for dep in old.after(id).filter(|&dep| old.is_logger(dep)) {
-            if let Some(dep) = self.find(old.name(dep)).filter(|&d| self.spec(d).removed) {
-                self.arena.push_raw(&dep.0.to_le_bytes())?;
-            }
-        }
-        let after = self.arena.str_since(mark);
-        // A logger may have to run once more, to drain its pipe (SPEC §7):
-        // it keeps its command line and identity.
-        let (mut exec, mut user, mut group) = (Words::EMPTY, Str::EMPTY, Str::EMPTY);
-        if old.is_logger(id) {
-            let mark = self.arena.mark();
-            for word in old.arena.words(from.exec) {
-                self.arena.push(crate::fixed::without_nul(word))?;
-            }
-            exec = self.arena.words_since(mark, from.exec.len() as u16);
-            user = self.arena.push(old.arena.get(from.user))?;
-            group = self.arena.push(old.arena.get(from.group))?;
-        }
-        let new = ServiceId(self.count);
-        self.specs[new.index()] = ServiceSpec {
-            name,
-            mode: from.mode,
-            contain: from.contain,
-            exec,
-            user,
-            group,
-            stop_signal: from.stop_signal,
-            stop_timeout_ms: from.stop_timeout_ms,
-            after,
-            removed: true,
-            ..ServiceSpec::EMPTY
-        };
-        self.order[new.index()] = new.0;
-        self.count += 1;
-        self.has_removed = true;
-        Ok(new)
-    }
-
-    /// Add a service with the default settings. (One place builds a spec:
-    /// each copy of that code costs hundreds of bytes.)
-    fn push_spec(&mut self, name: Str, line: u32) -> Result<ServiceId, Full> {
-        if self.len() >= MAX_SERVICES {
-            return Err(Full);
-        }
-        let id = ServiceId(self.count);
-        self.specs[id.index()] = ServiceSpec::with_defaults(name, line);
-        self.count += 1;
-        Ok(id)
     }
 
     fn spec_mut(&mut self, id: ServiceId) -> &mut ServiceSpec {
