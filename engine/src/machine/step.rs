@@ -371,6 +371,9 @@ impl Supervisor {
             }
             (Stopping { pid: Some(_), .. }, Input::Tick) => self.kill_when_due(id, now, fx),
             (Down | Listening | Starting { .. } | Up { .. } | Backoff { .. }, Input::Tick) => {}
+
+            // ---- one of its workers ended (its counters are `accept.rs`'s)
+            // The last one of a stopping service: it may be done.
             (Stopping { pid: None, .. }, Input::WorkerEnded) => {
                 self.finish_when_empty(cfg, id, now, fx);
             }
