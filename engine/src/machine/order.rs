@@ -42,7 +42,13 @@ impl Supervisor {
         for id in cfg.start_order() {
             // Removed services are the stop order's: a removed logger in
             // backoff waits there until its writers are gone, to drain.
-            if !cfg.spec(id).removed {
+            // Only one down or in backoff can start: what the others wait
+            // for is not looked at, every loop turn.
+            let idle = matches!(
+                self.slots[id.index()].state,
+                State::Down | State::Backoff { .. }
+            );
+            if idle && !cfg.spec(id).removed {
                 let deps = self.deps(cfg, id);
                 self.step(cfg, id, Input::Due(deps), now, fx);
             }

@@ -3,7 +3,6 @@
 //! if autostart, removed ones stop (carried in the new configuration until
 //! they are down).
 
-use super::step::Told;
 use super::{AcceptStats, Effects, Input, Slot, State, StopCause, Supervisor};
 use crate::config::Config;
 use crate::fixed::{Full, ServiceId};
@@ -89,14 +88,7 @@ impl Supervisor {
                     group: slot.group,
                     ..fresh
                 };
-                if let State::Stopping { pid, kill_at, .. } = slot.state {
-                    let next = State::Stopping {
-                        pid,
-                        kill_at,
-                        cause: StopCause::Asked,
-                    };
-                    self.set_state(j, now, next, Told::No, fx);
-                }
+                self.redecide_stop(j, now, StopCause::Asked, fx);
             } else if !kept[j.index()] {
                 *slot = fresh;
             }

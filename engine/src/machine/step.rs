@@ -121,6 +121,10 @@ impl Supervisor {
     ) -> Option<Answer> {
         use State::{Backoff, Down, Listening, Starting, Stopping, Up};
         let state = self.slots[id.index()].state;
+        // A stop, a shutdown and a removal want it down, whatever its state.
+        if matches!(input, Input::Stop | Input::Halt { .. }) {
+            self.slots[id.index()].want_up = false;
+        }
         match (state, input) {
             // ---- start ------------------------------------------------
             (Up { .. } | Starting { .. } | Listening, Input::Start) => {
@@ -128,25 +132,13 @@ impl Supervisor {
             }
             // One that is stopping (by itself, or after its main process
             // ended) starts again once it is gone.
-            (
-                Stopping {
-                    pid,
-                    kill_at,
-                    cause,
-                },
-                Input::Start,
-            ) => {
+            (Stopping { cause, .. }, Input::Start) => {
                 self.start_wanted(cfg, id);
-                let cause = match cause.by_itself() {
+                let then = match cause.by_itself() {
                     true => StopCause::ByItselfThenStart,
                     false => StopCause::Asked,
                 };
-                let next = Stopping {
-                    pid,
-                    kill_at,
-                    cause,
-                };
-                self.set_state(id, now, next, Told::No, fx);
+                self.redecide_stop(id, now, then, fx);
                 return Some(Answer::Starting);
             }
             // The start order starts it in this turn, once `after` is up.
@@ -166,34 +158,17 @@ impl Supervisor {
             }
 
             // ---- stop -------------------------------------------------
-            (Down, Input::Stop) => {
-                self.slots[id.index()].want_up = false;
-                return Some(Answer::StoppedAlready);
-            }
+            (Down, Input::Stop) => return Some(Answer::StoppedAlready),
             // Asked to stop: its end is no longer a failure to judge (a
             // start timeout's, or a run's whose leftovers stop).
-            (
-                Stopping {
-                    pid,
-                    kill_at,
-                    cause,
-                },
-                Input::Stop,
-            ) if !cause.by_itself() => {
-                self.slots[id.index()].want_up = false;
-                let next = Stopping {
-                    pid,
-                    kill_at,
-                    cause: StopCause::Asked,
-                };
-                self.set_state(id, now, next, Told::No, fx);
+            (Stopping { cause, .. }, Input::Stop) if !cause.by_itself() => {
+                self.redecide_stop(id, now, StopCause::Asked, fx);
                 return Some(Answer::StoppingAlready);
             }
             (
                 Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
                 Input::Stop,
             ) if self.has_processes(id, fx) => {
-                self.slots[id.index()].want_up = false;
                 self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
                 return Some(Answer::Stopping);
             }
@@ -203,28 +178,15 @@ impl Supervisor {
                 Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
                 Input::Stop,
             ) => {
-                self.slots[id.index()].want_up = false;
                 self.set_state(id, now, Down, Told::Yes, fx);
                 return Some(Answer::Stopped);
             }
 
             // ---- restart ----------------------------------------------
             // Once it is gone, it starts again (whatever ended it).
-            (
-                Stopping {
-                    pid,
-                    kill_at,
-                    cause,
-                },
-                Input::Restart,
-            ) if !cause.by_itself() => {
+            (Stopping { cause, .. }, Input::Restart) if !cause.by_itself() => {
                 self.want_up_with_deps(cfg, &|x| x == id);
-                let next = Stopping {
-                    pid,
-                    kill_at,
-                    cause: StopCause::Asked,
-                };
-                self.set_state(id, now, next, Told::No, fx);
+                self.redecide_stop(id, now, StopCause::Asked, fx);
                 return Some(Answer::Stopping);
             }
             (
@@ -442,7 +404,6 @@ impl Supervisor {
                 Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
                 Input::Halt { blocked },
             ) if self.running(id) => {
-                self.slots[id.index()].want_up = false;
                 let fast = self.halt == Halt::Fast;
                 let oneshot = cfg.spec(id).mode == Mode::Oneshot;
                 let graceful = self.halt == Halt::Graceful
@@ -454,25 +415,11 @@ impl Supervisor {
             // Hurrying an orderly stop: KILL at most a second from now.
             (
                 Stopping {
-                    pid,
-                    kill_at: Some(at),
-                    cause,
+                    kill_at: Some(at), ..
                 },
                 Input::Halt { .. },
             ) if self.halt == Halt::Fast && at > now.plus_ms(FAST_KILL_MS) => {
-                self.slots[id.index()].want_up = false;
-                let kill_at = Some(now.plus_ms(FAST_KILL_MS));
-                self.set_state(
-                    id,
-                    now,
-                    Stopping {
-                        pid,
-                        kill_at,
-                        cause,
-                    },
-                    Told::No,
-                    fx,
-                );
+                self.set_kill_at(id, now, Some(now.plus_ms(FAST_KILL_MS)), fx);
             }
             // Without a process there is nothing to stop (but what a
             // finished oneshot left in its cgroup); in a shutdown it still
@@ -481,14 +428,13 @@ impl Supervisor {
             (Up { pid: None } | Backoff { .. } | Listening, Input::Halt { blocked })
                 if self.halt != Halt::Orderly && self.halt != Halt::Graceful || !blocked =>
             {
-                self.slots[id.index()].want_up = false;
                 let unblocked = self.halt == Halt::Fast || !blocked;
                 self.stop_idle(cfg, id, state, now, unblocked, fx);
             }
             (
                 Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
                 Input::Halt { .. },
-            ) => self.slots[id.index()].want_up = false,
+            ) => {}
 
             // ---- a reload changed it (`reload.rs`) ------------------------
             (
@@ -614,14 +560,50 @@ impl Supervisor {
     /// flight), or be out of reach for a while.
     fn kill_when_due(&mut self, id: ServiceId, now: Instant, fx: &mut impl Effects) {
         if let State::Stopping {
-            pid,
-            kill_at: Some(at),
-            cause,
+            kill_at: Some(at), ..
         } = self.slots[id.index()].state
             && at <= now
         {
             self.kill_group(id, SIGKILL, fx);
-            let kill_at = Some(now.plus_ms(KILL_AGAIN_MS));
+            self.set_kill_at(id, now, Some(now.plus_ms(KILL_AGAIN_MS)), fx);
+        }
+    }
+
+    /// A stopping service's KILL is due at `kill_at` from now on: the same
+    /// state for anyone outside.
+    fn set_kill_at(
+        &mut self,
+        id: ServiceId,
+        now: Instant,
+        kill_at: Option<Instant>,
+        fx: &mut impl Effects,
+    ) {
+        if let State::Stopping { pid, cause, .. } = self.slots[id.index()].state {
+            self.set_state(
+                id,
+                now,
+                State::Stopping {
+                    pid,
+                    kill_at,
+                    cause,
+                },
+                Told::No,
+                fx,
+            );
+        }
+    }
+
+    /// What follows a stopping service's stop is `cause` from now on (a
+    /// start or stop asked for meanwhile): the same state for anyone
+    /// outside.
+    pub(super) fn redecide_stop(
+        &mut self,
+        id: ServiceId,
+        now: Instant,
+        cause: StopCause,
+        fx: &mut impl Effects,
+    ) {
+        if let State::Stopping { pid, kill_at, .. } = self.slots[id.index()].state {
             self.set_state(
                 id,
                 now,

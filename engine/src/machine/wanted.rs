@@ -2,7 +2,7 @@
 //! up too, transitively. Runs at boot, on `start` and `restart`, and at a
 //! reload (cold code: link/layout.ld).
 
-use super::{Reason, Supervisor};
+use super::{Reason, Slot, Supervisor};
 use crate::config::Config;
 use crate::fixed::ServiceId;
 use crate::limits::MAX_SERVICES;
@@ -27,10 +27,7 @@ impl Supervisor {
         for id in cfg.ids() {
             let slot = &mut self.slots[id.index()];
             if marked[id.index()] && !slot.want_up {
-                slot.want_up = true;
-                slot.reason = Reason::None;
-                slot.window_failures = 0;
-                slot.delay_ms = cfg.spec(id).backoff_first_ms;
+                wanted_afresh(slot, cfg.spec(id).backoff_first_ms);
             }
         }
     }
@@ -41,10 +38,14 @@ impl Supervisor {
     #[inline(never)]
     pub(super) fn start_wanted(&mut self, cfg: &Config, id: ServiceId) {
         self.want_up_with_deps(cfg, &|x| x == id);
-        let slot = &mut self.slots[id.index()];
-        slot.want_up = true;
-        slot.reason = Reason::None;
-        slot.window_failures = 0;
-        slot.delay_ms = cfg.spec(id).backoff_first_ms;
+        wanted_afresh(&mut self.slots[id.index()], cfg.spec(id).backoff_first_ms);
     }
+}
+
+/// `slot` is wanted up, its past failures forgotten.
+fn wanted_afresh(slot: &mut Slot, backoff_first_ms: u32) {
+    slot.want_up = true;
+    slot.reason = Reason::None;
+    slot.window_failures = 0;
+    slot.delay_ms = backoff_first_ms;
 }
