@@ -2,10 +2,11 @@
 //! of its own, prints the result lines, and exits by SPEC §6: 0 success,
 //! 4 a failure result, 3 no vigild on that run directory, 2 usage.
 
-use crate::sys::fs::{open_read, stdout, write_all};
+use crate::sys::fs::{each_line_of, open_read, stdout, write_all};
 use crate::sys::run_dir::{mkfifo, open_fifo_read, open_fifo_write, unlink};
 use crate::sys::{Errno, args::Args, clock, process};
 use core::ffi::c_int;
+use core::ops::ControlFlow;
 use core::fmt::Write;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, OwnedFd};
@@ -311,6 +312,7 @@ fn status(dir: &[u8], a: Option<&[u8]>, b: Option<&[u8]>) -> c_int {
             found = true;
             if raw {
                 let _ = write_all(stdout(), line);
+                let _ = write_all(stdout(), b"\n");
             } else {
                 let mut out = [0u8; 600];
                 let mut w = SliceWriter::new(&mut out);
@@ -329,36 +331,21 @@ fn status(dir: &[u8], a: Option<&[u8]>, b: Option<&[u8]>) -> c_int {
     }
 }
 
-/// Call `each` with every line of the status file (newline included) and
-/// its fields.
+/// Call `each` with every line of the status file (without its newline)
+/// and its fields.
 fn scan_status(dir: &[u8], each: &mut dyn FnMut(&[u8], &Fields<'_>)) -> Result<(), c_int> {
     let path = PathBuf::join(dir, format_args!("status")).ok_or(2)?;
     let file = open_read(path.bytes()).map_err(|_| {
         say!("no status file in {}", Lossy(dir));
         1
     })?;
-    let mut buf = [0u8; 8192];
-    let mut len = 0;
-    loop {
-        let n = match rustix::io::read(&file, &mut buf[len..]) {
-            Ok(n) => n,
-            Err(Errno::INTR) => continue,
-            Err(_) => return Err(1),
-        };
-        len += n;
-        let mut start = 0;
-        while let Some(nl) = buf[start..len].iter().position(|&b| b == b'\n') {
-            if let Some(f) = parse_line(&buf[start..start + nl]) {
-                each(&buf[start..=start + nl], &f);
-            }
-            start += nl + 1;
+    each_line_of(file.as_fd(), &mut |line| {
+        if let Some(f) = parse_line(line) {
+            each(line, &f);
         }
-        buf.copy_within(start..len, 0);
-        len -= start;
-        if n == 0 {
-            return Ok(());
-        }
-    }
+        ControlFlow::Continue(())
+    })
+    .map_err(|_| 1)
 }
 
 /// `wait up|down NAME [TIMEOUT]`: follow `monitor` until NAME is in that

@@ -3,22 +3,16 @@
 //! file shows them, `status_file::write_then_answer`), requests followed to
 //! their services' new ids after a reload, and the last answers at exit.
 
-use super::replies::{Monitor, Replies, Wait, Waiter};
-use crate::sys::Errno;
-use crate::sys::fs::write_all;
-use core::fmt::{self, Write};
+use super::replies::{Monitor, Replies, Wait, Waiter, monitor_line_to};
+use core::fmt;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild_engine::config::Config;
-use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId};
+use vigild_engine::fixed::{Lossy, ServiceId};
 use vigild_engine::machine::{Reason, Verdict};
 
 /// Write one result line; false if the reader is gone.
 pub fn send(fd: BorrowedFd<'_>, line: fmt::Arguments<'_>) -> bool {
-    let mut text = ArrayStr::<511>::new();
-    let _ = text.write_fmt(line); // ArrayStr cuts, never fails
-    let _ = text.write_str("\n");
-    // Under PIPE_BUF, so the line arrives whole or not at all.
-    !matches!(write_all(fd, text.as_str().as_bytes()), Err(Errno::PIPE))
+    monitor_line_to(fd, &mut 0, line)
 }
 
 impl Replies {

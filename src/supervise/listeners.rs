@@ -7,6 +7,7 @@
 use super::launch::{EnvBuf, raw};
 use crate::sys::listen::{self, Address};
 use crate::sys::message::say;
+use crate::sys::run_dir;
 use crate::sys::spawn::FDS_MAX;
 use core::fmt;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -200,7 +201,7 @@ fn address(addr: Listen<'_>) -> Address<'_> {
 /// Remove the socket file of a unix listener closed for good.
 fn remove(addr: Listen<'_>) {
     if let Listen::Unix(path) = addr {
-        listen::remove(path);
+        run_dir::unlink(path);
     }
 }
 

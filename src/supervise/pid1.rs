@@ -48,7 +48,7 @@ pub fn meaning(sig: i32, role: &Role, cfg: &Config, engine: &Supervisor) -> Mean
         let _ = process::kill(pid, sig as u8, true);
         return Meaning::Forwarded;
     }
-    if !role.pid1 || cfg.main().is_some() {
+    if !role.ends_machine(cfg) {
         return Meaning::Usual;
     }
     match sig {

@@ -127,7 +127,8 @@ impl Replies {
 }
 
 /// Write a monitor line, first saying how many were lost if any; false once
-/// the reader is gone.
+/// the reader is gone. (Under PIPE_BUF, so the line arrives whole or not
+/// at all.)
 pub fn monitor_line_to(fd: BorrowedFd<'_>, lost: &mut u32, line: fmt::Arguments<'_>) -> bool {
     let mut text = ArrayStr::<511>::new();
     if *lost > 0 {

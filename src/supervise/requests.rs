@@ -171,7 +171,7 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
             answer(format_args!("stopping vigild"));
             let (role, engine) = (&mut v.role, &mut *v.engine);
             match request.verb {
-                _ if !role.pid1 || cfg.main().is_some() => shutdown(0, cfg, engine),
+                _ if !role.ends_machine(cfg) => shutdown(0, cfg, engine),
                 Verb::Reboot => halt_with(Action::Reboot, role, cfg, engine),
                 Verb::Halt => halt_with(Action::Halt, role, cfg, engine),
                 _ => halt_with(Action::Poweroff, role, cfg, engine),

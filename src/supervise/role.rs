@@ -4,6 +4,7 @@
 
 use crate::sys::power::Action;
 use rustix::fd::OwnedFd;
+use vigild_engine::config::Config;
 
 /// How this vigild runs.
 pub struct Role {
@@ -17,6 +18,14 @@ pub struct Role {
     pub start_failed: bool,
     /// `-d FD`: told once every autostart service is up.
     pub ready_fd: Option<OwnedFd>,
+}
+
+impl Role {
+    /// True if vigild's end is the machine's: PID 1 without a main service
+    /// (in container mode, main's end is vigild's, the machine goes on).
+    pub fn ends_machine(&self, cfg: &Config) -> bool {
+        self.pid1 && cfg.main().is_none()
+    }
 }
 
 /// The daemon's end of the verdict pipe (`daemonize`).

@@ -87,7 +87,7 @@ pub fn leave(v: &mut Vigild) {
     }
     // The configuration in force decides: a reload may have added or
     // dropped `main`.
-    if v.role.pid1 && v.configs.active().main().is_none() {
+    if v.role.ends_machine(v.configs.active()) {
         power_down(v);
     }
 }

@@ -209,15 +209,21 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         say!("fatal: run directory {}: {what}: {detail}", Lossy(run_dir));
         Err(1)
     };
+    let refused = |e: RunDirError| match e {
+        RunDirError::Sys(what, e) => failed(what, &ErrnoName(e.raw_os_error() as u16)),
+        RunDirError::Foreign(what) => failed("refused", &what),
+        RunDirError::InUse => failed(
+            "refused",
+            &"another vigild is running on this run directory",
+        ),
+    };
     if run_dir.len() > RUN_DIR_MAX {
         let max = RUN_DIR_MAX;
         return failed("refused", &format_args!("longer than {max} bytes"));
     }
     let dir = match open_run_dir(run_dir) {
         Ok(dir) => dir,
-        Err(RunDirError::Sys(what, e)) => return failed(what, &ErrnoName(e.raw_os_error() as u16)),
-        Err(RunDirError::Foreign(what)) => return failed("refused", &what),
-        Err(RunDirError::InUse) => return failed("refused", &"in use"),
+        Err(e) => return refused(e),
     };
     let lock = match lock_run_dir(dir.as_fd()) {
         Ok(lock) => lock,
@@ -233,14 +239,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     };
     let (control, control_keep) = match open_control(dir.as_fd()) {
         Ok(pair) => pair,
-        Err(RunDirError::Sys(what, e)) => return failed(what, &ErrnoName(e.raw_os_error() as u16)),
-        Err(RunDirError::Foreign(what)) => return failed("refused", &what),
-        Err(RunDirError::InUse) => {
-            return failed(
-                "refused",
-                &"another vigild is running on this run directory",
-            );
-        }
+        Err(e) => return refused(e),
     };
     if !cloexec_inherited() {
         say!(

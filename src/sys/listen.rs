@@ -107,11 +107,6 @@ fn remove_stale(path: &[u8], sa: &SocketAddrUnix) -> Result<(), Errno> {
     }
 }
 
-/// Remove the socket file of a unix listener vigild closes for good.
-pub fn remove(path: &[u8]) {
-    let _ = unlinkat(CWD, path, AtFlags::empty());
-}
-
 /// One accepted connection: blocking (as workers expect), close-on-exec
 /// (the worker gets it as fds 0 and 1 by dup2), and its remote address.
 pub fn accept(listener: BorrowedFd<'_>) -> Result<(OwnedFd, Option<SocketAddr>), Errno> {

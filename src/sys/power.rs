@@ -30,8 +30,7 @@ pub fn ctrl_alt_del_as_signal() {
 
 /// `kill(-1, signal)`: every process but vigild itself (and init).
 pub fn kill_every_process(signal: u8) {
-    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
-    unsafe { libc::kill(-1, libc::c_int::from(signal)) };
+    let _ = super::process::kill(-1, signal, false);
 }
 
 /// True while vigild has a child, ended or not (nothing is reaped).
