@@ -30,7 +30,7 @@ pub fn accept(v: &mut Vigild, i: usize, id: ServiceId, now: Instant) {
     let Some(listener) = world.listeners.get(i) else {
         return;
     };
-    let addr = cfg.listens(id).nth(listener.index.into());
+    let addr = listener.addr(cfg);
     for _ in 0..ACCEPT_BATCH {
         if !v.engine.polls(cfg, id) {
             break;

@@ -23,6 +23,13 @@ pub struct Listener {
     pub index: u16,
 }
 
+impl Listener {
+    /// Its address, as `cfg` (where it was made, or the one in force) says.
+    pub fn addr<'c>(&self, cfg: &'c Config) -> Option<Listen<'c>> {
+        cfg.listens(self.service).nth(self.index.into())
+    }
+}
+
 /// Every listener, in config order (a service's sockets are adjacent).
 pub struct Listeners {
     list: [Option<Listener>; LISTENERS_MAX],
@@ -68,8 +75,9 @@ impl Listeners {
         for id in new.ids().filter(|&id| !new.spec(id).removed) {
             let spec = new.spec(id);
             for (index, addr) in new.listens(id).enumerate() {
-                let opened = match self.find(old, addr) {
-                    Some(fd) => rustix::io::fcntl_dupfd_cloexec(fd, 3),
+                let kept = old.and_then(|old| self.entry(old, addr));
+                let opened = match kept {
+                    Some(l) => rustix::io::fcntl_dupfd_cloexec(l.fd.as_fd(), 3),
                     None => listen::open(address(addr), setup(new, id)),
                 };
                 match opened {
@@ -112,9 +120,8 @@ impl Listeners {
     pub fn commit(&mut self, old: Option<&Config>, next: Listeners, new: &Config) {
         if let Some(old) = old {
             for l in next.iter() {
-                let addr = new.listens(l.service).nth(l.index.into());
-                let was = addr.and_then(|a| self.owner(old, a));
-                if let Some(was) = was
+                let was = l.addr(new).and_then(|a| self.entry(old, a));
+                if let Some(was) = was.map(|w| w.service)
                     && setup(old, was) != setup(new, l.service)
                     && let Err(e) = listen::reuse(l.fd.as_fd(), setup(new, l.service))
                 {
@@ -126,8 +133,7 @@ impl Listeners {
                 }
             }
             for l in self.iter() {
-                let addr = old.listens(l.service).nth(l.index.into());
-                if let Some(addr) = addr.filter(|&a| !next.has(new, a)) {
+                if let Some(addr) = l.addr(old).filter(|&a| next.entry(new, a).is_none()) {
                     remove(addr);
                 }
             }
@@ -141,7 +147,7 @@ impl Listeners {
     #[inline(never)]
     pub fn close_all(&mut self, cfg: &Config) {
         for l in self.iter() {
-            if let Some(addr) = cfg.listens(l.service).nth(l.index.into()) {
+            if let Some(addr) = l.addr(cfg) {
                 remove(addr);
             }
         }
@@ -153,29 +159,16 @@ impl Listeners {
     /// socket files it created (not those still in use by `current`).
     fn close_new(&mut self, current: &Listeners, old: Option<&Config>, new: &Config) {
         for l in self.iter() {
-            let addr = new.listens(l.service).nth(l.index.into());
-            if let Some(addr) = addr.filter(|&a| current.find(old, a).is_none()) {
+            let in_use = |a| old.is_some_and(|old| current.entry(old, a).is_some());
+            if let Some(addr) = l.addr(new).filter(|&a| !in_use(a)) {
                 remove(addr);
             }
         }
     }
 
-    fn find(&self, cfg: Option<&Config>, addr: Listen<'_>) -> Option<BorrowedFd<'_>> {
-        let cfg = cfg?;
-        self.iter()
-            .find(|l| cfg.listens(l.service).nth(l.index.into()) == Some(addr))
-            .map(|l| l.fd.as_fd())
-    }
-
-    /// The service of `cfg` whose socket for `addr` this is.
-    fn owner(&self, cfg: &Config, addr: Listen<'_>) -> Option<ServiceId> {
-        self.iter()
-            .find(|l| cfg.listens(l.service).nth(l.index.into()) == Some(addr))
-            .map(|l| l.service)
-    }
-
-    fn has(&self, cfg: &Config, addr: Listen<'_>) -> bool {
-        self.find(Some(cfg), addr).is_some()
+    /// The listener whose address in `cfg` is `addr`.
+    fn entry(&self, cfg: &Config, addr: Listen<'_>) -> Option<&Listener> {
+        self.iter().find(|l| l.addr(cfg) == Some(addr))
     }
 }
 

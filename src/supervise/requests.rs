@@ -113,17 +113,13 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
     };
     let name = Lossy(request.name);
     let cfg = v.configs.active();
-    let id = match request.verb {
-        Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal | Verb::Log => {
-            match cfg.find(request.name).filter(|&id| !cfg.spec(id).removed) {
-                Some(id) => Some(id),
-                None => return answer(format_args!("not-known {name}")),
-            }
-        }
-        _ => None,
-    };
-    match (request.verb, id) {
-        (Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal, Some(id)) => {
+    // The service a verb about one names, if it is in force.
+    let service = || cfg.find(request.name).filter(|&id| !cfg.spec(id).removed);
+    match request.verb {
+        Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal => {
+            let Some(id) = service() else {
+                return answer(format_args!("not-known {name}"));
+            };
             let cmd = match request.verb {
                 Verb::Start => Command::Start(id),
                 Verb::Stop => Command::Stop(id),
@@ -156,15 +152,18 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
                 );
             }
         }
-        (Verb::Log, Some(id)) => {
+        Verb::Log => {
+            let Some(id) = service() else {
+                return answer(format_args!("not-known {name}"));
+            };
             if let Some(fd) = &reply {
                 send_ring(v, fd.as_fd(), id);
             }
         }
-        (Verb::Reload, _) => {
+        Verb::Reload => {
             reload(v, now, reply.as_ref().map(|fd| fd.as_fd()));
         }
-        (Verb::Shutdown | Verb::Poweroff | Verb::Reboot | Verb::Halt, _) => {
+        Verb::Shutdown | Verb::Poweroff | Verb::Reboot | Verb::Halt => {
             if v.engine.is_halting() {
                 return answer(format_args!("in-shutdown vigild"));
             }
@@ -181,7 +180,7 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
                 let _ = v.world.replies.wait(fd, Wait::Shutdown);
             }
         }
-        (Verb::Monitor, _) => {
+        Verb::Monitor => {
             let Some(fd) = reply else {
                 if v.control.warnings.allow(now) {
                     say!("control: monitor without reply= ignored");
@@ -201,10 +200,6 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
             if let Err(fd) = v.world.replies.monitor(fd) {
                 send(fd.as_fd(), format_args!("error - too many monitors"));
             }
-        }
-        (Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal | Verb::Log, None) => {
-            // The name was resolved above.
-            unreachable!()
         }
     }
 }
