@@ -58,7 +58,7 @@ MARKER = {"vigild": "KMSG-T0", "BusyBox init": "KMSG-INIT"}
 BINARIES = ["vigild", "BusyBox", "tini"]
 BUSYBOX = "/bin/busybox"  # Debian busybox-static
 TINI = "/usr/bin/tini-static"  # Debian tini
-SIZE_TARGET = 160 * 1024  # .ci/run: the stripped x86_64 binary (SPEC §9)
+SIZE_TARGET = 160 * 1024  # .ci/run: the stripped x86_64 binary (the size budget)
 ROUNDS = 5
 QUIET_BUDGET = 60.0  # s, in total, the run may wait for the machine to calm down
 # A console line of a /dev/kmsg marker: `[   SECONDS.MICROS] KMSG-NAME`.

@@ -1,6 +1,6 @@
 //! `vigil-log [-s SIZE] [-n N] [-t rfc3339|tai64n] DIR` (also `vigild log`):
 //! reads stdin, writes `DIR/current` with a stamp on every line, rotates it
-//! to `DIR/@TAI64N.s` before it would pass SIZE, keeps N old files (SPEC §7).
+//! to `DIR/@TAI64N.s` before it would pass SIZE, keeps N old files (vigil-log(8)).
 //!
 //! It holds at most one read of input at a time and writes it out before
 //! reading more, so a slow or full disk stops the reading (and, once the

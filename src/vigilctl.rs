@@ -1,5 +1,5 @@
 //! `vigilctl` (also `vigild ctl`): writes one control line with a reply FIFO
-//! of its own, prints the result lines, and exits by SPEC §6: 0 success,
+//! of its own, prints the result lines, and exits as vigilctl(8) says: 0 success,
 //! 4 a failure result, 3 no vigild on that run directory, 2 usage.
 
 use crate::sys::fs::{each_line_of, open_read, stdout, write_all};

@@ -1,4 +1,4 @@
-//! Boot tests (SPEC.md §8): vigild as PID 1 of an initramfs, booted by
+//! Boot tests (vigild(8) PID 1): vigild as PID 1 of an initramfs, booted by
 //! Debian's kernel in qemu (software emulation: no KVM needed).
 //!
 //! The test writes the initramfs itself, as an uncompressed newc cpio

@@ -1,4 +1,4 @@
-//! Black-box tests of the real binary (SPEC.md is the contract): vigild runs
+//! Black-box tests of the real binary (the man pages are the contract): vigild runs
 //! in the foreground, not as PID 1, on a temporary config and run directory,
 //! and is driven through its control FIFO, `vigilctl` and signals. The
 //! harness (`daemon/harness.rs`) polls for effects with a deadline and stops
@@ -1791,7 +1791,7 @@ fn vigilctl_says_when_the_run_directory_is_too_long() {
 
 // ---- SIGQUIT -----------------------------------------------------------------------------
 
-/// SIGQUIT is the fast shutdown (SPEC §8): TERM to all, KILL after 1s, exit
+/// SIGQUIT is the fast shutdown (vigild(8) SIGNALS): TERM to all, KILL after 1s, exit
 /// 0, without waiting for a long stop_timeout.
 #[test]
 fn sigquit_is_a_fast_shutdown() {

@@ -1,9 +1,9 @@
-//! Daemon mode (SPEC §1, §8): started from a shell without `-f`, vigild goes
+//! Daemon mode (vigild(8)): started from a shell without `-f`, vigild goes
 //! to the background, but the command returns only with the start-up
 //! verdict — 0 once the control FIFO is open and every autostart service has
-//! been started, else the SPEC exit code with the reason on stderr and
+//! been started, else the documented exit code with the reason on stderr and
 //! nothing left running. One vigild per run directory (a lock file), and
-//! the signals of SPEC §8's table.
+//! the signals of vigild(8)'s SIGNALS.
 //!
 //! The daemons these tests start are found through the pid in
 //! `RUN_DIR/lock` and stopped by their pid when a test ends; every process

@@ -1,4 +1,4 @@
-//! Black-box tests of the listening sockets (SPEC §2 `listen`, §3 socket
+//! Black-box tests of the listening sockets (vigild.conf(5) `listen`, socket
 //! modes) with the real binary: sockets bound before anything starts, kept
 //! across restarts and reloads, moved when their address changes, stale unix
 //! sockets replaced, and what activate services receive. Programs from

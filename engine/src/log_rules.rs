@@ -1,4 +1,4 @@
-//! vigil-log's decisions, free of I/O (SPEC §7): its options, the line
+//! vigil-log's decisions, free of I/O (vigil-log(8)): its options, the line
 //! stamps, and where the input is cut into lines. The binary's `vigil_log`
 //! reads, writes and rotates.
 

@@ -1,4 +1,4 @@
-//! The status formats of SPEC §5: the status file's `key=value` lines, the
+//! The status formats of vigild(8) STATUS FILE: the status file's `key=value` lines, the
 //! transition lines of the log and `monitor`, and vigilctl's runit-style view.
 
 use crate::config::Config;

@@ -584,7 +584,7 @@ fn exec_words(text: &str) -> Result<Vec<Vec<u8>>, String> {
         .collect())
 }
 
-/// `exec` splits words as POSIX sh does (SPEC §2): single quotes keep
+/// `exec` splits words as POSIX sh does (vigild.conf(5)): single quotes keep
 /// everything, double quotes all but `\"`, `\\`, `\$` and `` \` ``, a backslash outside
 /// quotes escapes the next byte, `#` at the start of a word begins a
 /// comment. Checked against /bin/sh on fixed cases and 600 random lines

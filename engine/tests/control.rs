@@ -131,7 +131,7 @@ fn oversized_write_arriving_in_pieces_never_runs_its_tail() {
     );
 }
 
-/// A line acts only when its newline arrives (SPEC §4): `signal a 4` and
+/// A line acts only when its newline arrives (vigild(8) CONTROL FIFO): `signal a 4` and
 /// then `0` in a second write is signal 40, never signal 4.
 #[test]
 fn a_line_acts_only_when_its_newline_arrives() {

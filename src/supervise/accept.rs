@@ -1,4 +1,4 @@
-//! Accept mode (inetd's way, SPEC §2): vigild accepts on a listener and
+//! Accept mode (inetd's way, vigild.conf(5) `mode`): vigild accepts on a listener and
 //! hands each connection to a worker of its own, with ucspi-tcp's and
 //! systemd's variables; the engine decides who is let in.
 

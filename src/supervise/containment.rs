@@ -1,4 +1,4 @@
-//! How vigild finds every process of a service (SPEC §3 Containment): one
+//! How vigild finds every process of a service (vigild.conf(5) `contain`): one
 //! cgroup v2 per service where the kernel offers it, the service's process
 //! group otherwise (or with `contain = group`). Decided once at start-up
 //! and said then; PID 1 started before /sys is mounted looks again before

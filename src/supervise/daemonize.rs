@@ -1,4 +1,4 @@
-//! Daemon mode (SPEC §1): started from a shell (not PID 1, no `-f`), vigild
+//! Daemon mode (vigild(8)): started from a shell (not PID 1, no `-f`), vigild
 //! forks. The child starts a session of its own, leaves the terminal and
 //! supervises; the foreground process relays every start-up message to the
 //! terminal and exits with the verdict: 0 once the child says start-up is

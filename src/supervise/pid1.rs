@@ -1,4 +1,4 @@
-//! vigild as PID 1 and in container mode (SPEC §1, §8): what a signal
+//! vigild as PID 1 and in container mode (vigild(8) PID 1, CONTAINER MODE): what a signal
 //! means there, the end of the `main` service, and the exit code. How the
 //! machine ends is `shutdown`.
 
@@ -27,7 +27,7 @@ pub enum Meaning {
     Forwarded,
     /// PID 1's shutdown with this end.
     Halt(Action),
-    /// What it means outside PID 1 (SPEC §8's table).
+    /// What it means outside PID 1 (vigild(8) SIGNALS).
     Usual,
 }
 

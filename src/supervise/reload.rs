@@ -1,6 +1,6 @@
 //! A reload (SIGHUP, `vigilctl reload`): the configuration read again and
 //! adopted only if it has no error, its sockets and pipes prepared before
-//! anything changes; services follow by name (SPEC §4).
+//! anything changes; services follow by name (vigild.conf(5) RELOAD).
 
 use super::answers::send;
 use super::configs::{in_force, print_errors, print_warnings};

@@ -1,4 +1,4 @@
-//! Requests on the control FIFO (SPEC §6): lines read (a bounded number a
+//! Requests on the control FIFO (vigild(8) CONTROL FIFO): lines read (a bounded number a
 //! turn), parsed, acted on, answered on the asker's reply FIFO: start,
 //! stop, restart, signal, log, reload, shutdown and its kinds, monitor.
 

@@ -22,7 +22,7 @@ use vigild_engine::machine::Supervisor;
 use vigild_engine::unix::{ErrnoName, SignalName};
 
 /// How long the processes left after the services get between TERM and
-/// KILL (SPEC §8), and how long they get to be gone after KILL.
+/// KILL (vigild(8) SIGNALS), and how long they get to be gone after KILL.
 const TERM_GRACE_MS: u64 = 2000;
 const KILL_GRACE_MS: u64 = 1000;
 

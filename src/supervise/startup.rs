@@ -1,7 +1,7 @@
 //! Start-up: options, loading the configuration (every error listed as
 //! `FILE:LINE: message`), daemon mode's detaching, the run directory and
 //! control FIFO, signals, containment, sockets and pipes: everything before
-//! the loop. Exit codes are SPEC §1's: 2 usage or configuration, 1 system.
+//! the loop. Exit codes are vigild(8)'s: 2 usage or configuration, 1 system.
 
 use super::configs::{Configs, Source, in_force, load, print_errors, print_warnings};
 use super::containment::Containment;

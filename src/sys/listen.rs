@@ -1,4 +1,4 @@
-//! Listening sockets (`listen` of SPEC §2) and accepting on them.
+//! Listening sockets (`listen` in vigild.conf(5)) and accepting on them.
 
 use super::Errno;
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};

@@ -1,7 +1,7 @@
 //! The run directory and the files vigild and its tools make where others
 //! may reach: the directory itself, its lock (and vigil-log's), the control
 //! FIFO, reply FIFOs (vigild's end and vigilctl's). Nothing here follows a
-//! symlink where vigild creates or opens its own files (SPEC §9).
+//! symlink where vigild creates or opens its own files (the README's Security).
 
 use super::Errno;
 use super::fs::write_all;

@@ -1,4 +1,4 @@
-//! The configuration: a tiny line-based INI file (SPEC §2) parsed into fixed
+//! The configuration: a tiny line-based INI file (vigild.conf(5)) parsed into fixed
 //! tables. Strings live once in the configuration's `Arena`, so a service costs
 //! its spec plus the bytes it really uses, never a worst-case buffer.
 //!
@@ -17,7 +17,7 @@ pub use value::parse_duration;
 use crate::fixed::{Arena, ServiceId, Str, Words, ZeroablePart, lookup};
 use crate::limits::{MAX_SERVICES, PIPES_MAX};
 
-/// How a service is run (SPEC §3).
+/// How a service is run (`mode` in vigild.conf(5)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Mode {
@@ -70,7 +70,7 @@ pub enum Restart {
     No,
 }
 
-/// Where a service's stdout and stderr go (`log`, SPEC §7).
+/// Where a service's stdout and stderr go (`log` in vigild.conf(5)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Log {
     /// vigild's own stdout and stderr.
@@ -95,7 +95,7 @@ pub struct RingPlace {
     pub size: u32,
 }
 
-/// How vigild finds every process of a service (`contain`, SPEC §3).
+/// How vigild finds every process of a service (`contain` in vigild.conf(5)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Contain {
@@ -243,7 +243,7 @@ impl ServiceSpec {
         removed: false,
     };
 
-    /// The defaults of SPEC §2 for a new section.
+    /// The defaults of vigild.conf(5) for a new section.
     fn with_defaults(name: Str, line: u32) -> Self {
         ServiceSpec {
             name,

@@ -1,4 +1,4 @@
-//! Value syntax of SPEC §2: durations, booleans, names, paths, and `exec`
+//! Value syntax of vigild.conf(5): durations, booleans, names, paths, and `exec`
 //! splitting (whitespace, `'single'` and `"double quotes"`, `\` escapes, no shell).
 
 use crate::fixed::{Arena, Words, lookup};
@@ -93,7 +93,7 @@ pub(crate) fn is_env_entry(text: &[u8]) -> bool {
         && !text.contains(&0)
 }
 
-/// Split `text` into words as `exec` does (SPEC §2, POSIX sh's word
+/// Split `text` into words as `exec` does (vigild.conf(5), POSIX sh's word
 /// splitting without expansion): whitespace separates words; `'single
 /// quotes'` keep everything up to the next `'` literally; `"double
 /// quotes"` keep everything but `\"`, `\\`, `\$` and `` \` ``, which stand

@@ -1,4 +1,4 @@
-//! cgroup v2 containment (SPEC §3): one cgroup per service, under a
+//! cgroup v2 containment (vigild.conf(5) `contain`): one cgroup per service, under a
 //! directory of vigild's own below the cgroup vigild runs in, so that every
 //! process a service started, even one that left its process group (setsid,
 //! a double fork), is found and ended with it.
