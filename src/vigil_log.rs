@@ -33,6 +33,16 @@ const OUT: usize = 28 * 1024;
 /// The longest a write failure waits before it is tried again.
 const RETRY_MAX_MS: u64 = 2000;
 
+/// `-h`.
+const HELP: &str = "\
+usage: vigil-log [-s SIZE] [-n N] [-t rfc3339|tai64n] DIR
+  -s SIZE  rotate current before it passes SIZE (default 1M; k, M, G)
+  -n N     old files kept (default 10)
+  -t KIND  line stamps: rfc3339 (UTC, the default) or tai64n
+  DIR      where current and the rotated files are (stdin is logged)
+  -h, -V   this help; the version
+";
+
 macro_rules! say {
     ($($arg:tt)*) => { $crate::sys::message::line("vigil-log", format_args!($($arg)*)) };
 }
@@ -40,6 +50,15 @@ macro_rules! say {
 /// `vigil-log ARGS`, the arguments starting at `first`: the exit code.
 pub fn main(args: Args, first: usize) -> c_int {
     let mut words = (first..).map_while(|i| args.get(i));
+    for word in words.clone() {
+        let text = match word {
+            b"-h" | b"--help" => HELP,
+            b"-V" | b"--version" => concat!("vigil-log ", env!("CARGO_PKG_VERSION"), "\n"),
+            _ => continue,
+        };
+        let _ = crate::sys::fs::write_all(crate::sys::fs::stdout(), text.as_bytes());
+        return 0;
+    }
     let o = match parse_options(&mut words) {
         Ok(o) => o,
         Err(why) => {

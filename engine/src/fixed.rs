@@ -235,7 +235,8 @@ impl<const N: usize> ArrayStr<N> {
 
 /// One copy for every `ArrayStr` size: only whole `str` pieces are written,
 /// cut at a char boundary, so this is always UTF-8.
-fn text_of(bytes: &[u8]) -> &str {
+/// `bytes` as text (`?` if they are not UTF-8).
+pub fn text_of(bytes: &[u8]) -> &str {
     core::str::from_utf8(bytes).unwrap_or("?")
 }
 

@@ -34,6 +34,13 @@ pub struct Shown<'a> {
     pub cgroup: bool,
 }
 
+/// True if the change from `from` is worth no line: the same state
+/// entered again with nothing new to say (a stopping service whose main
+/// process is gone while others of it live on).
+pub fn is_quiet(from: State, slot: &Slot) -> bool {
+    from.name() == slot.state.name() && slot.reason == Reason::None
+}
+
 /// Write the status-file line of `id` (with its newline). `wall_offset_ms`
 /// turns the engine's monotonic instants into wall-clock milliseconds.
 /// The `STATUS=` text comes last because it may hold spaces.
@@ -108,7 +115,8 @@ fn write_escaped(w: &mut impl Write, text: &[u8]) -> fmt::Result {
 }
 
 /// Write the one-line account of a transition, as logged and monitored:
-/// `web: starting -> up (pid 412)`, `web: up -> backoff (last exit:1)`.
+/// `web: starting -> up (pid 412)`, `web: up -> backoff (last exit:1)`,
+/// `web: down (dependency-failed)` for a new reason in the same state.
 pub fn write_transition(
     w: &mut impl Write,
     cfg: &Config,
@@ -116,13 +124,12 @@ pub fn write_transition(
     from: State,
     slot: &Slot,
 ) -> fmt::Result {
-    write!(
-        w,
-        "{}: {} -> {}",
-        Lossy(cfg.name(id)),
-        from.name(),
-        slot.state.name()
-    )?;
+    // The same state again (another reason, no pid): no arrow.
+    write!(w, "{}: ", Lossy(cfg.name(id)))?;
+    if from.name() != slot.state.name() {
+        write!(w, "{} -> ", from.name())?;
+    }
+    w.write_str(slot.state.name())?;
     match (slot.state, slot.last(), slot.reason) {
         (_, _, reason) if reason != Reason::None => write!(w, " ({reason})"),
         (

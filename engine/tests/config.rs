@@ -178,7 +178,7 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
     // writer is a cycle.
     (
         "[w]\nexec = /w\nlog = service:r\n[r]\nexec = /r\nafter = w\n",
-        &[(1, "dependency cycle"), (4, "dependency cycle")],
+        &[(3, "dependency cycle: w -> r -> w")],
     ),
     (
         "[p]\nexec = /bin/p\nmode = pool\nlisten = tcp:127.0.0.1:80\nprocs_min = 5\nprocs_max = 4\n\
@@ -262,7 +262,17 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
     ),
     (
         "[a]\nexec = /bin/a\nafter = b\n[b]\nexec = /bin/b\nafter = a\n[c]\nexec = /bin/c\n",
-        &[(1, "dependency cycle"), (4, "dependency cycle")],
+        &[(3, "dependency cycle: a -> b -> a")],
+    ),
+    // One error per cycle, not one per service waiting on it.
+    (
+        "[x]\nexec = /x\nafter = a\n[a]\nexec = /a\nafter = c\n[b]\nexec = /b\nafter = a\n[c]\nexec = /c\nafter = d, b\n[d]\nexec = /d\n",
+        &[(6, "dependency cycle: a -> c -> b -> a")],
+    ),
+    // Errors come in line order, whichever pass found them.
+    (
+        "[a]\nexec = /a\nafter = nosuch\nrestart = sometimes\n",
+        &[(3, "unknown service"), (4, "restart")],
     ),
     ("[vigild]\nrun_dir = run\n", &[(2, "absolute path")]),
     (
@@ -285,6 +295,9 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
 fn table_of_cases() {
     for (text, expected) in CASES {
         let (_, errors) = parse_text(text);
+        // Errors come in line order, whichever pass found them.
+        let mut expected = expected.to_vec();
+        expected.sort_by_key(|&(line, _)| line);
         assert_eq!(
             errors.len(),
             expected.len(),
@@ -748,4 +761,36 @@ fn a_parse_forgets_earlier_errors() {
     assert_eq!(errors.count(), 2);
     parse(b"[a]\nexec = /bin/a\n", &mut cfg, &mut errors);
     assert!(errors.is_empty(), "{:?}", errors.iter().collect::<Vec<_>>());
+}
+
+/// Where each `exec` and `listen` is, for the errors found when the
+/// program is looked for or the address bound (not the section's line).
+#[test]
+fn exec_and_listen_keep_their_lines() {
+    let (cfg, errors) = parse_text(
+        "[s]\nmode = accept\nlisten = tcp:127.0.0.1:1\n# gap\nlisten = unix:/tmp/x\nexec = /bin/cat\n",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let id = cfg.find(b"s").unwrap();
+    assert_eq!(cfg.spec(id).exec_line, 6);
+    assert_eq!(cfg.listen_line(id, 0), 3);
+    assert_eq!(cfg.listen_line(id, 1), 5);
+}
+
+/// Durations are printed as they are written.
+#[test]
+fn durations_print_as_written() {
+    use vigild_engine::config::{DurationText, parse_duration};
+    for (ms, text) in [
+        (0, "0ms"),
+        (1, "1ms"),
+        (1500, "1500ms"),
+        (30_000, "30s"),
+        (60_000, "1m"),
+        (90_000, "90s"),
+        (7_200_000, "2h"),
+    ] {
+        assert_eq!(DurationText(ms).to_string(), text);
+        assert_eq!(parse_duration(text.as_bytes()), Some(ms as u32));
+    }
 }

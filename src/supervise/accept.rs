@@ -9,7 +9,7 @@ use crate::sys::listen;
 use crate::sys::message::say;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use rustix::fd::AsFd;
-use vigild_engine::config::Listen;
+use vigild_engine::config::{DurationText, Listen};
 use vigild_engine::fixed::{Lossy, ServiceId, SliceWriter};
 use vigild_engine::ip::IpText;
 use vigild_engine::machine::{Admit, Peer};
@@ -103,10 +103,10 @@ pub fn accept(v: &mut Vigild, i: usize, id: ServiceId, now: Instant) {
                 }
             }
             Admit::Full { warn: true } => say!(
-                "{}: warning: max_workers = {} busy for drop_timeout ({} ms): dropping new connections",
+                "{}: warning: max_workers = {} busy for drop_timeout ({}): dropping new connections",
                 Lossy(cfg.name(id)),
                 cfg.spec(id).max_workers,
-                cfg.spec(id).drop_timeout_ms
+                DurationText(cfg.spec(id).drop_timeout_ms.into())
             ),
             Admit::Full { warn: false } | Admit::PerIpLimit | Admit::Stopping => {}
         }

@@ -6,7 +6,7 @@
 //! start and end of a service asks, inlined into it.
 
 use crate::sys::cgroup::{Cgroups, Name, Unavailable};
-use crate::sys::message::say;
+use crate::sys::message::{note, say};
 use crate::sys::{Errno, process};
 use rustix::fd::OwnedFd;
 use vigild_engine::config::{Config, Contain};
@@ -40,7 +40,7 @@ impl Containment {
         match Cgroups::open(run_dir, run_id, pid1, &mut path) {
             Ok((cgroups, len, left)) => {
                 let path = Lossy(path.get(..len).unwrap_or_default());
-                say!("containment: a cgroup per service, in {path}");
+                note!("containment: a cgroup per service, in {path}");
                 if left > 0 {
                     say!(
                         "ended {left} processes that a vigild killed before on this run directory had left running"
@@ -49,7 +49,7 @@ impl Containment {
                 Containment::Cgroups(cgroups)
             }
             Err(Unavailable::NotMounted) if pid1 => {
-                say!(
+                note!(
                     "containment: process groups until /sys is mounted (then a cgroup per service)"
                 );
                 let mut run = [0; RUN_MAX];
@@ -71,7 +71,7 @@ impl Containment {
                         format_args!("{}", ErrnoName(e.raw_os_error() as u16)),
                     ),
                 };
-                say!("containment: process groups (cgroup v2: {text})");
+                note!("containment: process groups (cgroup v2: {text})");
                 Containment::Groups
             }
         }

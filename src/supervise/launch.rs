@@ -8,9 +8,10 @@ use crate::sys::user::Creds;
 use crate::sys::{args, user};
 use core::cell::Cell;
 use core::ffi::c_char;
+use core::fmt::Write;
 use rustix::fd::{BorrowedFd, OwnedFd};
 use vigild_engine::config::Config;
-use vigild_engine::fixed::{Lossy, ServiceId, SliceWriter, without_nul, word_index};
+use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter, without_nul, word_index};
 use vigild_engine::limits::{ARGV_MAX, ENV_MAX};
 use vigild_engine::unix::{ErrnoName, Pid};
 
@@ -170,13 +171,31 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
     };
     spawn(&plan).map(Pid).map_err(|e| {
         let errno = e.raw_os_error() as u16;
+        // `FILE:LINE: ` where the program was named (not for `-- CMD`).
+        let mut at = ArrayStr::<300>::new();
+        let (file, line) = (cfg.arena.get(cfg.file), spec.exec_line);
+        if !file.is_empty() && line != 0 {
+            let _ = write!(at, "{}:{line}: ", Lossy(file));
+        }
         say!(
-            "{}: unable to spawn: {}",
+            "{at}{}: unable to spawn {}: {}",
             Lossy(cfg.name(id)),
+            Lossy(without_nul(argv_program(cfg, id))),
             ErrnoName(errno)
         );
         errno
     })
+}
+
+/// The program `id` runs: the first word of its prefix and exec.
+pub fn argv_program(cfg: &Config, id: ServiceId) -> &[u8] {
+    let spec = cfg.spec(id);
+    let first = if spec.prefix.is_empty() {
+        spec.exec
+    } else {
+        spec.prefix
+    };
+    cfg.arena.words(first).next().unwrap_or_default()
 }
 
 /// The entries of vigild's environment that `id` inherits: all but what

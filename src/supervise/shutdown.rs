@@ -7,7 +7,7 @@ use super::containment::Containment;
 use super::launch::DEFAULT_PATH;
 use super::parts::Vigild;
 use super::role::Role;
-use crate::sys::message::say;
+use crate::sys::message::{note, say};
 use crate::sys::power::{self, Action};
 use crate::sys::run_dir::remove_run_dir;
 use crate::sys::signal::Signals;
@@ -39,11 +39,11 @@ pub fn shutdown(sig: i32, cfg: &Config, engine: &mut Supervisor) {
         return;
     }
     match sig {
-        0 => say!("shutdown requested, stopping every service"),
+        0 => note!("shutdown requested, stopping every service"),
         libc::SIGQUIT => {
-            say!("got SIGQUIT, fast shutdown: TERM to every service, KILL after 1s")
+            note!("got SIGQUIT, fast shutdown: TERM to every service, KILL after 1s")
         }
-        _ => say!("got SIG{}, stopping every service", SignalName(sig as u8)),
+        _ => note!("got SIG{}, stopping every service", SignalName(sig as u8)),
     }
     engine.shutdown(cfg, fast);
 }
@@ -56,7 +56,7 @@ pub fn shutdown_gracefully(v: &mut Vigild) {
     if v.engine.is_halting() {
         return;
     }
-    say!(
+    note!(
         "got SIGUSR2, graceful shutdown: no new connections, workers finish, then every service stops"
     );
     let cfg = v.configs.active();
@@ -75,7 +75,7 @@ pub fn halt_with(action: Action, role: &mut Role, cfg: &Config, engine: &mut Sup
         return;
     }
     role.halt = action;
-    say!("{}: stopping every service", action.word());
+    note!("{}: stopping every service", action.word());
     engine.shutdown(cfg, false);
 }
 
@@ -105,7 +105,7 @@ fn power_down(v: &mut Vigild) -> ! {
         (libc::SIGTERM, TERM_GRACE_MS),
         (libc::SIGKILL, KILL_GRACE_MS),
     ] {
-        say!("sending SIG{} to every process", SignalName(sig as u8));
+        note!("sending SIG{} to every process", SignalName(sig as u8));
         power::kill_every_process(sig as u8);
         wait_children(signals, None, grace);
     }
@@ -114,7 +114,7 @@ fn power_down(v: &mut Vigild) -> ! {
     power::sync();
     let halt = v.role.halt;
     run_finish(v.configs.active(), halt, &v.world.signals);
-    say!("{}", halt.word());
+    note!("{}", halt.word());
     let e = power::reboot(halt);
     say!(
         "reboot(2) refused: {}, exiting",
@@ -159,7 +159,7 @@ fn run_finish(cfg: &Config, halt: Action, signals: &Signals) {
         cgroup: None,
         block_term: false,
     };
-    say!("running finish {}", halt.word());
+    note!("running finish {}", halt.word());
     match spawn(&plan) {
         Ok(pid) => {
             if !wait_children(signals, Some(pid), FINISH_TIMEOUT_MS) {

@@ -7,6 +7,7 @@ use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{CWD, Mode, OFlags, openat, renameat};
 use rustix::io::{read, retry_on_intr, write};
+use vigild_engine::fixed::{SliceWriter, without_nul};
 
 /// Open `path` for reading (close-on-exec).
 pub fn open_read(path: &[u8]) -> Result<OwnedFd, Errno> {
@@ -186,4 +187,27 @@ pub fn stdin() -> BorrowedFd<'static> {
 pub fn stdout() -> BorrowedFd<'static> {
     // SAFETY: fd 1 is open from `ensure_stdio` on and never closed.
     unsafe { BorrowedFd::borrow_raw(1) }
+}
+
+/// Whether `program` (with its NUL) can be executed: a path, or a name
+/// searched in `path` (`PATH`) as execvp does. `NOENT`: not found;
+/// `ACCESS`: found, not executable.
+pub fn find_program(program: &[u8], path: &[u8]) -> Result<(), Errno> {
+    use rustix::fs::{Access, access};
+    let name = without_nul(program);
+    if name.contains(&b'/') {
+        return access(name, Access::EXEC_OK);
+    }
+    let mut result = Err(Errno::NOENT);
+    for dir in path.split(|&b| b == b':') {
+        let mut buf = [0u8; 512];
+        let mut w = SliceWriter::new(&mut buf);
+        let joined = w.push(dir).and(w.push(b"/")).and(w.push(name));
+        match joined.map(|()| access(w.bytes(), Access::EXEC_OK)) {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(Errno::ACCESS)) => result = Err(Errno::ACCESS),
+            _ => {}
+        }
+    }
+    result
 }

@@ -12,7 +12,7 @@ mod value;
 pub use listen::{Listen, ListenText, UNIX_PATH_MAX, parse_listen};
 pub use parse::{Errors, MODE_ENV_MAX, ParseError, parse, parse_with_main};
 pub(crate) use value::is_service_name;
-pub use value::parse_duration;
+pub use value::{DurationText, parse_duration};
 
 use crate::fixed::{Arena, ServiceId, Str, Words, ZeroablePart, lookup};
 use crate::limits::{MAX_SERVICES, PIPES_MAX};
@@ -129,6 +129,8 @@ pub struct ServiceSpec {
     pub digest: u64,
     /// Program and arguments.
     pub exec: Words,
+    /// Line of `exec` (0: none, or `-- CMD`).
+    pub exec_line: u32,
     /// Words run before `exec` (the service's own `prefix`, else the global one).
     pub prefix: Words,
     /// `mode`.
@@ -177,6 +179,9 @@ pub struct ServiceSpec {
     pub log: Log,
     /// `listen` addresses, as written (each valid for `parse_listen`).
     pub listen: Words,
+    /// The line of each `listen` (u32 LE each), for errors found when
+    /// it is bound.
+    listen_lines: Str,
     /// `listen_mode` of unix sockets.
     pub listen_mode: u16,
     /// `backlog`.
@@ -207,6 +212,7 @@ impl ServiceSpec {
         line: 0,
         digest: 0,
         exec: Words::EMPTY,
+        exec_line: 0,
         prefix: Words::EMPTY,
         mode: Mode::Daemon,
         autostart: false,
@@ -231,6 +237,7 @@ impl ServiceSpec {
         nofile: 0,
         log: Log::Inherit,
         listen: Words::EMPTY,
+        listen_lines: Str::EMPTY,
         listen_mode: 0,
         backlog: 0,
         max_workers: 0,
@@ -325,6 +332,8 @@ pub struct Config {
     bodies: Scratch,
     /// Where every string of this configuration lives.
     pub arena: Arena,
+    /// The file it was read from (empty: none), for messages.
+    pub file: Str,
 }
 
 impl Default for Config {
@@ -346,6 +355,7 @@ impl Config {
             ring_count: 0,
             order: [0; MAX_SERVICES],
             arena: Arena::new(),
+            file: Str::EMPTY,
             bodies: Scratch([parse::Body::EMPTY; MAX_SERVICES]),
         }
     }
@@ -358,6 +368,7 @@ impl Config {
         self.ring_bytes = 0;
         self.ring_count = 0;
         self.arena.clear();
+        self.file = Str::EMPTY;
     }
 
     /// True if some service was carried over by a reload only to stop.
@@ -400,6 +411,15 @@ impl Config {
         let words = self.arena.words(self.specs[id.index()].listen);
         // Every word was checked by the parser.
         words.filter_map(|w| parse_listen(crate::fixed::without_nul(w)).ok())
+    }
+
+    /// The line of `id`'s `index`th `listen` (its section's if unknown).
+    pub fn listen_line(&self, id: ServiceId, index: usize) -> u32 {
+        let spec = &self.specs[id.index()];
+        let lines = self.arena.get(spec.listen_lines).as_chunks::<4>().0;
+        lines
+            .get(index)
+            .map_or(spec.line, |&b| u32::from_le_bytes(b))
     }
 
     /// The services `id` must wait for (`after`).

@@ -29,7 +29,7 @@ pub struct ParseError {
     pub msg: ArrayStr<200>,
 }
 
-/// Every error of one parse, in line order of discovery; past `ERRORS_MAX`
+/// Every error of one parse (in line order once `sort`ed); past `ERRORS_MAX`
 /// they are only counted. Beside them, warnings: what works but is
 /// probably not meant (`vigild -t` shows them, and nothing is refused).
 pub struct Errors {
@@ -113,6 +113,23 @@ impl Errors {
         }
     }
 
+    /// Put the errors and the warnings in line order (each check runs
+    /// in its own pass, so they are found out of order); stable.
+    pub fn sort(&mut self) {
+        for list in [
+            &mut self.list[..self.len],
+            &mut self.warnings[..self.n_warnings],
+        ] {
+            for i in 1..list.len() {
+                let mut j = i;
+                while j > 0 && list[j - 1].line > list[j].line {
+                    list.swap(j - 1, j);
+                    j -= 1;
+                }
+            }
+        }
+    }
+
     /// Record an error; also used by the driver for errors it finds itself
     /// (an unknown user), so that all of them are listed together.
     pub fn push(&mut self, line: u32, msg: fmt::Arguments<'_>) {
@@ -187,6 +204,7 @@ pub fn parse_with_main(
         p.add_main(cmd, text.len());
     }
     p.finish(text);
+    errors.sort();
 }
 
 /// The section the parser is in.
@@ -248,6 +266,8 @@ pub(super) struct Body {
     /// `log = DIR`).
     log_user: (Str, u32),
     log_group: (Str, u32),
+    /// The line of its first `after`.
+    after_line: u32,
 }
 
 impl Body {
@@ -260,6 +280,7 @@ impl Body {
         consumer: false,
         log_user: (Str::EMPTY, 0),
         log_group: (Str::EMPTY, 0),
+        after_line: 0,
     };
 }
 
@@ -695,7 +716,10 @@ impl Parser<'_> {
         match key {
             Key::Exec => match self.words(line, "exec", value) {
                 Some(words) if words.is_empty() => return Err(Refused::Plain("no program given")),
-                Some(words) => self.cfg.spec_mut(id).exec = words,
+                Some(words) => {
+                    let spec = self.cfg.spec_mut(id);
+                    (spec.exec, spec.exec_line) = (words, line);
+                }
                 None => {}
             },
             Key::Mode => {
@@ -948,6 +972,7 @@ impl Parser<'_> {
             });
             let mark = self.cfg.arena.mark();
             let mut count = 0;
+            let mut lines = [0u32; LISTENERS_MAX];
             let listen = self.list_pass(text, body, b"listen", |p, line, value| {
                 let addr = parse_listen(value);
                 // Two lines for one address could never both be bound.
@@ -982,14 +1007,26 @@ impl Parser<'_> {
                 if p.cfg.arena.push(value).is_err() {
                     p.too_large(line);
                 } else {
+                    // At most LISTENERS_MAX get here (above).
+                    if let Some(slot) = lines.get_mut(usize::from(count)) {
+                        *slot = line;
+                    }
                     count += 1;
                     return 1;
                 }
                 0
             });
+            let lines_mark = self.cfg.arena.mark();
+            for line in lines.iter().take(usize::from(count)) {
+                if self.cfg.arena.push_raw(&line.to_le_bytes()).is_err() {
+                    self.too_large(*line);
+                }
+            }
+            let listen_lines = self.cfg.arena.str_since(lines_mark);
             let spec = self.cfg.spec_mut(id);
             spec.env = env;
             spec.listen = listen;
+            spec.listen_lines = listen_lines;
             let (mode, line, has_listen) = (spec.mode, spec.line, !listen.is_empty());
             match (mode.listens(), has_listen) {
                 (true, false) => self.error(
@@ -1068,6 +1105,10 @@ impl Parser<'_> {
             let mark = self.cfg.arena.mark();
             self.list_pass(text, body, b"after", |p, line, value| {
                 let mut count = 0;
+                let first = &mut p.cfg.bodies.0[id.index()].after_line;
+                if *first == 0 {
+                    *first = line;
+                }
                 for name in value
                     .split(|&b| b.is_ascii_whitespace() || b == b',')
                     .filter(|n| !n.is_empty())
@@ -1361,15 +1402,47 @@ impl Parser<'_> {
                 break;
             }
         }
-        for id in self.cfg.ids() {
-            if !placed[id.index()] {
-                let line = self.cfg.spec(id).line;
-                let name = self.cfg.name(id);
-                self.errors.push(
-                    line,
-                    format_args!("after: \"{}\" is part of a dependency cycle", Lossy(name)),
-                );
+        // Each cycle once, with its path, at the line of the first
+        // service's `after` (else `log`: a reader starts first).
+        let mut told = [false; MAX_SERVICES];
+        let next = |id: ServiceId| {
+            self.cfg
+                .after(id)
+                .find(|d| !placed[d.index()])
+                .unwrap_or(id)
+        };
+        for start in self.cfg.ids().filter(|id| !placed[id.index()]) {
+            // Every service left waits for one left: after n steps the
+            // walk is on a cycle.
+            let on = (0..n).fold(start, |at, _| next(at));
+            // Told from its first service in the file.
+            let mut first = on;
+            let mut at = next(on);
+            while at != on {
+                first = if at.0 < first.0 { at } else { first };
+                at = next(at);
             }
+            if told[first.index()] {
+                continue;
+            }
+            let mut path = ArrayStr::<200>::new();
+            let mut at = first;
+            loop {
+                told[at.index()] = true;
+                let _ = write!(path, "{} -> ", Lossy(self.cfg.name(at)));
+                at = next(at);
+                if at == first {
+                    break;
+                }
+            }
+            let body = &self.cfg.bodies.0[first.index()];
+            let line = [body.after_line, body.log.1, self.cfg.spec(first).line];
+            let line = line.into_iter().find(|&l| l != 0).unwrap_or_default();
+            let name = Lossy(self.cfg.name(first));
+            self.errors.push(
+                line,
+                format_args!("dependency cycle: {}{name}", path.as_str()),
+            );
         }
     }
 }

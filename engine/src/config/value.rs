@@ -34,6 +34,25 @@ pub fn parse_duration(text: &[u8]) -> Option<u32> {
     u32::try_from(n.checked_mul(u64::from(unit))?).ok()
 }
 
+/// A duration in milliseconds as a user writes one (`parse_duration`
+/// reads it back): `30s`, `2m`, `1h`, `1500ms`.
+pub struct DurationText(pub u64);
+
+impl core::fmt::Display for DurationText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let ms = self.0;
+        let units = [(3_600_000, "h"), (60_000, "m"), (1000, "s")];
+        let (n, unit) = match units
+            .into_iter()
+            .find(|&(d, _)| ms > 0 && ms.is_multiple_of(d))
+        {
+            Some((d, unit)) => (ms / d, unit),
+            None => (ms, "ms"),
+        };
+        write!(f, "{n}{unit}")
+    }
+}
+
 /// `yes/no/true/false/1/0`.
 pub(crate) fn parse_bool(text: &[u8]) -> Option<bool> {
     let table = [true, true, true, false, false, false];
