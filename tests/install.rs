@@ -69,7 +69,10 @@ fn same_file(source: &str, installed: &Path) {
 #[ignore = "builds the release binary (minutes); .ci/run runs it"]
 fn install_sh_installs_a_working_tree() {
     let dest = TempDir::new("install");
-    let out = install(&[], &[("PREFIX", Path::new("/usr")), ("DESTDIR", &dest.path)]);
+    let out = install(
+        &[],
+        &[("PREFIX", Path::new("/usr")), ("DESTDIR", &dest.path)],
+    );
     assert!(out.status.success(), "install.sh failed: {}", show(&out));
     let usr = dest.join("usr");
 
@@ -114,7 +117,11 @@ fn install_sh_installs_a_working_tree() {
             .arg(&conf)
             .output()
             .unwrap();
-        assert!(out.status.success(), "vigild -t -c {example}: {}", show(&out));
+        assert!(
+            out.status.success(),
+            "vigild -t -c {example}: {}",
+            show(&out)
+        );
     }
 
     // vigilctl through its link: a usage error, then "not running".
@@ -170,7 +177,10 @@ fn install_sh_installs_a_working_tree() {
     }
 
     // A second run over the same tree works (the links are replaced).
-    let out = install(&[], &[("PREFIX", Path::new("/usr")), ("DESTDIR", &dest.path)]);
+    let out = install(
+        &[],
+        &[("PREFIX", Path::new("/usr")), ("DESTDIR", &dest.path)],
+    );
     assert!(out.status.success(), "second install.sh: {}", show(&out));
 }
 
