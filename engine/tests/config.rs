@@ -569,17 +569,22 @@ fn binary_junk_is_refused_line_by_line() {
 
 #[test]
 fn every_shipped_config_parses() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf");
+    let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf");
     let mut seen = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "conf") {
-            let (_, errors) = parse_text(&std::fs::read_to_string(&path).unwrap());
-            assert!(errors.is_empty(), "{}: {errors:?}", path.display());
-            seen += 1;
+    for dir in [conf.to_string(), format!("{conf}/services")] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "conf") {
+                let (_, errors) = parse_text(&std::fs::read_to_string(&path).unwrap());
+                assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+                seen += 1;
+            }
         }
     }
-    assert!(seen >= 2, "conf/ has the demo and the example");
+    assert!(
+        seen >= 12,
+        "conf/ has the demo, the example and conf/services/"
+    );
 }
 
 /// The words `exec = TEXT` gives, or the error message.
