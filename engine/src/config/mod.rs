@@ -175,6 +175,9 @@ pub struct ServiceSpec {
     pub nofile: u32,
     /// `log`.
     pub log: Log,
+    /// `console`: the terminal that is its controlling terminal and fds 0,
+    /// 1 and 2 (empty: none, the default).
+    pub console: Str,
     /// `listen` addresses, as written (each valid for `parse_listen`).
     pub listen: Words,
     /// `listen_mode` of unix sockets.
@@ -230,6 +233,7 @@ impl ServiceSpec {
         umask: 0,
         nofile: 0,
         log: Log::Inherit,
+        console: Str::EMPTY,
         listen: Words::EMPTY,
         listen_mode: 0,
         backlog: 0,
