@@ -314,7 +314,7 @@ def boot_legend(ctx, res):
         "and accept services (listening), has started.",
         "- Host: qemu's start to the kernel's `reboot: Power down` line on the console, as the test prints it "
         "(10 ms). vigild's boot runs the test's whole scenario first (socket clients, 50 orphans, about 3 s of "
-        "sleeps in chaos.sh, the ordered shutdown); BusyBox's powers off right after its marker: not comparable, "
+        "sleeps in chaos.sh, a command typed into the rescue shell on the console, the ordered shutdown); BusyBox's powers off right after its marker: not comparable, "
         "so no ratio.",
         "- Times are those of software emulation, many times a real machine's; what counts is the comparison in "
         "one run.",

@@ -172,7 +172,7 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
     ),
     (
         "[w]\nexec = /w\nlog = service:acc\n[acc]\nexec = /a\nmode = accept\nlisten = tcp:127.0.0.1:9\n",
-        &[(3, "an accept service's workers read their connection")],
+        &[(3, "accept workers read their connection")],
     ),
     // The reader starts before its writer: a reader that waits for its
     // writer is a cycle.
@@ -273,6 +273,51 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
     (
         "[a]\nexec = /a\nafter = nosuch\nrestart = sometimes\n",
         &[(3, "unknown service"), (4, "restart")],
+    ),
+    // `console`: a terminal in /dev, on a daemon or oneshot whose output
+    // it is (no `log`, no readiness on stdout), read by no writer.
+    (
+        "[a]\nexec = /bin/sh\nconsole = yes\n[b]\nexec = /bin/sh\nconsole = /dev/ttyS0\nmode = oneshot\n\
+         [c]\nexec = /bin/sh\nconsole = no\nlog = null\n",
+        &[],
+    ),
+    (
+        "[a]\nexec = /bin/sh\nconsole = /etc/passwd\n[b]\nexec = /bin/sh\nconsole = /dev/../etc/passwd\n\
+         [c]\nexec = /bin/sh\nconsole = ttyS0\n[d]\nexec = /bin/sh\nconsole = maybe\n\
+         [e]\nexec = /bin/sh\nconsole = /dev/tty1\nconsole = /dev/tty2\n",
+        &[
+            (3, "console: \"/etc/passwd\" is not yes, no or /dev/PATH"),
+            (
+                6,
+                "console: \"/dev/../etc/passwd\" is not yes, no or /dev/PATH",
+            ),
+            (9, "console: \"ttyS0\" is not"),
+            (12, "console: \"maybe\" is not"),
+            (16, "console: duplicate key"),
+        ],
+    ),
+    (
+        "[a]\nexec = /bin/sh\nconsole = yes\nlog = null\n\
+         [b]\nexec = /bin/sh\nlog = inherit\nconsole = /dev/tty1\n\
+         [c]\nexec = /bin/sh\nconsole = yes\nmode = accept\nlisten = tcp:127.0.0.1:9\n\
+         [d]\nexec = /bin/sh\nconsole = yes\nmode = pool\nlisten = tcp:127.0.0.1:10\n\
+         [e]\nexec = /bin/sh\nconsole = yes\nmode = activate\nlisten = tcp:127.0.0.1:11\n\
+         [f]\nexec = /bin/sh\nready = fd:1\nconsole = yes\n",
+        &[
+            (
+                4,
+                "console: for a daemon or oneshot without log or ready = fd:1",
+            ),
+            (7, "console: for a daemon or oneshot"),
+            (9, "console: for a daemon or oneshot"),
+            (14, "console: for a daemon or oneshot"),
+            (19, "console: for a daemon or oneshot"),
+            (24, "console: for a daemon or oneshot"),
+        ],
+    ),
+    (
+        "[w]\nexec = /w\nlog = service:sh\n[sh]\nexec = /bin/sh\nconsole = yes\n",
+        &[(3, "a console service its terminal: no log")],
     ),
     ("[vigild]\nrun_dir = run\n", &[(2, "absolute path")]),
     (
@@ -523,6 +568,49 @@ fn logs_resolved() {
     assert_eq!(
         (cfg.spec(sink).log, cfg.spec(w).log),
         (Log::Inherit, Log::Pipe(sink))
+    );
+}
+
+/// `console = yes` is /dev/console, a path names its terminal, `no` (the
+/// default) none; a console service's output is its terminal, so the
+/// global `log` passes it by (no ring of its own, no pipe), and a change of
+/// the key restarts it.
+#[test]
+fn console_terminals() {
+    let (cfg, errors) = parse_text(
+        "[vigild]\nlog = ring:1k\n\
+         [rescue]\nexec = /bin/sh -i\nconsole = yes\n\
+         [getty]\nexec = /sbin/getty\nconsole = /dev/ttyS0\nmode = oneshot\n\
+         [plain]\nexec = /bin/plain\nconsole = no\n[other]\nexec = /bin/other\n",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let spec = |n: &str| cfg.spec(cfg.find(n.as_bytes()).unwrap());
+    let console = |n: &str| cfg.arena.get(spec(n).console).to_vec();
+    assert_eq!(console("rescue"), b"/dev/console");
+    assert_eq!(console("getty"), b"/dev/ttyS0");
+    assert!(spec("plain").console.is_empty() && spec("other").console.is_empty());
+    for name in ["rescue", "getty"] {
+        assert_eq!(spec(name).log, Log::Inherit, "{name}: the global log");
+        assert_eq!(cfg.ring(cfg.find(name.as_bytes()).unwrap()), None);
+    }
+    let ring = |n: &str| cfg.ring(cfg.find(n.as_bytes()).unwrap());
+    let place = |offset, size| Some(RingPlace { offset, size });
+    assert_eq!(
+        (ring("plain"), ring("other")),
+        (place(0, 1024), place(1025, 1024))
+    );
+
+    let digest = |text: &str| {
+        let (cfg, errors) = parse_text(text);
+        assert!(errors.is_empty(), "{errors:?}");
+        cfg.spec(cfg.find(b"sh").unwrap()).digest
+    };
+    let plain = digest("[sh]\nexec = /bin/sh\n");
+    let on_tty1 = digest("[sh]\nexec = /bin/sh\nconsole = /dev/tty1\n");
+    assert_ne!(plain, on_tty1);
+    assert_ne!(
+        on_tty1,
+        digest("[sh]\nexec = /bin/sh\nconsole = /dev/tty2\n")
     );
 }
 

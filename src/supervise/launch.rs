@@ -158,6 +158,7 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
         fds: launch.fds,
         listen_pid: launch.listen_pid,
         ready_fd,
+        console: arena.get_with_nul(spec.console),
         dir: if spec.dir.is_empty() {
             b"/\0"
         } else {

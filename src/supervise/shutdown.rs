@@ -152,6 +152,7 @@ fn run_finish(cfg: &Config, halt: Action, signals: &Signals) {
         fds: &[],
         listen_pid: None,
         ready_fd: None,
+        console: b"\0",
         dir: b"/\0",
         umask: 0o022,
         nofile: 0,

@@ -41,6 +41,10 @@ pub struct Plan<'a> {
     /// `ready = fd:N`: (our write end of the readiness pipe, N). N is above
     /// every fd of `stdio` and `fds`.
     pub ready_fd: Option<(c_int, c_int)>,
+    /// A terminal (NUL-terminated path; `"\0"`: none) to make the
+    /// controlling terminal of the child's new session and its fds 0, 1
+    /// and 2 (`console`).
+    pub console: &'a [u8],
     /// Working directory (NUL-terminated).
     pub dir: &'a [u8],
     /// File mode creation mask.
@@ -410,6 +414,31 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
                 false => libc::dup2(source, target),
             };
             if placed < 0 {
+                return err();
+            }
+        }
+        // A console service's terminal replaces 0, 1 and 2. Opened after
+        // the moves above, it lands on no target; close-on-exec, it goes
+        // at exec (or the readiness pipe takes its number below). Opened
+        // without waiting for a modem's carrier (vigild waits for this
+        // child), then blocking again for the service. The child leads a
+        // new session without a terminal (setsid above), so TIOCSCTTY
+        // makes this one its controlling terminal, and the kernel makes
+        // the child's group (the service's) its foreground group: Ctrl-C
+        // reaches what runs there. /dev/console works too: only open(2)
+        // refuses to make it a controlling terminal. (Raw system calls:
+        // libc's open and ioctl would add their wrappers to the binary.)
+        if plan.console.len() > 1 {
+            use libc::c_long;
+            let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_NONBLOCK;
+            let (at, path) = (libc::AT_FDCWD as c_long, plan.console.as_ptr());
+            let fd = libc::syscall(libc::SYS_openat, at, path, flags as c_long) as c_int;
+            let (tty, make_controlling) = (fd as c_long, libc::TIOCSCTTY as c_long);
+            if fd < 0
+                || libc::fcntl(fd, libc::F_SETFL, 0) < 0
+                || libc::syscall(libc::SYS_ioctl, tty, make_controlling, 0 as c_long) < 0
+                || (0..3).any(|target| libc::dup2(fd, target) < 0)
+            {
                 return err();
             }
         }

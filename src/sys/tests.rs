@@ -53,6 +53,7 @@ fn run(argv: &[&str], env: &[&str], dir: &str) -> Result<i32, Errno> {
         fds: &[],
         listen_pid: None,
         ready_fd: None,
+        console: b"\0",
     };
     spawn(&plan)
 }

@@ -177,6 +177,9 @@ pub struct ServiceSpec {
     pub nofile: u32,
     /// `log`.
     pub log: Log,
+    /// `console`: the terminal that is its controlling terminal and fds 0,
+    /// 1 and 2 (empty: none, the default).
+    pub console: Str,
     /// `listen` addresses, as written (each valid for `parse_listen`).
     pub listen: Words,
     /// The line of each `listen` (u32 LE each), for errors found when
@@ -236,6 +239,7 @@ impl ServiceSpec {
         umask: 0,
         nofile: 0,
         log: Log::Inherit,
+        console: Str::EMPTY,
         listen: Words::EMPTY,
         listen_lines: Str::EMPTY,
         listen_mode: 0,

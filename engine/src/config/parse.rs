@@ -14,7 +14,7 @@ use crate::fixed::{
 use crate::limits::{
     ARGV_MAX, ENV_MAX, ERRORS_MAX, LISTENERS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX,
 };
-use crate::log_rules::{USAGE, parse_options, parse_size};
+use crate::log_rules::{USAGE, climbs, parse_options, parse_size};
 use crate::unix::{parse_signal, parse_u64};
 
 const WORKERS_MAX_U64: u64 = WORKERS_MAX as u64;
@@ -293,7 +293,7 @@ const SERVICE_KEYS: &str = concat!(
     "stop_signal stop_timeout user group dir env umask nofile ",
     "prefix log listen listen_mode backlog max_workers ",
     "max_per_ip drop_timeout procs_min procs_max idle_kill ",
-    "log_user log_group contain",
+    "log_user log_group contain console",
 );
 
 /// The keys of a service section, in the order of `SERVICE_KEYS` (a key's
@@ -335,6 +335,7 @@ enum Key {
     LogUser,
     LogGroup,
     Contain,
+    Console,
 }
 
 const _: () = assert!(word_count(SERVICE_KEYS) == KEYS.len());
@@ -348,7 +349,7 @@ const fn word_count(list: &str) -> usize {
     n
 }
 
-const KEYS: [Key; 33] = [
+const KEYS: [Key; 34] = [
     Key::Exec,
     Key::Mode,
     Key::Autostart,
@@ -382,6 +383,7 @@ const KEYS: [Key; 33] = [
     Key::LogUser,
     Key::LogGroup,
     Key::Contain,
+    Key::Console,
 ];
 
 /// Why a key's value was refused: `KEY: "VALUE" why`, or `KEY: why`.
@@ -557,10 +559,16 @@ impl Parser<'_> {
         });
         let line = spec.line;
         let missing_exec = spec.exec.is_empty();
+        // A console service's output is its terminal: the global `log`
+        // does not apply (as if it said `inherit`; see `finish`).
+        let unset = match spec.console.is_empty() {
+            true => LogText::Unset,
+            false => LogText::Inherit,
+        };
         let body = &mut self.cfg.bodies.0[id.index()];
         body.end = end as u32;
         body.prefix_set = state.prefix_set;
-        body.log = state.log.unwrap_or((LogText::Unset, 0));
+        body.log = state.log.unwrap_or((unset, 0));
         (body.log_user, body.log_group) = (state.log_user, state.log_group);
         if missing_exec && state.seen & key_bit(SERVICE_KEYS, "exec") == 0 {
             self.error(line, format_args!("service has no exec"));
@@ -815,11 +823,20 @@ impl Parser<'_> {
                     _ => st.log_group = (s, line),
                 }
             }
-            Key::Dir => {
-                if !is_abs_path(value) {
-                    return Err(Refused::Value("is not an absolute path"));
+            Key::Dir | Key::Console => {
+                let (path, why) = match key {
+                    Key::Dir => (
+                        is_abs_path(value).then_some(value),
+                        "is not an absolute path",
+                    ),
+                    _ => (tty_path(value), "is not yes, no or /dev/PATH"),
+                };
+                let path = self.store(line, path.ok_or(Refused::Value(why))?);
+                let spec = self.cfg.spec_mut(id);
+                match key {
+                    Key::Dir => spec.dir = path,
+                    _ => spec.console = path,
                 }
-                self.cfg.spec_mut(id).dir = self.store(line, value);
             }
             Key::Umask | Key::ListenMode => {
                 let mode = parse_octal(value, 0o777)
@@ -1070,6 +1087,20 @@ impl Parser<'_> {
                     format_args!("ready: a pool is up while its workers run; they report X_AVAILABLE on NOTIFY_SOCKET"),
                 ),
             }
+            // A console service's terminal is its stdin, stdout and
+            // stderr: a `log` of its own, or its stdout as the readiness
+            // pipe, could not be, and a mode with sockets has other stdio.
+            if !spec.console.is_empty()
+                && (body.log.1 != 0
+                    || spec.ready == Ready::Fd(1)
+                    || !matches!(mode, Mode::Daemon | Mode::Oneshot))
+            {
+                // At the `log` line, else at the section's.
+                self.error(
+                    body.log.1.max(line),
+                    format_args!("console: for a daemon or oneshot without log or ready = fd:1"),
+                );
+            }
             let spec = self.cfg.spec_mut(id);
             if !body.prefix_set {
                 spec.prefix = global.prefix;
@@ -1205,8 +1236,13 @@ impl Parser<'_> {
                 Some(reader) if reader == id => {
                     return Err("a service cannot read its own output");
                 }
-                Some(reader) if self.cfg.spec(reader).mode == Mode::Accept => {
-                    return Err("an accept service's workers read their connection, not a log");
+                Some(reader)
+                    if self.cfg.spec(reader).mode == Mode::Accept
+                        || !self.cfg.spec(reader).console.is_empty() =>
+                {
+                    return Err(
+                        "accept workers read their connection, a console service its terminal: no log",
+                    );
                 }
                 Some(reader) => {
                     if !self.cfg.bodies.0[reader.index()].consumer {
@@ -1459,6 +1495,18 @@ fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
         hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
     }
     (hash ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+/// The terminal `console = VALUE` names (empty: none), if it is one:
+/// only a device, since a path elsewhere (or climbing out of /dev) would
+/// have root open whatever file it names as the service's terminal.
+#[inline(never)]
+fn tty_path(value: &[u8]) -> Option<&[u8]> {
+    match parse_bool(value) {
+        Some(false) => Some(b""),
+        Some(true) => Some(b"/dev/console"),
+        None => (value.starts_with(b"/dev/") && !climbs(value)).then_some(value),
+    }
 }
 
 /// The components of the path `dir`, without empty ones and `.`.
