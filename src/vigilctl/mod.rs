@@ -1,9 +1,11 @@
 //! `vigilctl` (also `vigild ctl`): writes one control line with a reply FIFO
 //! of its own, prints the result lines, and exits by SPEC §6: 0 success,
-//! 4 a failure result, 3 no vigild on that run directory, 2 usage.
+//! 4 a failure result, 3 no vigild on that run directory, 2 usage; or
+//! reads the status file (`status`, `list`: `list`).
 
 use crate::sys::fs::{each_line_of, open_read, stdout, write_all};
 use crate::sys::run_dir::{mkfifo, open_fifo_read, open_fifo_write, unlink};
+use crate::sys::signal::Signals;
 use crate::sys::{Errno, args::Args, clock, process};
 use core::ffi::c_int;
 use core::fmt::Write;
@@ -15,30 +17,66 @@ use vigild_engine::control::Verb;
 use vigild_engine::fixed::{Lossy, SliceWriter};
 use vigild_engine::status::{Fields, parse_line, write_sv};
 use vigild_engine::time::Instant;
+use vigild_engine::unix::ErrnoName;
 
-const USAGE: &str = "usage: vigilctl [-r DIR] start|stop|restart NAME... | signal NAME SIG | reload | shutdown \
-                     | status [--raw] [NAME] | wait up|down NAME [TIMEOUT] | monitor | log NAME";
+/// `-h`: its first line is the usage line of a usage error.
+const HELP: &str = "\
+usage: vigilctl [-r DIR] start|stop|restart|signal|reload|shutdown|poweroff|reboot|halt|list|status|wait|monitor|log ...
+ start|stop|restart NAME...   act, print the results
+ signal NAME SIG              send SIG (HUP, 15, SIGUSR1)
+ reload                       read the configuration again
+ shutdown|poweroff|reboot|halt  stop all; as PID 1 end the machine so
+ list [--json]                every service: NAME STATE PID UPTIME RESTARTS LAST REASON READY
+ status [--raw] [NAME...]     runit's sv status lines (--raw: the status file's)
+ status [--json] NAME         every field, the last 10 lines of output
+ wait up|down NAME [TIMEOUT]  until NAME is up (or listening) or down
+ monitor                      print each state change
+ log NAME                     print NAME's ring
+ -r DIR         run directory (default $VIGILD_RUN_DIR, else /run/vigild)
+ -h, --help     this help
+ -V, --version  the version
+exit: 0 done, 1 error, 2 usage, 3 no vigild on DIR, 4 request failed, 128+N signal N
+";
 
 macro_rules! say {
     ($($arg:tt)*) => { $crate::sys::message::line("vigilctl", format_args!($($arg)*)) };
 }
 
+// After `say!`, which they use.
+mod json;
+mod list;
+
 /// `vigilctl ARGS`, the arguments starting at `first`: the exit code.
 pub fn main(args: Args, first: usize) -> c_int {
     let mut i = first;
-    let mut dir: &[u8] = b"/run/vigild";
-    if args.get(i) == Some(b"-r") {
-        match args.get(i + 1) {
-            // The reply FIFO's path goes to vigild, whose working directory
-            // is not ours: it must be absolute (as for vigild's own -r).
-            Some(d) if d.starts_with(b"/") => dir = d,
-            Some(_) => {
-                say!("-r needs an absolute path");
-                return 2;
+    let mut dir: &[u8] = match crate::sys::args::getenv(b"VIGILD_RUN_DIR") {
+        Some(d) if !d.is_empty() => d,
+        _ => b"/run/vigild",
+    };
+    loop {
+        match args.get(i) {
+            Some(b"-h" | b"--help") => {
+                let _ = write_all(stdout(), HELP.as_bytes());
+                return 0;
             }
-            None => return usage(),
+            Some(b"-V" | b"--version") => {
+                let version = concat!("vigilctl ", env!("CARGO_PKG_VERSION"), "\n");
+                let _ = write_all(stdout(), version.as_bytes());
+                return 0;
+            }
+            Some(b"-r") => match args.get(i + 1) {
+                Some(d) => dir = d,
+                None => return usage(),
+            },
+            _ => break,
         }
         i += 2;
+    }
+    // The reply FIFO's path goes to vigild, whose working directory is not
+    // ours: it must be absolute (as for vigild's own -r).
+    if !dir.starts_with(b"/") {
+        say!("-r needs an absolute path");
+        return 2;
     }
     // As vigild refuses it: a control line with a reply FIFO in it must fit.
     if dir.len() > vigild_engine::limits::RUN_DIR_MAX {
@@ -56,12 +94,15 @@ pub fn main(args: Args, first: usize) -> c_int {
     let count = (i + 1..).take_while(|&k| args.get(k).is_some()).count();
     match (Verb::from_word(cmd), count) {
         (Some(Verb::Start | Verb::Stop | Verb::Restart), 1..) => {
+            if let Err(code) = control(dir) {
+                return code;
+            }
             let mut worst = 0;
             for k in 0..count {
                 let name = rest(k).unwrap_or(b"");
                 let code = request(dir, format_args!("{} {}", Lossy(cmd), Lossy(name)), false);
-                if code == 3 {
-                    return 3;
+                if code == 3 || code > 128 {
+                    return code;
                 }
                 worst = worst.max(code);
             }
@@ -78,9 +119,16 @@ pub fn main(args: Args, first: usize) -> c_int {
         (Some(Verb::Reload | Verb::Shutdown | Verb::Poweroff | Verb::Reboot | Verb::Halt), 0) => {
             request(dir, format_args!("{}", Lossy(cmd)), false)
         }
-        (Some(Verb::Log), 1) => show_log(dir, rest(0).unwrap_or(b"")),
+        (Some(Verb::Log), 1) => match control(dir) {
+            Ok(fifo) => fetch_ring(&fifo, dir, rest(0).unwrap_or(b""), &mut |bytes| {
+                let _ = write_all(stdout(), bytes);
+            }),
+            Err(code) => code,
+        },
         (Some(Verb::Monitor), 0) => request(dir, format_args!("monitor"), true),
-        (None, 0..=2) if cmd == b"status" => status(dir, rest(0), rest(1)),
+        (None, _) if cmd == b"status" => status(dir, args, i + 1, count),
+        (None, 0) if cmd == b"list" => list::list(dir, false),
+        (None, 1) if cmd == b"list" && rest(0) == Some(b"--json") => list::list(dir, true),
         (None, 2 | 3) if cmd == b"wait" => {
             wait(dir, rest(0).unwrap_or(b""), rest(1).unwrap_or(b""), rest(2))
         }
@@ -89,18 +137,36 @@ pub fn main(args: Args, first: usize) -> c_int {
 }
 
 fn usage() -> c_int {
-    say!("{USAGE}");
+    let _ = write_all(
+        crate::sys::fs::stderr(),
+        HELP.split('\n').next().unwrap_or_default().as_bytes(),
+    );
+    let _ = write_all(crate::sys::fs::stderr(), b"\n");
     2
 }
 
-/// Is a vigild reading this run directory's control FIFO? (Opening a FIFO
-/// for writing without blocking works only when it has a reader.)
+/// The control FIFO, for a request: whether a vigild reads it (opening a
+/// FIFO for writing without blocking works only when it has a reader),
+/// and whether we may write it.
 fn control(dir: &[u8]) -> Result<OwnedFd, c_int> {
-    let path = PathBuf::join(dir, format_args!("control")).ok_or(2)?;
-    open_fifo_write(path.bytes()).map_err(|_| {
-        say!("vigild is not running on {}", Lossy(dir));
-        3
+    probe(dir)?.ok_or_else(|| {
+        say!("{}/control: permission denied", Lossy(dir));
+        1
     })
+}
+
+/// The control FIFO if we may write it (`None`: we may not, which leaves
+/// the status file to read); `Err` if no vigild reads it.
+fn probe(dir: &[u8]) -> Result<Option<OwnedFd>, c_int> {
+    let path = PathBuf::join(dir, format_args!("control")).ok_or(2)?;
+    match open_fifo_write(path.bytes()) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::ACCESS) => Ok(None),
+        Err(_) => {
+            say!("vigild is not running on {}", Lossy(dir));
+            Err(3)
+        }
+    }
 }
 
 /// Send one control line with a reply FIFO; print every result line.
@@ -132,34 +198,31 @@ fn request(dir: &[u8], line: core::fmt::Arguments<'_>, stream: bool) -> c_int {
 }
 
 /// `log NAME`: the ring's bytes as they are (after vigild's `log NAME
-/// BYTES` line), or the result line that says why not (exit 4).
-fn show_log(dir: &[u8], name: &[u8]) -> c_int {
-    let fifo = match control(dir) {
-        Ok(fd) => fd,
-        Err(code) => return code,
-    };
+/// BYTES` line) to `sink`, or the result line that says why not on stderr
+/// (exit 4).
+fn fetch_ring(fifo: &OwnedFd, dir: &[u8], name: &[u8], sink: &mut dyn FnMut(&[u8])) -> c_int {
     ask(
-        &fifo,
+        fifo,
         dir,
         format_args!("log {}", Lossy(name)),
         &mut |answers| {
             let mut buf = [0u8; 4096];
             let (mut header, mut code) = (true, 4);
-            let mut fds = [PollFd::new(answers, PollFlags::IN)];
             // vigild answers at once; a silence this long means it is stuck.
-            if poll(&mut fds, Some(&clock::timespec(10_000))) == Ok(0) {
-                say!("no answer from vigild");
-                return 1;
-            }
+            let mut wait = Some(10_000);
             loop {
-                let n = match rustix::io::read(answers, &mut buf) {
+                match answers.wait(wait) {
+                    Err(Errno::TIMEDOUT) => {
+                        say!("no answer from vigild");
+                        return 1;
+                    }
+                    Err(_) => return 1,
+                    Ok(()) => wait = None,
+                }
+                let n = match rustix::io::read(&answers.fd, &mut buf) {
                     Ok(0) => return code,
                     Ok(n) => n,
-                    Err(Errno::INTR) => continue,
-                    Err(Errno::AGAIN) => {
-                        let _ = poll(&mut fds, None);
-                        continue;
-                    }
+                    Err(Errno::INTR | Errno::AGAIN) => continue,
                     Err(_) => return 1,
                 };
                 let mut bytes = &buf[..n];
@@ -171,17 +234,39 @@ fn show_log(dir: &[u8], name: &[u8]) -> c_int {
                         bytes = &bytes[line_end..];
                     }
                 }
-                let out = if code == 0 {
-                    stdout()
-                } else {
-                    crate::sys::fs::stderr()
-                };
-                if write_all(out, bytes).is_err() {
-                    return 1;
+                match code {
+                    0 => sink(bytes),
+                    _ => {
+                        let _ = write_all(crate::sys::fs::stderr(), bytes);
+                    }
                 }
             }
         },
     )
+}
+
+/// vigilctl's end of its reply FIFO, and the signals that end the wait
+/// for it (INT, TERM, HUP: blocked, so that the FIFO is removed first).
+struct Reply<'a> {
+    fd: OwnedFd,
+    signals: &'a Signals,
+}
+
+impl Reply<'_> {
+    /// Wait until the reply can be read (or its writer closed it), for at
+    /// most `ms`: `TIMEDOUT`, or `CANCELED` when a signal came.
+    fn wait(&self, ms: Option<u64>) -> Result<(), Errno> {
+        let mut fds = [
+            PollFd::new(&self.fd, PollFlags::IN),
+            PollFd::from_borrowed_fd(self.signals.fd(), PollFlags::IN),
+        ];
+        match poll(&mut fds, ms.map(clock::timespec).as_ref()) {
+            Ok(0) => Err(Errno::TIMEDOUT),
+            _ if !fds[1].revents().is_empty() => Err(Errno::CANCELED),
+            Ok(_) | Err(Errno::INTR) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Write `line reply=FIFO` to the control FIFO, with a reply FIFO of our
@@ -191,22 +276,26 @@ fn ask(
     fifo: &OwnedFd,
     dir: &[u8],
     line: core::fmt::Arguments<'_>,
-    answers: &mut dyn FnMut(&OwnedFd) -> c_int,
+    answers: &mut dyn FnMut(&Reply<'_>) -> c_int,
 ) -> c_int {
     let Some(reply) = PathBuf::join(dir, format_args!("reply.{}", process::getpid() as u32)) else {
         return 2;
+    };
+    // Before the FIFO exists: a signal that ends us removes it first.
+    let Ok(signals) = Signals::block(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP]) else {
+        return 1;
     };
     unlink(reply.bytes());
     if let Err(e) = mkfifo(reply.bytes()) {
         say!(
             "unable to create {}: {}",
             Lossy(reply.bytes()),
-            vigild_engine::unix::ErrnoName(e.raw_os_error() as u16)
+            ErrnoName(e.raw_os_error() as u16)
         );
         return 1;
     }
-    let code = match open_fifo_read(reply.bytes()) {
-        Ok(read_end) => {
+    let mut code = match open_fifo_read(reply.bytes()) {
+        Ok(fd) => {
             let mut text = [0u8; 640];
             let mut w = SliceWriter::new(&mut text);
             if w.write_fmt(format_args!("{line} reply=")).is_err()
@@ -220,12 +309,19 @@ fn ask(
                 say!("unable to write the control FIFO");
                 3
             } else {
-                answers(&read_end)
+                answers(&Reply {
+                    fd,
+                    signals: &signals,
+                })
             }
         }
         Err(_) => 1,
     };
     unlink(reply.bytes());
+    // Ended by a signal: as a shell reports a process it killed.
+    if let Some(sig) = signals.drain().next() {
+        code = 128 + sig;
+    }
     code
 }
 
@@ -252,7 +348,7 @@ impl Last {
 /// returns true (`Ok`), or a deadline passes (`TIMEDOUT`): `first` bounds
 /// the wait for the first line, `all` the whole exchange.
 fn read_lines(
-    fd: &OwnedFd,
+    reply: &Reply<'_>,
     first: Option<Instant>,
     all: Option<Instant>,
     each: &mut dyn FnMut(&[u8]) -> bool,
@@ -266,16 +362,11 @@ fn read_lines(
         } else {
             first.min(all).or(first).or(all)
         };
-        let timeout = match deadline.map(|d| d.ms_since(clock::now())) {
+        match deadline.map(|d| d.ms_since(clock::now())) {
             Some(0) => return Err(Errno::TIMEDOUT),
-            ms => ms.map(clock::timespec),
-        };
-        let mut fds = [PollFd::new(fd, PollFlags::IN)];
-        match poll(&mut fds, timeout.as_ref()) {
-            Ok(_) | Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
+            ms => reply.wait(ms)?,
         }
-        match rustix::io::read(fd, &mut buf[len..]) {
+        match rustix::io::read(&reply.fd, &mut buf[len..]) {
             Ok(0) => return Ok(()),
             Ok(n) => len += n,
             Err(Errno::AGAIN | Errno::INTR) => continue,
@@ -295,50 +386,81 @@ fn read_lines(
     }
 }
 
-/// `status [--raw] [NAME]`.
-fn status(dir: &[u8], a: Option<&[u8]>, b: Option<&[u8]>) -> c_int {
-    let (raw, name) = match (a, b) {
-        (Some(b"--raw"), name) => (true, name),
-        (name, None) => (false, name),
-        _ => return usage(),
+/// `status [--raw|--json] [NAME...]`: one runit line each, in the order
+/// named (all services without a name); one service in detail
+/// (`list::show_one`). `count` words from `at`.
+#[inline(never)]
+fn status(dir: &[u8], args: Args, mut at: usize, mut count: usize) -> c_int {
+    let flag = args.get(at).filter(|w| w.starts_with(b"--"));
+    let raw = flag == Some(b"--raw");
+    if flag.is_some() {
+        at += 1;
+        count -= 1;
+    }
+    match (flag, count) {
+        (None | Some(b"--json"), 1) => {}
+        (Some(b"--json"), _) => return usage(),
+        (Some(f), _) if f != b"--raw" => return usage(),
+        _ => {}
+    }
+    // Without vigild the file is stale; without leave to write the
+    // control FIFO it is still ours to read.
+    let control = match probe(dir) {
+        Ok(control) => control,
+        Err(code) => return code,
     };
-    if let Err(code) = control(dir) {
-        return code;
+    if count == 1 && !raw {
+        let name = args.get(at).unwrap_or_default();
+        return list::show_one(dir, control.as_ref(), name, flag.is_some());
     }
     let now = clock::wall_ms();
-    let mut found = false;
-    let scanned = scan_status(dir, &mut |line, f| {
-        if name.is_none_or(|n| n == f.name) {
-            found = true;
-            if raw {
-                let _ = write_all(stdout(), line);
-                let _ = write_all(stdout(), b"\n");
-            } else {
+    let mut code = 0;
+    loop {
+        let name = args.get(at);
+        let mut found = false;
+        let scanned = scan_status(dir, &mut |line, f| {
+            if name.is_none_or(|n| n == f.name) {
+                found = true;
                 let mut out = [0u8; 600];
                 let mut w = SliceWriter::new(&mut out);
-                let _ = write_sv(&mut w, f, now);
+                let _ = match raw {
+                    true => w.push(line).and_then(|()| w.push(b"\n")),
+                    false => write_sv(&mut w, f, now),
+                };
                 let _ = write_all(stdout(), w.bytes());
             }
+        });
+        if let Err(code) = scanned {
+            return code;
         }
-    });
-    match (scanned, name, found) {
-        (Err(code), _, _) => code,
-        (Ok(()), Some(name), false) => {
+        if let Some(name) = name.filter(|_| !found) {
             say!("{}: not known", Lossy(name));
-            4
+            code = 4;
         }
-        (Ok(()), _, _) => 0,
+        at += 1;
+        if args.get(at).is_none() {
+            return code;
+        }
     }
+}
+
+/// Open the status file (or say why not: exit 1).
+fn open_status(dir: &[u8]) -> Result<OwnedFd, c_int> {
+    let path = PathBuf::join(dir, format_args!("status")).ok_or(2)?;
+    open_read(path.bytes()).map_err(|e| {
+        say!(
+            "{}: {}",
+            Lossy(path.bytes()),
+            ErrnoName(e.raw_os_error() as u16)
+        );
+        1
+    })
 }
 
 /// Call `each` with every line of the status file (without its newline)
 /// and its fields.
 fn scan_status(dir: &[u8], each: &mut dyn FnMut(&[u8], &Fields<'_>)) -> Result<(), c_int> {
-    let path = PathBuf::join(dir, format_args!("status")).ok_or(2)?;
-    let file = open_read(path.bytes()).map_err(|_| {
-        say!("no status file in {}", Lossy(dir));
-        1
-    })?;
+    let file = open_status(dir)?;
     each_line_of(file.as_fd(), &mut |line| {
         if let Some(f) = parse_line(line) {
             each(line, &f);
@@ -377,7 +499,7 @@ fn wait(dir: &[u8], target: &[u8], name: &[u8], timeout: Option<&[u8]>) -> c_int
 }
 
 /// Follow the monitor stream on `answers` until `name` is in `target`.
-fn wait_on(answers: &OwnedFd, target: &[u8], name: &[u8], deadline: Option<Instant>) -> c_int {
+fn wait_on(answers: &Reply<'_>, target: &[u8], name: &[u8], deadline: Option<Instant>) -> c_int {
     let mut reached = false;
     let result = read_lines(answers, None, deadline, &mut |line| {
         // `NAME: STATE (pid N)` at first, then `NAME: FROM -> TO (...)`.
@@ -429,5 +551,50 @@ impl PathBuf {
     /// The path, without a NUL.
     pub fn bytes(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+}
+
+/// Standard output, buffered: a table or an object is a few writes, not
+/// one per field.
+pub struct Out {
+    buf: [u8; 4096],
+    len: usize,
+    failed: bool,
+}
+
+impl Out {
+    fn new() -> Out {
+        Out {
+            buf: [0; 4096],
+            len: 0,
+            failed: false,
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > self.buf.len() {
+            self.flush();
+        }
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => self.failed |= write_all(stdout(), bytes).is_err(),
+        }
+    }
+
+    /// Write what is held; the exit code (1 if a write failed).
+    fn flush(&mut self) -> c_int {
+        self.failed |= write_all(stdout(), &self.buf[..self.len]).is_err();
+        self.len = 0;
+        self.failed.into()
+    }
+}
+
+impl Write for Out {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.push(s.as_bytes());
+        Ok(())
     }
 }
