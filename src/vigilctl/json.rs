@@ -5,7 +5,6 @@
 //! byte: a status file is read as it is.
 
 use super::Out;
-use core::fmt::Write;
 use vigild_engine::fixed::{hex_digit, lookup};
 use vigild_engine::status::Fields;
 use vigild_engine::unix::parse_u64;
@@ -19,11 +18,19 @@ pub fn fields(out: &mut Out, line: &[u8], f: &Fields<'_>, now_ms: u64) {
     string(out, f.state);
     out.push(b",\"pid\":");
     number(out, (f.pid != 0).then_some(f.pid));
-    let uptime = now_ms.saturating_sub(f.since_ms) / 1000;
-    let (secs, ms) = (f.since_ms / 1000, f.since_ms % 1000);
-    let _ = write!(out, ",\"since\":{secs}.{ms:03},\"uptime\":{uptime}");
+    out.push(b",\"since\":");
+    out.num(f.since_ms / 1000);
+    let ms = f.since_ms % 1000;
+    out.push(&[
+        b'.',
+        b'0' + (ms / 100) as u8,
+        b'0' + (ms / 10 % 10) as u8,
+        b'0' + (ms % 10) as u8,
+    ]);
+    out.push(b",\"uptime\":");
+    out.num(now_ms.saturating_sub(f.since_ms) / 1000);
     out.push(b",\"restarts\":");
-    number(out, Some(f.restarts));
+    out.num(f.restarts);
     out.push(b",\"last\":");
     string_or_null(out, f.last, b"-");
     out.push(b",\"reason\":");
@@ -105,9 +112,7 @@ fn unquote(text: &[u8], buf: &mut [u8]) -> usize {
 /// A JSON number, or `null`.
 fn number(out: &mut Out, n: Option<u64>) {
     match n {
-        Some(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Some(n) => out.num(n),
         None => out.push(b"null"),
     }
 }

@@ -2,17 +2,16 @@
 //! (one service: its fields and its last lines of output), read from the
 //! status file: a user who may read it needs no more.
 
-use super::{Out, PathBuf, fetch_ring, json, open_status};
+use super::{Out, fetch_ring, json, open_status};
 use crate::sys::args::getenv;
 use crate::sys::clock::wall_ms;
-use crate::sys::fs::{each_line_of, is_terminal, open_read, stdout};
+use crate::sys::fs::{each_line_of, is_terminal, stdout};
 use core::ffi::c_int;
-use core::fmt::{self, Write};
 use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{CWD, Mode, OFlags, SeekFrom, openat, seek};
-use vigild_engine::fixed::{Lossy, SliceWriter};
-use vigild_engine::status::{Fields, parse_line, write_sv};
+use vigild_engine::fixed::Lossy;
+use vigild_engine::status::{Fields, parse_line};
 
 /// The table's columns.
 const HEADS: [&str; 8] = [
@@ -51,7 +50,10 @@ pub fn list(dir: &[u8], as_json: bool) -> c_int {
     // Two passes over the one open file (replaced by rename, never
     // rewritten): the widths of the columns, then the rows.
     let mut widths = HEADS.map(str::len);
-    each_service(file.as_fd(), &mut |_, f| row(None, &mut widths, f, now));
+    let mut scratch = Out::new();
+    each_service(file.as_fd(), &mut |_, f| {
+        row(&mut scratch, false, false, &mut widths, f, now)
+    });
     let colour = is_terminal(stdout()) && getenv(b"NO_COLOR").is_none();
     for (col, head) in HEADS.iter().enumerate() {
         out.push(head.as_bytes());
@@ -59,36 +61,45 @@ pub fn list(dir: &[u8], as_json: bool) -> c_int {
     }
     let _ = seek(&file, SeekFrom::Start(0));
     each_service(file.as_fd(), &mut |_, f| {
-        row(Some((&mut out, colour)), &mut widths, f, now)
+        row(&mut out, true, colour, &mut widths, f, now)
     });
     out.flush()
 }
 
 /// One row of the table: printed to `out` (in colour or not), or only
-/// measured into `widths`.
-fn row(mut out: Option<(&mut Out, bool)>, widths: &mut [usize; 8], f: &Fields<'_>, now: u64) {
+/// measured into `widths` (`out` a scratch buffer then).
+fn row(
+    out: &mut Out,
+    print: bool,
+    colour: bool,
+    widths: &mut [usize; 8],
+    f: &Fields<'_>,
+    now: u64,
+) {
     for col in 0..HEADS.len() {
-        let mut text = [0u8; 256];
-        let mut w = SliceWriter::new(&mut text);
-        let _ = cell(&mut w, f, col, now);
-        let Some((out, colour)) = out.as_mut() else {
-            widths[col] = widths[col].max(w.len());
-            continue;
-        };
         // Green: up; yellow: on its way; red: failed or waiting to retry.
-        let paint: &[u8] = match (col, f.state, *colour) {
-            (1, b"up" | b"listening", true) => b"\x1b[32m",
-            (1, b"starting" | b"stopping", true) => b"\x1b[33m",
-            (1, b"backoff", true) => b"\x1b[31m",
-            (1, b"down", true) if !f.reason.is_empty() => b"\x1b[31m",
+        // (By the first letter of vigild's state names.)
+        let paint: &[u8] = match (col, f.state.first(), colour) {
+            (1, Some(b'u' | b'l'), true) => b"\x1b[32m",
+            (1, Some(b's'), true) => b"\x1b[33m",
+            (1, Some(b'b'), true) => b"\x1b[31m",
+            (1, Some(b'd'), true) if !f.reason.is_empty() => b"\x1b[31m",
             _ => b"",
         };
+        out.room(300);
         out.push(paint);
-        out.push(w.bytes());
+        let start = out.len;
+        cell(out, f, col, now);
+        let len = out.len - start;
+        if !print {
+            widths[col] = widths[col].max(len);
+            out.len = 0;
+            continue;
+        }
         if !paint.is_empty() {
             out.push(b"\x1b[0m");
         }
-        pad(out, widths, col, w.len());
+        pad(out, widths, col, len);
     }
 }
 
@@ -104,7 +115,7 @@ fn pad(out: &mut Out, widths: &[usize; 8], col: usize, len: usize) {
 
 /// Column `col` of the table for the service `f`.
 #[inline(never)]
-fn cell(w: &mut SliceWriter<'_>, f: &Fields<'_>, col: usize, now_ms: u64) -> fmt::Result {
+fn cell(out: &mut Out, f: &Fields<'_>, col: usize, now_ms: u64) {
     let text: &[u8] = match col {
         0 => f.name,
         1 => f.state,
@@ -115,28 +126,30 @@ fn cell(w: &mut SliceWriter<'_>, f: &Fields<'_>, col: usize, now_ms: u64) -> fmt
         _ => b"",
     };
     match col {
-        3 => uptime(w, now_ms.saturating_sub(f.since_ms) / 1000),
-        2 if f.pid == 0 => w.write_str("-"),
-        2 | 4 => write!(w, "{}", if col == 2 { f.pid } else { f.restarts }),
-        _ if text.is_empty() => w.write_str("-"),
-        _ => write!(w, "{}", Lossy(text)),
+        3 => uptime(out, now_ms.saturating_sub(f.since_ms) / 1000),
+        2 if f.pid != 0 => out.num(f.pid),
+        4 => out.num(f.restarts),
+        _ if text.is_empty() => out.push(b"-"),
+        _ => out.lossy(text),
     }
 }
 
 /// A duration for people: `45s`, `3m 12s`, `4h 5m`, `3d 4h`.
-#[inline(never)]
-fn uptime(w: &mut SliceWriter<'_>, s: u64) -> fmt::Result {
-    let (big, small, units) = match s {
-        0..60 => return write!(w, "{s}s"),
-        60..3600 => (s / 60, s % 60, ["m ", "s"]),
-        3600..86400 => (s / 3600, s / 60 % 60, ["h ", "m"]),
-        _ => (s / 86400, s / 3600 % 24, ["d ", "h"]),
-    };
-    write!(w, "{big}{}{small}{}", units[0], units[1])
+fn uptime(out: &mut Out, s: u64) {
+    const UNITS: [(u64, &[u8]); 4] = [(86400, b"d"), (3600, b"h"), (60, b"m"), (1, b"s")];
+    let i = UNITS.iter().position(|&(unit, _)| s >= unit).unwrap_or(3);
+    let (unit, name) = UNITS[i];
+    out.num(s / unit);
+    out.push(name);
+    if let Some(&(next, name)) = UNITS.get(i + 1) {
+        out.push(b" ");
+        out.num(s % unit / next);
+        out.push(name);
+    }
 }
 
 /// Call `each` with every service of the open status file.
-fn each_service(file: BorrowedFd<'_>, each: &mut dyn FnMut(&[u8], &Fields<'_>)) {
+pub fn each_service(file: BorrowedFd<'_>, each: &mut dyn FnMut(&[u8], &Fields<'_>)) {
     let _ = each_line_of(file, &mut |line| {
         if let Some(f) = parse_line(line) {
             each(line, &f);
@@ -165,24 +178,26 @@ pub fn show_one(dir: &[u8], control: Option<&OwnedFd>, name: &[u8], as_json: boo
         }
         found = true;
         if !f.log_dir.is_empty() {
-            log_dir = PathBuf::join(f.log_dir, format_args!("current"));
+            let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
+            log_dir = openat(CWD, f.log_dir, flags, Mode::empty()).ok();
         }
         if as_json {
             return json::fields(&mut out, line, f, now);
         }
-        let _ = write_sv(&mut out, f, now);
+        out.sv(f, now);
         let (head, text) = json::split_text(line);
         for word in head.split(|&b| b == b' ').skip(1) {
             let eq = word.iter().position(|&b| b == b'=').unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "  {}: {}",
-                Lossy(&word[..eq]),
-                Lossy(word.get(eq + 1..).unwrap_or_default())
-            );
+            out.push(b"  ");
+            out.lossy(&word[..eq]);
+            out.push(b": ");
+            out.lossy(word.get(eq + 1..).unwrap_or_default());
+            out.push(b"\n");
         }
         if let Some(text) = text {
-            let _ = writeln!(out, "  status: \"{}\"", Lossy(text));
+            out.push(b"  status: \"");
+            out.lossy(text);
+            out.push(b"\"\n");
         }
     });
     if !found {
@@ -191,7 +206,7 @@ pub fn show_one(dir: &[u8], control: Option<&OwnedFd>, name: &[u8], as_json: boo
     }
     let mut tail = Tail::new();
     let has_log = match (log_dir, control) {
-        (Some(current), _) => read_log_dir(current.bytes(), &mut tail),
+        (Some(log_dir), _) => read_log_dir(log_dir.as_fd(), &mut tail),
         (_, Some(control)) => fetch_ring(control, dir, name, &mut |bytes| tail.push(bytes)) == 0,
         _ => false,
     };
@@ -211,7 +226,9 @@ pub fn show_one(dir: &[u8], control: Option<&OwnedFd>, name: &[u8], as_json: boo
         out.push(b"  log:\n");
         if !lines.is_empty() {
             for line in lines.split(|&b| b == b'\n') {
-                let _ = writeln!(out, "    {}", Lossy(line));
+                out.push(b"    ");
+                out.lossy(line);
+                out.push(b"\n");
             }
         }
     }
@@ -219,23 +236,15 @@ pub fn show_one(dir: &[u8], control: Option<&OwnedFd>, name: &[u8], as_json: boo
 }
 
 /// The end of a vigil-log directory's output into `tail`: its newest
-/// rotated file, then `current` (given as `DIR/current`). False if
-/// neither could be read.
-fn read_log_dir(current: &[u8], tail: &mut Tail) -> bool {
-    let dir_path = &current[..current.len() - "/current".len()];
-    let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
-    let Ok(dir) = openat(CWD, dir_path, flags, Mode::empty()) else {
-        return false;
-    };
+/// rotated file, then `current`. False if neither could be read.
+fn read_log_dir(dir: BorrowedFd<'_>, tail: &mut Tail) -> bool {
     // The rotated files' names sort in rotation order (`@TAI64N.s`).
-    let newest = crate::vigil_log::old_files(dir.as_fd()).newest;
-    let newest = newest.split(|&b| b == 0).next().unwrap_or_default();
-    let rotated = (!newest.is_empty())
-        .then(|| PathBuf::join(dir_path, format_args!("{}", Lossy(newest))))
-        .flatten();
+    let newest = crate::vigil_log::old_files(dir).newest;
     let mut read_any = false;
-    for path in [rotated.as_ref().map(PathBuf::bytes), Some(current)] {
-        if let Some(Ok(file)) = path.map(open_read) {
+    let rotated = newest.split(|&b| b == 0).next().unwrap_or_default();
+    for name in [rotated, b"current"] {
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        if let Ok(file) = openat(dir, name, flags, Mode::empty()) {
             read_any = true;
             tail.read_all(file.as_fd());
         }

@@ -3,19 +3,18 @@
 //! 4 a failure result, 3 no vigild on that run directory, 2 usage; or
 //! reads the status file (`status`, `list`: `list`).
 
-use crate::sys::fs::{each_line_of, open_read, stdout, write_all};
+use crate::sys::fs::{open_read, stdout, write_all};
 use crate::sys::run_dir::{mkfifo, open_fifo_read, open_fifo_write, unlink};
 use crate::sys::signal::Signals;
 use crate::sys::{Errno, args::Args, clock, process};
 use core::ffi::c_int;
 use core::fmt::Write;
-use core::ops::ControlFlow;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, OwnedFd};
 use vigild_engine::config::parse_duration;
 use vigild_engine::control::Verb;
 use vigild_engine::fixed::{Lossy, SliceWriter};
-use vigild_engine::status::{Fields, parse_line, write_sv};
+use vigild_engine::status::{Fields, write_sv};
 use vigild_engine::time::Instant;
 use vigild_engine::unix::ErrnoName;
 
@@ -415,21 +414,23 @@ fn status(dir: &[u8], args: Args, mut at: usize, mut count: usize) -> c_int {
     }
     let now = clock::wall_ms();
     let mut code = 0;
+    let mut out = Out::new();
     loop {
         let name = args.get(at);
         let mut found = false;
         let scanned = scan_status(dir, &mut |line, f| {
             if name.is_none_or(|n| n == f.name) {
                 found = true;
-                let mut out = [0u8; 600];
-                let mut w = SliceWriter::new(&mut out);
-                let _ = match raw {
-                    true => w.push(line).and_then(|()| w.push(b"\n")),
-                    false => write_sv(&mut w, f, now),
-                };
-                let _ = write_all(stdout(), w.bytes());
+                match raw {
+                    true => {
+                        out.push(line);
+                        out.push(b"\n");
+                    }
+                    false => out.sv(f, now),
+                }
             }
         });
+        out.flush();
         if let Err(code) = scanned {
             return code;
         }
@@ -461,13 +462,8 @@ fn open_status(dir: &[u8]) -> Result<OwnedFd, c_int> {
 /// and its fields.
 fn scan_status(dir: &[u8], each: &mut dyn FnMut(&[u8], &Fields<'_>)) -> Result<(), c_int> {
     let file = open_status(dir)?;
-    each_line_of(file.as_fd(), &mut |line| {
-        if let Some(f) = parse_line(line) {
-            each(line, &f);
-        }
-        ControlFlow::Continue(())
-    })
-    .map_err(|_| 1)
+    list::each_service(file.as_fd(), each);
+    Ok(())
 }
 
 /// `wait up|down NAME [TIMEOUT]`: follow `monitor` until NAME is in that
@@ -571,6 +567,7 @@ impl Out {
         }
     }
 
+    #[inline(never)] // called for every piece: one copy
     fn push(&mut self, bytes: &[u8]) {
         if self.len + bytes.len() > self.buf.len() {
             self.flush();
@@ -581,6 +578,33 @@ impl Out {
                 self.len += bytes.len();
             }
             None => self.failed |= write_all(stdout(), bytes).is_err(),
+        }
+    }
+
+    /// `bytes` as `Lossy` shows them (nothing of a file reaches a terminal
+    /// raw). One call site of the formatter for all of vigilctl's fields.
+    #[inline(never)]
+    fn lossy(&mut self, bytes: &[u8]) {
+        let _ = write!(self, "{}", Lossy(bytes));
+    }
+
+    /// The runit line of `f` (one copy of `write_sv` for vigilctl).
+    #[inline(never)]
+    fn sv(&mut self, f: &Fields<'_>, now_ms: u64) {
+        let _ = write_sv(self, f, now_ms);
+    }
+
+    /// A number in decimal.
+    #[inline(never)]
+    fn num(&mut self, n: u64) {
+        let _ = write!(self, "{n}");
+    }
+
+    /// Room for `n` more bytes without a flush (a cell measured by
+    /// what it added).
+    fn room(&mut self, n: usize) {
+        if self.len + n > self.buf.len() {
+            self.flush();
         }
     }
 
