@@ -342,13 +342,14 @@ fn lock(dir: BorrowedFd<'_>) -> Result<OwnedFd, OpenError> {
 /// The rotated files in a directory: how many, the oldest and the newest
 /// name (NUL-terminated; all zero when there is none). Their names sort in
 /// rotation order (`rotation_label`).
-struct OldFiles {
+pub(crate) struct OldFiles {
     count: u32,
     oldest: [u8; 28],
-    newest: [u8; 28],
+    pub newest: [u8; 28],
 }
 
-fn old_files(dir: BorrowedFd<'_>) -> OldFiles {
+/// (vigilctl reads the newest for `status NAME`.)
+pub(crate) fn old_files(dir: BorrowedFd<'_>) -> OldFiles {
     let mut found = OldFiles {
         count: 0,
         oldest: [0; 28],

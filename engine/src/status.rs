@@ -92,6 +92,15 @@ pub fn write_line(
     if slot.reason != Reason::None {
         write!(w, " reason={}", slot.reason)?;
     }
+    // Where vigilctl finds the service's output; a path a space would cut
+    // (or a byte a terminal would act on) is left out.
+    if let Some(dir) = cfg.log_dir(id)
+        && dir.iter().all(|b| matches!(b, b'!'..=b'~'))
+    {
+        w.write_str(" log_dir=")?;
+        // Printable ASCII: always UTF-8.
+        w.write_str(core::str::from_utf8(dir).unwrap_or_default())?;
+    }
     if !status.is_empty() {
         w.write_str(" status=\"")?;
         write_escaped(w, status)?;
@@ -165,6 +174,10 @@ pub struct Fields<'a> {
     pub last: &'a [u8],
     /// `reason=` or empty.
     pub reason: &'a [u8],
+    /// `ready=yes`.
+    pub ready: bool,
+    /// `log_dir=`: the directory of its vigil-log, or empty.
+    pub log_dir: &'a [u8],
 }
 
 /// Parse a status-file line; `None` if it is not one.
@@ -178,6 +191,8 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
         Restarts,
         Last,
         Reason,
+        Ready,
+        LogDir,
     }
     use Key::*;
     let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
@@ -189,6 +204,8 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
         restarts: 0,
         last: b"-",
         reason: b"",
+        ready: false,
+        log_dir: b"",
     };
     for word in words {
         // The last field, free text that may hold spaces (and `key=`).
@@ -197,8 +214,9 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
         }
         let eq = word.iter().position(|&b| b == b'=')?;
         let (key, value) = (&word[..eq], &word[eq + 1..]);
-        let keys = [State, Pid, Since, Restarts, Last, Reason];
-        match lookup("state pid since restarts last reason", &keys, key) {
+        let keys = [State, Pid, Since, Restarts, Last, Reason, Ready, LogDir];
+        let names = "state pid since restarts last reason ready log_dir";
+        match lookup(names, &keys, key) {
             Some(State) => f.state = value,
             Some(Pid) => f.pid = parse_u64(value)?,
             Some(Since) => {
@@ -211,6 +229,8 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
             Some(Restarts) => f.restarts = parse_u64(value)?,
             Some(Last) => f.last = value,
             Some(Reason) => f.reason = value,
+            Some(Ready) => f.ready = value == b"yes",
+            Some(LogDir) => f.log_dir = value,
             None => {}
         }
     }

@@ -22,6 +22,7 @@ use crate::sys::message::{self, note, say};
 use crate::sys::power::{self, Action};
 use crate::sys::run_dir::{
     LockError, RunDirError, identity, lock_run_dir, open_control, open_run_dir,
+    remove_stale_replies,
 };
 use crate::sys::signal::{self, Signals, setup::reset_inherited};
 use crate::sys::stdio::{adopt, cloexec_inherited, devnull};
@@ -293,6 +294,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         Ok(pair) => pair,
         Err(e) => return refused(e),
     };
+    remove_stale_replies(dir.as_fd());
     if !cloexec_inherited() {
         say!(
             "warning: close_range(2) refused (Linux before 5.11, or seccomp): inherited fds marked close-on-exec one by one"

@@ -171,6 +171,12 @@ impl core::fmt::Write for AtomicFile<'_> {
     }
 }
 
+/// Is `fd` a terminal? (vigilctl colours only what a person reads.)
+pub fn is_terminal(fd: BorrowedFd<'_>) -> bool {
+    // SAFETY: isatty takes an integer and touches no memory of ours.
+    unsafe { libc::isatty(rustix::fd::AsRawFd::as_raw_fd(&fd)) == 1 }
+}
+
 /// Standard error (kept open for the whole run by `ensure_stdio`).
 pub fn stderr() -> BorrowedFd<'static> {
     // SAFETY: fd 2 is open from `ensure_stdio` on and never closed.

@@ -72,6 +72,30 @@ pub fn remove_run_dir(dir: BorrowedFd<'_>, path: &[u8]) {
     let _ = rustix::fs::unlinkat(CWD, path, AtFlags::REMOVEDIR);
 }
 
+/// Remove the reply FIFOs (`reply.PID`) of vigilctls that are gone: one
+/// killed by KILL leaves its FIFO behind. At start-up, under the lock.
+pub fn remove_stale_replies(dir: BorrowedFd<'_>) {
+    let Ok(list) = openat(
+        dir,
+        c".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
+    let mut entries = rustix::fs::RawDir::new(&list, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name();
+        let pid = name.to_bytes().strip_prefix(b"reply.");
+        if let Some(pid @ 1..=0x7fff_ffff) = pid.and_then(vigild_engine::unix::parse_u64)
+            && super::process::kill(pid as i32, 0, false) == Err(Errno::SRCH)
+        {
+            let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+        }
+    }
+}
+
 /// The control FIFO: created 0600, or reused if it is a FIFO of ours that no
 /// other vigild reads. Returns the read end and a write end vigild holds so
 /// that the read end never reports end-of-file between writers.

@@ -444,6 +444,18 @@ impl Config {
         spec.prefix.is_empty() && self.arena.words(spec.exec).next() == Some(b"vigil-log\0")
     }
 
+    /// The directory of the vigil-log that reads `id`'s output (`log =
+    /// DIR`, or `service:NAME` of a vigil-log), if one does: its last word.
+    pub fn log_dir(&self, id: ServiceId) -> Option<&[u8]> {
+        match self.specs[id.index()].log {
+            Log::Pipe(reader) if self.is_logger(reader) => {
+                let words = self.arena.words(self.specs[reader.index()].exec);
+                words.last().map(crate::fixed::without_nul)
+            }
+            _ => None,
+        }
+    }
+
     /// Where `id`'s ring is, if it has one.
     pub fn ring(&self, id: ServiceId) -> Option<RingPlace> {
         match self.specs[id.index()].log {
