@@ -158,7 +158,7 @@ pub fn open_reply(path: &[u8], control: BorrowedFd<'_>) -> Result<OwnedFd, Errno
     is_fifo(handle.as_fd())?;
     let mut proc_path = vigild_engine::fixed::ArrayStr::<32>::new();
     let raw = rustix::fd::AsRawFd::as_raw_fd(&handle);
-    let _ = core::fmt::Write::write_fmt(&mut proc_path, format_args!("/proc/self/fd/{raw}"));
+    let _ = core::fmt::Write::write_fmt(&mut *proc_path, format_args!("/proc/self/fd/{raw}"));
     let fd = match openat(CWD, proc_path.as_str(), write, Mode::empty()) {
         Err(Errno::NOENT) => openat(&dir, name, write | OFlags::NOFOLLOW, Mode::empty())?,
         opened => opened?,
@@ -228,7 +228,7 @@ pub fn lock_file(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<OwnedFd,
 pub fn write_pid(fd: BorrowedFd<'_>) -> Result<(), Errno> {
     let mut pid = vigild_engine::fixed::ArrayStr::<16>::new();
     let _ = core::fmt::Write::write_fmt(
-        &mut pid,
+        &mut *pid,
         format_args!("{}\n", super::process::getpid() as u32),
     );
     let _ = rustix::fs::ftruncate(fd, 0);
