@@ -83,9 +83,9 @@ impl Containment {
         if let Containment::Later(run, len, run_id) = self {
             let (run, run_id) = (*run, *run_id);
             let run = run.get(..*len).unwrap_or_default();
-            if rustix::fs::statat(
+            if crate::sys::at::statat(
                 rustix::fs::CWD,
-                "/sys/fs/cgroup",
+                b"/sys/fs/cgroup",
                 rustix::fs::AtFlags::empty(),
             )
             .is_ok()
