@@ -127,7 +127,7 @@ fn write_escaped(w: &mut impl Write, text: &[u8]) -> fmt::Result {
 /// `web: starting -> up (pid 412)`, `web: up -> backoff (last exit:1)`,
 /// `web: down (dependency-failed)` for a new reason in the same state.
 pub fn write_transition(
-    w: &mut impl Write,
+    w: &mut (impl Write + ?Sized),
     cfg: &Config,
     id: ServiceId,
     from: State,

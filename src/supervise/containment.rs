@@ -60,14 +60,14 @@ impl Containment {
                 let mut text = ArrayStr::<64>::new();
                 let _ = match why {
                     Unavailable::NotMounted => {
-                        core::fmt::Write::write_str(&mut text, "no cgroup2 mounted")
+                        core::fmt::Write::write_str(&mut *text, "no cgroup2 mounted")
                     }
                     Unavailable::NoOwnCgroup => core::fmt::Write::write_str(
-                        &mut text,
+                        &mut *text,
                         "vigild's own cgroup is not in the cgroup2 mount",
                     ),
                     Unavailable::Refused(e) => core::fmt::Write::write_fmt(
-                        &mut text,
+                        &mut *text,
                         format_args!("{}", ErrnoName(e.raw_os_error() as u16)),
                     ),
                 };
@@ -83,9 +83,9 @@ impl Containment {
         if let Containment::Later(run, len, run_id) = self {
             let (run, run_id) = (*run, *run_id);
             let run = run.get(..*len).unwrap_or_default();
-            if rustix::fs::statat(
+            if crate::sys::at::statat(
                 rustix::fs::CWD,
-                "/sys/fs/cgroup",
+                b"/sys/fs/cgroup",
                 rustix::fs::AtFlags::empty(),
             )
             .is_ok()

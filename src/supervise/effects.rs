@@ -129,7 +129,7 @@ impl Effects for Fx<'_> {
         // empty line, which they skip).
         let mut line = ArrayStr::<480>::new();
         if !is_quiet(from, slot) {
-            let _ = write_transition(&mut line, self.cfg, id, from, slot);
+            let _ = write_transition(&mut *line, self.cfg, id, from, slot);
             note!("{line}");
         }
         if from.pid().is_some() && slot.stopping_what_a_clean_exit_left() {

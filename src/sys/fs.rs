@@ -2,10 +2,11 @@
 //! replaced whole under its name (the status file), and the standard fds.
 
 use super::Errno;
+use super::at::openat;
 use core::ffi::CStr;
 use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{CWD, Mode, OFlags, openat, renameat};
+use rustix::fs::{CWD, Mode, OFlags, renameat};
 use rustix::io::{read, retry_on_intr, write};
 use vigild_engine::fixed::{SliceWriter, without_nul};
 
@@ -112,7 +113,7 @@ impl<'a> AtomicFile<'a> {
     pub fn create(dir: BorrowedFd<'a>, tmp: &CStr, buf: &'a mut [u8]) -> Result<Self, Errno> {
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = openat(dir, tmp, flags, Mode::from_raw_mode(0o644))?;
+        let fd = rustix::fs::openat(dir, tmp, flags, Mode::from_raw_mode(0o644))?;
         Ok(AtomicFile {
             dir,
             fd: Some(fd),
