@@ -74,9 +74,9 @@ pub fn remove_run_dir(dir: BorrowedFd<'_>, path: &[u8]) {
 /// Remove the reply FIFOs (`reply.PID`) of vigilctls that are gone: one
 /// killed by KILL leaves its FIFO behind. At start-up, under the lock.
 pub fn remove_stale_replies(dir: BorrowedFd<'_>) {
-    let Ok(list) = openat(
+    let Ok(list) = super::at::openat(
         dir,
-        c".",
+        b".",
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     ) else {
@@ -90,7 +90,7 @@ pub fn remove_stale_replies(dir: BorrowedFd<'_>) {
         if let Some(pid @ 1..=0x7fff_ffff) = pid.and_then(vigild_engine::unix::parse_u64)
             && super::process::kill(pid as i32, 0, false) == Err(Errno::SRCH)
         {
-            let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+            let _ = super::at::unlinkat(dir, name.to_bytes(), AtFlags::empty());
         }
     }
 }
