@@ -269,7 +269,7 @@ fn console_errors() {
         s.reason() == "spawn-failed:ENOENT" || s.last() == "spawn-failed:ENOENT"
     });
     assert_eq!(down.pid(), 0, "{}", down.line);
-    d.wait_stderr("sh: unable to spawn: ENOENT");
+    d.wait_stderr("sh: console /dev/vigild-no-such-tty: ENOENT");
 
     let dir = TempDir::new("console-check");
     let path = dir.join("bad.conf");

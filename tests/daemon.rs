@@ -2263,3 +2263,15 @@ fn unknown_service_without_reply_is_logged() {
     d.send("stop nosuch");
     d.wait_stderr("control: error: not-known nosuch");
 }
+
+/// A start that fails before exec names what failed: a `dir` that is
+/// not there is not a missing program (the program exists).
+#[test]
+fn a_missing_dir_is_named_not_the_program() {
+    let d = Daemon::start(
+        "missing-dir",
+        "[web]\nexec = /bin/sleep 100\ndir = /nonexistent-vigild-dir\nbackoff = 1s\n",
+    );
+    d.wait_stderr("web: dir /nonexistent-vigild-dir: ENOENT");
+    assert!(!d.stderr.text().contains("unable to spawn /bin/sleep"));
+}

@@ -3,7 +3,7 @@
 //! service's `env` and what its mode adds), stdio per `log`, credentials.
 
 use crate::sys::message::say;
-use crate::sys::spawn::{Plan, spawn};
+use crate::sys::spawn::{Plan, Step, spawn};
 use crate::sys::user::Creds;
 use crate::sys::{args, user};
 use core::cell::Cell;
@@ -170,7 +170,7 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
         cgroup: launch.cgroup,
         block_term: cfg.is_logger(id),
     };
-    spawn(&plan).map(Pid).map_err(|e| {
+    spawn(&plan).map(Pid).map_err(|(e, step)| {
         let errno = e.raw_os_error() as u16;
         // `FILE:LINE: ` where the program was named (not for `-- CMD`).
         let mut at = ArrayStr::<300>::new();
@@ -178,10 +178,18 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
         if !file.is_empty() && line != 0 {
             let _ = write!(at, "{}:{line}: ", Lossy(file));
         }
+        // What the errno is about: the program, the terminal, the
+        // directory, or (none named) the start itself.
+        let (what, path) = match step {
+            Step::Exec => ("unable to spawn ", argv_program(cfg, id)),
+            Step::Console => ("console ", plan.console),
+            Step::Dir => ("dir ", plan.dir),
+            Step::Setup => ("unable to spawn", &b""[..]),
+        };
         say!(
-            "{at}{}: unable to spawn {}: {}",
+            "{at}{}: {what}{}: {}",
             Lossy(cfg.name(id)),
-            Lossy(without_nul(argv_program(cfg, id))),
+            Lossy(without_nul(path)),
             ErrnoName(errno)
         );
         errno

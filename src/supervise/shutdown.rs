@@ -169,7 +169,7 @@ fn run_finish(cfg: &Config, halt: Action, signals: &Signals) {
                 wait_children(signals, Some(pid), KILL_GRACE_MS);
             }
         }
-        Err(e) => say!(
+        Err((e, _)) => say!(
             "finish: unable to spawn: {}",
             ErrnoName(e.raw_os_error() as u16)
         ),

@@ -108,9 +108,24 @@ struct Shared<'a> {
 /// a time, as the kernel then waits for an RCU grace period).
 static CLONE3: AtomicBool = AtomicBool::new(true);
 
+/// The step of a start that failed, which says what its errno is about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub enum Step {
+    /// The fork, the cgroup, the descriptors, the limits, the user.
+    Setup = 0,
+    /// Opening `console`.
+    Console = 1,
+    /// Changing to `dir`.
+    Dir = 2,
+    /// Executing the program.
+    Exec = 3,
+}
+
 /// Start the process `plan` describes; its pid, or the errno of the step that
-/// failed (exec's ENOENT, setuid's EPERM, ...). A failed child has been reaped.
-pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
+/// failed (exec's ENOENT, setuid's EPERM, ...) and that step. A failed child
+/// has been reaped.
+pub fn spawn(plan: &Plan<'_>) -> Result<i32, (Errno, Step)> {
     debug_assert!(
         plan.argv.last() == Some(&core::ptr::null())
             && plan.envp.last() == Some(&core::ptr::null())
@@ -131,12 +146,15 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
     let stack = unsafe { &raw mut (*memory).stack }.cast::<u8>();
     let pid = clone_child(plan, stack, &mut shared);
     STACK_FREE.store(true, Release);
-    let pid = pid?;
+    let pid = pid.map_err(|e| (e, Step::Setup))?;
+    // The child's errno, its step in the bits above.
     match shared.errno.load(Relaxed) {
         0 => Ok(pid),
-        errno => {
+        failed => {
             super::process::wait_for(pid);
-            Err(Errno::from_raw_os_error(errno))
+            let step =
+                [Step::Setup, Step::Console, Step::Dir, Step::Exec][(failed >> 16) as usize & 3];
+            Err((Errno::from_raw_os_error(failed & 0xffff), step))
         }
     }
 }
@@ -323,8 +341,10 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
     // SAFETY: `path` is CHILD.path, which nothing else uses while STACK_FREE
     // is cleared and the parent is suspended.
     let path = unsafe { &mut *shared.path };
-    let errno = prepare_and_exec(shared.plan, shared.procs, path);
-    shared.errno.store(errno.max(1), Relaxed);
+    let (errno, step) = prepare_and_exec(shared.plan, shared.procs, path);
+    shared
+        .errno
+        .store(errno.max(1) | (step as c_int) << 16, Relaxed);
     // SAFETY: _exit ends the child without touching shared libc state.
     unsafe { libc::_exit(127) }
 }
@@ -350,9 +370,9 @@ fn write_pid(entry: &[Cell<u8>], pid: c_int) {
     }
 }
 
-/// Runs in the child; returns only on failure, with the errno.
-fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) -> c_int {
-    let err = super::process::errno;
+/// Runs in the child; returns only on failure, with the errno and its step.
+fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) -> (c_int, Step) {
+    let err = || (super::process::errno(), Step::Setup);
     // SAFETY: each call below is a plain system call on integers or on
     // memory prepared by the parent (NUL-terminated paths, NULL-terminated
     // pointer arrays) that stays valid while the parent is suspended. The
@@ -439,7 +459,7 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
                 || libc::syscall(libc::SYS_ioctl, tty, make_controlling, 0 as c_long) < 0
                 || (0..3).any(|target| libc::dup2(fd, target) < 0)
             {
-                return err();
+                return (super::process::errno(), Step::Console);
             }
         }
         // Only these go to the service. close_range is a second line: every
@@ -483,9 +503,9 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
             return err();
         }
         if libc::chdir(plan.dir.as_ptr().cast()) < 0 {
-            return err();
+            return (super::process::errno(), Step::Dir);
         }
-        exec_search(plan, path)
+        (exec_search(plan, path), Step::Exec)
     }
 }
 
