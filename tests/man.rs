@@ -264,7 +264,8 @@ fn options_in(path: &str) -> Vec<String> {
 fn each_page_names_every_option_of_its_program() {
     let programs = [
         ("vigild.8", "src/supervise/startup.rs", 7),
-        ("vigilctl.8", "src/vigilctl.rs", 2),
+        ("vigilctl.8", "src/vigilctl/mod.rs", 2),
+        ("vigilctl.8", "src/vigilctl/list.rs", 0),
         ("vigil-log.8", "engine/src/log_rules.rs", 3),
         ("vigil-log.8", "src/vigil_log.rs", 0),
     ];
