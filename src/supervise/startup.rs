@@ -11,6 +11,7 @@ use super::listeners::Listeners;
 use super::parts::Vigild;
 use super::pipes::Pipes;
 use super::readiness::Channels;
+use super::reload::say_line;
 use super::replies::Replies;
 use super::role::Role;
 use super::status_file::StatusFile;
@@ -197,7 +198,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         true => (o.source.path, ": "),
         false => (&b""[..], ""),
     };
-    print_warnings(o.source.path, errors, |line| say!("{line}"));
+    print_warnings(o.source.path, errors, &mut say_line as &mut dyn FnMut(&str));
     let n = errors.count();
     let cfg = &st.configs[0];
     match (n, o.check_only) {
@@ -209,7 +210,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
             plural(cfg.len())
         ),
         _ => {
-            print_errors(o.source.path, errors, |line| say!("{line}"));
+            print_errors(o.source.path, errors, &mut say_line as &mut dyn FnMut(&str));
             let what = if o.check_only {
                 ""
             } else {
@@ -325,7 +326,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     };
     // Every socket is bound before any service starts.
     let Some(listeners) = Listeners::new().prepare(None, cfg, errors) else {
-        print_errors(o.source.path, errors, |line| say!("{line}"));
+        print_errors(o.source.path, errors, &mut say_line as &mut dyn FnMut(&str));
         say!("unable to listen, nothing started");
         return Err(1);
     };
