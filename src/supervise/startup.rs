@@ -51,6 +51,19 @@ usage: vigild [-f] [-q] [-t] [-c FILE] [-d FD] [-r DIR] [-l FILE] [-T TIME] [-- 
   -h, -V   this help; the version
 ";
 
+/// The usage line of a usage error: `HELP`'s first, cut at compile time
+/// (`HELP.lines().next()` costs code at run time).
+const USAGE: &str = first_line(HELP);
+
+const fn first_line(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    let mut end = 0;
+    while end < bytes.len() && bytes[end] != b'\n' {
+        end += 1;
+    }
+    text.split_at(end).0
+}
+
 /// How long a daemon's start-up may take (`-T`).
 const START_TIMEOUT_MS: u64 = 30_000;
 
@@ -181,7 +194,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         Err("") => return Err(0),
         Err(msg) => {
             say!("{msg}");
-            say!("{}", HELP.lines().next().unwrap_or_default());
+            say!("{USAGE}");
             return Err(2);
         }
     };
