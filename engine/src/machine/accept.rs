@@ -6,7 +6,7 @@
 use super::{Admit, Effects, Halt, Peer, State, Supervisor};
 use crate::config::{Config, Mode};
 use crate::fixed::ServiceId;
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::unix::Pid;
 
 /// How long an accept service's listener rests after accept(2) ran out of
@@ -127,7 +127,7 @@ impl Supervisor {
             Some(at) if !st.dropping => Some(at.plus_ms(u64::from(cfg.spec(id).drop_timeout_ms))),
             Some(_) | None => None,
         };
-        [st.paused_until, drop_at].into_iter().flatten().min()
+        earliest(st.paused_until, drop_at)
     }
 
     /// A worker of `id` ended: its counters (the state's part follows as
