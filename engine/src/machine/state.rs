@@ -102,6 +102,12 @@ impl State {
         }
     }
 
+    /// The same state as `other`, whatever the data in either (what
+    /// their names tell apart).
+    pub fn is_same_state(&self, other: &State) -> bool {
+        core::mem::discriminant(self) == core::mem::discriminant(other)
+    }
+
     /// The live process of this state, if any.
     pub fn pid(&self) -> Option<Pid> {
         match *self {

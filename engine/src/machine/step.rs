@@ -846,7 +846,7 @@ impl Supervisor {
         let slot = &mut self.slots[id.index()];
         let from = slot.state;
         slot.state = next;
-        if from.name() != next.name() || from.pid() != next.pid() {
+        if !from.is_same_state(&next) || from.pid() != next.pid() {
             slot.since = now;
         }
         if next.is_ready() {
