@@ -138,7 +138,7 @@ impl Effects for Fx<'_> {
                 Lossy(self.cfg.name(id))
             );
         }
-        if slot.reason == Reason::GaveUp && slot.state == State::Down {
+        if slot.reason == Reason::GaveUp && matches!(slot.state, State::Down) {
             let spec = self.cfg.spec(id);
             say!(
                 "{}: gave up: {} failed runs within {} (restart_max = {}, restart_window); `vigilctl start {}` tries again",

@@ -18,7 +18,7 @@ impl Supervisor {
     /// an activate service waiting for its first connection, or an accept
     /// service below its limits (or past `drop_timeout` at them).
     pub fn polls(&self, cfg: &Config, id: ServiceId) -> bool {
-        if self.slots[id.index()].state != State::Listening || self.halt != Halt::No {
+        if !matches!(self.slots[id.index()].state, State::Listening) || self.halt != Halt::No {
             return false;
         }
         match cfg.spec(id).mode {
@@ -44,7 +44,8 @@ impl Supervisor {
             _ => self.workers.count_peer(id, peer),
         };
         self.counters_changed = true;
-        let listening = self.halt == Halt::No && self.slots[id.index()].state == State::Listening;
+        let listening =
+            self.halt == Halt::No && matches!(self.slots[id.index()].state, State::Listening);
         let st = &mut self.accepts[id.index()];
         st.accepted += 1;
         if !listening {

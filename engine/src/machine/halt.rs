@@ -22,7 +22,7 @@ impl Supervisor {
                 let blocked = blocked[id.index()];
                 self.step(cfg, id, Input::Halt { blocked }, now, fx);
             }
-            if self.slots[id.index()].state != State::Down {
+            if !matches!(self.slots[id.index()].state, State::Down) {
                 for dep in cfg.after(id) {
                     blocked[dep.index()] = true;
                 }
@@ -49,7 +49,7 @@ impl Supervisor {
                 return;
             }
             self.spawn(cfg, id, now, fx);
-            if self.slots[id.index()].state == State::Down {
+            if matches!(self.slots[id.index()].state, State::Down) {
                 return;
             }
         }

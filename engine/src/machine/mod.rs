@@ -245,7 +245,7 @@ impl Supervisor {
         self.is_halting()
             && cfg
                 .ids()
-                .all(|id| self.slots[id.index()].state == State::Down)
+                .all(|id| matches!(self.slots[id.index()].state, State::Down))
     }
 
     /// True once `id` has ended for good: it ran (or failed to start) and

@@ -265,7 +265,7 @@ impl Supervisor {
     /// True while pool `id` is wanted and may start workers.
     fn pool_running(&self, cfg: &Config, id: ServiceId) -> bool {
         let slot = &self.slots[id.index()];
-        slot.state == (State::Up { pid: None })
+        matches!(slot.state, State::Up { pid: None })
             && slot.want_up
             && self.halt == Halt::No
             && !cfg.spec(id).removed

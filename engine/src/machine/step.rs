@@ -352,7 +352,7 @@ impl Supervisor {
             // ---- its turn in the start order (`order.rs`) ----------------
             (Backoff { until }, Input::Due(_)) if until > now => {}
             (Down | Backoff { .. }, Input::Due(deps)) => {
-                let backoff = state != Down;
+                let backoff = !matches!(state, Down);
                 let want_up = self.slots[id.index()].want_up;
                 if self.running(id) {
                     // A throttled pool whose workers still run: it was
@@ -407,7 +407,7 @@ impl Supervisor {
                 let fast = self.halt == Halt::Fast;
                 let oneshot = cfg.spec(id).mode == Mode::Oneshot;
                 let graceful = self.halt == Halt::Graceful
-                    && (state == Listening || oneshot && matches!(state, Starting { .. }));
+                    && (matches!(state, Listening) || oneshot && matches!(state, Starting { .. }));
                 if (fast || !blocked) && !graceful {
                     self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
                 }
