@@ -106,6 +106,41 @@ pub(super) enum Told {
     No,
 }
 
+/// What the end of the main process (with `status`) of a service in
+/// `state` leads to once nothing of the service is left, and whether the
+/// rest of it got its stop signal already.
+fn exit_leads_to(state: State, status: ExitStatus, mode: Mode) -> (StopCause, Signalled) {
+    match state {
+        State::Stopping { kill_at, cause, .. } => {
+            let then = match cause {
+                StopCause::ByItself => StopCause::left_after(status.success()),
+                StopCause::StartTimeout => StopCause::LeftAfterFailure,
+                StopCause::ByItselfThenStart => StopCause::Asked,
+                StopCause::Asked | StopCause::LeftAfterSuccess | StopCause::LeftAfterFailure => {
+                    cause
+                }
+            };
+            // Its stop signal went to all of it already: their KILL is
+            // due when its was.
+            let signalled = match cause.by_itself() {
+                true => Signalled::No,
+                false => Signalled::KillAt(kill_at),
+            };
+            (then, signalled)
+        }
+        // Exiting before it said it was ready is a failure, even with 0
+        // (but a oneshot's whole run is its start).
+        State::Starting { .. } => {
+            let oneshot = mode == Mode::Oneshot;
+            let then = StopCause::left_after(oneshot && status.success());
+            (then, Signalled::No)
+        }
+        State::Down | State::Listening | State::Up { .. } | State::Backoff { .. } => {
+            (StopCause::left_after(status.success()), Signalled::No)
+        }
+    }
+}
+
 impl Supervisor {
     /// The one place where an input meets a state. Commands get their
     /// answer; other inputs `None`. (The driver's commands come through
@@ -232,39 +267,11 @@ impl Supervisor {
 
             // ---- its main process ended -----------------------------
             (
-                Stopping {
-                    pid: Some(p),
-                    kill_at,
-                    cause,
-                },
+                Starting { pid: p, .. } | Up { pid: Some(p) } | Stopping { pid: Some(p), .. },
                 Input::Exited { pid, status },
             ) if p == pid => {
-                let then = match cause {
-                    StopCause::ByItself => StopCause::left_after(status.success()),
-                    StopCause::StartTimeout => StopCause::LeftAfterFailure,
-                    StopCause::ByItselfThenStart => StopCause::Asked,
-                    StopCause::Asked
-                    | StopCause::LeftAfterSuccess
-                    | StopCause::LeftAfterFailure => cause,
-                };
-                // Its stop signal went to all of it already: their KILL is
-                // due when its was.
-                let signalled = match cause.by_itself() {
-                    true => Signalled::No,
-                    false => Signalled::KillAt(kill_at),
-                };
+                let (then, signalled) = exit_leads_to(state, status, cfg.spec(id).mode);
                 self.main_ended(cfg, id, status, then, signalled, now, fx);
-            }
-            // Exiting before it said it was ready is a failure, even with 0
-            // (but a oneshot's whole run is its start).
-            (Starting { pid: p, .. }, Input::Exited { pid, status }) if p == pid => {
-                let oneshot = cfg.spec(id).mode == Mode::Oneshot;
-                let then = StopCause::left_after(oneshot && status.success());
-                self.main_ended(cfg, id, status, then, Signalled::No, now, fx);
-            }
-            (Up { pid: Some(p) }, Input::Exited { pid, status }) if p == pid => {
-                let then = StopCause::left_after(status.success());
-                self.main_ended(cfg, id, status, then, Signalled::No, now, fx);
             }
             // Not its main process (`exited` sends only a main pid here).
             (
