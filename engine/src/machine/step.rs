@@ -204,7 +204,7 @@ impl Supervisor {
                 Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
                 Input::Stop,
             ) if self.has_processes(id, fx) => {
-                self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+                self.stop_asked(cfg, id, now, fx);
                 return Some(Answer::Stopping);
             }
             // Nothing runs (a finished oneshot, a backoff, an idle socket
@@ -229,7 +229,7 @@ impl Supervisor {
                 Input::Restart,
             ) if self.has_processes(id, fx) => {
                 self.want_up_with_deps(cfg, &|x| x == id);
-                self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+                self.stop_asked(cfg, id, now, fx);
                 return Some(Answer::Stopping);
             }
             // Nothing runs: a start, at once.
@@ -416,7 +416,7 @@ impl Supervisor {
                 let graceful = self.halt == Halt::Graceful
                     && (matches!(state, Listening) || oneshot && matches!(state, Starting { .. }));
                 if (fast || !blocked) && !graceful {
-                    self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+                    self.stop_asked(cfg, id, now, fx);
                 }
             }
             // Hurrying an orderly stop: KILL at most a second from now.
@@ -448,7 +448,7 @@ impl Supervisor {
                 Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
                 Input::Changed,
             ) if self.running(id) => {
-                self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+                self.stop_asked(cfg, id, now, fx);
             }
             // Listen again, with the new settings.
             (Backoff { .. } | Listening, Input::Changed) => self.down_unless_left(cfg, id, now, fx),
@@ -560,6 +560,13 @@ impl Supervisor {
             Told::Yes,
             fx,
         );
+    }
+
+    /// `stop` as asked for (a stop, restart, reload, removal or shutdown),
+    /// its main process whatever its state has.
+    fn stop_asked(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+        let pid = self.slots[id.index()].state.pid();
+        self.stop(cfg, id, pid, now, StopCause::Asked, fx);
     }
 
     /// KILL at `stop_timeout`, and again every second while anything of it
