@@ -3,7 +3,7 @@
 //! turn as `Input::Halt`. Runs only while vigild halts or a removed service
 //! is left (cold code: link/layout.ld).
 
-use super::{Effects, Input, State, StopCause, Supervisor};
+use super::{Effects, Input, State, Supervisor};
 use crate::config::Config;
 use crate::fixed::ServiceId;
 use crate::limits::MAX_SERVICES;
@@ -54,7 +54,7 @@ impl Supervisor {
             }
         }
         match self.slots[id.index()].state.pid() {
-            Some(pid) => self.stop(cfg, id, Some(pid), now, StopCause::Asked, fx),
+            Some(_) => self.stop_asked(cfg, id, now, fx),
             None => self.down_unless_left(cfg, id, now, fx),
         }
     }

@@ -564,7 +564,13 @@ impl Supervisor {
 
     /// `stop` as asked for (a stop, restart, reload, removal or shutdown),
     /// its main process whatever its state has.
-    fn stop_asked(&mut self, cfg: &Config, id: ServiceId, now: Instant, fx: &mut impl Effects) {
+    pub(super) fn stop_asked(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
         let pid = self.slots[id.index()].state.pid();
         self.stop(cfg, id, pid, now, StopCause::Asked, fx);
     }
