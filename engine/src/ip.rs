@@ -121,7 +121,8 @@ impl fmt::Display for IpText {
             if i > 0 && i != best + best_len {
                 f.write_char(':')?;
             }
-            write!(f, "{:x}", g[i])?;
+            // As u64: the binary has that formatter anyway.
+            write!(f, "{:x}", u64::from(g[i]))?;
             i += 1;
         }
         Ok(())

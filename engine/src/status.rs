@@ -38,7 +38,7 @@ pub struct Shown<'a> {
 /// entered again with nothing new to say (a stopping service whose main
 /// process is gone while others of it live on).
 pub fn is_quiet(from: State, slot: &Slot) -> bool {
-    from.name() == slot.state.name() && slot.reason == Reason::None
+    from.is_same_state(&slot.state) && slot.reason == Reason::None
 }
 
 /// Write the status-file line of `id` (with its newline). `wall_offset_ms`
@@ -135,7 +135,7 @@ pub fn write_transition(
 ) -> fmt::Result {
     // The same state again (another reason, no pid): no arrow.
     write!(w, "{}: ", Lossy(cfg.name(id)))?;
-    if from.name() != slot.state.name() {
+    if !from.is_same_state(&slot.state) {
         write!(w, "{} -> ", from.name())?;
     }
     w.write_str(slot.state.name())?;

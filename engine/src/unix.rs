@@ -34,10 +34,17 @@ impl ExitStatus {
 
 impl fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Written piece by piece: no format string to interpret. Small
+        // numbers go through u32's formatter: one fewer in the binary.
         match *self {
-            // Small numbers go through u32's formatter: one fewer in the binary.
-            ExitStatus::Code(code) => write!(f, "exit:{}", u32::from(code)),
-            ExitStatus::Signal(sig) => write!(f, "signal:{}", SignalName(sig)),
+            ExitStatus::Code(code) => {
+                f.write_str("exit:")?;
+                fmt::Display::fmt(&u32::from(code), f)
+            }
+            ExitStatus::Signal(sig) => {
+                f.write_str("signal:")?;
+                fmt::Display::fmt(&SignalName(sig), f)
+            }
         }
     }
 }
@@ -74,7 +81,7 @@ impl fmt::Display for SignalName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match signal_name(self.0) {
             Some(name) => f.write_str(name),
-            None => write!(f, "{}", u32::from(self.0)),
+            None => fmt::Display::fmt(&u32::from(self.0), f),
         }
     }
 }
@@ -124,7 +131,10 @@ impl fmt::Display for ErrnoName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match errno_name(self.0) {
             Some(name) => f.write_str(name),
-            None => write!(f, "E{}", u32::from(self.0)),
+            None => {
+                f.write_str("E")?;
+                fmt::Display::fmt(&u32::from(self.0), f)
+            }
         }
     }
 }

@@ -138,15 +138,12 @@ impl Effects for Fx<'_> {
                 Lossy(self.cfg.name(id))
             );
         }
-        if slot.reason == Reason::GaveUp && slot.state == State::Down {
+        if slot.reason == Reason::GaveUp && matches!(slot.state, State::Down) {
             let spec = self.cfg.spec(id);
+            let (name, max) = (Lossy(self.cfg.name(id)), spec.restart_max);
             say!(
-                "{}: gave up: {} failed runs within {} (restart_max = {}, restart_window); `vigilctl start {}` tries again",
-                Lossy(self.cfg.name(id)),
-                spec.restart_max,
+                "{name}: gave up: {max} failed runs within {} (restart_max = {max}, restart_window); `vigilctl start {name}` tries again",
                 DurationText(spec.restart_window_ms.into()),
-                spec.restart_max,
-                Lossy(self.cfg.name(id)),
             );
         }
         self.world.replies.changed(id, line.as_str(), slot);

@@ -150,7 +150,7 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
     };
     let plan = Plan {
         argv: &argv,
-        envp: &envp[..=n],
+        envp: envp.get(..=n).unwrap_or_default(),
         path: args::getenv(b"PATH").unwrap_or(DEFAULT_PATH),
         // vigild's own logger runs from vigild's own binary.
         exe: cfg.is_logger(id).then_some(SELF_EXE),

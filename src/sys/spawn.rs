@@ -424,7 +424,7 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
                 },
             };
         }
-        for (target, &source) in sources[..first_free as usize].iter().enumerate() {
+        for (target, &source) in sources.iter().take(first_free as usize).enumerate() {
             let target = target as c_int;
             let placed = match source == target {
                 // vigild never sets close-on-exec on 0, 1 and 2.
@@ -517,8 +517,11 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
 unsafe fn exec_search(plan: &Plan<'_>, buf: &mut [u8; PATH_BUF]) -> c_int {
     let argv = plan.argv.as_ptr();
     let envp = plan.envp.as_ptr();
+    let Some(&arg0) = plan.argv.first() else {
+        return libc::ENOENT;
+    };
     // SAFETY: argv[0] is a valid C string (the caller's contract).
-    let program = unsafe { core::ffi::CStr::from_ptr(plan.argv[0]) }.to_bytes_with_nul();
+    let program = unsafe { core::ffi::CStr::from_ptr(arg0) }.to_bytes_with_nul();
     let program = plan.exe.unwrap_or(program);
     if program.contains(&b'/') {
         // SAFETY: NUL-terminated program and NULL-terminated arrays.

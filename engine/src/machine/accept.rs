@@ -6,7 +6,7 @@
 use super::{Admit, Effects, Halt, Peer, State, Supervisor};
 use crate::config::{Config, Mode};
 use crate::fixed::ServiceId;
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::unix::Pid;
 
 /// How long an accept service's listener rests after accept(2) ran out of
@@ -18,7 +18,7 @@ impl Supervisor {
     /// an activate service waiting for its first connection, or an accept
     /// service below its limits (or past `drop_timeout` at them).
     pub fn polls(&self, cfg: &Config, id: ServiceId) -> bool {
-        if self.slots[id.index()].state != State::Listening || self.halt != Halt::No {
+        if !matches!(self.slots[id.index()].state, State::Listening) || self.halt != Halt::No {
             return false;
         }
         match cfg.spec(id).mode {
@@ -44,7 +44,8 @@ impl Supervisor {
             _ => self.workers.count_peer(id, peer),
         };
         self.counters_changed = true;
-        let listening = self.halt == Halt::No && self.slots[id.index()].state == State::Listening;
+        let listening =
+            self.halt == Halt::No && matches!(self.slots[id.index()].state, State::Listening);
         let st = &mut self.accepts[id.index()];
         st.accepted += 1;
         if !listening {
@@ -127,7 +128,7 @@ impl Supervisor {
             Some(at) if !st.dropping => Some(at.plus_ms(u64::from(cfg.spec(id).drop_timeout_ms))),
             Some(_) | None => None,
         };
-        [st.paused_until, drop_at].into_iter().flatten().min()
+        earliest(st.paused_until, drop_at)
     }
 
     /// A worker of `id` ended: its counters (the state's part follows as

@@ -3,7 +3,7 @@
 //! turn as `Input::Halt`. Runs only while vigild halts or a removed service
 //! is left (cold code: link/layout.ld).
 
-use super::{Effects, Input, State, StopCause, Supervisor};
+use super::{Effects, Input, State, Supervisor};
 use crate::config::Config;
 use crate::fixed::ServiceId;
 use crate::limits::MAX_SERVICES;
@@ -22,7 +22,7 @@ impl Supervisor {
                 let blocked = blocked[id.index()];
                 self.step(cfg, id, Input::Halt { blocked }, now, fx);
             }
-            if self.slots[id.index()].state != State::Down {
+            if !matches!(self.slots[id.index()].state, State::Down) {
                 for dep in cfg.after(id) {
                     blocked[dep.index()] = true;
                 }
@@ -49,12 +49,12 @@ impl Supervisor {
                 return;
             }
             self.spawn(cfg, id, now, fx);
-            if self.slots[id.index()].state == State::Down {
+            if matches!(self.slots[id.index()].state, State::Down) {
                 return;
             }
         }
         match self.slots[id.index()].state.pid() {
-            Some(pid) => self.stop(cfg, id, Some(pid), now, StopCause::Asked, fx),
+            Some(_) => self.stop_asked(cfg, id, now, fx),
             None => self.down_unless_left(cfg, id, now, fx),
         }
     }

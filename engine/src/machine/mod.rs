@@ -41,7 +41,7 @@ pub use workers::{AcceptStats, Peer};
 use crate::config::{Config, Mode};
 use crate::fixed::ServiceId;
 use crate::limits::MAX_SERVICES;
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::unix::{ExitStatus, Pid};
 use workers::Workers;
 
@@ -245,7 +245,7 @@ impl Supervisor {
         self.is_halting()
             && cfg
                 .ids()
-                .all(|id| self.slots[id.index()].state == State::Down)
+                .all(|id| matches!(self.slots[id.index()].state, State::Down))
     }
 
     /// True once `id` has ended for good: it ran (or failed to start) and
@@ -323,14 +323,8 @@ impl Supervisor {
                     state => state.deadline(),
                 };
                 match cfg.spec(id).mode {
-                    Mode::Accept => [state, self.accept_deadline(cfg, id)]
-                        .into_iter()
-                        .flatten()
-                        .min(),
-                    Mode::Pool => [state, self.pool_deadline(cfg, id)]
-                        .into_iter()
-                        .flatten()
-                        .min(),
+                    Mode::Accept => earliest(state, self.accept_deadline(cfg, id)),
+                    Mode::Pool => earliest(state, self.pool_deadline(cfg, id)),
                     Mode::Daemon | Mode::Oneshot | Mode::Activate => state,
                 }
             })

@@ -15,7 +15,7 @@ impl Supervisor {
         let log = cfg.spec(id).log;
         cfg.after(id).all(|dep| {
             let state = self.slots[dep.index()].state;
-            state.is_ready() || (log == Log::Pipe(dep) && state != State::Down)
+            state.is_ready() || (log == Log::Pipe(dep) && !matches!(state, State::Down))
         })
     }
 
@@ -24,7 +24,7 @@ impl Supervisor {
     fn deps(&self, cfg: &Config, id: ServiceId) -> Deps {
         let failed = cfg.after(id).any(|dep| {
             let d = &self.slots[dep.index()];
-            d.state == State::Down && !d.want_up
+            matches!(d.state, State::Down) && !d.want_up
         });
         match (failed, self.deps_ready(cfg, id)) {
             (true, _) => Deps::Failed,

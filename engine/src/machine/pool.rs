@@ -9,7 +9,7 @@ use super::workers::Worker;
 use super::{Effects, Halt, Reason, State, Supervisor, TRIGGER_BURST, TRIGGER_WINDOW_MS};
 use crate::config::{Config, Mode};
 use crate::fixed::ServiceId;
-use crate::time::Instant;
+use crate::time::{Instant, earliest};
 use crate::unix::{ExitStatus, Pid, SIGKILL};
 
 /// Workers forked per loop turn, over all pools (the rest follow next turn).
@@ -134,7 +134,7 @@ impl Supervisor {
                 .min(),
             false => None,
         };
-        kill.into_iter().chain(idle).min()
+        earliest(kill, idle)
     }
 
     /// A worker of pool `id` ended. A failure before it ever reported (it
@@ -265,7 +265,7 @@ impl Supervisor {
     /// True while pool `id` is wanted and may start workers.
     fn pool_running(&self, cfg: &Config, id: ServiceId) -> bool {
         let slot = &self.slots[id.index()];
-        slot.state == (State::Up { pid: None })
+        matches!(slot.state, State::Up { pid: None })
             && slot.want_up
             && self.halt == Halt::No
             && !cfg.spec(id).removed

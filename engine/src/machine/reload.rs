@@ -18,7 +18,7 @@ impl Supervisor {
         // before it (see `Config::adopt_removed`).
         for id in old.start_order() {
             let removed = new.find(old.name(id)).is_none();
-            if removed && self.slots[id.index()].state != State::Down {
+            if removed && !matches!(self.slots[id.index()].state, State::Down) {
                 new.adopt_removed(old, id)?;
             }
         }

@@ -102,6 +102,12 @@ impl State {
         }
     }
 
+    /// The same state as `other`, whatever the data in either (what
+    /// their names tell apart).
+    pub fn is_same_state(&self, other: &State) -> bool {
+        core::mem::discriminant(self) == core::mem::discriminant(other)
+    }
+
     /// The live process of this state, if any.
     pub fn pid(&self) -> Option<Pid> {
         match *self {
@@ -150,15 +156,19 @@ pub enum Reason {
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Reason::None => f.write_str("-"),
-            Reason::GaveUp => f.write_str("gave-up"),
-            Reason::StartTimeout => f.write_str("start-timeout"),
-            Reason::SpawnFailed(errno) => write!(f, "spawn-failed:{}", ErrnoName(errno)),
-            Reason::Dependency => f.write_str("dependency-failed"),
-            Reason::TriggerLimit => f.write_str("trigger-limit"),
-            Reason::Throttled => f.write_str("throttled"),
+        f.write_str(match *self {
+            Reason::None => "-",
+            Reason::GaveUp => "gave-up",
+            Reason::StartTimeout => "start-timeout",
+            Reason::SpawnFailed(_) => "spawn-failed:",
+            Reason::Dependency => "dependency-failed",
+            Reason::TriggerLimit => "trigger-limit",
+            Reason::Throttled => "throttled",
+        })?;
+        if let Reason::SpawnFailed(errno) = *self {
+            fmt::Display::fmt(&ErrnoName(errno), f)?;
         }
+        Ok(())
     }
 }
 

@@ -106,6 +106,41 @@ pub(super) enum Told {
     No,
 }
 
+/// What the end of the main process (with `status`) of a service in
+/// `state` leads to once nothing of the service is left, and whether the
+/// rest of it got its stop signal already.
+fn exit_leads_to(state: State, status: ExitStatus, mode: Mode) -> (StopCause, Signalled) {
+    match state {
+        State::Stopping { kill_at, cause, .. } => {
+            let then = match cause {
+                StopCause::ByItself => StopCause::left_after(status.success()),
+                StopCause::StartTimeout => StopCause::LeftAfterFailure,
+                StopCause::ByItselfThenStart => StopCause::Asked,
+                StopCause::Asked | StopCause::LeftAfterSuccess | StopCause::LeftAfterFailure => {
+                    cause
+                }
+            };
+            // Its stop signal went to all of it already: their KILL is
+            // due when its was.
+            let signalled = match cause.by_itself() {
+                true => Signalled::No,
+                false => Signalled::KillAt(kill_at),
+            };
+            (then, signalled)
+        }
+        // Exiting before it said it was ready is a failure, even with 0
+        // (but a oneshot's whole run is its start).
+        State::Starting { .. } => {
+            let oneshot = mode == Mode::Oneshot;
+            let then = StopCause::left_after(oneshot && status.success());
+            (then, Signalled::No)
+        }
+        State::Down | State::Listening | State::Up { .. } | State::Backoff { .. } => {
+            (StopCause::left_after(status.success()), Signalled::No)
+        }
+    }
+}
+
 impl Supervisor {
     /// The one place where an input meets a state. Commands get their
     /// answer; other inputs `None`. (The driver's commands come through
@@ -169,7 +204,7 @@ impl Supervisor {
                 Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
                 Input::Stop,
             ) if self.has_processes(id, fx) => {
-                self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+                self.stop_asked(cfg, id, now, fx);
                 return Some(Answer::Stopping);
             }
             // Nothing runs (a finished oneshot, a backoff, an idle socket
@@ -194,7 +229,7 @@ impl Supervisor {
                 Input::Restart,
             ) if self.has_processes(id, fx) => {
                 self.want_up_with_deps(cfg, &|x| x == id);
-                self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+                self.stop_asked(cfg, id, now, fx);
                 return Some(Answer::Stopping);
             }
             // Nothing runs: a start, at once.
@@ -232,39 +267,11 @@ impl Supervisor {
 
             // ---- its main process ended -----------------------------
             (
-                Stopping {
-                    pid: Some(p),
-                    kill_at,
-                    cause,
-                },
+                Starting { pid: p, .. } | Up { pid: Some(p) } | Stopping { pid: Some(p), .. },
                 Input::Exited { pid, status },
             ) if p == pid => {
-                let then = match cause {
-                    StopCause::ByItself => StopCause::left_after(status.success()),
-                    StopCause::StartTimeout => StopCause::LeftAfterFailure,
-                    StopCause::ByItselfThenStart => StopCause::Asked,
-                    StopCause::Asked
-                    | StopCause::LeftAfterSuccess
-                    | StopCause::LeftAfterFailure => cause,
-                };
-                // Its stop signal went to all of it already: their KILL is
-                // due when its was.
-                let signalled = match cause.by_itself() {
-                    true => Signalled::No,
-                    false => Signalled::KillAt(kill_at),
-                };
+                let (then, signalled) = exit_leads_to(state, status, cfg.spec(id).mode);
                 self.main_ended(cfg, id, status, then, signalled, now, fx);
-            }
-            // Exiting before it said it was ready is a failure, even with 0
-            // (but a oneshot's whole run is its start).
-            (Starting { pid: p, .. }, Input::Exited { pid, status }) if p == pid => {
-                let oneshot = cfg.spec(id).mode == Mode::Oneshot;
-                let then = StopCause::left_after(oneshot && status.success());
-                self.main_ended(cfg, id, status, then, Signalled::No, now, fx);
-            }
-            (Up { pid: Some(p) }, Input::Exited { pid, status }) if p == pid => {
-                let then = StopCause::left_after(status.success());
-                self.main_ended(cfg, id, status, then, Signalled::No, now, fx);
             }
             // Not its main process (`exited` sends only a main pid here).
             (
@@ -352,7 +359,7 @@ impl Supervisor {
             // ---- its turn in the start order (`order.rs`) ----------------
             (Backoff { until }, Input::Due(_)) if until > now => {}
             (Down | Backoff { .. }, Input::Due(deps)) => {
-                let backoff = state != Down;
+                let backoff = !matches!(state, Down);
                 let want_up = self.slots[id.index()].want_up;
                 if self.running(id) {
                     // A throttled pool whose workers still run: it was
@@ -407,9 +414,9 @@ impl Supervisor {
                 let fast = self.halt == Halt::Fast;
                 let oneshot = cfg.spec(id).mode == Mode::Oneshot;
                 let graceful = self.halt == Halt::Graceful
-                    && (state == Listening || oneshot && matches!(state, Starting { .. }));
+                    && (matches!(state, Listening) || oneshot && matches!(state, Starting { .. }));
                 if (fast || !blocked) && !graceful {
-                    self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+                    self.stop_asked(cfg, id, now, fx);
                 }
             }
             // Hurrying an orderly stop: KILL at most a second from now.
@@ -441,7 +448,7 @@ impl Supervisor {
                 Down | Listening | Starting { .. } | Up { .. } | Stopping { .. } | Backoff { .. },
                 Input::Changed,
             ) if self.running(id) => {
-                self.stop(cfg, id, state.pid(), now, StopCause::Asked, fx);
+                self.stop_asked(cfg, id, now, fx);
             }
             // Listen again, with the new settings.
             (Backoff { .. } | Listening, Input::Changed) => self.down_unless_left(cfg, id, now, fx),
@@ -553,6 +560,19 @@ impl Supervisor {
             Told::Yes,
             fx,
         );
+    }
+
+    /// `stop` as asked for (a stop, restart, reload, removal or shutdown),
+    /// its main process whatever its state has.
+    pub(super) fn stop_asked(
+        &mut self,
+        cfg: &Config,
+        id: ServiceId,
+        now: Instant,
+        fx: &mut impl Effects,
+    ) {
+        let pid = self.slots[id.index()].state.pid();
+        self.stop(cfg, id, pid, now, StopCause::Asked, fx);
     }
 
     /// KILL at `stop_timeout`, and again every second while anything of it
@@ -846,7 +866,7 @@ impl Supervisor {
         let slot = &mut self.slots[id.index()];
         let from = slot.state;
         slot.state = next;
-        if from.name() != next.name() || from.pid() != next.pid() {
+        if !from.is_same_state(&next) || from.pid() != next.pid() {
             slot.since = now;
         }
         if next.is_ready() {
