@@ -15,6 +15,7 @@
 // Under test only the sys tests are built; the programs are not.
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
+mod import;
 mod supervise;
 #[allow(unsafe_code)]
 mod sys;
@@ -47,10 +48,13 @@ fn dispatch(args: Args) -> c_int {
     sys::stdio::ensure_stdio();
     let argv0 = args.get(0).unwrap_or(b"vigild");
     let name = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
-    // `vigilctl ...` or `vigild ctl ...`, `vigil-log ...` or `vigild log ...`.
-    let tools = [vigilctl::main, vigil_log::main];
+    // `vigilctl ...` or `vigild ctl ...`, `vigil-log ...` or `vigild log ...`,
+    // `vigild import ...`.
+    let tools = [vigilctl::main, vigil_log::main, import::main];
     let by_name = lookup("vigilctl vigil-log", &tools, name);
-    let by_word = args.get(1).and_then(|word| lookup("ctl log", &tools, word));
+    let by_word = args
+        .get(1)
+        .and_then(|word| lookup("ctl log import", &tools, word));
     match (by_name, by_word) {
         (Some(tool), _) => tool(args, 1),
         (None, Some(tool)) => tool(args, 2),

@@ -10,6 +10,7 @@ pub mod args;
 pub mod cgroup;
 pub mod clock;
 pub mod cold;
+pub mod dir;
 pub mod fs;
 pub mod last_resort;
 pub mod listen;
