@@ -7,12 +7,14 @@
 //! comment naming the file, so that nothing is dropped unsaid.
 //!
 //! The text is written from templates (`emit`): a binary with a size
-//! budget pays for each call far more than for each byte of text.
+//! budget pays for each call far more than for each byte of text. For the
+//! same reason one path buffer serves every path: a directory's entry is
+//! appended to it and cut off again, never copied.
 
 use crate::sys::Errno;
 use crate::sys::args::Args;
-use crate::sys::dir::{cwd, each_entry, exists};
-use crate::sys::fs::{read_start, stdout, write_all};
+use crate::sys::dir::{cwd, each_entry, exists, open_dir};
+use crate::sys::fs::{read_file, stdout, write_all};
 use crate::sys::message::say;
 use core::ffi::c_int;
 use vigild_engine::fixed::{Lossy, word_index};
@@ -22,9 +24,6 @@ use vigild_engine::unix::{ErrnoName, parse_signal, parse_u64};
 /// file, `log/`, a log directory) fit in the rest.
 const PATH_MAX: usize = 1024;
 
-/// The output gathered before a write (no other buffer has this size).
-const OUT: usize = 8 * 1024;
-
 /// `vigild import ARGS`, the arguments starting at `first`: the exit code.
 pub fn main(args: Args, first: usize) -> c_int {
     let kind = args.get(first).unwrap_or_default();
@@ -32,41 +31,22 @@ pub fn main(args: Args, first: usize) -> c_int {
         say!("usage: vigild import runit|s6|daemontools DIR...");
         return 2;
     }
+    let (mut out, mut found) = ([0; 8 * 1024], [0; 16 * 1024]);
+    let (mut path, mut spare, mut text) = ([0; PATH_MAX], [0; PATH_MAX], [0; 4096]);
     let c = &mut Import {
-        out: Buf::new(),
-        found: Buf::new(),
-        path: Buf::new(),
-        text: Buf::new(),
-        name: Buf::new(),
+        out: Out(Buf::new(&mut out)),
+        found: Buf::new(&mut found),
+        path: Buf::new(&mut path),
+        spare: Buf::new(&mut spare),
+        text: Buf::new(&mut text),
+        value: (0, 0),
+        dir: 0,
+        oneshot: false,
+        logger: false,
     };
     let mut code = 0;
     for arg in (first + 1..).map_while(|i| args.get(i)) {
-        c.path.len = 0;
-        let fits = (arg[0] == b'/' || cwd(&mut c.text.buf).is_some_and(|d| c.path.push(d)))
-            && c.path.push(arg)
-            && c.path.len < PATH_MAX / 2
-            && !c.path.bytes().contains(&b'\n');
-        let dir = c.path;
-        let added = match () {
-            _ if !fits => Err(Errno::NAMETOOLONG),
-            _ if c.is_service() => {
-                c.found.put_line(dir.bytes());
-                Ok(())
-            }
-            _ => each_entry(dir.bytes(), &mut |name| {
-                c.path = dir;
-                c.path.push(name);
-                if name[0] != b'.' && c.is_service() {
-                    c.found.put_line(c.path.bytes());
-                }
-            }),
-        };
-        // A full list would cut a path.
-        let added = added.and(match c.found.len < c.found.buf.len() {
-            true => Ok(()),
-            false => Err(Errno::NOMEM),
-        });
-        if let Err(e) = added {
+        if let Err(e) = c.find(arg) {
             say!(
                 "import: {}: {}",
                 Lossy(arg),
@@ -76,10 +56,15 @@ pub fn main(args: Args, first: usize) -> c_int {
         }
     }
     let mut at = 0;
-    while let Some(end) = c.found.bytes()[at..].iter().position(|&b| b == b'\n') {
+    while let Some(len) = c
+        .found
+        .part(at, c.found.len)
+        .iter()
+        .position(|&b| b == b'\n')
+    {
         c.path.len = 0;
-        c.path.push(&c.found.buf[at..at + end]);
-        at += end + 1;
+        c.path.put(c.found.part(at, at + len));
+        at += len + 1;
         c.service();
     }
     c.out.flush();
@@ -107,51 +92,113 @@ const KEYS: [&[u8]; 5] = [
 const NOT_TRANSLATED: &[u8] = b"# \x01: not translated\n";
 
 /// What one import works with: the output, the service directories
-/// found (a path a line), the path at hand, the text of its file, the
-/// service's name.
-struct Import {
-    out: Buf<OUT>,
-    found: Buf<{ 16 * 1024 }>,
-    path: Buf<PATH_MAX>,
-    text: Buf<4096>,
-    name: Buf<64>,
+/// found (a path a line), the path at hand (and a spare one, for a path
+/// that is not below it), the text of its file and the value (a part of
+/// the text) a line is written with, the length of the service
+/// directory's path, whether it is an s6-rc oneshot and whether its logger
+/// is a service.
+struct Import<'a> {
+    out: Out<'a>,
+    found: Buf<'a>,
+    path: Buf<'a>,
+    spare: Buf<'a>,
+    text: Buf<'a>,
+    value: (usize, usize),
+    dir: usize,
+    oneshot: bool,
+    logger: bool,
 }
 
-impl Import {
-    /// The path holds `run` or an s6-rc `up` (an s6-rc bundle holds
-    /// neither: it is no service).
-    fn is_service(&mut self) -> bool {
-        self.holds(b"run") || self.holds(b"up")
+impl Import<'_> {
+    /// Add the service directory `arg` names, or those it holds, to the
+    /// list found.
+    fn find(&mut self, arg: &[u8]) -> Result<(), Errno> {
+        if arg.is_empty() {
+            return Err(Errno::NOENT);
+        }
+        self.path.len = 0;
+        let fits = (arg.starts_with(b"/") || cwd(self.text.buf).is_some_and(|d| self.path.push(d)))
+            && self.path.push(arg)
+            && self.path.len < PATH_MAX / 2
+            && !self.path.bytes().contains(&b'\n');
+        if !fits {
+            return Err(Errno::NAMETOOLONG);
+        }
+        if !self.add() {
+            self.each(|c, _| {
+                c.add();
+            })?;
+        }
+        // A full list would cut a path.
+        match self.found.len < self.found.buf.len() {
+            true => Ok(()),
+            false => Err(Errno::NOMEM),
+        }
+    }
+
+    /// Add the path to the list found if it holds `run` or an s6-rc `up`
+    /// (an s6-rc bundle holds neither: it is no service); whether it did.
+    fn add(&mut self) -> bool {
+        let service = self.holds(b"run") || self.holds(b"up");
+        if service {
+            self.found.put(self.path.bytes());
+            self.found.put(b"\n");
+        }
+        service
     }
 
     fn holds(&mut self, name: &[u8]) -> bool {
-        let mut path = self.path;
-        path.push(name);
-        exists(path.bytes())
+        let dir = self.path.len;
+        self.path.push(name);
+        let holds = exists(self.path.bytes());
+        self.path.len = dir;
+        holds
+    }
+
+    /// Call `each` with the path at every entry of the directory at the
+    /// path (but dot-files) and the entry's name.
+    fn each(&mut self, each: fn(&mut Self, &[u8])) -> Result<(), Errno> {
+        let entries = open_dir(self.path.bytes())?;
+        let dir = self.path.len;
+        let listed = each_entry(entries, &mut |name| {
+            self.path.len = dir;
+            self.path.push(name);
+            if !name.starts_with(b".") {
+                each(self, name)
+            }
+        });
+        self.path.len = dir;
+        listed
     }
 
     /// Read the file at the path (what fits of it; nothing if it cannot
-    /// be read).
+    /// be read); its value is its first line, without trailing blanks.
     fn read(&mut self) {
-        self.text.len = read_start(self.path.bytes(), &mut self.text.buf).unwrap_or(0);
+        // A file that does not fit fills the buffer: its start is read.
+        self.text.len = match read_file(self.path.bytes(), self.text.buf) {
+            Ok(len) => len,
+            Err(Errno::FBIG) => self.text.buf.len(),
+            Err(_) => 0,
+        };
+        let first = self.text.bytes().split(|&b| b == b'\n').next();
+        self.value = (0, first.unwrap_or_default().trim_ascii_end().len());
     }
 
-    /// The first line of the file read, without trailing blanks.
     fn value(&self) -> &[u8] {
-        first_line(self.text.bytes())
+        self.text.part(self.value.0, self.value.1)
     }
 
     /// `template` with `\x01` the path, `\x02` the value, `\x03` the
     /// service's name, `\x04` the path as a word of `exec`, `\x05` the
-    /// path's last component.
+    /// path's last component. Called from everywhere: one copy of it.
     #[inline(never)]
     fn emit(&mut self, template: &[u8]) {
         for &b in template {
             let path = self.path.bytes();
             match b {
                 1 => self.out.put(path),
-                2 => self.out.put(first_line(self.text.bytes())),
-                3 => self.out.put(self.name.bytes()),
+                2 => self.out.put(self.text.part(self.value.0, self.value.1)),
+                3 => self.out.name(last(self.path.part(0, self.dir))),
                 4 => self.out.word(path),
                 5 => self.out.put(last(path)),
                 _ => self.out.put(&[b]),
@@ -161,55 +208,19 @@ impl Import {
 
     /// The section(s) of the service directory at the path.
     fn service(&mut self) {
-        let dir = self.path;
-        self.name.len = 0;
-        // The directory's name with every byte a service name may not have
-        // as `_`, cut so that `NAME-log` is one too.
-        for &b in last(dir.bytes()).iter().take(59) {
-            let ok = b.is_ascii_alphanumeric() || b"_.-".contains(&b);
-            self.name.put(&[if ok { b } else { b'_' }]);
-        }
+        self.dir = self.path.len;
         self.emit(b"\n[\x03]\ndir = \x01\n");
         // An s6-rc oneshot's `up` is a command line for execlineb.
-        let oneshot = !self.holds(b"run");
-        self.path.push(if oneshot { b"up" } else { b"run" });
-        self.emit(match oneshot {
+        self.oneshot = !self.holds(b"run");
+        self.path.push(if self.oneshot { b"up" } else { b"run" });
+        self.emit(match self.oneshot {
             true => b"mode = oneshot\nexec = execlineb -P\x04\n",
             false => b"exec =\x04\n",
         });
-        let mut logger = false;
-        let _ = each_entry(dir.bytes(), &mut |entry| {
-            self.path = dir;
-            self.path.push(entry);
-            self.read();
-            let n = parse_u64(self.value());
-            let i = word_index(FILES, entry).unwrap_or(99);
-            match i {
-                _ if entry[0] == b'.' => {}
-                0 if matches!(n, Some(1 | 3..=255)) => self.emit(KEYS[0]),
-                1 if n.is_some_and(|n| (1..=0xffff_ffff).contains(&n)) => self.emit(KEYS[1]),
-                2 if n.is_some_and(|n| n <= 0xffff_ffff) => self.emit(KEYS[2]),
-                3 if parse_signal(self.value()).is_some() => self.emit(KEYS[3]),
-                4 if self.imported(self.value()) => self.emit(KEYS[4]),
-                5 if !oneshot => self.emit(b"autostart = no\n"),
-                6 => logger = self.log(),
-                7 => self.each_file(Self::env),
-                8 => {
-                    let text = self.text;
-                    for dep in text.bytes().split(u8::is_ascii_whitespace) {
-                        self.dep(dep)
-                    }
-                }
-                9 => self.each_file(|c| {
-                    let path = c.path;
-                    c.dep(last(path.bytes()))
-                }),
-                10.. if i != 99 => {}
-                _ => self.emit(NOT_TRANSLATED),
-            }
-        });
-        if logger {
-            self.path = dir;
+        self.path.len = self.dir;
+        self.logger = false;
+        let _ = self.each(Self::file);
+        if self.logger {
             self.path.push(b"log");
             self.emit(b"\n[\x03-log]\ndir = \x01\n");
             self.path.push(b"run");
@@ -217,17 +228,34 @@ impl Import {
         }
     }
 
-    /// Call `each` with the path at every file of the directory at the
-    /// path (but dot-files).
-    fn each_file(&mut self, each: fn(&mut Self)) {
-        let dir = self.path;
-        let _ = each_entry(dir.bytes(), &mut |name| {
-            self.path = dir;
-            self.path.push(name);
-            if name[0] != b'.' {
-                each(self)
+    /// The file `name` at the path, in a service directory.
+    fn file(&mut self, name: &[u8]) {
+        self.read();
+        let value = self.value();
+        let n = parse_u64(value);
+        let i = word_index(FILES, name).unwrap_or(99);
+        let valid = match (i, n) {
+            (0, Some(1 | 3..=255)) | (1, Some(1..=0xffff_ffff)) | (2, Some(0..=0xffff_ffff)) => {
+                true
             }
-        });
+            (3, _) => parse_signal(value).is_some(),
+            (4, _) => self.imported(value),
+            _ => false,
+        };
+        match i {
+            0..5 if valid => self.emit(KEYS[i]),
+            5 if !self.oneshot => self.emit(b"autostart = no\n"),
+            6 => self.logger = self.log(),
+            7 => {
+                let _ = self.each(Self::env);
+            }
+            8 => self.deps(),
+            9 => {
+                let _ = self.each(Self::dep_entry);
+            }
+            10.. if i != 99 => {}
+            _ => self.emit(NOT_TRANSLATED),
+        }
     }
 
     /// A service of that name was found.
@@ -238,34 +266,54 @@ impl Import {
             .any(|path| last(path) == name)
     }
 
-    /// A dependency named in the file at the path: a line of `after` if it
-    /// is imported too.
-    fn dep(&mut self, name: &[u8]) {
-        if name.is_empty() {
-            return;
+    /// The dependencies the file read names, one a word.
+    fn deps(&mut self) {
+        let mut at = 0;
+        while at < self.text.len {
+            let rest = self.text.part(at, self.text.len);
+            let len = rest.iter().position(u8::is_ascii_whitespace);
+            self.value = (at, at + len.unwrap_or(rest.len()));
+            self.dep();
+            at = self.value.1 + 1;
         }
-        let value = core::mem::replace(&mut self.text, Buf::new());
-        self.text.put(name);
-        match self.imported(name) {
-            true => self.emit(b"after = \x02\n"),
-            false => self.emit(b"# \x01: \x02 is not imported\n"),
-        }
-        self.text = value;
     }
 
-    /// An envdir's file at the path: its name is a variable, its first
-    /// line (trailing blanks removed) the value. An empty file removes the
-    /// variable and a NUL is a newline to envdir: `env` cannot say either.
-    fn env(&mut self) {
+    /// An entry of `dependencies.d`: its name is a dependency.
+    fn dep_entry(&mut self, name: &[u8]) {
+        self.text.len = 0;
+        self.text.put(name);
+        self.value = (0, self.text.len);
+        self.dep();
+    }
+
+    /// A dependency (the value) named in the file at the path: a line of
+    /// `after` if it is imported too.
+    fn dep(&mut self) {
+        let name = self.value();
+        if !name.is_empty() {
+            let line: &[u8] = match self.imported(name) {
+                true => b"after = \x02\n",
+                false => b"# \x01: \x02 is not imported\n",
+            };
+            self.emit(line);
+        }
+    }
+
+    /// An envdir's file `var` at the path: its name is a variable, its
+    /// first line (trailing blanks removed) the value. An empty file
+    /// removes the variable and a NUL is a newline to envdir: `env` cannot
+    /// say either.
+    fn env(&mut self, var: &[u8]) {
         self.read();
-        let var = last(self.path.bytes());
         let value = self.value();
         // A blank then `#` would start a comment in the configuration.
-        let writable = var[0] > b'9'
+        let writable = var.first() > Some(&b'9')
             && var.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
             && (1..self.text.buf.len()).contains(&self.text.len)
             && !value.contains(&0)
-            && !value.windows(2).any(|w| w[0] <= b' ' && w[1] == b'#');
+            && !value
+                .windows(2)
+                .any(|w| matches!(w, [blank, b'#'] if *blank <= b' '));
         self.emit(match writable {
             true => b"env = \x05=\x02\n",
             false => NOT_TRANSLATED,
@@ -273,83 +321,104 @@ impl Import {
     }
 
     /// The logger `log/` at the path: vigil-log's `log` line when its
-    /// `run` is one command, `svlogd`, `s6-log` or `multilog` on one
-    /// directory (`/…` or `./…`) with only options vigil-log has, else
-    /// `log = service:NAME-log` and true: that service runs the script.
+    /// `run` can be replaced (see `Logger`), else `log = service:NAME-log`
+    /// and true: that service runs the script.
     fn log(&mut self) -> bool {
+        let dir = self.path.len;
         self.path.push(b"run");
         self.read();
-        let mut to = self.path;
-        to.len -= 4;
-        let text = self.text.bytes();
-        let (mut cmd, mut lines) = (&b""[..], 0);
-        for line in text.split(|&b| b == b'\n').map(<[u8]>::trim_ascii) {
-            if !line.is_empty() && line[0] != b'#' {
-                (cmd, lines) = (line, lines + 1);
-            }
+        if self.text.len == 0 {
+            self.emit(NOT_TRANSLATED);
+            return false;
         }
-        // No shell syntax: what the words mean is plain.
-        let mut ok = lines == 1
-            && self.text.len < self.text.buf.len()
-            && !cmd.iter().any(|b| b"'\"\\$;&|<>`(){}*?~".contains(b));
-        let (mut size, mut keep, mut tai64n) = (&b""[..], &b""[..], false);
-        let (mut program, mut dir) = (None, None);
-        for word in cmd.split(u8::is_ascii_whitespace).filter(|w| !w.is_empty()) {
-            let value = &word[1..];
-            match (word, parse_u64(value)) {
-                (b"exec", _) if program.is_none() => {}
-                _ if program.is_none() => program = Some(last(word)),
-                (b"-t" | b"t", _) => tai64n = true,
-                (b"-tt" | b"-ttt" | b"T", _) => {}
-                ([b's', ..], Some(4096..)) => size = value,
-                ([b'n', ..], Some(0..=1000)) => keep = value,
-                ([b'/' | b'.', ..], _) if dir.is_none() => dir = Some(word),
-                _ => ok = false,
+        self.path.len = dir;
+        let whole = self.text.len < self.text.buf.len();
+        // The directory, in the spare path (relative to `log/`).
+        let to = &mut self.spare;
+        to.len = 0;
+        let logger = Logger::of(self.text.bytes()).filter(|l| {
+            if !l.dir.starts_with(b"/") {
+                to.put(self.path.bytes());
             }
-        }
-        if dir.is_some_and(|d| d[0] == b'/') {
-            to.len = 0;
-        }
-        if !ok
-            || program.is_none_or(|p| word_index("svlogd s6-log multilog", p).is_none())
-            || !dir.is_some_and(|d| to.push(d) && to.len < PATH_MAX - 8)
-        {
-            if text.is_empty() {
-                self.emit(NOT_TRANSLATED);
-                return false;
-            }
+            whole && to.push(l.dir) && to.len < PATH_MAX - 8
+        });
+        let Some(l) = logger else {
             self.emit(b"log = service:\x03-log\n");
             return true;
-        }
+        };
         let out = &mut self.out;
         out.put(b"log =");
-        for (option, value) in [(&b" -s "[..], size), (b" -n ", keep)] {
-            if !value.is_empty() {
-                out.put(option);
-                out.put(value);
-            }
-        }
-        if tai64n {
+        out.option(b" -s ", l.size);
+        out.option(b" -n ", l.keep);
+        if l.tai64n {
             out.put(b" -t tai64n");
         }
         out.word(to.bytes());
         out.put(b"\n");
         // svlogd's own settings, which vigil-log does not read.
-        self.path = to;
-        if self.holds(b"config") {
-            self.path.push(b"config");
+        core::mem::swap(&mut self.path, &mut self.spare);
+        self.path.push(b"config");
+        if exists(self.path.bytes()) {
             self.emit(NOT_TRANSLATED);
         }
+        core::mem::swap(&mut self.path, &mut self.spare);
         false
     }
 }
 
-/// The first line of `text`, without trailing blanks.
-fn first_line(text: &[u8]) -> &[u8] {
-    text.split(|&b| b == b'\n')
-        .next()
-        .unwrap_or(text)
-        .trim_ascii_end()
+/// What a logger's `run` says when it is one command, `svlogd`, `s6-log`
+/// or `multilog` on one directory (`/…` or `./…`) with only options
+/// vigil-log has.
+struct Logger<'a> {
+    size: &'a [u8],
+    keep: &'a [u8],
+    tai64n: bool,
+    dir: &'a [u8],
+}
+
+impl Logger<'_> {
+    fn of(script: &[u8]) -> Option<Logger<'_>> {
+        let mut cmd = None;
+        for line in script.split(|&b| b == b'\n').map(<[u8]>::trim_ascii) {
+            if line.first().is_some_and(|&b| b != b'#') {
+                if cmd.is_some() {
+                    return None;
+                }
+                cmd = Some(line);
+            }
+        }
+        let cmd = cmd?;
+        // No shell syntax: what the words mean is plain.
+        if cmd.iter().any(|b| b"'\"\\$;&|<>`(){}*?~".contains(b)) {
+            return None;
+        }
+        let mut l = Logger {
+            size: b"",
+            keep: b"",
+            tai64n: false,
+            dir: b"",
+        };
+        let mut program = false;
+        for word in cmd.split(u8::is_ascii_whitespace) {
+            let Some((&first, value)) = word.split_first() else {
+                continue;
+            };
+            if !program {
+                if word != b"exec" {
+                    word_index("svlogd s6-log multilog", last(word))?;
+                    program = true;
+                }
+                continue;
+            }
+            match (first, parse_u64(value)) {
+                (b's', Some(4096..)) => l.size = value,
+                (b'n', Some(0..=1000)) => l.keep = value,
+                (b'/' | b'.', _) if l.dir.is_empty() => l.dir = word,
+                _ => l.tai64n |= word_index("-t t -tt -ttt T", word)? < 2,
+            }
+        }
+        (!l.dir.is_empty()).then_some(l)
+    }
 }
 
 /// The last component of `path`.
@@ -357,43 +426,89 @@ fn last(path: &[u8]) -> &[u8] {
     path.rsplit(|&b| b == b'/').next().unwrap_or_default()
 }
 
-/// Bytes gathered: the output (written to stdout when full), a path, a
-/// file's text.
-#[derive(Clone, Copy)]
-struct Buf<const N: usize> {
-    buf: [u8; N],
+/// Bytes gathered in a buffer: a path, a file's text, the list found.
+struct Buf<'a> {
+    buf: &'a mut [u8],
     len: usize,
 }
 
-impl<const N: usize> Buf<N> {
-    fn new() -> Self {
-        Buf {
-            buf: [0; N],
-            len: 0,
-        }
+impl<'a> Buf<'a> {
+    fn new(buf: &'a mut [u8]) -> Self {
+        Buf { buf, len: 0 }
     }
 
     fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+        self.part(0, self.len)
     }
 
-    /// Append `bytes` (what does not fit is cut, but in the output, which
-    /// is written out when full).
+    /// The bytes from `from` to `to` (none if that is out of the buffer:
+    /// no panic path). Not inlined: it is behind every `bytes`.
+    #[inline(never)]
+    fn part(&self, from: usize, to: usize) -> &[u8] {
+        self.buf.get(from..to).unwrap_or_default()
+    }
+
+    /// Append what fits of `bytes`; the rest.
+    fn put<'b>(&mut self, bytes: &'b [u8]) -> &'b [u8] {
+        let room = self.buf.get_mut(self.len..).unwrap_or_default();
+        let (now, rest) = bytes.split_at(bytes.len().min(room.len()));
+        for (to, &b) in room.iter_mut().zip(now) {
+            *to = b;
+        }
+        self.len += now.len();
+        rest
+    }
+
+    /// Append `/` and `rel`, dropping `.` and empty components, `..` going
+    /// up; false if it does not fit.
+    fn push(&mut self, rel: &[u8]) -> bool {
+        for part in rel.split(|&b| b == b'/') {
+            match part {
+                b"" | b"." => {}
+                b".." => self.len = self.bytes().iter().rposition(|&b| b == b'/').unwrap_or(0),
+                _ if self.len + part.len() >= self.buf.len() => return false,
+                _ => {
+                    self.put(b"/");
+                    self.put(part);
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The output, written to stdout when full.
+struct Out<'a>(Buf<'a>);
+
+impl Out<'_> {
     fn put(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if self.len == N {
-                self.flush();
-            }
-            if let Some(at) = self.buf.get_mut(self.len) {
-                *at = b;
-                self.len += 1;
-            }
+        let mut rest = self.0.put(bytes);
+        while !rest.is_empty() {
+            self.flush();
+            rest = self.0.put(rest);
         }
     }
 
-    fn put_line(&mut self, bytes: &[u8]) {
-        self.put(bytes);
-        self.put(b"\n");
+    /// `option` and `value`, if there is one.
+    fn option(&mut self, option: &[u8], value: &[u8]) {
+        if !value.is_empty() {
+            self.put(option);
+            self.put(value);
+        }
+    }
+
+    fn flush(&mut self) {
+        let _ = write_all(stdout(), self.0.bytes());
+        self.0.len = 0;
+    }
+
+    /// The service named after the directory `dir`: every byte a service
+    /// name may not have as `_`, cut so that `NAME-log` is one too.
+    fn name(&mut self, dir: &[u8]) {
+        for &b in dir.iter().take(59) {
+            let ok = b.is_ascii_alphanumeric() || b"_.-".contains(&b);
+            self.put(&[if ok { b } else { b'_' }]);
+        }
     }
 
     /// A blank and `word` as `exec` splits it back: in single quotes
@@ -413,30 +528,5 @@ impl<const N: usize> Buf<N> {
         if !plain {
             self.put(b"'");
         }
-    }
-
-    /// Write the output to stdout.
-    fn flush(&mut self) {
-        if N == OUT {
-            let _ = write_all(stdout(), self.bytes());
-            self.len = 0;
-        }
-    }
-
-    /// Append `/` and `rel`, dropping `.` and empty components, `..` going
-    /// up; false if it does not fit.
-    fn push(&mut self, rel: &[u8]) -> bool {
-        for part in rel.split(|&b| b == b'/') {
-            match part {
-                b"" | b"." => {}
-                b".." => self.len = self.bytes().iter().rposition(|&b| b == b'/').unwrap_or(0),
-                _ if self.len + part.len() >= N => return false,
-                _ => {
-                    self.put(b"/");
-                    self.put(part);
-                }
-            }
-        }
-        true
     }
 }

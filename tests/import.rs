@@ -239,6 +239,12 @@ fn unreadable_directories_and_usage() {
     );
     // The others are imported all the same.
     assert!(String::from_utf8_lossy(&out.stdout).contains("[a]"));
+    // An empty argument names no directory (and crashes nothing).
+    let out = import("runit", &[Path::new(""), &t.join("sv")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("import: : ENOENT"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[a]"));
     for args in [
         &["import"][..],
         &["import", "runit"],

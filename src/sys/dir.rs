@@ -3,13 +3,18 @@
 
 use super::Errno;
 use core::mem::MaybeUninit;
+use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir, openat, statat};
 
-/// Call `each` with the name of every entry of the directory `path` but
-/// `.` and `..`, in the directory's order.
-pub fn each_entry(path: &[u8], each: &mut dyn FnMut(&[u8])) -> Result<(), Errno> {
+/// The directory at `path`, opened for `each_entry`.
+pub fn open_dir(path: &[u8]) -> Result<OwnedFd, Errno> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let fd = openat(CWD, path, flags, Mode::empty())?;
+    openat(CWD, path, flags, Mode::empty())
+}
+
+/// Call `each` with the name of every entry of the directory `fd` but
+/// `.` and `..`, in the directory's order.
+pub fn each_entry(fd: OwnedFd, each: &mut dyn FnMut(&[u8])) -> Result<(), Errno> {
     let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
     let mut entries = RawDir::new(&fd, &mut buf);
     while let Some(entry) = entries.next() {

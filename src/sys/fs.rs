@@ -14,29 +14,22 @@ pub fn open_read(path: &[u8]) -> Result<OwnedFd, Errno> {
 }
 
 /// Read the whole file at `path` into `buf`; its length, or `FBIG` if it
-/// does not fit.
+/// does not fit. A FIFO is read until its writers close it; one without
+/// a writer is empty (the open does not wait for one).
 pub fn read_file(path: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
-    match read_start(path, buf)? {
-        len if len == buf.len() => Err(Errno::FBIG),
-        len => Ok(len),
-    }
-}
-
-/// Read the start of the file at `path` into `buf`, until it is full or
-/// the file ends; the bytes read. A FIFO is read until its writers close
-/// it; one without a writer is empty (the open does not wait for one).
-pub fn read_start(path: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let fd = openat(CWD, path, flags, Mode::empty())?;
     rustix::fs::fcntl_setfl(&fd, OFlags::empty())?;
     let mut len = 0;
-    while len < buf.len() {
+    loop {
+        if len == buf.len() {
+            return Err(Errno::FBIG);
+        }
         match retry_on_intr(|| read(&fd, &mut buf[len..]))? {
-            0 => break,
+            0 => return Ok(len),
             n => len += n,
         }
     }
-    Ok(len)
 }
 
 /// Call `each` on every line of the file at `path` until
