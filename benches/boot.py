@@ -58,7 +58,7 @@ MARKER = {"vigild": "KMSG-T0", "BusyBox init": "KMSG-INIT"}
 BINARIES = ["vigild", "BusyBox", "tini"]
 BUSYBOX = "/bin/busybox"  # Debian busybox-static
 TINI = "/usr/bin/tini-static"  # Debian tini
-SIZE_TARGET = 160 * 1024  # .ci/run: the stripped x86_64 binary (SPEC §9)
+SIZE_TARGET = 160 * 1024  # .ci/run: the stripped x86_64 binary (the size budget)
 ROUNDS = 5
 QUIET_BUDGET = 60.0  # s, in total, the run may wait for the machine to calm down
 # A console line of a /dev/kmsg marker: `[   SECONDS.MICROS] KMSG-NAME`.
@@ -314,7 +314,7 @@ def boot_legend(ctx, res):
         "and accept services (listening), has started.",
         "- Host: qemu's start to the kernel's `reboot: Power down` line on the console, as the test prints it "
         "(10 ms). vigild's boot runs the test's whole scenario first (socket clients, 50 orphans, about 3 s of "
-        "sleeps in chaos.sh, the ordered shutdown); BusyBox's powers off right after its marker: not comparable, "
+        "sleeps in chaos.sh, a command typed into the rescue shell on the console, the ordered shutdown); BusyBox's powers off right after its marker: not comparable, "
         "so no ratio.",
         "- Times are those of software emulation, many times a real machine's; what counts is the comparison in "
         "one run.",

@@ -2,7 +2,7 @@
 //! (the control client) and `vigil-log` or `vigild log` (the logger),
 //! chosen by the name it was called by or its first word.
 //!
-//! It does not link Rust's std (SPEC §9): libc provides the C entry point,
+//! It does not link Rust's std (the README's Design): libc provides the C entry point,
 //! and every table is allocated once in `.bss`. Unit tests of this crate
 //! (`src/sys/tests.rs`) build it with std, as the test harness needs.
 //!

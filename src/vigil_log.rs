@@ -1,6 +1,6 @@
 //! `vigil-log [-s SIZE] [-n N] [-t rfc3339|tai64n] DIR` (also `vigild log`):
 //! reads stdin, writes `DIR/current` with a stamp on every line, rotates it
-//! to `DIR/@TAI64N.s` before it would pass SIZE, keeps N old files (SPEC §7).
+//! to `DIR/@TAI64N.s` before it would pass SIZE, keeps N old files (vigil-log(8)).
 //!
 //! It holds at most one read of input at a time and writes it out before
 //! reading more, so a slow or full disk stops the reading (and, once the
@@ -33,6 +33,16 @@ const OUT: usize = 28 * 1024;
 /// The longest a write failure waits before it is tried again.
 const RETRY_MAX_MS: u64 = 2000;
 
+/// `-h`.
+const HELP: &str = "\
+usage: vigil-log [-s SIZE] [-n N] [-t rfc3339|tai64n] DIR
+  -s SIZE  rotate current before it passes SIZE (default 1M; k, M, G)
+  -n N     old files kept (default 10)
+  -t KIND  line stamps: rfc3339 (UTC, the default) or tai64n
+  DIR      where current and the rotated files are (stdin is logged)
+  -h, -V   this help; the version
+";
+
 macro_rules! say {
     ($($arg:tt)*) => { $crate::sys::message::line("vigil-log", format_args!($($arg)*)) };
 }
@@ -40,6 +50,15 @@ macro_rules! say {
 /// `vigil-log ARGS`, the arguments starting at `first`: the exit code.
 pub fn main(args: Args, first: usize) -> c_int {
     let mut words = (first..).map_while(|i| args.get(i));
+    for word in words.clone() {
+        let text = match word {
+            b"-h" | b"--help" => HELP,
+            b"-V" | b"--version" => concat!("vigil-log ", env!("CARGO_PKG_VERSION"), "\n"),
+            _ => continue,
+        };
+        let _ = crate::sys::fs::write_all(crate::sys::fs::stdout(), text.as_bytes());
+        return 0;
+    }
     let o = match parse_options(&mut words) {
         Ok(o) => o,
         Err(why) => {
@@ -323,13 +342,14 @@ fn lock(dir: BorrowedFd<'_>) -> Result<OwnedFd, OpenError> {
 /// The rotated files in a directory: how many, the oldest and the newest
 /// name (NUL-terminated; all zero when there is none). Their names sort in
 /// rotation order (`rotation_label`).
-struct OldFiles {
+pub(crate) struct OldFiles {
     count: u32,
     oldest: [u8; 28],
-    newest: [u8; 28],
+    pub newest: [u8; 28],
 }
 
-fn old_files(dir: BorrowedFd<'_>) -> OldFiles {
+/// (vigilctl reads the newest for `status NAME`.)
+pub(crate) fn old_files(dir: BorrowedFd<'_>) -> OldFiles {
     let mut found = OldFiles {
         count: 0,
         oldest: [0; 28],

@@ -1,14 +1,15 @@
-//! Boot tests (SPEC.md §8): vigild as PID 1 of an initramfs, booted by
+//! Boot tests (vigild(8) PID 1): vigild as PID 1 of an initramfs, booted by
 //! Debian's kernel in qemu (software emulation: no KVM needed).
 //!
 //! The test writes the initramfs itself, as an uncompressed newc cpio
 //! archive (which the kernel takes as it is): BusyBox and the links of the
 //! applets the guest uses, `/init`, and the files of `tests/boot/`. The
-//! machine's serial console is the test's only view into the guest, and the
-//! only verdict: qemu exits 0 after a kernel panic too, so the test reads
-//! every expected line from the console, no `Kernel panic`, and the kernel's
-//! `reboot: Power down`, and qemu must end by itself within
-//! `BOOT_DEADLINE` (else it is killed and the test fails).
+//! machine's serial console (qemu's stdio) is the test's only view into the
+//! guest, its keyboard (it types one command there), and the only verdict:
+//! qemu exits 0 after a kernel panic too, so the test reads every expected
+//! line from the console, no `Kernel panic`, and the kernel's `reboot:
+//! Power down`, and qemu must end by itself within `BOOT_DEADLINE` (else it
+//! is killed and the test fails).
 //!
 //! - `busybox_init_powers_off`: the pipeline alone, with a BusyBox script
 //!   as `/init`; when this fails, the kernel, qemu or the archive is at
@@ -17,8 +18,10 @@
 //!   `/init` with `tests/boot/vigild.conf`: oneshots mount the kernel file
 //!   systems and bring up loopback, a daemon runs, an activate and an accept
 //!   service answer a client, every service process is SIGKILLed and fifty
-//!   orphans are left to PID 1, and BusyBox `poweroff` (SIGUSR2 to PID 1)
-//!   must stop every service in reverse dependency order and power off.
+//!   orphans are left to PID 1, the test types a command on the serial
+//!   console into a rescue shell (`console = yes`) and reads its answer,
+//!   and BusyBox `poweroff` (SIGUSR2 to PID 1) must stop every service in
+//!   reverse dependency order and power off.
 //!   It prints how long the guest took from the kernel's start to vigild's
 //!   first service, and from there to every service being up.
 //!
@@ -34,7 +37,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -62,6 +65,18 @@ const APPLETS: &[&str] = &[
 
 /// The service of `tests/boot/vigild.conf` that runs BusyBox `poweroff`.
 const POWEROFF_SERVICE: &str = "off";
+
+/// What the test types on the console once the poweroff service waits for
+/// it (`CONSOLE-WAIT`), into the rescue shell (`console = yes`): what the
+/// shell's own /proc/PID/stat says of its terminal (`tty_nr`) and of the
+/// terminal's foreground group, and the file the poweroff service waits for.
+const TYPED: &str = "read -r pid comm state ppid pgrp sid tty tpgid rest < /proc/$$/stat; \
+     echo \"console-$((6*7)) tty=$tty fg=$((tpgid == $$))\"; : > /run/typed\n";
+
+/// The rescue shell's answer (the terminal echoes what is typed, which
+/// holds `$((6*7))`, not 42): the console is ttyS0 (4:64, `tty_nr` 1088),
+/// and the shell's group is in its foreground.
+const ANSWER: &str = "console-42 tty=1088 fg=1";
 
 // ---- the programs ------------------------------------------------------
 
@@ -267,8 +282,10 @@ struct Console {
 
 /// Boot the kernel with `initrd` under qemu until the machine powers off
 /// (or `BOOT_DEADLINE`). Console lines are echoed as they come (shown with
-/// `--nocapture`, or when the test fails).
-fn boot(tag: &str, initrd: &[u8]) -> Console {
+/// `--nocapture`, or when the test fails). Each `(trigger, input)` of
+/// `typing`, in order, types `input` on the console (qemu's stdin, the
+/// serial port's input) once a line holding `trigger` has come.
+fn boot(tag: &str, initrd: &[u8], typing: &[(&str, &str)]) -> Console {
     // One machine at a time: boots are CPU-bound under TCG, and their
     // timings are measurements.
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -291,12 +308,18 @@ fn boot(tag: &str, initrd: &[u8]) -> Console {
         .arg("-initrd")
         .arg(&initrd_path)
         .args(["-append", APPEND])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("qemu-system-x86_64: {e} (.ci/boot-test installs it)"));
     let stdout = qemu.stdout.take().unwrap();
+    let mut keyboard = qemu.stdin.take().unwrap();
+    let mut typing: Vec<(String, String)> = typing
+        .iter()
+        .rev()
+        .map(|&(trigger, input)| (trigger.to_string(), input.to_string()))
+        .collect();
     let console = thread::spawn(move || {
         let mut lines = Vec::new();
         for line in BufReader::new(stdout).split(b'\n') {
@@ -305,6 +328,15 @@ fn boot(tag: &str, initrd: &[u8]) -> Console {
                 .trim_end_matches('\r')
                 .to_string();
             println!("  | {text}");
+            if typing
+                .last()
+                .is_some_and(|(trigger, _)| text.contains(trigger.as_str()))
+            {
+                let (_, input) = typing.pop().unwrap();
+                println!("  > {}", input.trim_end());
+                // A machine that stopped reading ends the boot anyway.
+                let _ = keyboard.write_all(input.as_bytes());
+            }
             lines.push((started.elapsed(), text));
         }
         lines
@@ -442,7 +474,7 @@ fn services(conf: &str) -> Vec<Service> {
 #[ignore = "needs qemu, a kernel and busybox-static: run .ci/boot-test"]
 fn busybox_init_powers_off() {
     let initrd = initramfs(&fixture("busybox-init.sh"), &[]);
-    let console = boot("busybox", &initrd);
+    let console = boot("busybox", &initrd, &[]);
     let up = console.uptime("BUSYBOX-INIT");
     let i = console.expect(0, "BUSYBOX-INIT");
     let off = console.expect_power_down(i);
@@ -467,7 +499,7 @@ fn vigild_as_pid1_supervises_and_powers_off() {
             ("bin/activated", 0o755, read(&activated())),
         ],
     );
-    let c = boot("vigild", &initrd);
+    let c = boot("vigild", &initrd, &[("CONSOLE-WAIT", TYPED)]);
 
     // Start-up: before the poweroff service starts, every other service is
     // up (a oneshot: exited 0) or listening, and the guest has timed it.
@@ -535,6 +567,19 @@ fn vigild_as_pid1_supervises_and_powers_off() {
         c.fail(&format!("PID 1 left zombies: {}", c.line(i)));
     }
     c.expect(orphans, "ORPHANS-REAPED");
+
+    // The console: the command typed into the rescue shell ran there, on
+    // its controlling terminal with job control (BusyBox's shell says
+    // otherwise when it has no controlling terminal), before the poweroff.
+    let waiting = c.expect(shutdown, "CONSOLE-WAIT");
+    let answer = c.expect(waiting, ANSWER);
+    if let Some(i) = c.find(0, "job control turned off") {
+        c.fail(&format!(
+            "the rescue shell has no controlling terminal: {}",
+            c.line(i)
+        ));
+    }
+    println!("console: typed, answered {:?}", c.line(answer));
 
     // Shutdown: every service goes down, each dependent stopped before
     // what it runs after goes down.

@@ -1,4 +1,4 @@
-//! Container mode (SPEC §1 `--`, §2 `main`, §8), in the style of tini's test
+//! Container mode (vigild(8) CONTAINER MODE), in the style of tini's test
 //! suite: vigild runs a main command, passes signals on to its process
 //! group, reaps every orphan, stops its sidecar services when main ends, and
 //! exits with main's status (128+N for signal N).

@@ -1,4 +1,4 @@
-//! Containment (SPEC §3): everything a service started ends with it. With
+//! Containment (vigild.conf(5) `contain`): everything a service started ends with it. With
 //! a cgroup per service (cgroup v2, which the test machines have) and with
 //! the process-group fallback (`contain = group`): what a crashed main
 //! process left running is stopped before the next run, a stop and a

@@ -1,4 +1,4 @@
-//! Black-box tests of the real binary (SPEC.md is the contract): vigild runs
+//! Black-box tests of the real binary (the man pages are the contract): vigild runs
 //! in the foreground, not as PID 1, on a temporary config and run directory,
 //! and is driven through its control FIFO, `vigilctl` and signals. The
 //! harness (`daemon/harness.rs`) polls for effects with a deadline and stops
@@ -122,9 +122,10 @@ fn crashed_daemon_is_respawned_with_a_new_pid() {
     // The runit-style view.
     let out = d.ctl(&["status", "web"]);
     let sv = stdout(&out);
+    let sv = sv.lines().next().unwrap_or_default();
     assert!(
         sv.starts_with(&format!("run: web: (pid {}) ", third.pid()))
-            && sv.trim_end().ends_with("s, restarts 2"),
+            && sv.ends_with("s, restarts 2"),
         "vigilctl status: {}",
         show(&out)
     );
@@ -654,7 +655,7 @@ fn monitor_streams_state_changes() {
         "initial monitor lines: {first:?}"
     );
     assert!(
-        first.contains(&"other: down (pid 0)".to_string()),
+        first.contains(&"other: down".to_string()),
         "initial monitor lines: {first:?}"
     );
 
@@ -1039,6 +1040,13 @@ fn after_a_failed_oneshot_never_starts() {
         "app ran although prep failed ({})",
         app.line
     );
+    // A new reason in the same state is no transition.
+    d.wait_stderr("app: down (dependency-failed)");
+    assert!(
+        !d.stderr.text().contains("down -> down"),
+        "{}",
+        d.stderr.text()
+    );
     assert_eq!(d.svc("app").unwrap().state(), "down");
 }
 
@@ -1081,7 +1089,10 @@ fn spawn_failure_backs_off_and_is_never_up() {
         s.reason().starts_with("spawn-failed")
     });
     assert_eq!(n.reason(), "spawn-failed:EACCES", "{}", n.line);
-    d.wait_stderr("missing: unable to spawn: ENOENT");
+    d.wait_stderr(&format!(
+        "{}:2: missing: unable to spawn /nonexistent/program: ENOENT",
+        d.conf.display()
+    ));
 
     let out = d.ctl(&["start", "missing"]);
     assert_eq!(out.status.code(), Some(4), "{}", show(&out));
@@ -1125,8 +1136,14 @@ fn vigilctl_exit_codes_and_wait() {
         "{all}"
     );
     assert!(text.lines().any(|l| l.starts_with("down: lazy: ")), "{all}");
+    // One name: its runit line first (then its fields).
     let (c, text, all) = code(&["status", "web"]);
-    assert_eq!((c, text.lines().count()), (Some(0), 1), "{all}");
+    assert_eq!(c, Some(0), "{all}");
+    assert!(
+        text.starts_with(&format!("run: web: (pid {web}) ")),
+        "{all}"
+    );
+    assert!(text.contains(&format!("\n  pid: {web}\n")), "{all}");
     let (c, text, all) = code(&["status", "--raw"]);
     assert_eq!(c, Some(0), "{all}");
     assert!(
@@ -1791,7 +1808,7 @@ fn vigilctl_says_when_the_run_directory_is_too_long() {
 
 // ---- SIGQUIT -----------------------------------------------------------------------------
 
-/// SIGQUIT is the fast shutdown (SPEC §8): TERM to all, KILL after 1s, exit
+/// SIGQUIT is the fast shutdown (vigild(8) SIGNALS): TERM to all, KILL after 1s, exit
 /// 0, without waiting for a long stop_timeout.
 #[test]
 fn sigquit_is_a_fast_shutdown() {
@@ -2114,4 +2131,147 @@ fn an_environment_that_does_not_fit_is_refused() {
         "{}",
         show(&out)
     );
+}
+
+// ---- what vigild says -------------------------------------------------------
+
+/// `-h` and `-V` answer on stdout and exit 0, once; a usage error goes to
+/// stderr with exit 2. The same for vigil-log.
+#[test]
+fn help_and_version_on_stdout() {
+    let version = env!("CARGO_PKG_VERSION");
+    for (args, name) in [(&[][..], "vigild"), (&["log"][..], "vigil-log")] {
+        for flag in ["-h", "--help"] {
+            let out = vigild_once(&[args, &[flag]].concat());
+            let text = stdout(&out);
+            assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+            assert!(out.stderr.is_empty(), "{}", show(&out));
+            assert_eq!(text.matches("usage:").count(), 1, "{text}");
+            for option in ["-h, -V", "-t"] {
+                assert!(
+                    text.contains(&format!("  {option}")),
+                    "{option} not explained: {text}"
+                );
+            }
+        }
+        for flag in ["-V", "--version"] {
+            let out = vigild_once(&[args, &[flag]].concat());
+            assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+            assert_eq!(stdout(&out), format!("{name} {version}\n"));
+        }
+        let out = vigild_once(&[args, &["-x"]].concat());
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        assert!(
+            out.stdout.is_empty() && !out.stderr.is_empty(),
+            "{}",
+            show(&out)
+        );
+    }
+    let help = stdout(&vigild_once(&["-h"]));
+    for option in [
+        "-c FILE", "-f", "-q", "-r DIR", "-d FD", "-l FILE", "-T TIME", "-- CMD",
+    ] {
+        assert!(
+            help.contains(&format!("  {option}")),
+            "{option} not explained: {help}"
+        );
+    }
+}
+
+/// What `-t` says: what it checked, errors in line order whatever pass
+/// found them, users and groups by name, a cycle with its path, programs
+/// that are not there as warnings.
+#[test]
+fn check_mode_messages() {
+    let dir = TempDir::new("checkmsg");
+    let good = dir.join("good.conf");
+    fs::write(&good, "[a]\nexec = /bin/true\n").unwrap();
+    let out = vigild_once(&["-t", "-c", good.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err, format!("vigild: {}: ok, 1 service\n", good.display()));
+
+    let missing = dir.join("missing.conf");
+    fs::write(
+        &missing,
+        fill("[a]\nexec = /nonexistent/prog\n[b]\nexec = no-such-program-here\n[c]\nexec = @DIR@/plain\n", &dir),
+    )
+    .unwrap();
+    fs::write(dir.join("plain"), "").unwrap();
+    let p = missing.to_str().unwrap();
+    let out = vigild_once(&["-t", "-c", p]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    for want in [
+        format!("vigild: {p}:2: warning: /nonexistent/prog: not found"),
+        format!("vigild: {p}:4: warning: no-such-program-here: not found"),
+        format!("vigild: {p}:6: warning: {}: not executable", dir.s("plain")),
+    ] {
+        assert!(err.contains(&want), "no {want:?} in:\n{err}");
+    }
+
+    let bad = dir.join("bad.conf");
+    fs::write(
+        &bad,
+        "[a]\nexec = /bin/true\nafter = b\nuser = no-such-user-x\n[b]\nexec = /bin/true\nafter = a\nrestart = sometimes\ngroup = no-such-group-x\n",
+    )
+    .unwrap();
+    let p = bad.to_str().unwrap();
+    let out = vigild_once(&["-t", "-c", p]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!("vigild: {p}:3: dependency cycle: a -> b -> a"),
+            format!("vigild: {p}:4: unknown user 'no-such-user-x'"),
+            format!("vigild: {p}:8: restart: \"sometimes\" is not always, on-failure or no"),
+            format!("vigild: {p}:9: unknown group 'no-such-group-x'"),
+            format!("vigild: {p}: 4 errors"),
+        ],
+        "{err}"
+    );
+}
+
+/// `-q`: no transitions, no chatter; errors still.
+#[test]
+fn quiet_says_only_errors() {
+    let d = Daemon::start_with(
+        "quiet",
+        "[web]\nexec = /bin/sleep 100\n[gone]\nexec = /nonexistent/x\nbackoff = 1s\n",
+        Opts {
+            args: vec!["-q".into()],
+            ..Opts::default()
+        },
+    );
+    d.wait_up("web");
+    d.wait_stderr("gone: unable to spawn /nonexistent/x: ENOENT");
+    let _ = d.ctl(&["restart", "web"]);
+    d.signal(SIGTERM);
+    d.wait_exit(DEADLINE);
+    let text = d.stderr.text();
+    assert!(
+        !text.contains("->") && !text.contains("supervising") && !text.contains("stopped"),
+        "{text}"
+    );
+}
+
+/// `stop nosuch` without `reply=` is not silent.
+#[test]
+fn unknown_service_without_reply_is_logged() {
+    let d = Daemon::start("nosuch", "[web]\nexec = /bin/sleep 100\n");
+    d.send("stop nosuch");
+    d.wait_stderr("control: error: not-known nosuch");
+}
+
+/// A start that fails before exec names what failed: a `dir` that is
+/// not there is not a missing program (the program exists).
+#[test]
+fn a_missing_dir_is_named_not_the_program() {
+    let d = Daemon::start(
+        "missing-dir",
+        "[web]\nexec = /bin/sleep 100\ndir = /nonexistent-vigild-dir\nbackoff = 1s\n",
+    );
+    d.wait_stderr("web: dir /nonexistent-vigild-dir: ENOENT");
+    assert!(!d.stderr.text().contains("unable to spawn /bin/sleep"));
 }

@@ -1,9 +1,9 @@
-//! Daemon mode (SPEC §1, §8): started from a shell without `-f`, vigild goes
+//! Daemon mode (vigild(8)): started from a shell without `-f`, vigild goes
 //! to the background, but the command returns only with the start-up
 //! verdict — 0 once the control FIFO is open and every autostart service has
-//! been started, else the SPEC exit code with the reason on stderr and
+//! been started, else the documented exit code with the reason on stderr and
 //! nothing left running. One vigild per run directory (a lock file), and
-//! the signals of SPEC §8's table.
+//! the signals of vigild(8)'s SIGNALS.
 //!
 //! The daemons these tests start are found through the pid in
 //! `RUN_DIR/lock` and stopped by their pid when a test ends; every process
@@ -218,6 +218,28 @@ fn log_file_takes_messages_after_the_verdict() {
         text.contains("web: up -> stopping").then_some(text)
     });
     assert!(logged.is_some(), "{:?}", fs::read_to_string(&log));
+    // vigild's own lines carry the time, as `vigil-log -t rfc3339` writes
+    // it: 2026-12-07T19:48:42.123Z vigild: ...
+    let logged = logged.unwrap();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("web: up -> stopping"))
+        .unwrap();
+    let (stamp, rest) = line.split_once(' ').unwrap();
+    let shape = stamp.bytes().enumerate().all(|(i, c)| match i {
+        4 | 7 => c == b'-',
+        10 => c == b'T',
+        13 | 16 => c == b':',
+        19 => c == b'.',
+        23 => c == b'Z',
+        _ => c.is_ascii_digit(),
+    });
+    assert!(
+        shape && stamp.len() == 24 && rest.starts_with("vigild: "),
+        "{line:?}"
+    );
+    // Not on the terminal (the start-up messages relayed there).
+    assert!(!text(&out).contains("Z vigild:"), "{}", text(&out));
 }
 
 /// `-l FILE` is never opened through a symlink (vigild runs as root; a
@@ -363,7 +385,10 @@ fn failing_exec_of_an_autostart_service_returns_1() {
     let (out, _) = b.start(conf, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = text(&out);
-    assert!(err.contains("broken: unable to spawn: ENOENT"), "{err}");
+    // Where the program was named, and which program.
+    let conf_path = b.dir.s("vigild.conf");
+    let named = format!("{conf_path}:4: broken: unable to spawn /nonexistent/program: ENOENT");
+    assert!(err.contains(&named), "{err}");
     assert!(err.contains("start-up failed"), "{err}");
     b.assert_nothing_left();
 }
@@ -377,7 +402,7 @@ fn hanging_start_up_is_bounded_by_t() {
     let (out, took) = b.start(conf, &["-T", "1s"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("start-up did not finish within 1000ms"),
+        text(&out).contains("start-up did not finish within 1s"),
         "{}",
         text(&out)
     );

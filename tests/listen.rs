@@ -1,4 +1,4 @@
-//! Black-box tests of the listening sockets (SPEC §2 `listen`, §3 socket
+//! Black-box tests of the listening sockets (vigild.conf(5) `listen`, socket
 //! modes) with the real binary: sockets bound before anything starts, kept
 //! across restarts and reloads, moved when their address changes, stale unix
 //! sockets replaced, and what activate services receive. Programs from
@@ -153,7 +153,7 @@ fn a_stale_unix_socket_is_replaced_but_a_live_one_or_a_file_is_refused() {
         let why = if prepare == 0 { "EEXIST" } else { "EADDRINUSE" };
         assert!(
             text.contains(&format!(
-                "vigild.conf:1: listen unix:{}: {why}",
+                "vigild.conf:3: listen unix:{}: {why}",
                 path.display()
             )),
             "{what}: {text}"
@@ -188,7 +188,7 @@ fn a_port_in_use_fails_the_start_and_a_reload_keeps_the_old_sockets() {
     let text = d.stderr.text();
     assert!(
         text.contains(&format!(
-            "vigild.conf:3: listen tcp:127.0.0.1:{busy_port}: EADDRINUSE"
+            "vigild.conf:5: listen tcp:127.0.0.1:{busy_port}: EADDRINUSE"
         )),
         "{text}"
     );

@@ -1,4 +1,4 @@
-//! Black-box tests of `ready` (SPEC §2): sd_notify sockets, s6-style
+//! Black-box tests of `ready` (vigild.conf(5)): sd_notify sockets, s6-style
 //! readiness pipes and `start_timeout`, with the real binary. The notify
 //! client is `examples/notify.rs` (`@NOTIFY@` in a config).
 

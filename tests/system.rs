@@ -1,4 +1,4 @@
-//! System tests of vigild's socket modes and readiness (SPEC.md §2, §3, §5):
+//! System tests of vigild's socket modes and readiness (vigild.conf(5), vigild(8) STATUS FILE):
 //! vigild starts real third-party programs itself and real clients talk to
 //! them.
 //!

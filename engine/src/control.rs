@@ -1,4 +1,4 @@
-//! The control FIFO's language (SPEC §4): lines of words, at most 512 bytes,
+//! The control FIFO's language (vigild(8) CONTROL FIFO): lines of words, at most 512 bytes,
 //! each optionally ending in `reply=PATH`. Turning bytes into requests lives
 //! here; acting on them is the driver's.
 
@@ -201,7 +201,7 @@ fn is_name(text: &[u8]) -> bool {
     crate::config::is_service_name(text.strip_suffix(b"/log").unwrap_or(text))
 }
 
-/// vigilctl's exit code for the last result line of a request (SPEC §6):
+/// vigilctl's exit code for the last result line of a request (vigilctl(8) EXIT STATUS):
 /// 0 for a success word, 4 for a failure, 1 when vigild closed the reply
 /// before the request was resolved (no line, or only `starting` or
 /// `stopping`).
@@ -237,7 +237,7 @@ pub const INPUT_MAX: usize = 1024;
 /// with it.
 pub const PARTIAL_MS: u64 = 1000;
 
-/// Cuts the FIFO's byte stream into lines (SPEC §4): a line acts only when
+/// Cuts the FIFO's byte stream into lines (vigild(8) CONTROL FIFO): a line acts only when
 /// its newline arrives; an oversized one is dropped whole, up to its
 /// newline; one left incomplete for `PARTIAL_MS` is dropped. Input is read
 /// into it and cut one line at a time, so that the loop can stop after a

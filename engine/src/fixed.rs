@@ -197,10 +197,15 @@ pub fn without_nul(word: &[u8]) -> &[u8] {
 }
 
 /// A short inline string for messages; writes past the end are cut off.
+pub type ArrayStr<const N: usize> = Text<[u8; N]>;
+
+/// The storage of an `ArrayStr`: its code is written for `Text<[u8]>`, which
+/// every size derefs to, so that `write!` and its `fmt::Write` methods exist
+/// once instead of once for every size.
 #[derive(Clone, Copy)]
-pub struct ArrayStr<const N: usize> {
+pub struct Text<B: ?Sized> {
     len: usize,
-    buf: [u8; N],
+    buf: B,
 }
 
 impl<const N: usize> Default for ArrayStr<N> {
@@ -212,12 +217,27 @@ impl<const N: usize> Default for ArrayStr<N> {
 impl<const N: usize> ArrayStr<N> {
     /// An empty string.
     pub const fn new() -> Self {
-        ArrayStr {
+        Text {
             len: 0,
             buf: [0; N],
         }
     }
+}
 
+impl<const N: usize> core::ops::Deref for ArrayStr<N> {
+    type Target = Text<[u8]>;
+    fn deref(&self) -> &Text<[u8]> {
+        self
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for ArrayStr<N> {
+    fn deref_mut(&mut self) -> &mut Text<[u8]> {
+        self
+    }
+}
+
+impl Text<[u8]> {
     /// The text written so far.
     pub fn as_str(&self) -> &str {
         text_of(self.buf.get(..self.len).unwrap_or_default())
@@ -227,36 +247,31 @@ impl<const N: usize> ArrayStr<N> {
     /// when it is full (the line is cut, never split). The result is bytes:
     /// the cut may fall inside a character.
     pub fn end_line(&mut self) -> &[u8] {
-        let at = self.len.min(N - 1);
+        let at = self.len.min(self.buf.len() - 1);
         self.buf[at] = b'\n';
         &self.buf[..=at]
     }
 }
 
-/// One copy for every `ArrayStr` size: only whole `str` pieces are written,
-/// cut at a char boundary, so this is always UTF-8.
-fn text_of(bytes: &[u8]) -> &str {
+/// `bytes` as text (`?` if they are not UTF-8).
+pub fn text_of(bytes: &[u8]) -> &str {
     core::str::from_utf8(bytes).unwrap_or("?")
 }
 
-impl<const N: usize> fmt::Write for ArrayStr<N> {
+/// Only whole `str` pieces are written, cut at a char boundary, so the text
+/// is always UTF-8.
+impl fmt::Write for Text<[u8]> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        append_cut(&mut self.buf, &mut self.len, s);
+        let free = self.buf.get_mut(self.len..).unwrap_or_default();
+        let mut take = s.len().min(free.len());
+        while !s.is_char_boundary(take) {
+            take -= 1;
+        }
+        if let (Some(dst), Some(src)) = (free.get_mut(..take), s.as_bytes().get(..take)) {
+            dst.copy_from_slice(src);
+            self.len += take;
+        }
         Ok(())
-    }
-}
-
-/// Append as much of `s` to `buf[..*len]` as fits, cut at a char boundary.
-/// One copy for every `ArrayStr` size.
-fn append_cut(buf: &mut [u8], len: &mut usize, s: &str) {
-    let free = buf.get_mut(*len..).unwrap_or_default();
-    let mut take = s.len().min(free.len());
-    while !s.is_char_boundary(take) {
-        take -= 1;
-    }
-    if let (Some(dst), Some(src)) = (free.get_mut(..take), s.as_bytes().get(..take)) {
-        dst.copy_from_slice(src);
-        *len += take;
     }
 }
 
@@ -266,9 +281,15 @@ impl<const N: usize> fmt::Debug for ArrayStr<N> {
     }
 }
 
-impl<const N: usize> fmt::Display for ArrayStr<N> {
+impl fmt::Display for Text<[u8]> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl<const N: usize> fmt::Display for ArrayStr<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
     }
 }
 

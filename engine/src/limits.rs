@@ -9,10 +9,10 @@ pub const ARENA_BYTES: usize = MAX_SERVICES * ARENA_PER_SERVICE + 4096;
 /// Largest configuration file vigild reads.
 pub const CONFIG_BYTES: usize = MAX_SERVICES * CONFIG_PER_SERVICE + 65536;
 
-/// Longest control line (SPEC §4), newline excluded.
+/// Longest control line (vigild(8) CONTROL FIFO), newline excluded.
 pub const LINE_MAX: usize = 512;
 
-/// Longest service name (SPEC §2).
+/// Longest service name (vigild.conf(5)).
 pub const NAME_MAX: usize = 63;
 
 /// Longest run directory path: a control line naming a reply FIFO in it

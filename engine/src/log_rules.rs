@@ -1,4 +1,4 @@
-//! vigil-log's decisions, free of I/O (SPEC §7): its options, the line
+//! vigil-log's decisions, free of I/O (vigil-log(8)): its options, the line
 //! stamps, and where the input is cut into lines. The binary's `vigil_log`
 //! reads, writes and rotates.
 
@@ -81,9 +81,17 @@ pub fn parse_options<'a>(
         true => Err("no directory given"),
         // Root walks there: a `..` after a directory another user may
         // move would lead it elsewhere.
-        false if o.dir.split(|&b| b == b'/').any(|p| p == b"..") => Err("DIR must not hold `..`"),
+        false if climbs(o.dir) => Err("DIR must not hold `..`"),
         false => Ok(o),
     }
+}
+
+/// True if `path` has a `..` part: the one test of every path root opens
+/// or walks (a log directory, a console's terminal, `sys::path`), kept
+/// out of line so that the binary holds it once.
+#[inline(never)]
+pub fn climbs(path: &[u8]) -> bool {
+    path.split(|&b| b == b'/').any(|p| p == b"..")
 }
 
 /// A size: bytes, or with a suffix `k`, `M` or `G` (powers of 1024).

@@ -1,4 +1,4 @@
-//! The status formats of SPEC §5: the status file's `key=value` lines, the
+//! The status formats of vigild(8) STATUS FILE: the status file's `key=value` lines, the
 //! transition lines of the log and `monitor`, and vigilctl's runit-style view.
 
 use crate::config::Config;
@@ -32,6 +32,13 @@ pub struct Shown<'a> {
     pub text: &'a [u8],
     /// It is contained by a cgroup (else by its process group).
     pub cgroup: bool,
+}
+
+/// True if the change from `from` is worth no line: the same state
+/// entered again with nothing new to say (a stopping service whose main
+/// process is gone while others of it live on).
+pub fn is_quiet(from: State, slot: &Slot) -> bool {
+    from.name() == slot.state.name() && slot.reason == Reason::None
 }
 
 /// Write the status-file line of `id` (with its newline). `wall_offset_ms`
@@ -85,6 +92,15 @@ pub fn write_line(
     if slot.reason != Reason::None {
         write!(w, " reason={}", slot.reason)?;
     }
+    // Where vigilctl finds the service's output; a path a space would cut
+    // (or a byte a terminal would act on) is left out.
+    if let Some(dir) = cfg.log_dir(id)
+        && dir.iter().all(|b| matches!(b, b'!'..=b'~'))
+    {
+        w.write_str(" log_dir=")?;
+        // Printable ASCII: always UTF-8.
+        w.write_str(core::str::from_utf8(dir).unwrap_or_default())?;
+    }
     if !status.is_empty() {
         w.write_str(" status=\"")?;
         write_escaped(w, status)?;
@@ -108,21 +124,21 @@ fn write_escaped(w: &mut impl Write, text: &[u8]) -> fmt::Result {
 }
 
 /// Write the one-line account of a transition, as logged and monitored:
-/// `web: starting -> up (pid 412)`, `web: up -> backoff (last exit:1)`.
+/// `web: starting -> up (pid 412)`, `web: up -> backoff (last exit:1)`,
+/// `web: down (dependency-failed)` for a new reason in the same state.
 pub fn write_transition(
-    w: &mut impl Write,
+    w: &mut (impl Write + ?Sized),
     cfg: &Config,
     id: ServiceId,
     from: State,
     slot: &Slot,
 ) -> fmt::Result {
-    write!(
-        w,
-        "{}: {} -> {}",
-        Lossy(cfg.name(id)),
-        from.name(),
-        slot.state.name()
-    )?;
+    // The same state again (another reason, no pid): no arrow.
+    write!(w, "{}: ", Lossy(cfg.name(id)))?;
+    if from.name() != slot.state.name() {
+        write!(w, "{} -> ", from.name())?;
+    }
+    w.write_str(slot.state.name())?;
     match (slot.state, slot.last(), slot.reason) {
         (_, _, reason) if reason != Reason::None => write!(w, " ({reason})"),
         (
@@ -158,6 +174,10 @@ pub struct Fields<'a> {
     pub last: &'a [u8],
     /// `reason=` or empty.
     pub reason: &'a [u8],
+    /// `ready=yes`.
+    pub ready: bool,
+    /// `log_dir=`: the directory of its vigil-log, or empty.
+    pub log_dir: &'a [u8],
 }
 
 /// Parse a status-file line; `None` if it is not one.
@@ -171,6 +191,8 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
         Restarts,
         Last,
         Reason,
+        Ready,
+        LogDir,
     }
     use Key::*;
     let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
@@ -182,6 +204,8 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
         restarts: 0,
         last: b"-",
         reason: b"",
+        ready: false,
+        log_dir: b"",
     };
     for word in words {
         // The last field, free text that may hold spaces (and `key=`).
@@ -190,8 +214,9 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
         }
         let eq = word.iter().position(|&b| b == b'=')?;
         let (key, value) = (&word[..eq], &word[eq + 1..]);
-        let keys = [State, Pid, Since, Restarts, Last, Reason];
-        match lookup("state pid since restarts last reason", &keys, key) {
+        let keys = [State, Pid, Since, Restarts, Last, Reason, Ready, LogDir];
+        let names = "state pid since restarts last reason ready log_dir";
+        match lookup(names, &keys, key) {
             Some(State) => f.state = value,
             Some(Pid) => f.pid = parse_u64(value)?,
             Some(Since) => {
@@ -204,6 +229,8 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
             Some(Restarts) => f.restarts = parse_u64(value)?,
             Some(Last) => f.last = value,
             Some(Reason) => f.reason = value,
+            Some(Ready) => f.ready = value == b"yes",
+            Some(LogDir) => f.log_dir = value,
             None => {}
         }
     }

@@ -172,13 +172,13 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
     ),
     (
         "[w]\nexec = /w\nlog = service:acc\n[acc]\nexec = /a\nmode = accept\nlisten = tcp:127.0.0.1:9\n",
-        &[(3, "an accept service's workers read their connection")],
+        &[(3, "accept workers read their connection")],
     ),
     // The reader starts before its writer: a reader that waits for its
     // writer is a cycle.
     (
         "[w]\nexec = /w\nlog = service:r\n[r]\nexec = /r\nafter = w\n",
-        &[(1, "dependency cycle"), (4, "dependency cycle")],
+        &[(3, "dependency cycle: w -> r -> w")],
     ),
     (
         "[p]\nexec = /bin/p\nmode = pool\nlisten = tcp:127.0.0.1:80\nprocs_min = 5\nprocs_max = 4\n\
@@ -262,7 +262,62 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
     ),
     (
         "[a]\nexec = /bin/a\nafter = b\n[b]\nexec = /bin/b\nafter = a\n[c]\nexec = /bin/c\n",
-        &[(1, "dependency cycle"), (4, "dependency cycle")],
+        &[(3, "dependency cycle: a -> b -> a")],
+    ),
+    // One error per cycle, not one per service waiting on it.
+    (
+        "[x]\nexec = /x\nafter = a\n[a]\nexec = /a\nafter = c\n[b]\nexec = /b\nafter = a\n[c]\nexec = /c\nafter = d, b\n[d]\nexec = /d\n",
+        &[(6, "dependency cycle: a -> c -> b -> a")],
+    ),
+    // Errors come in line order, whichever pass found them.
+    (
+        "[a]\nexec = /a\nafter = nosuch\nrestart = sometimes\n",
+        &[(3, "unknown service"), (4, "restart")],
+    ),
+    // `console`: a terminal in /dev, on a daemon or oneshot whose output
+    // it is (no `log`, no readiness on stdout), read by no writer.
+    (
+        "[a]\nexec = /bin/sh\nconsole = yes\n[b]\nexec = /bin/sh\nconsole = /dev/ttyS0\nmode = oneshot\n\
+         [c]\nexec = /bin/sh\nconsole = no\nlog = null\n",
+        &[],
+    ),
+    (
+        "[a]\nexec = /bin/sh\nconsole = /etc/passwd\n[b]\nexec = /bin/sh\nconsole = /dev/../etc/passwd\n\
+         [c]\nexec = /bin/sh\nconsole = ttyS0\n[d]\nexec = /bin/sh\nconsole = maybe\n\
+         [e]\nexec = /bin/sh\nconsole = /dev/tty1\nconsole = /dev/tty2\n",
+        &[
+            (3, "console: \"/etc/passwd\" is not yes, no or /dev/PATH"),
+            (
+                6,
+                "console: \"/dev/../etc/passwd\" is not yes, no or /dev/PATH",
+            ),
+            (9, "console: \"ttyS0\" is not"),
+            (12, "console: \"maybe\" is not"),
+            (16, "console: duplicate key"),
+        ],
+    ),
+    (
+        "[a]\nexec = /bin/sh\nconsole = yes\nlog = null\n\
+         [b]\nexec = /bin/sh\nlog = inherit\nconsole = /dev/tty1\n\
+         [c]\nexec = /bin/sh\nconsole = yes\nmode = accept\nlisten = tcp:127.0.0.1:9\n\
+         [d]\nexec = /bin/sh\nconsole = yes\nmode = pool\nlisten = tcp:127.0.0.1:10\n\
+         [e]\nexec = /bin/sh\nconsole = yes\nmode = activate\nlisten = tcp:127.0.0.1:11\n\
+         [f]\nexec = /bin/sh\nready = fd:1\nconsole = yes\n",
+        &[
+            (
+                4,
+                "console: for a daemon or oneshot without log or ready = fd:1",
+            ),
+            (7, "console: for a daemon or oneshot"),
+            (9, "console: for a daemon or oneshot"),
+            (14, "console: for a daemon or oneshot"),
+            (19, "console: for a daemon or oneshot"),
+            (24, "console: for a daemon or oneshot"),
+        ],
+    ),
+    (
+        "[w]\nexec = /w\nlog = service:sh\n[sh]\nexec = /bin/sh\nconsole = yes\n",
+        &[(3, "a console service its terminal: no log")],
     ),
     ("[vigild]\nrun_dir = run\n", &[(2, "absolute path")]),
     (
@@ -285,6 +340,9 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
 fn table_of_cases() {
     for (text, expected) in CASES {
         let (_, errors) = parse_text(text);
+        // Errors come in line order, whichever pass found them.
+        let mut expected = expected.to_vec();
+        expected.sort_by_key(|&(line, _)| line);
         assert_eq!(
             errors.len(),
             expected.len(),
@@ -513,6 +571,49 @@ fn logs_resolved() {
     );
 }
 
+/// `console = yes` is /dev/console, a path names its terminal, `no` (the
+/// default) none; a console service's output is its terminal, so the
+/// global `log` passes it by (no ring of its own, no pipe), and a change of
+/// the key restarts it.
+#[test]
+fn console_terminals() {
+    let (cfg, errors) = parse_text(
+        "[vigild]\nlog = ring:1k\n\
+         [rescue]\nexec = /bin/sh -i\nconsole = yes\n\
+         [getty]\nexec = /sbin/getty\nconsole = /dev/ttyS0\nmode = oneshot\n\
+         [plain]\nexec = /bin/plain\nconsole = no\n[other]\nexec = /bin/other\n",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let spec = |n: &str| cfg.spec(cfg.find(n.as_bytes()).unwrap());
+    let console = |n: &str| cfg.arena.get(spec(n).console).to_vec();
+    assert_eq!(console("rescue"), b"/dev/console");
+    assert_eq!(console("getty"), b"/dev/ttyS0");
+    assert!(spec("plain").console.is_empty() && spec("other").console.is_empty());
+    for name in ["rescue", "getty"] {
+        assert_eq!(spec(name).log, Log::Inherit, "{name}: the global log");
+        assert_eq!(cfg.ring(cfg.find(name.as_bytes()).unwrap()), None);
+    }
+    let ring = |n: &str| cfg.ring(cfg.find(n.as_bytes()).unwrap());
+    let place = |offset, size| Some(RingPlace { offset, size });
+    assert_eq!(
+        (ring("plain"), ring("other")),
+        (place(0, 1024), place(1025, 1024))
+    );
+
+    let digest = |text: &str| {
+        let (cfg, errors) = parse_text(text);
+        assert!(errors.is_empty(), "{errors:?}");
+        cfg.spec(cfg.find(b"sh").unwrap()).digest
+    };
+    let plain = digest("[sh]\nexec = /bin/sh\n");
+    let on_tty1 = digest("[sh]\nexec = /bin/sh\nconsole = /dev/tty1\n");
+    assert_ne!(plain, on_tty1);
+    assert_ne!(
+        on_tty1,
+        digest("[sh]\nexec = /bin/sh\nconsole = /dev/tty2\n")
+    );
+}
+
 /// vigild's own logger runs from vigild's binary only when it is the
 /// program itself: behind a prefix (`nice vigil-log ...`) the prefix runs,
 /// and finds `vigil-log` in PATH. Loggers of `log = DIR` have no prefix.
@@ -556,17 +657,22 @@ fn binary_junk_is_refused_line_by_line() {
 
 #[test]
 fn every_shipped_config_parses() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf");
+    let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf");
     let mut seen = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "conf") {
-            let (_, errors) = parse_text(&std::fs::read_to_string(&path).unwrap());
-            assert!(errors.is_empty(), "{}: {errors:?}", path.display());
-            seen += 1;
+    for dir in [conf.to_string(), format!("{conf}/services")] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "conf") {
+                let (_, errors) = parse_text(&std::fs::read_to_string(&path).unwrap());
+                assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+                seen += 1;
+            }
         }
     }
-    assert!(seen >= 2, "conf/ has the demo and the example");
+    assert!(
+        seen >= 12,
+        "conf/ has the demo, the example and conf/services/"
+    );
 }
 
 /// The words `exec = TEXT` gives, or the error message.
@@ -584,7 +690,7 @@ fn exec_words(text: &str) -> Result<Vec<Vec<u8>>, String> {
         .collect())
 }
 
-/// `exec` splits words as POSIX sh does (SPEC §2): single quotes keep
+/// `exec` splits words as POSIX sh does (vigild.conf(5)): single quotes keep
 /// everything, double quotes all but `\"`, `\\`, `\$` and `` \` ``, a backslash outside
 /// quotes escapes the next byte, `#` at the start of a word begins a
 /// comment. Checked against /bin/sh on fixed cases and 600 random lines
@@ -748,4 +854,36 @@ fn a_parse_forgets_earlier_errors() {
     assert_eq!(errors.count(), 2);
     parse(b"[a]\nexec = /bin/a\n", &mut cfg, &mut errors);
     assert!(errors.is_empty(), "{:?}", errors.iter().collect::<Vec<_>>());
+}
+
+/// Where each `exec` and `listen` is, for the errors found when the
+/// program is looked for or the address bound (not the section's line).
+#[test]
+fn exec_and_listen_keep_their_lines() {
+    let (cfg, errors) = parse_text(
+        "[s]\nmode = accept\nlisten = tcp:127.0.0.1:1\n# gap\nlisten = unix:/tmp/x\nexec = /bin/cat\n",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let id = cfg.find(b"s").unwrap();
+    assert_eq!(cfg.spec(id).exec_line, 6);
+    assert_eq!(cfg.listen_line(id, 0), 3);
+    assert_eq!(cfg.listen_line(id, 1), 5);
+}
+
+/// Durations are printed as they are written.
+#[test]
+fn durations_print_as_written() {
+    use vigild_engine::config::{DurationText, parse_duration};
+    for (ms, text) in [
+        (0, "0ms"),
+        (1, "1ms"),
+        (1500, "1500ms"),
+        (30_000, "30s"),
+        (60_000, "1m"),
+        (90_000, "90s"),
+        (7_200_000, "2h"),
+    ] {
+        assert_eq!(DurationText(ms).to_string(), text);
+        assert_eq!(parse_duration(text.as_bytes()), Some(ms as u32));
+    }
 }

@@ -131,7 +131,7 @@ fn oversized_write_arriving_in_pieces_never_runs_its_tail() {
     );
 }
 
-/// A line acts only when its newline arrives (SPEC §4): `signal a 4` and
+/// A line acts only when its newline arrives (vigild(8) CONTROL FIFO): `signal a 4` and
 /// then `0` in a second write is signal 40, never signal 4.
 #[test]
 fn a_line_acts_only_when_its_newline_arrives() {
@@ -199,6 +199,44 @@ fn status_line_round_trips_into_sv_style() {
     assert_eq!(out, "backoff: web: 3s, last exit:1\n");
 }
 
+/// A service whose output a vigil-log writes says where (`log_dir=`, before
+/// any `status=`), so that vigilctl can show its last lines; a directory a
+/// space would cut is left out, and lines without the key still parse.
+#[test]
+fn status_line_names_the_log_directory() {
+    let t = Sim::new(
+        "[web]\nexec = /bin/web\nlog = -s 8k /var/log/web\n\
+         [spaced]\nexec = /bin/web\nlog = \"/var/log/a b\"\n\
+         [plain]\nexec = /bin/web\n",
+    );
+    let line_of = |name: &str| {
+        let mut line = String::new();
+        let id = t.id(name);
+        let shown = Shown {
+            counters: Counters::None,
+            text: b"hi",
+            cgroup: false,
+        };
+        write_line(&mut line, &t.cfg, id, t.sv.slot(id), shown, 0).unwrap();
+        line
+    };
+    let web = line_of("web");
+    assert!(
+        web.ends_with(" ready=yes log_dir=/var/log/web status=\"hi\"\n"),
+        "{web}"
+    );
+    let f = parse_status(web.trim_end().as_bytes()).unwrap();
+    assert_eq!((f.log_dir, f.ready), (&b"/var/log/web"[..], true));
+    for name in ["spaced", "plain", "web/log"] {
+        let line = line_of(name);
+        assert!(!line.contains("log_dir="), "{line}");
+        assert_eq!(
+            parse_status(line.trim_end().as_bytes()).unwrap().log_dir,
+            b""
+        );
+    }
+}
+
 #[test]
 fn status_text_is_quoted_last_and_read_back_whole() {
     let t = Sim::new("[db]\nexec = /bin/db\nready = notify\n");
@@ -259,6 +297,8 @@ fn sv_style_for_up_and_given_up() {
         restarts: 2,
         last: b"exit:1",
         reason: b"",
+        ready: true,
+        log_dir: b"",
     };
     let mut out = String::new();
     write_sv(&mut out, &up, 133_900).unwrap();

@@ -1,4 +1,4 @@
-//! Engine timelines of the socket modes (SPEC §3 `activate` and `accept`)
+//! Engine timelines of the socket modes (`mode = activate` and `accept` in vigild.conf(5))
 //! on the virtual clock: what the driver is told to poll, when services and
 //! workers start, and how limits, stops and reloads treat them.
 

@@ -1,7 +1,7 @@
 //! What vigilctl reads: any status-file line parses or is refused without
 //! panicking, and one that parses is shown as one printable runit-style
 //! line (no control sequence reaches a terminal); any
-//! result line gives one of the exit codes of SPEC §6.
+//! result line gives one of the exit codes of vigilctl(8).
 
 #![no_main]
 

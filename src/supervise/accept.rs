@@ -1,4 +1,4 @@
-//! Accept mode (inetd's way, SPEC §2): vigild accepts on a listener and
+//! Accept mode (inetd's way, vigild.conf(5) `mode`): vigild accepts on a listener and
 //! hands each connection to a worker of its own, with ucspi-tcp's and
 //! systemd's variables; the engine decides who is let in.
 
@@ -9,7 +9,7 @@ use crate::sys::listen;
 use crate::sys::message::say;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use rustix::fd::AsFd;
-use vigild_engine::config::Listen;
+use vigild_engine::config::{DurationText, Listen};
 use vigild_engine::fixed::{Lossy, ServiceId, SliceWriter};
 use vigild_engine::ip::IpText;
 use vigild_engine::machine::{Admit, Peer};
@@ -103,10 +103,10 @@ pub fn accept(v: &mut Vigild, i: usize, id: ServiceId, now: Instant) {
                 }
             }
             Admit::Full { warn: true } => say!(
-                "{}: warning: max_workers = {} busy for drop_timeout ({} ms): dropping new connections",
+                "{}: warning: max_workers = {} busy for drop_timeout ({}): dropping new connections",
                 Lossy(cfg.name(id)),
                 cfg.spec(id).max_workers,
-                cfg.spec(id).drop_timeout_ms
+                DurationText(cfg.spec(id).drop_timeout_ms.into())
             ),
             Admit::Full { warn: false } | Admit::PerIpLimit | Admit::Stopping => {}
         }

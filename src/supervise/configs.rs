@@ -2,13 +2,13 @@
 //! a reload parses into, and loading one (reading, parsing, checking what
 //! only the system can tell), with every error as `FILE:LINE: message`.
 
-use super::launch::env_entries;
-use crate::sys::args::Args;
-use crate::sys::fs::read_file;
+use super::launch::{DEFAULT_PATH, argv_program, env_entries};
+use crate::sys::args::{self, Args};
+use crate::sys::fs::{find_program, read_file};
 use crate::sys::{Errno, last_resort, storage, user};
 use core::fmt::Write;
 use vigild_engine::config::{Config, Errors, ParseError, parse_with_main};
-use vigild_engine::fixed::{ArrayStr, Lossy};
+use vigild_engine::fixed::{ArrayStr, Lossy, Str, without_nul};
 use vigild_engine::limits::ENV_MAX;
 use vigild_engine::unix::ErrnoName;
 
@@ -88,20 +88,31 @@ impl Configs {
 }
 
 /// Read and parse `source` into `cfg`, then check what only the system can
-/// tell (that users and groups exist). Every problem lands in `errors`.
-pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Errors) {
+/// tell (that users and groups exist, programs too). Every problem lands
+/// in `errors`. False if there was no file (`-- CMD` alone).
+pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Errors) -> bool {
     errors.clear();
     let len = match read_file(source.path, text) {
         Ok(len) => len,
-        Err(Errno::NOENT) if source.optional => 0,
+        Err(Errno::NOENT) if source.optional => {
+            load_text(source, text, 0, cfg, errors);
+            cfg.file = Str::EMPTY;
+            return false;
+        }
         Err(e) => {
             cfg.clear();
-            return errors.push(
+            errors.push(
                 0,
                 format_args!("unable to read: {}", ErrnoName(e.raw_os_error() as u16)),
             );
+            return true;
         }
     };
+    load_text(source, text, len, cfg, errors);
+    true
+}
+
+fn load_text(source: Source, text: &mut [u8], len: usize, cfg: &mut Config, errors: &mut Errors) {
     let mut cmd = source
         .main_cmd
         .map(|(args, first)| (first..).map_while(move |i| args.get(i)));
@@ -109,6 +120,8 @@ pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Erro
         .as_mut()
         .map(|words| words as &mut dyn Iterator<Item = &[u8]>);
     parse_with_main(text.get(..len).unwrap_or_default(), cfg, errors, cmd);
+    // Kept for messages that name a line after start-up (a failed spawn).
+    cfg.file = cfg.arena.push(source.path).unwrap_or_default();
     storage::release(text, len);
     storage::release_part(cfg.scratch());
     for id in cfg.ids() {
@@ -120,12 +133,25 @@ pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Erro
         if (!spec.user.is_empty() || !spec.group.is_empty())
             && user::lookup(user_name, group).is_err()
         {
-            let line = if spec.user.is_empty() {
-                spec.group_line
-            } else {
-                spec.user_line
+            let (what, name, line) = match user::lookup(user_name, b"\0") {
+                Err(_) => ("user", spec.user, spec.user_line),
+                Ok(_) => ("group", spec.group, spec.group_line),
             };
-            errors.push(line, format_args!("unknown user or group"));
+            let name = Lossy(cfg.arena.get(name));
+            errors.push(line, format_args!("unknown {what} '{name}'"));
+        }
+        // Warned, not refused: a oneshot before it may mount it.
+        let program = argv_program(cfg, id);
+        if !program.is_empty()
+            && !cfg.is_logger(id)
+            && let Err(e) = find_program(program, args::getenv(b"PATH").unwrap_or(DEFAULT_PATH))
+        {
+            let why = match e {
+                Errno::ACCESS => "not executable",
+                _ => "not found",
+            };
+            let line = spec.exec_line;
+            errors.warn(line, format_args!("{}: {why}", Lossy(without_nul(program))));
         }
         let entries = env_entries(cfg, id);
         if entries > ENV_MAX {
@@ -138,6 +164,7 @@ pub fn load(source: Source, text: &mut [u8], cfg: &mut Config, errors: &mut Erro
             );
         }
     }
+    errors.sort();
 }
 
 /// `cfg` is in force now: what a failure must do follows it (a reload may

@@ -1,4 +1,4 @@
-//! How vigild finds every process of a service (SPEC §3 Containment): one
+//! How vigild finds every process of a service (vigild.conf(5) `contain`): one
 //! cgroup v2 per service where the kernel offers it, the service's process
 //! group otherwise (or with `contain = group`). Decided once at start-up
 //! and said then; PID 1 started before /sys is mounted looks again before
@@ -6,7 +6,7 @@
 //! start and end of a service asks, inlined into it.
 
 use crate::sys::cgroup::{Cgroups, Name, Unavailable};
-use crate::sys::message::say;
+use crate::sys::message::{note, say};
 use crate::sys::{Errno, process};
 use rustix::fd::OwnedFd;
 use vigild_engine::config::{Config, Contain};
@@ -40,7 +40,7 @@ impl Containment {
         match Cgroups::open(run_dir, run_id, pid1, &mut path) {
             Ok((cgroups, len, left)) => {
                 let path = Lossy(path.get(..len).unwrap_or_default());
-                say!("containment: a cgroup per service, in {path}");
+                note!("containment: a cgroup per service, in {path}");
                 if left > 0 {
                     say!(
                         "ended {left} processes that a vigild killed before on this run directory had left running"
@@ -49,7 +49,7 @@ impl Containment {
                 Containment::Cgroups(cgroups)
             }
             Err(Unavailable::NotMounted) if pid1 => {
-                say!(
+                note!(
                     "containment: process groups until /sys is mounted (then a cgroup per service)"
                 );
                 let mut run = [0; RUN_MAX];
@@ -60,18 +60,18 @@ impl Containment {
                 let mut text = ArrayStr::<64>::new();
                 let _ = match why {
                     Unavailable::NotMounted => {
-                        core::fmt::Write::write_str(&mut text, "no cgroup2 mounted")
+                        core::fmt::Write::write_str(&mut *text, "no cgroup2 mounted")
                     }
                     Unavailable::NoOwnCgroup => core::fmt::Write::write_str(
-                        &mut text,
+                        &mut *text,
                         "vigild's own cgroup is not in the cgroup2 mount",
                     ),
                     Unavailable::Refused(e) => core::fmt::Write::write_fmt(
-                        &mut text,
+                        &mut *text,
                         format_args!("{}", ErrnoName(e.raw_os_error() as u16)),
                     ),
                 };
-                say!("containment: process groups (cgroup v2: {text})");
+                note!("containment: process groups (cgroup v2: {text})");
                 Containment::Groups
             }
         }
@@ -83,9 +83,9 @@ impl Containment {
         if let Containment::Later(run, len, run_id) = self {
             let (run, run_id) = (*run, *run_id);
             let run = run.get(..*len).unwrap_or_default();
-            if rustix::fs::statat(
+            if crate::sys::at::statat(
                 rustix::fs::CWD,
-                "/sys/fs/cgroup",
+                b"/sys/fs/cgroup",
                 rustix::fs::AtFlags::empty(),
             )
             .is_ok()

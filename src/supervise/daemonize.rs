@@ -1,4 +1,4 @@
-//! Daemon mode (SPEC §1): started from a shell (not PID 1, no `-f`), vigild
+//! Daemon mode (vigild(8)): started from a shell (not PID 1, no `-f`), vigild
 //! forks. The child starts a session of its own, leaves the terminal and
 //! supervises; the foreground process relays every start-up message to the
 //! terminal and exits with the verdict: 0 once the child says start-up is
@@ -17,7 +17,7 @@ use crate::sys::{Errno, clock, notify, process};
 use core::ffi::c_int;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
-use vigild_engine::config::Config;
+use vigild_engine::config::{Config, DurationText};
 use vigild_engine::fixed::Lossy;
 use vigild_engine::machine::{Reason, State, Supervisor};
 use vigild_engine::unix::ErrnoName;
@@ -104,7 +104,10 @@ fn relay(from: OwnedFd, child: i32, timeout_ms: u64) -> i32 {
         if timed_out {
             break;
         }
-        say!("start-up did not finish within {timeout_ms}ms, stopping");
+        say!(
+            "start-up did not finish within {}, stopping",
+            DurationText(timeout_ms)
+        );
         let _ = process::kill(child, libc::SIGTERM as u8, false);
         timed_out = true;
         deadline = clock::now().plus_ms(STOP_RELAY_MS);

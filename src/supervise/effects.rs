@@ -9,15 +9,15 @@ use super::parts::Vigild;
 use super::pipes::make_log_dir;
 use super::status_file::StatusFile;
 use super::world::World;
-use crate::sys::message::say;
+use crate::sys::message::{note, say};
 use crate::sys::process;
 use crate::sys::spawn::FDS_MAX;
 use core::cell::Cell;
 use rustix::fd::AsFd;
-use vigild_engine::config::{Config, Mode};
+use vigild_engine::config::{Config, DurationText, Mode};
 use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter};
 use vigild_engine::machine::{Effects, Reason, Slot, State, Supervisor};
-use vigild_engine::status::write_transition;
+use vigild_engine::status::{is_quiet, write_transition};
 use vigild_engine::unix::{ErrnoName, Pid};
 
 /// The engine's hands: spawning, signalling, announcing.
@@ -125,9 +125,13 @@ impl Effects for Fx<'_> {
     }
 
     fn changed(&mut self, id: ServiceId, from: State, slot: &Slot) {
+        // A quiet one is no transition: told to nobody (monitors get an
+        // empty line, which they skip).
         let mut line = ArrayStr::<480>::new();
-        let _ = write_transition(&mut line, self.cfg, id, from, slot);
-        say!("{line}");
+        if !is_quiet(from, slot) {
+            let _ = write_transition(&mut *line, self.cfg, id, from, slot);
+            note!("{line}");
+        }
         if from.pid().is_some() && slot.stopping_what_a_clean_exit_left() {
             say!(
                 "{}: its main process exited 0 and left processes running: stopping them (a daemon that forks into the background must be run in the foreground)",
@@ -137,10 +141,10 @@ impl Effects for Fx<'_> {
         if slot.reason == Reason::GaveUp && slot.state == State::Down {
             let spec = self.cfg.spec(id);
             say!(
-                "{}: gave up: {} failed runs within {}ms (restart_max = {}, restart_window); `vigilctl start {}` tries again",
+                "{}: gave up: {} failed runs within {} (restart_max = {}, restart_window); `vigilctl start {}` tries again",
                 Lossy(self.cfg.name(id)),
                 spec.restart_max,
-                spec.restart_window_ms,
+                DurationText(spec.restart_window_ms.into()),
                 spec.restart_max,
                 Lossy(self.cfg.name(id)),
             );

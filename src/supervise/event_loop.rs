@@ -15,7 +15,7 @@ use super::reload::reload;
 use super::requests::{expire_control, read_control, restart_running};
 use super::shutdown::{halt_with, shutdown, shutdown_gracefully};
 use super::status_file::{tell_ready, write_then_answer};
-use crate::sys::message::say;
+use crate::sys::message::note;
 use crate::sys::{clock, cold, process};
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::AsFd;
@@ -162,7 +162,7 @@ pub fn run(v: &mut Vigild) -> i32 {
             }
         }
     }
-    say!("all services stopped");
+    note!("all services stopped");
     v.world.listeners.close_all(v.configs.active());
     v.world.replies.finish();
     pid1::exit_code(&v.role, v.configs.active(), v.engine)

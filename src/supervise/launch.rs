@@ -3,14 +3,15 @@
 //! service's `env` and what its mode adds), stdio per `log`, credentials.
 
 use crate::sys::message::say;
-use crate::sys::spawn::{Plan, spawn};
+use crate::sys::spawn::{Plan, Step, spawn};
 use crate::sys::user::Creds;
 use crate::sys::{args, user};
 use core::cell::Cell;
 use core::ffi::c_char;
+use core::fmt::Write;
 use rustix::fd::{BorrowedFd, OwnedFd};
 use vigild_engine::config::Config;
-use vigild_engine::fixed::{Lossy, ServiceId, SliceWriter, without_nul, word_index};
+use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter, without_nul, word_index};
 use vigild_engine::limits::{ARGV_MAX, ENV_MAX};
 use vigild_engine::unix::{ErrnoName, Pid};
 
@@ -157,6 +158,7 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
         fds: launch.fds,
         listen_pid: launch.listen_pid,
         ready_fd,
+        console: arena.get_with_nul(spec.console),
         dir: if spec.dir.is_empty() {
             b"/\0"
         } else {
@@ -168,15 +170,41 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
         cgroup: launch.cgroup,
         block_term: cfg.is_logger(id),
     };
-    spawn(&plan).map(Pid).map_err(|e| {
+    spawn(&plan).map(Pid).map_err(|(e, step)| {
         let errno = e.raw_os_error() as u16;
+        // `FILE:LINE: ` where the program was named (not for `-- CMD`).
+        let mut at = ArrayStr::<300>::new();
+        let (file, line) = (cfg.arena.get(cfg.file), spec.exec_line);
+        if !file.is_empty() && line != 0 {
+            let _ = write!(at, "{}:{line}: ", Lossy(file));
+        }
+        // What the errno is about: the program, the terminal, the
+        // directory, or (none named) the start itself.
+        let (what, path) = match step {
+            Step::Exec => ("unable to spawn ", argv_program(cfg, id)),
+            Step::Console => ("console ", plan.console),
+            Step::Dir => ("dir ", plan.dir),
+            Step::Setup => ("unable to spawn", &b""[..]),
+        };
         say!(
-            "{}: unable to spawn: {}",
+            "{at}{}: {what}{}: {}",
             Lossy(cfg.name(id)),
+            Lossy(without_nul(path)),
             ErrnoName(errno)
         );
         errno
     })
+}
+
+/// The program `id` runs: the first word of its prefix and exec.
+pub fn argv_program(cfg: &Config, id: ServiceId) -> &[u8] {
+    let spec = cfg.spec(id);
+    let first = if spec.prefix.is_empty() {
+        spec.exec
+    } else {
+        spec.prefix
+    };
+    cfg.arena.words(first).next().unwrap_or_default()
 }
 
 /// The entries of vigild's environment that `id` inherits: all but what

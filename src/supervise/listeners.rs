@@ -96,7 +96,7 @@ impl Listeners {
                         ),
                     ),
                     Err(e) => errors.push(
-                        spec.line,
+                        new.listen_line(id, index),
                         format_args!(
                             "listen {}: {}",
                             ListenText(addr),

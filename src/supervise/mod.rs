@@ -2,7 +2,7 @@
 //! (`parts`: the configurations, the engine, the world, the status file,
 //! the control FIFO, its role); the loop (`event_loop`) turns what happens
 //! into engine calls, and the engine acts through its effects (`effects`);
-//! `shutdown` is the end. Exit codes are SPEC §1's: 2 usage or
+//! `shutdown` is the end. Exit codes are vigild(8)'s: 2 usage or
 //! configuration, 1 system.
 //!
 //! Imports go down: `event_loop` → what it dispatches to (`requests`,
@@ -42,7 +42,7 @@ use crate::sys::last_resort::last_resort;
 use crate::sys::process;
 use core::ffi::c_int;
 
-/// `vigild`: the exit code. PID 1 never exits (SPEC §8) unless in
+/// `vigild`: the exit code. PID 1 never exits (vigild(8) PID 1) unless in
 /// container mode: its shutdown ends in reboot(2), and a failure in its
 /// last resort.
 pub fn main(args: Args) -> c_int {

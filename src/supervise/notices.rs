@@ -1,4 +1,4 @@
-//! What services say on their readiness channels (SPEC §2): READY=1,
+//! What services say on their readiness channels (vigild.conf(5) `ready`): READY=1,
 //! STOPPING=1, STATUS=, a pool's AVAILABLE= on a notify socket, a newline
 //! on an s6-style pipe; believed only from the service's own processes.
 

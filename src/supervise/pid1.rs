@@ -1,9 +1,9 @@
-//! vigild as PID 1 and in container mode (SPEC §1, §8): what a signal
+//! vigild as PID 1 and in container mode (vigild(8) PID 1, CONTAINER MODE): what a signal
 //! means there, the end of the `main` service, and the exit code. How the
 //! machine ends is `shutdown`.
 
 use super::role::Role;
-use crate::sys::message::say;
+use crate::sys::message::note;
 use crate::sys::power::Action;
 use crate::sys::process;
 use vigild_engine::config::Config;
@@ -27,7 +27,7 @@ pub enum Meaning {
     Forwarded,
     /// PID 1's shutdown with this end.
     Halt(Action),
-    /// What it means outside PID 1 (SPEC §8's table).
+    /// What it means outside PID 1 (vigild(8) SIGNALS).
     Usual,
 }
 
@@ -44,7 +44,7 @@ pub fn meaning(sig: i32, role: &Role, cfg: &Config, engine: &Supervisor) -> Mean
     if FORWARDED.contains(&sig)
         && let Some(pid) = main_pid(cfg, engine)
     {
-        say!("forwarding SIG{} to main", SignalName(sig as u8));
+        note!("forwarding SIG{} to main", SignalName(sig as u8));
         let _ = process::kill(pid, sig as u8, true);
         return Meaning::Forwarded;
     }
@@ -67,7 +67,7 @@ pub fn check_main(cfg: &Config, engine: &mut Supervisor) -> bool {
         .main()
         .filter(|&main| !engine.is_halting() && engine.has_ended(main));
     if let Some(main) = ended {
-        say!(
+        note!(
             "{}: the main service ended, stopping every service",
             Lossy(cfg.name(main))
         );

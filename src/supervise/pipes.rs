@@ -1,4 +1,4 @@
-//! The log pipes (SPEC §7), created once and held by vigild: a restart of
+//! The log pipes (vigild.conf(5) `log`), created once and held by vigild: a restart of
 //! the writing service or of its reader, or a reload, never closes one, so
 //! no line is lost in between. A pipe feeds a reader service's stdin (the
 //! logger `NAME/log` of `log = DIR`, or the service of `service:NAME`), or
@@ -116,7 +116,7 @@ impl Pipes {
             let (service, ring) = match new.spec(id).log {
                 _ if new.spec(id).removed => match new.is_logger(id) {
                     // A removed logger that still has to run may still
-                    // have to drain its pipe (SPEC §7): the pipe stays.
+                    // have to drain its pipe (vigild.conf(5) `log`): the pipe stays.
                     true if old.is_some() => (id, false),
                     _ => continue,
                 },

@@ -1,4 +1,4 @@
-//! The readiness channels of running services (`ready` of SPEC §2): an
+//! The readiness channels of running services (`ready` in vigild.conf(5)): an
 //! sd_notify socket, bound before the service is forked so that not even
 //! its first message can be lost, or the read end of an s6-style pipe.
 //! A channel lives as long as the process it was opened for.

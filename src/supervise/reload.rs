@@ -1,13 +1,13 @@
 //! A reload (SIGHUP, `vigilctl reload`): the configuration read again and
 //! adopted only if it has no error, its sockets and pipes prepared before
-//! anything changes; services follow by name (SPEC §4).
+//! anything changes; services follow by name (vigild.conf(5) RELOAD).
 
 use super::answers::send;
 use super::configs::{in_force, print_errors, print_warnings};
 use super::effects::Fx;
 use super::parts::Vigild;
 use super::status_file::write_then_answer;
-use crate::sys::message::say;
+use crate::sys::message::{note, say};
 use rustix::fd::BorrowedFd;
 use vigild_engine::fixed::Lossy;
 use vigild_engine::time::Instant;
@@ -97,7 +97,7 @@ pub fn reload(v: &mut Vigild, now: Instant, reply: Option<BorrowedFd<'_>>) {
         &mut v.world,
         true,
     );
-    say!("reloaded {}", Lossy(path));
+    note!("reloaded {}", Lossy(path));
     if let Some(fd) = reply {
         send(fd, format_args!("reloaded vigild"));
     }

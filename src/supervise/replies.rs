@@ -76,7 +76,7 @@ impl Replies {
     /// (answered by `flush`).
     /// `line` is the transition as `status::write_transition` words it.
     pub fn changed(&mut self, id: ServiceId, line: &str, slot: &Slot) {
-        for entry in self.monitors.iter_mut() {
+        for entry in self.monitors.iter_mut().filter(|_| !line.is_empty()) {
             if let Some(m) = entry
                 && !monitor_line_to(m.fd.as_fd(), &mut m.lost, format_args!("{line}"))
             {

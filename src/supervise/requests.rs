@@ -1,4 +1,4 @@
-//! Requests on the control FIFO (SPEC §6): lines read (a bounded number a
+//! Requests on the control FIFO (vigild(8) CONTROL FIFO): lines read (a bounded number a
 //! turn), parsed, acted on, answered on the asker's reply FIFO: start,
 //! stop, restart, signal, log, reload, shutdown and its kinds, monitor.
 
@@ -12,12 +12,13 @@ use super::shutdown::{halt_with, shutdown};
 use super::status_file::write_then_answer;
 use crate::sys::Errno;
 use crate::sys::fs::write_all;
-use crate::sys::message::say;
+use crate::sys::message::{note, say};
 use crate::sys::power::Action;
 use crate::sys::run_dir::open_reply;
+use core::fmt::Write;
 use rustix::fd::{AsFd, BorrowedFd};
 use vigild_engine::control::{LineError, Piece, Verb, parse_line};
-use vigild_engine::fixed::{Lossy, ServiceId};
+use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId};
 use vigild_engine::limits::LINE_MAX;
 use vigild_engine::machine::{Answer, Command};
 use vigild_engine::time::Instant;
@@ -113,12 +114,20 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
     };
     let name = Lossy(request.name);
     let cfg = v.configs.active();
+    let warnings = &mut v.control.warnings;
+    // Without reply= nobody would hear of it.
+    let mut not_known = || {
+        if reply.is_none() && warnings.allow(now) {
+            say!("control: error: not-known {name}");
+        }
+        answer(format_args!("not-known {name}"))
+    };
     // The service a verb about one names, if it is in force.
     let service = || cfg.find(request.name).filter(|&id| !cfg.spec(id).removed);
     match request.verb {
         Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal => {
             let Some(id) = service() else {
-                return answer(format_args!("not-known {name}"));
+                return not_known();
             };
             let cmd = match request.verb {
                 Verb::Start => Command::Start(id),
@@ -154,7 +163,7 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
         }
         Verb::Log => {
             let Some(id) = service() else {
-                return answer(format_args!("not-known {name}"));
+                return not_known();
             };
             if let Some(fd) = &reply {
                 send_ring(v, fd.as_fd(), id);
@@ -190,12 +199,13 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
             let mut lost = 0;
             for id in cfg.ids().filter(|&id| !cfg.spec(id).removed) {
                 let slot = v.engine.slot(id);
-                let pid = slot.state.pid().map_or(0, |p| p.0 as u32);
-                monitor_line_to(
-                    fd.as_fd(),
-                    &mut lost,
-                    format_args!("{}: {} (pid {pid})", Lossy(cfg.name(id)), slot.state.name()),
-                );
+                // A service without a process shows none.
+                let mut pid = ArrayStr::<20>::new();
+                if let Some(p) = slot.state.pid() {
+                    let _ = write!(pid, " (pid {})", p.0 as u32);
+                }
+                let (name, state) = (Lossy(cfg.name(id)), slot.state.name());
+                monitor_line_to(fd.as_fd(), &mut lost, format_args!("{name}: {state}{pid}"));
             }
             if let Err(fd) = v.world.replies.monitor(fd) {
                 send(fd.as_fd(), format_args!("error - too many monitors"));
@@ -208,7 +218,7 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
 // Not inlined into the hot caller: cold code, as all of this file.
 #[inline(never)]
 pub fn restart_running(v: &mut Vigild, now: Instant) {
-    say!("got SIGUSR1, restarting every running service");
+    note!("got SIGUSR1, restarting every running service");
     let (engine, mut fx) = Fx::of(v);
     engine.restart_running(fx.cfg, now, &mut fx);
 }

@@ -7,7 +7,7 @@ use super::containment::Containment;
 use super::launch::DEFAULT_PATH;
 use super::parts::Vigild;
 use super::role::Role;
-use crate::sys::message::say;
+use crate::sys::message::{note, say};
 use crate::sys::power::{self, Action};
 use crate::sys::run_dir::remove_run_dir;
 use crate::sys::signal::Signals;
@@ -22,7 +22,7 @@ use vigild_engine::machine::Supervisor;
 use vigild_engine::unix::{ErrnoName, SignalName};
 
 /// How long the processes left after the services get between TERM and
-/// KILL (SPEC §8), and how long they get to be gone after KILL.
+/// KILL (vigild(8) SIGNALS), and how long they get to be gone after KILL.
 const TERM_GRACE_MS: u64 = 2000;
 const KILL_GRACE_MS: u64 = 1000;
 
@@ -39,11 +39,11 @@ pub fn shutdown(sig: i32, cfg: &Config, engine: &mut Supervisor) {
         return;
     }
     match sig {
-        0 => say!("shutdown requested, stopping every service"),
+        0 => note!("shutdown requested, stopping every service"),
         libc::SIGQUIT => {
-            say!("got SIGQUIT, fast shutdown: TERM to every service, KILL after 1s")
+            note!("got SIGQUIT, fast shutdown: TERM to every service, KILL after 1s")
         }
-        _ => say!("got SIG{}, stopping every service", SignalName(sig as u8)),
+        _ => note!("got SIG{}, stopping every service", SignalName(sig as u8)),
     }
     engine.shutdown(cfg, fast);
 }
@@ -56,7 +56,7 @@ pub fn shutdown_gracefully(v: &mut Vigild) {
     if v.engine.is_halting() {
         return;
     }
-    say!(
+    note!(
         "got SIGUSR2, graceful shutdown: no new connections, workers finish, then every service stops"
     );
     let cfg = v.configs.active();
@@ -75,7 +75,7 @@ pub fn halt_with(action: Action, role: &mut Role, cfg: &Config, engine: &mut Sup
         return;
     }
     role.halt = action;
-    say!("{}: stopping every service", action.word());
+    note!("{}: stopping every service", action.word());
     engine.shutdown(cfg, false);
 }
 
@@ -105,7 +105,7 @@ fn power_down(v: &mut Vigild) -> ! {
         (libc::SIGTERM, TERM_GRACE_MS),
         (libc::SIGKILL, KILL_GRACE_MS),
     ] {
-        say!("sending SIG{} to every process", SignalName(sig as u8));
+        note!("sending SIG{} to every process", SignalName(sig as u8));
         power::kill_every_process(sig as u8);
         wait_children(signals, None, grace);
     }
@@ -114,7 +114,7 @@ fn power_down(v: &mut Vigild) -> ! {
     power::sync();
     let halt = v.role.halt;
     run_finish(v.configs.active(), halt, &v.world.signals);
-    say!("{}", halt.word());
+    note!("{}", halt.word());
     let e = power::reboot(halt);
     say!(
         "reboot(2) refused: {}, exiting",
@@ -152,6 +152,7 @@ fn run_finish(cfg: &Config, halt: Action, signals: &Signals) {
         fds: &[],
         listen_pid: None,
         ready_fd: None,
+        console: b"\0",
         dir: b"/\0",
         umask: 0o022,
         nofile: 0,
@@ -159,7 +160,7 @@ fn run_finish(cfg: &Config, halt: Action, signals: &Signals) {
         cgroup: None,
         block_term: false,
     };
-    say!("running finish {}", halt.word());
+    note!("running finish {}", halt.word());
     match spawn(&plan) {
         Ok(pid) => {
             if !wait_children(signals, Some(pid), FINISH_TIMEOUT_MS) {
@@ -168,7 +169,7 @@ fn run_finish(cfg: &Config, halt: Action, signals: &Signals) {
                 wait_children(signals, Some(pid), KILL_GRACE_MS);
             }
         }
-        Err(e) => say!(
+        Err((e, _)) => say!(
             "finish: unable to spawn: {}",
             ErrnoName(e.raw_os_error() as u16)
         ),

@@ -1,7 +1,7 @@
 //! Start-up: options, loading the configuration (every error listed as
 //! `FILE:LINE: message`), daemon mode's detaching, the run directory and
 //! control FIFO, signals, containment, sockets and pipes: everything before
-//! the loop. Exit codes are SPEC §1's: 2 usage or configuration, 1 system.
+//! the loop. Exit codes are vigild(8)'s: 2 usage or configuration, 1 system.
 
 use super::configs::{Configs, Source, in_force, load, print_errors, print_warnings};
 use super::containment::Containment;
@@ -17,10 +17,12 @@ use super::status_file::StatusFile;
 use super::storage;
 use super::world::{PRIVATE_MAX, World};
 use crate::sys::args::{self, Args};
-use crate::sys::message::say;
+use crate::sys::fs::{stdout, write_all};
+use crate::sys::message::{self, note, say};
 use crate::sys::power::{self, Action};
 use crate::sys::run_dir::{
     LockError, RunDirError, identity, lock_run_dir, open_control, open_run_dir,
+    remove_stale_replies,
 };
 use crate::sys::signal::{self, Signals, setup::reset_inherited};
 use crate::sys::stdio::{adopt, cloexec_inherited, devnull};
@@ -33,8 +35,20 @@ use vigild_engine::fixed::{ArrayStr, Lossy};
 use vigild_engine::limits::RUN_DIR_MAX;
 use vigild_engine::unix::{ErrnoName, HolderPid, parse_u64};
 
-const USAGE: &str =
-    "usage: vigild [-f] [-t] [-c FILE] [-d FD] [-r DIR] [-l FILE] [-T TIME] [-- CMD [ARGS...]]";
+/// `-h`; its first line is the usage line of a usage error.
+const HELP: &str = "\
+usage: vigild [-f] [-q] [-t] [-c FILE] [-d FD] [-r DIR] [-l FILE] [-T TIME] [-- CMD [ARGS...]]
+  -c FILE  configuration (default /etc/vigild.conf)
+  -t       check the configuration, list every error, exit
+  -f       foreground: no daemon mode
+  -q       quiet: only errors and warnings
+  -r DIR   run directory (absolute; overrides run_dir)
+  -d FD    write a newline to FD once every autostart service is up
+  -l FILE  a daemon's output goes to FILE, vigild's lines timestamped
+  -T TIME  how long a daemon's start-up may take (default 30s)
+  -- CMD   container mode: CMD is the main service
+  -h, -V   this help; the version
+";
 
 /// How long a daemon's start-up may take (`-T`).
 const START_TIMEOUT_MS: u64 = 30_000;
@@ -52,6 +66,18 @@ struct Options {
     start_timeout_ms: u64,
 }
 
+/// Write `text` on stdout (help, version): nothing more to say (`""`).
+fn print(text: &str) -> &'static str {
+    let _ = write_all(stdout(), text.as_bytes());
+    ""
+}
+
+/// `s` for a plural.
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Parse the command line; `Err("")`: answered already (`-h`, `-V`).
 fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
     let mut o = Options {
         source: Source {
@@ -109,7 +135,11 @@ fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
                 o.source.optional = !config_given;
                 break;
             }
-            b"-h" | b"--help" => return Err(USAGE),
+            b"-q" => message::quiet(),
+            b"-h" | b"--help" => return Err(print(HELP)),
+            b"-V" | b"--version" => {
+                return Err(print(concat!("vigild ", env!("CARGO_PKG_VERSION"), "\n")));
+            }
             // The kernel hands init the words of its command line it does
             // not know itself.
             _ if pid1 => say!("warning: argument \"{}\" ignored", Lossy(arg)),
@@ -147,9 +177,10 @@ fn private_run_dir(buf: &mut ArrayStr<PRIVATE_MAX>) -> Option<&[u8]> {
 pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     let o = match options(args, pid1) {
         Ok(o) => o,
+        Err("") => return Err(0),
         Err(msg) => {
             say!("{msg}");
-            say!("{USAGE}");
+            say!("{}", HELP.lines().next().unwrap_or_default());
             return Err(2);
         }
     };
@@ -160,26 +191,48 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         return Err(1);
     };
     let errors = &mut st.errors;
-    load(o.source, &mut st.text.0, &mut st.configs[0], errors);
+    let read = load(o.source, &mut st.text.0, &mut st.configs[0], errors);
+    // `-- CMD` without a file names none.
+    let (file, sep) = match read {
+        true => (o.source.path, ": "),
+        false => (&b""[..], ""),
+    };
     print_warnings(o.source.path, errors, |line| say!("{line}"));
-    if !errors.is_empty() {
-        print_errors(o.source.path, errors, |line| say!("{line}"));
-        let n = errors.count();
-        let s = if n == 1 { "" } else { "s" };
-        say!("{n} error{s}, nothing started");
-        return Err(2);
-    }
+    let n = errors.count();
     let cfg = &st.configs[0];
-    in_force(cfg);
+    match (n, o.check_only) {
+        (0, false) => {}
+        (0, true) => say!(
+            "{}{sep}ok, {} service{}",
+            Lossy(file),
+            cfg.len(),
+            plural(cfg.len())
+        ),
+        _ => {
+            print_errors(o.source.path, errors, |line| say!("{line}"));
+            let what = if o.check_only {
+                ""
+            } else {
+                ", nothing started"
+            };
+            say!("{}{sep}{n} error{}{what}", Lossy(file), plural(n));
+            return Err(2);
+        }
+    }
     if o.check_only {
-        say!("{}: ok, {} services", Lossy(o.source.path), cfg.len());
         return Err(0);
     }
+    in_force(cfg);
     // Daemon mode: from here on the foreground process only relays.
     let daemon = !pid1 && !o.foreground && cfg.main().is_none();
     let verdict = match daemon {
         true => match daemonize::detach(o.log_file, o.start_timeout_ms) {
-            Ok(verdict) => Some(verdict),
+            Ok(verdict) => {
+                if o.log_file.is_some() {
+                    message::stamp_lines();
+                }
+                Some(verdict)
+            }
             Err(code) => return Err(code),
         },
         false => None,
@@ -241,6 +294,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         Ok(pair) => pair,
         Err(e) => return refused(e),
     };
+    remove_stale_replies(dir.as_fd());
     if !cloexec_inherited() {
         say!(
             "warning: close_range(2) refused (Linux before 5.11, or seccomp): inherited fds marked close-on-exec one by one"
@@ -275,11 +329,12 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         say!("unable to listen, nothing started");
         return Err(1);
     };
-    say!(
-        "supervising {} service{} from {} (control {}/control)",
+    note!(
+        "supervising {} service{}{}{} (control {}/control)",
         cfg.len(),
-        if cfg.len() == 1 { "" } else { "s" },
-        Lossy(o.source.path),
+        plural(cfg.len()),
+        if read { " from " } else { "" },
+        Lossy(file),
         Lossy(run_dir)
     );
     // After the lock: vigild's cgroup directory is named after the run

@@ -1,4 +1,4 @@
-//! The status file (`RUN_DIR/status`, SPEC §5): when it is rewritten, and
+//! The status file (`RUN_DIR/status`, vigild(8) STATUS FILE): when it is rewritten, and
 //! that an answer goes out only once it shows what the answer reports, so
 //! that a script may read it as soon as `vigilctl` returns (`-d FD`'s
 //! newline and daemon mode's verdict wait for it the same way).

@@ -2,11 +2,13 @@
 //! replaced whole under its name (the status file), and the standard fds.
 
 use super::Errno;
+use super::at::openat;
 use core::ffi::CStr;
 use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{CWD, Mode, OFlags, openat, renameat};
+use rustix::fs::{CWD, Mode, OFlags, renameat};
 use rustix::io::{read, retry_on_intr, write};
+use vigild_engine::fixed::{SliceWriter, without_nul};
 
 /// Open `path` for reading (close-on-exec).
 pub fn open_read(path: &[u8]) -> Result<OwnedFd, Errno> {
@@ -111,7 +113,7 @@ impl<'a> AtomicFile<'a> {
     pub fn create(dir: BorrowedFd<'a>, tmp: &CStr, buf: &'a mut [u8]) -> Result<Self, Errno> {
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = openat(dir, tmp, flags, Mode::from_raw_mode(0o644))?;
+        let fd = rustix::fs::openat(dir, tmp, flags, Mode::from_raw_mode(0o644))?;
         Ok(AtomicFile {
             dir,
             fd: Some(fd),
@@ -170,6 +172,12 @@ impl core::fmt::Write for AtomicFile<'_> {
     }
 }
 
+/// Is `fd` a terminal? (vigilctl colours only what a person reads.)
+pub fn is_terminal(fd: BorrowedFd<'_>) -> bool {
+    // SAFETY: isatty takes an integer and touches no memory of ours.
+    unsafe { libc::isatty(rustix::fd::AsRawFd::as_raw_fd(&fd)) == 1 }
+}
+
 /// Standard error (kept open for the whole run by `ensure_stdio`).
 pub fn stderr() -> BorrowedFd<'static> {
     // SAFETY: fd 2 is open from `ensure_stdio` on and never closed.
@@ -186,4 +194,27 @@ pub fn stdin() -> BorrowedFd<'static> {
 pub fn stdout() -> BorrowedFd<'static> {
     // SAFETY: fd 1 is open from `ensure_stdio` on and never closed.
     unsafe { BorrowedFd::borrow_raw(1) }
+}
+
+/// Whether `program` (with its NUL) can be executed: a path, or a name
+/// searched in `path` (`PATH`) as execvp does. `NOENT`: not found;
+/// `ACCESS`: found, not executable.
+pub fn find_program(program: &[u8], path: &[u8]) -> Result<(), Errno> {
+    use rustix::fs::{Access, access};
+    let name = without_nul(program);
+    if name.contains(&b'/') {
+        return access(name, Access::EXEC_OK);
+    }
+    let mut result = Err(Errno::NOENT);
+    for dir in path.split(|&b| b == b':') {
+        let mut buf = [0u8; 512];
+        let mut w = SliceWriter::new(&mut buf);
+        let joined = w.push(dir).and(w.push(b"/")).and(w.push(name));
+        match joined.map(|()| access(w.bytes(), Access::EXEC_OK)) {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(Errno::ACCESS)) => result = Err(Errno::ACCESS),
+            _ => {}
+        }
+    }
+    result
 }

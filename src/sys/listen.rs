@@ -1,9 +1,10 @@
-//! Listening sockets (`listen` of SPEC §2) and accepting on them.
+//! Listening sockets (`listen` in vigild.conf(5)) and accepting on them.
 
 use super::Errno;
+use super::at::{statat, unlinkat};
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use rustix::fd::{BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, CWD, FileType, Mode, statat, unlinkat};
+use rustix::fs::{AtFlags, CWD, FileType, Mode};
 use rustix::net::{
     AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType, bind, connect, listen,
     socket_with, sockopt,

@@ -7,6 +7,7 @@
 //! (`accounts`).
 
 pub mod args;
+pub mod at;
 pub mod cgroup;
 pub mod clock;
 pub mod cold;

@@ -1,4 +1,4 @@
-//! Readiness channels (`ready` of SPEC §2): the sd_notify datagram socket
+//! Readiness channels (`ready` in vigild.conf(5)): the sd_notify datagram socket
 //! and the s6-style pipe, and who sent a notification.
 
 use super::Errno;

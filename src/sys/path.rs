@@ -7,8 +7,9 @@
 //! elsewhere.
 
 use super::Errno;
+use super::at::{mkdirat, openat, statat};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, mkdirat, openat, readlinkat_raw, statat};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, readlinkat_raw};
 
 /// Longest path walked (what is left of it, a symlink's target spliced in).
 const WALK_MAX: usize = 1024;
@@ -30,7 +31,7 @@ pub enum Missing {
 /// (EINVAL): after a directory another user may move it would lead
 /// elsewhere (in a root-owned symlink's target it is followed).
 pub fn open_dir(path: &[u8], missing: Missing) -> Result<OwnedFd, Errno> {
-    if path.split(|&b| b == b'/').any(|p| p == b"..") {
+    if vigild_engine::log_rules::climbs(path) {
         return Err(Errno::INVAL);
     }
     let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
@@ -59,14 +60,14 @@ pub fn open_dir(path: &[u8], missing: Missing) -> Result<OwnedFd, Errno> {
             continue;
         }
         let made = match missing {
-            Missing::Make { .. } => match mkdirat(&at, name, Mode::from_raw_mode(0o755)) {
+            Missing::Make { .. } => match mkdirat(at.as_fd(), name, Mode::from_raw_mode(0o755)) {
                 Ok(()) => true,
                 Err(Errno::EXIST) => false,
                 Err(e) => return Err(e),
             },
             Missing::Refuse => false,
         };
-        match openat(&at, name, flags | OFlags::NOFOLLOW, Mode::empty()) {
+        match openat(at.as_fd(), name, flags | OFlags::NOFOLLOW, Mode::empty()) {
             Ok(next) => {
                 if let (
                     true,
@@ -111,7 +112,7 @@ pub fn open_dir(path: &[u8], missing: Missing) -> Result<OwnedFd, Errno> {
 /// itself never through a symlink.
 pub fn open_file(path: &[u8], flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
     let (dir, name) = open_parent(path)?;
-    openat(&dir, name, flags | OFlags::NOFOLLOW, mode)
+    openat(dir.as_fd(), name, flags | OFlags::NOFOLLOW, mode)
 }
 
 /// The directory that holds the file `path`, walked as `open_dir` walks
@@ -128,9 +129,9 @@ pub fn open_parent(path: &[u8]) -> Result<(OwnedFd, &[u8]), Errno> {
 /// The directory a walk of `path` starts from: `/`, or the working one.
 fn start(path: &[u8]) -> Result<OwnedFd, Errno> {
     let from = if path.first() == Some(&b'/') {
-        "/"
+        b"/"
     } else {
-        "."
+        b"."
     };
     openat(
         CWD,

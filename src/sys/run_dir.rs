@@ -1,15 +1,14 @@
 //! The run directory and the files vigild and its tools make where others
 //! may reach: the directory itself, its lock (and vigil-log's), the control
 //! FIFO, reply FIFOs (vigild's end and vigilctl's). Nothing here follows a
-//! symlink where vigild creates or opens its own files (SPEC §9).
+//! symlink where vigild creates or opens its own files (the README's Security).
 
 use super::Errno;
+use super::at::{mkdirat, mknodat, openat, statat};
 use super::fs::write_all;
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{
-    AtFlags, CWD, FileType, Mode, OFlags, fchmod, fstat, mkdirat, mknodat, openat, statat,
-};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, fchmod, fstat};
 use rustix::io::read;
 
 /// Why the run directory or its FIFO cannot be used.
@@ -66,10 +65,34 @@ pub fn identity(fd: BorrowedFd<'_>) -> (u64, u64) {
 /// be in the frame of the caller, whose frame lives as long as the loop.
 #[inline(never)]
 pub fn remove_run_dir(dir: BorrowedFd<'_>, path: &[u8]) {
-    for name in ["control", "status", "status.tmp", "lock"] {
-        let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+    for name in [b"control" as &[u8], b"status", b"status.tmp", b"lock"] {
+        let _ = super::at::unlinkat(dir, name, AtFlags::empty());
     }
-    let _ = rustix::fs::unlinkat(CWD, path, AtFlags::REMOVEDIR);
+    let _ = super::at::unlinkat(CWD, path, AtFlags::REMOVEDIR);
+}
+
+/// Remove the reply FIFOs (`reply.PID`) of vigilctls that are gone: one
+/// killed by KILL leaves its FIFO behind. At start-up, under the lock.
+pub fn remove_stale_replies(dir: BorrowedFd<'_>) {
+    let Ok(list) = super::at::openat(
+        dir,
+        b".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
+    let mut entries = rustix::fs::RawDir::new(&list, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name();
+        let pid = name.to_bytes().strip_prefix(b"reply.");
+        if let Some(pid @ 1..=0x7fff_ffff) = pid.and_then(vigild_engine::unix::parse_u64)
+            && super::process::kill(pid as i32, 0, false) == Err(Errno::SRCH)
+        {
+            let _ = super::at::unlinkat(dir, name.to_bytes(), AtFlags::empty());
+        }
+    }
 }
 
 /// The control FIFO: created 0600, or reused if it is a FIFO of ours that no
@@ -78,14 +101,14 @@ pub fn remove_run_dir(dir: BorrowedFd<'_>, path: &[u8]) {
 pub fn open_control(dir: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RunDirError> {
     match mknodat(
         dir,
-        "control",
+        b"control",
         FileType::Fifo,
         Mode::from_raw_mode(0o600),
         0,
     ) {
         Ok(()) => {}
         Err(Errno::EXIST) => {
-            let st = statat(dir, "control", AtFlags::SYMLINK_NOFOLLOW)
+            let st = statat(dir, b"control", AtFlags::SYMLINK_NOFOLLOW)
                 .map_err(|e| RunDirError::Sys("stat the control FIFO", e))?;
             if FileType::from_raw_mode(st.st_mode) != FileType::Fifo
                 || st.st_uid != rustix::process::geteuid().as_raw()
@@ -97,7 +120,7 @@ pub fn open_control(dir: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RunDirErr
             // A writer can open a FIFO without blocking only if it has a reader.
             if openat(
                 dir,
-                "control",
+                b"control",
                 OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
             )
@@ -109,7 +132,7 @@ pub fn open_control(dir: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RunDirErr
         Err(e) => return Err(RunDirError::Sys("create the control FIFO", e)),
     }
     let flags = OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let read_end = openat(dir, "control", flags | OFlags::RDONLY, Mode::empty())
+    let read_end = openat(dir, b"control", flags | OFlags::RDONLY, Mode::empty())
         .map_err(|e| RunDirError::Sys("open the control FIFO", e))?;
     if FileType::from_raw_mode(
         fstat(&read_end)
@@ -121,7 +144,7 @@ pub fn open_control(dir: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), RunDirErr
     }
     fchmod(&read_end, Mode::from_raw_mode(0o600))
         .map_err(|e| RunDirError::Sys("chmod the control FIFO", e))?;
-    let write_end = openat(dir, "control", flags | OFlags::WRONLY, Mode::empty())
+    let write_end = openat(dir, b"control", flags | OFlags::WRONLY, Mode::empty())
         .map_err(|e| RunDirError::Sys("open the control FIFO", e))?;
     Ok((read_end, write_end))
 }
@@ -139,7 +162,7 @@ pub fn open_reply(path: &[u8], control: BorrowedFd<'_>) -> Result<OwnedFd, Errno
     let (dir, name) = super::path::open_parent(path)?;
     let write = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let handle = openat(
-        &dir,
+        dir.as_fd(),
         name,
         OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
@@ -158,9 +181,9 @@ pub fn open_reply(path: &[u8], control: BorrowedFd<'_>) -> Result<OwnedFd, Errno
     is_fifo(handle.as_fd())?;
     let mut proc_path = vigild_engine::fixed::ArrayStr::<32>::new();
     let raw = rustix::fd::AsRawFd::as_raw_fd(&handle);
-    let _ = core::fmt::Write::write_fmt(&mut proc_path, format_args!("/proc/self/fd/{raw}"));
-    let fd = match openat(CWD, proc_path.as_str(), write, Mode::empty()) {
-        Err(Errno::NOENT) => openat(&dir, name, write | OFlags::NOFOLLOW, Mode::empty())?,
+    let _ = core::fmt::Write::write_fmt(&mut *proc_path, format_args!("/proc/self/fd/{raw}"));
+    let fd = match openat(CWD, proc_path.as_str().as_bytes(), write, Mode::empty()) {
+        Err(Errno::NOENT) => openat(dir.as_fd(), name, write | OFlags::NOFOLLOW, Mode::empty())?,
         opened => opened?,
     };
     is_fifo(fd.as_fd())?;
@@ -204,7 +227,8 @@ pub fn lock_run_dir(dir: BorrowedFd<'_>) -> Result<OwnedFd, LockError> {
 /// the pid it wrote there (`write_pid`).
 pub fn lock_file(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<OwnedFd, LockError> {
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    let fd = openat(dir, name, flags, Mode::from_raw_mode(mode)).map_err(LockError::Sys)?;
+    let fd =
+        rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(mode)).map_err(LockError::Sys)?;
     // Written to: not a hard link to another file.
     single_file(fd.as_fd()).map_err(LockError::Sys)?;
     if let Err(e) =
@@ -228,7 +252,7 @@ pub fn lock_file(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<OwnedFd,
 pub fn write_pid(fd: BorrowedFd<'_>) -> Result<(), Errno> {
     let mut pid = vigild_engine::fixed::ArrayStr::<16>::new();
     let _ = core::fmt::Write::write_fmt(
-        &mut pid,
+        &mut *pid,
         format_args!("{}\n", super::process::getpid() as u32),
     );
     let _ = rustix::fs::ftruncate(fd, 0);
@@ -242,7 +266,7 @@ pub fn mkfifo(path: &[u8]) -> Result<(), Errno> {
 
 /// Remove `path`.
 pub fn unlink(path: &[u8]) {
-    let _ = rustix::fs::unlinkat(CWD, path, AtFlags::empty());
+    let _ = super::at::unlinkat(CWD, path, AtFlags::empty());
 }
 
 /// Open a FIFO for reading without blocking (vigilctl's end of a reply).

@@ -41,6 +41,10 @@ pub struct Plan<'a> {
     /// `ready = fd:N`: (our write end of the readiness pipe, N). N is above
     /// every fd of `stdio` and `fds`.
     pub ready_fd: Option<(c_int, c_int)>,
+    /// A terminal (NUL-terminated path; `"\0"`: none) to make the
+    /// controlling terminal of the child's new session and its fds 0, 1
+    /// and 2 (`console`).
+    pub console: &'a [u8],
     /// Working directory (NUL-terminated).
     pub dir: &'a [u8],
     /// File mode creation mask.
@@ -104,9 +108,24 @@ struct Shared<'a> {
 /// a time, as the kernel then waits for an RCU grace period).
 static CLONE3: AtomicBool = AtomicBool::new(true);
 
+/// The step of a start that failed, which says what its errno is about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub enum Step {
+    /// The fork, the cgroup, the descriptors, the limits, the user.
+    Setup = 0,
+    /// Opening `console`.
+    Console = 1,
+    /// Changing to `dir`.
+    Dir = 2,
+    /// Executing the program.
+    Exec = 3,
+}
+
 /// Start the process `plan` describes; its pid, or the errno of the step that
-/// failed (exec's ENOENT, setuid's EPERM, ...). A failed child has been reaped.
-pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
+/// failed (exec's ENOENT, setuid's EPERM, ...) and that step. A failed child
+/// has been reaped.
+pub fn spawn(plan: &Plan<'_>) -> Result<i32, (Errno, Step)> {
     debug_assert!(
         plan.argv.last() == Some(&core::ptr::null())
             && plan.envp.last() == Some(&core::ptr::null())
@@ -127,12 +146,15 @@ pub fn spawn(plan: &Plan<'_>) -> Result<i32, Errno> {
     let stack = unsafe { &raw mut (*memory).stack }.cast::<u8>();
     let pid = clone_child(plan, stack, &mut shared);
     STACK_FREE.store(true, Release);
-    let pid = pid?;
+    let pid = pid.map_err(|e| (e, Step::Setup))?;
+    // The child's errno, its step in the bits above.
     match shared.errno.load(Relaxed) {
         0 => Ok(pid),
-        errno => {
+        failed => {
             super::process::wait_for(pid);
-            Err(Errno::from_raw_os_error(errno))
+            let step =
+                [Step::Setup, Step::Console, Step::Dir, Step::Exec][(failed >> 16) as usize & 3];
+            Err((Errno::from_raw_os_error(failed & 0xffff), step))
         }
     }
 }
@@ -319,8 +341,10 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
     // SAFETY: `path` is CHILD.path, which nothing else uses while STACK_FREE
     // is cleared and the parent is suspended.
     let path = unsafe { &mut *shared.path };
-    let errno = prepare_and_exec(shared.plan, shared.procs, path);
-    shared.errno.store(errno.max(1), Relaxed);
+    let (errno, step) = prepare_and_exec(shared.plan, shared.procs, path);
+    shared
+        .errno
+        .store(errno.max(1) | (step as c_int) << 16, Relaxed);
     // SAFETY: _exit ends the child without touching shared libc state.
     unsafe { libc::_exit(127) }
 }
@@ -346,9 +370,9 @@ fn write_pid(entry: &[Cell<u8>], pid: c_int) {
     }
 }
 
-/// Runs in the child; returns only on failure, with the errno.
-fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) -> c_int {
-    let err = super::process::errno;
+/// Runs in the child; returns only on failure, with the errno and its step.
+fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) -> (c_int, Step) {
+    let err = || (super::process::errno(), Step::Setup);
     // SAFETY: each call below is a plain system call on integers or on
     // memory prepared by the parent (NUL-terminated paths, NULL-terminated
     // pointer arrays) that stays valid while the parent is suspended. The
@@ -413,6 +437,31 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
                 return err();
             }
         }
+        // A console service's terminal replaces 0, 1 and 2. Opened after
+        // the moves above, it lands on no target; close-on-exec, it goes
+        // at exec (or the readiness pipe takes its number below). Opened
+        // without waiting for a modem's carrier (vigild waits for this
+        // child), then blocking again for the service. The child leads a
+        // new session without a terminal (setsid above), so TIOCSCTTY
+        // makes this one its controlling terminal, and the kernel makes
+        // the child's group (the service's) its foreground group: Ctrl-C
+        // reaches what runs there. /dev/console works too: only open(2)
+        // refuses to make it a controlling terminal. (Raw system calls:
+        // libc's open and ioctl would add their wrappers to the binary.)
+        if plan.console.len() > 1 {
+            use libc::c_long;
+            let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_NONBLOCK;
+            let (at, path) = (libc::AT_FDCWD as c_long, plan.console.as_ptr());
+            let fd = libc::syscall(libc::SYS_openat, at, path, flags as c_long) as c_int;
+            let (tty, make_controlling) = (fd as c_long, libc::TIOCSCTTY as c_long);
+            if fd < 0
+                || libc::fcntl(fd, libc::F_SETFL, 0) < 0
+                || libc::syscall(libc::SYS_ioctl, tty, make_controlling, 0 as c_long) < 0
+                || (0..3).any(|target| libc::dup2(fd, target) < 0)
+            {
+                return (super::process::errno(), Step::Console);
+            }
+        }
         // Only these go to the service. close_range is a second line: every
         // other fd of vigild is close-on-exec (start-up marks the inherited
         // ones, `fs::cloexec_inherited`), so where it fails (Linux before
@@ -454,9 +503,9 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
             return err();
         }
         if libc::chdir(plan.dir.as_ptr().cast()) < 0 {
-            return err();
+            return (super::process::errno(), Step::Dir);
         }
-        exec_search(plan, path)
+        (exec_search(plan, path), Step::Exec)
     }
 }
 

@@ -3,9 +3,10 @@
 //! adopted.
 
 use super::Errno;
+use super::at::{mknodat, openat};
 use super::run_dir::single_file;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, mknodat, openat};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
 
 /// `/dev/null`, close-on-exec, for the stdin (and `log = null` output) of services.
 /// An initramfs has no /dev/null before devtmpfs is mounted: PID 1 makes
@@ -14,7 +15,7 @@ pub fn devnull() -> Result<OwnedFd, Errno> {
     let open = || {
         openat(
             CWD,
-            "/dev/null",
+            b"/dev/null",
             OFlags::RDWR | OFlags::CLOEXEC,
             Mode::empty(),
         )
@@ -24,7 +25,7 @@ pub fn devnull() -> Result<OwnedFd, Errno> {
             let dev = rustix::fs::makedev(1, 3);
             mknodat(
                 CWD,
-                "/dev/null",
+                b"/dev/null",
                 FileType::CharacterDevice,
                 Mode::from_raw_mode(0o666),
                 dev,
@@ -48,9 +49,9 @@ pub fn devnull() -> Result<OwnedFd, Errno> {
 /// then `/`, read-only, holds the place (writes to it fail harmlessly).
 pub fn ensure_stdio() {
     let console = if super::process::getpid() == 1 {
-        "/dev/console"
+        b"/dev/console" as &[u8]
     } else {
-        "/dev/null"
+        b"/dev/null"
     };
     for fd in 0..3 {
         // SAFETY: fds 0..3 are only probed here; a BorrowedFd never closes.
@@ -59,8 +60,8 @@ pub fn ensure_stdio() {
             // The lowest free fd is `fd` itself; keep it open for good.
             let opened = [
                 (console, OFlags::RDWR),
-                ("/dev/null", OFlags::RDWR),
-                ("/", OFlags::RDONLY),
+                (b"/dev/null", OFlags::RDWR),
+                (b"/", OFlags::RDONLY),
             ]
             .into_iter()
             .find_map(|(path, flags)| {
@@ -122,7 +123,7 @@ pub fn cloexec_inherited() -> bool {
 fn cloexec_listed() -> bool {
     let Ok(list) = openat(
         CWD,
-        "/proc/self/fd",
+        b"/proc/self/fd",
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     ) else {

@@ -2,7 +2,7 @@
 //! crate because files in tests/ can only reach the library.
 
 use super::run_dir::{RunDirError, open_control, open_run_dir};
-use super::spawn::{Plan, spawn};
+use super::spawn::{Plan, Step, spawn};
 use super::*;
 use rustix::fd::AsFd;
 use std::ffi::CString;
@@ -28,7 +28,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// Spawn `argv` with /dev/null as stdio; the pid or errno.
-fn run(argv: &[&str], env: &[&str], dir: &str) -> Result<i32, Errno> {
+fn run(argv: &[&str], env: &[&str], dir: &str) -> Result<i32, (Errno, Step)> {
     let argv_c: Vec<CString> = argv.iter().map(|a| CString::new(*a).unwrap()).collect();
     let env_c: Vec<CString> = env.iter().map(|a| CString::new(*a).unwrap()).collect();
     let mut argv_p: Vec<*const core::ffi::c_char> = argv_c.iter().map(|c| c.as_ptr()).collect();
@@ -53,6 +53,7 @@ fn run(argv: &[&str], env: &[&str], dir: &str) -> Result<i32, Errno> {
         fds: &[],
         listen_pid: None,
         ready_fd: None,
+        console: b"\0",
     };
     spawn(&plan)
 }
@@ -92,15 +93,17 @@ fn spawn_searches_path_and_reports_exec_failure_as_errno() {
     let _serial = serial();
     let pid = run(&["true"], &[], "/").unwrap();
     assert_eq!(wait_status(pid), (Some(0), None));
-    assert_eq!(run(&["/nonexistent/prog"], &[], "/"), Err(Errno::NOENT));
+    let exec = |e| Err((e, Step::Exec));
+    assert_eq!(run(&["/nonexistent/prog"], &[], "/"), exec(Errno::NOENT));
     assert_eq!(
         run(&["no-such-program-anywhere"], &[], "/"),
-        Err(Errno::NOENT)
+        exec(Errno::NOENT)
     );
-    assert_eq!(run(&["/etc/passwd"], &[], "/"), Err(Errno::ACCESS));
+    assert_eq!(run(&["/etc/passwd"], &[], "/"), exec(Errno::ACCESS));
+    // The step tells a missing directory from a missing program.
     assert_eq!(
         run(&["true"], &[], "/nonexistent-dir"),
-        Err(Errno::NOENT),
+        Err((Errno::NOENT, Step::Dir)),
         "chdir failure"
     );
 }

@@ -1,4 +1,4 @@
-//! The configuration: a tiny line-based INI file (SPEC §2) parsed into fixed
+//! The configuration: a tiny line-based INI file (vigild.conf(5)) parsed into fixed
 //! tables. Strings live once in the configuration's `Arena`, so a service costs
 //! its spec plus the bytes it really uses, never a worst-case buffer.
 //!
@@ -12,12 +12,12 @@ mod value;
 pub use listen::{Listen, ListenText, UNIX_PATH_MAX, parse_listen};
 pub use parse::{Errors, MODE_ENV_MAX, ParseError, parse, parse_with_main};
 pub(crate) use value::is_service_name;
-pub use value::parse_duration;
+pub use value::{DurationText, parse_duration};
 
 use crate::fixed::{Arena, ServiceId, Str, Words, ZeroablePart, lookup};
 use crate::limits::{MAX_SERVICES, PIPES_MAX};
 
-/// How a service is run (SPEC §3).
+/// How a service is run (`mode` in vigild.conf(5)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Mode {
@@ -70,7 +70,7 @@ pub enum Restart {
     No,
 }
 
-/// Where a service's stdout and stderr go (`log`, SPEC §7).
+/// Where a service's stdout and stderr go (`log` in vigild.conf(5)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Log {
     /// vigild's own stdout and stderr.
@@ -95,7 +95,7 @@ pub struct RingPlace {
     pub size: u32,
 }
 
-/// How vigild finds every process of a service (`contain`, SPEC §3).
+/// How vigild finds every process of a service (`contain` in vigild.conf(5)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Contain {
@@ -129,6 +129,8 @@ pub struct ServiceSpec {
     pub digest: u64,
     /// Program and arguments.
     pub exec: Words,
+    /// Line of `exec` (0: none, or `-- CMD`).
+    pub exec_line: u32,
     /// Words run before `exec` (the service's own `prefix`, else the global one).
     pub prefix: Words,
     /// `mode`.
@@ -175,8 +177,14 @@ pub struct ServiceSpec {
     pub nofile: u32,
     /// `log`.
     pub log: Log,
+    /// `console`: the terminal that is its controlling terminal and fds 0,
+    /// 1 and 2 (empty: none, the default).
+    pub console: Str,
     /// `listen` addresses, as written (each valid for `parse_listen`).
     pub listen: Words,
+    /// The line of each `listen` (u32 LE each), for errors found when
+    /// it is bound.
+    listen_lines: Str,
     /// `listen_mode` of unix sockets.
     pub listen_mode: u16,
     /// `backlog`.
@@ -207,6 +215,7 @@ impl ServiceSpec {
         line: 0,
         digest: 0,
         exec: Words::EMPTY,
+        exec_line: 0,
         prefix: Words::EMPTY,
         mode: Mode::Daemon,
         autostart: false,
@@ -230,7 +239,9 @@ impl ServiceSpec {
         umask: 0,
         nofile: 0,
         log: Log::Inherit,
+        console: Str::EMPTY,
         listen: Words::EMPTY,
+        listen_lines: Str::EMPTY,
         listen_mode: 0,
         backlog: 0,
         max_workers: 0,
@@ -243,7 +254,7 @@ impl ServiceSpec {
         removed: false,
     };
 
-    /// The defaults of SPEC §2 for a new section.
+    /// The defaults of vigild.conf(5) for a new section.
     fn with_defaults(name: Str, line: u32) -> Self {
         ServiceSpec {
             name,
@@ -325,6 +336,8 @@ pub struct Config {
     bodies: Scratch,
     /// Where every string of this configuration lives.
     pub arena: Arena,
+    /// The file it was read from (empty: none), for messages.
+    pub file: Str,
 }
 
 impl Default for Config {
@@ -346,6 +359,7 @@ impl Config {
             ring_count: 0,
             order: [0; MAX_SERVICES],
             arena: Arena::new(),
+            file: Str::EMPTY,
             bodies: Scratch([parse::Body::EMPTY; MAX_SERVICES]),
         }
     }
@@ -358,6 +372,7 @@ impl Config {
         self.ring_bytes = 0;
         self.ring_count = 0;
         self.arena.clear();
+        self.file = Str::EMPTY;
     }
 
     /// True if some service was carried over by a reload only to stop.
@@ -402,6 +417,15 @@ impl Config {
         words.filter_map(|w| parse_listen(crate::fixed::without_nul(w)).ok())
     }
 
+    /// The line of `id`'s `index`th `listen` (its section's if unknown).
+    pub fn listen_line(&self, id: ServiceId, index: usize) -> u32 {
+        let spec = &self.specs[id.index()];
+        let lines = self.arena.get(spec.listen_lines).as_chunks::<4>().0;
+        lines
+            .get(index)
+            .map_or(spec.line, |&b| u32::from_le_bytes(b))
+    }
+
     /// The services `id` must wait for (`after`).
     pub fn after(&self, id: ServiceId) -> impl Iterator<Item = ServiceId> + '_ {
         self.arena
@@ -418,6 +442,18 @@ impl Config {
     pub fn is_logger(&self, id: ServiceId) -> bool {
         let spec = &self.specs[id.index()];
         spec.prefix.is_empty() && self.arena.words(spec.exec).next() == Some(b"vigil-log\0")
+    }
+
+    /// The directory of the vigil-log that reads `id`'s output (`log =
+    /// DIR`, or `service:NAME` of a vigil-log), if one does: its last word.
+    pub fn log_dir(&self, id: ServiceId) -> Option<&[u8]> {
+        match self.specs[id.index()].log {
+            Log::Pipe(reader) if self.is_logger(reader) => {
+                let words = self.arena.words(self.specs[reader.index()].exec);
+                words.last().map(crate::fixed::without_nul)
+            }
+            _ => None,
+        }
     }
 
     /// Where `id`'s ring is, if it has one.

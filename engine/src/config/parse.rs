@@ -14,7 +14,7 @@ use crate::fixed::{
 use crate::limits::{
     ARGV_MAX, ENV_MAX, ERRORS_MAX, LISTENERS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX,
 };
-use crate::log_rules::{USAGE, parse_options, parse_size};
+use crate::log_rules::{USAGE, climbs, parse_options, parse_size};
 use crate::unix::{parse_signal, parse_u64};
 
 const WORKERS_MAX_U64: u64 = WORKERS_MAX as u64;
@@ -29,7 +29,7 @@ pub struct ParseError {
     pub msg: ArrayStr<200>,
 }
 
-/// Every error of one parse, in line order of discovery; past `ERRORS_MAX`
+/// Every error of one parse (in line order once `sort`ed); past `ERRORS_MAX`
 /// they are only counted. Beside them, warnings: what works but is
 /// probably not meant (`vigild -t` shows them, and nothing is refused).
 pub struct Errors {
@@ -113,6 +113,23 @@ impl Errors {
         }
     }
 
+    /// Put the errors and the warnings in line order (each check runs
+    /// in its own pass, so they are found out of order); stable.
+    pub fn sort(&mut self) {
+        for list in [
+            &mut self.list[..self.len],
+            &mut self.warnings[..self.n_warnings],
+        ] {
+            for i in 1..list.len() {
+                let mut j = i;
+                while j > 0 && list[j - 1].line > list[j].line {
+                    list.swap(j - 1, j);
+                    j -= 1;
+                }
+            }
+        }
+    }
+
     /// Record an error; also used by the driver for errors it finds itself
     /// (an unknown user), so that all of them are listed together.
     pub fn push(&mut self, line: u32, msg: fmt::Arguments<'_>) {
@@ -187,6 +204,7 @@ pub fn parse_with_main(
         p.add_main(cmd, text.len());
     }
     p.finish(text);
+    errors.sort();
 }
 
 /// The section the parser is in.
@@ -248,6 +266,8 @@ pub(super) struct Body {
     /// `log = DIR`).
     log_user: (Str, u32),
     log_group: (Str, u32),
+    /// The line of its first `after`.
+    after_line: u32,
 }
 
 impl Body {
@@ -260,6 +280,7 @@ impl Body {
         consumer: false,
         log_user: (Str::EMPTY, 0),
         log_group: (Str::EMPTY, 0),
+        after_line: 0,
     };
 }
 
@@ -272,7 +293,7 @@ const SERVICE_KEYS: &str = concat!(
     "stop_signal stop_timeout user group dir env umask nofile ",
     "prefix log listen listen_mode backlog max_workers ",
     "max_per_ip drop_timeout procs_min procs_max idle_kill ",
-    "log_user log_group contain",
+    "log_user log_group contain console",
 );
 
 /// The keys of a service section, in the order of `SERVICE_KEYS` (a key's
@@ -314,6 +335,7 @@ enum Key {
     LogUser,
     LogGroup,
     Contain,
+    Console,
 }
 
 const _: () = assert!(word_count(SERVICE_KEYS) == KEYS.len());
@@ -327,7 +349,7 @@ const fn word_count(list: &str) -> usize {
     n
 }
 
-const KEYS: [Key; 33] = [
+const KEYS: [Key; 34] = [
     Key::Exec,
     Key::Mode,
     Key::Autostart,
@@ -361,6 +383,7 @@ const KEYS: [Key; 33] = [
     Key::LogUser,
     Key::LogGroup,
     Key::Contain,
+    Key::Console,
 ];
 
 /// Why a key's value was refused: `KEY: "VALUE" why`, or `KEY: why`.
@@ -536,10 +559,16 @@ impl Parser<'_> {
         });
         let line = spec.line;
         let missing_exec = spec.exec.is_empty();
+        // A console service's output is its terminal: the global `log`
+        // does not apply (as if it said `inherit`; see `finish`).
+        let unset = match spec.console.is_empty() {
+            true => LogText::Unset,
+            false => LogText::Inherit,
+        };
         let body = &mut self.cfg.bodies.0[id.index()];
         body.end = end as u32;
         body.prefix_set = state.prefix_set;
-        body.log = state.log.unwrap_or((LogText::Unset, 0));
+        body.log = state.log.unwrap_or((unset, 0));
         (body.log_user, body.log_group) = (state.log_user, state.log_group);
         if missing_exec && state.seen & key_bit(SERVICE_KEYS, "exec") == 0 {
             self.error(line, format_args!("service has no exec"));
@@ -695,7 +724,10 @@ impl Parser<'_> {
         match key {
             Key::Exec => match self.words(line, "exec", value) {
                 Some(words) if words.is_empty() => return Err(Refused::Plain("no program given")),
-                Some(words) => self.cfg.spec_mut(id).exec = words,
+                Some(words) => {
+                    let spec = self.cfg.spec_mut(id);
+                    (spec.exec, spec.exec_line) = (words, line);
+                }
                 None => {}
             },
             Key::Mode => {
@@ -791,11 +823,20 @@ impl Parser<'_> {
                     _ => st.log_group = (s, line),
                 }
             }
-            Key::Dir => {
-                if !is_abs_path(value) {
-                    return Err(Refused::Value("is not an absolute path"));
+            Key::Dir | Key::Console => {
+                let (path, why) = match key {
+                    Key::Dir => (
+                        is_abs_path(value).then_some(value),
+                        "is not an absolute path",
+                    ),
+                    _ => (tty_path(value), "is not yes, no or /dev/PATH"),
+                };
+                let path = self.store(line, path.ok_or(Refused::Value(why))?);
+                let spec = self.cfg.spec_mut(id);
+                match key {
+                    Key::Dir => spec.dir = path,
+                    _ => spec.console = path,
                 }
-                self.cfg.spec_mut(id).dir = self.store(line, value);
             }
             Key::Umask | Key::ListenMode => {
                 let mode = parse_octal(value, 0o777)
@@ -948,6 +989,7 @@ impl Parser<'_> {
             });
             let mark = self.cfg.arena.mark();
             let mut count = 0;
+            let mut lines = [0u32; LISTENERS_MAX];
             let listen = self.list_pass(text, body, b"listen", |p, line, value| {
                 let addr = parse_listen(value);
                 // Two lines for one address could never both be bound.
@@ -982,14 +1024,26 @@ impl Parser<'_> {
                 if p.cfg.arena.push(value).is_err() {
                     p.too_large(line);
                 } else {
+                    // At most LISTENERS_MAX get here (above).
+                    if let Some(slot) = lines.get_mut(usize::from(count)) {
+                        *slot = line;
+                    }
                     count += 1;
                     return 1;
                 }
                 0
             });
+            let lines_mark = self.cfg.arena.mark();
+            for line in lines.iter().take(usize::from(count)) {
+                if self.cfg.arena.push_raw(&line.to_le_bytes()).is_err() {
+                    self.too_large(*line);
+                }
+            }
+            let listen_lines = self.cfg.arena.str_since(lines_mark);
             let spec = self.cfg.spec_mut(id);
             spec.env = env;
             spec.listen = listen;
+            spec.listen_lines = listen_lines;
             let (mode, line, has_listen) = (spec.mode, spec.line, !listen.is_empty());
             match (mode.listens(), has_listen) {
                 (true, false) => self.error(
@@ -1033,6 +1087,20 @@ impl Parser<'_> {
                     format_args!("ready: a pool is up while its workers run; they report X_AVAILABLE on NOTIFY_SOCKET"),
                 ),
             }
+            // A console service's terminal is its stdin, stdout and
+            // stderr: a `log` of its own, or its stdout as the readiness
+            // pipe, could not be, and a mode with sockets has other stdio.
+            if !spec.console.is_empty()
+                && (body.log.1 != 0
+                    || spec.ready == Ready::Fd(1)
+                    || !matches!(mode, Mode::Daemon | Mode::Oneshot))
+            {
+                // At the `log` line, else at the section's.
+                self.error(
+                    body.log.1.max(line),
+                    format_args!("console: for a daemon or oneshot without log or ready = fd:1"),
+                );
+            }
             let spec = self.cfg.spec_mut(id);
             if !body.prefix_set {
                 spec.prefix = global.prefix;
@@ -1068,6 +1136,10 @@ impl Parser<'_> {
             let mark = self.cfg.arena.mark();
             self.list_pass(text, body, b"after", |p, line, value| {
                 let mut count = 0;
+                let first = &mut p.cfg.bodies.0[id.index()].after_line;
+                if *first == 0 {
+                    *first = line;
+                }
                 for name in value
                     .split(|&b| b.is_ascii_whitespace() || b == b',')
                     .filter(|n| !n.is_empty())
@@ -1164,8 +1236,13 @@ impl Parser<'_> {
                 Some(reader) if reader == id => {
                     return Err("a service cannot read its own output");
                 }
-                Some(reader) if self.cfg.spec(reader).mode == Mode::Accept => {
-                    return Err("an accept service's workers read their connection, not a log");
+                Some(reader)
+                    if self.cfg.spec(reader).mode == Mode::Accept
+                        || !self.cfg.spec(reader).console.is_empty() =>
+                {
+                    return Err(
+                        "accept workers read their connection, a console service its terminal: no log",
+                    );
                 }
                 Some(reader) => {
                     if !self.cfg.bodies.0[reader.index()].consumer {
@@ -1361,15 +1438,47 @@ impl Parser<'_> {
                 break;
             }
         }
-        for id in self.cfg.ids() {
-            if !placed[id.index()] {
-                let line = self.cfg.spec(id).line;
-                let name = self.cfg.name(id);
-                self.errors.push(
-                    line,
-                    format_args!("after: \"{}\" is part of a dependency cycle", Lossy(name)),
-                );
+        // Each cycle once, with its path, at the line of the first
+        // service's `after` (else `log`: a reader starts first).
+        let mut told = [false; MAX_SERVICES];
+        let next = |id: ServiceId| {
+            self.cfg
+                .after(id)
+                .find(|d| !placed[d.index()])
+                .unwrap_or(id)
+        };
+        for start in self.cfg.ids().filter(|id| !placed[id.index()]) {
+            // Every service left waits for one left: after n steps the
+            // walk is on a cycle.
+            let on = (0..n).fold(start, |at, _| next(at));
+            // Told from its first service in the file.
+            let mut first = on;
+            let mut at = next(on);
+            while at != on {
+                first = if at.0 < first.0 { at } else { first };
+                at = next(at);
             }
+            if told[first.index()] {
+                continue;
+            }
+            let mut path = ArrayStr::<200>::new();
+            let mut at = first;
+            loop {
+                told[at.index()] = true;
+                let _ = write!(path, "{} -> ", Lossy(self.cfg.name(at)));
+                at = next(at);
+                if at == first {
+                    break;
+                }
+            }
+            let body = &self.cfg.bodies.0[first.index()];
+            let line = [body.after_line, body.log.1, self.cfg.spec(first).line];
+            let line = line.into_iter().find(|&l| l != 0).unwrap_or_default();
+            let name = Lossy(self.cfg.name(first));
+            self.errors.push(
+                line,
+                format_args!("dependency cycle: {}{name}", path.as_str()),
+            );
         }
     }
 }
@@ -1386,6 +1495,18 @@ fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
         hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
     }
     (hash ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+/// The terminal `console = VALUE` names (empty: none), if it is one:
+/// only a device, since a path elsewhere (or climbing out of /dev) would
+/// have root open whatever file it names as the service's terminal.
+#[inline(never)]
+fn tty_path(value: &[u8]) -> Option<&[u8]> {
+    match parse_bool(value) {
+        Some(false) => Some(b""),
+        Some(true) => Some(b"/dev/console"),
+        None => (value.starts_with(b"/dev/") && !climbs(value)).then_some(value),
+    }
 }
 
 /// The components of the path `dir`, without empty ones and `.`.

@@ -31,7 +31,7 @@ impl Config {
             }
         }
         let after = self.arena.str_since(mark);
-        // A logger may have to run once more, to drain its pipe (SPEC §7):
+        // A logger may have to run once more, to drain its pipe (vigild.conf(5) `log`):
         // it keeps its command line and identity.
         let (mut exec, mut user, mut group) = (Words::EMPTY, Str::EMPTY, Str::EMPTY);
         if old.is_logger(id) {

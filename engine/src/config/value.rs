@@ -1,4 +1,4 @@
-//! Value syntax of SPEC §2: durations, booleans, names, paths, and `exec`
+//! Value syntax of vigild.conf(5): durations, booleans, names, paths, and `exec`
 //! splitting (whitespace, `'single'` and `"double quotes"`, `\` escapes, no shell).
 
 use crate::fixed::{Arena, Words, lookup};
@@ -32,6 +32,25 @@ pub fn parse_duration(text: &[u8]) -> Option<u32> {
         _ => lookup("ms s m h", &[1u32, 1_000, 60_000, 3_600_000], unit)?,
     };
     u32::try_from(n.checked_mul(u64::from(unit))?).ok()
+}
+
+/// A duration in milliseconds as a user writes one (`parse_duration`
+/// reads it back): `30s`, `2m`, `1h`, `1500ms`.
+pub struct DurationText(pub u64);
+
+impl core::fmt::Display for DurationText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let ms = self.0;
+        let units = [(3_600_000, "h"), (60_000, "m"), (1000, "s")];
+        let (n, unit) = match units
+            .into_iter()
+            .find(|&(d, _)| ms > 0 && ms.is_multiple_of(d))
+        {
+            Some((d, unit)) => (ms / d, unit),
+            None => (ms, "ms"),
+        };
+        write!(f, "{n}{unit}")
+    }
 }
 
 /// `yes/no/true/false/1/0`.
@@ -93,7 +112,7 @@ pub(crate) fn is_env_entry(text: &[u8]) -> bool {
         && !text.contains(&0)
 }
 
-/// Split `text` into words as `exec` does (SPEC §2, POSIX sh's word
+/// Split `text` into words as `exec` does (vigild.conf(5), POSIX sh's word
 /// splitting without expansion): whitespace separates words; `'single
 /// quotes'` keep everything up to the next `'` literally; `"double
 /// quotes"` keep everything but `\"`, `\\`, `\$` and `` \` ``, which stand

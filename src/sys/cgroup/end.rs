@@ -4,6 +4,7 @@
 
 use super::{Cgroups, Name, open_dir, populated_at};
 use crate::sys::Errno;
+use crate::sys::at::unlinkat;
 use crate::sys::fs::each_line_of;
 use crate::sys::process;
 use core::ops::ControlFlow;
@@ -79,7 +80,7 @@ impl Drop for Cgroups {
     fn drop(&mut self) {
         remove_tree(self.root.as_fd());
         let name = self.name.get(..self.name_len).unwrap_or_default();
-        let _ = rustix::fs::unlinkat(&self.own, name, AtFlags::REMOVEDIR);
+        let _ = unlinkat(self.own.as_fd(), name, AtFlags::REMOVEDIR);
     }
 }
 
@@ -172,7 +173,7 @@ fn remove_tree(dir: BorrowedFd<'_>) {
                     (parent, name, len) = (child, below, below_len);
                 }
                 None => {
-                    if rustix::fs::unlinkat(&parent, &name[..len], AtFlags::REMOVEDIR).is_err() {
+                    if unlinkat(parent.as_fd(), &name[..len], AtFlags::REMOVEDIR).is_err() {
                         return;
                     }
                     break;

@@ -1,4 +1,4 @@
-//! cgroup v2 containment (SPEC §3): one cgroup per service, under a
+//! cgroup v2 containment (vigild.conf(5) `contain`): one cgroup per service, under a
 //! directory of vigild's own below the cgroup vigild runs in, so that every
 //! process a service started, even one that left its process group (setsid,
 //! a double fork), is found and ended with it.
@@ -16,8 +16,9 @@ mod end;
 mod open;
 
 use super::Errno;
+use super::at::mkdirat;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{Mode, OFlags, mkdirat, openat};
+use rustix::fs::{Mode, OFlags, openat};
 use rustix::io::{read, retry_on_intr};
 use vigild_engine::fixed::SliceWriter;
 
@@ -92,7 +93,7 @@ impl Cgroups {
     /// The cgroup of service `name`, made if missing: what its processes
     /// are started in.
     pub fn service(&self, name: &Name) -> Result<OwnedFd, Errno> {
-        match mkdirat(&self.root, name.bytes(), Mode::from_raw_mode(0o755)) {
+        match mkdirat(self.root.as_fd(), name.bytes(), Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(e),
         }
@@ -132,7 +133,13 @@ pub fn procs_file(dir: core::ffi::c_int) -> Result<OwnedFd, Errno> {
 /// `populated 1` in the `cgroup.events` file at `path` (relative to `dir`);
 /// `None` if there is no such file.
 fn populated_at(dir: &OwnedFd, path: &[u8]) -> Option<bool> {
-    let fd = openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let fd = openat(
+        dir.as_fd(),
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
     let mut buf = [0u8; 128];
     let n = retry_on_intr(|| read(&fd, &mut buf)).unwrap_or(0);
     let text = buf.get(..n).unwrap_or_default();

@@ -5,10 +5,11 @@
 use super::end::end_leftovers;
 use super::{Cgroups, NAME_MAX, PATH_MAX, Unavailable};
 use crate::sys::Errno;
+use crate::sys::at::{mkdirat, openat, statat, unlinkat};
 use crate::sys::fs::each_line;
 use core::ops::ControlFlow;
 use rustix::fd::AsFd;
-use rustix::fs::{AtFlags, CWD, Mode, OFlags, mkdirat, openat, statat};
+use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 use vigild_engine::fixed::{SliceWriter, digest, hex_digit, push_hex};
 
 impl Cgroups {
@@ -55,15 +56,16 @@ impl Cgroups {
         let _ = w.push(b"/");
         let _ = w.push(bytes);
         let len = len + w.len();
-        match mkdirat(&own, bytes, Mode::from_raw_mode(0o755)) {
+        match mkdirat(own.as_fd(), bytes, Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(Unavailable::Refused(e)),
         }
-        let root = openat(&own, bytes, flags | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| {
-            // Not left behind (it is empty).
-            let _ = rustix::fs::unlinkat(&own, bytes, AtFlags::REMOVEDIR);
-            Unavailable::Refused(e)
-        })?;
+        let root =
+            openat(own.as_fd(), bytes, flags | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| {
+                // Not left behind (it is empty).
+                let _ = unlinkat(own.as_fd(), bytes, AtFlags::REMOVEDIR);
+                Unavailable::Refused(e)
+            })?;
         let cgroups = Cgroups {
             own,
             root,
@@ -222,8 +224,8 @@ fn dir_name(run_dir: &[u8], id: &[u8], out: &mut [u8; NAME_MAX]) -> usize {
 /// which others use).
 fn mount_cgroup2() -> bool {
     let (Ok(dir), Ok(sysfs)) = (
-        statat(CWD, "/sys/fs/cgroup", AtFlags::empty()),
-        statat(CWD, "/sys/fs", AtFlags::empty()),
+        statat(CWD, b"/sys/fs/cgroup", AtFlags::empty()),
+        statat(CWD, b"/sys/fs", AtFlags::empty()),
     ) else {
         return false;
     };

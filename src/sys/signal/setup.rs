@@ -13,6 +13,14 @@ impl Signals {
     /// signalfd for them; SIGPIPE is ignored so that a vanished reply reader
     /// is an EPIPE, not vigild's death.
     pub fn install(signals: &[c_int]) -> Result<Signals, Errno> {
+        let blocked = Signals::block(signals)?;
+        set_disposition(libc::SIGPIPE, libc::SIG_IGN)?;
+        Ok(blocked)
+    }
+
+    /// `install` without touching SIGPIPE (vigilctl: `monitor | head` ends
+    /// it by SIGPIPE, as any filter).
+    pub fn block(signals: &[c_int]) -> Result<Signals, Errno> {
         // SAFETY: sigset operations on a local set; sigprocmask and
         // signalfd only read it; the fd signalfd returns is ours alone.
         let fd = unsafe {
@@ -28,7 +36,6 @@ impl Signals {
             }
             OwnedFd::from_raw_fd(fd)
         };
-        set_disposition(libc::SIGPIPE, libc::SIG_IGN)?;
         Ok(Signals { fd })
     }
 }
