@@ -16,7 +16,8 @@ strips it and installs:
   PREFIX/share/man/man5, man8               the pages of man/
   PREFIX/share/bash-completion/completions/vigilctl
   PREFIX/share/zsh/site-functions/_vigilctl the completions of completions/
-  PREFIX/share/doc/vigild/                  README.md, conf/*.conf and
+  PREFIX/share/doc/vigild/                  README.md, CHANGELOG.md, the
+                                            licences, conf/*.conf and
                                             conf/services/*.conf (examples)
 
 Environment:
@@ -110,7 +111,9 @@ for completion in completions/*; do
     esac
 done
 
-put 0644 README.md "$doc/README.md"
+for text in README.md CHANGELOG.md LICENSE-MIT LICENSE-APACHE; do
+    put 0644 "$text" "$doc/$text"
+done
 for example in conf/*.conf conf/services/*.conf; do
     [ -f "$example" ] || continue
     put 0644 "$example" "$doc/$example"

@@ -237,14 +237,22 @@ fn vigilctl_and_vigild_pages_name_every_control_verb() {
     }
 }
 
-/// The options a program's source matches (`b"-f"`, `b"--raw"`): the byte
-/// string literals that begin with `-` and a letter.
+/// The options a program's source matches (`b"-f"`, `b"--raw"`, or a
+/// word of a `word_index("-h --help", ...)` list): the byte string literals
+/// and listed words that begin with `-` and a letter.
 fn options_in(path: &str) -> Vec<String> {
     let text = source(path);
-    let mut found: Vec<String> = text
+    let literals = text
         .split("b\"")
         .skip(1)
+        .filter_map(|rest| rest.split('"').next());
+    let listed = text
+        .split("word_index(\"")
+        .skip(1)
         .filter_map(|rest| rest.split('"').next())
+        .flat_map(|list| list.split(' '));
+    let mut found: Vec<String> = literals
+        .chain(listed)
         .filter(|lit| {
             let name = lit.trim_start_matches('-');
             lit.starts_with('-')
@@ -264,8 +272,8 @@ fn options_in(path: &str) -> Vec<String> {
 fn each_page_names_every_option_of_its_program() {
     let programs = [
         ("vigild.8", "src/supervise/startup.rs", 7),
-        ("vigilctl.8", "src/vigilctl/mod.rs", 2),
-        ("vigilctl.8", "src/vigilctl/list.rs", 0),
+        ("vigilctl.8", "src/vigilctl/mod.rs", 5),
+        ("vigilctl.8", "src/vigilctl/show.rs", 2),
         ("vigil-log.8", "engine/src/log_rules.rs", 3),
         ("vigil-log.8", "src/vigil_log.rs", 0),
     ];

@@ -238,6 +238,9 @@ fn redis_is_up_when_it_answers() {
         stdout(&run(&cli, &["-h", "127.0.0.1", "-p", &p, "ping"]))
     });
     assert_eq!(pong.trim(), "PONG", "{}", up.line);
+    // Its log goes to stderr and into its ring, which status shows.
+    let status = stdout(&d.ctl(&["status", "redis"]));
+    assert!(status.contains("Ready to accept connections"), "{status}");
     assert_eq!(up.get("ready"), "yes", "{}", up.line);
     assert_eq!(user_of(up.pid()), uid("redis"));
     let down = stop(&d, "redis");
@@ -742,6 +745,7 @@ fn haproxy_proxies_when_it_is_up() {
         .replace("/etc/haproxy/haproxy.cfg", &dir.s("haproxy.cfg"))
         .replace("/run/haproxy.pid", &dir.s("haproxy.pid"))
         .replace("/run/haproxy-master.sock", &dir.s("master.sock"))
+        .replace("-m 0755 /run/haproxy", &format!("-m 0755 {}", dir.s("run")))
         .start(dir);
     let url = format!("http://127.0.0.1:{port}/");
     let (up, out) = at_first_up(&d, "haproxy", || curl(&url));

@@ -513,3 +513,65 @@ fn zsh_completion_is_valid_zsh() {
     let out = run_limited(c);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
+
+/// runit's `sv status` lines from a status file as written by hand, with
+/// a reader on the control FIFO as vigild would be: each state's form,
+/// and a crafted state with a terminal escape in it shown escaped (found
+/// by the status fuzz target).
+#[test]
+fn vigilctl_status_lines_runit_style_and_escaped() {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let dir = TempDir::new("ctl-sv");
+    let run = dir.join("run");
+    fs::create_dir(&run).unwrap();
+    let fifo = run.join("control");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Read and write: a reader that never blocks the open.
+    let _reader = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // A millisecond more than whole seconds: the same seconds for the
+    // next 999 ms.
+    let ago = |s: u64| {
+        let t = now - s * 1000 - 1;
+        format!("{}.{:03}", t / 1000, t % 1000)
+    };
+    let words = "mode=daemon contain=group";
+    fs::write(
+        run.join("status"),
+        format!(
+            "web state=up pid=412 since={} {words} restarts=2 last=exit:1 ready=yes\n\
+             db state=down pid=0 since={} {words} restarts=0 last=exit:1 ready=no reason=gave-up\n\
+             job state=backoff pid=0 since={} {words} restarts=0 last=exit:1 ready=no\n\
+             odd state=\x1b[2Jx pid=0 since={} restarts=0 last=-\n",
+            ago(133),
+            ago(12),
+            ago(3),
+            ago(0)
+        ),
+    )
+    .unwrap();
+    let mut c = Command::new(vigilctl_in(&dir));
+    c.arg("-r").arg(&run).arg("status");
+    let out = run_limited(c);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(
+        stdout(&out),
+        "run: web: (pid 412) 133s, restarts 2\n\
+         down: db: 12s, gave-up\n\
+         backoff: job: 3s, last exit:1\n\
+         \\x1b[2Jx: odd: 0s\n"
+    );
+}

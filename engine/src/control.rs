@@ -49,7 +49,7 @@ impl Verb {
     }
 
     /// The words after it: the service's name, and for `signal` the signal.
-    fn takes(self) -> usize {
+    pub fn takes(self) -> usize {
         match self {
             Verb::Start | Verb::Stop | Verb::Restart | Verb::Log => 1,
             Verb::Signal => 2,

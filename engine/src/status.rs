@@ -237,28 +237,56 @@ pub fn parse_line(line: &[u8]) -> Option<Fields<'_>> {
     (!f.state.is_empty()).then_some(f)
 }
 
-/// Write `f` as runit's `sv status` would (with its newline):
+/// A piece of a runit-style line: text, shown as `Lossy` shows it (a
+/// status file is read as it is; no byte of it may reach a terminal as a
+/// control sequence), or a number.
+pub enum SvPiece<'a> {
+    /// Words of the line or of the file.
+    Text(&'a [u8]),
+    /// In decimal.
+    Number(u64),
+}
+
+/// The pieces of `f` as runit's `sv status` shows it (without a newline):
 /// `run: web: (pid 412) 133s, restarts 2`, `down: web: 12s, gave-up`.
-pub fn write_sv(w: &mut impl Write, f: &Fields<'_>, now_ms: u64) -> fmt::Result {
-    let secs = now_ms.saturating_sub(f.since_ms) / 1000;
-    // Lossy: a status file is read as it is; no byte of it may reach a
-    // terminal as a control sequence.
-    match f.state {
-        b"up" => w.write_str("run")?,
-        other => write!(w, "{}", Lossy(other))?,
-    }
-    write!(w, ": {}: ", Lossy(f.name))?;
+/// Pieces, not a `fmt::Write`: vigilctl writes them without a formatter.
+pub fn sv_pieces<'a>(f: &Fields<'a>, now_ms: u64, each: &mut dyn FnMut(SvPiece<'a>)) {
+    use SvPiece::{Number, Text};
+    each(Text(if f.state == b"up" { b"run" } else { f.state }));
+    each(Text(b": "));
+    each(Text(f.name));
+    each(Text(b": "));
     if f.pid != 0 {
-        write!(w, "(pid {}) ", f.pid)?;
+        each(Text(b"(pid "));
+        each(Number(f.pid));
+        each(Text(b") "));
     }
-    write!(w, "{secs}s")?;
+    each(Number(now_ms.saturating_sub(f.since_ms) / 1000));
+    each(Text(b"s"));
     if !f.reason.is_empty() {
-        write!(w, ", {}", Lossy(f.reason))?;
+        each(Text(b", "));
+        each(Text(f.reason));
     } else if f.state != b"up" && f.last != b"-" {
-        write!(w, ", last {}", Lossy(f.last))?;
+        each(Text(b", last "));
+        each(Text(f.last));
     }
     if f.restarts > 0 {
-        write!(w, ", restarts {}", f.restarts)?;
+        each(Text(b", restarts "));
+        each(Number(f.restarts));
     }
+}
+
+/// `sv_pieces` written to `w`, with a newline.
+pub fn write_sv(w: &mut impl Write, f: &Fields<'_>, now_ms: u64) -> fmt::Result {
+    let mut result = Ok(());
+    sv_pieces(f, now_ms, &mut |piece| {
+        if result.is_ok() {
+            result = match piece {
+                SvPiece::Text(text) => write!(w, "{}", Lossy(text)),
+                SvPiece::Number(n) => write!(w, "{n}"),
+            };
+        }
+    });
+    result?;
     w.write_str("\n")
 }

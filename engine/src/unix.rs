@@ -114,10 +114,15 @@ const ERRNOS: &str = concat!(
     " EDQUOT",
 );
 
+/// The name of errno `n`, if vigild knows it (`ErrnoName` shows others
+/// as `E` and the number).
+pub fn errno_name(n: u16) -> Option<&'static str> {
+    word(ERRNOS, usize::from(n).wrapping_sub(1)).filter(|n| !n.is_empty())
+}
+
 impl fmt::Display for ErrnoName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = word(ERRNOS, usize::from(self.0).wrapping_sub(1));
-        match name.filter(|n| !n.is_empty()) {
+        match errno_name(self.0) {
             Some(name) => f.write_str(name),
             None => write!(f, "E{}", u32::from(self.0)),
         }
