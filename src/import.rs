@@ -16,6 +16,7 @@ use crate::sys::args::Args;
 use crate::sys::dir::{cwd, each_entry, exists, open_dir};
 use crate::sys::fs::{read_file, stdout, write_all};
 use crate::sys::message::say;
+use crate::sys::storage::Once;
 use core::ffi::c_int;
 use vigild_engine::fixed::{Lossy, word_index};
 use vigild_engine::unix::{ErrnoName, parse_signal, parse_u64};
@@ -24,6 +25,28 @@ use vigild_engine::unix::{ErrnoName, parse_signal, parse_u64};
 /// file, `log/`, a log directory) fit in the rest.
 const PATH_MAX: usize = 1024;
 
+/// The most of a file read.
+const TEXT_MAX: usize = 4096;
+
+/// The size of every buffer, that of the longest: the list found.
+const BUF: usize = 16 * 1024;
+
+/// The import's state: zero bytes in `.bss` (placed with the big tables by
+/// `link/layout.ld`), so nothing clears or sets it up, and no large stack
+/// frame is probed. `vigild import` runs alone in its process: it takes it
+/// once.
+static IMPORT: Once<Import> = Once::new(Import {
+    out: Out(Buf::new()),
+    found: Buf::new(),
+    path: Buf::new(),
+    spare: Buf::new(),
+    text: Buf::new(),
+    value: (0, 0),
+    dir: 0,
+    oneshot: false,
+    logger: false,
+});
+
 /// `vigild import ARGS`, the arguments starting at `first`: the exit code.
 pub fn main(args: Args, first: usize) -> c_int {
     let kind = args.get(first).unwrap_or_default();
@@ -31,18 +54,8 @@ pub fn main(args: Args, first: usize) -> c_int {
         say!("usage: vigild import runit|s6|daemontools DIR...");
         return 2;
     }
-    let (mut out, mut found) = ([0; 8 * 1024], [0; 16 * 1024]);
-    let (mut path, mut spare, mut text) = ([0; PATH_MAX], [0; PATH_MAX], [0; 4096]);
-    let c = &mut Import {
-        out: Out(Buf::new(&mut out)),
-        found: Buf::new(&mut found),
-        path: Buf::new(&mut path),
-        spare: Buf::new(&mut spare),
-        text: Buf::new(&mut text),
-        value: (0, 0),
-        dir: 0,
-        oneshot: false,
-        logger: false,
+    let Some(c) = IMPORT.take() else {
+        return 1;
     };
     let mut code = 0;
     for arg in (first + 1..).map_while(|i| args.get(i)) {
@@ -97,19 +110,19 @@ const NOT_TRANSLATED: &[u8] = b"# \x01: not translated\n";
 /// the text) a line is written with, the length of the service
 /// directory's path, whether it is an s6-rc oneshot and whether its logger
 /// is a service.
-struct Import<'a> {
-    out: Out<'a>,
-    found: Buf<'a>,
-    path: Buf<'a>,
-    spare: Buf<'a>,
-    text: Buf<'a>,
+struct Import {
+    out: Out,
+    found: Buf,
+    path: Buf,
+    spare: Buf,
+    text: Buf,
     value: (usize, usize),
     dir: usize,
     oneshot: bool,
     logger: bool,
 }
 
-impl Import<'_> {
+impl Import {
     /// Add the service directory `arg` names, or those it holds, to the
     /// list found.
     fn find(&mut self, arg: &[u8]) -> Result<(), Errno> {
@@ -117,7 +130,8 @@ impl Import<'_> {
             return Err(Errno::NOENT);
         }
         self.path.len = 0;
-        let fits = (arg.starts_with(b"/") || cwd(self.text.buf).is_some_and(|d| self.path.push(d)))
+        let fits = (arg.starts_with(b"/")
+            || cwd(&mut self.text.buf).is_some_and(|d| self.path.push(d)))
             && self.path.push(arg)
             && self.path.len < PATH_MAX / 2
             && !self.path.bytes().contains(&b'\n');
@@ -175,9 +189,9 @@ impl Import<'_> {
     /// be read); its value is its first line, without trailing blanks.
     fn read(&mut self) {
         // A file that does not fit fills the buffer: its start is read.
-        self.text.len = match read_file(self.path.bytes(), self.text.buf) {
+        self.text.len = match read_file(self.path.bytes(), &mut self.text.buf[..TEXT_MAX]) {
             Ok(len) => len,
-            Err(Errno::FBIG) => self.text.buf.len(),
+            Err(Errno::FBIG) => TEXT_MAX,
             Err(_) => 0,
         };
         let first = self.text.bytes().split(|&b| b == b'\n').next();
@@ -190,7 +204,7 @@ impl Import<'_> {
 
     /// `template` with `\x01` the path, `\x02` the value, `\x03` the
     /// service's name, `\x04` the path as a word of `exec`, `\x05` the
-    /// path's last component. Called from everywhere: one copy of it.
+    /// path's last component, `\x06` the spare path. Called from everywhere: one copy of it.
     #[inline(never)]
     fn emit(&mut self, template: &[u8]) {
         for &b in template {
@@ -201,6 +215,7 @@ impl Import<'_> {
                 3 => self.out.name(last(self.path.part(0, self.dir))),
                 4 => self.out.word(path),
                 5 => self.out.put(last(path)),
+                6 => self.out.put(self.spare.bytes()),
                 _ => self.out.put(&[b]),
             }
         }
@@ -232,14 +247,13 @@ impl Import<'_> {
     fn file(&mut self, name: &[u8]) {
         self.read();
         let value = self.value();
-        let n = parse_u64(value);
+        let n = parse_u64(value).unwrap_or(u64::MAX);
         let i = word_index(FILES, name).unwrap_or(99);
-        let valid = match (i, n) {
-            (0, Some(1 | 3..=255)) | (1, Some(1..=0xffff_ffff)) | (2, Some(0..=0xffff_ffff)) => {
-                true
-            }
-            (3, _) => parse_signal(value).is_some(),
-            (4, _) => self.imported(value),
+        let valid = match i {
+            0 => matches!(n, 1 | 3..=255),
+            1 | 2 => n < 1 << 32 && n >= 2 - i as u64,
+            3 => parse_signal(value).is_some(),
+            4 => self.imported(value),
             _ => false,
         };
         match i {
@@ -309,7 +323,7 @@ impl Import<'_> {
         // A blank then `#` would start a comment in the configuration.
         let writable = var.first() > Some(&b'9')
             && var.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
-            && (1..self.text.buf.len()).contains(&self.text.len)
+            && (1..TEXT_MAX).contains(&self.text.len)
             && !value.contains(&0)
             && !value
                 .windows(2)
@@ -332,7 +346,7 @@ impl Import<'_> {
             return false;
         }
         self.path.len = dir;
-        let whole = self.text.len < self.text.buf.len();
+        let whole = self.text.len < TEXT_MAX;
         // The directory, in the spare path (relative to `log/`).
         let to = &mut self.spare;
         to.len = 0;
@@ -356,12 +370,10 @@ impl Import<'_> {
         out.word(to.bytes());
         out.put(b"\n");
         // svlogd's own settings, which vigil-log does not read.
-        core::mem::swap(&mut self.path, &mut self.spare);
-        self.path.push(b"config");
-        if exists(self.path.bytes()) {
-            self.emit(NOT_TRANSLATED);
+        to.push(b"config");
+        if exists(to.bytes()) {
+            self.emit(b"# \x06: not translated\n");
         }
-        core::mem::swap(&mut self.path, &mut self.spare);
         false
     }
 }
@@ -427,14 +439,17 @@ fn last(path: &[u8]) -> &[u8] {
 }
 
 /// Bytes gathered in a buffer: a path, a file's text, the list found.
-struct Buf<'a> {
-    buf: &'a mut [u8],
+struct Buf {
+    buf: [u8; BUF],
     len: usize,
 }
 
-impl<'a> Buf<'a> {
-    fn new(buf: &'a mut [u8]) -> Self {
-        Buf { buf, len: 0 }
+impl Buf {
+    const fn new() -> Self {
+        Buf {
+            buf: [0; BUF],
+            len: 0,
+        }
     }
 
     fn bytes(&self) -> &[u8] {
@@ -466,7 +481,7 @@ impl<'a> Buf<'a> {
             match part {
                 b"" | b"." => {}
                 b".." => self.len = self.bytes().iter().rposition(|&b| b == b'/').unwrap_or(0),
-                _ if self.len + part.len() >= self.buf.len() => return false,
+                _ if self.len + part.len() >= PATH_MAX => return false,
                 _ => {
                     self.put(b"/");
                     self.put(part);
@@ -478,9 +493,9 @@ impl<'a> Buf<'a> {
 }
 
 /// The output, written to stdout when full.
-struct Out<'a>(Buf<'a>);
+struct Out(Buf);
 
-impl Out<'_> {
+impl Out {
     fn put(&mut self, bytes: &[u8]) {
         let mut rest = self.0.put(bytes);
         while !rest.is_empty() {
