@@ -43,9 +43,19 @@ case ${1-} in
 esac
 [ $# -le 1 ] || { echo "install.sh: too many arguments (see --help)" >&2; exit 2; }
 
-cd "$(dirname "$0")"
-PREFIX=${PREFIX:-/usr/local}
+# DESTDIR and BIN may be relative to where the script was called from:
+# made absolute before it moves into the source tree.
 DESTDIR=${DESTDIR:-}
+case $DESTDIR in
+    '' | /*) ;;
+    *) DESTDIR=$PWD/$DESTDIR ;;
+esac
+case ${BIN:-} in
+    '' | /*) ;;
+    *) BIN=$PWD/$BIN ;;
+esac
+cd -- "$(dirname -- "$0")"
+PREFIX=${PREFIX:-/usr/local}
 CARGO=${CARGO:-cargo}
 host_arch=$(uname -m)
 TARGET=${TARGET:-$host_arch-unknown-linux-musl}
@@ -84,7 +94,7 @@ doc=$root/share/doc/vigild
 
 # put MODE SOURCE DEST: install one file (DEST a file path), saying so.
 put() {
-    install -d -m 0755 "$(dirname "$3")"
+    install -d -m 0755 "$(dirname -- "$3")"
     install -m "$1" "$2" "$3"
     echo "installed $3"
 }

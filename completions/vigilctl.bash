@@ -2,10 +2,16 @@
 # status file of the run directory (-r DIR, else $VIGILD_RUN_DIR, else
 # /run/vigild).
 
+# The names are matched here, never handed to compgen -W (which expands
+# $(...) and backquotes in its words) nor split unquoted (which would glob
+# them): a status file is read as it is. Only a regular file is read, and
+# only its first 64 KiB, so a FIFO or a device there cannot hang the shell.
 _vigilctl_services() {
-    local dir=$1 cur=$2
-    [[ -r $dir/status ]] || return
-    COMPREPLY=($(compgen -W "$(while read -r name _; do printf '%s\n' "$name"; done <"$dir/status")" -- "$cur"))
+    local dir=$1 cur=$2 name _
+    [[ -f $dir/status && -r $dir/status ]] || return
+    while read -r name _; do
+        [[ $name == "$cur"* ]] && COMPREPLY+=("$name")
+    done < <(head -c 65536 -- "$dir/status")
 }
 
 _vigilctl() {
@@ -20,7 +26,9 @@ _vigilctl() {
         esac
     done
     if [[ $prev == -r ]]; then
-        COMPREPLY=($(compgen -d -- "$cur"))
+        # -r takes an absolute path.
+        [[ $cur == /* ]] || cur=/$cur
+        mapfile -t COMPREPLY < <(compgen -d -- "$cur")
         return
     fi
     # The word's place after the verb (1: the first argument).

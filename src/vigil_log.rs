@@ -44,7 +44,14 @@ usage: vigil-log [-s SIZE] [-n N] [-t rfc3339|tai64n] DIR
 ";
 
 macro_rules! say {
-    ($($arg:tt)*) => { $crate::sys::message::line("vigil-log", format_args!($($arg)*)) };
+    ($($arg:tt)*) => { said(format_args!($($arg)*)) };
+}
+
+/// A line from vigil-log (`say!`). Not inlined: each `say!` then passes
+/// only its message, not the program's name too.
+#[inline(never)]
+fn said(msg: core::fmt::Arguments<'_>) {
+    crate::sys::message::line("vigil-log", msg);
 }
 
 /// `vigil-log ARGS`, the arguments starting at `first`: the exit code.

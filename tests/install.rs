@@ -229,3 +229,28 @@ fn install_sh_fails_when_the_build_fails() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no binary at"));
     assert_eq!(fs::read_dir(&dest.path).unwrap().count(), 0);
 }
+
+/// A relative DESTDIR and BIN are taken from where install.sh was called,
+/// not from the source tree it moves into.
+#[test]
+fn install_sh_takes_relative_paths_from_the_callers_directory() {
+    let cwd = TempDir::new("install-rel");
+    // Any file will do as the binary: STRIP=true leaves it as it is.
+    fs::write(cwd.join("vigild-bin"), b"\x7fELF not really").unwrap();
+    let out = Command::new("sh")
+        .arg(repo().join("install.sh"))
+        .current_dir(&cwd.path)
+        .env("BIN", "vigild-bin")
+        .env("STRIP", "true")
+        .env("PREFIX", "/usr")
+        .env("DESTDIR", "stage")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(cwd.join("stage/usr/sbin/vigild").is_file());
+    assert!(
+        !repo().join("stage").exists(),
+        "installed into the source tree"
+    );
+}

@@ -96,8 +96,11 @@ fn vigilctl_help_version_and_usage_errors() {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", show(&out));
         assert!(out.stdout.is_empty(), "{args:?}: {}", show(&out));
-        let usage = String::from_utf8_lossy(&out.stderr);
-        assert!(usage.starts_with("usage: vigilctl"), "{usage}");
+        // What was wrong, then the usage line.
+        let text = String::from_utf8_lossy(&out.stderr);
+        let (why, usage) = text.split_once('\n').unwrap_or_default();
+        assert!(why.starts_with("vigilctl: "), "{text}");
+        assert!(usage.starts_with("usage: vigilctl"), "{text}");
         for verb in verbs {
             assert!(
                 usage.contains(verb),
@@ -574,4 +577,217 @@ fn vigilctl_status_lines_runit_style_and_escaped() {
          backoff: job: 3s, last exit:1\n\
          \\x1b[2Jx: odd: 0s\n"
     );
+}
+
+/// A run directory with a fake control reader and `status`: what a user
+/// who may write a run directory (or a log directory) can put there.
+fn fake_run_dir(dir: &TempDir) -> (std::path::PathBuf, fs::File) {
+    let run = dir.join("run");
+    fs::create_dir(&run).unwrap();
+    let fifo = run.join("control");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Read and write: a reader that never blocks the open.
+    let reader = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    (run, reader)
+}
+
+/// vigilctl on hostile files: a status file that is a FIFO or a device
+/// is refused at once (no hang, no endless read); a log directory's
+/// `current` that is a FIFO, a hard link to another file or a huge file
+/// is not waited on, not shown, or only its end is read; a name long
+/// enough to pass the writer's buffer while the table is measured does
+/// not reach the output out of place.
+#[test]
+fn vigilctl_holds_against_hostile_files() {
+    let dir = TempDir::new("ctl-hostile");
+    let (run, _reader) = fake_run_dir(&dir);
+    let ctl = |args: &[&str]| {
+        let mut c = Command::new(vigilctl_in(&dir));
+        c.arg("-r").arg(&run).args(args);
+        run_limited(c)
+    };
+    // The status file as a FIFO without a writer, then as /dev/zero.
+    let status = run.join("status");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&status)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = ctl(&["list"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    fs::remove_file(&status).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &status).unwrap();
+    let out = ctl(&["list"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    fs::remove_file(&status).unwrap();
+
+    // A log directory whose `current` is a FIFO, then a hard link, then
+    // a big file whose last line is the one to show.
+    let logs = dir.join("logs");
+    fs::create_dir(&logs).unwrap();
+    let line = format!(
+        "web state=up pid=1 since=1.000 mode=daemon contain=group restarts=0 last=- ready=yes log_dir={}\n",
+        logs.display()
+    );
+    fs::write(&status, &line).unwrap();
+    let current = logs.join("current");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&current)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = ctl(&["status", "web"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    fs::remove_file(&current).unwrap();
+    let secret = dir.join("secret");
+    fs::write(&secret, "the secret\n").unwrap();
+    fs::hard_link(&secret, &current).unwrap();
+    let out = ctl(&["status", "web"]);
+    assert!(!stdout(&out).contains("the secret"), "{}", show(&out));
+    fs::remove_file(&current).unwrap();
+    let big = fs::File::create(&current).unwrap();
+    big.set_len(1 << 40).unwrap();
+    use std::io::{Seek, SeekFrom, Write};
+    let mut big = big;
+    big.seek(SeekFrom::End(0)).unwrap();
+    big.write_all(b"\nthe last line\n").unwrap();
+    let out = ctl(&["status", "web"]);
+    assert!(
+        stdout(&out).contains("    the last line\n"),
+        "{}",
+        show(&out)
+    );
+    fs::remove_file(&current).unwrap();
+
+    // Names of escaped bytes, longer than the writer's buffer once
+    // escaped: the table still starts with its headings.
+    let long = |b: char| b.to_string().repeat(1500);
+    fs::write(
+        &status,
+        format!(
+            "a state=up pid=1 since=1.000\n{} state=up pid=1 since=1.000\n{} state=up pid=1 since=1.000\n",
+            long('\x01'),
+            long('\x02')
+        ),
+    )
+    .unwrap();
+    let out = ctl(&["list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(stdout(&out).starts_with("NAME "), "{}", show(&out));
+}
+
+/// JSON strings escape what a terminal or a JavaScript parser would act
+/// on: C1 controls in UTF-8 (U+009B is a CSI) and U+2028/U+2029.
+#[test]
+fn vigilctl_json_escapes_c1_controls_and_line_separators() {
+    let dir = TempDir::new("ctl-c1");
+    let (run, _reader) = fake_run_dir(&dir);
+    fs::write(
+        run.join("status"),
+        "web state=up pid=1 since=1.000 mode=daemon contain=group restarts=0 last=- ready=yes status=\"a\\xc2\\x9b31mb\\xe2\\x80\\xa8c\\xc3\\xa9\"\n",
+    )
+    .unwrap();
+    let mut c = Command::new(vigilctl_in(&dir));
+    c.arg("-r").arg(&run).args(["list", "--json"]);
+    let out = run_limited(c);
+    let text = stdout(&out);
+    assert!(text.contains(r#""status":"a\u009b31mb\u2028cé""#), "{text}");
+    python_json(text.as_bytes(), "v");
+}
+
+/// `monitor | head -1`: vigilctl ends when its reader goes away, and
+/// removes its reply FIFO.
+#[test]
+fn vigilctl_removes_its_reply_fifo_when_its_reader_goes() {
+    let d = Daemon::start("ctl-pipe", "[web]\nexec = /bin/sleep 1000\n");
+    d.wait_up("web");
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(format!(
+        "'{}' -r '{}' monitor | head -c 1 >/dev/null",
+        d.vigilctl_path().display(),
+        d.run.display()
+    ));
+    let mut child = c.spawn().unwrap();
+    // The first line reaches head; the next one finds no reader.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = d.ctl(&["restart", "web"]);
+    poll_until(DEADLINE, || child.try_wait().unwrap()).expect("monitor | head did not end");
+    let left: Vec<_> = fs::read_dir(&d.run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("reply."))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// `status NAME` of a service without a ring (`log = inherit`) shows no
+/// log and says nothing about it: vigild's "no ring" answer is for `log`.
+#[test]
+fn vigilctl_status_of_a_service_without_a_ring_is_quiet() {
+    let d = Daemon::start("ctl-noring", "[web]\nexec = /bin/sleep 1000\n");
+    d.wait_up("web");
+    let out = d.ctl(&["status", "web"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{}", show(&out));
+    assert!(!stdout(&out).contains("log:"), "{}", show(&out));
+}
+
+/// The bash completion reads names from a status file as words: `$(...)`,
+/// backquotes and globs in them are never run or expanded, and a status
+/// file that is a FIFO does not hang the shell.
+#[test]
+fn bash_completion_never_runs_what_a_status_file_holds() {
+    let dir = TempDir::new("ctl-bash-hostile");
+    let run = dir.join("run");
+    fs::create_dir(&run).unwrap();
+    let pwned = dir.join("pwned");
+    let p = pwned.to_str().unwrap();
+    fs::write(
+        run.join("status"),
+        format!("$(touch${{IFS}}{p}) state=up\n`touch {p}` state=up\n* state=up\nweb state=up\n"),
+    )
+    .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/completions/vigilctl.bash");
+    let complete = |cur: &str| {
+        let mut c = Command::new("bash");
+        c.arg("--norc").arg("-c").arg(format!(
+            "source {script}\nCOMP_WORDS=(vigilctl -r {} start {cur})\nCOMP_CWORD=4\n\
+             _vigilctl\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            run.display()
+        ));
+        c.current_dir(env!("CARGO_MANIFEST_DIR"));
+        let out = run_limited(c);
+        assert!(out.status.success(), "{}", show(&out));
+        stdout(&out)
+    };
+    let all = complete("''");
+    assert!(!pwned.exists(), "the completion ran a command: {all}");
+    assert_eq!(
+        all,
+        format!("$(touch${{IFS}}{p})\n`touch\n*\nweb\n"),
+        "names as words, no file names of the current directory"
+    );
+    fs::remove_file(run.join("status")).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(run.join("status"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(complete("w"), "\n");
 }

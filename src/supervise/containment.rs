@@ -10,7 +10,7 @@ use crate::sys::message::{note, say};
 use crate::sys::{Errno, process};
 use rustix::fd::OwnedFd;
 use vigild_engine::config::{Config, Contain};
-use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId, copy_cut};
+use vigild_engine::fixed::{Lossy, ServiceId, copy_cut};
 use vigild_engine::unix::{ErrnoName, Pid};
 
 /// Longest run directory (a notify socket's name holds it too).
@@ -57,21 +57,13 @@ impl Containment {
                 Containment::Later(run, len, run_id)
             }
             Err(why) => {
-                let mut text = ArrayStr::<64>::new();
-                let _ = match why {
-                    Unavailable::NotMounted => {
-                        core::fmt::Write::write_str(&mut *text, "no cgroup2 mounted")
-                    }
-                    Unavailable::NoOwnCgroup => core::fmt::Write::write_str(
-                        &mut *text,
-                        "vigild's own cgroup is not in the cgroup2 mount",
-                    ),
-                    Unavailable::Refused(e) => core::fmt::Write::write_fmt(
-                        &mut *text,
-                        format_args!("{}", ErrnoName(e.raw_os_error() as u16)),
-                    ),
+                // Formatted straight into the line (no buffer of its own).
+                let why: &dyn core::fmt::Display = match why {
+                    Unavailable::NotMounted => &"no cgroup2 mounted",
+                    Unavailable::NoOwnCgroup => &"vigild's own cgroup is not in the cgroup2 mount",
+                    Unavailable::Refused(e) => &ErrnoName(e.raw_os_error() as u16),
                 };
-                note!("containment: process groups (cgroup v2: {text})");
+                note!("containment: process groups (cgroup v2: {why})");
                 Containment::Groups
             }
         }

@@ -104,10 +104,7 @@ pub fn run(v: &mut Vigild) -> i32 {
             true => Some(now),
             false => lines.deadline(),
         };
-        let deadline = [deadline, v.status.due(), control_due]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline = earliest(earliest(deadline, v.status.due()), control_due);
         // A shutdown runs cold code to its end: it is mapped back while
         // every service still runs (`sys::cold::map_back`). Otherwise
         // cold code that ran is given back once start-up is over (the
@@ -166,6 +163,16 @@ pub fn run(v: &mut Vigild) -> i32 {
     v.world.listeners.close_all(v.configs.active());
     v.world.replies.finish();
     pid1::exit_code(&v.role, v.configs.active(), v.engine)
+}
+
+/// The earlier of two deadlines, either of which may be none (what
+/// `[a, b].into_iter().flatten().min()` says, without the iterator
+/// machinery that compiles to four times the code).
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        _ => a.or(b),
+    }
 }
 
 /// poll(2) until something happens or `timeout_ms` passes. The

@@ -13,6 +13,14 @@ use vigild_engine::fixed::Lossy;
 use vigild_engine::time::Instant;
 use vigild_engine::unix::ErrnoName;
 
+/// Say one line of a configuration's errors or warnings (start-up's too).
+/// Every caller hands it, or a closure that calls it, to their printers
+/// as `&mut dyn FnMut(&str)`: each printer is compiled once, not once per
+/// closure (cold code, where the call through a pointer costs nothing).
+pub fn say_line(line: &str) {
+    say!("{line}");
+}
+
 /// Re-read the configuration; adopt it only if it has no error.
 // Not inlined into the hot caller: cold code, as all of this file.
 #[inline(never)]
@@ -54,15 +62,16 @@ pub fn reload(v: &mut Vigild, now: Instant, reply: Option<BorrowedFd<'_>>) {
         }
     }
     let errors = &*v.configs.errors;
-    print_warnings(path, errors, |line| say!("{line}"));
+    print_warnings(path, errors, &mut say_line as &mut dyn FnMut(&str));
     if !errors.is_empty() {
         say!("reload failed, keeping the running configuration:");
-        print_errors(path, errors, |line| {
-            say!("{line}");
+        let each = &mut |line: &str| {
+            say_line(line);
             if let Some(fd) = reply {
                 send(fd, format_args!("reload-failed vigild {line}"));
             }
-        });
+        };
+        print_errors(path, errors, each as &mut dyn FnMut(&str));
         return;
     }
     // Requests resolved this turn are answered under their old names

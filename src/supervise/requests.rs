@@ -15,14 +15,13 @@ use crate::sys::fs::write_all;
 use crate::sys::message::{note, say};
 use crate::sys::power::Action;
 use crate::sys::run_dir::open_reply;
-use core::fmt::Write;
 use rustix::fd::{AsFd, BorrowedFd};
 use vigild_engine::control::{LineError, Piece, Verb, parse_line};
-use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId};
+use vigild_engine::fixed::{Lossy, ServiceId};
 use vigild_engine::limits::LINE_MAX;
 use vigild_engine::machine::{Answer, Command};
 use vigild_engine::time::Instant;
-use vigild_engine::unix::ErrnoName;
+use vigild_engine::unix::{ErrnoName, HolderPid};
 
 /// Control lines acted on per loop turn, and reads of the FIFO
 /// (`control_fifo::INPUT_MAX` bytes each: 16 KiB).
@@ -199,11 +198,9 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
             let mut lost = 0;
             for id in cfg.ids().filter(|&id| !cfg.spec(id).removed) {
                 let slot = v.engine.slot(id);
-                // A service without a process shows none.
-                let mut pid = ArrayStr::<20>::new();
-                if let Some(p) = slot.state.pid() {
-                    let _ = write!(pid, " (pid {})", p.0 as u32);
-                }
+                // ` (pid N)`, as after a lock's holder: a service without
+                // a process shows none (0: no process has pid 0).
+                let pid = HolderPid(slot.state.pid().map_or(0, |p| p.0 as u32));
                 let (name, state) = (Lossy(cfg.name(id)), slot.state.name());
                 monitor_line_to(fd.as_fd(), &mut lost, format_args!("{name}: {state}{pid}"));
             }

@@ -11,6 +11,7 @@ use super::listeners::Listeners;
 use super::parts::Vigild;
 use super::pipes::Pipes;
 use super::readiness::Channels;
+use super::reload::say_line;
 use super::replies::Replies;
 use super::role::Role;
 use super::status_file::StatusFile;
@@ -49,6 +50,19 @@ usage: vigild [-f] [-q] [-t] [-c FILE] [-d FD] [-r DIR] [-l FILE] [-T TIME] [-- 
   -- CMD   container mode: CMD is the main service
   -h, -V   this help; the version
 ";
+
+/// The usage line of a usage error: `HELP`'s first, cut at compile time
+/// (`HELP.lines().next()` costs code at run time).
+const USAGE: &str = first_line(HELP);
+
+const fn first_line(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    let mut end = 0;
+    while end < bytes.len() && bytes[end] != b'\n' {
+        end += 1;
+    }
+    text.split_at(end).0
+}
 
 /// How long a daemon's start-up may take (`-T`).
 const START_TIMEOUT_MS: u64 = 30_000;
@@ -180,7 +194,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         Err("") => return Err(0),
         Err(msg) => {
             say!("{msg}");
-            say!("{}", HELP.lines().next().unwrap_or_default());
+            say!("{USAGE}");
             return Err(2);
         }
     };
@@ -197,7 +211,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         true => (o.source.path, ": "),
         false => (&b""[..], ""),
     };
-    print_warnings(o.source.path, errors, |line| say!("{line}"));
+    print_warnings(o.source.path, errors, &mut say_line as &mut dyn FnMut(&str));
     let n = errors.count();
     let cfg = &st.configs[0];
     match (n, o.check_only) {
@@ -209,7 +223,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
             plural(cfg.len())
         ),
         _ => {
-            print_errors(o.source.path, errors, |line| say!("{line}"));
+            print_errors(o.source.path, errors, &mut say_line as &mut dyn FnMut(&str));
             let what = if o.check_only {
                 ""
             } else {
@@ -325,7 +339,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     };
     // Every socket is bound before any service starts.
     let Some(listeners) = Listeners::new().prepare(None, cfg, errors) else {
-        print_errors(o.source.path, errors, |line| say!("{line}"));
+        print_errors(o.source.path, errors, &mut say_line as &mut dyn FnMut(&str));
         say!("unable to listen, nothing started");
         return Err(1);
     };

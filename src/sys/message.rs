@@ -60,6 +60,13 @@ pub fn line(prog: &str, msg: fmt::Arguments<'_>) {
     }
 }
 
+/// A line from vigild (`say!`). Not inlined: each of the many `say!`
+/// then passes only its message, not the program's name too.
+#[inline(never)]
+pub fn said(msg: fmt::Arguments<'_>) {
+    line("vigild", msg);
+}
+
 /// A line of vigild's that is neither an error nor a warning (a
 /// transition, what it does): not written with `-q`.
 pub fn noted(msg: fmt::Arguments<'_>) {
@@ -76,6 +83,6 @@ pub(crate) use note;
 
 /// A line from vigild.
 macro_rules! say {
-    ($($arg:tt)*) => { $crate::sys::message::line("vigild", format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::sys::message::said(format_args!($($arg)*)) };
 }
 pub(crate) use say;

@@ -53,9 +53,9 @@ const LINE_MAX: usize = 640;
 /// `vigilctl ARGS`, the arguments starting at `first`: the exit code.
 pub fn main(args: Args, first: usize) -> c_int {
     let mut i = first;
-    let mut dir: &[u8] = match crate::sys::args::getenv(b"VIGILD_RUN_DIR") {
-        Some(d) if !d.is_empty() => d,
-        _ => b"/run/vigild",
+    let (mut dir, mut from): (&[u8], &[u8]) = match crate::sys::args::getenv(b"VIGILD_RUN_DIR") {
+        Some(d) if !d.is_empty() => (d, b"VIGILD_RUN_DIR"),
+        _ => (b"/run/vigild", b""),
     };
     loop {
         let text = match word_index("-h --help -V --version -r", args.get(i).unwrap_or_default()) {
@@ -63,11 +63,11 @@ pub fn main(args: Args, first: usize) -> c_int {
             Some(2 | 3) => concat!("vigilctl ", env!("CARGO_PKG_VERSION"), "\n"),
             Some(_) => match args.get(i + 1) {
                 Some(d) => {
-                    dir = d;
+                    (dir, from) = (d, b"-r");
                     i += 2;
                     continue;
                 }
-                None => return usage(),
+                None => return usage_because(&[b"-r needs a directory"]),
             },
             None => break,
         };
@@ -76,7 +76,7 @@ pub fn main(args: Args, first: usize) -> c_int {
     // The reply FIFO's path goes to vigild, whose working directory is not
     // ours: it must be absolute (as for vigild's own -r).
     if !dir.starts_with(b"/") {
-        return say(&[b"-r needs an absolute path"], 2);
+        return say(&[from, b" needs an absolute path"], 2);
     }
     // As vigild refuses it: a control line with a reply FIFO in it must fit.
     const _: () = assert!(RUN_DIR_MAX == 400);
@@ -85,7 +85,7 @@ pub fn main(args: Args, first: usize) -> c_int {
         return say(&[dir, too_long], 2);
     }
     let Some(cmd) = args.get(i) else {
-        return usage();
+        return usage_because(&[b"no command given"]);
     };
     let word = |k: usize| args.get(i + 1 + k).unwrap_or_default();
     let count = (i + 1..).take_while(|&k| args.get(k).is_some()).count();
@@ -93,20 +93,21 @@ pub fn main(args: Args, first: usize) -> c_int {
         return match (word_index("status list wait", cmd), count) {
             (Some(k @ (0 | 1)), _) => show::show(dir, args, i + 1, count, k == 1),
             (Some(2), 2 | 3) => wait(dir, word(0), word(1), args.get(i + 3)),
-            _ => usage(),
+            (Some(_), _) => usage_because(&[cmd, b": wrong arguments"]),
+            (None, _) => usage_because(&[b"unknown command: ", cmd]),
         };
     };
     // Words each request takes: a name each for start, stop and restart.
     let per = verb.takes();
     if count != per && (per != 1 || count == 0 || verb == Verb::Log) {
-        return usage();
+        return usage_because(&[cmd, b": wrong arguments"]);
     }
     let fifo = match control(dir) {
         Ok(fd) => fd,
         Err(code) => return code,
     };
     if verb == Verb::Log {
-        return fetch_ring(&fifo, dir, word(0), &mut |bytes| {
+        return fetch_ring(&fifo, dir, word(0), true, &mut |bytes| {
             let _ = write_all(stdout(), bytes);
         });
     }
@@ -130,7 +131,9 @@ pub fn main(args: Args, first: usize) -> c_int {
     }
 }
 
-fn usage() -> c_int {
+/// What was wrong, then the usage line: exit 2.
+fn usage_because(why: &[&[u8]]) -> c_int {
+    say(why, 2);
     let _ = write_all(stderr(), &HELP.as_bytes()[..USAGE]);
     2
 }
@@ -153,8 +156,9 @@ fn say(parts: &[&[u8]], code: c_int) -> c_int {
 fn say_errno(path: &[u8], e: Errno) -> c_int {
     let n = e.raw_os_error() as u16;
     let mut name = Out::new(None);
-    match errno_name(n) {
+    match errno_name(n).filter(|_| e != Errno::ACCESS) {
         Some(known) => name.push(known.as_bytes()),
+        None if e == Errno::ACCESS => name.push(b"permission denied"),
         None => {
             name.push(b"E");
             name.num(n.into());
@@ -185,10 +189,15 @@ fn probe(dir: &[u8]) -> Result<Option<OwnedFd>, c_int> {
 fn request(fifo: &OwnedFd, dir: &[u8], line: &mut Out, stream: bool) -> c_int {
     // The last result line decides the exit code.
     let (mut last, mut len) = ([0u8; 32], 0);
+    let mut out = Out::new(Some(stdout()));
     let asked = ask(fifo, dir, line, None, &mut |line| {
-        let _ = write_all(stdout(), line);
-        len = copy_cut(&mut last, line.strip_suffix(b"\n").unwrap_or(line));
-        false
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        // vigild's words, escaped as every byte read from a file is.
+        out.lossy(line);
+        out.push(b"\n");
+        len = copy_cut(&mut last, line);
+        // A reader that went away (`monitor | head`) ends the request.
+        out.flush() != 0
     });
     match asked {
         Err(code) => code,
@@ -199,8 +208,14 @@ fn request(fifo: &OwnedFd, dir: &[u8], line: &mut Out, stream: bool) -> c_int {
 
 /// `log NAME`: the ring's bytes as they are (after vigild's `log NAME
 /// BYTES` line) to `sink`, or the result line that says why not on stderr
-/// (exit 4).
-fn fetch_ring(fifo: &OwnedFd, dir: &[u8], name: &[u8], sink: &mut dyn FnMut(&[u8])) -> c_int {
+/// if `report` (exit 4).
+fn fetch_ring(
+    fifo: &OwnedFd,
+    dir: &[u8],
+    name: &[u8],
+    report: bool,
+    sink: &mut dyn FnMut(&[u8]),
+) -> c_int {
     let mut line = Out::new(None);
     line.push(b"log ");
     line.lossy(name);
@@ -211,7 +226,7 @@ fn fetch_ring(fifo: &OwnedFd, dir: &[u8], name: &[u8], sink: &mut dyn FnMut(&[u8
             Some(0) => sink(bytes),
             Some(_) => {}
         }
-        if code != Some(0) {
+        if code != Some(0) && report {
             let _ = write_all(stderr(), bytes);
         }
         false
@@ -220,8 +235,8 @@ fn fetch_ring(fifo: &OwnedFd, dir: &[u8], name: &[u8], sink: &mut dyn FnMut(&[u8
 }
 
 /// Write `line reply=FIFO` to the control FIFO, with a reply FIFO of our
-/// own in the run directory (removed afterwards, also when INT, TERM or
-/// HUP come: they are blocked meanwhile), and give `each` the answer's
+/// own in the run directory (removed afterwards, also when INT, TERM, HUP
+/// or PIPE come: they are blocked meanwhile), and give `each` the answer's
 /// lines (with their newlines) until it returns true or vigild closes the
 /// FIFO. Waits until `deadline`, if any (then `Err(4)`); without one, at
 /// most 10 seconds for the first line. `Err`: the exit code.
@@ -236,7 +251,10 @@ fn ask(
     reply.num(u64::from(process::getpid() as u32));
     let reply = reply.bytes();
     // Before the FIFO exists: a signal that ends us removes it first.
-    let Ok(signals) = Signals::block(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP]) else {
+    // SIGPIPE too: a reader of our output that went away (`monitor |
+    // head -1`) fails the write instead, and we leave as if it had come.
+    let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGPIPE];
+    let Ok(signals) = Signals::block(&signals) else {
         return Err(1);
     };
     unlink(reply);
@@ -325,10 +343,10 @@ fn read_reply(
 /// state (`listening` counts as up).
 fn wait(dir: &[u8], target: &[u8], name: &[u8], timeout: Option<&[u8]>) -> c_int {
     if target != b"up" && target != b"down" {
-        return usage();
+        return usage_because(&[b"wait up or wait down"]);
     }
     let deadline = match timeout.map(parse_duration) {
-        Some(None) => return usage(),
+        Some(None) => return usage_because(&[b"wait: not a duration (500ms, 10s, 2m)"]),
         Some(Some(ms)) => Some(clock::now().plus_ms(u64::from(ms))),
         None => None,
     };

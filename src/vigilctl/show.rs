@@ -4,14 +4,15 @@
 //! table of every service). The JSON keys are the README's stable ones;
 //! its strings are escaped for any byte: a status file is read as it is.
 
-use super::{Out, fetch_ring, probe, say, say_errno, usage};
+use super::{Out, fetch_ring, probe, say, say_errno, usage_because};
+use crate::sys::Errno;
 use crate::sys::args::{Args, getenv};
 use crate::sys::clock::wall_ms;
-use crate::sys::fs::{each_line_of, is_terminal, open_read, stdout};
+use crate::sys::fs::{each_line_of, is_terminal, stdout};
 use core::ffi::c_int;
 use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{CWD, Mode, OFlags, SeekFrom, openat, seek};
+use rustix::fs::{CWD, FileType, Mode, OFlags, SeekFrom, openat, seek};
 use vigild_engine::fixed::{hex_digit, lookup, word, word_index};
 use vigild_engine::status::{Fields, SvPiece, parse_line, sv_pieces};
 use vigild_engine::unix::parse_u64;
@@ -25,7 +26,22 @@ const LOG_LINES: usize = 10;
 /// Open the status file (or say why not: exit 1).
 fn open_status(dir: &[u8]) -> Result<OwnedFd, c_int> {
     let path = Out::path(dir, b"status");
-    open_read(path.bytes()).map_err(|e| say_errno(path.bytes(), e))
+    open_file(CWD, path.bytes()).map_err(|e| say_errno(path.bytes(), e))
+}
+
+/// Open a file vigilctl reads (the status file, a log's files, whose
+/// directory may belong to the service's user): a regular file with one
+/// link, opened without following a symlink and without waiting for a
+/// FIFO's writer, so that whoever may write the directory cannot make
+/// vigilctl hang, read a device, or show a file they could not read.
+fn open_file(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK;
+    let file = crate::sys::at::openat(dir, name, flags, Mode::empty())?;
+    let st = rustix::fs::fstat(&file)?;
+    match FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_nlink == 1 {
+        true => Ok(file),
+        false => Err(Errno::PERM),
+    }
 }
 
 /// Call `each` with every service of the open status file (from its
@@ -68,12 +84,12 @@ pub fn show(dir: &[u8], args: Args, at: usize, count: usize, list: bool) -> c_in
         None => 0,
         Some(f) => match word_index("--json --raw", f) {
             Some(k) => k + 1,
-            None => return usage(),
+            None => return usage_because(&[b"unknown option: ", f]),
         },
     };
     let (at, names) = (at + (flag > 0) as usize, count - (flag > 0) as usize);
     if (list && (names > 0 || flag == 2)) || (!list && flag == 1 && names != 1) {
-        return usage();
+        return usage_because(&[b"list takes --json only; status --json one NAME"]);
     }
     // Without vigild the file is stale; without leave to write the
     // control FIFO it is still ours to read.
@@ -149,7 +165,9 @@ fn log(
     let mut tail = Out::new(None);
     let has_log = match (log_dir, control) {
         (Some(log_dir), _) => read_log_dir(log_dir.as_fd(), &mut tail),
-        (_, Some(control)) => fetch_ring(control, dir, name, &mut |bytes| tail.push(bytes)) == 0,
+        (_, Some(control)) => {
+            fetch_ring(control, dir, name, false, &mut |bytes| tail.push(bytes)) == 0
+        }
         _ => false,
     };
     let lines = last_lines(&tail);
@@ -168,7 +186,8 @@ fn log(
             match json {
                 true => string(out, line),
                 false => {
-                    out.lossy(line);
+                    // A CRLF line end is an end, not a byte to show.
+                    out.lossy(line.strip_suffix(b"\r").unwrap_or(line));
                     out.push(b"\n");
                 }
             }
@@ -313,7 +332,9 @@ fn unquote(text: &[u8], buf: &mut [u8]) -> usize {
 }
 
 /// `bytes` as a JSON string: UTF-8 as it is, `"` and `\` behind a
-/// backslash, control bytes and bytes that are not UTF-8 as `\u00XX`.
+/// backslash, control characters (C0 and C1), U+2028, U+2029 and bytes
+/// that are not UTF-8 as `\uXXXX` (a byte B that is not UTF-8 as
+/// `\u00BB`).
 fn string(out: &mut Out, bytes: &[u8]) {
     out.push(b"\"");
     let mut rest = bytes;
@@ -323,12 +344,39 @@ fn string(out: &mut Out, bytes: &[u8]) {
             Err(e) => e.valid_up_to(),
         };
         let (text, bad) = rest.split_at(valid);
-        for &b in text {
-            match b {
-                b'"' | b'\\' => out.push(&[b'\\', b]),
-                b' '..=b'~' | 0x80.. => out.push(&[b]),
-                _ => escape(out, b),
-            }
+        let mut i = 0;
+        while let Some(&b) = text.get(i) {
+            // The C1 controls (U+0080 to U+009F: a terminal may act on
+            // them) and the line and paragraph separators (which end a
+            // line for JavaScript) are escaped too.
+            let next = text.get(i + 1).copied().unwrap_or(0);
+            let third = text.get(i + 2).copied().unwrap_or(0);
+            i += match b {
+                b'"' | b'\\' => {
+                    out.push(&[b'\\', b]);
+                    1
+                }
+                0xc2 if next < 0xa0 => {
+                    escape(out, next);
+                    2
+                }
+                0xe2 if next == 0x80 && (third == 0xa8 || third == 0xa9) => {
+                    out.push(if third == 0xa8 {
+                        b"\\u2028"
+                    } else {
+                        b"\\u2029"
+                    });
+                    3
+                }
+                b' '..=b'~' | 0x80.. => {
+                    out.push(&[b]);
+                    1
+                }
+                _ => {
+                    escape(out, b);
+                    1
+                }
+            };
         }
         match bad.split_first() {
             Some((&b, after)) => {
@@ -368,7 +416,7 @@ fn table(out: &mut Out, file: BorrowedFd<'_>, json: bool, now: u64) {
     each_service(file, &mut |_, f| {
         row(&mut measure, &mut widths, Some(f), false, now)
     });
-    let colour = is_terminal(stdout()) && getenv(b"NO_COLOR").is_none();
+    let colour = is_terminal(stdout()) && getenv(b"NO_COLOR").is_none_or(<[u8]>::is_empty);
     row(out, &mut widths, None, false, now);
     each_service(file, &mut |_, f| {
         row(out, &mut widths, Some(f), colour, now)
@@ -454,11 +502,12 @@ fn read_log_dir(dir: BorrowedFd<'_>, tail: &mut Out) -> bool {
     let mut read_any = false;
     let rotated = newest.split(|&b| b == 0).next().unwrap_or_default();
     for name in [rotated, b"current"] {
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        if let Ok(file) = openat(dir, name, flags, Mode::empty()) {
+        if let Ok(file) = open_file(dir, name) {
             read_any = true;
+            // Only its end: the lines shown fit in what `tail` keeps.
+            let _ = seek(&file, SeekFrom::End(-4096));
             let mut chunk = [0u8; 4096];
-            while let Ok(n @ 1..) = rustix::io::read(&file, &mut chunk) {
+            if let Ok(n) = rustix::io::read(&file, &mut chunk) {
                 tail.push(&chunk[..n]);
             }
         }
