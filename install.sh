@@ -11,6 +11,8 @@ Builds the static musl binary (cargo build --release --target TARGET),
 strips it and installs:
 
   PREFIX/sbin/vigild                        the binary
+  PREFIX/sbin/vigild-import                 the importer (vigild import),
+                                            from beside the binary
   PREFIX/sbin/vigilctl, PREFIX/sbin/vigil-log
                                             relative symlinks to vigild
   PREFIX/share/man/man5, man8               the pages of man/
@@ -27,6 +29,7 @@ Environment:
   TARGET    the Rust target (default ARCH-unknown-linux-musl, ARCH the
             machine's, from uname -m); install it with rustup target add
   BIN       install this already built binary instead of building one
+            (and the vigild-import beside it, if there is one)
   STRIP     the strip program (default strip; for another architecture
             the llvm-strip of rustup's llvm-tools if installed);
             STRIP=true installs the binary unstripped
@@ -101,6 +104,14 @@ put() {
 
 put 0755 "$binary" "$sbin/vigild"
 "$STRIP" "$sbin/vigild"
+# `vigild import` executes vigild-import from vigild's own directory.
+importer=$(dirname -- "$binary")/vigild-import
+if [ -f "$importer" ]; then
+    put 0755 "$importer" "$sbin/vigild-import"
+    "$STRIP" "$sbin/vigild-import"
+else
+    echo "install.sh: no $importer: vigild import will not work" >&2
+fi
 # Relative links, so that the tree works wherever DESTDIR puts it.
 for name in vigilctl vigil-log; do
     ln -sf vigild "$sbin/$name"

@@ -47,13 +47,30 @@ fn dispatch(args: Args) -> c_int {
     sys::stdio::ensure_stdio();
     let argv0 = args.get(0).unwrap_or(b"vigild");
     let name = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
-    // `vigilctl ...` or `vigild ctl ...`, `vigil-log ...` or `vigild log ...`.
-    let tools = [vigilctl::main, vigil_log::main];
+    // `vigilctl ...` or `vigild ctl ...`, `vigil-log ...` or `vigild log ...`,
+    // `vigild import ...` (the program vigild-import).
+    let tools = [vigilctl::main, vigil_log::main, import];
     let by_name = lookup("vigilctl vigil-log", &tools, name);
-    let by_word = args.get(1).and_then(|word| lookup("ctl log", &tools, word));
+    let by_word = args
+        .get(1)
+        .and_then(|word| lookup("ctl log import", &tools, word));
     match (by_name, by_word) {
         (Some(tool), _) => tool(args, 1),
         (None, Some(tool)) => tool(args, 2),
         (None, None) => supervise::main(args),
     }
+}
+
+/// `vigild import ...`: vigild-import, which lies beside vigild's binary
+/// (`install.sh` puts it there), with the words from `import` on.
+fn import(args: Args, first: usize) -> c_int {
+    let e = sys::args::exec_beside(b"vigild-import", args, first - 1);
+    sys::message::line(
+        "vigild",
+        format_args!(
+            "import: vigild-import beside vigild: {} (install.sh installs it)",
+            vigild_engine::unix::ErrnoName(e.raw_os_error() as u16)
+        ),
+    );
+    1
 }

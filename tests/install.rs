@@ -129,7 +129,7 @@ fn install_sh_installs_a_working_tree() {
     let out = Command::new(&vigilctl).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("vigilctl: usage:"),
+        String::from_utf8_lossy(&out.stderr).contains("usage: vigilctl"),
         "{}",
         show(&out)
     );
@@ -140,6 +140,19 @@ fn install_sh_installs_a_working_tree() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+
+    // `vigild import` executes the vigild-import installed beside it.
+    let svc = dest.join("sv/web");
+    fs::create_dir_all(&svc).unwrap();
+    fs::write(svc.join("run"), "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    let out = Command::new(usr.join("sbin/vigild"))
+        .args(["import", "runit"])
+        .arg(&svc)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(stdout(&out).contains("[web]\n"), "{}", show(&out));
+    assert_eq!(mode(&usr.join("sbin/vigild-import")), 0o755);
 
     // vigil-log through its link keeps what it reads.
     let logdir = dest.join("log");

@@ -79,3 +79,28 @@ pub fn environment() -> impl Iterator<Item = (*const c_char, &'static [u8])> {
 pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
     environment().find_map(|(_, entry)| entry.strip_prefix(name)?.strip_prefix(b"="))
 }
+
+/// Execute the program `name` that lies in the directory of this one
+/// (`/proc/self/exe`'s), its command line the arguments from `first` on
+/// (argument `first` as its argv[0]). Returns only on failure.
+pub fn exec_beside(name: &[u8], args: Args, first: usize) -> super::Errno {
+    use rustix::fs::{CWD, readlinkat_raw};
+    let mut path = [0u8; 4096];
+    let len = match readlinkat_raw(CWD, c"/proc/self/exe", &mut path[..]) {
+        Ok(len) => len,
+        Err(e) => return e,
+    };
+    let dir = path[..len].iter().rposition(|&b| b == b'/').unwrap_or(0);
+    let end = dir + 1 + name.len();
+    if first >= args.argc || end >= path.len() {
+        return super::Errno::NAMETOOLONG;
+    }
+    path[dir] = b'/';
+    path[dir + 1..end].copy_from_slice(name);
+    path[end] = 0;
+    // SAFETY: `path` is NUL-terminated; argv from `first` is the C
+    // runtime's NULL-terminated array (first < argc), the environment
+    // vigild's own, unchanged.
+    unsafe { libc::execve(path.as_ptr().cast(), args.argv.add(first), environ_ptr()) };
+    super::Errno::from_raw_os_error(super::process::errno())
+}

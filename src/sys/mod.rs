@@ -11,6 +11,9 @@ pub mod at;
 pub mod cgroup;
 pub mod clock;
 pub mod cold;
+// Used by vigild-import only, which shares sys/ with vigild.
+#[allow(dead_code)]
+pub mod dir;
 pub mod fs;
 pub mod last_resort;
 pub mod listen;

@@ -1,0 +1,547 @@
+//! `vigild import runit|s6|daemontools DIR...`: prints on stdout the
+//! configuration of the service directories DIR names (a DIR holding
+//! `run`, or an s6-rc source definition holding `up`) or holds (a scan
+//! directory, as runsvdir and s6-svscan read it). The three layouts share
+//! their files (`run`, `down`, `log/run`, an envdir in `env/`), so one
+//! translation serves them all; what it cannot translate becomes a `#`
+//! comment naming the file, so that nothing is dropped unsaid.
+//!
+//! The text is written from templates (`emit`): a binary with a size
+//! budget pays for each call far more than for each byte of text. For the
+//! same reason one path buffer serves every path: a directory's entry is
+//! appended to it and cut off again, never copied.
+
+use crate::sys::Errno;
+use crate::sys::args::Args;
+use crate::sys::dir::{cwd, each_entry, exists, open_dir};
+use crate::sys::fs::{read_file, stdout, write_all};
+use crate::sys::message::say;
+use crate::sys::storage::Once;
+use core::ffi::c_int;
+use vigild_engine::fixed::{Lossy, word_index};
+use vigild_engine::unix::{ErrnoName, parse_signal, parse_u64};
+
+/// The longest path built. A DIR may take half: the names below it (a
+/// file, `log/`, a log directory) fit in the rest.
+const PATH_MAX: usize = 1024;
+
+/// The most of a file read.
+const TEXT_MAX: usize = 4096;
+
+/// The size of every buffer, that of the longest: the list found.
+const BUF: usize = 16 * 1024;
+
+/// The import's state: zero bytes in `.bss` (placed with the big tables by
+/// `link/layout.ld`), so nothing clears or sets it up, and no large stack
+/// frame is probed. `vigild import` runs alone in its process: it takes it
+/// once.
+static IMPORT: Once<Import> = Once::new(Import {
+    out: Out(Buf::new()),
+    found: Buf::new(),
+    path: Buf::new(),
+    spare: Buf::new(),
+    text: Buf::new(),
+    value: (0, 0),
+    dir: 0,
+    oneshot: false,
+    logger: false,
+});
+
+/// `vigild import ARGS`, the arguments starting at `first`: the exit code.
+pub fn main(args: Args, first: usize) -> c_int {
+    let kind = args.get(first).unwrap_or_default();
+    if word_index("runit s6 daemontools", kind).is_none() || args.get(first + 1).is_none() {
+        say!("usage: vigild import runit|s6|daemontools DIR...");
+        return 2;
+    }
+    let Some(c) = IMPORT.take() else {
+        return 1;
+    };
+    let mut code = 0;
+    for arg in (first + 1..).map_while(|i| args.get(i)) {
+        if let Err(e) = c.find(arg) {
+            say!(
+                "import: {}: {}",
+                Lossy(arg),
+                ErrnoName(e.raw_os_error() as u16)
+            );
+            code = 1;
+        }
+    }
+    let mut at = 0;
+    while let Some(len) = c
+        .found
+        .part(at, c.found.len)
+        .iter()
+        .position(|&b| b == b'\n')
+    {
+        c.path.len = 0;
+        c.path.put(c.found.part(at, at + len));
+        at += len + 1;
+        c.service();
+    }
+    c.out.flush();
+    code
+}
+
+/// The files of a service directory that are translated, and those that
+/// need nothing (`supervise` and `event` are the supervisor's, `data` the
+/// run script's, `consumer-for` is the other end of a `producer-for`).
+const FILES: &str = concat!(
+    "notification-fd timeout-kill timeout-up down-signal producer-for ",
+    "down log env dependencies dependencies.d ",
+    "run up type supervise event data consumer-for"
+);
+
+/// The lines of the first five of `FILES`: `\x02` is the file's value.
+const KEYS: [&[u8]; 5] = [
+    b"ready = fd:\x02\n",
+    b"stop_timeout = \x02ms\n",
+    b"start_timeout = \x02ms\n",
+    b"stop_signal = \x02\n",
+    b"log = service:\x02\n",
+];
+
+const NOT_TRANSLATED: &[u8] = b"# \x01: not translated\n";
+
+/// What one import works with: the output, the service directories
+/// found (a path a line), the path at hand (and a spare one, for a path
+/// that is not below it), the text of its file and the value (a part of
+/// the text) a line is written with, the length of the service
+/// directory's path, whether it is an s6-rc oneshot and whether its logger
+/// is a service.
+struct Import {
+    out: Out,
+    found: Buf,
+    path: Buf,
+    spare: Buf,
+    text: Buf,
+    value: (usize, usize),
+    dir: usize,
+    oneshot: bool,
+    logger: bool,
+}
+
+impl Import {
+    /// Add the service directory `arg` names, or those it holds, to the
+    /// list found.
+    fn find(&mut self, arg: &[u8]) -> Result<(), Errno> {
+        if arg.is_empty() {
+            return Err(Errno::NOENT);
+        }
+        self.path.len = 0;
+        let fits = (arg.starts_with(b"/")
+            || cwd(&mut self.text.buf).is_some_and(|d| self.path.push(d)))
+            && self.path.push(arg)
+            && self.path.len < PATH_MAX / 2
+            && !self.path.bytes().contains(&b'\n');
+        if !fits {
+            return Err(Errno::NAMETOOLONG);
+        }
+        if !self.add() {
+            self.each(|c, _| {
+                c.add();
+            })?;
+        }
+        // A full list would cut a path.
+        match self.found.len < self.found.buf.len() {
+            true => Ok(()),
+            false => Err(Errno::NOMEM),
+        }
+    }
+
+    /// Add the path to the list found if it holds `run` or an s6-rc `up`
+    /// (an s6-rc bundle holds neither: it is no service); whether it did.
+    fn add(&mut self) -> bool {
+        let service = self.holds(b"run") || self.holds(b"up");
+        if service {
+            self.found.put(self.path.bytes());
+            self.found.put(b"\n");
+        }
+        service
+    }
+
+    fn holds(&mut self, name: &[u8]) -> bool {
+        let dir = self.path.len;
+        self.path.push(name);
+        let holds = exists(self.path.bytes());
+        self.path.len = dir;
+        holds
+    }
+
+    /// Call `each` with the path at every entry of the directory at the
+    /// path (but dot-files) and the entry's name.
+    fn each(&mut self, each: fn(&mut Self, &[u8])) -> Result<(), Errno> {
+        let entries = open_dir(self.path.bytes())?;
+        let dir = self.path.len;
+        let listed = each_entry(entries, &mut |name| {
+            self.path.len = dir;
+            self.path.push(name);
+            if !name.starts_with(b".") {
+                each(self, name)
+            }
+        });
+        self.path.len = dir;
+        listed
+    }
+
+    /// Read the file at the path (what fits of it; nothing if it cannot
+    /// be read); its value is its first line, without trailing blanks.
+    fn read(&mut self) {
+        // A file that does not fit fills the buffer: its start is read.
+        self.text.len = match read_file(self.path.bytes(), &mut self.text.buf[..TEXT_MAX]) {
+            Ok(len) => len,
+            Err(Errno::FBIG) => TEXT_MAX,
+            Err(_) => 0,
+        };
+        let first = self.text.bytes().split(|&b| b == b'\n').next();
+        self.value = (0, first.unwrap_or_default().trim_ascii_end().len());
+    }
+
+    fn value(&self) -> &[u8] {
+        self.text.part(self.value.0, self.value.1)
+    }
+
+    /// `template` with `\x01` the path, `\x02` the value, `\x03` the
+    /// service's name, `\x04` the path as a word of `exec`, `\x05` the
+    /// path's last component, `\x06` the spare path. Called from everywhere: one copy of it.
+    #[inline(never)]
+    fn emit(&mut self, template: &[u8]) {
+        for &b in template {
+            let path = self.path.bytes();
+            match b {
+                1 => self.out.put(path),
+                2 => self.out.put(self.text.part(self.value.0, self.value.1)),
+                3 => self.out.name(last(self.path.part(0, self.dir))),
+                4 => self.out.word(path),
+                5 => self.out.put(last(path)),
+                6 => self.out.put(self.spare.bytes()),
+                _ => self.out.put(&[b]),
+            }
+        }
+    }
+
+    /// The section(s) of the service directory at the path.
+    fn service(&mut self) {
+        self.dir = self.path.len;
+        self.emit(b"\n[\x03]\ndir = \x01\n");
+        // An s6-rc oneshot's `up` is a command line for execlineb.
+        self.oneshot = !self.holds(b"run");
+        self.path.push(if self.oneshot { b"up" } else { b"run" });
+        self.emit(match self.oneshot {
+            true => b"mode = oneshot\nexec = execlineb -P\x04\n",
+            false => b"exec =\x04\n",
+        });
+        self.path.len = self.dir;
+        self.logger = false;
+        let _ = self.each(Self::file);
+        if self.logger {
+            self.path.push(b"log");
+            self.emit(b"\n[\x03-log]\ndir = \x01\n");
+            self.path.push(b"run");
+            self.emit(b"exec =\x04\n");
+        }
+    }
+
+    /// The file `name` at the path, in a service directory.
+    fn file(&mut self, name: &[u8]) {
+        self.read();
+        let value = self.value();
+        let n = parse_u64(value).unwrap_or(u64::MAX);
+        let i = word_index(FILES, name).unwrap_or(99);
+        let valid = match i {
+            0 => matches!(n, 1 | 3..=255),
+            1 | 2 => n < 1 << 32 && n >= 2 - i as u64,
+            3 => parse_signal(value).is_some(),
+            4 => self.imported(value),
+            _ => false,
+        };
+        match i {
+            0..5 if valid => self.emit(KEYS[i]),
+            5 if !self.oneshot => self.emit(b"autostart = no\n"),
+            6 => self.logger = self.log(),
+            7 => {
+                let _ = self.each(Self::env);
+            }
+            8 => self.deps(),
+            9 => {
+                let _ = self.each(Self::dep_entry);
+            }
+            10.. if i != 99 => {}
+            _ => self.emit(NOT_TRANSLATED),
+        }
+    }
+
+    /// A service of that name was found.
+    fn imported(&self, name: &[u8]) -> bool {
+        self.found
+            .bytes()
+            .split(|&b| b == b'\n')
+            .any(|path| last(path) == name)
+    }
+
+    /// The dependencies the file read names, one a word.
+    fn deps(&mut self) {
+        let mut at = 0;
+        while at < self.text.len {
+            let rest = self.text.part(at, self.text.len);
+            let len = rest.iter().position(u8::is_ascii_whitespace);
+            self.value = (at, at + len.unwrap_or(rest.len()));
+            self.dep();
+            at = self.value.1 + 1;
+        }
+    }
+
+    /// An entry of `dependencies.d`: its name is a dependency.
+    fn dep_entry(&mut self, name: &[u8]) {
+        self.text.len = 0;
+        self.text.put(name);
+        self.value = (0, self.text.len);
+        self.dep();
+    }
+
+    /// A dependency (the value) named in the file at the path: a line of
+    /// `after` if it is imported too.
+    fn dep(&mut self) {
+        let name = self.value();
+        if !name.is_empty() {
+            let line: &[u8] = match self.imported(name) {
+                true => b"after = \x02\n",
+                false => b"# \x01: \x02 is not imported\n",
+            };
+            self.emit(line);
+        }
+    }
+
+    /// An envdir's file `var` at the path: its name is a variable, its
+    /// first line (trailing blanks removed) the value. An empty file
+    /// removes the variable and a NUL is a newline to envdir: `env` cannot
+    /// say either.
+    fn env(&mut self, var: &[u8]) {
+        self.read();
+        let value = self.value();
+        // A blank then `#` would start a comment in the configuration.
+        let writable = var.first() > Some(&b'9')
+            && var.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+            && (1..TEXT_MAX).contains(&self.text.len)
+            && !value.contains(&0)
+            && !value
+                .windows(2)
+                .any(|w| matches!(w, [blank, b'#'] if *blank <= b' '));
+        self.emit(match writable {
+            true => b"env = \x05=\x02\n",
+            false => NOT_TRANSLATED,
+        });
+    }
+
+    /// The logger `log/` at the path: vigil-log's `log` line when its
+    /// `run` can be replaced (see `Logger`), else `log = service:NAME-log`
+    /// and true: that service runs the script.
+    fn log(&mut self) -> bool {
+        let dir = self.path.len;
+        self.path.push(b"run");
+        self.read();
+        if self.text.len == 0 {
+            self.emit(NOT_TRANSLATED);
+            return false;
+        }
+        self.path.len = dir;
+        let whole = self.text.len < TEXT_MAX;
+        // The directory, in the spare path (relative to `log/`).
+        let to = &mut self.spare;
+        to.len = 0;
+        let logger = Logger::of(self.text.bytes()).filter(|l| {
+            if !l.dir.starts_with(b"/") {
+                to.put(self.path.bytes());
+            }
+            whole && to.push(l.dir) && to.len < PATH_MAX - 8
+        });
+        let Some(l) = logger else {
+            self.emit(b"log = service:\x03-log\n");
+            return true;
+        };
+        let out = &mut self.out;
+        out.put(b"log =");
+        out.option(b" -s ", l.size);
+        out.option(b" -n ", l.keep);
+        if l.tai64n {
+            out.put(b" -t tai64n");
+        }
+        out.word(to.bytes());
+        out.put(b"\n");
+        // svlogd's own settings, which vigil-log does not read.
+        to.push(b"config");
+        if exists(to.bytes()) {
+            self.emit(b"# \x06: not translated\n");
+        }
+        false
+    }
+}
+
+/// What a logger's `run` says when it is one command, `svlogd`, `s6-log`
+/// or `multilog` on one directory (`/…` or `./…`) with only options
+/// vigil-log has.
+struct Logger<'a> {
+    size: &'a [u8],
+    keep: &'a [u8],
+    tai64n: bool,
+    dir: &'a [u8],
+}
+
+impl Logger<'_> {
+    fn of(script: &[u8]) -> Option<Logger<'_>> {
+        let mut cmd = None;
+        for line in script.split(|&b| b == b'\n').map(<[u8]>::trim_ascii) {
+            if line.first().is_some_and(|&b| b != b'#') {
+                if cmd.is_some() {
+                    return None;
+                }
+                cmd = Some(line);
+            }
+        }
+        let cmd = cmd?;
+        // No shell syntax: what the words mean is plain.
+        if cmd.iter().any(|b| b"'\"\\$;&|<>`(){}*?~".contains(b)) {
+            return None;
+        }
+        let mut l = Logger {
+            size: b"",
+            keep: b"",
+            tai64n: false,
+            dir: b"",
+        };
+        let mut program = false;
+        for word in cmd.split(u8::is_ascii_whitespace) {
+            let Some((&first, value)) = word.split_first() else {
+                continue;
+            };
+            if !program {
+                if word != b"exec" {
+                    word_index("svlogd s6-log multilog", last(word))?;
+                    program = true;
+                }
+                continue;
+            }
+            match (first, parse_u64(value)) {
+                (b's', Some(4096..)) => l.size = value,
+                (b'n', Some(0..=1000)) => l.keep = value,
+                (b'/' | b'.', _) if l.dir.is_empty() => l.dir = word,
+                _ => l.tai64n |= word_index("-t t -tt -ttt T", word)? < 2,
+            }
+        }
+        (!l.dir.is_empty()).then_some(l)
+    }
+}
+
+/// The last component of `path`.
+fn last(path: &[u8]) -> &[u8] {
+    path.rsplit(|&b| b == b'/').next().unwrap_or_default()
+}
+
+/// Bytes gathered in a buffer: a path, a file's text, the list found.
+struct Buf {
+    buf: [u8; BUF],
+    len: usize,
+}
+
+impl Buf {
+    const fn new() -> Self {
+        Buf {
+            buf: [0; BUF],
+            len: 0,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.part(0, self.len)
+    }
+
+    /// The bytes from `from` to `to` (none if that is out of the buffer:
+    /// no panic path). Not inlined: it is behind every `bytes`.
+    #[inline(never)]
+    fn part(&self, from: usize, to: usize) -> &[u8] {
+        self.buf.get(from..to).unwrap_or_default()
+    }
+
+    /// Append what fits of `bytes`; the rest.
+    fn put<'b>(&mut self, bytes: &'b [u8]) -> &'b [u8] {
+        let room = self.buf.get_mut(self.len..).unwrap_or_default();
+        let (now, rest) = bytes.split_at(bytes.len().min(room.len()));
+        for (to, &b) in room.iter_mut().zip(now) {
+            *to = b;
+        }
+        self.len += now.len();
+        rest
+    }
+
+    /// Append `/` and `rel`, dropping `.` and empty components, `..` going
+    /// up; false if it does not fit.
+    fn push(&mut self, rel: &[u8]) -> bool {
+        for part in rel.split(|&b| b == b'/') {
+            match part {
+                b"" | b"." => {}
+                b".." => self.len = self.bytes().iter().rposition(|&b| b == b'/').unwrap_or(0),
+                _ if self.len + part.len() >= PATH_MAX => return false,
+                _ => {
+                    self.put(b"/");
+                    self.put(part);
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The output, written to stdout when full.
+struct Out(Buf);
+
+impl Out {
+    fn put(&mut self, bytes: &[u8]) {
+        let mut rest = self.0.put(bytes);
+        while !rest.is_empty() {
+            self.flush();
+            rest = self.0.put(rest);
+        }
+    }
+
+    /// `option` and `value`, if there is one.
+    fn option(&mut self, option: &[u8], value: &[u8]) {
+        if !value.is_empty() {
+            self.put(option);
+            self.put(value);
+        }
+    }
+
+    fn flush(&mut self) {
+        let _ = write_all(stdout(), self.0.bytes());
+        self.0.len = 0;
+    }
+
+    /// The service named after the directory `dir`: every byte a service
+    /// name may not have as `_`, cut so that `NAME-log` is one too.
+    fn name(&mut self, dir: &[u8]) {
+        for &b in dir.iter().take(59) {
+            let ok = b.is_ascii_alphanumeric() || b"_.-".contains(&b);
+            self.put(&[if ok { b } else { b'_' }]);
+        }
+    }
+
+    /// A blank and `word` as `exec` splits it back: in single quotes
+    /// unless it is plain (a `'` as `'\''`, a newline as `?`).
+    fn word(&mut self, word: &[u8]) {
+        let plain = word
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b));
+        self.put(if plain { b" " } else { b" '" });
+        for &b in word {
+            match b {
+                b'\'' => self.put(b"'\\''"),
+                b'\n' => self.put(b"?"),
+                _ => self.put(&[b]),
+            }
+        }
+        if !plain {
+            self.put(b"'");
+        }
+    }
+}
