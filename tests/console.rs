@@ -286,3 +286,33 @@ fn console_errors() {
         ],
     );
 }
+
+/// `console` opens a terminal itself, never through a symlink (one in a
+/// directory others may write, as /dev/shm, could name anyone's
+/// terminal), and nothing that is not a character device.
+#[test]
+fn console_is_never_reached_through_a_symlink() {
+    let pty = Pty::open();
+    let link = format!("/dev/shm/vigild-test-console-{}", std::process::id());
+    let _ = fs::remove_file(&link);
+    std::os::unix::fs::symlink(&pty.path, &link).unwrap();
+    let file = format!("/dev/shm/vigild-test-console-file-{}", std::process::id());
+    fs::write(&file, "").unwrap();
+    let d = Daemon::start(
+        "console-link",
+        &format!(
+            "[linked]\nexec = /bin/sleep 100\nconsole = {link}\nbackoff = 50ms 1s\n\
+             [plain]\nexec = /bin/sleep 100\nconsole = {file}\nbackoff = 50ms 1s\n"
+        ),
+    );
+    let linked = d.wait_svc("linked", "a failed spawn", |s| {
+        s.reason().starts_with("spawn-failed")
+    });
+    let plain = d.wait_svc("plain", "a failed spawn", |s| {
+        s.reason().starts_with("spawn-failed")
+    });
+    fs::remove_file(&link).unwrap();
+    fs::remove_file(&file).unwrap();
+    assert_eq!(linked.reason(), "spawn-failed:ENOTTY", "{}", linked.line);
+    assert_eq!(plain.reason(), "spawn-failed:ENOTTY", "{}", plain.line);
+}

@@ -373,9 +373,10 @@ fn write_pid(entry: &[Cell<u8>], pid: c_int) {
 /// Runs in the child; returns only on failure, with the errno and its step.
 fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) -> (c_int, Step) {
     let err = || (super::process::errno(), Step::Setup);
-    // SAFETY: each call below is a plain system call on integers or on
-    // memory prepared by the parent (NUL-terminated paths, NULL-terminated
-    // pointer arrays) that stays valid while the parent is suspended. The
+    // SAFETY: each call below is a plain system call on integers, on a
+    // local buffer (the console's stat) or on memory prepared by the
+    // parent (NUL-terminated paths, NULL-terminated pointer arrays) that
+    // stays valid while the parent is suspended. The
     // set*id calls go through syscall(2) directly: libc's wrappers would try
     // to synchronise with other threads of a process we only share memory with.
     unsafe {
@@ -448,10 +449,29 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
         // reaches what runs there. /dev/console works too: only open(2)
         // refuses to make it a controlling terminal. (Raw system calls:
         // libc's open and ioctl would add their wrappers to the binary.)
+        // Only a terminal itself, never through a symlink, is opened (as
+        // root, before the service's user is taken): a link in a directory
+        // others may write (/dev/shm) could name another user's terminal,
+        // and opening some devices does something (a watchdog arms).
         if plan.console.len() > 1 {
             use libc::c_long;
-            let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_NONBLOCK;
+            let flags = libc::O_RDWR
+                | libc::O_NOCTTY
+                | libc::O_CLOEXEC
+                | libc::O_NONBLOCK
+                | libc::O_NOFOLLOW;
             let (at, path) = (libc::AT_FDCWD as c_long, plan.console.as_ptr());
+            let mut st: libc::stat = core::mem::zeroed();
+            let nofollow = libc::AT_SYMLINK_NOFOLLOW as c_long;
+            let stat = libc::syscall(libc::SYS_newfstatat, at, path, &mut st, nofollow);
+            if stat < 0 || st.st_mode & libc::S_IFMT != libc::S_IFCHR {
+                let errno = if stat < 0 {
+                    super::process::errno()
+                } else {
+                    libc::ENOTTY
+                };
+                return (errno, Step::Console);
+            }
             let fd = libc::syscall(libc::SYS_openat, at, path, flags as c_long) as c_int;
             let (tty, make_controlling) = (fd as c_long, libc::TIOCSCTTY as c_long);
             if fd < 0
