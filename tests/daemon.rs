@@ -2167,7 +2167,17 @@ fn help_and_version_on_stdout() {
             show(&out)
         );
     }
+    // The option that was not understood is named.
+    let out = vigild_once(&["-x"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown option: -x"),
+        "{}",
+        show(&out)
+    );
     let help = stdout(&vigild_once(&["-h"]));
+    for tool in ["vigild ctl", "vigild log", "vigild import"] {
+        assert!(help.contains(tool), "{tool} not mentioned: {help}");
+    }
     for option in [
         "-c FILE", "-f", "-q", "-r DIR", "-d FD", "-l FILE", "-T TIME", "-- CMD",
     ] {
@@ -2274,4 +2284,20 @@ fn a_missing_dir_is_named_not_the_program() {
     );
     d.wait_stderr("web: dir /nonexistent-vigild-dir: ENOENT");
     assert!(!d.stderr.text().contains("unable to spawn /bin/sleep"));
+}
+
+/// `-l FILE` is for daemon mode; elsewhere it is said to be ignored,
+/// not silently dropped.
+#[test]
+fn log_file_outside_daemon_mode_is_warned_about() {
+    let d = Daemon::start_with(
+        "l-foreground",
+        "[web]\nexec = /bin/sleep 100\n",
+        Opts {
+            args: vec!["-l".into(), "/tmp/vigild-test-never-written".into()],
+            ..Opts::default()
+        },
+    );
+    d.wait_stderr("warning: -l is for daemon mode: ignored");
+    assert!(!std::path::Path::new("/tmp/vigild-test-never-written").exists());
 }

@@ -49,6 +49,8 @@ usage: vigild [-f] [-q] [-t] [-c FILE] [-d FD] [-r DIR] [-l FILE] [-T TIME] [-- 
   -T TIME  how long a daemon's start-up may take (default 30s)
   -- CMD   container mode: CMD is the main service
   -h, -V   this help; the version
+vigild ctl ARGS, vigild log ARGS: vigilctl, vigil-log (their -h)
+vigild import runit|s6|daemontools DIR...: their configuration
 ";
 
 /// The usage line of a usage error: `HELP`'s first, cut at compile time
@@ -157,7 +159,10 @@ fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
             // The kernel hands init the words of its command line it does
             // not know itself.
             _ if pid1 => say!("warning: argument \"{}\" ignored", Lossy(arg)),
-            _ => return Err("unknown option"),
+            _ => {
+                say!("unknown option: {}", Lossy(arg));
+                return Err(USAGE);
+            }
         }
         i += 1;
     }
@@ -193,7 +198,9 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         Ok(o) => o,
         Err("") => return Err(0),
         Err(msg) => {
-            say!("{msg}");
+            if msg != USAGE {
+                say!("{msg}");
+            }
             say!("{USAGE}");
             return Err(2);
         }
@@ -239,6 +246,9 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     in_force(cfg);
     // Daemon mode: from here on the foreground process only relays.
     let daemon = !pid1 && !o.foreground && cfg.main().is_none();
+    if !daemon && o.log_file.is_some() {
+        say!("warning: -l is for daemon mode: ignored (the output stays where it is)");
+    }
     let verdict = match daemon {
         true => match daemonize::detach(o.log_file, o.start_timeout_ms) {
             Ok(verdict) => {
