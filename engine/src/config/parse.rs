@@ -165,6 +165,7 @@ pub fn parse_with_main(
         cfg,
         errors,
         section: Section::None,
+        state: SectionState::NEW,
         global_seen: 0,
         global_line: 0,
         listen_total: 0,
@@ -212,8 +213,9 @@ pub fn parse_with_main(
 enum Section {
     None,
     Global,
-    /// A service section, or a broken header whose keys are skipped.
-    Service(Option<ServiceId>, SectionState),
+    /// A service section, or a broken header whose keys are skipped
+    /// (what the parser tracks in it is the parser's `state`).
+    Service(Option<ServiceId>),
 }
 
 /// What the parser tracks while inside one service section.
@@ -229,6 +231,20 @@ struct SectionState {
     /// `log_user`, `log_group` and their lines.
     log_user: (Str, u32),
     log_group: (Str, u32),
+}
+
+impl SectionState {
+    /// At the header of a section.
+    const NEW: SectionState = SectionState {
+        seen: 0,
+        digest: FNV_OFFSET,
+        restart: None,
+        prefix_set: false,
+        log: None,
+        window_line: 0,
+        log_user: (Str::EMPTY, 0),
+        log_group: (Str::EMPTY, 0),
+    };
 }
 
 /// A `log` value as written, checked; resolved to a `Log` once every
@@ -450,6 +466,9 @@ struct Parser<'a> {
     cfg: &'a mut Config,
     errors: &'a mut Errors,
     section: Section,
+    /// What is tracked in the service section the parser is in (kept
+    /// here, not in `Section`: the parser updates it in place).
+    state: SectionState,
     global_seen: u64,
     /// The line of the `[vigild]` header (0: none yet).
     global_line: u32,
@@ -477,19 +496,10 @@ impl Parser<'_> {
     }
 
     fn open_section(&mut self, header: &[u8], line: u32, body_start: usize) {
-        let state = SectionState {
-            seen: 0,
-            digest: FNV_OFFSET,
-            restart: None,
-            prefix_set: false,
-            log: None,
-            window_line: 0,
-            log_user: (Str::EMPTY, 0),
-            log_group: (Str::EMPTY, 0),
-        };
+        self.state = SectionState::NEW;
         let Some(name) = header.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) else {
             self.error(line, format_args!("bad section header (expected [name])"));
-            self.section = Section::Service(None, state);
+            self.section = Section::Service(None);
             return;
         };
         let name = trim(name);
@@ -505,7 +515,7 @@ impl Parser<'_> {
             self.section = Section::Global;
             return;
         }
-        self.section = Section::Service(None, state);
+        self.section = Section::Service(None);
         if !is_service_name(name) {
             self.error(
                 line,
@@ -538,7 +548,7 @@ impl Parser<'_> {
                     first_line: line + 1,
                     ..Body::EMPTY
                 };
-                self.section = Section::Service(Some(id), state);
+                self.section = Section::Service(Some(id));
             }
             Err(_) => self.error(
                 line,
@@ -548,7 +558,7 @@ impl Parser<'_> {
     }
 
     fn close_section(&mut self, end: usize) {
-        let Section::Service(Some(id), state) = self.section else {
+        let (Section::Service(Some(id)), state) = (self.section, self.state) else {
             return;
         };
         let spec = self.cfg.spec_mut(id);
@@ -601,17 +611,17 @@ impl Parser<'_> {
                     self.global_key(line, which, value);
                 }
             }
-            Section::Service(id, mut state) => {
-                let Some(bit) = self.check_key(line, key, SERVICE_KEYS, state.seen) else {
+            Section::Service(id) => {
+                let Some(bit) = self.check_key(line, key, SERVICE_KEYS, self.state.seen) else {
                     return;
                 };
+                let state = &mut self.state;
                 state.seen |= bit;
                 state.digest = fnv(fnv(fnv(state.digest, key), b"="), value);
                 // check_key gives the bit of a key of SERVICE_KEYS.
                 if let (Some(id), Some(&which)) = (id, KEYS.get(bit.trailing_zeros() as usize)) {
-                    self.service_key(line, id, &mut state, (which, key), value);
+                    self.service_key(line, id, (which, key), value);
                 }
-                self.section = Section::Service(id, state);
             }
         }
     }
@@ -681,17 +691,10 @@ impl Parser<'_> {
         }
     }
 
-    fn service_key(
-        &mut self,
-        line: u32,
-        id: ServiceId,
-        st: &mut SectionState,
-        (which, key): (Key, &[u8]),
-        value: &[u8],
-    ) {
+    fn service_key(&mut self, line: u32, id: ServiceId, (which, key): (Key, &[u8]), value: &[u8]) {
         // One place formats every refusal (each its own `format_args!`
         // would cost the binary kilobytes).
-        match self.service_value(line, id, st, which, value) {
+        match self.service_value(line, id, which, value) {
             Ok(()) => {}
             Err(Refused::Value(why)) => self.refuse(line, key, value, why),
             Err(Refused::Plain(why)) => self.error(line, format_args!("{}: {why}", Lossy(key))),
@@ -711,7 +714,6 @@ impl Parser<'_> {
         &mut self,
         line: u32,
         id: ServiceId,
-        st: &mut SectionState,
         key: Key,
         value: &[u8],
     ) -> Result<(), Refused> {
@@ -747,7 +749,7 @@ impl Parser<'_> {
             }
             Key::Restart => {
                 let table = [Restart::Always, Restart::OnFailure, Restart::No];
-                st.restart = Some(
+                self.state.restart = Some(
                     lookup("always on-failure no", &table, value)
                         .ok_or(Refused::Value("is not always, on-failure or no"))?,
                 );
@@ -791,7 +793,7 @@ impl Parser<'_> {
             }
             Key::RestartMax => self.cfg.spec_mut(id).restart_max = count(value)?,
             Key::RestartWindow => {
-                st.window_line = line;
+                self.state.window_line = line;
                 self.cfg.spec_mut(id).restart_window_ms = duration(value)?
             }
             Key::StartTimeout => self.cfg.spec_mut(id).start_timeout_ms = duration(value)?,
@@ -819,8 +821,8 @@ impl Parser<'_> {
                 match key {
                     Key::User => (spec.user, spec.user_line) = (s, line),
                     Key::Group => (spec.group, spec.group_line) = (s, line),
-                    Key::LogUser => st.log_user = (s, line),
-                    _ => st.log_group = (s, line),
+                    Key::LogUser => self.state.log_user = (s, line),
+                    _ => self.state.log_group = (s, line),
                 }
             }
             Key::Dir | Key::Console => {
@@ -852,11 +854,14 @@ impl Parser<'_> {
                 _ => return Err(Refused::Value("is not a number of files")),
             },
             Key::Prefix => {
-                st.prefix_set = true;
+                self.state.prefix_set = true;
                 self.cfg.spec_mut(id).prefix =
                     self.words(line, "prefix", value).unwrap_or_default();
             }
-            Key::Log => st.log = Some((self.log(line, value).unwrap_or(LogText::Null), line)),
+            Key::Log => {
+                let text = self.log(line, value).unwrap_or(LogText::Null);
+                self.state.log = Some((text, line));
+            }
             Key::Backlog => match parse_u64(value) {
                 Some(n @ 1..=65535) => self.cfg.spec_mut(id).backlog = n as u32,
                 _ => return Err(Refused::Value("is not a number from 1 to 65535")),
