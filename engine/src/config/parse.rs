@@ -175,29 +175,27 @@ pub fn parse_with_main(
         pipes: 0,
         main: (Str::EMPTY, 0),
     };
-    let mut line_no = 0u32;
-    let mut offset = 0usize;
-    for raw in text.split(|&b| b == b'\n') {
-        line_no += 1;
-        let line_start = offset;
-        offset += raw.len() + 1;
-        let line = strip_comment(raw).trim_ascii_start();
+    let mut lines = Lines::new(text, 1);
+    loop {
+        let line_start = lines.next_start();
+        let Some((line_no, line)) = lines.next_line() else {
+            break;
+        };
         if line.is_empty() {
             continue;
         }
         if line[0] == b'[' {
             p.close_section(line_start);
-            p.open_section(line, line_no, offset.min(text.len()));
+            p.open_section(line, line_no, lines.next_start());
             continue;
         }
-        let Some(eq) = line.iter().position(|&b| b == b'=') else {
+        let Some((key, value)) = key_and_value(line) else {
             p.error(
                 line_no,
                 format_args!("expected \"key = value\" or \"[section]\""),
             );
             continue;
         };
-        let (key, value) = (trim(&line[..eq]), line[eq + 1..].trim_ascii_start());
         p.key_value(line_no, key, value);
     }
     p.close_section(text.len());
@@ -1408,14 +1406,13 @@ impl Parser<'_> {
     ) -> Words {
         let mark = self.cfg.arena.mark();
         let mut count: u16 = 0;
-        let lines = text[body.start as usize..body.end as usize].split(|&b| b == b'\n');
-        for (line_no, raw) in (body.first_line..).zip(lines) {
-            let line = strip_comment(raw).trim_ascii_start();
-            if let Some(eq) = line.iter().position(|&b| b == b'=')
-                && trim(&line[..eq]) == key
+        let text = text.get(body.start as usize..body.end as usize);
+        let mut lines = Lines::new(text.unwrap_or_default(), body.first_line);
+        while let Some((line, text)) = lines.next_line() {
+            if let Some((this, value)) = key_and_value(text)
+                && this == key
             {
-                count =
-                    count.saturating_add(each(self, line_no, line[eq + 1..].trim_ascii_start()));
+                count = count.saturating_add(each(self, line, value));
             }
         }
         self.cfg.arena.words_since(mark, count)
@@ -1486,6 +1483,49 @@ impl Parser<'_> {
             );
         }
     }
+}
+
+/// The lines of a text, numbered, each without its comment and the
+/// blanks it begins with. (Not inlined: one copy of this loop serves the
+/// parse and every list pass.)
+struct Lines<'a> {
+    text: &'a [u8],
+    /// Where the next line begins (past the end: no more lines).
+    next: usize,
+    /// The number of the next line.
+    number: u32,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a [u8], first_number: u32) -> Self {
+        Lines {
+            text,
+            next: 0,
+            number: first_number,
+        }
+    }
+
+    /// The next line and its number.
+    #[inline(never)]
+    fn next_line(&mut self) -> Option<(u32, &'a [u8])> {
+        let rest = self.text.get(self.next..)?;
+        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let number = self.number;
+        (self.next, self.number) = (self.next + end + 1, number + 1);
+        let line = strip_comment(&rest[..end]).trim_ascii_start();
+        Some((number, line))
+    }
+
+    /// Where the next line begins (the end of the text after the last).
+    fn next_start(&self) -> usize {
+        self.next.min(self.text.len())
+    }
+}
+
+/// The key and the value of a `key = value` line, trimmed.
+fn key_and_value(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let eq = line.iter().position(|&b| b == b'=')?;
+    Some((trim(&line[..eq]), line[eq + 1..].trim_ascii_start()))
 }
 
 fn key_bit(keys: &str, key: &str) -> u64 {
