@@ -6,7 +6,9 @@ use super::value::{
     SplitError, is_abs_path, is_account_name, is_env_entry, is_service_name, parse_bool,
     parse_duration, parse_octal, split_words, strip_comment, trim,
 };
-use super::{Config, Contain, Listen, Log, Mode, Ready, Restart, RingPlace, parse_listen};
+use super::{
+    Config, Contain, Listen, Log, Mode, Ready, Restart, RingPlace, ServiceSpec, parse_listen,
+};
 use crate::fixed::{
     ArrayStr, Lossy, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word,
     word_index,
@@ -417,6 +419,120 @@ fn count(value: &[u8]) -> Result<u32, Refused> {
     }
 }
 
+/// The value of a key that sets one field of the spec and nothing else
+/// (found once for all of them: each arm that finds it costs bytes).
+fn set_field(spec: &mut ServiceSpec, key: Key, value: &[u8]) -> Result<(), Refused> {
+    let capacity = |value| match parse_u64(value) {
+        Some(n @ 1..=WORKERS_MAX_U64) => Ok(n as u32),
+        _ => Err(Refused::Value(
+            "is not a number from 1 to the compiled capacity",
+        )),
+    };
+    match key {
+        Key::Mode => {
+            spec.mode = Mode::from_word(value).ok_or(Refused::Value(
+                "is not daemon, activate, accept, pool or oneshot",
+            ))?
+        }
+        Key::Contain => {
+            let table = [Contain::Cgroup, Contain::Group];
+            spec.contain = lookup("cgroup group", &table, value)
+                .ok_or(Refused::Value("is not cgroup or group"))?;
+        }
+        Key::Autostart => {
+            spec.autostart =
+                parse_bool(value).ok_or(Refused::Value("is not yes/no/true/false/1/0"))?;
+        }
+        Key::BackoffReset => {
+            // A run this long restarts at once: it must not be nearly zero.
+            let ms = duration(value)?;
+            if ms < MIN_PAUSE_MS {
+                return Err(Refused::Plain("must be at least 100ms"));
+            }
+            spec.backoff_reset_ms = ms;
+        }
+        Key::RestartMax => spec.restart_max = count(value)?,
+        Key::StartTimeout => spec.start_timeout_ms = duration(value)?,
+        Key::StopTimeout => spec.stop_timeout_ms = duration(value)?,
+        Key::StopSignal => {
+            spec.stop_signal = parse_signal(value).ok_or(Refused::Value("is not a signal"))?;
+        }
+        Key::Ready => {
+            let table = [Ready::None, Ready::Notify];
+            let ready = match value.strip_prefix(b"fd:").and_then(parse_u64) {
+                Some(n @ (1 | 3..=255)) => Some(Ready::Fd(n as u8)),
+                _ => lookup("none notify", &table, value),
+            };
+            spec.ready = ready.ok_or(Refused::Value(
+                "is not none, notify or fd:N (N is 1, stdout, or from 3 to 255)",
+            ))?;
+        }
+        Key::Umask | Key::ListenMode => {
+            let mode = parse_octal(value, 0o777)
+                .ok_or(Refused::Value("is not an octal mode (e.g. 022 or 0660)"))?;
+            match key {
+                Key::Umask => spec.umask = mode,
+                _ => spec.listen_mode = mode,
+            }
+        }
+        Key::Nofile => match parse_u64(value) {
+            Some(n @ 1..=0x7fff_ffff) => spec.nofile = n as u32,
+            _ => return Err(Refused::Value("is not a number of files")),
+        },
+        Key::Backlog => match parse_u64(value) {
+            Some(n @ 1..=65535) => spec.backlog = n as u32,
+            _ => return Err(Refused::Value("is not a number from 1 to 65535")),
+        },
+        Key::MaxWorkers => spec.max_workers = capacity(value)?,
+        Key::MaxPerIp => spec.max_per_ip = count(value)?,
+        Key::ProcsMin => spec.procs_min = capacity(value)?,
+        Key::ProcsMax => spec.procs_max = capacity(value)?,
+        Key::IdleKill => spec.idle_kill_ms = duration(value)?,
+        Key::DropTimeout => spec.drop_timeout_ms = duration(value)?,
+        // Keys that the parser stores itself (`service_value`).
+        Key::Exec
+        | Key::Restart
+        | Key::Backoff
+        | Key::RestartWindow
+        | Key::After
+        | Key::User
+        | Key::Group
+        | Key::Dir
+        | Key::Env
+        | Key::Prefix
+        | Key::Log
+        | Key::Listen
+        | Key::LogUser
+        | Key::LogGroup
+        | Key::Console => {}
+    }
+    Ok(())
+}
+
+/// `backoff = FIRST [CAP]`: the first delay and the cap, in ms.
+fn backoff(value: &[u8]) -> Result<(u32, u32), Refused> {
+    let mut parts = value
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|p| !p.is_empty());
+    let first = parts.next().and_then(parse_duration);
+    let cap = match parts.next() {
+        Some(text) => parse_duration(text),
+        None => Some(30_000),
+    };
+    let (Some(first), Some(cap), None) = (first, cap, parts.next()) else {
+        return Err(Refused::Value(
+            "is not \"FIRST CAP\" (two durations, e.g. 100ms 30s)",
+        ));
+    };
+    if first == 0 {
+        return Err(Refused::Plain("the delays must be at least 1ms"));
+    }
+    if first > cap {
+        return Err(Refused::Plain("the first delay is longer than the cap"));
+    }
+    Ok((first, cap))
+}
+
 /// The shortest `backoff_reset` (a run this long restarts at once), and
 /// the backoff cap below which `vigild -t` warns: with them, a service that
 /// crashes at once is restarted at most ten times a second. (The messages
@@ -715,12 +831,6 @@ impl Parser<'_> {
         key: Key,
         value: &[u8],
     ) -> Result<(), Refused> {
-        let capacity = |value| match parse_u64(value) {
-            Some(n @ 1..=WORKERS_MAX_U64) => Ok(n as u32),
-            _ => Err(Refused::Value(
-                "is not a number from 1 to the compiled capacity",
-            )),
-        };
         match key {
             Key::Exec => match self.words(line, "exec", value) {
                 Some(words) if words.is_empty() => return Err(Refused::Plain("no program given")),
@@ -730,21 +840,6 @@ impl Parser<'_> {
                 }
                 None => {}
             },
-            Key::Mode => {
-                self.cfg.spec_mut(id).mode = Mode::from_word(value).ok_or(Refused::Value(
-                    "is not daemon, activate, accept, pool or oneshot",
-                ))?
-            }
-            Key::Contain => {
-                let table = [Contain::Cgroup, Contain::Group];
-                self.cfg.spec_mut(id).contain = lookup("cgroup group", &table, value)
-                    .ok_or(Refused::Value("is not cgroup or group"))?;
-            }
-            Key::Autostart => {
-                let yes =
-                    parse_bool(value).ok_or(Refused::Value("is not yes/no/true/false/1/0"))?;
-                self.cfg.spec_mut(id).autostart = yes;
-            }
             Key::Restart => {
                 let table = [Restart::Always, Restart::OnFailure, Restart::No];
                 self.state.restart = Some(
@@ -753,25 +848,7 @@ impl Parser<'_> {
                 );
             }
             Key::Backoff => {
-                let mut parts = value
-                    .split(|b| b.is_ascii_whitespace())
-                    .filter(|p| !p.is_empty());
-                let first = parts.next().and_then(parse_duration);
-                let cap = match parts.next() {
-                    Some(text) => parse_duration(text),
-                    None => Some(30_000),
-                };
-                let (Some(first), Some(cap), None) = (first, cap, parts.next()) else {
-                    return Err(Refused::Value(
-                        "is not \"FIRST CAP\" (two durations, e.g. 100ms 30s)",
-                    ));
-                };
-                if first == 0 {
-                    return Err(Refused::Plain("the delays must be at least 1ms"));
-                }
-                if first > cap {
-                    return Err(Refused::Plain("the first delay is longer than the cap"));
-                }
+                let (first, cap) = backoff(value)?;
                 if cap < MIN_PAUSE_MS {
                     self.errors.warn(
                         line,
@@ -781,34 +858,9 @@ impl Parser<'_> {
                 let spec = self.cfg.spec_mut(id);
                 (spec.backoff_first_ms, spec.backoff_cap_ms) = (first, cap);
             }
-            Key::BackoffReset => {
-                // A run this long restarts at once: it must not be nearly zero.
-                let ms = duration(value)?;
-                if ms < MIN_PAUSE_MS {
-                    return Err(Refused::Plain("must be at least 100ms"));
-                }
-                self.cfg.spec_mut(id).backoff_reset_ms = ms;
-            }
-            Key::RestartMax => self.cfg.spec_mut(id).restart_max = count(value)?,
             Key::RestartWindow => {
                 self.state.window_line = line;
                 self.cfg.spec_mut(id).restart_window_ms = duration(value)?
-            }
-            Key::StartTimeout => self.cfg.spec_mut(id).start_timeout_ms = duration(value)?,
-            Key::StopTimeout => self.cfg.spec_mut(id).stop_timeout_ms = duration(value)?,
-            Key::StopSignal => {
-                let sig = parse_signal(value).ok_or(Refused::Value("is not a signal"))?;
-                self.cfg.spec_mut(id).stop_signal = sig;
-            }
-            Key::Ready => {
-                let table = [Ready::None, Ready::Notify];
-                let ready = match value.strip_prefix(b"fd:").and_then(parse_u64) {
-                    Some(n @ (1 | 3..=255)) => Some(Ready::Fd(n as u8)),
-                    _ => lookup("none notify", &table, value),
-                };
-                self.cfg.spec_mut(id).ready = ready.ok_or(Refused::Value(
-                    "is not none, notify or fd:N (N is 1, stdout, or from 3 to 255)",
-                ))?;
             }
             Key::User | Key::Group | Key::LogUser | Key::LogGroup => {
                 if !is_account_name(value) {
@@ -838,19 +890,6 @@ impl Parser<'_> {
                     _ => spec.console = path,
                 }
             }
-            Key::Umask | Key::ListenMode => {
-                let mode = parse_octal(value, 0o777)
-                    .ok_or(Refused::Value("is not an octal mode (e.g. 022 or 0660)"))?;
-                let spec = self.cfg.spec_mut(id);
-                match key {
-                    Key::Umask => spec.umask = mode,
-                    _ => spec.listen_mode = mode,
-                }
-            }
-            Key::Nofile => match parse_u64(value) {
-                Some(n @ 1..=0x7fff_ffff) => self.cfg.spec_mut(id).nofile = n as u32,
-                _ => return Err(Refused::Value("is not a number of files")),
-            },
             Key::Prefix => {
                 self.state.prefix_set = true;
                 self.cfg.spec_mut(id).prefix =
@@ -860,18 +899,9 @@ impl Parser<'_> {
                 let text = self.log(line, value).unwrap_or(LogText::Null);
                 self.state.log = Some((text, line));
             }
-            Key::Backlog => match parse_u64(value) {
-                Some(n @ 1..=65535) => self.cfg.spec_mut(id).backlog = n as u32,
-                _ => return Err(Refused::Value("is not a number from 1 to 65535")),
-            },
-            Key::MaxWorkers => self.cfg.spec_mut(id).max_workers = capacity(value)?,
-            Key::MaxPerIp => self.cfg.spec_mut(id).max_per_ip = count(value)?,
-            Key::ProcsMin => self.cfg.spec_mut(id).procs_min = capacity(value)?,
-            Key::ProcsMax => self.cfg.spec_mut(id).procs_max = capacity(value)?,
-            Key::IdleKill => self.cfg.spec_mut(id).idle_kill_ms = duration(value)?,
-            Key::DropTimeout => self.cfg.spec_mut(id).drop_timeout_ms = duration(value)?,
             // Stored contiguously when the section closes, checked then.
             Key::Env | Key::After | Key::Listen => {}
+            _ => set_field(self.cfg.spec_mut(id), key, value)?,
         }
         Ok(())
     }
