@@ -10,8 +10,7 @@ use super::{
     Config, Contain, Listen, Log, Mode, Ready, Restart, RingPlace, ServiceSpec, parse_listen,
 };
 use crate::fixed::{
-    ArrayStr, Lossy, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word,
-    word_index,
+    ArrayStr, Lossy, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word_index,
 };
 use crate::limits::{
     ARGV_MAX, ENV_MAX, ERRORS_MAX, LISTENERS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX,
@@ -354,6 +353,13 @@ enum Key {
     Console,
 }
 
+impl Key {
+    /// Its bit in a section's `seen` mask.
+    const fn bit(self) -> u64 {
+        1 << self as u32
+    }
+}
+
 const _: () = assert!(word_count(SERVICE_KEYS) == KEYS.len());
 
 const fn word_count(list: &str) -> usize {
@@ -546,8 +552,8 @@ pub const MODE_ENV_MAX: usize = 8;
 /// vigild's own environment.
 const ENV_OWN_MAX: usize = ENV_MAX.saturating_sub(MODE_ENV_MAX);
 
-/// Keys that may repeat.
-const LIST_KEYS: &str = "env after listen";
+/// The keys of a service section that may repeat, as bits of `seen`.
+const LIST_KEYS: u64 = Key::Env.bit() | Key::After.bit() | Key::Listen.bit();
 
 /// Every key of `[vigild]`, as `SERVICE_KEYS`.
 const GLOBAL_KEYS: &str = "run_dir prefix log max_services finish crash main";
@@ -694,7 +700,7 @@ impl Parser<'_> {
         body.prefix_set = state.prefix_set;
         body.log = state.log.unwrap_or((unset, 0));
         (body.log_user, body.log_group) = (state.log_user, state.log_group);
-        if missing_exec && state.seen & key_bit(SERVICE_KEYS, "exec") == 0 {
+        if missing_exec && state.seen & Key::Exec.bit() == 0 {
             self.error(line, format_args!("service has no exec"));
         }
         let spec = self.cfg.spec(id);
@@ -716,7 +722,8 @@ impl Parser<'_> {
                 format_args!("\"{}\" outside of a section", Lossy(key)),
             ),
             Section::Global => {
-                let Some(bit) = self.check_key(line, key, GLOBAL_KEYS, self.global_seen) else {
+                let Some(bit) = self.check_key(line, key, GLOBAL_KEYS, (self.global_seen, 0))
+                else {
                     return;
                 };
                 self.global_seen |= bit;
@@ -726,7 +733,9 @@ impl Parser<'_> {
                 }
             }
             Section::Service(id) => {
-                let Some(bit) = self.check_key(line, key, SERVICE_KEYS, self.state.seen) else {
+                let Some(bit) =
+                    self.check_key(line, key, SERVICE_KEYS, (self.state.seen, LIST_KEYS))
+                else {
                     return;
                 };
                 let state = &mut self.state;
@@ -740,16 +749,21 @@ impl Parser<'_> {
         }
     }
 
-    /// Known key, not a duplicate → its bit.
-    fn check_key(&mut self, line: u32, key: &[u8], keys: &'static str, seen: u64) -> Option<u64> {
-        let found = word_index(keys, key).and_then(|i| Some((i, word(keys, i)?)));
-        let Some((index, name)) = found else {
+    /// Known key, not a duplicate (unless `repeatable`) → its bit.
+    fn check_key(
+        &mut self,
+        line: u32,
+        key: &[u8],
+        keys: &'static str,
+        (seen, repeatable): (u64, u64),
+    ) -> Option<u64> {
+        let Some(index) = word_index(keys, key) else {
             self.error(line, format_args!("unknown key \"{}\"", Lossy(key)));
             return None;
         };
         let bit = 1u64 << index;
-        if seen & bit != 0 && word_index(LIST_KEYS, name.as_bytes()).is_none() {
-            self.error(line, format_args!("{name}: duplicate key"));
+        if seen & bit & !repeatable != 0 {
+            self.error(line, format_args!("{}: duplicate key", Lossy(key)));
             return None;
         }
         Some(bit)
@@ -1558,10 +1572,6 @@ fn key_and_value(line: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((trim(&line[..eq]), line[eq + 1..].trim_ascii_start()))
 }
 
-fn key_bit(keys: &str, key: &str) -> u64 {
-    word_index(keys, key.as_bytes()).map_or(0, |i| 1 << i)
-}
-
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// FNV-1a, enough to tell whether a section changed between two loads.
@@ -1596,7 +1606,8 @@ mod tests {
     use crate::fixed::{ArrayStr, word};
     use core::fmt::Write;
 
-    /// `KEYS[i]` is the key spelled as word `i` of `SERVICE_KEYS`.
+    /// `KEYS[i]` is the key spelled as word `i` of `SERVICE_KEYS`, and
+    /// its bit is bit `i`.
     #[test]
     fn keys_follow_service_keys() {
         for (i, key) in KEYS.iter().enumerate() {
@@ -1609,6 +1620,8 @@ mod tests {
             let mut debug = ArrayStr::<32>::new();
             let _ = write!(debug, "{key:?}");
             assert_eq!(debug.as_str(), camel.as_str());
+            // Its bit in `seen` is the one of its word.
+            assert_eq!(key.bit(), 1 << i);
         }
         assert_eq!(word(SERVICE_KEYS, KEYS.len()), None);
     }
