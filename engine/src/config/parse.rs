@@ -30,6 +30,16 @@ pub struct ParseError {
     pub msg: ArrayStr<200>,
 }
 
+impl ParseError {
+    /// Become `msg` at `line` (errors and warnings are written in place).
+    #[inline(never)]
+    fn set(&mut self, line: u32, msg: fmt::Arguments<'_>) {
+        self.line = line;
+        self.msg = ArrayStr::new();
+        let _ = self.msg.write_fmt(msg); // ArrayStr cuts, never fails
+    }
+}
+
 /// Every error of one parse (in line order once `sort`ed); past `ERRORS_MAX`
 /// they are only counted. Beside them, warnings: what works but is
 /// probably not meant (`vigild -t` shows them, and nothing is refused).
@@ -107,9 +117,7 @@ impl Errors {
     /// Record a warning (past `WARNINGS_MAX` it is not kept).
     pub fn warn(&mut self, line: u32, msg: fmt::Arguments<'_>) {
         if let Some(slot) = self.warnings.get_mut(self.n_warnings) {
-            let mut text = ArrayStr::new();
-            let _ = text.write_fmt(msg); // ArrayStr cuts, never fails
-            *slot = ParseError { line, msg: text };
+            slot.set(line, msg);
             self.n_warnings += 1;
         }
     }
@@ -138,9 +146,7 @@ impl Errors {
             self.dropped += 1;
             return;
         };
-        let mut text = ArrayStr::new();
-        let _ = text.write_fmt(msg); // ArrayStr cuts, never fails
-        *slot = ParseError { line, msg: text };
+        slot.set(line, msg);
         self.len += 1;
     }
 }
