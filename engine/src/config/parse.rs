@@ -981,19 +981,11 @@ impl Parser<'_> {
 
     /// The words of `value`, or `None` after reporting why not.
     fn words(&mut self, line: u32, key: &str, value: &[u8]) -> Option<Words> {
-        let why = match split_words(value, &mut self.cfg.arena) {
+        match split_words(value, &mut self.cfg.arena) {
             Ok(words) => return Some(words),
-            Err(SplitError::UnclosedQuote) => "unclosed double quote",
-            Err(SplitError::UnclosedSingleQuote) => "unclosed single quote",
-            Err(SplitError::TrailingBackslash) => "backslash at the end",
-            Err(SplitError::WordTooLong) => "word too long",
-            Err(SplitError::Nul) => "NUL byte",
-            Err(SplitError::Full) => {
-                self.too_large(line);
-                return None;
-            }
-        };
-        self.error(line, format_args!("{key}: {why}"));
+            Err(SplitError::Bad(why)) => self.error(line, format_args!("{key}: {why}")),
+            Err(SplitError::Full) => self.too_large(line),
+        }
         None
     }
 
