@@ -721,6 +721,8 @@ impl Parser<'_> {
         self.section = Section::None;
     }
 
+    /// One `key = value` line, in the section the parser is in.
+    #[inline(never)] // See `finish`.
     fn key_value(&mut self, line: u32, key: &[u8], value: &[u8]) {
         match self.section {
             Section::None => self.error(
@@ -991,6 +993,10 @@ impl Parser<'_> {
 
     /// The passes that need every service: list keys, inherited globals,
     /// `max_services`, `after` resolution and the start order.
+    // Not inlined (nor are resolve_log, order, key_value): in the one
+    // function the whole parse would be, each keeps its registers and
+    // stack to itself, which costs the binary hundreds of bytes less.
+    #[inline(never)]
     fn finish(&mut self, text: &[u8]) {
         let (main, line) = self.main;
         if line != 0 && self.cfg.global.main == 0 {
@@ -1221,6 +1227,7 @@ impl Parser<'_> {
 
     /// Resolve `id`'s `log` (its own, else the global one): the logger that
     /// `DIR` adds, the service of `service:NAME`, the place of a ring.
+    #[inline(never)] // See `finish`.
     fn resolve_log(&mut self, id: ServiceId, body: Body) {
         let own = body.log;
         let inherited = matches!(own.0, LogText::Unset);
@@ -1462,6 +1469,7 @@ impl Parser<'_> {
 
     /// Order services so that each comes after its dependencies; what cannot
     /// be placed is on a cycle.
+    #[inline(never)] // See `finish`.
     fn order(&mut self) {
         let n = self.cfg.len();
         let mut placed = [false; MAX_SERVICES];
