@@ -1455,14 +1455,9 @@ impl Parser<'_> {
     ) -> Words {
         let mark = self.cfg.arena.mark();
         let mut count: u16 = 0;
-        let text = text.get(body.start as usize..body.end as usize);
-        let mut lines = Lines::new(text.unwrap_or_default(), body.first_line);
-        while let Some((line, text)) = lines.next_line() {
-            if let Some((this, value)) = key_and_value(text)
-                && this == key
-            {
-                count = count.saturating_add(each(self, line, value));
-            }
+        let mut lines = KeyLines::new(text, &body, key);
+        while let Some((line, value)) = lines.next_value() {
+            count = count.saturating_add(each(self, line, value));
         }
         self.cfg.arena.words_since(mark, count)
     }
@@ -1569,6 +1564,35 @@ impl<'a> Lines<'a> {
     /// Where the next line begins (the end of the text after the last).
     fn next_start(&self) -> usize {
         self.next.min(self.text.len())
+    }
+}
+
+/// The `key = value` lines of one key in a service's body: the line and
+/// the value of each. (Not inlined: one copy serves every list pass.)
+struct KeyLines<'a> {
+    lines: Lines<'a>,
+    key: &'a [u8],
+}
+
+impl<'a> KeyLines<'a> {
+    #[inline(never)]
+    fn new(text: &'a [u8], body: &Body, key: &'a [u8]) -> Self {
+        let text = text.get(body.start as usize..body.end as usize);
+        let lines = Lines::new(text.unwrap_or_default(), body.first_line);
+        KeyLines { lines, key }
+    }
+
+    /// The next line of the key and its value.
+    #[inline(never)]
+    fn next_value(&mut self) -> Option<(u32, &'a [u8])> {
+        while let Some((line, text)) = self.lines.next_line() {
+            if let Some((key, value)) = key_and_value(text)
+                && key == self.key
+            {
+                return Some((line, value));
+            }
+        }
+        None
     }
 }
 
