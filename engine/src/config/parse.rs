@@ -621,6 +621,8 @@ impl Parser<'_> {
         self.error(line, format_args!("configuration too large"));
     }
 
+    /// A `[name]` line: the section it opens.
+    #[inline(never)] // See `finish`.
     fn open_section(&mut self, header: &[u8], line: u32, body_start: usize) {
         self.state = SectionState::NEW;
         let Some(name) = header.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) else {
@@ -993,9 +995,10 @@ impl Parser<'_> {
 
     /// The passes that need every service: list keys, inherited globals,
     /// `max_services`, `after` resolution and the start order.
-    // Not inlined (nor are resolve_log, order, key_value): in the one
-    // function the whole parse would be, each keeps its registers and
-    // stack to itself, which costs the binary hundreds of bytes less.
+    // Not inlined (nor are resolve_log, order, key_value, open_section):
+    // in the one function the whole parse would be, each keeps its
+    // registers and stack to itself, which costs the binary hundreds of
+    // bytes less.
     #[inline(never)]
     fn finish(&mut self, text: &[u8]) {
         let (main, line) = self.main;
