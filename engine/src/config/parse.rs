@@ -6,10 +6,11 @@ use super::value::{
     SplitError, is_abs_path, is_account_name, is_env_entry, is_service_name, parse_bool,
     parse_duration, parse_octal, split_words, strip_comment, trim,
 };
-use super::{Config, Contain, Listen, Log, Mode, Ready, Restart, RingPlace, parse_listen};
+use super::{
+    Config, Contain, Listen, Log, Mode, Ready, Restart, RingPlace, ServiceSpec, parse_listen,
+};
 use crate::fixed::{
-    ArrayStr, Lossy, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word,
-    word_index,
+    ArrayStr, Lossy, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word_index,
 };
 use crate::limits::{
     ARGV_MAX, ENV_MAX, ERRORS_MAX, LISTENERS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX,
@@ -27,6 +28,16 @@ pub struct ParseError {
     pub line: u32,
     /// The message, without file or line.
     pub msg: ArrayStr<200>,
+}
+
+impl ParseError {
+    /// Become `msg` at `line` (errors and warnings are written in place).
+    #[inline(never)]
+    fn set(&mut self, line: u32, msg: fmt::Arguments<'_>) {
+        self.line = line;
+        self.msg = ArrayStr::new();
+        let _ = self.msg.write_fmt(msg); // ArrayStr cuts, never fails
+    }
 }
 
 /// Every error of one parse (in line order once `sort`ed); past `ERRORS_MAX`
@@ -106,9 +117,7 @@ impl Errors {
     /// Record a warning (past `WARNINGS_MAX` it is not kept).
     pub fn warn(&mut self, line: u32, msg: fmt::Arguments<'_>) {
         if let Some(slot) = self.warnings.get_mut(self.n_warnings) {
-            let mut text = ArrayStr::new();
-            let _ = text.write_fmt(msg); // ArrayStr cuts, never fails
-            *slot = ParseError { line, msg: text };
+            slot.set(line, msg);
             self.n_warnings += 1;
         }
     }
@@ -137,9 +146,7 @@ impl Errors {
             self.dropped += 1;
             return;
         };
-        let mut text = ArrayStr::new();
-        let _ = text.write_fmt(msg); // ArrayStr cuts, never fails
-        *slot = ParseError { line, msg: text };
+        slot.set(line, msg);
         self.len += 1;
     }
 }
@@ -165,6 +172,7 @@ pub fn parse_with_main(
         cfg,
         errors,
         section: Section::None,
+        state: SectionState::NEW,
         global_seen: 0,
         global_line: 0,
         listen_total: 0,
@@ -174,29 +182,27 @@ pub fn parse_with_main(
         pipes: 0,
         main: (Str::EMPTY, 0),
     };
-    let mut line_no = 0u32;
-    let mut offset = 0usize;
-    for raw in text.split(|&b| b == b'\n') {
-        line_no += 1;
-        let line_start = offset;
-        offset += raw.len() + 1;
-        let line = strip_comment(raw).trim_ascii_start();
+    let mut lines = Lines::new(text, 1);
+    loop {
+        let line_start = lines.next_start();
+        let Some((line_no, line)) = lines.next_line() else {
+            break;
+        };
         if line.is_empty() {
             continue;
         }
         if line[0] == b'[' {
             p.close_section(line_start);
-            p.open_section(line, line_no, offset.min(text.len()));
+            p.open_section(line, line_no, lines.next_start());
             continue;
         }
-        let Some(eq) = line.iter().position(|&b| b == b'=') else {
+        let Some((key, value)) = key_and_value(line) else {
             p.error(
                 line_no,
                 format_args!("expected \"key = value\" or \"[section]\""),
             );
             continue;
         };
-        let (key, value) = (trim(&line[..eq]), line[eq + 1..].trim_ascii_start());
         p.key_value(line_no, key, value);
     }
     p.close_section(text.len());
@@ -212,8 +218,9 @@ pub fn parse_with_main(
 enum Section {
     None,
     Global,
-    /// A service section, or a broken header whose keys are skipped.
-    Service(Option<ServiceId>, SectionState),
+    /// A service section, or a broken header whose keys are skipped
+    /// (what the parser tracks in it is the parser's `state`).
+    Service(Option<ServiceId>),
 }
 
 /// What the parser tracks while inside one service section.
@@ -229,6 +236,20 @@ struct SectionState {
     /// `log_user`, `log_group` and their lines.
     log_user: (Str, u32),
     log_group: (Str, u32),
+}
+
+impl SectionState {
+    /// At the header of a section.
+    const NEW: SectionState = SectionState {
+        seen: 0,
+        digest: FNV_OFFSET,
+        restart: None,
+        prefix_set: false,
+        log: None,
+        window_line: 0,
+        log_user: (Str::EMPTY, 0),
+        log_group: (Str::EMPTY, 0),
+    };
 }
 
 /// A `log` value as written, checked; resolved to a `Log` once every
@@ -338,6 +359,13 @@ enum Key {
     Console,
 }
 
+impl Key {
+    /// Its bit in a section's `seen` mask.
+    const fn bit(self) -> u64 {
+        1 << self as u32
+    }
+}
+
 const _: () = assert!(word_count(SERVICE_KEYS) == KEYS.len());
 
 const fn word_count(list: &str) -> usize {
@@ -403,6 +431,120 @@ fn count(value: &[u8]) -> Result<u32, Refused> {
     }
 }
 
+/// The value of a key that sets one field of the spec and nothing else
+/// (found once for all of them: each arm that finds it costs bytes).
+fn set_field(spec: &mut ServiceSpec, key: Key, value: &[u8]) -> Result<(), Refused> {
+    let capacity = |value| match parse_u64(value) {
+        Some(n @ 1..=WORKERS_MAX_U64) => Ok(n as u32),
+        _ => Err(Refused::Value(
+            "is not a number from 1 to the compiled capacity",
+        )),
+    };
+    match key {
+        Key::Mode => {
+            spec.mode = Mode::from_word(value).ok_or(Refused::Value(
+                "is not daemon, activate, accept, pool or oneshot",
+            ))?
+        }
+        Key::Contain => {
+            let table = [Contain::Cgroup, Contain::Group];
+            spec.contain = lookup("cgroup group", &table, value)
+                .ok_or(Refused::Value("is not cgroup or group"))?;
+        }
+        Key::Autostart => {
+            spec.autostart =
+                parse_bool(value).ok_or(Refused::Value("is not yes/no/true/false/1/0"))?;
+        }
+        Key::BackoffReset => {
+            // A run this long restarts at once: it must not be nearly zero.
+            let ms = duration(value)?;
+            if ms < MIN_PAUSE_MS {
+                return Err(Refused::Plain("must be at least 100ms"));
+            }
+            spec.backoff_reset_ms = ms;
+        }
+        Key::RestartMax => spec.restart_max = count(value)?,
+        Key::StartTimeout => spec.start_timeout_ms = duration(value)?,
+        Key::StopTimeout => spec.stop_timeout_ms = duration(value)?,
+        Key::StopSignal => {
+            spec.stop_signal = parse_signal(value).ok_or(Refused::Value("is not a signal"))?;
+        }
+        Key::Ready => {
+            let table = [Ready::None, Ready::Notify];
+            let ready = match value.strip_prefix(b"fd:").and_then(parse_u64) {
+                Some(n @ (1 | 3..=255)) => Some(Ready::Fd(n as u8)),
+                _ => lookup("none notify", &table, value),
+            };
+            spec.ready = ready.ok_or(Refused::Value(
+                "is not none, notify or fd:N (N is 1, stdout, or from 3 to 255)",
+            ))?;
+        }
+        Key::Umask | Key::ListenMode => {
+            let mode = parse_octal(value, 0o777)
+                .ok_or(Refused::Value("is not an octal mode (e.g. 022 or 0660)"))?;
+            match key {
+                Key::Umask => spec.umask = mode,
+                _ => spec.listen_mode = mode,
+            }
+        }
+        Key::Nofile => match parse_u64(value) {
+            Some(n @ 1..=0x7fff_ffff) => spec.nofile = n as u32,
+            _ => return Err(Refused::Value("is not a number of files")),
+        },
+        Key::Backlog => match parse_u64(value) {
+            Some(n @ 1..=65535) => spec.backlog = n as u32,
+            _ => return Err(Refused::Value("is not a number from 1 to 65535")),
+        },
+        Key::MaxWorkers => spec.max_workers = capacity(value)?,
+        Key::MaxPerIp => spec.max_per_ip = count(value)?,
+        Key::ProcsMin => spec.procs_min = capacity(value)?,
+        Key::ProcsMax => spec.procs_max = capacity(value)?,
+        Key::IdleKill => spec.idle_kill_ms = duration(value)?,
+        Key::DropTimeout => spec.drop_timeout_ms = duration(value)?,
+        // Keys that the parser stores itself (`service_value`).
+        Key::Exec
+        | Key::Restart
+        | Key::Backoff
+        | Key::RestartWindow
+        | Key::After
+        | Key::User
+        | Key::Group
+        | Key::Dir
+        | Key::Env
+        | Key::Prefix
+        | Key::Log
+        | Key::Listen
+        | Key::LogUser
+        | Key::LogGroup
+        | Key::Console => {}
+    }
+    Ok(())
+}
+
+/// `backoff = FIRST [CAP]`: the first delay and the cap, in ms.
+fn backoff(value: &[u8]) -> Result<(u32, u32), Refused> {
+    let mut parts = value
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|p| !p.is_empty());
+    let first = parts.next().and_then(parse_duration);
+    let cap = match parts.next() {
+        Some(text) => parse_duration(text),
+        None => Some(30_000),
+    };
+    let (Some(first), Some(cap), None) = (first, cap, parts.next()) else {
+        return Err(Refused::Value(
+            "is not \"FIRST CAP\" (two durations, e.g. 100ms 30s)",
+        ));
+    };
+    if first == 0 {
+        return Err(Refused::Plain("the delays must be at least 1ms"));
+    }
+    if first > cap {
+        return Err(Refused::Plain("the first delay is longer than the cap"));
+    }
+    Ok((first, cap))
+}
+
 /// The shortest `backoff_reset` (a run this long restarts at once), and
 /// the backoff cap below which `vigild -t` warns: with them, a service that
 /// crashes at once is restarted at most ten times a second. (The messages
@@ -416,8 +558,8 @@ pub const MODE_ENV_MAX: usize = 8;
 /// vigild's own environment.
 const ENV_OWN_MAX: usize = ENV_MAX.saturating_sub(MODE_ENV_MAX);
 
-/// Keys that may repeat.
-const LIST_KEYS: &str = "env after listen";
+/// The keys of a service section that may repeat, as bits of `seen`.
+const LIST_KEYS: u64 = Key::Env.bit() | Key::After.bit() | Key::Listen.bit();
 
 /// Every key of `[vigild]`, as `SERVICE_KEYS`.
 const GLOBAL_KEYS: &str = "run_dir prefix log max_services finish crash main";
@@ -450,6 +592,9 @@ struct Parser<'a> {
     cfg: &'a mut Config,
     errors: &'a mut Errors,
     section: Section,
+    /// What is tracked in the service section the parser is in (kept
+    /// here, not in `Section`: the parser updates it in place).
+    state: SectionState,
     global_seen: u64,
     /// The line of the `[vigild]` header (0: none yet).
     global_line: u32,
@@ -476,20 +621,13 @@ impl Parser<'_> {
         self.error(line, format_args!("configuration too large"));
     }
 
+    /// A `[name]` line: the section it opens.
+    #[inline(never)] // See `finish`.
     fn open_section(&mut self, header: &[u8], line: u32, body_start: usize) {
-        let state = SectionState {
-            seen: 0,
-            digest: FNV_OFFSET,
-            restart: None,
-            prefix_set: false,
-            log: None,
-            window_line: 0,
-            log_user: (Str::EMPTY, 0),
-            log_group: (Str::EMPTY, 0),
-        };
+        self.state = SectionState::NEW;
         let Some(name) = header.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) else {
             self.error(line, format_args!("bad section header (expected [name])"));
-            self.section = Section::Service(None, state);
+            self.section = Section::Service(None);
             return;
         };
         let name = trim(name);
@@ -505,7 +643,7 @@ impl Parser<'_> {
             self.section = Section::Global;
             return;
         }
-        self.section = Section::Service(None, state);
+        self.section = Section::Service(None);
         if !is_service_name(name) {
             self.error(
                 line,
@@ -538,7 +676,7 @@ impl Parser<'_> {
                     first_line: line + 1,
                     ..Body::EMPTY
                 };
-                self.section = Section::Service(Some(id), state);
+                self.section = Section::Service(Some(id));
             }
             Err(_) => self.error(
                 line,
@@ -548,7 +686,7 @@ impl Parser<'_> {
     }
 
     fn close_section(&mut self, end: usize) {
-        let Section::Service(Some(id), state) = self.section else {
+        let (Section::Service(Some(id)), state) = (self.section, self.state) else {
             return;
         };
         let spec = self.cfg.spec_mut(id);
@@ -570,7 +708,7 @@ impl Parser<'_> {
         body.prefix_set = state.prefix_set;
         body.log = state.log.unwrap_or((unset, 0));
         (body.log_user, body.log_group) = (state.log_user, state.log_group);
-        if missing_exec && state.seen & key_bit(SERVICE_KEYS, "exec") == 0 {
+        if missing_exec && state.seen & Key::Exec.bit() == 0 {
             self.error(line, format_args!("service has no exec"));
         }
         let spec = self.cfg.spec(id);
@@ -585,6 +723,8 @@ impl Parser<'_> {
         self.section = Section::None;
     }
 
+    /// One `key = value` line, in the section the parser is in.
+    #[inline(never)] // See `finish`.
     fn key_value(&mut self, line: u32, key: &[u8], value: &[u8]) {
         match self.section {
             Section::None => self.error(
@@ -592,7 +732,8 @@ impl Parser<'_> {
                 format_args!("\"{}\" outside of a section", Lossy(key)),
             ),
             Section::Global => {
-                let Some(bit) = self.check_key(line, key, GLOBAL_KEYS, self.global_seen) else {
+                let Some(bit) = self.check_key(line, key, GLOBAL_KEYS, (self.global_seen, 0))
+                else {
                     return;
                 };
                 self.global_seen |= bit;
@@ -601,31 +742,38 @@ impl Parser<'_> {
                     self.global_key(line, which, value);
                 }
             }
-            Section::Service(id, mut state) => {
-                let Some(bit) = self.check_key(line, key, SERVICE_KEYS, state.seen) else {
+            Section::Service(id) => {
+                let Some(bit) =
+                    self.check_key(line, key, SERVICE_KEYS, (self.state.seen, LIST_KEYS))
+                else {
                     return;
                 };
+                let state = &mut self.state;
                 state.seen |= bit;
                 state.digest = fnv(fnv(fnv(state.digest, key), b"="), value);
                 // check_key gives the bit of a key of SERVICE_KEYS.
                 if let (Some(id), Some(&which)) = (id, KEYS.get(bit.trailing_zeros() as usize)) {
-                    self.service_key(line, id, &mut state, (which, key), value);
+                    self.service_key(line, id, (which, key), value);
                 }
-                self.section = Section::Service(id, state);
             }
         }
     }
 
-    /// Known key, not a duplicate → its bit.
-    fn check_key(&mut self, line: u32, key: &[u8], keys: &'static str, seen: u64) -> Option<u64> {
-        let found = word_index(keys, key).and_then(|i| Some((i, word(keys, i)?)));
-        let Some((index, name)) = found else {
+    /// Known key, not a duplicate (unless `repeatable`) → its bit.
+    fn check_key(
+        &mut self,
+        line: u32,
+        key: &[u8],
+        keys: &'static str,
+        (seen, repeatable): (u64, u64),
+    ) -> Option<u64> {
+        let Some(index) = word_index(keys, key) else {
             self.error(line, format_args!("unknown key \"{}\"", Lossy(key)));
             return None;
         };
         let bit = 1u64 << index;
-        if seen & bit != 0 && word_index(LIST_KEYS, name.as_bytes()).is_none() {
-            self.error(line, format_args!("{name}: duplicate key"));
+        if seen & bit & !repeatable != 0 {
+            self.error(line, format_args!("{}: duplicate key", Lossy(key)));
             return None;
         }
         Some(bit)
@@ -681,17 +829,10 @@ impl Parser<'_> {
         }
     }
 
-    fn service_key(
-        &mut self,
-        line: u32,
-        id: ServiceId,
-        st: &mut SectionState,
-        (which, key): (Key, &[u8]),
-        value: &[u8],
-    ) {
+    fn service_key(&mut self, line: u32, id: ServiceId, (which, key): (Key, &[u8]), value: &[u8]) {
         // One place formats every refusal (each its own `format_args!`
         // would cost the binary kilobytes).
-        match self.service_value(line, id, st, which, value) {
+        match self.service_value(line, id, which, value) {
             Ok(()) => {}
             Err(Refused::Value(why)) => self.refuse(line, key, value, why),
             Err(Refused::Plain(why)) => self.error(line, format_args!("{}: {why}", Lossy(key))),
@@ -711,16 +852,9 @@ impl Parser<'_> {
         &mut self,
         line: u32,
         id: ServiceId,
-        st: &mut SectionState,
         key: Key,
         value: &[u8],
     ) -> Result<(), Refused> {
-        let capacity = |value| match parse_u64(value) {
-            Some(n @ 1..=WORKERS_MAX_U64) => Ok(n as u32),
-            _ => Err(Refused::Value(
-                "is not a number from 1 to the compiled capacity",
-            )),
-        };
         match key {
             Key::Exec => match self.words(line, "exec", value) {
                 Some(words) if words.is_empty() => return Err(Refused::Plain("no program given")),
@@ -730,48 +864,15 @@ impl Parser<'_> {
                 }
                 None => {}
             },
-            Key::Mode => {
-                self.cfg.spec_mut(id).mode = Mode::from_word(value).ok_or(Refused::Value(
-                    "is not daemon, activate, accept, pool or oneshot",
-                ))?
-            }
-            Key::Contain => {
-                let table = [Contain::Cgroup, Contain::Group];
-                self.cfg.spec_mut(id).contain = lookup("cgroup group", &table, value)
-                    .ok_or(Refused::Value("is not cgroup or group"))?;
-            }
-            Key::Autostart => {
-                let yes =
-                    parse_bool(value).ok_or(Refused::Value("is not yes/no/true/false/1/0"))?;
-                self.cfg.spec_mut(id).autostart = yes;
-            }
             Key::Restart => {
                 let table = [Restart::Always, Restart::OnFailure, Restart::No];
-                st.restart = Some(
+                self.state.restart = Some(
                     lookup("always on-failure no", &table, value)
                         .ok_or(Refused::Value("is not always, on-failure or no"))?,
                 );
             }
             Key::Backoff => {
-                let mut parts = value
-                    .split(|b| b.is_ascii_whitespace())
-                    .filter(|p| !p.is_empty());
-                let first = parts.next().and_then(parse_duration);
-                let cap = match parts.next() {
-                    Some(text) => parse_duration(text),
-                    None => Some(30_000),
-                };
-                let (Some(first), Some(cap), None) = (first, cap, parts.next()) else {
-                    return Err(Refused::Value(
-                        "is not \"FIRST CAP\" (two durations, e.g. 100ms 30s)",
-                    ));
-                };
-                if first == 0 {
-                    return Err(Refused::Plain("the delays must be at least 1ms"));
-                }
-                if first > cap {
-                    return Err(Refused::Plain("the first delay is longer than the cap"));
-                }
+                let (first, cap) = backoff(value)?;
                 if cap < MIN_PAUSE_MS {
                     self.errors.warn(
                         line,
@@ -781,34 +882,9 @@ impl Parser<'_> {
                 let spec = self.cfg.spec_mut(id);
                 (spec.backoff_first_ms, spec.backoff_cap_ms) = (first, cap);
             }
-            Key::BackoffReset => {
-                // A run this long restarts at once: it must not be nearly zero.
-                let ms = duration(value)?;
-                if ms < MIN_PAUSE_MS {
-                    return Err(Refused::Plain("must be at least 100ms"));
-                }
-                self.cfg.spec_mut(id).backoff_reset_ms = ms;
-            }
-            Key::RestartMax => self.cfg.spec_mut(id).restart_max = count(value)?,
             Key::RestartWindow => {
-                st.window_line = line;
+                self.state.window_line = line;
                 self.cfg.spec_mut(id).restart_window_ms = duration(value)?
-            }
-            Key::StartTimeout => self.cfg.spec_mut(id).start_timeout_ms = duration(value)?,
-            Key::StopTimeout => self.cfg.spec_mut(id).stop_timeout_ms = duration(value)?,
-            Key::StopSignal => {
-                let sig = parse_signal(value).ok_or(Refused::Value("is not a signal"))?;
-                self.cfg.spec_mut(id).stop_signal = sig;
-            }
-            Key::Ready => {
-                let table = [Ready::None, Ready::Notify];
-                let ready = match value.strip_prefix(b"fd:").and_then(parse_u64) {
-                    Some(n @ (1 | 3..=255)) => Some(Ready::Fd(n as u8)),
-                    _ => lookup("none notify", &table, value),
-                };
-                self.cfg.spec_mut(id).ready = ready.ok_or(Refused::Value(
-                    "is not none, notify or fd:N (N is 1, stdout, or from 3 to 255)",
-                ))?;
             }
             Key::User | Key::Group | Key::LogUser | Key::LogGroup => {
                 if !is_account_name(value) {
@@ -819,8 +895,8 @@ impl Parser<'_> {
                 match key {
                     Key::User => (spec.user, spec.user_line) = (s, line),
                     Key::Group => (spec.group, spec.group_line) = (s, line),
-                    Key::LogUser => st.log_user = (s, line),
-                    _ => st.log_group = (s, line),
+                    Key::LogUser => self.state.log_user = (s, line),
+                    _ => self.state.log_group = (s, line),
                 }
             }
             Key::Dir | Key::Console => {
@@ -838,37 +914,18 @@ impl Parser<'_> {
                     _ => spec.console = path,
                 }
             }
-            Key::Umask | Key::ListenMode => {
-                let mode = parse_octal(value, 0o777)
-                    .ok_or(Refused::Value("is not an octal mode (e.g. 022 or 0660)"))?;
-                let spec = self.cfg.spec_mut(id);
-                match key {
-                    Key::Umask => spec.umask = mode,
-                    _ => spec.listen_mode = mode,
-                }
-            }
-            Key::Nofile => match parse_u64(value) {
-                Some(n @ 1..=0x7fff_ffff) => self.cfg.spec_mut(id).nofile = n as u32,
-                _ => return Err(Refused::Value("is not a number of files")),
-            },
             Key::Prefix => {
-                st.prefix_set = true;
+                self.state.prefix_set = true;
                 self.cfg.spec_mut(id).prefix =
                     self.words(line, "prefix", value).unwrap_or_default();
             }
-            Key::Log => st.log = Some((self.log(line, value).unwrap_or(LogText::Null), line)),
-            Key::Backlog => match parse_u64(value) {
-                Some(n @ 1..=65535) => self.cfg.spec_mut(id).backlog = n as u32,
-                _ => return Err(Refused::Value("is not a number from 1 to 65535")),
-            },
-            Key::MaxWorkers => self.cfg.spec_mut(id).max_workers = capacity(value)?,
-            Key::MaxPerIp => self.cfg.spec_mut(id).max_per_ip = count(value)?,
-            Key::ProcsMin => self.cfg.spec_mut(id).procs_min = capacity(value)?,
-            Key::ProcsMax => self.cfg.spec_mut(id).procs_max = capacity(value)?,
-            Key::IdleKill => self.cfg.spec_mut(id).idle_kill_ms = duration(value)?,
-            Key::DropTimeout => self.cfg.spec_mut(id).drop_timeout_ms = duration(value)?,
+            Key::Log => {
+                let text = self.log(line, value).unwrap_or(LogText::Null);
+                self.state.log = Some((text, line));
+            }
             // Stored contiguously when the section closes, checked then.
             Key::Env | Key::After | Key::Listen => {}
+            _ => set_field(self.cfg.spec_mut(id), key, value)?,
         }
         Ok(())
     }
@@ -928,24 +985,21 @@ impl Parser<'_> {
 
     /// The words of `value`, or `None` after reporting why not.
     fn words(&mut self, line: u32, key: &str, value: &[u8]) -> Option<Words> {
-        let why = match split_words(value, &mut self.cfg.arena) {
+        match split_words(value, &mut self.cfg.arena) {
             Ok(words) => return Some(words),
-            Err(SplitError::UnclosedQuote) => "unclosed double quote",
-            Err(SplitError::UnclosedSingleQuote) => "unclosed single quote",
-            Err(SplitError::TrailingBackslash) => "backslash at the end",
-            Err(SplitError::WordTooLong) => "word too long",
-            Err(SplitError::Nul) => "NUL byte",
-            Err(SplitError::Full) => {
-                self.too_large(line);
-                return None;
-            }
-        };
-        self.error(line, format_args!("{key}: {why}"));
+            Err(SplitError::Bad(why)) => self.error(line, format_args!("{key}: {why}")),
+            Err(SplitError::Full) => self.too_large(line),
+        }
         None
     }
 
     /// The passes that need every service: list keys, inherited globals,
     /// `max_services`, `after` resolution and the start order.
+    // Not inlined (nor are resolve_log, order, key_value, open_section):
+    // in the one function the whole parse would be, each keeps its
+    // registers and stack to itself, which costs the binary hundreds of
+    // bytes less.
+    #[inline(never)]
     fn finish(&mut self, text: &[u8]) {
         let (main, line) = self.main;
         if line != 0 && self.cfg.global.main == 0 {
@@ -1176,6 +1230,7 @@ impl Parser<'_> {
 
     /// Resolve `id`'s `log` (its own, else the global one): the logger that
     /// `DIR` adds, the service of `service:NAME`, the place of a ring.
+    #[inline(never)] // See `finish`.
     fn resolve_log(&mut self, id: ServiceId, body: Body) {
         let own = body.log;
         let inherited = matches!(own.0, LogText::Unset);
@@ -1403,21 +1458,16 @@ impl Parser<'_> {
     ) -> Words {
         let mark = self.cfg.arena.mark();
         let mut count: u16 = 0;
-        let lines = text[body.start as usize..body.end as usize].split(|&b| b == b'\n');
-        for (line_no, raw) in (body.first_line..).zip(lines) {
-            let line = strip_comment(raw).trim_ascii_start();
-            if let Some(eq) = line.iter().position(|&b| b == b'=')
-                && trim(&line[..eq]) == key
-            {
-                count =
-                    count.saturating_add(each(self, line_no, line[eq + 1..].trim_ascii_start()));
-            }
+        let mut lines = KeyLines::new(text, &body, key);
+        while let Some((line, value)) = lines.next_value() {
+            count = count.saturating_add(each(self, line, value));
         }
         self.cfg.arena.words_since(mark, count)
     }
 
     /// Order services so that each comes after its dependencies; what cannot
     /// be placed is on a cycle.
+    #[inline(never)] // See `finish`.
     fn order(&mut self) {
         let n = self.cfg.len();
         let mut placed = [false; MAX_SERVICES];
@@ -1483,8 +1533,76 @@ impl Parser<'_> {
     }
 }
 
-fn key_bit(keys: &str, key: &str) -> u64 {
-    word_index(keys, key.as_bytes()).map_or(0, |i| 1 << i)
+/// The lines of a text, numbered, each without its comment and the
+/// blanks it begins with. (Not inlined: one copy of this loop serves the
+/// parse and every list pass.)
+struct Lines<'a> {
+    text: &'a [u8],
+    /// Where the next line begins (past the end: no more lines).
+    next: usize,
+    /// The number of the next line.
+    number: u32,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a [u8], first_number: u32) -> Self {
+        Lines {
+            text,
+            next: 0,
+            number: first_number,
+        }
+    }
+
+    /// The next line and its number.
+    #[inline(never)]
+    fn next_line(&mut self) -> Option<(u32, &'a [u8])> {
+        let rest = self.text.get(self.next..)?;
+        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let number = self.number;
+        (self.next, self.number) = (self.next + end + 1, number + 1);
+        let line = strip_comment(&rest[..end]).trim_ascii_start();
+        Some((number, line))
+    }
+
+    /// Where the next line begins (the end of the text after the last).
+    fn next_start(&self) -> usize {
+        self.next.min(self.text.len())
+    }
+}
+
+/// The `key = value` lines of one key in a service's body: the line and
+/// the value of each. (Not inlined: one copy serves every list pass.)
+struct KeyLines<'a> {
+    lines: Lines<'a>,
+    key: &'a [u8],
+}
+
+impl<'a> KeyLines<'a> {
+    #[inline(never)]
+    fn new(text: &'a [u8], body: &Body, key: &'a [u8]) -> Self {
+        let text = text.get(body.start as usize..body.end as usize);
+        let lines = Lines::new(text.unwrap_or_default(), body.first_line);
+        KeyLines { lines, key }
+    }
+
+    /// The next line of the key and its value.
+    #[inline(never)]
+    fn next_value(&mut self) -> Option<(u32, &'a [u8])> {
+        while let Some((line, text)) = self.lines.next_line() {
+            if let Some((key, value)) = key_and_value(text)
+                && key == self.key
+            {
+                return Some((line, value));
+            }
+        }
+        None
+    }
+}
+
+/// The key and the value of a `key = value` line, trimmed.
+fn key_and_value(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let eq = line.iter().position(|&b| b == b'=')?;
+    Some((trim(&line[..eq]), line[eq + 1..].trim_ascii_start()))
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -1521,7 +1639,8 @@ mod tests {
     use crate::fixed::{ArrayStr, word};
     use core::fmt::Write;
 
-    /// `KEYS[i]` is the key spelled as word `i` of `SERVICE_KEYS`.
+    /// `KEYS[i]` is the key spelled as word `i` of `SERVICE_KEYS`, and
+    /// its bit is bit `i`.
     #[test]
     fn keys_follow_service_keys() {
         for (i, key) in KEYS.iter().enumerate() {
@@ -1534,6 +1653,8 @@ mod tests {
             let mut debug = ArrayStr::<32>::new();
             let _ = write!(debug, "{key:?}");
             assert_eq!(debug.as_str(), camel.as_str());
+            // Its bit in `seen` is the one of its word.
+            assert_eq!(key.bit(), 1 << i);
         }
         assert_eq!(word(SERVICE_KEYS, KEYS.len()), None);
     }

@@ -5,19 +5,13 @@ use crate::fixed::{Arena, Words, lookup};
 use crate::limits::NAME_MAX;
 use crate::unix::parse_u64;
 
-/// Why a value was refused; the parser words the message.
+/// Why `split_words` refused a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SplitError {
-    /// A `"` without its closing partner.
-    UnclosedQuote,
-    /// A `'` without its closing partner.
-    UnclosedSingleQuote,
-    /// A `\` at the very end.
-    TrailingBackslash,
-    /// A word longer than the scratch buffer.
-    WordTooLong,
-    /// A NUL byte, which no argument can carry.
-    Nul,
+    /// The value cannot be split: why, in words (an unclosed quote, a `\`
+    /// at the very end, a word longer than the scratch buffer, a NUL byte,
+    /// which no argument can carry).
+    Bad(&'static str),
     /// The configuration's string storage is full.
     Full,
 }
@@ -112,6 +106,9 @@ pub(crate) fn is_env_entry(text: &[u8]) -> bool {
         && !text.contains(&0)
 }
 
+/// A word longer than the scratch buffer (or more words than `Words` counts).
+const TOO_LONG: SplitError = SplitError::Bad("word too long");
+
 /// Split `text` into words as `exec` does (vigild.conf(5), POSIX sh's word
 /// splitting without expansion): whitespace separates words; `'single
 /// quotes'` keep everything up to the next `'` literally; `"double
@@ -134,9 +131,11 @@ pub(crate) fn split_words(text: &[u8], arena: &mut Arena) -> Result<Words, Split
         let mut quote = Quote::None;
         while i < text.len() && (quote != Quote::None || !text[i].is_ascii_whitespace()) {
             let (byte, next) = match (quote, text[i]) {
-                (_, 0) => return Err(SplitError::Nul),
+                (_, 0) => return Err(SplitError::Bad("NUL byte")),
                 (Quote::None, b'\\') => (
-                    *text.get(i + 1).ok_or(SplitError::TrailingBackslash)?,
+                    *text
+                        .get(i + 1)
+                        .ok_or(SplitError::Bad("backslash at the end"))?,
                     i + 2,
                 ),
                 (Quote::Double, b'\\') if escapes_in_double_quotes(text.get(i + 1)) => {
@@ -156,19 +155,19 @@ pub(crate) fn split_words(text: &[u8], arena: &mut Arena) -> Result<Words, Split
                 }
                 (_, b) => (b, i + 1),
             };
-            *word.get_mut(len).ok_or(SplitError::WordTooLong)? = byte;
+            *word.get_mut(len).ok_or(TOO_LONG)? = byte;
             len += 1;
             i = next;
         }
         match quote {
             Quote::None => {}
-            Quote::Single => return Err(SplitError::UnclosedSingleQuote),
-            Quote::Double => return Err(SplitError::UnclosedQuote),
+            Quote::Single => return Err(SplitError::Bad("unclosed single quote")),
+            Quote::Double => return Err(SplitError::Bad("unclosed double quote")),
         }
         arena
             .push(word.get(..len).unwrap_or_default())
             .map_err(|_| SplitError::Full)?;
-        count = count.checked_add(1).ok_or(SplitError::WordTooLong)?;
+        count = count.checked_add(1).ok_or(TOO_LONG)?;
     }
 }
 
