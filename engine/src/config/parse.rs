@@ -8,7 +8,7 @@ use super::value::{
 };
 use super::{Config, Contain, Listen, Log, Mode, Ready, Restart, RingPlace, parse_listen};
 use crate::fixed::{
-    ArrayStr, Lossy, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word,
+    ArrayStr, Lossy, Plain, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word,
     word_index,
 };
 use crate::limits::{
@@ -625,7 +625,7 @@ impl Parser<'_> {
         };
         let bit = 1u64 << index;
         if seen & bit != 0 && word_index(LIST_KEYS, name.as_bytes()).is_none() {
-            self.error(line, format_args!("{name}: duplicate key"));
+            self.error(line, format_args!("{}: duplicate key", Plain(name)));
             return None;
         }
         Some(bit)
@@ -694,7 +694,9 @@ impl Parser<'_> {
         match self.service_value(line, id, st, which, value) {
             Ok(()) => {}
             Err(Refused::Value(why)) => self.refuse(line, key, value, why),
-            Err(Refused::Plain(why)) => self.error(line, format_args!("{}: {why}", Lossy(key))),
+            Err(Refused::Plain(why)) => {
+                self.error(line, format_args!("{}: {}", Lossy(key), Plain(why)))
+            }
         }
     }
 
@@ -703,7 +705,7 @@ impl Parser<'_> {
     fn refuse(&mut self, line: u32, key: &[u8], value: &[u8], why: &str) {
         self.error(
             line,
-            format_args!("{}: \"{}\" {why}", Lossy(key), Quoted(value)),
+            format_args!("{}: \"{}\" {}", Lossy(key), Quoted(value), Plain(why)),
         );
     }
 
@@ -909,8 +911,10 @@ impl Parser<'_> {
         self.error(
             line,
             format_args!(
-                "log: \"{}\": {why} (inherit, null, ring:SIZE, service:NAME or {USAGE})",
-                Quoted(value)
+                "log: \"{}\": {} (inherit, null, ring:SIZE, service:NAME or {})",
+                Quoted(value),
+                Plain(why),
+                Plain(USAGE)
             ),
         );
         None
@@ -940,7 +944,7 @@ impl Parser<'_> {
                 return None;
             }
         };
-        self.error(line, format_args!("{key}: {why}"));
+        self.error(line, format_args!("{}: {}", Plain(key), Plain(why)));
         None
     }
 
@@ -1004,7 +1008,10 @@ impl Parser<'_> {
                             .any(|b| b == *a)
                 };
                 if let Err(why) = addr {
-                    p.error(line, format_args!("listen: \"{}\": {why}", Quoted(value)));
+                    p.error(
+                        line,
+                        format_args!("listen: \"{}\": {}", Quoted(value), Plain(why)),
+                    );
                     return 0;
                 }
                 // Past the capacity nothing more is stored (nor compared:
@@ -1048,13 +1055,16 @@ impl Parser<'_> {
             match (mode.listens(), has_listen) {
                 (true, false) => self.error(
                     line,
-                    format_args!("mode {} needs at least one listen address", mode.as_str()),
+                    format_args!(
+                        "mode {} needs at least one listen address",
+                        Plain(mode.as_str())
+                    ),
                 ),
                 (false, true) => self.error(
                     line,
                     format_args!(
                         "listen: only activate, accept and pool services listen (mode is {})",
-                        mode.as_str()
+                        Plain(mode.as_str())
                     ),
                 ),
                 _ => {}
@@ -1080,7 +1090,7 @@ impl Parser<'_> {
                 ),
                 (Mode::Accept | Mode::Oneshot, _) => self.error(
                     line,
-                    format_args!("ready: {} services have no readiness", mode.as_str()),
+                    format_args!("ready: {} services have no readiness", Plain(mode.as_str())),
                 ),
                 (Mode::Pool, _) => self.error(
                     line,
@@ -1184,7 +1194,7 @@ impl Parser<'_> {
                 if line != 0 {
                     self.error(
                         line,
-                        format_args!("{key}: only for log = DIR (a logger of its own)"),
+                        format_args!("{}: only for log = DIR (a logger of its own)", Plain(key)),
                     );
                 }
             }
@@ -1198,7 +1208,7 @@ impl Parser<'_> {
         match self.resolved_log(id, (text, line), inherited, body) {
             Ok(Some(log)) => self.cfg.spec_mut(id).log = log,
             Ok(None) => {}
-            Err(why) => self.error(line, format_args!("log: {why}")),
+            Err(why) => self.error(line, format_args!("log: {}", Plain(why))),
         }
     }
 
@@ -1477,7 +1487,7 @@ impl Parser<'_> {
             let name = Lossy(self.cfg.name(first));
             self.errors.push(
                 line,
-                format_args!("dependency cycle: {}{name}", path.as_str()),
+                format_args!("dependency cycle: {}{name}", Plain(path.as_str())),
             );
         }
     }
