@@ -18,7 +18,7 @@ use core::mem::MaybeUninit;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, RawDir, fstat, fsync, openat, renameat, unlinkat};
-use vigild_engine::fixed::{Lossy, copy_cut};
+use vigild_engine::fixed::{Lossy, Plain, copy_cut};
 use vigild_engine::log_rules::{
     Options, STAMP_MAX, USAGE, is_old_file, next_line, parse_options, rotation_label, stamp,
 };
@@ -69,8 +69,8 @@ pub fn main(args: Args, first: usize) -> c_int {
     let o = match parse_options(&mut words) {
         Ok(o) => o,
         Err(why) => {
-            say!("{why}");
-            say!("usage: vigil-log {USAGE}");
+            say!("{}", Plain(why));
+            say!("usage: vigil-log {}", Plain(USAGE));
             return 2;
         }
     };
@@ -98,8 +98,9 @@ pub fn main(args: Args, first: usize) -> c_int {
         }
         Err(Failed(file, e)) => {
             say!(
-                "{}{file}: {}",
+                "{}{}: {}",
                 Lossy(o.dir),
+                Plain(file),
                 ErrnoName(e.raw_os_error() as u16)
             );
             return 1;

@@ -348,6 +348,17 @@ pub fn copy_cut(dst: &mut [u8], src: &[u8]) -> usize {
     n
 }
 
+/// A `str` in a message, written as it is. `{}` of a bare `&str` goes
+/// through core's padding code (widths, precisions, fill: a kilobyte the
+/// binary needs for nothing else, as no message here pads); this does not.
+pub struct Plain<'a>(pub &'a str);
+
+impl fmt::Display for Plain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
 /// Shows bytes that may not be text (names, paths, config values) without
 /// allocating: printable ASCII as is, every other byte as `\xHH` — so no
 /// control sequence ever reaches a console or a log, and a console that

@@ -2,7 +2,7 @@
 //! transition lines of the log and `monitor`, and vigilctl's runit-style view.
 
 use crate::config::Config;
-use crate::fixed::{Lossy, ServiceId, lookup, write_hex_escape};
+use crate::fixed::{Lossy, Plain, ServiceId, lookup, write_hex_escape};
 use crate::machine::{AcceptStats, Reason, Slot, State};
 use crate::unix::parse_u64;
 use core::fmt::{self, Write};
@@ -65,13 +65,13 @@ pub fn write_line(
         w,
         "{} state={} pid={} since={}.{:03} mode={} contain={}",
         Lossy(cfg.name(id)),
-        slot.state.name(),
+        Plain(slot.state.name()),
         // Pids are positive; u32 spares the binary i32's formatter.
         slot.state.pid().map_or(0, |p| p.0 as u32),
         since / 1000,
         since % 1000,
-        cfg.spec(id).mode.as_str(),
-        if cgroup { "cgroup" } else { "group" },
+        Plain(cfg.spec(id).mode.as_str()),
+        Plain(if cgroup { "cgroup" } else { "group" }),
     )?;
     match counters {
         Counters::None => {}
@@ -88,7 +88,7 @@ pub fn write_line(
         None => w.write_str("-")?,
     }
     let ready = matches!(slot.state, State::Up { .. });
-    write!(w, " ready={}", if ready { "yes" } else { "no" })?;
+    write!(w, " ready={}", Plain(if ready { "yes" } else { "no" }))?;
     if slot.reason != Reason::None {
         write!(w, " reason={}", slot.reason)?;
     }
@@ -136,7 +136,7 @@ pub fn write_transition(
     // The same state again (another reason, no pid): no arrow.
     write!(w, "{}: ", Lossy(cfg.name(id)))?;
     if !from.is_same_state(&slot.state) {
-        write!(w, "{} -> ", from.name())?;
+        write!(w, "{} -> ", Plain(from.name()))?;
     }
     w.write_str(slot.state.name())?;
     match (slot.state, slot.last(), slot.reason) {

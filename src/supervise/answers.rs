@@ -7,7 +7,7 @@ use super::replies::{Monitor, Replies, Wait, Waiter, monitor_line_to};
 use core::fmt;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild_engine::config::Config;
-use vigild_engine::fixed::{Lossy, ServiceId};
+use vigild_engine::fixed::{Lossy, Plain, ServiceId};
 use vigild_engine::machine::{Reason, Verdict};
 
 /// Write one result line; false if the reader is gone.
@@ -100,7 +100,7 @@ impl Replies {
             } else {
                 "error - vigild exited"
             };
-            send(w.fd.as_fd(), format_args!("{word}"));
+            send(w.fd.as_fd(), format_args!("{}", Plain(word)));
         }
         for m in self.monitors.iter_mut() {
             *m = None;

@@ -8,7 +8,7 @@ use crate::sys::fs::{find_program, read_file};
 use crate::sys::{Errno, last_resort, storage, user};
 use core::fmt::Write;
 use vigild_engine::config::{Config, Errors, ParseError, parse_with_main};
-use vigild_engine::fixed::{ArrayStr, Lossy, Str, without_nul};
+use vigild_engine::fixed::{ArrayStr, Lossy, Plain, Str, without_nul};
 use vigild_engine::limits::ENV_MAX;
 use vigild_engine::unix::ErrnoName;
 
@@ -138,7 +138,7 @@ fn load_text(source: Source, text: &mut [u8], len: usize, cfg: &mut Config, erro
                 Ok(_) => ("group", spec.group, spec.group_line),
             };
             let name = Lossy(cfg.arena.get(name));
-            errors.push(line, format_args!("unknown {what} '{name}'"));
+            errors.push(line, format_args!("unknown {} '{name}'", Plain(what)));
         }
         // Warned, not refused: a oneshot before it may mount it.
         let program = argv_program(cfg, id);
@@ -151,7 +151,10 @@ fn load_text(source: Source, text: &mut [u8], len: usize, cfg: &mut Config, erro
                 _ => "not found",
             };
             let line = spec.exec_line;
-            errors.warn(line, format_args!("{}: {why}", Lossy(without_nul(program))));
+            errors.warn(
+                line,
+                format_args!("{}: {}", Lossy(without_nul(program)), Plain(why)),
+            );
         }
         let entries = env_entries(cfg, id);
         if entries > ENV_MAX {
@@ -204,8 +207,8 @@ pub fn print_warnings(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) 
 fn located(path: &[u8], e: &ParseError, kind: &str) -> ArrayStr<480> {
     let mut line = ArrayStr::<480>::new();
     let _ = match e.line {
-        0 => write!(line, "{}: {kind}{}", Lossy(path), e.msg),
-        n => write!(line, "{}:{n}: {kind}{}", Lossy(path), e.msg),
+        0 => write!(line, "{}: {}{}", Lossy(path), Plain(kind), e.msg),
+        n => write!(line, "{}:{n}: {}{}", Lossy(path), Plain(kind), e.msg),
     };
     line
 }

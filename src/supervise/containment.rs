@@ -10,7 +10,7 @@ use crate::sys::message::{note, say};
 use crate::sys::{Errno, process};
 use rustix::fd::OwnedFd;
 use vigild_engine::config::{Config, Contain};
-use vigild_engine::fixed::{Lossy, ServiceId, copy_cut};
+use vigild_engine::fixed::{Lossy, Plain, ServiceId, copy_cut};
 use vigild_engine::unix::{ErrnoName, Pid};
 
 /// Longest run directory (a notify socket's name holds it too).
@@ -59,8 +59,10 @@ impl Containment {
             Err(why) => {
                 // Formatted straight into the line (no buffer of its own).
                 let why: &dyn core::fmt::Display = match why {
-                    Unavailable::NotMounted => &"no cgroup2 mounted",
-                    Unavailable::NoOwnCgroup => &"vigild's own cgroup is not in the cgroup2 mount",
+                    Unavailable::NotMounted => &Plain("no cgroup2 mounted"),
+                    Unavailable::NoOwnCgroup => {
+                        &Plain("vigild's own cgroup is not in the cgroup2 mount")
+                    }
                     Unavailable::Refused(e) => &ErrnoName(e.raw_os_error() as u16),
                 };
                 note!("containment: process groups (cgroup v2: {why})");

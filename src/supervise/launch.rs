@@ -11,7 +11,9 @@ use core::ffi::c_char;
 use core::fmt::Write;
 use rustix::fd::{BorrowedFd, OwnedFd};
 use vigild_engine::config::Config;
-use vigild_engine::fixed::{ArrayStr, Lossy, ServiceId, SliceWriter, without_nul, word_index};
+use vigild_engine::fixed::{
+    ArrayStr, Lossy, Plain, ServiceId, SliceWriter, without_nul, word_index,
+};
 use vigild_engine::limits::{ARGV_MAX, ENV_MAX};
 use vigild_engine::unix::{ErrnoName, Pid};
 
@@ -187,8 +189,9 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
             Step::Setup => ("unable to spawn", &b""[..]),
         };
         say!(
-            "{at}{}: {what}{}: {}",
+            "{at}{}: {}{}: {}",
             Lossy(cfg.name(id)),
+            Plain(what),
             Lossy(without_nul(path)),
             ErrnoName(errno)
         );

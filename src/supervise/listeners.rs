@@ -12,7 +12,7 @@ use crate::sys::spawn::FDS_MAX;
 use core::fmt;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild_engine::config::{Config, Errors, Listen, ListenText, Mode};
-use vigild_engine::fixed::{Lossy, ServiceId};
+use vigild_engine::fixed::{Lossy, Plain, ServiceId};
 use vigild_engine::limits::LISTENERS_MAX;
 use vigild_engine::unix::ErrnoName;
 
@@ -241,7 +241,7 @@ impl fmt::Display for FdNames<'_> {
         }
         for i in 0..self.n {
             let sep = if i == 0 { "" } else { ":" };
-            write!(f, "{sep}{}.{i}", self.name)?;
+            write!(f, "{}{}.{i}", Plain(sep), self.name)?;
         }
         Ok(())
     }

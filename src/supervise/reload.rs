@@ -9,7 +9,7 @@ use super::parts::Vigild;
 use super::status_file::write_then_answer;
 use crate::sys::message::{note, say};
 use rustix::fd::BorrowedFd;
-use vigild_engine::fixed::Lossy;
+use vigild_engine::fixed::{Lossy, Plain};
 use vigild_engine::time::Instant;
 use vigild_engine::unix::ErrnoName;
 
@@ -18,7 +18,7 @@ use vigild_engine::unix::ErrnoName;
 /// as `&mut dyn FnMut(&str)`: each printer is compiled once, not once per
 /// closure (cold code, where the call through a pointer costs nothing).
 pub fn say_line(line: &str) {
-    say!("{line}");
+    say!("{}", Plain(line));
 }
 
 /// Re-read the configuration; adopt it only if it has no error.
@@ -68,7 +68,7 @@ pub fn reload(v: &mut Vigild, now: Instant, reply: Option<BorrowedFd<'_>>) {
         let each = &mut |line: &str| {
             say_line(line);
             if let Some(fd) = reply {
-                send(fd, format_args!("reload-failed vigild {line}"));
+                send(fd, format_args!("reload-failed vigild {}", Plain(line)));
             }
         };
         print_errors(path, errors, each as &mut dyn FnMut(&str));

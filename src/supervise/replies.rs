@@ -10,7 +10,7 @@ use crate::sys::Errno;
 use crate::sys::fs::write_all;
 use core::fmt::{self, Write};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use vigild_engine::fixed::{ArrayStr, ServiceId};
+use vigild_engine::fixed::{ArrayStr, Plain, ServiceId};
 use vigild_engine::limits::{MONITORS_MAX, REPLIES_MAX};
 use vigild_engine::machine::{Awaited, Slot, Verdict, verdict};
 
@@ -78,7 +78,7 @@ impl Replies {
     pub fn changed(&mut self, id: ServiceId, line: &str, slot: &Slot) {
         for entry in self.monitors.iter_mut().filter(|_| !line.is_empty()) {
             if let Some(m) = entry
-                && !monitor_line_to(m.fd.as_fd(), &mut m.lost, format_args!("{line}"))
+                && !monitor_line_to(m.fd.as_fd(), &mut m.lost, format_args!("{}", Plain(line)))
             {
                 *entry = None;
             }

@@ -17,7 +17,7 @@ use crate::sys::power::Action;
 use crate::sys::run_dir::open_reply;
 use rustix::fd::{AsFd, BorrowedFd};
 use vigild_engine::control::{LineError, Piece, Verb, parse_line};
-use vigild_engine::fixed::{Lossy, ServiceId};
+use vigild_engine::fixed::{Lossy, Plain, ServiceId};
 use vigild_engine::limits::LINE_MAX;
 use vigild_engine::machine::{Answer, Command};
 use vigild_engine::time::Instant;
@@ -149,7 +149,7 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
             }
             match result {
                 Answer::NotRunning => answer(format_args!("error {name} not running")),
-                other => answer(format_args!("{} {name}", other.word())),
+                other => answer(format_args!("{} {name}", Plain(other.word()))),
             }
             if let (Some(wait), Some(fd)) = (wait, reply)
                 && let Err(fd) = v.world.replies.wait(fd, wait)
@@ -201,7 +201,7 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
                 // ` (pid N)`, as after a lock's holder: a service without
                 // a process shows none (0: no process has pid 0).
                 let pid = HolderPid(slot.state.pid().map_or(0, |p| p.0 as u32));
-                let (name, state) = (Lossy(cfg.name(id)), slot.state.name());
+                let (name, state) = (Lossy(cfg.name(id)), Plain(slot.state.name()));
                 monitor_line_to(fd.as_fd(), &mut lost, format_args!("{name}: {state}{pid}"));
             }
             if let Err(fd) = v.world.replies.monitor(fd) {

@@ -17,6 +17,7 @@ use core::ffi::c_char;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::AsFd;
 use vigild_engine::config::Config;
+use vigild_engine::fixed::Plain;
 use vigild_engine::limits::{ARGV_MAX, ENV_MAX};
 use vigild_engine::machine::Supervisor;
 use vigild_engine::unix::{ErrnoName, SignalName};
@@ -75,7 +76,7 @@ pub fn halt_with(action: Action, role: &mut Role, cfg: &Config, engine: &mut Sup
         return;
     }
     role.halt = action;
-    note!("{}: stopping every service", action.word());
+    note!("{}: stopping every service", Plain(action.word()));
     engine.shutdown(cfg, false);
 }
 
@@ -114,7 +115,7 @@ fn power_down(v: &mut Vigild) -> ! {
     power::sync();
     let halt = v.role.halt;
     run_finish(v.configs.active(), halt, &v.world.signals);
-    note!("{}", halt.word());
+    note!("{}", Plain(halt.word()));
     let e = power::reboot(halt);
     say!(
         "reboot(2) refused: {}, exiting",
@@ -160,7 +161,7 @@ fn run_finish(cfg: &Config, halt: Action, signals: &Signals) {
         cgroup: None,
         block_term: false,
     };
-    note!("running finish {}", halt.word());
+    note!("running finish {}", Plain(halt.word()));
     match spawn(&plan) {
         Ok(pid) => {
             if !wait_children(signals, Some(pid), FINISH_TIMEOUT_MS) {

@@ -32,7 +32,7 @@ use core::ffi::c_int;
 use core::fmt::Write;
 use rustix::fd::AsFd;
 use vigild_engine::config::parse_duration;
-use vigild_engine::fixed::{ArrayStr, Lossy};
+use vigild_engine::fixed::{ArrayStr, Lossy, Plain};
 use vigild_engine::limits::RUN_DIR_MAX;
 use vigild_engine::unix::{ErrnoName, HolderPid, parse_u64};
 
@@ -199,9 +199,9 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         Err("") => return Err(0),
         Err(msg) => {
             if msg != USAGE {
-                say!("{msg}");
+                say!("{}", Plain(msg));
             }
-            say!("{USAGE}");
+            say!("{}", Plain(USAGE));
             return Err(2);
         }
     };
@@ -224,10 +224,11 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     match (n, o.check_only) {
         (0, false) => {}
         (0, true) => say!(
-            "{}{sep}ok, {} service{}",
+            "{}{}ok, {} service{}",
             Lossy(file),
+            Plain(sep),
             cfg.len(),
-            plural(cfg.len())
+            Plain(plural(cfg.len()))
         ),
         _ => {
             print_errors(o.source.path, errors, &mut say_line as &mut dyn FnMut(&str));
@@ -236,7 +237,13 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
             } else {
                 ", nothing started"
             };
-            say!("{}{sep}{n} error{}{what}", Lossy(file), plural(n));
+            say!(
+                "{}{}{n} error{}{}",
+                Lossy(file),
+                Plain(sep),
+                Plain(plural(n)),
+                Plain(what)
+            );
             return Err(2);
         }
     }
@@ -283,15 +290,19 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         None => run_dir,
     };
     let failed = |what: &str, detail: &dyn core::fmt::Display| {
-        say!("fatal: run directory {}: {what}: {detail}", Lossy(run_dir));
+        say!(
+            "fatal: run directory {}: {}: {detail}",
+            Lossy(run_dir),
+            Plain(what)
+        );
         Err(1)
     };
     let refused = |e: RunDirError| match e {
         RunDirError::Sys(what, e) => failed(what, &ErrnoName(e.raw_os_error() as u16)),
-        RunDirError::Foreign(what) => failed("refused", &what),
+        RunDirError::Foreign(what) => failed("refused", &Plain(what)),
         RunDirError::InUse => failed(
             "refused",
-            &"another vigild is running on this run directory",
+            &Plain("another vigild is running on this run directory"),
         ),
     };
     if run_dir.len() > RUN_DIR_MAX {
@@ -326,7 +337,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     }
     reset_inherited();
     let ready_fd = match o.ready_fd.map(adopt) {
-        Some(None) => return failed("-d", &"that file descriptor is not open"),
+        Some(None) => return failed("-d", &Plain("that file descriptor is not open")),
         Some(fd) => fd,
         None => None,
     };
@@ -356,8 +367,8 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     note!(
         "supervising {} service{}{}{} (control {}/control)",
         cfg.len(),
-        plural(cfg.len()),
-        if read { " from " } else { "" },
+        Plain(plural(cfg.len())),
+        Plain(if read { " from " } else { "" }),
         Lossy(file),
         Lossy(run_dir)
     );

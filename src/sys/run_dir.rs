@@ -180,7 +180,8 @@ pub fn open_reply(path: &[u8], control: BorrowedFd<'_>) -> Result<OwnedFd, Errno
     };
     is_fifo(handle.as_fd())?;
     let mut proc_path = vigild_engine::fixed::ArrayStr::<32>::new();
-    let raw = rustix::fd::AsRawFd::as_raw_fd(&handle);
+    // An open fd is not negative: u32 spares the binary i32's formatter.
+    let raw = rustix::fd::AsRawFd::as_raw_fd(&handle) as u32;
     let _ = core::fmt::Write::write_fmt(&mut *proc_path, format_args!("/proc/self/fd/{raw}"));
     let fd = match openat(CWD, proc_path.as_str().as_bytes(), write, Mode::empty()) {
         Err(Errno::NOENT) => openat(dir.as_fd(), name, write | OFlags::NOFOLLOW, Mode::empty())?,

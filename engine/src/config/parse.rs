@@ -10,7 +10,8 @@ use super::{
     Config, Contain, Listen, Log, Mode, Ready, Restart, RingPlace, ServiceSpec, parse_listen,
 };
 use crate::fixed::{
-    ArrayStr, Lossy, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word_index,
+    ArrayStr, Lossy, Plain, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul,
+    word_index,
 };
 use crate::limits::{
     ARGV_MAX, ENV_MAX, ERRORS_MAX, LISTENERS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX,
@@ -835,7 +836,9 @@ impl Parser<'_> {
         match self.service_value(line, id, which, value) {
             Ok(()) => {}
             Err(Refused::Value(why)) => self.refuse(line, key, value, why),
-            Err(Refused::Plain(why)) => self.error(line, format_args!("{}: {why}", Lossy(key))),
+            Err(Refused::Plain(why)) => {
+                self.error(line, format_args!("{}: {}", Lossy(key), Plain(why)))
+            }
         }
     }
 
@@ -844,7 +847,7 @@ impl Parser<'_> {
     fn refuse(&mut self, line: u32, key: &[u8], value: &[u8], why: &str) {
         self.error(
             line,
-            format_args!("{}: \"{}\" {why}", Lossy(key), Quoted(value)),
+            format_args!("{}: \"{}\" {}", Lossy(key), Quoted(value), Plain(why)),
         );
     }
 
@@ -966,8 +969,10 @@ impl Parser<'_> {
         self.error(
             line,
             format_args!(
-                "log: \"{}\": {why} (inherit, null, ring:SIZE, service:NAME or {USAGE})",
-                Quoted(value)
+                "log: \"{}\": {} (inherit, null, ring:SIZE, service:NAME or {})",
+                Quoted(value),
+                Plain(why),
+                Plain(USAGE)
             ),
         );
         None
@@ -987,7 +992,9 @@ impl Parser<'_> {
     fn words(&mut self, line: u32, key: &str, value: &[u8]) -> Option<Words> {
         match split_words(value, &mut self.cfg.arena) {
             Ok(words) => return Some(words),
-            Err(SplitError::Bad(why)) => self.error(line, format_args!("{key}: {why}")),
+            Err(SplitError::Bad(why)) => {
+                self.error(line, format_args!("{}: {}", Plain(key), Plain(why)))
+            }
             Err(SplitError::Full) => self.too_large(line),
         }
         None
@@ -1058,7 +1065,10 @@ impl Parser<'_> {
                             .any(|b| b == *a)
                 };
                 if let Err(why) = addr {
-                    p.error(line, format_args!("listen: \"{}\": {why}", Quoted(value)));
+                    p.error(
+                        line,
+                        format_args!("listen: \"{}\": {}", Quoted(value), Plain(why)),
+                    );
                     return 0;
                 }
                 // Past the capacity nothing more is stored (nor compared:
@@ -1102,13 +1112,16 @@ impl Parser<'_> {
             match (mode.listens(), has_listen) {
                 (true, false) => self.error(
                     line,
-                    format_args!("mode {} needs at least one listen address", mode.as_str()),
+                    format_args!(
+                        "mode {} needs at least one listen address",
+                        Plain(mode.as_str())
+                    ),
                 ),
                 (false, true) => self.error(
                     line,
                     format_args!(
                         "listen: only activate, accept and pool services listen (mode is {})",
-                        mode.as_str()
+                        Plain(mode.as_str())
                     ),
                 ),
                 _ => {}
@@ -1134,7 +1147,7 @@ impl Parser<'_> {
                 ),
                 (Mode::Accept | Mode::Oneshot, _) => self.error(
                     line,
-                    format_args!("ready: {} services have no readiness", mode.as_str()),
+                    format_args!("ready: {} services have no readiness", Plain(mode.as_str())),
                 ),
                 (Mode::Pool, _) => self.error(
                     line,
@@ -1239,7 +1252,7 @@ impl Parser<'_> {
                 if line != 0 {
                     self.error(
                         line,
-                        format_args!("{key}: only for log = DIR (a logger of its own)"),
+                        format_args!("{}: only for log = DIR (a logger of its own)", Plain(key)),
                     );
                 }
             }
@@ -1253,7 +1266,7 @@ impl Parser<'_> {
         match self.resolved_log(id, (text, line), inherited, body) {
             Ok(Some(log)) => self.cfg.spec_mut(id).log = log,
             Ok(None) => {}
-            Err(why) => self.error(line, format_args!("log: {why}")),
+            Err(why) => self.error(line, format_args!("log: {}", Plain(why))),
         }
     }
 
@@ -1527,7 +1540,7 @@ impl Parser<'_> {
             let name = Lossy(self.cfg.name(first));
             self.errors.push(
                 line,
-                format_args!("dependency cycle: {}{name}", path.as_str()),
+                format_args!("dependency cycle: {}{name}", Plain(path.as_str())),
             );
         }
     }

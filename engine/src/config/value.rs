@@ -43,7 +43,8 @@ impl core::fmt::Display for DurationText {
             Some((d, unit)) => (ms / d, unit),
             None => (ms, "ms"),
         };
-        write!(f, "{n}{unit}")
+        write!(f, "{n}")?;
+        f.write_str(unit)
     }
 }
 
