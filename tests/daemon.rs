@@ -2222,7 +2222,7 @@ fn check_mode_messages() {
     let bad = dir.join("bad.conf");
     fs::write(
         &bad,
-        "[a]\nexec = /bin/true\nafter = b\nuser = no-such-user-x\n[b]\nexec = /bin/true\nafter = a\nrestart = sometimes\ngroup = no-such-group-x\n",
+        "[a]\nexec = /nonexistent/a\nafter = b\nuser = no-such-user-x\n[b]\nexec = /bin/true\nafter = a\nrestart = sometimes\ngroup = no-such-group-x\n",
     )
     .unwrap();
     let p = bad.to_str().unwrap();
@@ -2233,13 +2233,44 @@ fn check_mode_messages() {
     assert_eq!(
         lines,
         [
+            // A warning among the errors, in line order.
+            format!("vigild: {p}:2: warning: /nonexistent/a: not found"),
             format!("vigild: {p}:3: dependency cycle: a -> b -> a"),
-            format!("vigild: {p}:4: unknown user 'no-such-user-x'"),
+            format!("vigild: {p}:4: unknown user \"no-such-user-x\""),
             format!("vigild: {p}:8: restart: \"sometimes\" is not always, on-failure or no"),
-            format!("vigild: {p}:9: unknown group 'no-such-group-x'"),
+            format!("vigild: {p}:9: unknown group \"no-such-group-x\""),
             format!("vigild: {p}: 4 errors"),
         ],
         "{err}"
+    );
+}
+
+/// `vigild -- CMD` without a file names no file in what it says.
+#[test]
+fn container_mode_without_a_file_names_none() {
+    assert!(
+        !std::path::Path::new("/etc/vigild.conf").exists(),
+        "`vigild -- CMD` reads /etc/vigild.conf when it exists: run this where it does not"
+    );
+    let out = vigild_once(&[
+        "-t",
+        "-c",
+        "/nonexistent/vigild.conf",
+        "--",
+        "/nonexistent/cmd",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("/nonexistent/vigild.conf"),
+        "a named file is named: {err}"
+    );
+    let out = vigild_once(&["-t", "--", "/nonexistent/cmd"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        err,
+        "vigild: warning: /nonexistent/cmd: not found\nvigild: ok, 1 service\n",
+        "{}",
+        show(&out)
     );
 }
 

@@ -138,7 +138,7 @@ fn load_text(source: Source, text: &mut [u8], len: usize, cfg: &mut Config, erro
                 Ok(_) => ("group", spec.group, spec.group_line),
             };
             let name = Lossy(cfg.arena.get(name));
-            errors.push(line, format_args!("unknown {} '{name}'", Plain(what)));
+            errors.push(line, format_args!("unknown {} \"{name}\"", Plain(what)));
         }
         // Warned, not refused: a oneshot before it may mount it.
         let program = argv_program(cfg, id);
@@ -184,6 +184,11 @@ pub fn print_errors(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
     for e in errors.iter() {
         each(located(path, e, "").as_str());
     }
+    print_dropped(path, errors, each);
+}
+
+/// How many errors were not kept, if any.
+fn print_dropped(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
     if errors.dropped() > 0 {
         let mut line = ArrayStr::<480>::new();
         let _ = write!(
@@ -203,12 +208,30 @@ pub fn print_warnings(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) 
     }
 }
 
-/// `FILE:LINE: KIND message` (`FILE: ...` for line 0).
+/// Every warning and error, merged in line order (both lists are sorted),
+/// then how many errors were not kept: what `-t` and a start-up say.
+pub fn print_report(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
+    let (mut w, mut e) = (errors.warnings().peekable(), errors.iter().peekable());
+    loop {
+        let (next, kind) = match (w.peek(), e.peek()) {
+            (Some(a), Some(b)) if b.line < a.line => (e.next(), ""),
+            (Some(_), _) => (w.next(), "warning: "),
+            (None, _) => (e.next(), ""),
+        };
+        let Some(next) = next else { break };
+        each(located(path, next, kind).as_str());
+    }
+    print_dropped(path, errors, each);
+}
+
+/// `FILE:LINE: KIND message` (`FILE: ...` for line 0; no `FILE` when no
+/// file was read: `-- CMD` alone).
 fn located(path: &[u8], e: &ParseError, kind: &str) -> ArrayStr<480> {
     let mut line = ArrayStr::<480>::new();
-    let _ = match e.line {
-        0 => write!(line, "{}: {}{}", Lossy(path), Plain(kind), e.msg),
-        n => write!(line, "{}:{n}: {}{}", Lossy(path), Plain(kind), e.msg),
+    let _ = match (e.line, path.is_empty()) {
+        (_, true) => write!(line, "{}{}", Plain(kind), e.msg),
+        (0, false) => write!(line, "{}: {}{}", Lossy(path), Plain(kind), e.msg),
+        (n, false) => write!(line, "{}:{n}: {}{}", Lossy(path), Plain(kind), e.msg),
     };
     line
 }

@@ -3,7 +3,7 @@
 //! control FIFO, signals, containment, sockets and pipes: everything before
 //! the loop. Exit codes are vigild(8)'s: 2 usage or configuration, 1 system.
 
-use super::configs::{Configs, Source, in_force, load, print_errors, print_warnings};
+use super::configs::{Configs, Source, in_force, load, print_errors, print_report};
 use super::containment::Containment;
 use super::control_fifo::Control;
 use super::daemonize;
@@ -218,7 +218,8 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         true => (o.source.path, ": "),
         false => (&b""[..], ""),
     };
-    print_warnings(o.source.path, errors, &mut say_line as &mut dyn FnMut(&str));
+    // Warnings and errors together, in line order.
+    print_report(file, errors, &mut say_line as &mut dyn FnMut(&str));
     let n = errors.count();
     let cfg = &st.configs[0];
     match (n, o.check_only) {
@@ -231,7 +232,6 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
             Plain(plural(cfg.len()))
         ),
         _ => {
-            print_errors(o.source.path, errors, &mut say_line as &mut dyn FnMut(&str));
             let what = if o.check_only {
                 ""
             } else {
