@@ -1051,7 +1051,11 @@ impl Parser<'_> {
             let mark = self.cfg.arena.mark();
             let mut count = 0;
             let mut lines = [0u32; LISTENERS_MAX];
+            // A section with a `listen` that was refused has its error at
+            // that line already: no second one saying it has none.
+            let mut written = false;
             let listen = self.list_pass(text, body, b"listen", |p, line, value| {
+                written = true;
                 let addr = parse_listen(value);
                 // Two lines for one address could never both be bound.
                 let taken = |a: &Listen<'_>| {
@@ -1110,7 +1114,7 @@ impl Parser<'_> {
             spec.listen_lines = listen_lines;
             let (mode, line, has_listen) = (spec.mode, spec.line, !listen.is_empty());
             match (mode.listens(), has_listen) {
-                (true, false) => self.error(
+                (true, false) if !written => self.error(
                     line,
                     format_args!(
                         "mode {} needs at least one listen address",
@@ -1134,23 +1138,27 @@ impl Parser<'_> {
                     format_args!("procs_min = {min} is more than procs_max = {max}"),
                 );
             }
+            // Its errors are told at the `ready` line.
+            let ready_line = KeyLines::new(text, &body, b"ready")
+                .next_value()
+                .map_or(line, |(at, _)| at);
             match (mode, spec.ready) {
                 (_, Ready::None) | (Mode::Daemon, _) => {}
                 (Mode::Activate, Ready::Notify) => {}
                 (Mode::Activate, Ready::Fd(n)) if n == 1 || usize::from(n) >= 3 + listen.len() => {}
                 (Mode::Activate, Ready::Fd(n)) => self.error(
-                    line,
+                    ready_line,
                     format_args!(
                         "ready: fd:{} is taken by a listening socket (fds from 3)",
                         u32::from(n)
                     ),
                 ),
                 (Mode::Accept | Mode::Oneshot, _) => self.error(
-                    line,
+                    ready_line,
                     format_args!("ready: {} services have no readiness", Plain(mode.as_str())),
                 ),
                 (Mode::Pool, _) => self.error(
-                    line,
+                    ready_line,
                     format_args!("ready: a pool is up while its workers run; they report X_AVAILABLE on NOTIFY_SOCKET"),
                 ),
             }
