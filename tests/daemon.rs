@@ -2203,7 +2203,7 @@ fn check_mode_messages() {
     let missing = dir.join("missing.conf");
     fs::write(
         &missing,
-        fill("[a]\nexec = /nonexistent/prog\n[b]\nexec = no-such-program-here\n[c]\nexec = @DIR@/plain\n", &dir),
+        fill("[a]\nexec = /nonexistent/prog\n[b]\nexec = no-such-program-here\n[c]\nexec = @DIR@/plain\n[d]\nexec = @DIR@\n", &dir),
     )
     .unwrap();
     fs::write(dir.join("plain"), "").unwrap();
@@ -2215,6 +2215,11 @@ fn check_mode_messages() {
         format!("vigild: {p}:2: warning: /nonexistent/prog: not found"),
         format!("vigild: {p}:4: warning: no-such-program-here: not found"),
         format!("vigild: {p}:6: warning: {}: not executable", dir.s("plain")),
+        // A directory passes access(X_OK); exec refuses it.
+        format!(
+            "vigild: {p}:8: warning: {}: not executable",
+            dir.path.display()
+        ),
     ] {
         assert!(err.contains(&want), "no {want:?} in:\n{err}");
     }

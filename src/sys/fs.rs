@@ -201,16 +201,26 @@ pub fn stdout() -> BorrowedFd<'static> {
 /// `ACCESS`: found, not executable.
 pub fn find_program(program: &[u8], path: &[u8]) -> Result<(), Errno> {
     use rustix::fs::{Access, access};
+    // A directory passes access(X_OK), but exec refuses it (EACCES).
+    let executable = |path: &[u8]| {
+        access(path, Access::EXEC_OK)?;
+        match super::at::statat(CWD, path, rustix::fs::AtFlags::empty()) {
+            Ok(st) if rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir() => {
+                Err(Errno::ACCESS)
+            }
+            _ => Ok(()),
+        }
+    };
     let name = without_nul(program);
     if name.contains(&b'/') {
-        return access(name, Access::EXEC_OK);
+        return executable(name);
     }
     let mut result = Err(Errno::NOENT);
     for dir in path.split(|&b| b == b':') {
         let mut buf = [0u8; 512];
         let mut w = SliceWriter::new(&mut buf);
         let joined = w.push(dir).and(w.push(b"/")).and(w.push(name));
-        match joined.map(|()| access(w.bytes(), Access::EXEC_OK)) {
+        match joined.map(|()| executable(w.bytes())) {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(Errno::ACCESS)) => result = Err(Errno::ACCESS),
             _ => {}
