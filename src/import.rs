@@ -45,13 +45,36 @@ static IMPORT: Once<Import> = Once::new(Import {
     dir: 0,
     oneshot: false,
     logger: false,
+    started: false,
 });
+
+/// `-h`.
+const HELP: &str = "\
+usage: vigild import runit|s6|daemontools DIR...   (or vigild-import ...)
+Print on stdout a vigild configuration that runs the service directories
+DIR names (a DIR holding `run`, or an s6-rc `up`) or holds (a scan
+directory). What has no equivalent becomes a `# PATH: not translated`
+comment. Check the result with `vigild -t -c FILE`.
+exit: 0 every DIR read, 1 one could not be, 2 usage
+";
 
 /// `vigild import ARGS`, the arguments starting at `first`: the exit code.
 pub fn main(args: Args, first: usize) -> c_int {
     let kind = args.get(first).unwrap_or_default();
+    let text = match kind {
+        b"-h" | b"--help" => HELP,
+        b"-V" | b"--version" => concat!("vigild-import ", env!("CARGO_PKG_VERSION"), "\n"),
+        _ => "",
+    };
+    if !text.is_empty() {
+        return write_all(stdout(), text.as_bytes()).is_err().into();
+    }
     if word_index("runit s6 daemontools", kind).is_none() || args.get(first + 1).is_none() {
-        say!("usage: vigild import runit|s6|daemontools DIR...");
+        match kind.is_empty() || word_index("runit s6 daemontools", kind).is_some() {
+            true => say!("no directory given"),
+            false => say!("not runit, s6 or daemontools: {}", Lossy(kind)),
+        }
+        say!("usage: vigild import runit|s6|daemontools DIR... (-h: help)");
         return 2;
     }
     let Some(c) = IMPORT.take() else {
@@ -120,6 +143,8 @@ struct Import {
     dir: usize,
     oneshot: bool,
     logger: bool,
+    /// A section was written: the next one follows a blank line.
+    started: bool,
 }
 
 impl Import {
@@ -224,7 +249,11 @@ impl Import {
     /// The section(s) of the service directory at the path.
     fn service(&mut self) {
         self.dir = self.path.len;
-        self.emit(b"\n[\x03]\ndir = \x01\n");
+        if self.started {
+            self.out.put(b"\n");
+        }
+        self.started = true;
+        self.emit(b"[\x03]\ndir = \x01\n");
         // An s6-rc oneshot's `up` is a command line for execlineb.
         self.oneshot = !self.holds(b"run");
         self.path.push(if self.oneshot { b"up" } else { b"run" });

@@ -18,7 +18,7 @@ use core::mem::MaybeUninit;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, RawDir, fstat, fsync, openat, renameat, unlinkat};
-use vigild_engine::fixed::{Lossy, Plain, copy_cut};
+use vigild_engine::fixed::{Lossy, Plain, copy_cut, word_index};
 use vigild_engine::log_rules::{
     Options, STAMP_MAX, USAGE, is_old_file, next_line, parse_options, rotation_label, stamp,
 };
@@ -69,7 +69,15 @@ pub fn main(args: Args, first: usize) -> c_int {
     let o = match parse_options(&mut words) {
         Ok(o) => o,
         Err(why) => {
-            say!("{}", Plain(why));
+            // The option not understood, by name.
+            let unknown = (first..)
+                .map_while(|i| args.get(i))
+                .find(|w| w.starts_with(b"-") && word_index("-s -n -t", w).is_none())
+                .filter(|_| why == "unknown option");
+            match unknown {
+                Some(option) => say!("unknown option: {}", Lossy(option)),
+                None => say!("{}", Plain(why)),
+            }
             say!("usage: vigil-log {}", Plain(USAGE));
             return 2;
         }

@@ -2167,13 +2167,15 @@ fn help_and_version_on_stdout() {
             show(&out)
         );
     }
-    // The option that was not understood is named.
-    let out = vigild_once(&["-x"]);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("unknown option: -x"),
-        "{}",
-        show(&out)
-    );
+    // The option that was not understood is named, by both.
+    for args in [&["-x"][..], &["log", "-x", "/tmp/vigild-test-not-made"]] {
+        let out = vigild_once(args);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("unknown option: -x"),
+            "{}",
+            show(&out)
+        );
+    }
     let help = stdout(&vigild_once(&["-h"]));
     for tool in ["vigild ctl", "vigild log", "vigild import"] {
         assert!(help.contains(tool), "{tool} not mentioned: {help}");

@@ -259,6 +259,31 @@ fn unreadable_directories_and_usage() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
     }
+    // What was wrong is said.
+    let out = Command::new(vigild_bin())
+        .args(["import", "upstart", "/"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not runit, s6 or daemontools: upstart"),
+        "{stderr}"
+    );
+    // -h and -V, on stdout; the output starts with its first section.
+    let out = Command::new(vigild_bin())
+        .args(["import", "-h"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("usage: vigild import"));
+    let out = Command::new(vigild_bin())
+        .args(["import", "-V"])
+        .output()
+        .unwrap();
+    let version = format!("vigild-import {}\n", env!("CARGO_PKG_VERSION"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), version);
+    let out = import("runit", &[&t.join("sv")]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("[a]\n"));
 }
 
 /// Every service directory of Debian's runit-services, extracted by CI

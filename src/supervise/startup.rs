@@ -48,7 +48,7 @@ usage: vigild [-f] [-q] [-t] [-c FILE] [-d FD] [-r DIR] [-l FILE] [-T TIME] [-- 
   -l FILE  a daemon's output goes to FILE, vigild's lines timestamped
   -T TIME  how long a daemon's start-up may take (default 30s)
   -- CMD   container mode: CMD is the main service
-  -h, -V   this help; the version
+  -h, -V   this help; the version (--help, --version)
 vigild ctl ARGS, vigild log ARGS: vigilctl, vigil-log (their -h)
 vigild import runit|s6|daemontools DIR...: their configuration
 ";

@@ -76,7 +76,7 @@ pub fn main(args: Args, first: usize) -> c_int {
     // The reply FIFO's path goes to vigild, whose working directory is not
     // ours: it must be absolute (as for vigild's own -r).
     if !dir.starts_with(b"/") {
-        return say(&[from, b" needs an absolute path"], 2);
+        return usage_because(&[from, b" needs an absolute path"]);
     }
     // As vigild refuses it: a control line with a reply FIFO in it must fit.
     const _: () = assert!(RUN_DIR_MAX == 400);
