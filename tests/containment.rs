@@ -198,6 +198,37 @@ fn a_new_vigild_ends_what_a_killed_one_left() {
     assert_ne!(new, old);
 }
 
+/// The status file a vigild killed with -9 left lists services `up` with
+/// pids that nobody supervises (and that the next vigild ends): the next
+/// vigild on the run directory removes it once it holds the lock, before
+/// it answers on the control FIFO, so no reader takes those pids for its
+/// own; one that then fails to start (a port in use) leaves none either.
+#[test]
+fn a_new_vigild_removes_the_status_file_a_killed_one_left() {
+    let d1 = Daemon::start("killed-status", "[web]\nexec = /bin/sleep 1000\n");
+    let old = d1.wait_up("web").pid();
+    kill(d1.pid(), libc::SIGKILL);
+    d1.wait_exit(DEADLINE);
+    assert!(d1.run.join("status").exists());
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let opts = Opts {
+        run_arg: Some(d1.run.to_str().unwrap().to_string()),
+        no_wait: true,
+        ..Opts::default()
+    };
+    let conf = format!("[hi]\nmode = accept\nlisten = tcp:127.0.0.1:{port}\nexec = /bin/echo hi\n");
+    let d2 = Daemon::start_with("killed-status2", &conf, opts);
+    assert_eq!(d2.wait_exit(DEADLINE).code(), Some(1));
+    d2.wait_stderr("nothing started");
+    assert!(
+        !d2.run.join("status").exists(),
+        "the killed vigild's status is left: {}",
+        fs::read_to_string(d2.run.join("status")).unwrap_or_default()
+    );
+    assert!(alive(old), "it was not ended: the start failed before");
+}
+
 /// The same where the next vigild names the run directory otherwise (`.`,
 /// `//`, a `/` at the end, a symlink on the way: `/var/run` for `/run`):
 /// it is the same directory, and the same cgroups (part 7's trial: the

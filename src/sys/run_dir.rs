@@ -215,10 +215,14 @@ pub enum LockError {
 
 /// Take `lock` in the run directory and write our pid into it. Another
 /// vigild's lock is refused before anything of the run directory is
-/// touched.
+/// touched. Taken, the status file goes: one that a killed vigild left
+/// shows its services `up` with pids that nobody supervises any more (and
+/// that start-up ends), and readers would take them for this vigild's
+/// until its first status is written.
 pub fn lock_run_dir(dir: BorrowedFd<'_>) -> Result<OwnedFd, LockError> {
     let fd = lock_file(dir, c"lock", 0o600)?;
     write_pid(fd.as_fd()).map_err(LockError::Sys)?;
+    let _ = super::at::unlinkat(dir, b"status", AtFlags::empty());
     Ok(fd)
 }
 
