@@ -298,21 +298,30 @@ fn console_is_never_reached_through_a_symlink() {
     std::os::unix::fs::symlink(&pty.path, &link).unwrap();
     let file = format!("/dev/shm/vigild-test-console-file-{}", std::process::id());
     fs::write(&file, "").unwrap();
+    // A symlinked directory on the way: /dev/shm/LINK/N is /dev/pts/N.
+    let dir_link = format!("/dev/shm/vigild-test-console-dir-{}", std::process::id());
+    let _ = fs::remove_file(&dir_link);
+    std::os::unix::fs::symlink("/dev/pts", &dir_link).unwrap();
+    let via = format!("{dir_link}/{}", pty.path.rsplit('/').next().unwrap());
     let d = Daemon::start(
         "console-link",
         &format!(
             "[linked]\nexec = /bin/sleep 100\nconsole = {link}\nbackoff = 50ms 1s\n\
-             [plain]\nexec = /bin/sleep 100\nconsole = {file}\nbackoff = 50ms 1s\n"
+             [plain]\nexec = /bin/sleep 100\nconsole = {file}\nbackoff = 50ms 1s\n\
+             [via]\nexec = /bin/sleep 100\nconsole = {via}\nbackoff = 50ms 1s\n"
         ),
     );
-    let linked = d.wait_svc("linked", "a failed spawn", |s| {
-        s.reason().starts_with("spawn-failed")
-    });
-    let plain = d.wait_svc("plain", "a failed spawn", |s| {
-        s.reason().starts_with("spawn-failed")
-    });
-    fs::remove_file(&link).unwrap();
-    fs::remove_file(&file).unwrap();
+    let failed = |name| {
+        d.wait_svc(name, "a failed spawn", |s| {
+            s.reason().starts_with("spawn-failed")
+        })
+    };
+    let (linked, plain, via) = (failed("linked"), failed("plain"), failed("via"));
+    for path in [&link, &file, &dir_link] {
+        fs::remove_file(path).unwrap();
+    }
     assert_eq!(linked.reason(), "spawn-failed:ENOTTY", "{}", linked.line);
     assert_eq!(plain.reason(), "spawn-failed:ENOTTY", "{}", plain.line);
+    // openat2 refuses the link on the way (Linux 5.6 and later).
+    assert_eq!(via.reason(), "spawn-failed:ELOOP", "{}", via.line);
 }

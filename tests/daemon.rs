@@ -2339,3 +2339,22 @@ fn log_file_outside_daemon_mode_is_warned_about() {
     d.wait_stderr("warning: -l is for daemon mode: ignored");
     assert!(!std::path::Path::new("/tmp/vigild-test-never-written").exists());
 }
+
+/// Warnings past the 16 kept are counted, not dropped unsaid.
+#[test]
+fn warnings_past_the_kept_ones_are_counted() {
+    let dir = TempDir::new("manywarn");
+    let conf = dir.join("warn.conf");
+    let text: String = (0..20)
+        .map(|i| format!("[s{i}]\nexec = /nonexistent/p{i}\n"))
+        .collect();
+    fs::write(&conf, text).unwrap();
+    let p = conf.to_str().unwrap();
+    let out = vigild_once(&["-t", "-c", p]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.matches("warning: ").count(), 16, "{err}");
+    assert!(
+        err.contains(&format!("vigild: {p}: 4 more warnings not shown")),
+        "{err}"
+    );
+}

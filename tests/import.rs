@@ -361,3 +361,31 @@ fn imported_runit_tree_runs() {
             .filter(|t| t.contains(&format!("worker in {}", dir.display())))
     });
 }
+
+/// `vigild import` executes only a vigild-import that root (or the user
+/// running it) owns and nobody else may write: vigild may run as root
+/// from a directory others can write.
+#[test]
+fn only_a_trusted_importer_is_executed() {
+    let t = TempDir::new("import-trust");
+    let built = Path::new(&vigild_bin()).with_file_name("vigild-import");
+    fs::copy(vigild_bin(), t.join("vigild")).unwrap();
+    fs::copy(&built, t.join("vigild-import")).unwrap();
+    let run = || {
+        Command::new(t.join("vigild"))
+            .args(["import", "-V"])
+            .output()
+            .unwrap()
+    };
+    fs::set_permissions(t.join("vigild-import"), fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    fs::set_permissions(t.join("vigild-import"), fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("EPERM"),
+        "{}",
+        show(&out)
+    );
+}

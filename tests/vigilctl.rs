@@ -688,6 +688,15 @@ fn vigilctl_holds_against_hostile_files() {
     let out = ctl(&["list"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(stdout(&out).starts_with("NAME "), "{}", show(&out));
+    // --raw shows the lines as written, but no byte a terminal acts on.
+    fs::write(&status, "a\x1b]0;x\x07 state=up pid=1 since=1.000\n").unwrap();
+    let out = ctl(&["status", "--raw"]);
+    assert_eq!(
+        stdout(&out),
+        "a\\x1b]0;x\\x07 state=up pid=1 since=1.000\n",
+        "{}",
+        show(&out)
+    );
 }
 
 /// JSON strings escape what a terminal or a JavaScript parser would act

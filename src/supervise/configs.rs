@@ -187,8 +187,14 @@ pub fn print_errors(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
     print_dropped(path, errors, each);
 }
 
-/// How many errors were not kept, if any.
+/// How many errors (and warnings) were not kept, if any.
 fn print_dropped(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
+    if errors.dropped_warnings() > 0 {
+        let mut line = ArrayStr::<480>::new();
+        let n = errors.dropped_warnings();
+        let _ = write!(line, "{}: {n} more warnings not shown", Lossy(path));
+        each(line.as_str());
+    }
     if errors.dropped() > 0 {
         let mut line = ArrayStr::<480>::new();
         let _ = write!(

@@ -82,9 +82,12 @@ pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
 
 /// Execute the program `name` that lies in the directory of this one
 /// (`/proc/self/exe`'s), its command line the arguments from `first` on
-/// (argument `first` as its argv[0]). Returns only on failure.
+/// (argument `first` as its argv[0]). Only a regular file that root or
+/// our own user owns and nobody else may write is executed, and the very
+/// file checked (by its descriptor): vigild may run as root from a
+/// directory others can write. Returns only on failure.
 pub fn exec_beside(name: &[u8], args: Args, first: usize) -> super::Errno {
-    use rustix::fs::{CWD, readlinkat_raw};
+    use rustix::fs::{CWD, FileType, Mode, OFlags, fstat, readlinkat_raw};
     let mut path = [0u8; 4096];
     let len = match readlinkat_raw(CWD, c"/proc/self/exe", &mut path[..]) {
         Ok(len) => len,
@@ -97,10 +100,33 @@ pub fn exec_beside(name: &[u8], args: Args, first: usize) -> super::Errno {
     }
     path[dir] = b'/';
     path[dir + 1..end].copy_from_slice(name);
-    path[end] = 0;
-    // SAFETY: `path` is NUL-terminated; argv from `first` is the C
-    // runtime's NULL-terminated array (first < argc), the environment
-    // vigild's own, unchanged.
-    unsafe { libc::execve(path.as_ptr().cast(), args.argv.add(first), environ_ptr()) };
+    let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let file = match super::at::openat(CWD, &path[..end], flags, Mode::empty()) {
+        Ok(file) => file,
+        Err(e) => return e,
+    };
+    let trusted = fstat(&file).is_ok_and(|st| {
+        FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+            && (st.st_uid == 0 || st.st_uid == rustix::process::geteuid().as_raw())
+            && st.st_mode & 0o022 == 0
+    });
+    if !trusted {
+        return super::Errno::PERM;
+    }
+    let fd = rustix::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: execveat(2) of the open file itself (AT_EMPTY_PATH, an empty
+    // NUL-terminated path); argv from `first` is the C runtime's
+    // NULL-terminated array (first < argc), the environment vigild's own,
+    // unchanged.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            c"".as_ptr(),
+            args.argv.add(first),
+            environ_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
     super::Errno::from_raw_os_error(super::process::errno())
 }

@@ -449,10 +449,12 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
         // reaches what runs there. /dev/console works too: only open(2)
         // refuses to make it a controlling terminal. (Raw system calls:
         // libc's open and ioctl would add their wrappers to the binary.)
-        // Only a terminal itself, never through a symlink, is opened (as
-        // root, before the service's user is taken): a link in a directory
-        // others may write (/dev/shm) could name another user's terminal,
-        // and opening some devices does something (a watchdog arms).
+        // Only a terminal itself, never through a symlink anywhere on its
+        // path, is opened (as root, before the service's user is taken): a
+        // link in a directory others may write (/dev/shm) could name
+        // another user's terminal, and opening some devices does something
+        // (a watchdog arms). openat2 refuses every symlink on the way;
+        // before Linux 5.6 only the last component is checked.
         if plan.console.len() > 1 {
             use libc::c_long;
             let flags = libc::O_RDWR
@@ -472,7 +474,14 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
                 };
                 return (errno, Step::Console);
             }
-            let fd = libc::syscall(libc::SYS_openat, at, path, flags as c_long) as c_int;
+            let mut how: libc::open_how = core::mem::zeroed();
+            how.flags = flags as u64;
+            how.resolve = libc::RESOLVE_NO_SYMLINKS;
+            let size = core::mem::size_of::<libc::open_how>();
+            let mut fd = libc::syscall(libc::SYS_openat2, at, path, &how, size) as c_int;
+            if fd < 0 && super::process::errno() == libc::ENOSYS {
+                fd = libc::syscall(libc::SYS_openat, at, path, flags as c_long) as c_int;
+            }
             let (tty, make_controlling) = (fd as c_long, libc::TIOCSCTTY as c_long);
             if fd < 0
                 || libc::fcntl(fd, libc::F_SETFL, 0) < 0

@@ -116,8 +116,10 @@ pub fn show(dir: &[u8], args: Args, at: usize, count: usize, list: bool) -> c_in
             }
             found = true;
             match flag {
+                // As vigild wrote it, but what a hostile file could hold
+                // (the run directory may be another's) reaches no terminal.
                 2 => {
-                    out.push(line);
+                    out.lossy(line);
                     out.push(b"\n");
                 }
                 1 => {}

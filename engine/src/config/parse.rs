@@ -50,6 +50,7 @@ pub struct Errors {
     dropped: usize,
     warnings: [ParseError; WARNINGS_MAX],
     n_warnings: usize,
+    dropped_warnings: usize,
 }
 
 /// Warnings kept from one parse (more are not shown).
@@ -76,6 +77,7 @@ impl Errors {
                 msg: ArrayStr::new(),
             }; WARNINGS_MAX],
             n_warnings: 0,
+            dropped_warnings: 0,
         }
     }
 
@@ -107,6 +109,7 @@ impl Errors {
             self.len = 0;
             self.dropped = 0;
             self.n_warnings = 0;
+            self.dropped_warnings = 0;
         }
     }
 
@@ -117,10 +120,18 @@ impl Errors {
 
     /// Record a warning (past `WARNINGS_MAX` it is not kept).
     pub fn warn(&mut self, line: u32, msg: fmt::Arguments<'_>) {
-        if let Some(slot) = self.warnings.get_mut(self.n_warnings) {
-            slot.set(line, msg);
-            self.n_warnings += 1;
+        match self.warnings.get_mut(self.n_warnings) {
+            Some(slot) => {
+                slot.set(line, msg);
+                self.n_warnings += 1;
+            }
+            None => self.dropped_warnings += 1,
         }
+    }
+
+    /// Warnings past `WARNINGS_MAX`, not kept.
+    pub fn dropped_warnings(&self) -> usize {
+        self.dropped_warnings
     }
 
     /// Put the errors and the warnings in line order (each check runs
