@@ -6,6 +6,11 @@
 //! translation serves them all; what it cannot translate becomes a `#`
 //! comment naming the file, so that nothing is dropped unsaid.
 //!
+//! Nothing read from the file system reaches the output raw: a comment
+//! shows its control bytes (and `\\`) as `\xHH`, a service is named with
+//! the bytes a name may have, and a value that a key could not hold as it
+//! is (a control byte, a path the parser would cut) is a comment instead.
+//!
 //! The text is written from templates (`emit`): a binary with a size
 //! budget pays for each call far more than for each byte of text. For the
 //! same reason one path buffer serves every path: a directory's entry is
@@ -13,13 +18,13 @@
 
 use crate::sys::Errno;
 use crate::sys::args::Args;
-use crate::sys::dir::{cwd, each_entry, exists, open_dir};
-use crate::sys::fs::{read_file, stdout, write_all};
+use crate::sys::dir::{cwd, each_entry, is_file, open_dir, read_plain_file};
+use crate::sys::fs::{stdout, write_all};
 use crate::sys::message::say;
 use crate::sys::storage::Once;
 use core::ffi::c_int;
 use vigild_engine::fixed::{Lossy, word_index};
-use vigild_engine::unix::{ErrnoName, parse_signal, parse_u64};
+use vigild_engine::unix::{ErrnoName, errno_name, parse_signal, parse_u64};
 
 /// The longest path built. A DIR may take half: the names below it (a
 /// file, `log/`, a log directory) fit in the rest.
@@ -28,8 +33,12 @@ const PATH_MAX: usize = 1024;
 /// The most of a file read.
 const TEXT_MAX: usize = 4096;
 
-/// The size of every buffer, that of the longest: the list found.
+/// The size of the other buffers: a path, a file's text, the output.
 const BUF: usize = 16 * 1024;
+
+/// The size of the list of service directories found: thousands of them
+/// (the README's limit).
+const FOUND: usize = 1 << 20;
 
 /// The import's state: zero bytes in `.bss` (placed with the big tables by
 /// `link/layout.ld`), so nothing clears or sets it up, and no large stack
@@ -46,6 +55,8 @@ static IMPORT: Once<Import> = Once::new(Import {
     oneshot: false,
     logger: false,
     started: false,
+    full: false,
+    failed: false,
 });
 
 /// `-h`.
@@ -55,7 +66,7 @@ Print on stdout a vigild configuration that runs the service directories
 DIR names (a DIR holding `run`, or an s6-rc `up`) or holds (a scan
 directory). What has no equivalent becomes a `# PATH: not translated`
 comment. Check the result with `vigild -t -c FILE`.
-exit: 0 every DIR read, 1 one could not be, 2 usage
+exit: 0 all imported, 1 a DIR (or a part of one) could not be, 2 usage
 ";
 
 /// `vigild import ARGS`, the arguments starting at `first`: the exit code.
@@ -82,28 +93,35 @@ pub fn main(args: Args, first: usize) -> c_int {
     };
     let mut code = 0;
     for arg in (first + 1..).map_while(|i| args.get(i)) {
-        if let Err(e) = c.find(arg) {
-            say!(
+        let found = c.found.len;
+        match c.find(arg) {
+            Ok(()) if c.found.len > found => continue,
+            Ok(()) => say!("import: {}: no service directory", Lossy(arg)),
+            Err(Errno::NOMEM) => say!(
+                "import: {}: too many service directories (1 MiB of paths)",
+                Lossy(arg)
+            ),
+            Err(e) => say!(
                 "import: {}: {}",
                 Lossy(arg),
                 ErrnoName(e.raw_os_error() as u16)
-            );
-            code = 1;
+            ),
         }
+        code = 1;
     }
+    // The list found: paths, each ended by a NUL (which no name holds).
     let mut at = 0;
-    while let Some(len) = c
-        .found
-        .part(at, c.found.len)
-        .iter()
-        .position(|&b| b == b'\n')
-    {
+    while let Some(len) = c.found.part(at, c.found.len).iter().position(|&b| b == 0) {
         c.path.len = 0;
         c.path.put(c.found.part(at, at + len));
         at += len + 1;
         c.service();
     }
     c.out.flush();
+    if c.failed {
+        say!("import: not everything was imported: see the comments that say why");
+        code = 1;
+    }
     code
 }
 
@@ -116,35 +134,46 @@ const FILES: &str = concat!(
     "run up type supervise event data consumer-for"
 );
 
-/// The lines of the first five of `FILES`: `\x02` is the file's value.
+/// The lines of the first five of `FILES`: `\x02` is the file's value,
+/// `\x07` the service it names.
 const KEYS: [&[u8]; 5] = [
     b"ready = fd:\x02\n",
     b"stop_timeout = \x02ms\n",
     b"start_timeout = \x02ms\n",
     b"stop_signal = \x02\n",
-    b"log = service:\x02\n",
+    b"log = service:\x07\n",
 ];
+
+/// The files of `FILES` whose text is read: `down` and `type` only to
+/// make sure they are what they seem, plain files.
+fn is_read(file: usize) -> bool {
+    matches!(file, 0..=5 | 8 | 12)
+}
 
 const NOT_TRANSLATED: &[u8] = b"# \x01: not translated\n";
 
 /// What one import works with: the output, the service directories
-/// found (a path a line), the path at hand (and a spare one, for a path
+/// found (each path ended by a NUL), the path at hand (and a spare one, for a path
 /// that is not below it), the text of its file and the value (a part of
 /// the text) a line is written with, the length of the service
 /// directory's path, whether it is an s6-rc oneshot and whether its logger
 /// is a service.
 struct Import {
     out: Out,
-    found: Buf,
-    path: Buf,
-    spare: Buf,
-    text: Buf,
+    found: Buf<FOUND>,
+    path: Buf<BUF>,
+    spare: Buf<BUF>,
+    text: Buf<BUF>,
     value: (usize, usize),
     dir: usize,
     oneshot: bool,
     logger: bool,
     /// A section was written: the next one follows a blank line.
     started: bool,
+    /// A service directory did not fit in the list found.
+    full: bool,
+    /// Something was not imported whole: the exit code is 1.
+    failed: bool,
 }
 
 impl Import {
@@ -158,38 +187,43 @@ impl Import {
         let fits = (arg.starts_with(b"/")
             || cwd(&mut self.text.buf).is_some_and(|d| self.path.push(d)))
             && self.path.push(arg)
-            && self.path.len < PATH_MAX / 2
-            && !self.path.bytes().contains(&b'\n');
+            && self.path.len < PATH_MAX / 2;
         if !fits {
             return Err(Errno::NAMETOOLONG);
         }
+        self.full = false;
         if !self.add() {
             self.each(|c, _| {
                 c.add();
             })?;
         }
-        // A full list would cut a path.
-        match self.found.len < self.found.buf.len() {
-            true => Ok(()),
-            false => Err(Errno::NOMEM),
+        match self.full {
+            false => Ok(()),
+            true => Err(Errno::NOMEM),
         }
     }
 
-    /// Add the path to the list found if it holds `run` or an s6-rc `up`
-    /// (an s6-rc bundle holds neither: it is no service); whether it did.
+    /// Add the path to the list found if it holds `run` or an s6-rc `up`,
+    /// a file (an s6-rc bundle holds neither, `/` a directory `/run`: no
+    /// service); whether it did. A path that cannot be written as `dir`
+    /// is listed too: `service` says so.
     fn add(&mut self) -> bool {
         let service = self.holds(b"run") || self.holds(b"up");
-        if service {
+        // Whole paths only: a cut one would name another directory.
+        if service && self.found.len + self.path.len < FOUND {
             self.found.put(self.path.bytes());
-            self.found.put(b"\n");
+            self.found.put(b"\0");
+        } else if service {
+            self.full = true;
         }
         service
     }
 
+    /// The path holds the file `name` (or a symlink to one).
     fn holds(&mut self, name: &[u8]) -> bool {
         let dir = self.path.len;
         self.path.push(name);
-        let holds = exists(self.path.bytes());
+        let holds = is_file(self.path.bytes());
         self.path.len = dir;
         holds
     }
@@ -210,17 +244,32 @@ impl Import {
         listed
     }
 
-    /// Read the file at the path (what fits of it; nothing if it cannot
-    /// be read); its value is its first line, without trailing blanks.
-    fn read(&mut self) {
+    /// `each` on the directory at the path; if it cannot be listed (or
+    /// only in part), a comment that says why, and the exit code is 1.
+    fn list(&mut self, each: fn(&mut Self, &[u8])) {
+        if let Err(e) = self.each(each) {
+            self.failed = true;
+            self.emit(b"# \x01: not listed: ");
+            let name = errno_name(e.raw_os_error() as u16);
+            self.out.put(name.unwrap_or("an error").as_bytes());
+            self.out.put(b"\n");
+        }
+    }
+
+    /// Read the file at the path (what fits of it), if it is a plain file
+    /// (see `read_plain_file`); whether it was. Its value is its first
+    /// line, without trailing blanks.
+    fn read(&mut self) -> bool {
         // A file that does not fit fills the buffer: its start is read.
-        self.text.len = match read_file(self.path.bytes(), &mut self.text.buf[..TEXT_MAX]) {
-            Ok(len) => len,
-            Err(Errno::FBIG) => TEXT_MAX,
-            Err(_) => 0,
+        let len = match read_plain_file(self.path.bytes(), &mut self.text.buf[..TEXT_MAX]) {
+            Ok(len) => Some(len),
+            Err(Errno::FBIG) => Some(TEXT_MAX),
+            Err(_) => None,
         };
+        self.text.len = len.unwrap_or(0);
         let first = self.text.bytes().split(|&b| b == b'\n').next();
         self.value = (0, first.unwrap_or_default().trim_ascii_end().len());
+        len.is_some()
     }
 
     fn value(&self) -> &[u8] {
@@ -229,19 +278,40 @@ impl Import {
 
     /// `template` with `\x01` the path, `\x02` the value, `\x03` the
     /// service's name, `\x04` the path as a word of `exec`, `\x05` the
-    /// path's last component, `\x06` the spare path. Called from everywhere: one copy of it.
+    /// path's last component, `\x06` the spare path, `\x07` the service
+    /// the value names. In a comment (a template starting with `#`) what
+    /// is put in is escaped. Called from everywhere: one copy of it.
     #[inline(never)]
     fn emit(&mut self, template: &[u8]) {
+        let comment = template.first() == Some(&b'#');
         for &b in template {
             let path = self.path.bytes();
-            match b {
-                1 => self.out.put(path),
-                2 => self.out.put(self.text.part(self.value.0, self.value.1)),
-                3 => self.out.name(last(self.path.part(0, self.dir))),
-                4 => self.out.word(path),
-                5 => self.out.put(last(path)),
-                6 => self.out.put(self.spare.bytes()),
-                _ => self.out.put(&[b]),
+            let value = self.text.part(self.value.0, self.value.1);
+            let part = match b {
+                1 => path,
+                2 => value,
+                3 => {
+                    self.out.name(last(self.path.part(0, self.dir)));
+                    continue;
+                }
+                4 => {
+                    self.out.word(path);
+                    continue;
+                }
+                5 => last(path),
+                6 => self.spare.bytes(),
+                7 => {
+                    self.out.name(value);
+                    continue;
+                }
+                _ => {
+                    self.out.put(&[b]);
+                    continue;
+                }
+            };
+            match comment {
+                true => self.out.escaped(part),
+                false => self.out.put(part),
             }
         }
     }
@@ -253,6 +323,11 @@ impl Import {
             self.out.put(b"\n");
         }
         self.started = true;
+        if !writable(self.path.bytes()) {
+            self.failed = true;
+            let why = b"# \x01: not imported: its path cannot be written in a configuration\n";
+            return self.emit(why);
+        }
         self.emit(b"[\x03]\ndir = \x01\n");
         // An s6-rc oneshot's `up` is a command line for execlineb.
         self.oneshot = !self.holds(b"run");
@@ -263,7 +338,7 @@ impl Import {
         });
         self.path.len = self.dir;
         self.logger = false;
-        let _ = self.each(Self::file);
+        self.list(Self::file);
         if self.logger {
             self.path.push(b"log");
             self.emit(b"\n[\x03-log]\ndir = \x01\n");
@@ -274,10 +349,12 @@ impl Import {
 
     /// The file `name` at the path, in a service directory.
     fn file(&mut self, name: &[u8]) {
-        self.read();
+        let i = word_index(FILES, name).unwrap_or(99);
+        if is_read(i) && !self.read() {
+            return self.emit(NOT_TRANSLATED);
+        }
         let value = self.value();
         let n = parse_u64(value).unwrap_or(u64::MAX);
-        let i = word_index(FILES, name).unwrap_or(99);
         let valid = match i {
             0 => matches!(n, 1 | 3..=255),
             1 | 2 => n < 1 << 32 && n >= 2 - i as u64,
@@ -289,24 +366,20 @@ impl Import {
             0..5 if valid => self.emit(KEYS[i]),
             5 if !self.oneshot => self.emit(b"autostart = no\n"),
             6 => self.logger = self.log(),
-            7 => {
-                let _ = self.each(Self::env);
-            }
+            7 => self.list(Self::env),
             8 => self.deps(),
-            9 => {
-                let _ = self.each(Self::dep_entry);
-            }
+            9 => self.list(Self::dep_entry),
             10.. if i != 99 => {}
             _ => self.emit(NOT_TRANSLATED),
         }
     }
 
-    /// A service of that name was found.
+    /// A service of that name was found (and is imported).
     fn imported(&self, name: &[u8]) -> bool {
         self.found
             .bytes()
-            .split(|&b| b == b'\n')
-            .any(|path| last(path) == name)
+            .split(|&b| b == 0)
+            .any(|path| last(path) == name && writable(path))
     }
 
     /// The dependencies the file read names, one a word.
@@ -335,7 +408,7 @@ impl Import {
         let name = self.value();
         if !name.is_empty() {
             let line: &[u8] = match self.imported(name) {
-                true => b"after = \x02\n",
+                true => b"after = \x07\n",
                 false => b"# \x01: \x02 is not imported\n",
             };
             self.emit(line);
@@ -347,16 +420,15 @@ impl Import {
     /// removes the variable and a NUL is a newline to envdir: `env` cannot
     /// say either.
     fn env(&mut self, var: &[u8]) {
-        self.read();
+        let read = self.read();
         let value = self.value();
         // A blank then `#` would start a comment in the configuration.
-        let writable = var.first() > Some(&b'9')
+        let writable = read
+            && var.first() > Some(&b'9')
             && var.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
             && (1..TEXT_MAX).contains(&self.text.len)
-            && !value.contains(&0)
-            && !value
-                .windows(2)
-                .any(|w| matches!(w, [blank, b'#'] if *blank <= b' '));
+            && !has_control(value)
+            && !value.windows(2).any(|w| w == b" #");
         self.emit(match writable {
             true => b"env = \x05=\x02\n",
             false => NOT_TRANSLATED,
@@ -365,17 +437,18 @@ impl Import {
 
     /// The logger `log/` at the path: vigil-log's `log` line when its
     /// `run` can be replaced (see `Logger`), else `log = service:NAME-log`
-    /// and true: that service runs the script.
+    /// and true: that service runs the script (one that is not a plain
+    /// file too: it is run, not read).
     fn log(&mut self) -> bool {
         let dir = self.path.len;
         self.path.push(b"run");
-        self.read();
-        if self.text.len == 0 {
+        let read = self.read();
+        if !is_file(self.path.bytes()) || read && self.text.len == 0 {
             self.emit(NOT_TRANSLATED);
             return false;
         }
+        let whole = read && self.text.len < TEXT_MAX;
         self.path.len = dir;
-        let whole = self.text.len < TEXT_MAX;
         // The directory, in the spare path (relative to `log/`).
         let to = &mut self.spare;
         to.len = 0;
@@ -400,7 +473,7 @@ impl Import {
         out.put(b"\n");
         // svlogd's own settings, which vigil-log does not read.
         to.push(b"config");
-        if exists(to.bytes()) {
+        if is_file(to.bytes()) {
             self.emit(b"# \x06: not translated\n");
         }
         false
@@ -454,12 +527,26 @@ impl Logger<'_> {
             match (first, parse_u64(value)) {
                 (b's', Some(4096..)) => l.size = value,
                 (b'n', Some(0..=1000)) => l.keep = value,
-                (b'/' | b'.', _) if l.dir.is_empty() => l.dir = word,
+                (b'/' | b'.', _) if l.dir.is_empty() && !has_control(word) => l.dir = word,
                 _ => l.tai64n |= word_index("-t t -tt -ttt T", word)? < 2,
             }
         }
         (!l.dir.is_empty()).then_some(l)
     }
+}
+
+/// `bytes` holds a control byte: no value of a key may.
+fn has_control(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b < b' ' || b == 0x7f)
+}
+
+/// `path` can be the value of `dir`, which the parser takes as it is but
+/// for a comment (a blank then `#`) and the blanks around it.
+fn writable(path: &[u8]) -> bool {
+    path.starts_with(b"/")
+        && !path.ends_with(b" ")
+        && !has_control(path)
+        && !path.windows(2).any(|w| w == b" #")
 }
 
 /// The last component of `path`.
@@ -468,15 +555,15 @@ fn last(path: &[u8]) -> &[u8] {
 }
 
 /// Bytes gathered in a buffer: a path, a file's text, the list found.
-struct Buf {
-    buf: [u8; BUF],
+struct Buf<const N: usize> {
+    buf: [u8; N],
     len: usize,
 }
 
-impl Buf {
+impl<const N: usize> Buf<N> {
     const fn new() -> Self {
         Buf {
-            buf: [0; BUF],
+            buf: [0; N],
             len: 0,
         }
     }
@@ -522,7 +609,7 @@ impl Buf {
 }
 
 /// The output, written to stdout when full.
-struct Out(Buf);
+struct Out(Buf<BUF>);
 
 impl Out {
     fn put(&mut self, bytes: &[u8]) {
@@ -541,6 +628,21 @@ impl Out {
         }
     }
 
+    /// `bytes` in a comment: a control byte (which could end the comment
+    /// and start a line of configuration) and `\` as `\xHH`.
+    fn escaped(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            match b < b' ' || b == 0x7f || b == b'\\' {
+                true => {
+                    let hex = b"0123456789abcdef";
+                    let (high, low) = (hex[usize::from(b >> 4)], hex[usize::from(b & 15)]);
+                    self.put(&[b'\\', b'x', high, low]);
+                }
+                false => self.put(&[b]),
+            }
+        }
+    }
+
     fn flush(&mut self) {
         let _ = write_all(stdout(), self.0.bytes());
         self.0.len = 0;
@@ -556,7 +658,7 @@ impl Out {
     }
 
     /// A blank and `word` as `exec` splits it back: in single quotes
-    /// unless it is plain (a `'` as `'\''`, a newline as `?`).
+    /// unless it is plain (a `'` as `'\''`). It holds no control byte.
     fn word(&mut self, word: &[u8]) {
         let plain = word
             .iter()
@@ -565,7 +667,6 @@ impl Out {
         for &b in word {
             match b {
                 b'\'' => self.put(b"'\\''"),
-                b'\n' => self.put(b"?"),
                 _ => self.put(&[b]),
             }
         }

@@ -389,3 +389,242 @@ fn only_a_trusted_importer_is_executed() {
         show(&out)
     );
 }
+
+/// The output of an import that fails (exit 1): stdout, stderr.
+#[track_caller]
+fn failed(kind: &str, dirs: &[&Path]) -> (String, String) {
+    let out = import(kind, dirs);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}\n{stdout}");
+    (stdout, stderr)
+}
+
+/// The headers of the sections of `conf`.
+fn sections(conf: &str) -> Vec<&str> {
+    conf.lines().filter(|l| l.starts_with('[')).collect()
+}
+
+/// File names with a newline (an unknown file, an envdir's file, an
+/// entry of dependencies.d, a scan directory's entry) are comments,
+/// escaped, not sections and keys of the configuration (an attacker's
+/// trial).
+#[test]
+fn names_cannot_inject_configuration() {
+    let t = TempDir::new("import-inject");
+    let scan = t.join("scan");
+    let app = scan.join("app");
+    script(&app.join("run"), "#!/bin/sh\nexec sleep 100\n");
+    let evil = "x\n[evil]\nexec = touch owned";
+    write(&app.join(evil), "");
+    write(&app.join("env/A\n[evil-env]\nexec = true"), "1\n");
+    write(&app.join("env/CTRL"), "a\x1b]0;title\x07b\n");
+    write(&app.join("dependencies"), "set\x01up\n");
+    fs::create_dir_all(app.join("dependencies.d/y\n[evil-dep]\nexec = true")).unwrap();
+    write(&app.join("back\\slash"), "");
+    // A scan directory's entry holding a newline: not a service, and not
+    // two paths in the list of those found.
+    script(&scan.join("two\nlines/run"), "#!/bin/sh\n");
+    fs::create_dir_all(t.join("lines")).unwrap();
+    script(&t.join("lines/run"), "#!/bin/sh\n");
+
+    let (conf, _) = failed("s6", &[&scan]);
+    assert_eq!(sections(&conf), ["[app]"], "{conf}");
+    let a = app.to_str().unwrap();
+    let lines = section(&conf, "app");
+    has(
+        &lines,
+        &format!("# {a}/x\\x0a[evil]\\x0aexec = touch owned: not translated"),
+    );
+    has(
+        &lines,
+        &format!("# {a}/env/A\\x0a[evil-env]\\x0aexec = true: not translated"),
+    );
+    has(&lines, &format!("# {a}/env/CTRL: not translated"));
+    has(
+        &lines,
+        &format!("# {a}/dependencies: set\\x01up is not imported"),
+    );
+    let y = "y\\x0a[evil-dep]\\x0aexec = true";
+    has(
+        &lines,
+        &format!("# {a}/dependencies.d/{y}: {y} is not imported"),
+    );
+    has(&lines, &format!("# {a}/back\\x5cslash: not translated"));
+    let s = scan.to_str().unwrap();
+    assert!(
+        conf.contains(&format!(
+            "# {s}/two\\x0alines: not imported: its path cannot be written in a configuration\n"
+        )),
+        "{conf}"
+    );
+    // Every line is a comment, a section or a key of the importer's.
+    for line in conf.lines() {
+        let key = line.split(" = ").next().unwrap();
+        assert!(
+            line.is_empty()
+                || line.starts_with("# ")
+                || line == "[app]"
+                || ["dir", "exec", "log"].contains(&key),
+            "{line:?} in\n{conf}"
+        );
+    }
+    check(&conf, &t.join("vigild.conf"));
+}
+
+/// A service directory whose path `dir` cannot hold as it is (a blank
+/// then `#` would start a comment, a trailing blank would be trimmed, a
+/// control byte): a comment, and the exit code is 1.
+#[test]
+fn paths_dir_cannot_hold() {
+    let t = TempDir::new("import-dirpath");
+    let scan = t.join("scan");
+    for name in ["ok", "a #b", "trailing ", "tab\t#x", "bell\x07"] {
+        script(&scan.join(name).join("run"), "#!/bin/sh\nexec sleep 100\n");
+    }
+    // What depends on one of them does not name a service not imported.
+    fs::create_dir_all(scan.join("ok/dependencies.d/a #b")).unwrap();
+    let (conf, stderr) = failed("runit", &[&scan]);
+    assert!(stderr.contains("not everything was imported"), "{stderr}");
+    assert_eq!(sections(&conf), ["[ok]"], "{conf}");
+    let s = scan.to_str().unwrap();
+    for name in ["a #b", "trailing ", "tab\\x09#x", "bell\\x07"] {
+        let line =
+            format!("# {s}/{name}: not imported: its path cannot be written in a configuration");
+        assert!(conf.lines().any(|l| l == line), "no {line:?} in\n{conf}");
+    }
+    has(
+        &section(&conf, "ok"),
+        &format!("# {s}/ok/dependencies.d/a #b: a #b is not imported"),
+    );
+    check(&conf, &t.join("vigild.conf"));
+}
+
+/// The files read must be plain files in the directory: not a symlink
+/// (to a file elsewhere), not a FIFO, not a file with another name (a
+/// hard link). `run` must be a file (or a symlink to one): `/`, with its
+/// directory `/run`, is no service directory.
+#[test]
+fn only_plain_files_are_read() {
+    let t = TempDir::new("import-plain");
+    let app = t.join("sv/app");
+    script(&app.join("run"), "#!/bin/sh\nexec sleep 100\n");
+    let secret = t.join("secret");
+    write(&secret, "3\n");
+    std::os::unix::fs::symlink(&secret, app.join("notification-fd")).unwrap();
+    std::os::unix::fs::symlink(&secret, app.join("down")).unwrap();
+    fs::hard_link(&secret, app.join("timeout-kill")).unwrap();
+    let fifo = app.join("down-signal");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    write(&app.join("env/OK"), "yes\n");
+    std::os::unix::fs::symlink(&secret, app.join("env/LINKED")).unwrap();
+    // A logger script reached through a symlink is run, not read.
+    let shared = t.join("log-run");
+    script(&shared, "#!/bin/sh\nexec svlogd -tt /var/log/app\n");
+    fs::create_dir_all(app.join("log")).unwrap();
+    std::os::unix::fs::symlink(&shared, app.join("log/run")).unwrap();
+    // A `run` that is a symlink to a file is a service.
+    let linked = t.join("sv/linked");
+    fs::create_dir_all(&linked).unwrap();
+    std::os::unix::fs::symlink(&shared, linked.join("run")).unwrap();
+
+    let conf = imported("runit", &[&t.join("sv")]);
+    let a = app.to_str().unwrap();
+    let lines = section(&conf, "app");
+    for file in [
+        "notification-fd",
+        "down",
+        "timeout-kill",
+        "down-signal",
+        "env/LINKED",
+    ] {
+        has(&lines, &format!("# {a}/{file}: not translated"));
+    }
+    has(&lines, "env = OK=yes");
+    has(&lines, "log = service:app-log");
+    assert!(!conf.contains("autostart"), "{conf}");
+    has(
+        &section(&conf, "linked"),
+        &format!("exec = {}/run", linked.display()),
+    );
+    check(&conf, &t.join("vigild.conf"));
+
+    // A `run` (or `up`) that is a directory is no service.
+    let not = t.join("not");
+    fs::create_dir_all(not.join("run")).unwrap();
+    fs::create_dir_all(not.join("up")).unwrap();
+    let (conf, stderr) = failed("runit", &[&not]);
+    assert!(conf.is_empty(), "{conf}");
+    assert!(
+        stderr.contains(&format!("import: {}: no service directory", not.display())),
+        "{stderr}"
+    );
+}
+
+/// A directory that cannot be listed is not imported silently in part:
+/// a comment says so, with the error, and the exit code is 1.
+#[test]
+fn unlistable_directories_are_said() {
+    let t = TempDir::new("import-unlisted");
+    let app = t.join("sv/app");
+    script(&app.join("run"), "#!/bin/sh\nexec sleep 100\n");
+    write(&app.join("env"), "not a directory\n");
+    write(&app.join("dependencies.d"), "");
+    let (conf, stderr) = failed("s6", &[&t.join("sv")]);
+    assert!(stderr.contains("not everything was imported"), "{stderr}");
+    let a = app.to_str().unwrap();
+    let lines = section(&conf, "app");
+    has(&lines, &format!("# {a}/env: not listed: ENOTDIR"));
+    has(
+        &lines,
+        &format!("# {a}/dependencies.d: not listed: ENOTDIR"),
+    );
+    check(&conf, &t.join("vigild.conf"));
+}
+
+/// `after` and `log = service:` name a service as its section does: the
+/// bytes a name may not have as `_`.
+#[test]
+fn references_use_the_section_names() {
+    let t = TempDir::new("import-names");
+    let scan = t.join("scan");
+    script(&scan.join("my db/run"), "#!/bin/sh\nexec sleep 100\n");
+    script(&scan.join("my log/run"), "#!/bin/sh\nexec cat\n");
+    let app = scan.join("app");
+    script(&app.join("run"), "#!/bin/sh\nexec sleep 100\n");
+    fs::create_dir_all(app.join("dependencies.d/my db")).unwrap();
+    write(&app.join("producer-for"), "my log\n");
+    let conf = imported("s6", &[&scan]);
+    let lines = section(&conf, "app");
+    has(&lines, "after = my_db");
+    has(&lines, "log = service:my_log");
+    check(&conf, &t.join("vigild.conf"));
+}
+
+/// A DIR with no service directory is said so; a scan directory with
+/// thousands of them is imported whole.
+#[test]
+fn empty_and_large_scan_directories() {
+    let t = TempDir::new("import-sizes");
+    let empty = t.join("empty");
+    fs::create_dir_all(empty.join("not-a-service")).unwrap();
+    let (conf, stderr) = failed("runit", &[&empty]);
+    assert!(conf.is_empty(), "{conf}");
+    assert!(
+        stderr.contains(&format!(
+            "import: {}: no service directory",
+            empty.display()
+        )),
+        "{stderr}"
+    );
+    let scan = t.join("scan");
+    let n = 2000;
+    for i in 0..n {
+        let dir = scan.join(format!("service-with-a-longer-name-{i:04}"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("run"), "").unwrap();
+    }
+    let conf = imported("runit", &[&scan]);
+    assert_eq!(sections(&conf).len(), n);
+}

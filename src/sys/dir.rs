@@ -1,10 +1,12 @@
 //! Reading directories by name, for `vigild import`: the entries of a
-//! directory, whether a path exists, the working directory.
+//! directory, whether a path is a file, a file read only if it is a
+//! plain one, the working directory.
 
 use super::Errno;
 use core::mem::MaybeUninit;
 use rustix::fd::OwnedFd;
-use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir, openat, statat};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, fstat, openat, statat};
+use rustix::io::{read, retry_on_intr};
 
 /// The directory at `path`, opened for `each_entry`.
 pub fn open_dir(path: &[u8]) -> Result<OwnedFd, Errno> {
@@ -27,9 +29,35 @@ pub fn each_entry(fd: OwnedFd, each: &mut dyn FnMut(&[u8])) -> Result<(), Errno>
     Ok(())
 }
 
-/// Something is at `path` (a symlink: its target).
-pub fn exists(path: &[u8]) -> bool {
-    statat(CWD, path, AtFlags::empty()).is_ok()
+/// A regular file is at `path` (a symlink: its target).
+pub fn is_file(path: &[u8]) -> bool {
+    statat(CWD, path, AtFlags::empty())
+        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+}
+
+/// Read the file at `path` into `buf`: its length, or `FBIG` if it does
+/// not fit. Only a regular file with one link, not reached through a
+/// symlink (else `PERM`, `LOOP`): what is read is what the directory
+/// holds, not a file elsewhere it points to. The open does not wait for
+/// a FIFO's writer, nor takes a terminal.
+pub fn read_plain_file(path: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
+    let flags =
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY;
+    let fd = openat(CWD, path, flags, Mode::empty())?;
+    let st = fstat(&fd)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || st.st_nlink != 1 {
+        return Err(Errno::PERM);
+    }
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            return Err(Errno::FBIG);
+        }
+        match retry_on_intr(|| read(&fd, &mut buf[len..]))? {
+            0 => return Ok(len),
+            n => len += n,
+        }
+    }
 }
 
 /// The working directory, written into `buf`.
