@@ -2225,6 +2225,30 @@ fn check_mode_messages() {
     ] {
         assert!(err.contains(&want), "no {want:?} in:\n{err}");
     }
+    // A relative program is looked for from the service's `dir`, where it
+    // starts, not from vigild's working directory.
+    let relative = dir.join("relative.conf");
+    fs::write(
+        &relative,
+        fill(
+            "[a]\nexec = ./plain-x\ndir = @DIR@\n[b]\nexec = ./plain-x\n",
+            &dir,
+        ),
+    )
+    .unwrap();
+    fs::write(dir.join("plain-x"), "#!/bin/sh\n").unwrap();
+    fs::set_permissions(dir.join("plain-x"), fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(vigild_bin())
+        .args(["-t", "-c", relative.to_str().unwrap()])
+        .current_dir(&dir.path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let r = relative.display();
+    assert_eq!(
+        err,
+        format!("vigild: {r}:5: warning: ./plain-x: not found\nvigild: {r}: ok, 2 services\n")
+    );
 
     let bad = dir.join("bad.conf");
     fs::write(

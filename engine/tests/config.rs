@@ -97,7 +97,8 @@ const CASES: &[(&str, &[(u32, &str)])] = &[
     ),
     (
         "[web]\nexec = /bin/web\nlisten = tcp:127.0.0.1:80\n",
-        &[(1, "only activate, accept and pool services listen")],
+        // At the listen line.
+        &[(3, "only activate, accept and pool services listen")],
     ),
     (
         "[web]\nexec = /bin/web\nready = fd:2\n[b]\nexec = /bin/b\nready = fd:256\n\

@@ -142,9 +142,26 @@ fn load_text(source: Source, text: &mut [u8], len: usize, cfg: &mut Config, erro
         }
         // Warned, not refused: a oneshot before it may mount it.
         let program = argv_program(cfg, id);
+        // A relative path with a `/` is the service's own `dir`'s (it
+        // starts there), not vigild's working directory's.
+        let mut at_dir = ArrayStr::<480>::new();
+        let name = without_nul(program);
+        let checked = match name.contains(&b'/') && !name.starts_with(b"/") {
+            true => {
+                let dir = cfg.arena.get(spec.dir);
+                let dir = if dir.is_empty() {
+                    &b""[..]
+                } else {
+                    without_nul(dir)
+                };
+                let _ = write!(at_dir, "{}/{}", Lossy(dir), Lossy(name));
+                at_dir.as_str().as_bytes()
+            }
+            false => program,
+        };
         if !program.is_empty()
             && !cfg.is_logger(id)
-            && let Err(e) = find_program(program, args::getenv(b"PATH").unwrap_or(DEFAULT_PATH))
+            && let Err(e) = find_program(checked, args::getenv(b"PATH").unwrap_or(DEFAULT_PATH))
         {
             let why = match e {
                 Errno::ACCESS => "not executable",

@@ -45,7 +45,12 @@ pub fn detach(log_file: Option<&[u8]>, timeout_ms: u64) -> Result<Verdict, c_int
     };
     let null = devnull().map_err(|e| failed(b"/dev/null", e))?;
     let out = match log_file {
-        Some(path) => open_log_file(path).map_err(|e| failed(path, e))?,
+        // Named as the option it came from (ENXIO: a FIFO, ELOOP: a link
+        // -l does not take; vigild(8) says which files it takes).
+        Some(path) => open_log_file(path).map_err(|e| {
+            say!("-l {}: {}", Lossy(path), ErrnoName(e.raw_os_error() as u16));
+            1
+        })?,
         None => null.try_clone().map_err(|e| failed(b"/dev/null", e))?,
     };
     let (read_end, write_end) = notify::pipe().map_err(|e| failed(b"pipe", e))?;

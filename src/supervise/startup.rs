@@ -113,7 +113,10 @@ fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
     while let Some(arg) = args.get(i) {
         let mut value = || {
             i += 1;
-            args.get(i).ok_or("option needs a value")
+            args.get(i).ok_or_else(|| {
+                say!("{}: needs a value", Lossy(arg));
+                USAGE
+            })
         };
         match arg {
             b"-f" => o.foreground = true,

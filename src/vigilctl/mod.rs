@@ -94,6 +94,7 @@ pub fn main(args: Args, first: usize) -> c_int {
             (Some(k @ (0 | 1)), _) => show::show(dir, args, i + 1, count, k == 1),
             (Some(2), 2 | 3) => wait(dir, word(0), word(1), args.get(i + 3)),
             (Some(_), _) => usage_because(&[cmd, b": wrong arguments"]),
+            (None, _) if cmd.starts_with(b"-") => usage_because(&[b"unknown option: ", cmd]),
             (None, _) => usage_because(&[b"unknown command: ", cmd]),
         };
     };

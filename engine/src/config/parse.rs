@@ -1132,8 +1132,9 @@ impl Parser<'_> {
                         Plain(mode.as_str())
                     ),
                 ),
+                // At its first `listen` line.
                 (false, true) => self.error(
-                    line,
+                    lines[0],
                     format_args!(
                         "listen: only activate, accept and pool services listen (mode is {})",
                         Plain(mode.as_str())
