@@ -3,7 +3,9 @@
 //! reads, writes and rotates.
 
 use crate::fixed::{hex_digit, lookup};
-use crate::unix::parse_u64;
+use crate::unix::{climbs, parse_u64};
+// The time's text, which vigild's own log lines share.
+pub use crate::time::{STAMP_MAX, rfc3339};
 
 /// `-s` by default: `current` is rotated before it passes 1 MiB.
 pub const SIZE_DEFAULT: u64 = 1 << 20;
@@ -14,8 +16,6 @@ pub const KEEP_DEFAULT: u32 = 10;
 /// The longest line written whole; a longer one is cut here and its rest
 /// goes on as a line of its own, with its own stamp.
 pub const LINE_MAX: usize = 2000;
-/// The longest stamp (`@` and 24 hex digits).
-pub const STAMP_MAX: usize = 25;
 
 /// How each line is stamped (`-t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,14 +86,6 @@ pub fn parse_options<'a>(
     }
 }
 
-/// True if `path` has a `..` part: the one test of every path root opens
-/// or walks (a log directory, a console's terminal, `sys::path`), kept
-/// out of line so that the binary holds it once.
-#[inline(never)]
-pub fn climbs(path: &[u8]) -> bool {
-    path.split(|&b| b == b'/').any(|p| p == b"..")
-}
-
 /// A size: bytes, or with a suffix `k`, `M` or `G` (powers of 1024).
 pub fn parse_size(text: &[u8]) -> Option<u64> {
     let (digits, shift) = match text.last()? {
@@ -151,47 +143,6 @@ pub fn rotation_label(secs: u64, nanos: u32, newest: Option<&[u8]>, out: &mut [u
         ns => (tai, ns),
     };
     tai64n(tai.wrapping_sub((1u64 << 62) + 10), ns as u32, out);
-}
-
-/// RFC 3339 in UTC with milliseconds: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn rfc3339(secs: u64, millis: u32, out: &mut [u8; STAMP_MAX]) -> usize {
-    let (year, month, day) = civil_date(secs / 86_400);
-    let time = secs % 86_400;
-    let fields: [(u64, usize, u8); 7] = [
-        (year, 4, b'-'),
-        (month, 2, b'-'),
-        (day, 2, b'T'),
-        (time / 3600, 2, b':'),
-        (time / 60 % 60, 2, b':'),
-        (time % 60, 2, b'.'),
-        (u64::from(millis.min(999)), 3, b'Z'),
-    ];
-    let mut at = 0;
-    for (value, width, sep) in fields {
-        let mut v = value;
-        for i in (0..width).rev() {
-            out[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        out[at + width] = sep;
-        at += width + 1;
-    }
-    at
-}
-
-/// The (year, month, day) of a day number since 1970-01-01 (Howard
-/// Hinnant's days-to-civil algorithm, for dates from 1970 on).
-fn civil_date(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 /// The next line at the start of `input`: (bytes of its text, bytes it

@@ -166,3 +166,11 @@ impl core::fmt::Display for HolderPid {
         }
     }
 }
+
+/// True if `path` has a `..` part: the one test of every path root opens
+/// or walks (a log directory, a console's terminal, `sys::path`), kept
+/// out of line so that the binary holds it once.
+#[inline(never)]
+pub fn climbs(path: &[u8]) -> bool {
+    path.split(|&b| b == b'/').any(|p| p == b"..")
+}

@@ -8,7 +8,7 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering::Relaxed};
 use rustix::fd::BorrowedFd;
 use vigild_engine::fixed::{ArrayStr, Plain, text_of};
-use vigild_engine::log_rules::{STAMP_MAX, rfc3339};
+use vigild_engine::time::{STAMP_MAX, rfc3339};
 
 /// `-q`: `note`s are not written.
 static QUIET: AtomicBool = AtomicBool::new(false);

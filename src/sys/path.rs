@@ -31,7 +31,7 @@ pub enum Missing {
 /// (EINVAL): after a directory another user may move it would lead
 /// elsewhere (in a root-owned symlink's target it is followed).
 pub fn open_dir(path: &[u8], missing: Missing) -> Result<OwnedFd, Errno> {
-    if vigild_engine::log_rules::climbs(path) {
+    if vigild_engine::unix::climbs(path) {
         return Err(Errno::INVAL);
     }
     let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;

@@ -16,7 +16,8 @@ use crate::fixed::{
 use crate::limits::{
     ARGV_MAX, ENV_MAX, ERRORS_MAX, LISTENERS_MAX, MAX_SERVICES, PIPES_MAX, RING_BYTES, WORKERS_MAX,
 };
-use crate::log_rules::{USAGE, climbs, parse_options, parse_size};
+use crate::log_rules::{USAGE, parse_options, parse_size};
+use crate::unix::climbs;
 use crate::unix::{parse_signal, parse_u64};
 
 const WORKERS_MAX_U64: u64 = WORKERS_MAX as u64;
