@@ -525,22 +525,7 @@ fn zsh_completion_is_valid_zsh() {
 fn vigilctl_status_lines_runit_style_and_escaped() {
     use std::time::{SystemTime, UNIX_EPOCH};
     let dir = TempDir::new("ctl-sv");
-    let run = dir.join("run");
-    fs::create_dir(&run).unwrap();
-    let fifo = run.join("control");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
-    // Read and write: a reader that never blocks the open.
-    let _reader = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&fifo)
-        .unwrap();
+    let (run, _reader) = fake_run_dir(&dir);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

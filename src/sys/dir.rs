@@ -4,9 +4,8 @@
 
 use super::Errno;
 use core::mem::MaybeUninit;
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, fstat, openat, statat};
-use rustix::io::{read, retry_on_intr};
 
 /// The directory at `path`, opened for `each_entry`.
 pub fn open_dir(path: &[u8]) -> Result<OwnedFd, Errno> {
@@ -48,16 +47,7 @@ pub fn read_plain_file(path: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || st.st_nlink != 1 {
         return Err(Errno::PERM);
     }
-    let mut len = 0;
-    loop {
-        if len == buf.len() {
-            return Err(Errno::FBIG);
-        }
-        match retry_on_intr(|| read(&fd, &mut buf[len..]))? {
-            0 => return Ok(len),
-            n => len += n,
-        }
-    }
+    super::fs::read_all(fd.as_fd(), buf)
 }
 
 /// The working directory, written into `buf`.

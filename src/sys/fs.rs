@@ -22,12 +22,18 @@ pub fn read_file(path: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let fd = openat(CWD, path, flags, Mode::empty())?;
     rustix::fs::fcntl_setfl(&fd, OFlags::empty())?;
+    read_all(fd.as_fd(), buf)
+}
+
+/// Read `fd` to its end into `buf`; the length, or `FBIG` if it does not
+/// fit.
+pub fn read_all(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     let mut len = 0;
     loop {
         if len == buf.len() {
             return Err(Errno::FBIG);
         }
-        match retry_on_intr(|| read(&fd, &mut buf[len..]))? {
+        match retry_on_intr(|| read(fd, &mut buf[len..]))? {
             0 => return Ok(len),
             n => len += n,
         }
