@@ -257,6 +257,25 @@ in_both_places!(
     sidecars_stop_when_main_ends_as_pid1
 );
 
+/// `docker stop`'s TERM ends the container even when main is a service
+/// of the file with `restart = always` (the default): passed on to main,
+/// whose end is then its last, and vigild exits with its status.
+fn a_forwarded_term_ends_a_restarting_main(place: Place) {
+    let conf = "[vigild]\nmain = app\n[app]\n\
+                exec = /bin/sh -c \"echo > @DIR@/ready; while :; do sleep 0.05; done\"\n";
+    let d = start(place, "cterm", conf, None);
+    wait_file(&d, "ready");
+    assert!(kill(d.vigild_pid(), libc::SIGTERM));
+    assert_eq!(code(&d), 128 + libc::SIGTERM, "{}", d.stderr.text());
+    assert_eq!(d.stderr.text().matches("app: down -> starting").count(), 1);
+}
+
+in_both_places!(
+    a_forwarded_term_ends_a_restarting_main,
+    a_forwarded_term_ends_a_restarting_main_as_a_child,
+    a_forwarded_term_ends_a_restarting_main_as_pid1
+);
+
 /// A main service stopped by a request while it waits in backoff (no
 /// child exits then) ends vigild all the same.
 #[test]

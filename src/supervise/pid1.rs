@@ -40,12 +40,18 @@ fn main_pid(cfg: &Config, engine: &Supervisor) -> Option<i32> {
 /// forwarded. Container mode forwards while main runs; PID 1 follows
 /// BusyBox init: USR2 poweroff, TERM and INT (Ctrl-Alt-Del) reboot,
 /// USR1 halt.
-pub fn meaning(sig: i32, role: &Role, cfg: &Config, engine: &Supervisor) -> Meaning {
+pub fn meaning(sig: i32, role: &Role, cfg: &Config, engine: &mut Supervisor) -> Meaning {
     if FORWARDED.contains(&sig)
-        && let Some(pid) = main_pid(cfg, engine)
+        && let (Some(main), Some(pid)) = (cfg.main(), main_pid(cfg, engine))
     {
         note!("forwarding SIG{} to main", SignalName(sig as u8));
         let _ = process::kill(pid, sig as u8, true);
+        // INT, TERM and QUIT end the container (`docker stop`): main's end
+        // is its last, even with `restart = always`, and vigild then exits
+        // with its status, as tini does.
+        if matches!(sig, libc::SIGINT | libc::SIGTERM | libc::SIGQUIT) {
+            engine.let_end(main);
+        }
         return Meaning::Forwarded;
     }
     if !role.ends_machine(cfg) {

@@ -285,6 +285,13 @@ impl Supervisor {
             .all(|id| self.slots[id.index()].state.is_ready())
     }
 
+    /// The next end of `id`'s process is final: it is not started again,
+    /// whatever its `restart` (container mode's main service, to which
+    /// vigild passed on the INT, TERM or QUIT meant to end the container).
+    pub fn let_end(&mut self, id: ServiceId) {
+        self.slots[id.index()].want_up = false;
+    }
+
     /// Stop everything, dependents before what they depend on, each with
     /// its stop signal and `stop_timeout`. A `fast` shutdown (SIGQUIT) sends
     /// TERM to every service at once and KILL one second later; it can also
