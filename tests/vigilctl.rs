@@ -785,3 +785,38 @@ fn bash_completion_never_runs_what_a_status_file_holds() {
     );
     assert_eq!(complete("w"), "\n");
 }
+
+/// `vigild -f & vigilctl wait up NAME TIMEOUT`: the wait started before
+/// vigild opened its control FIFO and wrote its status file waits for
+/// both, within its timeout, instead of saying vigild is not running.
+#[test]
+fn vigilctl_wait_waits_for_a_vigild_that_is_starting() {
+    let dir = TempDir::new("ctl-early");
+    let conf = dir.join("vigild.conf");
+    fs::write(&conf, "[web]\nexec = /bin/sleep 1000\n").unwrap();
+    let run = dir.join("run");
+    let mut vigild = Command::new(vigild_bin())
+        .args([
+            "-f",
+            "-q",
+            "-c",
+            conf.to_str().unwrap(),
+            "-r",
+            run.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut c = Command::new(vigilctl_in(&dir));
+    c.arg("-r").arg(&run).args(["wait", "up", "web", "10s"]);
+    let out = run_limited(c);
+    let mut stop = Command::new(vigilctl_in(&dir));
+    stop.arg("-r").arg(&run).arg("shutdown");
+    let _ = run_limited(stop);
+    if poll_until(DEADLINE, || vigild.try_wait().unwrap()).is_none() {
+        let _ = vigild.kill();
+        let _ = vigild.wait();
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}

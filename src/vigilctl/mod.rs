@@ -10,6 +10,7 @@ use crate::sys::{Errno, args::Args, clock, process};
 use core::ffi::c_int;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, CWD};
 use vigild_engine::config::parse_duration;
 use vigild_engine::control::{Verb, exit_code_of_reply};
 use vigild_engine::fixed::{copy_cut, hex_digit, word_index};
@@ -351,6 +352,17 @@ fn wait(dir: &[u8], target: &[u8], name: &[u8], timeout: Option<&[u8]>) -> c_int
         Some(Some(ms)) => Some(clock::now().plus_ms(u64::from(ms))),
         None => None,
     };
+    // A vigild that is starting (`vigild -f &` just before) may have no
+    // reader on its FIFO, nor a status file, yet: with a TIMEOUT, both
+    // are waited for (looked at every 50 ms) until it passes.
+    let started = || {
+        let (control, status) = (Out::path(dir, b"control"), Out::path(dir, b"status"));
+        open_fifo_write(control.bytes()).is_ok()
+            && crate::sys::at::statat(CWD, status.bytes(), AtFlags::empty()).is_ok()
+    };
+    while deadline.is_some_and(|d| d.ms_since(clock::now()) > 0) && !started() {
+        let _ = poll(&mut [], Some(&clock::timespec(50)));
+    }
     let fifo = match control(dir) {
         Ok(fd) => fd,
         Err(code) => return code,
