@@ -796,6 +796,33 @@ fn short_backoffs_are_accepted_with_a_warning() {
     assert!(warnings[0].1.contains("below 100ms"), "{warnings:?}");
 }
 
+/// Keys of another mode are said at their lines, not refused: a daemon
+/// with `max_workers` (a forgotten `mode = accept`), a pool with
+/// `drop_timeout`; the keys of its own mode pass without a word.
+#[test]
+fn keys_of_another_mode_are_warned_about() {
+    let mut cfg = Box::new(Config::new());
+    let mut errors = Errors::new();
+    let text = "[web]\nexec = /bin/x\nmax_workers = 3\nbacklog = 5\n\
+                [p]\nmode = pool\nexec = /bin/p\nlisten = tcp:127.0.0.1:9\ndrop_timeout = 1s\nprocs_max = 4\nbacklog = 5\n\
+                [a]\nmode = accept\nexec = /bin/a\nlisten = tcp:127.0.0.1:8\nmax_workers = 3\nidle_kill = 1s\n";
+    parse(text.as_bytes(), &mut cfg, &mut errors);
+    assert!(errors.is_empty(), "{:?}", errors.iter().collect::<Vec<_>>());
+    let warnings: Vec<_> = errors
+        .warnings()
+        .map(|w| (w.line, w.msg.as_str().to_string()))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            (3, "max_workers: not used by mode daemon".to_string()),
+            (4, "backlog: not used by mode daemon".to_string()),
+            (9, "drop_timeout: not used by mode pool".to_string()),
+            (17, "idle_kill: not used by mode accept".to_string()),
+        ]
+    );
+}
+
 /// What cannot work at start is refused at `vigild -t` (part 7's trial):
 /// more listeners than the build holds, more `env` entries than fit,
 /// the names `.` and `..`, a second `[vigild]`, `restart_window = 0`

@@ -10,7 +10,7 @@ use super::{
     Config, Contain, Listen, Log, Mode, Ready, Restart, RingPlace, ServiceSpec, parse_listen,
 };
 use crate::fixed::{
-    ArrayStr, Lossy, Plain, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul,
+    ArrayStr, Lossy, Plain, Quoted, ServiceId, SliceWriter, Str, Words, lookup, without_nul, word,
     word_index,
 };
 use crate::limits::{
@@ -302,6 +302,8 @@ pub(super) struct Body {
     log_group: (Str, u32),
     /// The line of its first `after`.
     after_line: u32,
+    /// The keys it has that its mode does not use (bits of `seen`).
+    foreign: u64,
 }
 
 impl Body {
@@ -315,6 +317,7 @@ impl Body {
         log_user: (Str::EMPTY, 0),
         log_group: (Str::EMPTY, 0),
         after_line: 0,
+        foreign: 0,
     };
 }
 
@@ -571,6 +574,22 @@ pub const MODE_ENV_MAX: usize = 8;
 /// vigild's own environment.
 const ENV_OWN_MAX: usize = ENV_MAX.saturating_sub(MODE_ENV_MAX);
 
+/// The keys of accept services, of pools, and of every mode that listens.
+const ACCEPT_KEYS: u64 = Key::MaxWorkers.bit() | Key::MaxPerIp.bit() | Key::DropTimeout.bit();
+const POOL_KEYS: u64 = Key::ProcsMin.bit() | Key::ProcsMax.bit() | Key::IdleKill.bit();
+const SOCKET_KEYS: u64 = Key::Backlog.bit() | Key::ListenMode.bit();
+
+/// The keys `mode` does not use (bits of `seen`): a forgotten `mode =
+/// accept` shows as a warning at them.
+fn foreign_keys(mode: Mode) -> u64 {
+    match mode {
+        Mode::Accept => POOL_KEYS,
+        Mode::Pool => ACCEPT_KEYS,
+        Mode::Activate => ACCEPT_KEYS | POOL_KEYS,
+        Mode::Daemon | Mode::Oneshot => ACCEPT_KEYS | POOL_KEYS | SOCKET_KEYS,
+    }
+}
+
 /// The keys of a service section that may repeat, as bits of `seen`.
 const LIST_KEYS: u64 = Key::Env.bit() | Key::After.bit() | Key::Listen.bit();
 
@@ -716,8 +735,10 @@ impl Parser<'_> {
             true => LogText::Unset,
             false => LogText::Inherit,
         };
+        let foreign = state.seen & foreign_keys(spec.mode);
         let body = &mut self.cfg.bodies.0[id.index()];
         body.end = end as u32;
+        body.foreign = foreign;
         body.prefix_set = state.prefix_set;
         body.log = state.log.unwrap_or((unset, 0));
         (body.log_user, body.log_group) = (state.log_user, state.log_group);
@@ -1174,6 +1195,21 @@ impl Parser<'_> {
                     ready_line,
                     format_args!("ready: a pool is up while its workers run; they report X_AVAILABLE on NOTIFY_SOCKET"),
                 ),
+            }
+            // Keys of another mode: said at their lines, not refused (they
+            // change nothing here).
+            let mut foreign = body.foreign;
+            while foreign != 0 {
+                let index = foreign.trailing_zeros() as usize;
+                foreign &= foreign - 1;
+                let key = word(SERVICE_KEYS, index).unwrap_or_default();
+                let at = KeyLines::new(text, &body, key.as_bytes())
+                    .next_value()
+                    .map_or(line, |(at, _)| at);
+                self.errors.warn(
+                    at,
+                    format_args!("{}: not used by mode {}", Plain(key), Plain(mode.as_str())),
+                );
             }
             // A console service's terminal is its stdin, stdout and
             // stderr: a `log` of its own, or its stdout as the readiness
