@@ -770,6 +770,12 @@ fn haproxy_proxies_when_it_is_up() {
     assert_eq!(again, "from the backend\n");
     let s = d.svc("haproxy").unwrap();
     assert_eq!((s.state(), s.pid()), ("up", master), "{}", s.line);
+    // The reload's old worker finishes on its own; a soft stop that
+    // reaches it meanwhile makes the master report its signal (exit 138,
+    // 128 + USR1) instead of 0: the stop waits until only the new one runs.
+    d.wait_for("the old worker to be gone", || {
+        (children_of(master).len() == 1).then_some(())
+    });
 
     let down = stop(&d, "haproxy");
     assert_eq!(down.last(), "exit:0", "{}", down.line);
@@ -850,4 +856,20 @@ fn agetty_prompts_on_its_terminal() {
     assert_eq!(comm.trim(), "login", "agetty did not execute login");
     let down = stop(&d, "getty-tty1");
     assert_eq!(down.last(), "signal:HUP", "{}", down.line);
+}
+
+/// The pids whose parent is `pid` (from /proc).
+fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| {
+            let stat = fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            // The field after the name, which may hold spaces: state, then ppid.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            after.split_whitespace().nth(1) == Some(pid.to_string().as_str())
+        })
+        .collect()
 }
