@@ -1,11 +1,11 @@
-//! Reading directories by name, for `vigild import`: the entries of a
-//! directory, whether a path is a file, a file read only if it is a
-//! plain one, the working directory.
+//! Reading directories: the entries of a directory (vigild's sweep of
+//! stale reply FIFOs too), and for `vigild import` whether a path is a
+//! file, a file read only if it is a plain one, the working directory.
 
 use super::Errno;
 use core::mem::MaybeUninit;
 use rustix::fd::{AsFd, OwnedFd};
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, fstat, openat, statat};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, openat, statat};
 
 /// The directory at `path`, opened for `each_entry`.
 pub fn open_dir(path: &[u8]) -> Result<OwnedFd, Errno> {
@@ -34,19 +34,10 @@ pub fn is_file(path: &[u8]) -> bool {
         .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
 }
 
-/// Read the file at `path` into `buf`: its length, or `FBIG` if it does
-/// not fit. Only a regular file with one link, not reached through a
-/// symlink (else `PERM`, `LOOP`): what is read is what the directory
-/// holds, not a file elsewhere it points to. The open does not wait for
-/// a FIFO's writer, nor takes a terminal.
+/// Read the file at `path` into `buf` if it is a plain one (see
+/// `fs::open_plain`): its length, or `FBIG` if it does not fit.
 pub fn read_plain_file(path: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
-    let flags =
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY;
-    let fd = openat(CWD, path, flags, Mode::empty())?;
-    let st = fstat(&fd)?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || st.st_nlink != 1 {
-        return Err(Errno::PERM);
-    }
+    let fd = super::fs::open_plain(CWD, path)?;
     super::fs::read_all(fd.as_fd(), buf)
 }
 

@@ -25,6 +25,23 @@ pub fn read_file(path: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
     read_all(fd.as_fd(), buf)
 }
 
+/// Open `name` (in `dir`) to read, only if it is a plain file: regular,
+/// with one link, not reached through a symlink (else `PERM`, `LOOP`),
+/// without waiting for a FIFO's writer or taking a terminal. For files in
+/// a directory others may write (a service's log directory, one being
+/// imported): what is read is what the directory holds, nothing it
+/// points to, and nothing can make the reader hang.
+pub fn open_plain(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
+    let flags =
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY;
+    let file = super::at::openat(dir, name, flags, Mode::empty())?;
+    let st = rustix::fs::fstat(&file)?;
+    match rustix::fs::FileType::from_raw_mode(st.st_mode).is_file() && st.st_nlink == 1 {
+        true => Ok(file),
+        false => Err(Errno::PERM),
+    }
+}
+
 /// Read `fd` to its end into `buf`; the length, or `FBIG` if it does not
 /// fit.
 pub fn read_all(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {

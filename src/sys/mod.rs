@@ -11,7 +11,7 @@ pub mod at;
 pub mod cgroup;
 pub mod clock;
 pub mod cold;
-// Used by vigild-import only, which shares sys/ with vigild.
+// Mostly vigild-import's, which shares sys/ with vigild.
 #[allow(dead_code)]
 pub mod dir;
 pub mod fs;

@@ -74,25 +74,18 @@ pub fn remove_run_dir(dir: BorrowedFd<'_>, path: &[u8]) {
 /// Remove the reply FIFOs (`reply.PID`) of vigilctls that are gone: one
 /// killed by KILL leaves its FIFO behind. At start-up, under the lock.
 pub fn remove_stale_replies(dir: BorrowedFd<'_>) {
-    let Ok(list) = super::at::openat(
-        dir,
-        b".",
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
+    let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
+    let Ok(list) = openat(dir, b".", flags, Mode::empty()) else {
         return;
     };
-    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
-    let mut entries = rustix::fs::RawDir::new(&list, &mut buf);
-    while let Some(Ok(entry)) = entries.next() {
-        let name = entry.file_name();
-        let pid = name.to_bytes().strip_prefix(b"reply.");
+    let _ = super::dir::each_entry(list, &mut |name| {
+        let pid = name.strip_prefix(b"reply.");
         if let Some(pid @ 1..=0x7fff_ffff) = pid.and_then(vigild_engine::unix::parse_u64)
             && super::process::kill(pid as i32, 0, false) == Err(Errno::SRCH)
         {
-            let _ = super::at::unlinkat(dir, name.to_bytes(), AtFlags::empty());
+            let _ = super::at::unlinkat(dir, name, AtFlags::empty());
         }
-    }
+    });
 }
 
 /// The control FIFO: created 0600, or reused if it is a FIFO of ours that no

@@ -5,14 +5,13 @@
 //! its strings are escaped for any byte: a status file is read as it is.
 
 use super::{Out, fetch_ring, probe, say, say_errno, usage_because};
-use crate::sys::Errno;
 use crate::sys::args::{Args, getenv};
 use crate::sys::clock::wall_ms;
-use crate::sys::fs::{each_line_of, is_terminal, stdout};
+use crate::sys::fs::{each_line_of, is_terminal, open_plain, stdout};
 use core::ffi::c_int;
 use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{CWD, FileType, Mode, OFlags, SeekFrom, openat, seek};
+use rustix::fs::{CWD, Mode, OFlags, SeekFrom, openat, seek};
 use vigild_engine::fixed::{hex_digit, lookup, word, word_index};
 use vigild_engine::status::{Fields, SvPiece, parse_line, sv_pieces};
 use vigild_engine::unix::parse_u64;
@@ -26,22 +25,7 @@ const LOG_LINES: usize = 10;
 /// Open the status file (or say why not: exit 1).
 fn open_status(dir: &[u8]) -> Result<OwnedFd, c_int> {
     let path = Out::path(dir, b"status");
-    open_file(CWD, path.bytes()).map_err(|e| say_errno(path.bytes(), e))
-}
-
-/// Open a file vigilctl reads (the status file, a log's files, whose
-/// directory may belong to the service's user): a regular file with one
-/// link, opened without following a symlink and without waiting for a
-/// FIFO's writer, so that whoever may write the directory cannot make
-/// vigilctl hang, read a device, or show a file they could not read.
-fn open_file(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK;
-    let file = crate::sys::at::openat(dir, name, flags, Mode::empty())?;
-    let st = rustix::fs::fstat(&file)?;
-    match FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_nlink == 1 {
-        true => Ok(file),
-        false => Err(Errno::PERM),
-    }
+    open_plain(CWD, path.bytes()).map_err(|e| say_errno(path.bytes(), e))
 }
 
 /// Call `each` with every service of the open status file (from its
@@ -504,7 +488,7 @@ fn read_log_dir(dir: BorrowedFd<'_>, tail: &mut Out) -> bool {
     let mut read_any = false;
     let rotated = newest.split(|&b| b == 0).next().unwrap_or_default();
     for name in [rotated, b"current"] {
-        if let Ok(file) = open_file(dir, name) {
+        if let Ok(file) = open_plain(dir, name) {
             read_any = true;
             // Only its end: the lines shown fit in what `tail` keeps.
             let _ = seek(&file, SeekFrom::End(-4096));
