@@ -577,3 +577,44 @@ fn process_group(pid: i32) -> i32 {
     // SAFETY: getpgid takes a pid and touches no memory.
     unsafe { libc::getpgid(pid) }
 }
+
+/// With a cgroup, a stop signals each process of the service once: a
+/// second USR1 kills a daemon that takes its first as a soft stop and then
+/// restores the default action (HAProxy's workers do; the master then
+/// exits 138). Seen from strace attached to vigild: one `kill` with the
+/// stop signal per process, none to the process group besides.
+#[test]
+#[ignore = "needs strace and ptrace (root): run by .ci/run"]
+fn a_stop_signals_each_process_once() {
+    let d = Daemon::start(
+        "once",
+        "[svc]\nexec = /bin/sh -c \"sleep 1001 & echo $! > @DIR@/child.pid; wait\"\nstop_signal = USR1\n",
+    );
+    let s = d.wait_up("svc");
+    assert_eq!(s.get("contain"), "cgroup", "{}", s.line);
+    let (main, child) = (s.pid(), pid_of(&d, "child"));
+    let trace = d.dir.join("kills");
+    let mut strace = std::process::Command::new("strace")
+        .args(["-e", "trace=kill", "-e", "signal=none", "-o"])
+        .arg(&trace)
+        .args(["-p", &d.vigild_pid().to_string()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("strace (Debian's strace) runs");
+    // strace says it has attached before it traces anything.
+    let mut said = std::io::BufReader::new(strace.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut said, &mut line).unwrap();
+    assert!(line.contains("attached"), "strace: {line}");
+    assert_eq!(d.request("stop svc"), ["stopping svc", "stopped svc"]);
+    kill(strace.id() as i32, libc::SIGINT);
+    strace.wait().unwrap();
+    let kills = fs::read_to_string(&trace).unwrap();
+    let usr1: Vec<&str> = kills.lines().filter(|l| l.contains("SIGUSR1")).collect();
+    let to = |pid: i32| {
+        usr1.iter()
+            .filter(|l| l.contains(&format!("kill({pid},")))
+            .count()
+    };
+    assert_eq!((to(main), to(child), to(-main)), (1, 1, 0), "{kills}");
+}

@@ -115,10 +115,10 @@ impl Containment {
             .ok()
     }
 
-    /// Send `signal` to every process of `id`: its cgroup's, and those of
-    /// the process groups `groups`. Both, whatever its `contain` says now:
-    /// the processes of a run started before a reload changed it are where
-    /// that run was started.
+    /// Send `signal` to every process of `id`: its cgroup's or, when that
+    /// lists none, those of the process groups `groups`, whatever its
+    /// `contain` says now: the processes of a run started before a reload
+    /// changed it are where that run was started.
     // Not inlined into the hot caller: cold code, as all of this file.
     #[inline(never)]
     pub fn kill_all(
@@ -128,8 +128,12 @@ impl Containment {
         groups: &mut dyn Iterator<Item = Pid>,
         signal: u8,
     ) {
-        if let Containment::Cgroups(c) = self {
-            c.kill(&Name::of(cfg.name(id)), signal);
+        // Not both: a process signalled twice may take the second as
+        // fatal (a soft stop's USR1 that restored its default action).
+        if let Containment::Cgroups(c) = self
+            && c.kill(&Name::of(cfg.name(id)), signal)
+        {
+            return;
         }
         for group in groups {
             // ESRCH: every process of the group is gone already.

@@ -17,11 +17,10 @@ const SIGKILL: u8 = 9;
 
 impl Cgroups {
     /// Send `signal` to every process in the cgroup of `name`, if it has
-    /// one (see `kill_in`).
-    pub fn kill(&self, name: &Name, signal: u8) {
-        if let Ok(dir) = self.existing(name) {
-            kill_in(dir.as_fd(), signal);
-        }
+    /// one (see `kill_in`); whether it listed any.
+    pub fn kill(&self, name: &Name, signal: u8) -> bool {
+        self.existing(name)
+            .is_ok_and(|dir| kill_in(dir.as_fd(), signal) > 0)
     }
 }
 
@@ -97,7 +96,7 @@ impl Drop for Cgroups {
 /// cgroup killed through it kills every process born in it afterwards by
 /// clone3's CLONE_INTO_CGROUP, which is how vigild starts a service's next
 /// run (the cgroups a service made below its own are never started in).
-fn kill_in(dir: BorrowedFd<'_>, signal: u8) {
+fn kill_in(dir: BorrowedFd<'_>, signal: u8) -> usize {
     if signal != SIGKILL {
         return signal_pids_in(dir, DEPTH_MAX, signal);
     }
@@ -125,6 +124,7 @@ fn kill_in(dir: BorrowedFd<'_>, signal: u8) {
     if frozen {
         let _ = write_file(dir, c"cgroup.freeze", b"0");
     }
+    before
 }
 
 /// How often KILL goes to what a cgroup lists (what forks between two
@@ -222,10 +222,13 @@ fn each_listed_pid(dir: BorrowedFd<'_>, each: &mut dyn FnMut(i32)) {
 
 /// Send `signal` to every pid in the cgroup `dir` and in the cgroups
 /// below it, `depth` levels down.
-fn signal_pids_in(dir: BorrowedFd<'_>, depth: u32, signal: u8) {
+fn signal_pids_in(dir: BorrowedFd<'_>, depth: u32, signal: u8) -> usize {
+    let mut count = 0;
     each_pid_in(dir, depth, &mut |pid| {
         let _ = process::kill(pid, signal, false);
+        count += 1;
     });
+    count
 }
 
 /// Call `each` with the name of every cgroup right below the cgroup `dir`.
