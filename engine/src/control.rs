@@ -33,32 +33,53 @@ pub enum Verb {
     Log,
     /// `monitor`.
     Monitor,
+    /// `reexec [PATH]`.
+    Reexec,
+    /// `switch_root NEWROOT [INIT [ARGS...]]`.
+    SwitchRoot,
 }
 
 /// The verbs, in the order of `Verb` (see `lookup`).
-const VERBS: &str = "start stop restart signal reload shutdown poweroff reboot halt log monitor";
+const VERBS: &str =
+    "start stop restart signal reload shutdown poweroff reboot halt log monitor reexec switch_root";
 
 impl Verb {
     /// The verb spelled `word`.
     pub fn from_word(word: &[u8]) -> Option<Verb> {
         use Verb::*;
-        const TABLE: [Verb; 11] = [
+        const TABLE: [Verb; 13] = [
             Start, Stop, Restart, Signal, Reload, Shutdown, Poweroff, Reboot, Halt, Log, Monitor,
+            Reexec, SwitchRoot,
         ];
         lookup(VERBS, &TABLE, word)
     }
 
-    /// The words after it: the service's name, and for `signal` the signal.
+    /// The words after it: the service's name, and for `signal` the signal
+    /// (the most, for the verbs that take paths: see `paths`).
     pub fn takes(self) -> usize {
         match self {
-            Verb::Start | Verb::Stop | Verb::Restart | Verb::Log => 1,
+            Verb::Start | Verb::Stop | Verb::Restart | Verb::Log | Verb::Reexec => 1,
             Verb::Signal => 2,
+            Verb::SwitchRoot => 4,
             Verb::Reload
             | Verb::Shutdown
             | Verb::Poweroff
             | Verb::Reboot
             | Verb::Halt
             | Verb::Monitor => 0,
+        }
+    }
+}
+
+impl Verb {
+    /// For a verb that takes paths, the fewest words it takes: its first
+    /// two words are absolute paths (`switch_root`'s others are INIT's
+    /// arguments), and they are one request.
+    pub fn paths(self) -> Option<usize> {
+        match self {
+            Verb::Reexec => Some(0),
+            Verb::SwitchRoot => Some(1),
+            _ => None,
         }
     }
 }
@@ -72,6 +93,8 @@ pub struct Request<'a> {
     pub name: &'a [u8],
     /// The signal of `signal NAME SIG`.
     pub signal: u8,
+    /// The words after `name` of `switch_root` (empty words for none).
+    pub more: [&'a [u8]; 3],
 }
 
 /// Why a line was refused.
@@ -93,6 +116,8 @@ pub enum LineError {
     BadSignal,
     /// More words than the command takes.
     ExtraWords,
+    /// A path that is not absolute (`reexec`, `switch_root`).
+    BadPath,
     /// `reply=` without an absolute path.
     BadReply,
     /// More than one `reply=`.
@@ -110,6 +135,7 @@ impl fmt::Display for LineError {
             LineError::BadName => "bad service name",
             LineError::BadSignal => "unknown signal",
             LineError::ExtraWords => "too many words",
+            LineError::BadPath => "needs an absolute path",
             LineError::BadReply => "reply= needs an absolute path",
             LineError::TwoReplies => "more than one reply=",
         })
@@ -180,6 +206,19 @@ fn request<'a>(words: &[&'a [u8]]) -> Result<Request<'a>, LineError> {
     if args.len() > takes {
         return Err(LineError::ExtraWords);
     }
+    if let Some(fewest) = verb.paths() {
+        let absolute = |w: &[u8]| w.first() == Some(&b'/');
+        if args.len() < fewest || !args.iter().take(2).all(|w| absolute(w)) {
+            return Err(LineError::BadPath);
+        }
+        let word = |k: usize| args.get(k).copied().unwrap_or_default();
+        return Ok(Request {
+            verb,
+            name: word(0),
+            signal: 0,
+            more: [word(1), word(2), word(3)],
+        });
+    }
     let name = match takes {
         0 => &b""[..],
         _ => *args.first().ok_or(LineError::MissingName)?,
@@ -193,7 +232,12 @@ fn request<'a>(words: &[&'a [u8]]) -> Result<Request<'a>, LineError> {
         }
         _ => 0,
     };
-    Ok(Request { verb, name, signal })
+    Ok(Request {
+        verb,
+        name,
+        signal,
+        more: [b""; 3],
+    })
 }
 
 /// A service name, or the logger `NAME/log` that `log = DIR` adds.
@@ -206,8 +250,7 @@ fn is_name(text: &[u8]) -> bool {
 /// before the request was resolved (no line, or only `starting` or
 /// `stopping`).
 pub fn exit_code_of_reply(last_line: &[u8]) -> u8 {
-    const SUCCESS: &str =
-        "up stopped started-already stopped-already stopping-already reloaded signalled";
+    const SUCCESS: &str = "up stopped started-already stopped-already stopping-already reloaded signalled reexecuted switched-root";
     const UNRESOLVED: &str = "starting stopping";
     let word = last_line.split(|&b| b == b' ').next().unwrap_or_default();
     if crate::fixed::word_index(SUCCESS, word).is_some() {

@@ -27,6 +27,7 @@ mod parts;
 mod pid1;
 mod pipes;
 mod readiness;
+mod reexec;
 mod reload;
 mod replies;
 mod requests;
@@ -35,6 +36,7 @@ mod shutdown;
 mod startup;
 mod status_file;
 mod storage;
+mod switch_root;
 mod world;
 
 use crate::sys::args::Args;

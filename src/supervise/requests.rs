@@ -208,6 +208,8 @@ fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
                 send(fd.as_fd(), format_args!("error - too many monitors"));
             }
         }
+        Verb::Reexec => super::reexec::on_reexec(v, request, reply, now),
+        Verb::SwitchRoot => super::switch_root::on_switch_root(v, request, reply, now),
     }
 }
 

@@ -99,8 +99,13 @@ pub fn main(args: Args, first: usize) -> c_int {
             (None, _) => usage_because(&[b"unknown command: ", cmd]),
         };
     };
-    // Words each request takes: a name each for start, stop and restart.
-    let per = verb.takes();
+    // Words each request takes: a name each for start, stop and restart;
+    // paths and arguments, all of them one request.
+    let per = match verb.paths() {
+        Some(fewest) if (fewest..=verb.takes()).contains(&count) => count,
+        Some(_) => usize::MAX,
+        None => verb.takes(),
+    };
     if count != per && (per != 1 || count == 0 || verb == Verb::Log) {
         return usage_because(&[cmd, b": wrong arguments"]);
     }
