@@ -190,6 +190,21 @@ fn vigild_conf_names_every_key_the_parser_accepts() {
     );
 }
 
+/// The variants of `enum NAME` in `text`, lower-cased (`Poweroff` →
+/// `poweroff`).
+fn enum_variants(text: &str, file: &str, name: &str) -> Vec<String> {
+    let start = text
+        .find(&format!("enum {name} {{"))
+        .unwrap_or_else(|| panic!("{file}: no enum {name}"));
+    let body = &text[start..];
+    let body = &body[body.find('{').unwrap() + 1..body.find('}').expect("the enum's }")];
+    body.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("//") && !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.trim_end_matches(',').to_ascii_lowercase())
+        .collect()
+}
+
 /// `word` stands on its own in `text` (not inside a longer word).
 fn has_word(text: &str, word: &str) -> bool {
     let part = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
@@ -200,18 +215,17 @@ fn has_word(text: &str, word: &str) -> bool {
     })
 }
 
-/// Every verb of the control FIFO (`engine/src/control.rs`'s `VERBS`, the
-/// words as written, `switch_root` for `Verb::SwitchRoot`) is a vigilctl
-/// command in vigilctl.8 and a control line in vigild.8.
+/// Every verb of the control FIFO (`engine/src/control.rs`'s `Verb`) is a
+/// vigilctl command in vigilctl.8 and a control line in vigild.8.
 #[test]
 fn vigilctl_and_vigild_pages_name_every_control_verb() {
     let file = "engine/src/control.rs";
-    let verbs = const_words(&source(file), file, "VERBS");
-    assert!(verbs.len() >= 10, "{file}: VERBS read as {verbs:?}");
+    let verbs = enum_variants(&source(file), file, "Verb");
+    assert!(verbs.len() >= 10, "{file}: Verb read as {verbs:?}");
     assert!(
         verbs
             .iter()
-            .all(|v| v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+            .all(|v| v.bytes().all(|b| b.is_ascii_lowercase()))
     );
     for name in ["vigilctl.8", "vigild.8"] {
         let page = text(name);
