@@ -1,15 +1,474 @@
-//! `reexec [PATH]`: vigild replaces its own image, every service kept.
+//! `reexec [PATH]` (vigild(8) UPGRADING): vigild replaces its own image
+//! and goes on where it was, every service, socket, pipe, ring and waiting
+//! request kept. The old image writes its state into a hand-off file
+//! (`sys::handoff`: the configuration in force, the engine's table, the
+//! rings, and the supervisor's tables of fds as they are), lets the new
+//! binary judge the hand-off's header (`--handoff-check`), keeps exactly
+//! the fds that travel open across the exec and execs `PATH --resume FD`
+//! with its own command line after it. The new image reads it all back
+//! (`resume`) instead of starting up, and starts, stops and signals
+//! nothing: its loop goes on from the same state. Any failure before the
+//! exec leaves the old image as it was: it answers `reexec-failed REASON`.
+//! Cold code (link/layout.ld).
 
 use super::answers::send;
+use super::configs::{Configs, Source};
+use super::containment::Containment;
+use super::control_fifo::Control;
+use super::listeners::Listeners;
 use super::parts::Vigild;
-use rustix::fd::{AsFd, OwnedFd};
-use vigild_engine::control::Request;
+use super::pipes::Pipes;
+use super::readiness::{Channel, Channels, Naming, StatusText};
+use super::replies::Replies;
+use super::role::Role;
+use super::status_file::StatusFile;
+use super::storage;
+use super::world::{PRIVATE_MAX, World};
+use crate::sys::args::Args;
+use crate::sys::handoff::{self, adopt, keep_across_exec, read_image, write_image};
+use crate::sys::message::{note, say};
+use crate::sys::power::Action;
+use crate::sys::signal::{self, Signals};
+use crate::sys::{Errno, clock, last_resort, process};
+use core::ffi::CStr;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use vigild_engine::config::Config;
+use vigild_engine::control::{LineReader, Request};
+use vigild_engine::fixed::{ArrayStr, Lossy, Plain};
+use vigild_engine::limits::READY_MAX;
+use vigild_engine::machine::Supervisor;
 use vigild_engine::time::Instant;
+use vigild_engine::unix::{ErrnoName, parse_u64};
 
-/// `reexec PATH`: not built yet.
-#[inline(never)]
-pub fn on_reexec(_v: &mut Vigild, _request: Request<'_>, reply: Option<OwnedFd>, _now: Instant) {
-    if let Some(fd) = reply {
-        send(fd.as_fd(), format_args!("reexec-failed not-built"));
+/// The hand-off format's version (vigild(8) UPGRADING): a vigild resumes
+/// from a hand-off of its own version only. Any change to a type that
+/// travels (the header, `Config`, `Supervisor`, the supervisor's tables)
+/// is a new version; a release reads its predecessor's hand-off, which the
+/// upgrade test checks by building the previous commit.
+pub const HANDOFF_VERSION: u32 = 1;
+
+const MAGIC: [u8; 8] = *b"vigildHO";
+
+/// Longest PATH of `reexec` (and of the binary vigild was started from).
+pub const BINARY_MAX: usize = 512;
+
+/// The sizes of what travels, folded into one number: a build with other
+/// capacities (`VIGILD_MAX_SERVICES`), another architecture's layout or
+/// changed types has another, and its hand-off is refused.
+const LAYOUT: u32 = {
+    let sizes = [
+        HANDOFF_VERSION as usize,
+        size_of::<Header>(),
+        size_of::<Config>(),
+        size_of::<Supervisor>(),
+        size_of::<[StatusText; READY_MAX]>(),
+        size_of::<LineReader>(),
+        size_of::<Listeners>(),
+        size_of::<Pipes>(),
+        size_of::<[Option<Channel>; READY_MAX]>(),
+        size_of::<Replies>(),
+        size_of::<Role>(),
+        size_of::<Containment>(),
+        size_of::<Held>(),
+        size_of::<usize>(),
+        vigild_engine::limits::RING_BYTES,
+    ];
+    // FNV-1a over the sizes.
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < sizes.len() {
+        hash = (hash ^ sizes[i] as u32).wrapping_mul(0x0100_0193);
+        i += 1;
     }
+    hash
+};
+
+/// The hand-off's first page: what it is, and what does not travel as an
+/// image. Integers only, so that any bytes are one (the check reads a
+/// foreign build's header).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Header {
+    magic: [u8; 8],
+    version: u32,
+    layout: u32,
+    /// The old image's monotonic clock when it executed the new one (ns).
+    left_ns: u64,
+    /// The FIFO of the `reexec` request, told `reexecuted` by the new
+    /// image (-1: none).
+    reply: i32,
+    /// vigild's messages are stamped (`-l FILE`).
+    stamped: u32,
+}
+
+/// The world's own fds (their numbers), its private run directory and
+/// how its sockets are named.
+#[derive(Clone, Copy)]
+struct Held {
+    fds: [i32; 5],
+    private_run_dir: Option<ArrayStr<PRIVATE_MAX>>,
+    naming: Naming,
+}
+
+/// What a resumed image does first: its requester is told, the time away
+/// said.
+pub struct Resumed {
+    reply: Option<OwnedFd>,
+    left_ns: u64,
+}
+
+/// `reexec [PATH]`.
+#[inline(never)]
+pub fn on_reexec(v: &mut Vigild, request: Request<'_>, reply: Option<OwnedFd>, _now: Instant) {
+    let failed = |reply: Option<OwnedFd>, why: core::fmt::Arguments<'_>| {
+        say!("reexec: failed: {why}");
+        if let Some(fd) = reply {
+            send(fd.as_fd(), format_args!("reexec-failed {why}"));
+        }
+    };
+    if v.engine.is_halting() {
+        return failed(reply, format_args!("in-shutdown"));
+    }
+    let mut path = [0u8; BINARY_MAX + 1];
+    let given = match request.name {
+        b"" => v.binary.as_str().as_bytes(),
+        named => named,
+    };
+    let path = match given.get(..) {
+        Some(p) if !p.is_empty() && p.len() < BINARY_MAX => {
+            path[..p.len()].copy_from_slice(p);
+            CStr::from_bytes_until_nul(&path).ok()
+        }
+        _ => None,
+    };
+    let Some(path) = path else {
+        return failed(reply, format_args!("no-path"));
+    };
+    let binary = match handoff::open_binary(path) {
+        Ok(binary) => binary,
+        Err(Errno::PERM) => return failed(reply, format_args!("not-trusted (owner or mode)")),
+        Err(e) => return failed(reply, format_args!("{}", ErrnoName(errno(e)))),
+    };
+    let file = match write_handoff(v, reply.as_ref().map(|fd| fd.as_fd())) {
+        Ok(file) => file,
+        Err(e) => return failed(reply, format_args!("hand-off {}", ErrnoName(errno(e)))),
+    };
+    let mut answer = [0u8; 120];
+    let len = match handoff::run_check(binary.as_fd(), path, file.as_fd(), &mut answer, CHECK_MS) {
+        Ok(len) => len,
+        Err(e) => return failed(reply, format_args!("check {}", ErrnoName(errno(e)))),
+    };
+    let answer = answer[..len].trim_ascii_end();
+    if answer != b"ok" {
+        let what = match answer {
+            b"" => &b"no answer"[..],
+            words => words,
+        };
+        return failed(reply, format_args!("check: {}", Lossy(what)));
+    }
+    note!("reexec: handing over to {}", Lossy(path.to_bytes()));
+    let reply_fd = reply.as_ref().map(|fd| fd.as_fd());
+    each_kept_fd(v, file.as_fd(), reply_fd, &mut |fd| {
+        keep_across_exec(fd, true)
+    });
+    // The time away is counted from here.
+    let left = header(reply_fd, clock::now_ns());
+    let e = match write_image(file.as_fd(), 0, &left) {
+        Ok(_) => {
+            let mut number = [0u8; 12];
+            let fd_arg = decimal(handoff::number(&file) as u32, &mut number);
+            handoff::exec(binary.as_fd(), path, &[c"--resume", fd_arg], v.args, 1)
+        }
+        Err(e) => e,
+    };
+    each_kept_fd(v, file.as_fd(), reply_fd, &mut |fd| {
+        keep_across_exec(fd, false)
+    });
+    failed(reply, format_args!("exec {}", ErrnoName(errno(e))));
+}
+
+/// `n` in decimal, NUL-terminated, in `buf`.
+fn decimal(mut n: u32, buf: &mut [u8; 12]) -> &CStr {
+    let mut at = buf.len() - 1;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    CStr::from_bytes_until_nul(&buf[at..]).unwrap_or(c"")
+}
+
+/// How long the new binary may take to judge the hand-off.
+const CHECK_MS: i32 = 5000;
+
+fn errno(e: Errno) -> u16 {
+    e.raw_os_error() as u16
+}
+
+/// The header of this image's hand-off.
+fn header(reply: Option<BorrowedFd<'_>>, left_ns: u64) -> Header {
+    Header {
+        magic: MAGIC,
+        version: HANDOFF_VERSION,
+        layout: LAYOUT,
+        left_ns,
+        reply: reply.map_or(-1, handoff::number),
+        stamped: u32::from(crate::sys::message::stamped()),
+    }
+}
+
+/// Write the hand-off: the header (timed again just before the exec),
+/// then every image, in the order `resume` reads them.
+fn write_handoff(v: &mut Vigild, reply: Option<BorrowedFd<'_>>) -> Result<OwnedFd, Errno> {
+    let file = handoff::create(v.world.dir.as_fd())?;
+    let f = file.as_fd();
+    let (w, c) = (&v.world, &v.control);
+    let held = Held {
+        fds: [&w.dir, &w._lock, &w.devnull, &c.fd, &c._keep].map(handoff::number),
+        private_run_dir: w.private_run_dir,
+        naming: w.channels.naming(),
+    };
+    let mut at = write_image(f, 0, &header(reply, 0))?;
+    at = write_image(f, at, v.configs.active())?;
+    at = write_image(f, at, &*v.engine)?;
+    at = write_image(f, at, v.world.channels.texts())?;
+    at = write_image(f, at, &*v.control.lines)?;
+    at = write_image(f, at, &v.world.listeners)?;
+    at = write_image(f, at, &v.world.pipes)?;
+    at = write_image(f, at, v.world.channels.list())?;
+    at = write_image(f, at, &v.world.replies)?;
+    at = write_image(f, at, &v.role)?;
+    at = write_image(f, at, &v.world.containment)?;
+    at = write_image(f, at, &held)?;
+    write_image(f, at, &*v.world.rings)?;
+    Ok(file)
+}
+
+/// Every fd that travels: the hand-off file, the requester's FIFO, and
+/// every fd the state names.
+fn each_kept_fd(
+    v: &Vigild,
+    file: BorrowedFd<'_>,
+    reply: Option<BorrowedFd<'_>>,
+    each: &mut dyn FnMut(BorrowedFd<'_>),
+) {
+    let w = &v.world;
+    for fd in [file, w.dir.as_fd(), w._lock.as_fd(), w.devnull.as_fd()] {
+        each(fd);
+    }
+    for fd in [v.control.fd.as_fd(), v.control._keep.as_fd()] {
+        each(fd);
+    }
+    reply.into_iter().for_each(&mut *each);
+    w.listeners.iter().for_each(|l| each(l.fd.as_fd()));
+    w.pipes
+        .iter()
+        .flat_map(|(_, p)| p.ends())
+        .for_each(&mut *each);
+    w.channels
+        .list()
+        .iter()
+        .flatten()
+        .for_each(|c| each(c.fd()));
+    w.replies
+        .waiters
+        .iter()
+        .flatten()
+        .for_each(|r| each(r.fd.as_fd()));
+    w.replies
+        .monitors
+        .iter()
+        .flatten()
+        .for_each(|m| each(m.fd.as_fd()));
+    v.role.verdict.iter().for_each(|d| each(d.fd.as_fd()));
+    v.role.ready_fd.iter().for_each(|fd| each(fd.as_fd()));
+    if let Containment::Cgroups(c) = &w.containment {
+        c.fds().into_iter().for_each(&mut *each);
+    }
+}
+
+/// `vigild --handoff-check`: judge the hand-off on stdin, as the old
+/// image asks before it executes this binary: `ok`, or why not, on
+/// stdout.
+#[inline(never)]
+pub fn check() -> i32 {
+    let stdin = crate::sys::fs::stdin();
+    let (answer, code) = match read_header(stdin) {
+        Ok(_) => ("ok\n", 0),
+        Err(why) => (why, 1),
+    };
+    let _ = crate::sys::fs::write_all(crate::sys::fs::stdout(), answer.as_bytes());
+    code
+}
+
+/// The hand-off's header, if this build can resume from it.
+fn read_header(file: BorrowedFd<'_>) -> Result<Header, &'static str> {
+    let mut h = Header {
+        magic: [0; 8],
+        version: 0,
+        layout: 0,
+        left_ns: 0,
+        reply: -1,
+        stamped: 0,
+    };
+    read_image(file, 0, &mut h).map_err(|_| "unreadable\n")?;
+    match h {
+        _ if h.magic != MAGIC => Err("not a vigild hand-off\n"),
+        _ if h.version != HANDOFF_VERSION => Err("another hand-off version\n"),
+        _ if h.layout != LAYOUT => Err("another layout (capacities, architecture or types)\n"),
+        _ => Ok(h),
+    }
+}
+
+/// `vigild --resume FD ARGS...`: the new image, from the hand-off on
+/// `FD` (ARGS: the command line the first image was started with).
+#[inline(never)]
+pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Result<Vigild, i32> {
+    let fatal = |what: &str| {
+        say!("fatal: reexec: {}", Plain(what));
+        Err(1)
+    };
+    let number = args.get(0).and_then(parse_u64).unwrap_or(0) as i32;
+    let Some(file) = adopt(number) else {
+        return fatal("no hand-off");
+    };
+    let f = file.as_fd();
+    let h = match read_header(f) {
+        Ok(h) => h,
+        Err(why) => return fatal(why.trim_ascii_end()),
+    };
+    let Some((st, lines)) = storage::take() else {
+        return fatal("storage");
+    };
+    if h.stamped != 0 {
+        crate::sys::message::stamp_lines();
+    }
+    if source.main_cmd.is_some() {
+        last_resort::remember(b"", true);
+    }
+    let mut held = Held {
+        fds: [-1; 5],
+        private_run_dir: None,
+        naming: Naming::of(b""),
+    };
+    let mut channel_list: [Option<Channel>; READY_MAX] = [const { None }; READY_MAX];
+    let (mut listeners, mut pipes, mut replies) = (Listeners::new(), Pipes::new(), Replies::new());
+    let mut containment = Containment::Groups;
+    let mut role = Role {
+        pid1: false,
+        halt: Action::Poweroff,
+        verdict: None,
+        start_failed: false,
+        ready_fd: None,
+    };
+    // Into values that hold no fds yet: nothing is overwritten that owns
+    // one.
+    let read = (|| -> Result<u64, Errno> {
+        let mut at = read_image(f, 0, &mut [0u8; size_of::<Header>()])?;
+        at = read_image(f, at, &mut st.configs[0])?;
+        at = read_image(f, at, &mut st.supervisor.0)?;
+        at = read_image(f, at, &mut st.status_texts)?;
+        at = read_image(f, at, &mut *lines)?;
+        at = read_image(f, at, &mut listeners)?;
+        at = read_image(f, at, &mut pipes)?;
+        at = read_image(f, at, &mut channel_list)?;
+        at = read_image(f, at, &mut replies)?;
+        at = read_image(f, at, &mut role)?;
+        at = read_image(f, at, &mut containment)?;
+        at = read_image(f, at, &mut held)?;
+        read_image(f, at, &mut st.rings)
+    })();
+    if let Err(e) = read {
+        say!(
+            "fatal: reexec: hand-off unreadable: {}",
+            ErrnoName(errno(e))
+        );
+        return Err(1);
+    }
+    let [
+        Some(dir),
+        Some(lock),
+        Some(devnull),
+        Some(control),
+        Some(control_keep),
+    ] = held.fds.map(adopt)
+    else {
+        return fatal("the hand-off names fds that are not open");
+    };
+    let mut channels = Channels::named(held.naming, &mut st.status_texts);
+    *channels.list_mut() = channel_list;
+    let signals = match Signals::install(&signal::HANDLED) {
+        Ok(signals) => signals,
+        Err(_) => return fatal("signals"),
+    };
+    let v = Vigild {
+        configs: Configs::new(&mut st.configs, &mut st.text.0, &mut st.errors, source),
+        engine: &mut st.supervisor.0,
+        world: World {
+            dir,
+            _lock: lock,
+            private_run_dir: held.private_run_dir,
+            signals,
+            devnull,
+            listeners,
+            pipes,
+            rings: &mut st.rings,
+            channels,
+            notice: Some(&mut st.notice),
+            replies,
+            worker_setup: None,
+            containment,
+        },
+        status: StatusFile::new(),
+        control: Control {
+            fd: control,
+            _keep: control_keep,
+            lines,
+            warnings: Default::default(),
+        },
+        role,
+        args,
+        binary,
+        resumed: Some(Resumed {
+            reply: adopt(h.reply),
+            left_ns: h.left_ns,
+        }),
+    };
+    // Close-on-exec again: the fds that travelled are vigild's own.
+    let reply = v.resumed.as_ref().and_then(|r| r.reply.as_ref());
+    each_kept_fd(&v, f, reply.map(|r| r.as_fd()), &mut |fd| {
+        keep_across_exec(fd, false)
+    });
+    if !v.role.pid1
+        && let Err(e) = process::set_subreaper()
+    {
+        say!(
+            "warning: unable to become the subreaper: {}",
+            ErrnoName(errno(e))
+        );
+    }
+    Ok(v)
+}
+
+/// The resumed image's first turn: the requester told, the time away
+/// said.
+#[inline(never)]
+pub fn resumed(v: &mut Vigild, r: Resumed) {
+    let away_us = clock::now_ns().saturating_sub(r.left_ns) / 1000;
+    note!(
+        "reexec: resumed, {} services kept, away {}.{:03} ms",
+        v.configs.active().len(),
+        away_us / 1000,
+        away_us % 1000
+    );
+    if let Some(fd) = r.reply {
+        send(
+            fd.as_fd(),
+            format_args!("reexecuted {}", Plain(env!("CARGO_PKG_VERSION"))),
+        );
+    }
+    v.status.dirty = true;
 }
