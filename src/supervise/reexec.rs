@@ -25,7 +25,7 @@ use super::status_file::StatusFile;
 use super::storage;
 use super::world::{PRIVATE_MAX, World};
 use crate::sys::args::Args;
-use crate::sys::handoff::{self, adopt, keep_across_exec, read_image, write_image};
+use crate::sys::handoff::{self, Image, Place, adopt, keep_across_exec, read_images, write_images};
 use crate::sys::message::{note, say};
 use crate::sys::power::Action;
 use crate::sys::signal::{self, Signals};
@@ -38,7 +38,7 @@ use vigild_engine::fixed::{ArrayStr, Lossy, Plain};
 use vigild_engine::limits::READY_MAX;
 use vigild_engine::machine::Supervisor;
 use vigild_engine::time::Instant;
-use vigild_engine::unix::{ErrnoName, parse_u64};
+use vigild_engine::unix::{ErrnoName, errno_name, parse_u64};
 
 /// The hand-off format's version (vigild(8) UPGRADING): a vigild resumes
 /// from a hand-off of its own version only. Any change to a type that
@@ -120,71 +120,81 @@ pub struct Resumed {
 /// `reexec [PATH]`.
 #[inline(never)]
 pub fn on_reexec(v: &mut Vigild, request: Request<'_>, reply: Option<OwnedFd>, _now: Instant) {
-    let failed = |reply: Option<OwnedFd>, why: core::fmt::Arguments<'_>| {
-        say!("reexec: failed: {why}");
-        if let Some(fd) = reply {
-            send(fd.as_fd(), format_args!("reexec-failed {why}"));
-        }
-    };
+    let mut answer = [0u8; 120];
+    // It returns only when the old image goes on: why.
+    let (why, detail) = hand_over(v, request.name, reply.as_ref(), &mut answer);
+    say!("reexec: failed: {}{}", Plain(why), Lossy(detail));
+    if let Some(fd) = reply {
+        send(
+            fd.as_fd(),
+            format_args!("reexec-failed {}{}", Plain(why), Lossy(detail)),
+        );
+    }
+}
+
+/// Execute the binary `name` (or the one vigild was started from) with the
+/// hand-off; returns only if it could not: why (a word), and the errno's
+/// name or the check's answer.
+fn hand_over<'a>(
+    v: &mut Vigild,
+    name: &[u8],
+    reply: Option<&OwnedFd>,
+    answer: &'a mut [u8; 120],
+) -> (&'static str, &'a [u8]) {
+    let failed = |why, e: Errno| (why, errno_name(errno(e)).unwrap_or("error").as_bytes());
     if v.engine.is_halting() {
-        return failed(reply, format_args!("in-shutdown"));
+        return ("in-shutdown", b"");
     }
     let mut path = [0u8; BINARY_MAX + 1];
-    let given = match request.name {
+    let given = match name {
         b"" => v.binary.as_str().as_bytes(),
         named => named,
     };
-    let path = match given.get(..) {
-        Some(p) if !p.is_empty() && p.len() < BINARY_MAX => {
-            path[..p.len()].copy_from_slice(p);
-            CStr::from_bytes_until_nul(&path).ok()
-        }
-        _ => None,
-    };
-    let Some(path) = path else {
-        return failed(reply, format_args!("no-path"));
+    let Some(path) = c_path(given, &mut path) else {
+        return ("no-path", b"");
     };
     let binary = match handoff::open_binary(path) {
         Ok(binary) => binary,
-        Err(Errno::PERM) => return failed(reply, format_args!("not-trusted (owner or mode)")),
-        Err(e) => return failed(reply, format_args!("{}", ErrnoName(errno(e)))),
+        Err(Errno::PERM) => return ("not-trusted", b" (owner or mode)"),
+        Err(e) => return failed("open ", e),
     };
-    let file = match write_handoff(v, reply.as_ref().map(|fd| fd.as_fd())) {
+    let reply = reply.map(|fd| fd.as_fd());
+    let file = match write_handoff(v, reply) {
         Ok(file) => file,
-        Err(e) => return failed(reply, format_args!("hand-off {}", ErrnoName(errno(e)))),
+        Err(e) => return failed("hand-off ", e),
     };
-    let mut answer = [0u8; 120];
-    let len = match handoff::run_check(binary.as_fd(), path, file.as_fd(), &mut answer, CHECK_MS) {
+    let len = match handoff::run_check(binary.as_fd(), path, file.as_fd(), answer, CHECK_MS) {
         Ok(len) => len,
-        Err(e) => return failed(reply, format_args!("check {}", ErrnoName(errno(e)))),
+        Err(e) => return failed("check ", e),
     };
-    let answer = answer[..len].trim_ascii_end();
-    if answer != b"ok" {
-        let what = match answer {
-            b"" => &b"no answer"[..],
-            words => words,
-        };
-        return failed(reply, format_args!("check: {}", Lossy(what)));
+    match answer[..len].trim_ascii_end() {
+        b"ok" => {}
+        b"" => return ("check: ", b"no answer"),
+        _ => return ("check: ", answer[..len].trim_ascii_end()),
     }
     note!("reexec: handing over to {}", Lossy(path.to_bytes()));
-    let reply_fd = reply.as_ref().map(|fd| fd.as_fd());
-    each_kept_fd(v, file.as_fd(), reply_fd, &mut |fd| {
-        keep_across_exec(fd, true)
-    });
+    each_kept_fd(v, file.as_fd(), reply, &mut |fd| keep_across_exec(fd, true));
     // The time away is counted from here.
-    let left = header(reply_fd, clock::now_ns());
-    let e = match write_image(file.as_fd(), 0, &left) {
-        Ok(_) => {
+    let left = header(reply, clock::now_ns());
+    let e = match write_images(file.as_fd(), &[Image::of(&left)]) {
+        Ok(()) => {
             let mut number = [0u8; 12];
             let fd_arg = decimal(handoff::number(&file) as u32, &mut number);
             handoff::exec(binary.as_fd(), path, &[c"--resume", fd_arg], v.args, 1)
         }
         Err(e) => e,
     };
-    each_kept_fd(v, file.as_fd(), reply_fd, &mut |fd| {
+    each_kept_fd(v, file.as_fd(), reply, &mut |fd| {
         keep_across_exec(fd, false)
     });
-    failed(reply, format_args!("exec {}", ErrnoName(errno(e))));
+    failed("exec ", e)
+}
+
+/// `bytes` with a NUL after them in `buf`, if they fit and hold none.
+fn c_path<'b>(bytes: &[u8], buf: &'b mut [u8; BINARY_MAX + 1]) -> Option<&'b CStr> {
+    buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
+    let path = CStr::from_bytes_with_nul(buf.get(..=bytes.len())?).ok()?;
+    (!bytes.is_empty()).then_some(path)
 }
 
 /// `n` in decimal, NUL-terminated, in `buf`.
@@ -198,7 +208,7 @@ fn decimal(mut n: u32, buf: &mut [u8; 12]) -> &CStr {
             break;
         }
     }
-    CStr::from_bytes_until_nul(&buf[at..]).unwrap_or(c"")
+    CStr::from_bytes_with_nul(&buf[at..]).unwrap_or(c"")
 }
 
 /// How long the new binary may take to judge the hand-off.
@@ -231,19 +241,25 @@ fn write_handoff(v: &mut Vigild, reply: Option<BorrowedFd<'_>>) -> Result<OwnedF
         private_run_dir: w.private_run_dir,
         naming: w.channels.naming(),
     };
-    let mut at = write_image(f, 0, &header(reply, 0))?;
-    at = write_image(f, at, v.configs.active())?;
-    at = write_image(f, at, &*v.engine)?;
-    at = write_image(f, at, v.world.channels.texts())?;
-    at = write_image(f, at, &*v.control.lines)?;
-    at = write_image(f, at, &v.world.listeners)?;
-    at = write_image(f, at, &v.world.pipes)?;
-    at = write_image(f, at, v.world.channels.list())?;
-    at = write_image(f, at, &v.world.replies)?;
-    at = write_image(f, at, &v.role)?;
-    at = write_image(f, at, &v.world.containment)?;
-    at = write_image(f, at, &held)?;
-    write_image(f, at, &*v.world.rings)?;
+    let (w, head) = (&v.world, header(reply, 0));
+    write_images(
+        f,
+        &[
+            Image::of(&head),
+            Image::of(v.configs.active()),
+            Image::of(&*v.engine),
+            Image::of(w.channels.texts()),
+            Image::of(&*v.control.lines),
+            Image::of(&w.listeners),
+            Image::of(&w.pipes),
+            Image::of(w.channels.list()),
+            Image::of(&w.replies),
+            Image::of(&v.role),
+            Image::of(&w.containment),
+            Image::of(&held),
+            Image::of(&*w.rings),
+        ],
+    )?;
     Ok(file)
 }
 
@@ -314,7 +330,7 @@ fn read_header(file: BorrowedFd<'_>) -> Result<Header, &'static str> {
         reply: -1,
         stamped: 0,
     };
-    read_image(file, 0, &mut h).map_err(|_| "unreadable\n")?;
+    read_images(file, &mut [Place::of(&mut h)]).map_err(|_| "unreadable\n")?;
     match h {
         _ if h.magic != MAGIC => Err("not a vigild hand-off\n"),
         _ if h.version != HANDOFF_VERSION => Err("another hand-off version\n"),
@@ -366,21 +382,25 @@ pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Resul
     };
     // Into values that hold no fds yet: nothing is overwritten that owns
     // one.
-    let read = (|| -> Result<u64, Errno> {
-        let mut at = read_image(f, 0, &mut [0u8; size_of::<Header>()])?;
-        at = read_image(f, at, &mut st.configs[0])?;
-        at = read_image(f, at, &mut st.supervisor.0)?;
-        at = read_image(f, at, &mut st.status_texts)?;
-        at = read_image(f, at, &mut *lines)?;
-        at = read_image(f, at, &mut listeners)?;
-        at = read_image(f, at, &mut pipes)?;
-        at = read_image(f, at, &mut channel_list)?;
-        at = read_image(f, at, &mut replies)?;
-        at = read_image(f, at, &mut role)?;
-        at = read_image(f, at, &mut containment)?;
-        at = read_image(f, at, &mut held)?;
-        read_image(f, at, &mut st.rings)
-    })();
+    let mut head = [0u8; size_of::<Header>()];
+    let read = read_images(
+        f,
+        &mut [
+            Place::of(&mut head),
+            Place::zeroed(&mut st.configs[0]),
+            Place::zeroed(&mut st.supervisor.0),
+            Place::zeroed(&mut st.status_texts),
+            Place::zeroed(&mut *lines),
+            Place::of(&mut listeners),
+            Place::of(&mut pipes),
+            Place::of(&mut channel_list),
+            Place::of(&mut replies),
+            Place::of(&mut role),
+            Place::of(&mut containment),
+            Place::of(&mut held),
+            Place::zeroed(&mut st.rings),
+        ],
+    );
     if let Err(e) = read {
         say!(
             "fatal: reexec: hand-off unreadable: {}",
@@ -459,10 +479,8 @@ pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Resul
 pub fn resumed(v: &mut Vigild, r: Resumed) {
     let away_us = clock::now_ns().saturating_sub(r.left_ns) / 1000;
     note!(
-        "reexec: resumed, {} services kept, away {}.{:03} ms",
-        v.configs.active().len(),
-        away_us / 1000,
-        away_us % 1000
+        "reexec: resumed, {} services kept, away {away_us} us",
+        v.configs.active().len()
     );
     if let Some(fd) = r.reply {
         send(

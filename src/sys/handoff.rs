@@ -1,9 +1,8 @@
 //! The hand-off file of `reexec` (vigild(8) UPGRADING): a memfd (or an
 //! unlinked file of the run directory where memfd_create is missing) that
 //! holds vigild's state as images of its tables, byte for byte, written by
-//! one image and read back by the next. Only the pages the writer had in
-//! memory are written (`mincore`); the others are holes, which the reader
-//! skips (`SEEK_DATA`): the new image has in memory what the old one had.
+//! one image and read back by the next. The reader leaves a table's pages
+//! of zeros unwritten: the new image has in memory what the old one used.
 //!
 //! An image is only ever read by a build whose hand-off layout (version,
 //! and the size of every type that travels) is the writer's: the header
@@ -12,6 +11,7 @@
 
 use super::{Errno, PAGE, process};
 use core::ffi::{CStr, c_void};
+use core::marker::PhantomData;
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{MemfdFlags, Mode, OFlags, memfd_create};
 
@@ -32,40 +32,70 @@ pub fn keep_across_exec(fd: BorrowedFd<'_>, keep: bool) {
     let _ = rustix::io::fcntl_setfd(fd, flags);
 }
 
-/// Write the image of `value` at `offset` of `file`: the pages of it that
-/// are in memory (the rest, never written, reads as zeros); the offset
-/// after it, rounded up to a page.
-pub fn write_image<T: ?Sized>(file: BorrowedFd<'_>, offset: u64, value: &T) -> Result<u64, Errno> {
-    let (at, len) = (value as *const T as *const u8 as usize, size_of_val(value));
-    let mut resident = [0u8; 64];
-    let mut done = 0;
-    while done < len {
-        // Whole pages where the value has them, asked of mincore 64 at a
-        // time; a value's first or last page shared with another is
-        // written as resident.
-        let page_start = (at + done) & !(PAGE - 1);
-        let pages = ((at + len - page_start).div_ceil(PAGE)).min(resident.len());
-        // SAFETY: mincore reads nothing of the memory, only whether each
-        // page of `page_start..+pages*PAGE` (mapped: it holds `value`,
-        // rounded to pages of the same mapping) is resident; `resident`
-        // holds `pages` bytes.
-        let r = unsafe {
-            libc::mincore(
-                page_start as *mut c_void,
-                pages * PAGE,
-                resident.as_mut_ptr(),
-            )
-        };
-        for (k, &flag) in resident[..pages].iter().enumerate() {
-            let from = (page_start + k * PAGE).max(at);
-            let to = (page_start + (k + 1) * PAGE).min(at + len);
-            if r != 0 || flag & 1 != 0 {
-                write_at(file, offset + (from - at) as u64, from, to - from)?;
-            }
+/// The bytes of a value, to be written as an image (`write_images`).
+pub struct Image<'a> {
+    at: usize,
+    len: usize,
+    _value: PhantomData<&'a ()>,
+}
+
+impl<'a> Image<'a> {
+    pub fn of<T: ?Sized>(value: &'a T) -> Self {
+        let at = value as *const T as *const u8 as usize;
+        Image {
+            at,
+            len: size_of_val(value),
+            _value: PhantomData,
         }
-        done = page_start + pages * PAGE - at;
     }
-    Ok(offset + (len as u64).div_ceil(PAGE as u64) * PAGE as u64)
+}
+
+/// The bytes of a value to be read back from its image (`read_images`).
+pub struct Place<'a> {
+    at: usize,
+    len: usize,
+    /// All zeros now, and only its pages that are not left so are
+    /// written (they alone then cost memory).
+    zeroed: bool,
+    _value: PhantomData<&'a mut ()>,
+}
+
+impl<'a> Place<'a> {
+    /// `value`'s bytes, to be overwritten by those of an image of a value
+    /// of its type (see `read_images`).
+    pub fn of<T: ?Sized>(value: &'a mut T) -> Self {
+        let at = value as *mut T as *mut u8 as usize;
+        Place {
+            at,
+            len: size_of_val(value),
+            zeroed: false,
+            _value: PhantomData,
+        }
+    }
+
+    /// As `of`, for a value that is all zero bytes now (a table in
+    /// `.bss` not used yet): the image's pages of zeros are not written.
+    pub fn zeroed<T: ?Sized>(value: &'a mut T) -> Self {
+        Place {
+            zeroed: true,
+            ..Place::of(value)
+        }
+    }
+}
+
+/// Write `images` into `file`, each from a page boundary on, the first at
+/// offset 0.
+pub fn write_images(file: BorrowedFd<'_>, images: &[Image<'_>]) -> Result<(), Errno> {
+    let mut offset = 0;
+    for image in images {
+        write_at(file, offset, image.at, image.len)?;
+        offset += page_round(image.len);
+    }
+    Ok(())
+}
+
+fn page_round(len: usize) -> u64 {
+    len.div_ceil(PAGE) as u64 * PAGE as u64
 }
 
 /// `len` bytes from address `from` into `file` at `offset`.
@@ -73,8 +103,8 @@ fn write_at(file: BorrowedFd<'_>, offset: u64, from: usize, len: usize) -> Resul
     let mut done = 0;
     while done < len {
         // SAFETY: the kernel reads `len - done` bytes at `from + done`,
-        // inside the value `write_image` was given (no Rust reference to
-        // its bytes is made, so its padding is never read as a value).
+        // inside the value of an `Image` (no Rust reference to its bytes
+        // is made, so its padding is never read as a value).
         let n = unsafe {
             libc::pwrite(
                 file.as_raw_fd(),
@@ -93,46 +123,47 @@ fn write_at(file: BorrowedFd<'_>, offset: u64, from: usize, len: usize) -> Resul
     Ok(())
 }
 
-/// Read the image `write_image` wrote at `offset` back into `value`
-/// (holes: its zeros are already there, or written as zeros); the offset
-/// after it.
+/// Read the images `write_images` wrote back into `places`, in the same
+/// order.
 ///
 /// The caller has checked that the writer's hand-off layout is this
-/// build's (`value`'s type is the very type, of the same size and layout,
-/// that was written there), which is what makes the bytes a valid `T`.
-pub fn read_image<T: ?Sized>(
-    file: BorrowedFd<'_>,
-    offset: u64,
-    value: &mut T,
-) -> Result<u64, Errno> {
-    let (at, len) = (value as *mut T as *mut u8 as usize, size_of_val(value));
-    let end = offset + len as u64;
-    let mut pos = offset;
-    while pos < end {
-        let data = match seek(file, pos, libc::SEEK_DATA) {
-            Ok(data) if data < end => data,
-            // Only holes to the end (ENXIO: no data after `pos`).
-            Ok(_) | Err(Errno::NXIO) => break,
-            Err(e) => return Err(e),
-        };
-        let hole = seek(file, data, libc::SEEK_HOLE)?.min(end);
-        read_at(
-            file,
-            data,
-            at + (data - offset) as usize,
-            (hole - data) as usize,
-        )?;
-        pos = hole;
+/// build's: each place is a value of the very type, of the same size and
+/// layout, that was written there, which is what makes the bytes a valid
+/// value of it.
+pub fn read_images(file: BorrowedFd<'_>, places: &mut [Place<'_>]) -> Result<(), Errno> {
+    let mut offset = 0;
+    for place in places {
+        read_place(file, offset, place)?;
+        offset += page_round(place.len);
     }
-    Ok(offset + (len as u64).div_ceil(PAGE as u64) * PAGE as u64)
+    Ok(())
 }
 
-fn seek(file: BorrowedFd<'_>, pos: u64, whence: i32) -> Result<u64, Errno> {
-    // SAFETY: lseek takes an fd and numbers; it touches no memory of ours.
-    match unsafe { libc::lseek(file.as_raw_fd(), pos as i64, whence) } {
-        -1 => Err(Errno::from_raw_os_error(process::errno())),
-        at => Ok(at as u64),
+/// The `len` bytes of `file` at `offset` into `place`; unless it was
+/// zeroed, only its chunks that hold something else than zeros.
+fn read_place(file: BorrowedFd<'_>, offset: u64, place: &Place<'_>) -> Result<(), Errno> {
+    if !place.zeroed {
+        return read_at(file, offset, place.at, place.len);
     }
+    let mut chunk = [0u8; PAGE];
+    let mut done = 0;
+    while done < place.len {
+        let n = (place.len - done).min(PAGE);
+        read_at(file, offset + done as u64, chunk.as_mut_ptr() as usize, n)?;
+        if chunk[..n].iter().any(|&b| b != 0) {
+            copy(&chunk[..n], place.at + done);
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// `bytes` to address `to`, inside a `Place`.
+fn copy(bytes: &[u8], to: usize) {
+    // SAFETY: `to..to + bytes.len()` lies in the value of a `Place`
+    // (exclusively borrowed), given the bytes its type's image has there
+    // (see `read_images`); `bytes` is a buffer of our own, apart from it.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), to as *mut u8, bytes.len()) };
 }
 
 /// `len` bytes of `file` at `offset` into address `to`.
@@ -140,8 +171,8 @@ fn read_at(file: BorrowedFd<'_>, offset: u64, to: usize, len: usize) -> Result<(
     let mut done = 0;
     while done < len {
         // SAFETY: the kernel writes `len - done` bytes at `to + done`,
-        // inside the value `read_image` was given (exclusively borrowed),
-        // with the bytes of a value of its type (see `read_image`).
+        // inside the value of a `Place` (exclusively borrowed), with the
+        // bytes of a value of its type (see `read_images`).
         let n = unsafe {
             libc::pread(
                 file.as_raw_fd(),
