@@ -12,7 +12,7 @@
 //! Cold code (link/layout.ld).
 
 use super::answers::send;
-use super::configs::{Configs, Source};
+use super::configs::{Configs, Source, in_force};
 use super::containment::Containment;
 use super::control_fifo::Control;
 use super::listeners::Listeners;
@@ -29,7 +29,7 @@ use crate::sys::handoff::{self, Image, Place, adopt, keep_across_exec, read_imag
 use crate::sys::message::{note, say};
 use crate::sys::power::Action;
 use crate::sys::signal::{self, Signals};
-use crate::sys::{Errno, clock, last_resort, process};
+use crate::sys::{Errno, clock, process};
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild_engine::config::Config;
@@ -362,9 +362,6 @@ pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Resul
     if h.stamped != 0 {
         crate::sys::message::stamp_lines();
     }
-    if source.main_cmd.is_some() {
-        last_resort::remember(b"", true);
-    }
     let mut held = Held {
         fds: [-1; 5],
         private_run_dir: None,
@@ -408,6 +405,8 @@ pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Resul
         );
         return Err(1);
     }
+    // What a failure must do (`crash`, container mode) follows it.
+    in_force(&st.configs[0]);
     let [
         Some(dir),
         Some(lock),
