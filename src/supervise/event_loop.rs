@@ -56,7 +56,10 @@ enum Polled {
 // Not inlined into start-up: the loop is hot code, start-up cold (link/layout.ld).
 #[inline(never)]
 pub fn run(v: &mut Vigild) -> i32 {
-    v.engine.boot(v.configs.active(), clock::now());
+    match v.resumed.take() {
+        None => v.engine.boot(v.configs.active(), clock::now()),
+        Some(resumed) => super::reexec::resumed(v, resumed),
+    }
     // Cold code ran (start-up, control lines and answers, signals other
     // than SIGCHLD): give its pages back before the loop sleeps
     // (`sys::cold`).

@@ -49,6 +49,11 @@ use core::ffi::c_int;
 /// last resort.
 pub fn main(args: Args) -> c_int {
     let pid1 = process::getpid() == 1;
+    match args.get(1) {
+        Some(b"--handoff-check") => return reexec::check(),
+        Some(b"--resume") => last_resort(resume(args, pid1)),
+        _ => {}
+    }
     let code = {
         // Used where it is (not moved out of the result: that would make a
         // second copy of the parts on the stack), and dropped before the
@@ -64,4 +69,23 @@ pub fn main(args: Args) -> c_int {
         }
     };
     last_resort(code)
+}
+
+/// `vigild --resume FD ARGS...`: a re-exec's new image, on from the
+/// hand-off (`reexec`); ARGS are the first image's options.
+fn resume(args: Args, pid1: bool) -> c_int {
+    let options = args.skip(2);
+    let source = match startup::options(options, pid1) {
+        Ok(o) => o.source,
+        Err(_) => return 2,
+    };
+    let mut resumed = reexec::resume(options, source, startup::started_from(args));
+    match &mut resumed {
+        Ok(v) => {
+            let code = event_loop::run(v);
+            shutdown::leave(v);
+            code
+        }
+        Err(code) => *code,
+    }
 }

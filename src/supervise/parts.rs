@@ -4,9 +4,12 @@
 
 use super::configs::Configs;
 use super::control_fifo::Control;
+use super::reexec::{BINARY_MAX, Resumed};
 use super::role::Role;
 use super::status_file::StatusFile;
 use super::world::World;
+use crate::sys::args::Args;
+use vigild_engine::fixed::ArrayStr;
 use vigild_engine::machine::Supervisor;
 
 /// The running supervisor.
@@ -24,4 +27,12 @@ pub struct Vigild {
     pub control: Control,
     /// PID 1, daemon mode, `-d FD`.
     pub role: Role,
+    /// The command line (a re-exec passes it on).
+    pub args: Args,
+    /// The binary this vigild was started from: what `reexec` executes
+    /// when not told which.
+    pub binary: ArrayStr<BINARY_MAX>,
+    /// Set when this image resumed from a re-exec's hand-off, until its
+    /// first turn.
+    pub resumed: Option<Resumed>,
 }

@@ -78,27 +78,67 @@ pub struct Channels {
     list: [Option<Channel>; READY_MAX],
     /// The status text of each entry of `list`.
     texts: &'static mut [StatusText; READY_MAX],
-    /// The run directory's path, for socket paths (length 0 if it did not
-    /// fit), and its digest.
+    /// How sockets are named.
+    naming: Naming,
+}
+
+/// The run directory's path, for socket paths (length 0 if it did not
+/// fit), and its digest.
+#[derive(Clone, Copy)]
+pub struct Naming {
     run_path: [u8; PATH_MAX],
     run_path_len: usize,
     run_digest: u64,
 }
 
-impl Channels {
-    /// No channels; sockets are named after `run_path` (see
-    /// `socket_path`).
-    pub fn new(run_path: &[u8], texts: &'static mut [StatusText; READY_MAX]) -> Self {
+impl Naming {
+    /// Sockets named after `run_path` (see `socket_path`).
+    pub fn of(run_path: &[u8]) -> Naming {
         let mut path = [0; PATH_MAX];
         let len = copy_cut(&mut path, run_path);
-        Channels {
-            list: [const { None }; READY_MAX],
-            texts,
+        Naming {
             run_path: path,
             // Cut: the digest stands in for it.
             run_path_len: if run_path.len() > PATH_MAX { 0 } else { len },
             run_digest: digest(run_path),
         }
+    }
+}
+
+impl Channels {
+    /// The channels, as a re-exec hands them over.
+    pub fn list(&self) -> &[Option<Channel>; READY_MAX] {
+        &self.list
+    }
+
+    /// The channels, as a re-exec puts them back.
+    pub fn list_mut(&mut self) -> &mut [Option<Channel>; READY_MAX] {
+        &mut self.list
+    }
+
+    /// The `STATUS=` texts, as a re-exec hands them over.
+    pub fn texts(&self) -> &[StatusText; READY_MAX] {
+        self.texts
+    }
+
+    /// How sockets are named (a re-exec hands it over).
+    pub fn naming(&self) -> Naming {
+        self.naming
+    }
+
+    /// No channels, sockets named as `naming` says.
+    pub fn named(naming: Naming, texts: &'static mut [StatusText; READY_MAX]) -> Self {
+        Channels {
+            list: [const { None }; READY_MAX],
+            texts,
+            naming,
+        }
+    }
+
+    /// No channels; sockets are named after `run_path` (see
+    /// `socket_path`).
+    pub fn new(run_path: &[u8], texts: &'static mut [StatusText; READY_MAX]) -> Self {
+        Channels::named(Naming::of(run_path), texts)
     }
 
     /// Open the channel `id` needs before it is spawned, if it needs one.
@@ -188,8 +228,9 @@ impl Channels {
         nonce: u64,
         out: &mut [u8; PATH_MAX],
     ) -> Result<usize, Errno> {
-        let run = self.run_path.get(..self.run_path_len).unwrap_or_default();
-        notify::socket_name((run, self.run_digest), cfg.name(id), nonce, out)
+        let n = &self.naming;
+        let run = n.run_path.get(..n.run_path_len).unwrap_or_default();
+        notify::socket_name((run, n.run_digest), cfg.name(id), nonce, out)
     }
 
     /// After the spawn: keep `opened` as `id`'s channel for `pid`, or if

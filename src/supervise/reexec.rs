@@ -1,15 +1,499 @@
-//! `reexec [PATH]`: vigild replaces its own image, every service kept.
+//! `reexec [PATH]` (vigild(8) UPGRADING): vigild replaces its own image
+//! and goes on where it was, every service, socket, pipe, ring and waiting
+//! request kept. The old image writes its state into a hand-off file
+//! (`sys::handoff`: the configuration in force, the engine's table, the
+//! rings, and the supervisor's tables of fds as they are), lets the new
+//! binary judge the hand-off's header (`--handoff-check`), keeps exactly
+//! the fds that travel open across the exec and execs `PATH --resume FD`
+//! with its own command line after it. The new image reads it all back
+//! (`resume`) instead of starting up, and starts, stops and signals
+//! nothing: its loop goes on from the same state. Any failure before the
+//! exec leaves the old image as it was: it answers `reexec-failed REASON`.
+//! Cold code (link/layout.ld).
 
 use super::answers::send;
+use super::configs::{Configs, Source, in_force};
+use super::containment::Containment;
+use super::control_fifo::Control;
+use super::listeners::Listeners;
 use super::parts::Vigild;
-use rustix::fd::{AsFd, OwnedFd};
-use vigild_engine::control::Request;
+use super::pipes::Pipes;
+use super::readiness::{Channel, Channels, Naming, StatusText};
+use super::replies::Replies;
+use super::role::Role;
+use super::status_file::StatusFile;
+use super::storage;
+use super::world::{PRIVATE_MAX, World};
+use crate::sys::args::Args;
+use crate::sys::handoff::{self, Image, Place, adopt, keep_across_exec, read_images, write_images};
+use crate::sys::message::{note, say};
+use crate::sys::power::Action;
+use crate::sys::signal::{self, Signals};
+use crate::sys::{Errno, clock, process};
+use core::ffi::CStr;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use vigild_engine::config::Config;
+use vigild_engine::control::{LineReader, Request};
+use vigild_engine::fixed::{ArrayStr, Lossy, Plain};
+use vigild_engine::limits::READY_MAX;
+use vigild_engine::machine::Supervisor;
 use vigild_engine::time::Instant;
+use vigild_engine::unix::{ErrnoName, errno_name, parse_u64};
 
-/// `reexec PATH`: not built yet.
-#[inline(never)]
-pub fn on_reexec(_v: &mut Vigild, _request: Request<'_>, reply: Option<OwnedFd>, _now: Instant) {
-    if let Some(fd) = reply {
-        send(fd.as_fd(), format_args!("reexec-failed not-built"));
+/// The hand-off format's version (vigild(8) UPGRADING): a vigild resumes
+/// from a hand-off of its own version only. Any change to a type that
+/// travels (the header, `Config`, `Supervisor`, the supervisor's tables)
+/// is a new version; a release reads its predecessor's hand-off, which the
+/// upgrade test checks by building the previous commit.
+pub const HANDOFF_VERSION: u32 = 1;
+
+const MAGIC: [u8; 8] = *b"vigildHO";
+
+/// Longest PATH of `reexec` (and of the binary vigild was started from).
+pub const BINARY_MAX: usize = 512;
+
+/// The sizes of what travels, folded into one number: a build with other
+/// capacities (`VIGILD_MAX_SERVICES`), another architecture's layout or
+/// changed types has another, and its hand-off is refused.
+const LAYOUT: u32 = {
+    let sizes = [
+        HANDOFF_VERSION as usize,
+        size_of::<Header>(),
+        size_of::<Config>(),
+        size_of::<Supervisor>(),
+        size_of::<[StatusText; READY_MAX]>(),
+        size_of::<LineReader>(),
+        size_of::<Listeners>(),
+        size_of::<Pipes>(),
+        size_of::<[Option<Channel>; READY_MAX]>(),
+        size_of::<Replies>(),
+        size_of::<Role>(),
+        size_of::<Containment>(),
+        size_of::<Held>(),
+        size_of::<usize>(),
+        vigild_engine::limits::RING_BYTES,
+    ];
+    // FNV-1a over the sizes.
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < sizes.len() {
+        hash = (hash ^ sizes[i] as u32).wrapping_mul(0x0100_0193);
+        i += 1;
     }
+    hash
+};
+
+/// The hand-off's first page: what it is, and what does not travel as an
+/// image. Integers only, so that any bytes are one (the check reads a
+/// foreign build's header).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Header {
+    magic: [u8; 8],
+    version: u32,
+    layout: u32,
+    /// The old image's monotonic clock when it executed the new one (ns).
+    left_ns: u64,
+    /// The FIFO of the `reexec` request, told `reexecuted` by the new
+    /// image (-1: none).
+    reply: i32,
+    /// vigild's messages are stamped (`-l FILE`).
+    stamped: u32,
+}
+
+/// The world's own fds (their numbers), its private run directory and
+/// how its sockets are named.
+#[derive(Clone, Copy)]
+struct Held {
+    fds: [i32; 5],
+    private_run_dir: Option<ArrayStr<PRIVATE_MAX>>,
+    naming: Naming,
+}
+
+/// What a resumed image does first: its requester is told, the time away
+/// said.
+pub struct Resumed {
+    reply: Option<OwnedFd>,
+    left_ns: u64,
+}
+
+/// `reexec [PATH]`.
+#[inline(never)]
+pub fn on_reexec(v: &mut Vigild, request: Request<'_>, reply: Option<OwnedFd>, _now: Instant) {
+    let mut answer = [0u8; 120];
+    // It returns only when the old image goes on: why.
+    let (why, detail) = hand_over(v, request.name, reply.as_ref(), &mut answer);
+    let detail = match detail {
+        Ok(words) => words,
+        Err(e) => errno_name(errno(e)).unwrap_or("error").as_bytes(),
+    };
+    say!("reexec: failed: {}{}", Plain(why), Lossy(detail));
+    if let Some(fd) = reply {
+        send(
+            fd.as_fd(),
+            format_args!("reexec-failed {}{}", Plain(why), Lossy(detail)),
+        );
+    }
+}
+
+/// Execute the binary `name` (or the one vigild was started from) with the
+/// hand-off; returns only if it could not: why (a word), and the check's
+/// answer or the error.
+fn hand_over<'a>(
+    v: &mut Vigild,
+    name: &[u8],
+    reply: Option<&OwnedFd>,
+    answer: &'a mut [u8; 120],
+) -> (&'static str, Result<&'a [u8], Errno>) {
+    if v.engine.is_halting() {
+        return ("in-shutdown", Ok(b""));
+    }
+    let mut path = [0u8; BINARY_MAX + 1];
+    let given = match name {
+        b"" => v.binary.as_str().as_bytes(),
+        named => named,
+    };
+    let Some(path) = c_path(given, &mut path) else {
+        return ("no-path", Ok(b""));
+    };
+    let binary = match handoff::open_binary(path) {
+        Ok(binary) => binary,
+        Err(Errno::PERM) => return ("not-trusted", Ok(b" (owner or mode)")),
+        Err(e) => return ("open ", Err(e)),
+    };
+    let reply = reply.map(|fd| fd.as_fd());
+    let file = match write_handoff(v, reply) {
+        Ok(file) => file,
+        Err(e) => return ("hand-off ", Err(e)),
+    };
+    let len = match handoff::run_check(binary.as_fd(), path, file.as_fd(), answer, CHECK_MS) {
+        Ok(len) => len,
+        Err(e) => return ("check ", Err(e)),
+    };
+    match answer[..len].trim_ascii_end() {
+        b"ok" => {}
+        b"" => return ("check: ", Ok(b"no answer")),
+        said => return ("check: ", Ok(said)),
+    }
+    note!("reexec: handing over to {}", Lossy(path.to_bytes()));
+    keep_fds(v, file.as_fd(), reply, true);
+    // The time away is counted from here.
+    let left = header(reply, clock::now_ns());
+    let e = match write_images(file.as_fd(), &[Image::of(&left)]) {
+        Ok(()) => {
+            let mut number = [0u8; 12];
+            let fd_arg = decimal(handoff::number(&file) as u32, &mut number);
+            handoff::exec(binary.as_fd(), path, &[c"--resume", fd_arg], v.args, 1)
+        }
+        Err(e) => e,
+    };
+    keep_fds(v, file.as_fd(), reply, false);
+    ("exec ", Err(e))
+}
+
+/// `bytes` with a NUL after them in `buf`, if they fit and hold none.
+fn c_path<'b>(bytes: &[u8], buf: &'b mut [u8; BINARY_MAX + 1]) -> Option<&'b CStr> {
+    buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
+    let path = CStr::from_bytes_with_nul(buf.get(..=bytes.len())?).ok()?;
+    (!bytes.is_empty()).then_some(path)
+}
+
+/// `n` in decimal, NUL-terminated, in `buf`.
+fn decimal(mut n: u32, buf: &mut [u8; 12]) -> &CStr {
+    let mut at = buf.len() - 1;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    CStr::from_bytes_with_nul(&buf[at..]).unwrap_or(c"")
+}
+
+/// How long the new binary may take to judge the hand-off.
+const CHECK_MS: i32 = 5000;
+
+fn errno(e: Errno) -> u16 {
+    e.raw_os_error() as u16
+}
+
+/// The header of this image's hand-off.
+fn header(reply: Option<BorrowedFd<'_>>, left_ns: u64) -> Header {
+    Header {
+        magic: MAGIC,
+        version: HANDOFF_VERSION,
+        layout: LAYOUT,
+        left_ns,
+        reply: reply.map_or(-1, handoff::number),
+        stamped: u32::from(crate::sys::message::stamped()),
+    }
+}
+
+/// Write the hand-off: the header (timed again just before the exec),
+/// then every image, in the order `resume` reads them.
+fn write_handoff(v: &mut Vigild, reply: Option<BorrowedFd<'_>>) -> Result<OwnedFd, Errno> {
+    let file = handoff::create(v.world.dir.as_fd())?;
+    let f = file.as_fd();
+    let (w, c) = (&v.world, &v.control);
+    let held = Held {
+        fds: [&w.dir, &w._lock, &w.devnull, &c.fd, &c._keep].map(handoff::number),
+        private_run_dir: w.private_run_dir,
+        naming: w.channels.naming(),
+    };
+    let (w, head) = (&v.world, header(reply, 0));
+    write_images(
+        f,
+        &[
+            Image::of(&head),
+            Image::of(v.configs.active()),
+            Image::of(&*v.engine),
+            Image::of(w.channels.texts()),
+            Image::of(&*v.control.lines),
+            Image::of(&w.listeners),
+            Image::of(&w.pipes),
+            Image::of(w.channels.list()),
+            Image::of(&w.replies),
+            Image::of(&v.role),
+            Image::of(&w.containment),
+            Image::of(&held),
+            Image::of(&*w.rings),
+        ],
+    )?;
+    Ok(file)
+}
+
+/// Let every fd that travels survive the exec (`keep`), or close with it
+/// again: the hand-off file, the requester's FIFO, and every fd the state
+/// names.
+fn keep_fds(v: &Vigild, file: BorrowedFd<'_>, reply: Option<BorrowedFd<'_>>, keep: bool) {
+    let (w, c, role) = (&v.world, &v.control, &v.role);
+    for fd in [
+        file,
+        w.dir.as_fd(),
+        w._lock.as_fd(),
+        w.devnull.as_fd(),
+        c.fd.as_fd(),
+    ] {
+        keep_across_exec(fd, keep);
+    }
+    let cgroups = match &w.containment {
+        Containment::Cgroups(c) => c.fds().map(Some),
+        _ => [None, None],
+    };
+    let verdict = role.verdict.as_ref().map(|d| d.fd.as_fd());
+    let ready = role.ready_fd.as_ref().map(|fd| fd.as_fd());
+    for fd in [
+        Some(c._keep.as_fd()),
+        reply,
+        verdict,
+        ready,
+        cgroups[0],
+        cgroups[1],
+    ]
+    .into_iter()
+    .flatten()
+    {
+        keep_across_exec(fd, keep);
+    }
+    for l in w.listeners.iter() {
+        keep_across_exec(l.fd.as_fd(), keep);
+    }
+    for (_, p) in w.pipes.iter() {
+        for fd in p.ends() {
+            keep_across_exec(fd, keep);
+        }
+    }
+    for ch in w.channels.list().iter().flatten() {
+        keep_across_exec(ch.fd(), keep);
+    }
+    for r in w.replies.waiters.iter().flatten() {
+        keep_across_exec(r.fd.as_fd(), keep);
+    }
+    for m in w.replies.monitors.iter().flatten() {
+        keep_across_exec(m.fd.as_fd(), keep);
+    }
+}
+
+/// `vigild --handoff-check`: judge the hand-off on stdin, as the old
+/// image asks before it executes this binary: `ok`, or why not, on
+/// stdout.
+#[inline(never)]
+pub fn check() -> i32 {
+    let stdin = crate::sys::fs::stdin();
+    let (answer, code) = match read_header(stdin) {
+        Ok(_) => ("ok\n", 0),
+        Err(why) => (why, 1),
+    };
+    let _ = crate::sys::fs::write_all(crate::sys::fs::stdout(), answer.as_bytes());
+    code
+}
+
+/// The hand-off's header, if this build can resume from it.
+fn read_header(file: BorrowedFd<'_>) -> Result<Header, &'static str> {
+    let mut h = Header {
+        magic: [0; 8],
+        version: 0,
+        layout: 0,
+        left_ns: 0,
+        reply: -1,
+        stamped: 0,
+    };
+    read_images(file, &mut [Place::of(&mut h)]).map_err(|_| "unreadable\n")?;
+    match h {
+        _ if h.magic != MAGIC => Err("not a vigild hand-off\n"),
+        _ if h.version != HANDOFF_VERSION => Err("another hand-off version\n"),
+        _ if h.layout != LAYOUT => Err("another layout (capacities, architecture or types)\n"),
+        _ => Ok(h),
+    }
+}
+
+/// `vigild --resume FD ARGS...`: the new image, from the hand-off on
+/// `FD` (ARGS: the command line the first image was started with).
+#[inline(never)]
+pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Result<Vigild, i32> {
+    let fatal = |what: &str| {
+        say!("fatal: reexec: {}", Plain(what));
+        Err(1)
+    };
+    let number = args.get(0).and_then(parse_u64).unwrap_or(0) as i32;
+    let Some(file) = adopt(number) else {
+        return fatal("no hand-off");
+    };
+    let f = file.as_fd();
+    let h = match read_header(f) {
+        Ok(h) => h,
+        Err(why) => return fatal(why.trim_ascii_end()),
+    };
+    let Some((st, lines)) = storage::take() else {
+        return fatal("storage");
+    };
+    if h.stamped != 0 {
+        crate::sys::message::stamp_lines();
+    }
+    let mut held = Held {
+        fds: [-1; 5],
+        private_run_dir: None,
+        naming: Naming::of(b""),
+    };
+    let mut channel_list: [Option<Channel>; READY_MAX] = [const { None }; READY_MAX];
+    let (mut listeners, mut pipes, mut replies) = (Listeners::new(), Pipes::new(), Replies::new());
+    let mut containment = Containment::Groups;
+    let mut role = Role {
+        pid1: false,
+        halt: Action::Poweroff,
+        verdict: None,
+        start_failed: false,
+        ready_fd: None,
+    };
+    // Into values that hold no fds yet: nothing is overwritten that owns
+    // one.
+    let mut head = [0u8; size_of::<Header>()];
+    let read = read_images(
+        f,
+        &mut [
+            Place::of(&mut head),
+            Place::zeroed(&mut st.configs[0]),
+            Place::zeroed(&mut st.supervisor.0),
+            Place::zeroed(&mut st.status_texts),
+            Place::zeroed(&mut *lines),
+            Place::of(&mut listeners),
+            Place::of(&mut pipes),
+            Place::of(&mut channel_list),
+            Place::of(&mut replies),
+            Place::of(&mut role),
+            Place::of(&mut containment),
+            Place::of(&mut held),
+            Place::zeroed(&mut st.rings),
+        ],
+    );
+    if let Err(e) = read {
+        say!(
+            "fatal: reexec: hand-off unreadable: {}",
+            ErrnoName(errno(e))
+        );
+        return Err(1);
+    }
+    // What a failure must do (`crash`, container mode) follows it.
+    in_force(&st.configs[0]);
+    let [
+        Some(dir),
+        Some(lock),
+        Some(devnull),
+        Some(control),
+        Some(control_keep),
+    ] = held.fds.map(adopt)
+    else {
+        return fatal("the hand-off names fds that are not open");
+    };
+    let mut channels = Channels::named(held.naming, &mut st.status_texts);
+    *channels.list_mut() = channel_list;
+    let signals = match Signals::install(&signal::HANDLED) {
+        Ok(signals) => signals,
+        Err(_) => return fatal("signals"),
+    };
+    let v = Vigild {
+        configs: Configs::new(&mut st.configs, &mut st.text.0, &mut st.errors, source),
+        engine: &mut st.supervisor.0,
+        world: World {
+            dir,
+            _lock: lock,
+            private_run_dir: held.private_run_dir,
+            signals,
+            devnull,
+            listeners,
+            pipes,
+            rings: &mut st.rings,
+            channels,
+            notice: Some(&mut st.notice),
+            replies,
+            worker_setup: None,
+            containment,
+        },
+        status: StatusFile::new(),
+        control: Control {
+            fd: control,
+            _keep: control_keep,
+            lines,
+            warnings: Default::default(),
+        },
+        role,
+        args,
+        binary,
+        resumed: Some(Resumed {
+            reply: adopt(h.reply),
+            left_ns: h.left_ns,
+        }),
+    };
+    // Close-on-exec again: the fds that travelled are vigild's own.
+    let reply = v.resumed.as_ref().and_then(|r| r.reply.as_ref());
+    keep_fds(&v, f, reply.map(|r| r.as_fd()), false);
+    if !v.role.pid1
+        && let Err(e) = process::set_subreaper()
+    {
+        say!(
+            "warning: unable to become the subreaper: {}",
+            ErrnoName(errno(e))
+        );
+    }
+    Ok(v)
+}
+
+/// The resumed image's first turn: the requester told, the time away
+/// said.
+#[inline(never)]
+pub fn resumed(v: &mut Vigild, r: Resumed) {
+    let away_us = clock::now_ns().saturating_sub(r.left_ns) / 1000;
+    note!(
+        "reexec: resumed, {} services kept, away {away_us} us",
+        v.configs.active().len()
+    );
+    if let Some(fd) = r.reply {
+        send(
+            fd.as_fd(),
+            format_args!("reexecuted {}", Plain(env!("CARGO_PKG_VERSION"))),
+        );
+    }
+    v.status.dirty = true;
 }

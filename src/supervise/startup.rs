@@ -11,6 +11,7 @@ use super::listeners::Listeners;
 use super::parts::Vigild;
 use super::pipes::Pipes;
 use super::readiness::Channels;
+use super::reexec::BINARY_MAX;
 use super::reload::say_line;
 use super::replies::Replies;
 use super::role::Role;
@@ -69,8 +70,8 @@ const fn first_line(text: &str) -> &str {
 /// How long a daemon's start-up may take (`-T`).
 const START_TIMEOUT_MS: u64 = 30_000;
 
-struct Options {
-    source: Source,
+pub struct Options {
+    pub source: Source,
     run_dir: Option<&'static [u8]>,
     ready_fd: Option<i32>,
     check_only: bool,
@@ -94,7 +95,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// Parse the command line; `Err("")`: answered already (`-h`, `-V`).
-fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
+pub fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
     let mut o = Options {
         source: Source {
             path: b"/etc/vigild.conf",
@@ -417,5 +418,24 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
             start_failed: false,
             ready_fd,
         },
+        args,
+        binary: started_from(args),
+        resumed: None,
     })
+}
+
+/// The binary vigild was started from, as `reexec` runs it when not told
+/// which: argv[0] if absolute, else what /proc/self/exe names now (before
+/// an upgrade replaces or deletes the file).
+pub fn started_from(args: Args) -> ArrayStr<BINARY_MAX> {
+    let mut path = ArrayStr::new();
+    let mut buf = [0u8; BINARY_MAX];
+    let named = match args.get(0) {
+        Some(arg0) if arg0.starts_with(b"/") => Some(arg0),
+        _ => args::own_path(&mut buf),
+    };
+    if let Some(named) = named.filter(|p| p.len() < BINARY_MAX) {
+        let _ = write!(path, "{}", Lossy(named));
+    }
+    path
 }

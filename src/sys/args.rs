@@ -40,6 +40,23 @@ impl Args {
         // strings that live for the whole process.
         Some(unsafe { CStr::from_ptr(*self.argv.add(i)) }.to_bytes())
     }
+
+    /// Argument `i` as the C string pointer `execve` takes.
+    pub fn raw(&self, i: usize) -> Option<*const c_char> {
+        // SAFETY: i < argc: an entry of the C runtime's argv (see `get`).
+        (i < self.argc).then(|| unsafe { *self.argv.add(i) })
+    }
+
+    /// The command line from argument `n` on (argument `n` its argv[0]).
+    pub fn skip(self, n: usize) -> Args {
+        let n = n.min(self.argc);
+        Args {
+            argc: self.argc - n,
+            // SAFETY: n <= argc: at most one past the last entry, the
+            // array's NULL, still inside it.
+            argv: unsafe { self.argv.add(n) },
+        }
+    }
 }
 
 unsafe extern "C" {
@@ -78,6 +95,12 @@ pub fn environment() -> impl Iterator<Item = (*const c_char, &'static [u8])> {
 /// The value of `name` in the environment.
 pub fn getenv(name: &[u8]) -> Option<&'static [u8]> {
     environment().find_map(|(_, entry)| entry.strip_prefix(name)?.strip_prefix(b"="))
+}
+
+/// The path of this program's file, as /proc/self/exe names it.
+pub fn own_path(buf: &mut [u8]) -> Option<&[u8]> {
+    let len = rustix::fs::readlinkat_raw(rustix::fs::CWD, c"/proc/self/exe", &mut buf[..]).ok()?;
+    buf.get(..len)
 }
 
 /// Execute the program `name` that lies in the directory of this one

@@ -26,6 +26,12 @@ fn clock_ms(id: libc::clockid_t) -> u64 {
 }
 
 /// Wall-clock seconds and nanoseconds since the Unix epoch.
+/// The monotonic clock in nanoseconds (a re-exec's time away).
+pub fn now_ns() -> u64 {
+    let (secs, nanos) = clock(libc::CLOCK_MONOTONIC);
+    secs.saturating_mul(1_000_000_000) + u64::from(nanos)
+}
+
 pub fn wall() -> (u64, u32) {
     clock(libc::CLOCK_REALTIME)
 }

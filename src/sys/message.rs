@@ -16,6 +16,11 @@ static QUIET: AtomicBool = AtomicBool::new(false);
 /// supervisor's log would add its own).
 static STAMPED: AtomicBool = AtomicBool::new(false);
 
+/// True once `stamp_lines` was called.
+pub fn stamped() -> bool {
+    STAMPED.load(Relaxed)
+}
+
 /// `-q`: only errors and warnings from now on.
 pub fn quiet() {
     QUIET.store(true, Relaxed);

@@ -15,6 +15,7 @@ pub mod cold;
 #[allow(dead_code)]
 pub mod dir;
 pub mod fs;
+pub mod handoff;
 pub mod last_resort;
 pub mod listen;
 pub mod message;

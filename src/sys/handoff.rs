@@ -1,0 +1,327 @@
+//! The hand-off file of `reexec` (vigild(8) UPGRADING): a memfd (or an
+//! unlinked file of the run directory where memfd_create is missing) that
+//! holds vigild's state as images of its tables, byte for byte, written by
+//! one image and read back by the next. The reader leaves a table's pages
+//! of zeros unwritten: the new image has in memory what the old one used.
+//!
+//! An image is only ever read by a build whose hand-off layout (version,
+//! and the size of every type that travels) is the writer's: the header
+//! that says so is checked first, by the new image run as a check before
+//! the exec (`run_check`) and again when it resumes.
+
+use super::{Errno, PAGE, process};
+use core::ffi::{CStr, c_void};
+use core::marker::PhantomData;
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fs::{MemfdFlags, Mode, OFlags, memfd_create};
+
+/// A new hand-off file, close-on-exec until `keep_across_exec`.
+pub fn create(run_dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    memfd_create(c"vigild-handoff", MemfdFlags::CLOEXEC).or_else(|_| {
+        let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+        rustix::fs::openat(run_dir, c".", flags, Mode::from_raw_mode(0o600))
+    })
+}
+
+/// Let `fd` survive the exec (`keep`), or close with it again.
+pub fn keep_across_exec(fd: BorrowedFd<'_>, keep: bool) {
+    let flags = match keep {
+        true => rustix::io::FdFlags::empty(),
+        false => rustix::io::FdFlags::CLOEXEC,
+    };
+    let _ = rustix::io::fcntl_setfd(fd, flags);
+}
+
+/// The bytes of a value, to be written as an image (`write_images`).
+pub struct Image<'a> {
+    at: usize,
+    len: usize,
+    _value: PhantomData<&'a ()>,
+}
+
+impl<'a> Image<'a> {
+    pub fn of<T: ?Sized>(value: &'a T) -> Self {
+        let at = value as *const T as *const u8 as usize;
+        Image {
+            at,
+            len: size_of_val(value),
+            _value: PhantomData,
+        }
+    }
+}
+
+/// The bytes of a value to be read back from its image (`read_images`).
+pub struct Place<'a> {
+    at: usize,
+    len: usize,
+    /// All zeros now, and only its pages that are not left so are
+    /// written (they alone then cost memory).
+    zeroed: bool,
+    _value: PhantomData<&'a mut ()>,
+}
+
+impl<'a> Place<'a> {
+    /// `value`'s bytes, to be overwritten by those of an image of a value
+    /// of its type (see `read_images`).
+    pub fn of<T: ?Sized>(value: &'a mut T) -> Self {
+        let at = value as *mut T as *mut u8 as usize;
+        Place {
+            at,
+            len: size_of_val(value),
+            zeroed: false,
+            _value: PhantomData,
+        }
+    }
+
+    /// As `of`, for a value that is all zero bytes now (a table in
+    /// `.bss` not used yet): the image's pages of zeros are not written.
+    pub fn zeroed<T: ?Sized>(value: &'a mut T) -> Self {
+        Place {
+            zeroed: true,
+            ..Place::of(value)
+        }
+    }
+}
+
+/// Write `images` into `file`, each from a page boundary on, the first at
+/// offset 0.
+pub fn write_images(file: BorrowedFd<'_>, images: &[Image<'_>]) -> Result<(), Errno> {
+    let mut offset = 0;
+    for image in images {
+        write_at(file, offset, image.at, image.len)?;
+        offset += page_round(image.len);
+    }
+    Ok(())
+}
+
+fn page_round(len: usize) -> u64 {
+    len.div_ceil(PAGE) as u64 * PAGE as u64
+}
+
+/// `len` bytes from address `from` into `file` at `offset`.
+fn write_at(file: BorrowedFd<'_>, offset: u64, from: usize, len: usize) -> Result<(), Errno> {
+    let mut done = 0;
+    while done < len {
+        // SAFETY: the kernel reads `len - done` bytes at `from + done`,
+        // inside the value of an `Image` (no Rust reference to its bytes
+        // is made, so its padding is never read as a value).
+        let n = unsafe {
+            libc::pwrite(
+                file.as_raw_fd(),
+                (from + done) as *const c_void,
+                len - done,
+                (offset + done as u64) as i64,
+            )
+        };
+        match n {
+            n if n > 0 => done += n as usize,
+            0 => return Err(Errno::NOSPC),
+            _ if process::errno() == libc::EINTR => {}
+            _ => return Err(Errno::from_raw_os_error(process::errno())),
+        }
+    }
+    Ok(())
+}
+
+/// Read the images `write_images` wrote back into `places`, in the same
+/// order.
+///
+/// The caller has checked that the writer's hand-off layout is this
+/// build's: each place is a value of the very type, of the same size and
+/// layout, that was written there, which is what makes the bytes a valid
+/// value of it.
+pub fn read_images(file: BorrowedFd<'_>, places: &mut [Place<'_>]) -> Result<(), Errno> {
+    let mut offset = 0;
+    for place in places {
+        read_place(file, offset, place)?;
+        offset += page_round(place.len);
+    }
+    Ok(())
+}
+
+/// The `len` bytes of `file` at `offset` into `place`; unless it was
+/// zeroed, only its chunks that hold something else than zeros.
+fn read_place(file: BorrowedFd<'_>, offset: u64, place: &Place<'_>) -> Result<(), Errno> {
+    if !place.zeroed {
+        return read_at(file, offset, place.at, place.len);
+    }
+    let mut chunk = [0u8; PAGE];
+    let mut done = 0;
+    while done < place.len {
+        let n = (place.len - done).min(PAGE);
+        read_at(file, offset + done as u64, chunk.as_mut_ptr() as usize, n)?;
+        if chunk[..n].iter().any(|&b| b != 0) {
+            copy(&chunk[..n], place.at + done);
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// `bytes` to address `to`, inside a `Place`.
+fn copy(bytes: &[u8], to: usize) {
+    // SAFETY: `to..to + bytes.len()` lies in the value of a `Place`
+    // (exclusively borrowed), given the bytes its type's image has there
+    // (see `read_images`); `bytes` is a buffer of our own, apart from it.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), to as *mut u8, bytes.len()) };
+}
+
+/// `len` bytes of `file` at `offset` into address `to`.
+fn read_at(file: BorrowedFd<'_>, offset: u64, to: usize, len: usize) -> Result<(), Errno> {
+    let mut done = 0;
+    while done < len {
+        // SAFETY: the kernel writes `len - done` bytes at `to + done`,
+        // inside the value of a `Place` (exclusively borrowed), with the
+        // bytes of a value of its type (see `read_images`).
+        let n = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                (to + done) as *mut c_void,
+                len - done,
+                (offset + done as u64) as i64,
+            )
+        };
+        match n {
+            n if n > 0 => done += n as usize,
+            0 => return Err(Errno::NODATA),
+            _ if process::errno() == libc::EINTR => {}
+            _ => return Err(Errno::from_raw_os_error(process::errno())),
+        }
+    }
+    Ok(())
+}
+
+/// The program `path` names, opened to be executed (`run_check`, `exec`)
+/// by its descriptor: only a regular file that root or vigild's own user
+/// owns and nobody else may write (a symlink to one is followed): a
+/// `reexec` runs it as vigild (`PERM` otherwise).
+pub fn open_binary(path: &CStr) -> Result<OwnedFd, Errno> {
+    use rustix::fs::{FileType, fstat};
+    let binary = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
+    let st = fstat(&binary)?;
+    let trusted = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+        && (st.st_uid == 0 || st.st_uid == rustix::process::geteuid().as_raw())
+        && st.st_mode & 0o022 == 0;
+    trusted.then_some(binary).ok_or(Errno::PERM)
+}
+
+/// execveat(2) of the open `binary` itself with `argv` (NULL-terminated)
+/// and vigild's environment; returns only on failure.
+fn execute(binary: BorrowedFd<'_>, argv: &[*const core::ffi::c_char]) -> Errno {
+    // SAFETY: execveat of an open file (AT_EMPTY_PATH, an empty
+    // NUL-terminated path); `argv` is NULL-terminated (its callers end it
+    // with a NULL), each entry a C string that outlives the call; the
+    // environment is vigild's own, unchanged.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            binary.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            super::args::environ_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Errno::from_raw_os_error(process::errno())
+}
+
+/// Run `path --handoff-check` with `file` as its stdin, the new image's
+/// judgement of the hand-off's header: what it wrote on its stdout (`ok`
+/// when it can resume from it) in `answer`, its length. A program that
+/// does not answer within `limit_ms` is killed.
+pub fn run_check(
+    binary: BorrowedFd<'_>,
+    path: &CStr,
+    file: BorrowedFd<'_>,
+    answer: &mut [u8],
+    limit_ms: i32,
+) -> Result<usize, Errno> {
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    let Some(pid) = process::fork()? else {
+        // The child: stdin the hand-off, stdout the pipe, then the check.
+        let _ = rustix::stdio::dup2_stdin(file);
+        let _ = rustix::stdio::dup2_stdout(&write);
+        let argv = [
+            path.as_ptr(),
+            c"--handoff-check".as_ptr(),
+            core::ptr::null(),
+        ];
+        let e = execute(binary, &argv).raw_os_error() as u16;
+        let _ = super::fs::write_all(super::fs::stdout(), b"exec ");
+        let _ = super::fs::write_all(
+            super::fs::stdout(),
+            vigild_engine::unix::errno_name(e)
+                .unwrap_or("failed")
+                .as_bytes(),
+        );
+        process::exit(127);
+    };
+    drop(write);
+    let mut len = 0;
+    let mut fds = [rustix::event::PollFd::new(
+        &read,
+        rustix::event::PollFlags::IN,
+    )];
+    while len < answer.len() {
+        let timeout = super::clock::timespec(limit_ms as u64);
+        match rustix::event::poll(&mut fds, Some(&timeout)) {
+            Ok(0) => {
+                let _ = process::kill(pid, 9, false);
+                len = 0;
+                break;
+            }
+            Ok(_) => match rustix::io::read(&read, &mut answer[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(Errno::INTR) => {}
+                Err(_) => break,
+            },
+            Err(Errno::INTR) => {}
+            Err(e) => {
+                let _ = process::kill(pid, 9, false);
+                process::wait_for(pid);
+                return Err(e);
+            }
+        }
+    }
+    process::wait_for(pid);
+    Ok(len)
+}
+
+/// Execute `path` with the command line `front` then `args` from `first`
+/// on (argv[0] is `path`): the hand-off. Returns only on failure.
+pub fn exec(
+    binary: BorrowedFd<'_>,
+    path: &CStr,
+    front: &[&CStr],
+    args: super::args::Args,
+    first: usize,
+) -> Errno {
+    let mut argv = [core::ptr::null::<core::ffi::c_char>(); 256];
+    argv[0] = path.as_ptr();
+    let mut n = 1;
+    for word in front {
+        argv[n] = word.as_ptr();
+        n += 1;
+    }
+    let mut i = first;
+    while let Some(ptr) = args.raw(i) {
+        if n + 1 >= argv.len() {
+            return Errno::TOOBIG;
+        }
+        argv[n] = ptr;
+        (n, i) = (n + 1, i + 1);
+    }
+    // NULL-terminated: n + 1 < its length.
+    execute(binary, &argv)
+}
+
+/// Keep `fd` (an fd number of the hand-off) as an owned fd, if it is open.
+pub fn adopt(fd: i32) -> Option<OwnedFd> {
+    super::stdio::adopt(fd)
+}
+
+/// The fd's number, as the hand-off records it.
+pub fn number(fd: impl AsFd) -> i32 {
+    fd.as_fd().as_raw_fd()
+}
