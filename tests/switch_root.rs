@@ -189,13 +189,14 @@ fn switch_root_hands_pid1_to_the_new_roots_init() {
             "switch_root /newroot /not-executable",
             "switch_root-failed no-init /not-executable",
         ),
+        // The new root's /sbin/vigild is a script: its check fails.
         (
             "switch_root /newroot",
-            "switch_root-failed handoff-not-built",
+            "switch_root-failed check: exec ENOENT",
         ),
         (
             "switch_root /newroot /sbin/vigild",
-            "switch_root-failed handoff-not-built",
+            "switch_root-failed check: exec ENOENT",
         ),
     ];
     for (line, want) in refusals {
@@ -269,4 +270,73 @@ fn switch_root_needs_pid1() {
     assert_eq!(d.svc("sleeper").unwrap().pid(), sleeper);
     assert_eq!(d.svc("sleeper").unwrap().state(), "up");
     d.wait_stderr("switch_root /proc: switch_root-failed not-pid1");
+}
+
+/// The new root's configuration: `sleeper` as in `CONF` (kept), `note`
+/// gone, `disk` new.
+const NEW_CONF: &str = r#"
+[sleeper]
+exec = /bin/busybox sleep 1000
+
+[disk]
+exec = /bin/busybox sleep 2000
+"#;
+
+/// With the new root's vigild as INIT (the default): the hand-off. The
+/// services of both configurations keep their pids, the others stop or
+/// start as a reload has them, vigild stays PID 1, and the old root's
+/// files are gone.
+#[test]
+#[ignore = "needs root: run by .ci/run"]
+fn switch_root_hands_over_to_the_new_roots_vigild() {
+    let dir = TempDir::new("swhand");
+    let (root, new) = (dir.join("root"), dir.join("new"));
+    let mounts = Mounts(vec![root.clone(), new.clone()], dir.path.clone());
+    mount_tmpfs(&root);
+    mount_tmpfs(&new);
+    fill_old_root(&root);
+    fill_new_root(&new);
+    // The new root's vigild is the real one, with its libraries; the
+    // test's directory is where the options name it in both roots.
+    put(&new, "/sbin/vigild", Path::new(vigild_bin()));
+    let ldd = Command::new("ldd").arg(vigild_bin()).output().unwrap();
+    for word in String::from_utf8_lossy(&ldd.stdout).split_whitespace() {
+        if word.starts_with('/') {
+            put(&new, word, Path::new(word));
+        }
+    }
+    let setup = SETUP.replace(
+        "mount --bind @DIR@/new",
+        "mkdir -p @DIR@/new@DIR@\nmount --bind @DIR@ @DIR@/new@DIR@\nmount --rbind @DIR@/new",
+    );
+    let mut wrapper: Vec<String> = ["unshare", "--fork", "--pid", "--mount", "--kill-child"]
+        .map(String::from)
+        .to_vec();
+    wrapper.extend(["/bin/sh", "-c", &fill(&setup, &dir), "setup"].map(String::from));
+    let opts = Opts {
+        wrapper,
+        ..Opts::default()
+    };
+    let d = Daemon::start_in(dir, CONF, opts);
+    let sleeper = d.wait_up("sleeper").pid();
+    d.wait_svc("note", "up (oneshot done)", |s| s.state() == "up");
+    fs::write(&d.conf, NEW_CONF).unwrap();
+
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        answer(&d, "switch_root /newroot"),
+        [format!("switched-root {version}")],
+        "{}",
+        d.stderr.text()
+    );
+    let disk = d.wait_up("disk");
+    let s = d.svc("sleeper").unwrap();
+    assert_eq!((s.state(), s.pid()), ("up", sleeper), "{}", s.line);
+    assert!(d.svc("note").is_none(), "note was not removed");
+    assert_ne!(disk.pid(), 0);
+    d.wait_stderr("reexec: resumed, 2 services kept");
+    assert_eq!(files_under(&root), Vec::<PathBuf>::new());
+    assert!(!root.join("etc").exists(), "the old root's /etc is left");
+    drop(d);
+    drop(mounts);
 }

@@ -99,6 +99,9 @@ struct Header {
     reply: i32,
     /// vigild's messages are stamped (`-l FILE`).
     stamped: u32,
+    /// The old image switched the root (`switch_root`): the new one
+    /// reloads, from the new root's configuration.
+    switched: u32,
 }
 
 /// The world's own fds (their numbers), its private run directory and
@@ -115,48 +118,68 @@ struct Held {
 pub struct Resumed {
     reply: Option<OwnedFd>,
     left_ns: u64,
+    /// After a `switch_root`: reload, from the new root's configuration.
+    switched: bool,
 }
 
 /// `reexec [PATH]`.
 #[inline(never)]
 pub fn on_reexec(v: &mut Vigild, request: Request<'_>, reply: Option<OwnedFd>, _now: Instant) {
+    hand_over_or_say(v, "reexec", request.name, b"", reply);
+}
+
+/// Execute the binary `name` (or the one vigild was started from) with the
+/// hand-off, after entering `new_root` if not empty (`switch_root`, whose
+/// INIT is `name`, inside it); if it could not, say why, and answer
+/// `VERB-failed REASON`.
+#[inline(never)]
+pub fn hand_over_or_say(
+    v: &mut Vigild,
+    verb: &str,
+    name: &[u8],
+    new_root: &[u8],
+    reply: Option<OwnedFd>,
+) {
     let mut answer = [0u8; 120];
-    // It returns only when the old image goes on: why.
-    let (why, detail) = hand_over(v, request.name, reply.as_ref(), &mut answer);
+    let (why, detail) = hand_over(v, name, new_root, reply.as_ref(), &mut answer);
     let detail = match detail {
         Ok(words) => words,
         Err(e) => errno_name(errno(e)).unwrap_or("error").as_bytes(),
     };
-    say!("reexec: failed: {}{}", Plain(why), Lossy(detail));
+    say!("{}: failed: {}{}", Plain(verb), Plain(why), Lossy(detail));
     if let Some(fd) = reply {
         send(
             fd.as_fd(),
-            format_args!("reexec-failed {}{}", Plain(why), Lossy(detail)),
+            format_args!("{}-failed {}{}", Plain(verb), Plain(why), Lossy(detail)),
         );
     }
 }
 
-/// Execute the binary `name` (or the one vigild was started from) with the
-/// hand-off; returns only if it could not: why (a word), and the check's
-/// answer or the error.
+/// `hand_over_or_say`'s work; returns only if it could not hand over:
+/// why (a word), and the check's answer or the error.
 fn hand_over<'a>(
     v: &mut Vigild,
     name: &[u8],
+    new_root: &[u8],
     reply: Option<&OwnedFd>,
     answer: &'a mut [u8; 120],
 ) -> (&'static str, Result<&'a [u8], Errno>) {
     if v.engine.is_halting() {
         return ("in-shutdown", Ok(b""));
     }
-    let mut path = [0u8; BINARY_MAX + 1];
+    let (mut path, mut inside) = ([0u8; BINARY_MAX + 1], [0u8; BINARY_MAX + 1]);
     let given = match name {
         b"" => v.binary.as_str().as_bytes(),
         named => named,
     };
-    let Some(path) = c_path(given, &mut path) else {
+    let Some(path) = c_path(&[given], &mut path) else {
         return ("no-path", Ok(b""));
     };
-    let binary = match handoff::open_binary(path) {
+    // The file to check and execute: INIT inside NEWROOT, for a switch.
+    let Some(file_path) = c_path(&[new_root, given], &mut inside) else {
+        return ("no-path", Ok(b""));
+    };
+    let binary = match handoff::open_binary(file_path) {
         Ok(binary) => binary,
         Err(Errno::PERM) => return ("not-trusted", Ok(b" (owner or mode)")),
         Err(e) => return ("open ", Err(e)),
@@ -175,10 +198,21 @@ fn hand_over<'a>(
         b"" => return ("check: ", Ok(b"no answer")),
         said => return ("check: ", Ok(said)),
     }
+    if !new_root.is_empty() {
+        // No way back after this: a failure leaves vigild and every
+        // service running wherever the switch stopped.
+        if let Err((step, e)) = crate::sys::switch_root::enter_new_root(new_root) {
+            say!(
+                "switch_root: failed at {}: the old root may be partly gone",
+                Plain(step)
+            );
+            return ("enter ", Err(e));
+        }
+    }
     note!("reexec: handing over to {}", Lossy(path.to_bytes()));
     keep_fds(v, file.as_fd(), reply, true);
     // The time away is counted from here.
-    let left = header(reply, clock::now_ns());
+    let left = header(reply, clock::now_ns(), !new_root.is_empty());
     let e = match write_images(file.as_fd(), &[Image::of(&left)]) {
         Ok(()) => {
             let mut number = [0u8; 12];
@@ -191,11 +225,16 @@ fn hand_over<'a>(
     ("exec ", Err(e))
 }
 
-/// `bytes` with a NUL after them in `buf`, if they fit and hold none.
-fn c_path<'b>(bytes: &[u8], buf: &'b mut [u8; BINARY_MAX + 1]) -> Option<&'b CStr> {
-    buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
-    let path = CStr::from_bytes_with_nul(buf.get(..=bytes.len())?).ok()?;
-    (!bytes.is_empty()).then_some(path)
+/// `parts` one after the other with a NUL after them in `buf`, if they
+/// fit and hold none.
+fn c_path<'b>(parts: &[&[u8]], buf: &'b mut [u8; BINARY_MAX + 1]) -> Option<&'b CStr> {
+    let mut len = 0;
+    for part in parts {
+        buf.get_mut(len..len + part.len())?.copy_from_slice(part);
+        len += part.len();
+    }
+    let path = CStr::from_bytes_with_nul(buf.get(..=len)?).ok()?;
+    (len > 0).then_some(path)
 }
 
 /// `n` in decimal, NUL-terminated, in `buf`.
@@ -220,7 +259,7 @@ fn errno(e: Errno) -> u16 {
 }
 
 /// The header of this image's hand-off.
-fn header(reply: Option<BorrowedFd<'_>>, left_ns: u64) -> Header {
+fn header(reply: Option<BorrowedFd<'_>>, left_ns: u64, switched: bool) -> Header {
     Header {
         magic: MAGIC,
         version: HANDOFF_VERSION,
@@ -228,6 +267,7 @@ fn header(reply: Option<BorrowedFd<'_>>, left_ns: u64) -> Header {
         left_ns,
         reply: reply.map_or(-1, handoff::number),
         stamped: u32::from(crate::sys::message::stamped()),
+        switched: u32::from(switched),
     }
 }
 
@@ -242,7 +282,7 @@ fn write_handoff(v: &mut Vigild, reply: Option<BorrowedFd<'_>>) -> Result<OwnedF
         private_run_dir: w.private_run_dir,
         naming: w.channels.naming(),
     };
-    let (w, head) = (&v.world, header(reply, 0));
+    let (w, head) = (&v.world, header(reply, 0, false));
     write_images(
         f,
         &[
@@ -339,6 +379,7 @@ fn read_header(file: BorrowedFd<'_>) -> Result<Header, &'static str> {
         left_ns: 0,
         reply: -1,
         stamped: 0,
+        switched: 0,
     };
     read_images(file, &mut [Place::of(&mut h)]).map_err(|_| "unreadable\n")?;
     match h {
@@ -464,6 +505,7 @@ pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Resul
         resumed: Some(Resumed {
             reply: adopt(h.reply),
             left_ns: h.left_ns,
+            switched: h.switched != 0,
         }),
     };
     // Close-on-exec again: the fds that travelled are vigild's own.
@@ -489,11 +531,20 @@ pub fn resumed(v: &mut Vigild, r: Resumed) {
         "reexec: resumed, {} services kept, away {away_us} us",
         v.configs.active().len()
     );
+    let word = match r.switched {
+        true => "switched-root",
+        false => "reexecuted",
+    };
     if let Some(fd) = r.reply {
         send(
             fd.as_fd(),
-            format_args!("reexecuted {}", Plain(env!("CARGO_PKG_VERSION"))),
+            format_args!("{} {}", Plain(word), Plain(env!("CARGO_PKG_VERSION"))),
         );
     }
     v.status.dirty = true;
+    // The new root's services: those of both configurations (the same
+    // name and section) kept, the others stopped or started.
+    if r.switched {
+        super::reload::reload(v, clock::now(), None);
+    }
 }

@@ -40,7 +40,7 @@ pub fn on_switch_root(v: &mut Vigild, request: Request<'_>, reply: Option<OwnedF
     } else if v.engine.is_halting() {
         Err("in-shutdown")
     } else if handoff {
-        check(newroot, given).and(Err("handoff-not-built"))
+        check(newroot, given)
     } else {
         check(newroot, given)
     };
@@ -61,6 +61,14 @@ pub fn on_switch_root(v: &mut Vigild, request: Request<'_>, reply: Option<OwnedF
             send(fd.as_fd(), answer);
         }
         return;
+    }
+    if handoff {
+        // The new root's vigild takes over, every service kept.
+        let init = match init.is_empty() {
+            true => DEFAULT_INIT,
+            false => init,
+        };
+        return super::reexec::hand_over_or_say(v, "switch_root", init, newroot, reply);
     }
     remember(&[newroot, init, arg1, arg2]);
     if let Some(fd) = reply {
