@@ -39,8 +39,6 @@ pub fn on_switch_root(v: &mut Vigild, request: Request<'_>, reply: Option<OwnedF
         Err("not-pid1")
     } else if v.engine.is_halting() {
         Err("in-shutdown")
-    } else if handoff {
-        check(newroot, given)
     } else {
         check(newroot, given)
     };
@@ -64,11 +62,7 @@ pub fn on_switch_root(v: &mut Vigild, request: Request<'_>, reply: Option<OwnedF
     }
     if handoff {
         // The new root's vigild takes over, every service kept.
-        let init = match init.is_empty() {
-            true => DEFAULT_INIT,
-            false => init,
-        };
-        return super::reexec::hand_over_or_say(v, "switch_root", init, newroot, reply);
+        return super::reexec::hand_over_or_say(v, "switch_root", given, newroot, reply);
     }
     remember(&[newroot, init, arg1, arg2]);
     if let Some(fd) = reply {
