@@ -29,7 +29,7 @@ use crate::sys::handoff::{self, Image, Place, adopt, keep_across_exec, read_imag
 use crate::sys::message::{note, say};
 use crate::sys::power::Action;
 use crate::sys::signal::{self, Signals};
-use crate::sys::{Errno, clock, process};
+use crate::sys::{Errno, clock};
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild_engine::config::Config;
@@ -38,7 +38,7 @@ use vigild_engine::fixed::{ArrayStr, Lossy, Plain};
 use vigild_engine::limits::READY_MAX;
 use vigild_engine::machine::Supervisor;
 use vigild_engine::time::Instant;
-use vigild_engine::unix::{ErrnoName, errno_name, parse_u64};
+use vigild_engine::unix::{errno_name, parse_u64};
 
 /// The hand-off format's version (vigild(8) UPGRADING): a vigild resumes
 /// from a hand-off of its own version only. Any change to a type that
@@ -305,8 +305,8 @@ fn write_handoff(v: &mut Vigild, reply: Option<BorrowedFd<'_>>) -> Result<OwnedF
 }
 
 /// Let every fd that travels survive the exec (`keep`), or close with it
-/// again: the hand-off file, the requester's FIFO, and every fd the state
-/// names.
+/// again (the exec failed): the hand-off file, the requester's FIFO, and
+/// every fd the state names.
 fn keep_fds(v: &Vigild, file: BorrowedFd<'_>, reply: Option<BorrowedFd<'_>>, keep: bool) {
     let (w, c, role) = (&v.world, &v.control, &v.role);
     for fd in [
@@ -449,12 +449,8 @@ pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Resul
             Place::zeroed(&mut st.rings),
         ],
     );
-    if let Err(e) = read {
-        say!(
-            "fatal: reexec: hand-off unreadable: {}",
-            ErrnoName(errno(e))
-        );
-        return Err(1);
+    if read.is_err() {
+        return fatal("hand-off unreadable");
     }
     // What a failure must do (`crash`, container mode) follows it.
     in_force(&st.configs[0]);
@@ -508,17 +504,9 @@ pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Resul
             switched: h.switched != 0,
         }),
     };
-    // Close-on-exec again: the fds that travelled are vigild's own.
-    let reply = v.resumed.as_ref().and_then(|r| r.reply.as_ref());
-    keep_fds(&v, f, reply.map(|r| r.as_fd()), false);
-    if !v.role.pid1
-        && let Err(e) = process::set_subreaper()
-    {
-        say!(
-            "warning: unable to become the subreaper: {}",
-            ErrnoName(errno(e))
-        );
-    }
+    // Close-on-exec again: the fds that travelled are vigild's own. (The
+    // subreaper's role was kept across the exec.)
+    crate::sys::stdio::cloexec_inherited();
     Ok(v)
 }
 
