@@ -39,10 +39,12 @@ _vigilctl() {
                 COMPREPLY=($(compgen -W '-r -h --help -V --version' -- "$cur"))
             else
                 COMPREPLY=($(compgen -W 'start stop restart signal reload shutdown poweroff
-                    reboot halt list status wait monitor log' -- "$cur"))
+                    reboot halt list status wait monitor log reexec switch_root' -- "$cur"))
             fi
             ;;
         start | stop | restart) _vigilctl_services "$dir" "$cur" ;;
+        reexec) ((n == 1)) && mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+        switch_root) ((n == 1)) && mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
         log) ((n == 1)) && _vigilctl_services "$dir" "$cur" ;;
         list) ((n == 1)) && COMPREPLY=($(compgen -W '--json' -- "$cur")) ;;
         status)

@@ -664,3 +664,50 @@ fn vigild_switches_root_to_a_new_init() {
         off.as_secs_f64()
     );
 }
+
+/// vigild is `/init` with `tests/boot/handoff.conf`: once `keeper` runs, a
+/// oneshot re-executes vigild in place, then fills a tmpfs at /newroot with
+/// vigild, BusyBox and `tests/boot/disk.conf` and asks `switch_root
+/// /newroot`: the new root's vigild takes over as PID 1, `keeper` keeps
+/// its pid (the same section in both configurations), the new root's own
+/// services start, and BusyBox `poweroff` ends it in order.
+#[test]
+#[ignore = "needs qemu and a kernel: run by .ci/boot-test"]
+fn vigild_hands_over_to_the_new_roots_vigild() {
+    let initrd = initramfs(
+        &read(&vigild()),
+        &[
+            ("etc/vigild.conf", 0o644, fixture("handoff.conf")),
+            ("etc/boot/mounts.sh", 0o755, fixture("mounts.sh")),
+            ("etc/boot/handoff.sh", 0o755, fixture("handoff.sh")),
+            ("etc/boot/disk.conf", 0o644, fixture("disk.conf")),
+            ("etc/boot/report.sh", 0o755, fixture("report.sh")),
+        ],
+    );
+    let c = boot("handoff", &initrd, &[]);
+    let keeper = c.expect(0, "KEEPER-PID ");
+    let pid = c
+        .line(keeper)
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    // A re-exec in the initramfs first: nothing restarted.
+    let reexec = c.expect(keeper, "REEXEC reexecuted ");
+    c.expect(keeper, "vigild: reexec: resumed, ");
+    let asked = c.expect(reexec, "HANDOFF-ASK");
+    let over = c.expect(asked, "vigild: reexec: handing over to /sbin/vigild");
+    let resumed = c.expect(over, "vigild: reexec: resumed, ");
+    c.expect(resumed, "DISK-UP");
+    c.expect(resumed, "NEW-ROOT initramfs-gone");
+    c.expect(resumed, &format!("NEW-ROOT keeper state=up pid={pid}"));
+    c.expect(resumed, "NEW-ROOT pid1 /sbin/vigild");
+    if c.find(keeper + 1, "KEEPER-PID ").is_some() {
+        c.fail("keeper was started again");
+    }
+    let off = c.expect_power_down(resumed);
+    println!(
+        "boot: qemu start->power down after the hand-off {:.2} s (host)",
+        off.as_secs_f64()
+    );
+}

@@ -79,7 +79,7 @@ fn resume(args: Args, pid1: bool) -> c_int {
         Ok(o) => o.source,
         Err(_) => return 2,
     };
-    let mut resumed = reexec::resume(options, source, startup::started_from(args));
+    let mut resumed = reexec::resume(options, source);
     match &mut resumed {
         Ok(v) => {
             let code = event_loop::run(v);

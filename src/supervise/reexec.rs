@@ -104,13 +104,16 @@ struct Header {
     switched: u32,
 }
 
-/// The world's own fds (their numbers), its private run directory and
-/// how its sockets are named.
+/// The world's own fds (their numbers), its private run directory, how
+/// its sockets are named, and the binary a `reexec` without PATH runs (the
+/// first image's, whichever PATH a later one was given: a rollback to
+/// another file does not make it the default).
 #[derive(Clone, Copy)]
 struct Held {
     fds: [i32; 5],
     private_run_dir: Option<ArrayStr<PRIVATE_MAX>>,
     naming: Naming,
+    binary: ArrayStr<BINARY_MAX>,
 }
 
 /// What a resumed image does first: its requester is told, the time away
@@ -146,7 +149,18 @@ pub fn hand_over_or_say(
         Ok(words) => words,
         Err(e) => errno_name(errno(e)).unwrap_or("error").as_bytes(),
     };
-    say!("{}: failed: {}{}", Plain(verb), Plain(why), Lossy(detail));
+    let path = match name {
+        b"" => v.binary.as_str().as_bytes(),
+        named => named,
+    };
+    say!(
+        "{} {}{}: failed: {}{}",
+        Plain(verb),
+        Lossy(new_root),
+        Lossy(path),
+        Plain(why),
+        Lossy(detail)
+    );
     if let Some(fd) = reply {
         send(
             fd.as_fd(),
@@ -154,6 +168,10 @@ pub fn hand_over_or_say(
         );
     }
 }
+
+/// Why a binary is not executed.
+const NOT_TRUSTED: &[u8] =
+    b" (it must be owned by root or vigild's user, and not writable by its group or others)";
 
 /// `hand_over_or_say`'s work; returns only if it could not hand over:
 /// why (a word), and the check's answer or the error.
@@ -181,7 +199,8 @@ fn hand_over<'a>(
     };
     let binary = match handoff::open_binary(file_path) {
         Ok(binary) => binary,
-        Err(Errno::PERM) => return ("not-trusted", Ok(b" (owner or mode)")),
+        Err(Errno::PERM) => return ("not-trusted", Ok(NOT_TRUSTED)),
+        Err(Errno::ISDIR) => return ("not-a-file", Ok(b"")),
         Err(e) => return ("open ", Err(e)),
     };
     let reply = reply.map(|fd| fd.as_fd());
@@ -195,7 +214,14 @@ fn hand_over<'a>(
     };
     match answer[..len].trim_ascii_end() {
         b"ok" => {}
-        b"" => return ("check: ", Ok(b"no answer")),
+        // Another program, a vigild before reexec (its stderr says why),
+        // or a script (not executable by its descriptor).
+        b"" => {
+            return (
+                "check: ",
+                Ok(b"no answer (no vigild with reexec, or a script)"),
+            );
+        }
         said => return ("check: ", Ok(said)),
     }
     if !new_root.is_empty() {
@@ -281,6 +307,7 @@ fn write_handoff(v: &mut Vigild, reply: Option<BorrowedFd<'_>>) -> Result<OwnedF
         fds: [&w.dir, &w._lock, &w.devnull, &c.fd, &c._keep].map(handoff::number),
         private_run_dir: w.private_run_dir,
         naming: w.channels.naming(),
+        binary: v.binary,
     };
     let (w, head) = (&v.world, header(reply, 0, false));
     write_images(
@@ -393,7 +420,7 @@ fn read_header(file: BorrowedFd<'_>) -> Result<Header, &'static str> {
 /// `vigild --resume FD ARGS...`: the new image, from the hand-off on
 /// `FD` (ARGS: the command line the first image was started with).
 #[inline(never)]
-pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Result<Vigild, i32> {
+pub fn resume(args: Args, source: Source) -> Result<Vigild, i32> {
     let fatal = |what: &str| {
         say!("fatal: reexec: {}", Plain(what));
         Err(1)
@@ -417,6 +444,7 @@ pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Resul
         fds: [-1; 5],
         private_run_dir: None,
         naming: Naming::of(b""),
+        binary: ArrayStr::new(),
     };
     let mut channel_list: [Option<Channel>; READY_MAX] = [const { None }; READY_MAX];
     let (mut listeners, mut pipes, mut replies) = (Listeners::new(), Pipes::new(), Replies::new());
@@ -497,7 +525,7 @@ pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Resul
         },
         role,
         args,
-        binary,
+        binary: held.binary,
         resumed: Some(Resumed {
             reply: adopt(h.reply),
             left_ns: h.left_ns,

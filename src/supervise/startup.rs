@@ -313,6 +313,9 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         let max = RUN_DIR_MAX;
         return failed("refused", &format_args!("longer than {max} bytes"));
     }
+    if pid1 && cfg.main().is_none() {
+        crate::sys::switch_root::mount_run_in_initramfs();
+    }
     let dir = match open_run_dir(run_dir) {
         Ok(dir) => dir,
         Err(e) => return refused(e),
@@ -427,7 +430,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
 /// The binary vigild was started from, as `reexec` runs it when not told
 /// which: argv[0] if absolute, else what /proc/self/exe names now (before
 /// an upgrade replaces or deletes the file).
-pub fn started_from(args: Args) -> ArrayStr<BINARY_MAX> {
+fn started_from(args: Args) -> ArrayStr<BINARY_MAX> {
     let mut path = ArrayStr::new();
     let mut buf = [0u8; BINARY_MAX];
     let named = match args.get(0) {

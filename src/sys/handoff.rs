@@ -192,15 +192,17 @@ fn read_at(file: BorrowedFd<'_>, offset: u64, to: usize, len: usize) -> Result<(
 }
 
 /// The program `path` names, opened to be executed (`run_check`, `exec`)
-/// by its descriptor: only a regular file that root or vigild's own user
-/// owns and nobody else may write (a symlink to one is followed): a
-/// `reexec` runs it as vigild (`PERM` otherwise).
+/// by its descriptor: only a regular file (`ISDIR` otherwise) that root or
+/// vigild's own user owns and nobody else may write (`PERM` otherwise; a
+/// symlink to one is followed): a `reexec` runs it as vigild.
 pub fn open_binary(path: &CStr) -> Result<OwnedFd, Errno> {
     use rustix::fs::{FileType, fstat};
     let binary = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
     let st = fstat(&binary)?;
-    let trusted = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
-        && (st.st_uid == 0 || st.st_uid == rustix::process::geteuid().as_raw())
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(Errno::ISDIR);
+    }
+    let trusted = (st.st_uid == 0 || st.st_uid == rustix::process::geteuid().as_raw())
         && st.st_mode & 0o022 == 0;
     trusted.then_some(binary).ok_or(Errno::PERM)
 }

@@ -149,7 +149,11 @@ fn set_cloexec(fd: i32) {
 
 /// Take ownership of a raw fd handed to vigild (`-d FD`), if it is open.
 pub fn adopt(fd: i32) -> Option<OwnedFd> {
-    // SAFETY: only probed with fcntl(F_GETFD); nothing is closed.
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: only probed with fcntl(F_GETFD); nothing is closed (a
+    // negative number is no fd: refused above).
     let probe = unsafe { BorrowedFd::borrow_raw(fd) };
     rustix::io::fcntl_getfd(probe).ok()?;
     // SAFETY: the fd is open, was given to vigild for this use (by -d), and

@@ -62,6 +62,29 @@ pub fn check(newroot: &[u8], init: &[u8]) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// PID 1 of an initramfs whose /run is a directory of it: a tmpfs there
+/// (as systemd mounts one), so that the run directory made in it moves
+/// into the new root at a switch instead of being deleted with the
+/// initramfs. Nothing is said: a refused mount leaves /run as it was.
+#[inline(never)]
+pub fn mount_run_in_initramfs() {
+    let dev = |path: &CStr| rustix::fs::stat(path).map(|st| st.st_dev);
+    let magic = rustix::fs::statfs(c"/").map_or(0, |fs| fs.f_type as u64);
+    if (magic == RAMFS_MAGIC || magic == TMPFS_MAGIC) && dev(c"/run").ok() == dev(c"/").ok() {
+        // SAFETY: NUL-terminated literals for the source, target, type and
+        // data of a tmpfs mount.
+        unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                c"/run".as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                c"mode=0755".as_ptr().cast(),
+            )
+        };
+    }
+}
+
 /// Enter `newroot`, everything of the switch but the exec: /dev, /proc,
 /// /sys and /run move into it (one that cannot, because NEWROOT lacks the
 /// directory, is detached), the initramfs's files are deleted without

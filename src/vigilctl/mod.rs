@@ -29,6 +29,8 @@ usage: vigilctl [-r DIR] start|stop|restart|signal|reload|shutdown|poweroff|rebo
  shutdown|poweroff|reboot|halt  stop all; as PID 1 end the machine so
  log NAME                       print NAME's ring
  monitor                        print each state change
+ reexec [PATH]                  replace vigild's program, every service kept
+ switch_root NEWROOT [INIT...]  PID 1 of an initramfs: into the real root
  list [--json]                  a table of every service
  status [--raw] [NAME...]       runit's sv status lines (--raw: the status file's)
  status [--json] NAME           every field, the last 10 lines of output
@@ -108,6 +110,10 @@ pub fn main(args: Args, first: usize) -> c_int {
     };
     if count != per && (per != 1 || count == 0 || verb == Verb::Log) {
         return usage_because(&[cmd, b": wrong arguments"]);
+    }
+    // As vigild would refuse it: PATH, NEWROOT and INIT are absolute.
+    if verb.paths().is_some() && (0..count.min(2)).any(|k| !word(k).starts_with(b"/")) {
+        return usage_because(&[cmd, b": needs an absolute path"]);
     }
     let fifo = match control(dir) {
         Ok(fd) => fd,
