@@ -22,7 +22,7 @@ use super::readiness::{Channel, Channels, Naming, StatusText};
 use super::replies::Replies;
 use super::role::Role;
 use super::status_file::StatusFile;
-use super::storage;
+use super::storage::{self, Tables};
 use super::world::{PRIVATE_MAX, World};
 use crate::sys::args::Args;
 use crate::sys::handoff::{self, Image, Place, adopt, keep_across_exec, read_images, write_images};
@@ -278,7 +278,7 @@ fn decimal(mut n: u32, buf: &mut [u8; 12]) -> &CStr {
 }
 
 /// How long the new binary may take to judge the hand-off.
-const CHECK_MS: i32 = 5000;
+const CHECK_MS: u64 = 5000;
 
 fn errno(e: Errno) -> u16 {
     e.raw_os_error() as u16
@@ -384,13 +384,17 @@ fn keep_fds(v: &Vigild, file: BorrowedFd<'_>, reply: Option<BorrowedFd<'_>>, kee
 }
 
 /// `vigild --handoff-check`: judge the hand-off on stdin, as the old
-/// image asks before it executes this binary: `ok`, or why not, on
-/// stdout.
+/// image asks before it executes this binary: `ok` if all of it reads back
+/// as `resume` reads it, or why not, on stdout.
 #[inline(never)]
 pub fn check() -> i32 {
-    let stdin = crate::sys::fs::stdin();
-    let (answer, code) = match read_header(stdin) {
-        Ok(_) => ("ok\n", 0),
+    let (answer, code) = match load(crate::sys::fs::stdin()) {
+        Ok(state) => {
+            // Its fds are the old image's, not this process's: never
+            // closed here.
+            core::mem::forget(state);
+            ("ok\n", 0)
+        }
         Err(why) => (why, 1),
     };
     let _ = crate::sys::fs::write_all(crate::sys::fs::stdout(), answer.as_bytes());
@@ -417,68 +421,93 @@ fn read_header(file: BorrowedFd<'_>) -> Result<Header, &'static str> {
     }
 }
 
+/// Everything a hand-off holds, read back; its fds are numbers of the
+/// process that resumes (the old image's, kept across the exec).
+struct Loaded {
+    header: Header,
+    tables: &'static mut Tables,
+    lines: &'static mut LineReader,
+    listeners: Listeners,
+    pipes: Pipes,
+    channels: [Option<Channel>; READY_MAX],
+    replies: Replies,
+    role: Role,
+    containment: Containment,
+    held: Held,
+}
+
+/// Read the hand-off `file` back, all of it: the header, then every image
+/// in the order `write_handoff` wrote them.
+fn load(file: BorrowedFd<'_>) -> Result<Loaded, &'static str> {
+    let header = read_header(file)?;
+    let (tables, lines) = storage::take().ok_or("storage\n")?;
+    let mut l = Loaded {
+        header,
+        tables,
+        lines,
+        listeners: Listeners::new(),
+        pipes: Pipes::new(),
+        channels: [const { None }; READY_MAX],
+        replies: Replies::new(),
+        role: Role {
+            pid1: false,
+            halt: Action::Poweroff,
+            verdict: None,
+            start_failed: false,
+            ready_fd: None,
+        },
+        containment: Containment::Groups,
+        held: Held {
+            fds: [-1; 5],
+            private_run_dir: None,
+            naming: Naming::of(b""),
+            binary: ArrayStr::new(),
+        },
+    };
+    // Into values that hold no fds yet: nothing is overwritten that owns
+    // one.
+    let (st, mut head) = (&mut *l.tables, [0u8; size_of::<Header>()]);
+    read_images(
+        file,
+        &mut [
+            Place::of(&mut head),
+            Place::zeroed(&mut st.configs[0]),
+            Place::zeroed(&mut st.supervisor.0),
+            Place::zeroed(&mut st.status_texts),
+            Place::zeroed(&mut *l.lines),
+            Place::of(&mut l.listeners),
+            Place::of(&mut l.pipes),
+            Place::of(&mut l.channels),
+            Place::of(&mut l.replies),
+            Place::of(&mut l.role),
+            Place::of(&mut l.containment),
+            Place::of(&mut l.held),
+            Place::zeroed(&mut st.rings),
+        ],
+    )
+    .map_err(|_| "hand-off unreadable (cut short?)\n")?;
+    Ok(l)
+}
+
 /// `vigild --resume FD ARGS...`: the new image, from the hand-off on
 /// `FD` (ARGS: the command line the first image was started with).
 #[inline(never)]
 pub fn resume(args: Args, source: Source) -> Result<Vigild, i32> {
     let fatal = |what: &str| {
-        say!("fatal: reexec: {}", Plain(what));
+        say!("fatal: reexec: {}", Plain(what.trim_ascii_end()));
         Err(1)
     };
     let number = args.get(0).and_then(parse_u64).unwrap_or(0) as i32;
     let Some(file) = adopt(number) else {
         return fatal("no hand-off");
     };
-    let f = file.as_fd();
-    let h = match read_header(f) {
-        Ok(h) => h,
-        Err(why) => return fatal(why.trim_ascii_end()),
+    let l = match load(file.as_fd()) {
+        Ok(l) => l,
+        Err(why) => return fatal(why),
     };
-    let Some((st, lines)) = storage::take() else {
-        return fatal("storage");
-    };
+    let (h, st) = (l.header, l.tables);
     if h.stamped != 0 {
         crate::sys::message::stamp_lines();
-    }
-    let mut held = Held {
-        fds: [-1; 5],
-        private_run_dir: None,
-        naming: Naming::of(b""),
-        binary: ArrayStr::new(),
-    };
-    let mut channel_list: [Option<Channel>; READY_MAX] = [const { None }; READY_MAX];
-    let (mut listeners, mut pipes, mut replies) = (Listeners::new(), Pipes::new(), Replies::new());
-    let mut containment = Containment::Groups;
-    let mut role = Role {
-        pid1: false,
-        halt: Action::Poweroff,
-        verdict: None,
-        start_failed: false,
-        ready_fd: None,
-    };
-    // Into values that hold no fds yet: nothing is overwritten that owns
-    // one.
-    let mut head = [0u8; size_of::<Header>()];
-    let read = read_images(
-        f,
-        &mut [
-            Place::of(&mut head),
-            Place::zeroed(&mut st.configs[0]),
-            Place::zeroed(&mut st.supervisor.0),
-            Place::zeroed(&mut st.status_texts),
-            Place::zeroed(&mut *lines),
-            Place::of(&mut listeners),
-            Place::of(&mut pipes),
-            Place::of(&mut channel_list),
-            Place::of(&mut replies),
-            Place::of(&mut role),
-            Place::of(&mut containment),
-            Place::of(&mut held),
-            Place::zeroed(&mut st.rings),
-        ],
-    );
-    if read.is_err() {
-        return fatal("hand-off unreadable");
     }
     // What a failure must do (`crash`, container mode) follows it.
     in_force(&st.configs[0]);
@@ -488,12 +517,12 @@ pub fn resume(args: Args, source: Source) -> Result<Vigild, i32> {
         Some(devnull),
         Some(control),
         Some(control_keep),
-    ] = held.fds.map(adopt)
+    ] = l.held.fds.map(adopt)
     else {
         return fatal("the hand-off names fds that are not open");
     };
-    let mut channels = Channels::named(held.naming, &mut st.status_texts);
-    *channels.list_mut() = channel_list;
+    let mut channels = Channels::named(l.held.naming, &mut st.status_texts);
+    *channels.list_mut() = l.channels;
     let signals = match Signals::install(&signal::HANDLED) {
         Ok(signals) => signals,
         Err(_) => return fatal("signals"),
@@ -504,28 +533,28 @@ pub fn resume(args: Args, source: Source) -> Result<Vigild, i32> {
         world: World {
             dir,
             _lock: lock,
-            private_run_dir: held.private_run_dir,
+            private_run_dir: l.held.private_run_dir,
             signals,
             devnull,
-            listeners,
-            pipes,
+            listeners: l.listeners,
+            pipes: l.pipes,
             rings: &mut st.rings,
             channels,
             notice: Some(&mut st.notice),
-            replies,
+            replies: l.replies,
             worker_setup: None,
-            containment,
+            containment: l.containment,
         },
         status: StatusFile::new(),
         control: Control {
             fd: control,
             _keep: control_keep,
-            lines,
+            lines: l.lines,
             warnings: Default::default(),
         },
-        role,
+        role: l.role,
         args,
-        binary: held.binary,
+        binary: l.held.binary,
         resumed: Some(Resumed {
             reply: adopt(h.reply),
             left_ns: h.left_ns,

@@ -228,50 +228,46 @@ fn execute(binary: BorrowedFd<'_>, argv: &[*const core::ffi::c_char]) -> Errno {
 }
 
 /// Run `path --handoff-check` with `file` as its stdin, the new image's
-/// judgement of the hand-off's header: what it wrote on its stdout (`ok`
-/// when it can resume from it) in `answer`, its length. A program that
-/// does not answer within `limit_ms` is killed.
+/// judgement of the hand-off: what it wrote on its stdout (`ok` when it
+/// can resume from it) in `answer`, its length. Within `limit_ms` in all:
+/// then, answered or not, its process group (it leads one) is killed, so
+/// that neither a check that never ends nor one that hangs after its
+/// answer can hold vigild.
 pub fn run_check(
     binary: BorrowedFd<'_>,
     path: &CStr,
     file: BorrowedFd<'_>,
     answer: &mut [u8],
-    limit_ms: i32,
+    limit_ms: u64,
 ) -> Result<usize, Errno> {
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let Some(pid) = process::fork()? else {
-        // The child: stdin the hand-off, stdout the pipe, then the check.
+        // The child: a group of its own (killed whole), every signal at
+        // its default (vigild's blocked ones would make it deaf), stdin
+        // the hand-off, stdout the pipe, then the check.
+        process::setsid();
+        super::signal::setup::reset_inherited();
         let _ = rustix::stdio::dup2_stdin(file);
         let _ = rustix::stdio::dup2_stdout(&write);
-        let argv = [
-            path.as_ptr(),
-            c"--handoff-check".as_ptr(),
-            core::ptr::null(),
-        ];
+        let argv = [path.as_ptr(), c"--handoff-check".as_ptr(), core::ptr::null()];
         let e = execute(binary, &argv).raw_os_error() as u16;
         let _ = super::fs::write_all(super::fs::stdout(), b"exec ");
-        let _ = super::fs::write_all(
-            super::fs::stdout(),
-            vigild_engine::unix::errno_name(e)
-                .unwrap_or("failed")
-                .as_bytes(),
-        );
+        let name = vigild_engine::unix::errno_name(e).unwrap_or("failed");
+        let _ = super::fs::write_all(super::fs::stdout(), name.as_bytes());
         process::exit(127);
     };
     drop(write);
+    let deadline = super::clock::now().plus_ms(limit_ms);
     let mut len = 0;
-    let mut fds = [rustix::event::PollFd::new(
-        &read,
-        rustix::event::PollFlags::IN,
-    )];
+    let mut fds = [rustix::event::PollFd::new(&read, rustix::event::PollFlags::IN)];
     while len < answer.len() {
-        let timeout = super::clock::timespec(limit_ms as u64);
-        match rustix::event::poll(&mut fds, Some(&timeout)) {
-            Ok(0) => {
-                let _ = process::kill(pid, 9, false);
-                len = 0;
-                break;
-            }
+        let left = deadline.ms_since(super::clock::now());
+        if left == 0 {
+            len = 0;
+            break;
+        }
+        match rustix::event::poll(&mut fds, Some(&super::clock::timespec(left))) {
+            Ok(0) => {}
             Ok(_) => match rustix::io::read(&read, &mut answer[len..]) {
                 Ok(0) => break,
                 Ok(n) => len += n,
@@ -279,13 +275,11 @@ pub fn run_check(
                 Err(_) => break,
             },
             Err(Errno::INTR) => {}
-            Err(e) => {
-                let _ = process::kill(pid, 9, false);
-                process::wait_for(pid);
-                return Err(e);
-            }
+            Err(_) => break,
         }
     }
+    // Its answer is all that was wanted of it.
+    let _ = process::kill(pid, 9, true);
     process::wait_for(pid);
     Ok(len)
 }

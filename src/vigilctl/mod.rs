@@ -22,7 +22,7 @@ mod show;
 
 /// `-h`: its first line is the usage line of a usage error.
 const HELP: &str = "\
-usage: vigilctl [-r DIR] start|stop|restart|signal|reload|shutdown|poweroff|reboot|halt|log|monitor|list|status|wait ...
+usage: vigilctl [-r DIR] start|stop|restart|signal|reload|shutdown|poweroff|reboot|halt|log|monitor|reexec|switch_root|list|status|wait ...
  start|stop|restart NAME...     act, print the results
  signal NAME SIG                send SIG (HUP, 15, SIGUSR1)
  reload                         read the configuration again
