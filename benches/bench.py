@@ -28,6 +28,7 @@ LATENCY_ROUNDS = 25
 LATENCY_SPACING = 1.1  # s between two kills of the same supervisor's service
 STARTUP_REPS = 3  # runs of the 1000-service start, interleaved across supervisors
 CRASH_SECONDS = 20
+UPGRADE_ROUNDS = 20  # reloads and re-executions of one vigild with IDLE_SERVICES services
 QUIET_BUSY = 0.15  # other load tolerated before a timed measurement (fraction of all CPUs)
 QUIET_BUDGET = 90.0  # s, in total, the run may wait for the machine to calm down
 
@@ -531,6 +532,63 @@ def measure_latency(ctx, res):
                 f"(min {lat[k]['min']:.0f}, max {lat[k]['max']:.0f}, n={len(s)})")
 
 
+def ask(run, line, final, timeout=10.0):
+    """Write `line reply=FIFO` into vigild's control FIFO; (seconds until
+    a line starting with `final` arrived, that line)."""
+    fifo = os.path.join(run.dir, f"reply-{time.monotonic_ns()}")
+    os.mkfifo(fifo, 0o600)
+    rd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        t = time.monotonic()
+        with open(os.path.join(run.dir, "run", "control"), "w") as c:
+            c.write(f"{line} reply={fifo}\n")
+        got, deadline = b"", t + timeout
+        while time.monotonic() < deadline:
+            try:
+                got += os.read(rd, 4096)
+            except BlockingIOError:
+                pass
+            for answer in got.decode(errors="replace").splitlines():
+                if answer.startswith(final):
+                    return time.monotonic() - t, answer
+            time.sleep(0.0002)
+        raise RuntimeError(f"{line}: no {final!r} within {timeout:.0f}s (got {got!r})")
+    finally:
+        os.close(rd)
+        os.unlink(fifo)
+
+
+def measure_upgrade(ctx, res):
+    """One vigild with IDLE_SERVICES services: reload and reexec round trips
+    (control line → final answer), the time the re-executed vigild says it
+    was away (its exec → its first turn), and PSS before and after."""
+    up = res.setdefault("upgrade", {})
+    wait_quiet(ctx, "reload and reexec")
+    run = Run(ctx, "vigild", IDLE_SERVICES).start()
+    try:
+        run.wait_up(timeout=90)
+    except RuntimeError as e:
+        abandon(ctx, run, e)
+        return
+    time.sleep(1.0)
+    root = run.root()
+    up["pss_before"] = smaps_rollup(root)[1]
+    reload, reexec = [], []
+    for _ in range(UPGRADE_ROUNDS):
+        reload.append(ask(run, "reload", "reloaded")[0] * 1e3)
+        reexec.append(ask(run, "reexec", "reexecuted")[0] * 1e3)
+    time.sleep(1.0)
+    up["pss_after"] = smaps_rollup(run.root())[1]
+    up["same_pid"] = run.root() == root
+    with open(run.logfile, errors="replace") as f:
+        away = [int(line.split("away ")[1].split()[0]) / 1e3 for line in f if "reexec: resumed" in line]
+    up["reload"], up["reexec"], up["away"] = reload, reexec, away
+    log(f"upgrade: reload {statistics.median(reload):.2f} ms, reexec {statistics.median(reexec):.2f} ms, "
+        f"away {statistics.median(away) if away else float('nan'):.3f} ms (median of {len(away)}), "
+        f"PSS {up['pss_before']} → {up['pss_after']} KiB")
+    run.stop()
+
+
 def tree_cpu_ticks(run):
     """utime+stime+cutime+cstime of the supervisor's own processes."""
     table = proc_table()
@@ -858,6 +916,24 @@ def report(ctx, res, repo):
         precise, target_text("< runit", precise.get("vigild"), lambda v: "runit" in precise and v < precise["runit"]),
         fmt=lambda v: f"{v:.1f}")
 
+    up = res.get("upgrade", {})
+    if up.get("away"):
+        away = statistics.median(up["away"])
+        row(f"reexec, vigild away, ms, median of {len(up['away'])} ({IDLE_SERVICES} services; its exec → the new "
+            f"program's first turn, as it logs)", {"vigild": away},
+            target_text("< 5 ms", away, lambda v: v < 5), fmt=lambda v: f"{v:.3f}", ratios=False)
+        row(f"reexec round trip, ms, median ({IDLE_SERVICES} services; the line → `reexecuted`, the new "
+            f"binary's check included)", {"vigild": statistics.median(up["reexec"])}, fmt=lambda v: f"{v:.2f}",
+            ratios=False)
+        row(f"reload round trip, ms, median, same run (the line → `reloaded`)",
+            {"vigild": statistics.median(up["reload"])}, fmt=lambda v: f"{v:.2f}", ratios=False)
+        row(f"PSS, KiB, {IDLE_SERVICES} services, before → after {UPGRADE_ROUNDS} reloads and re-executions "
+            f"(vigild's pid {'kept' if up.get('same_pid') else 'CHANGED'})",
+            {"vigild": f"{up['pss_before']} → {up['pss_after']}"}, ratios=False)
+
+    if res.get("only"):
+        rows = [r for r in rows if r[1]]  # only what was measured
+
     lines = []
     lines.append(f"# vigild benchmark results ({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC})")
     lines.append("")
@@ -923,6 +999,7 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--repo")
     ap.add_argument("--cleanup", action="store_true")
+    ap.add_argument("--only", choices=["upgrade"], help="only the reload and reexec measurements")
     args = ap.parse_args()
     if args.cleanup:
         cleanup_from_file(args.tmp)
@@ -934,13 +1011,15 @@ def main():
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
-    res = {"load": [loadavg(), None]}
+    res = {"load": [loadavg(), None], "only": args.only}
     try:
         measure_sizes(ctx, res)
-        measure_memory(ctx, res)
-        measure_startup(ctx, res)
-        measure_latency(ctx, res)
-        measure_crash(ctx, res)
+        if args.only != "upgrade":
+            measure_memory(ctx, res)
+            measure_startup(ctx, res)
+            measure_latency(ctx, res)
+            measure_crash(ctx, res)
+        measure_upgrade(ctx, res)
     except KeyboardInterrupt:
         log("interrupted: stopping everything this run started")
         return 130

@@ -24,8 +24,15 @@
 //!   reverse dependency order and power off.
 //!   It prints how long the guest took from the kernel's start to vigild's
 //!   first service, and from there to every service being up.
+//! - `vigild_switches_root_to_a_new_init`: vigild is `/init` with
+//!   `tests/boot/switch-root.conf`: once a daemon runs, a oneshot fills a
+//!   tmpfs at /newroot and writes `switch_root /newroot /sbin/init-script
+//!   one two` on the control FIFO; every service stops, and the new init, a
+//!   BusyBox script, must run as PID 1 with its arguments in the new root,
+//!   with /proc, /sys and /dev moved, nothing of the initramfs in
+//!   sight and no other process, and power the machine off.
 //!
-//! Both are `#[ignore]`d so that a plain `cargo test` passes without qemu;
+//! All are `#[ignore]`d so that a plain `cargo test` passes without qemu;
 //! `.ci/boot-test` installs qemu, busybox-static and the kernel, builds the
 //! static binaries, and runs `cargo test --test boot -- --include-ignored`.
 //! The programs are found through `SYSTEST_KERNEL` (needed),
@@ -614,6 +621,46 @@ fn vigild_as_pid1_supervises_and_powers_off() {
     let off = c.expect_power_down(last_down);
     println!(
         "boot: qemu start->power down {:.2} s (host)",
+        off.as_secs_f64()
+    );
+}
+
+#[test]
+#[ignore = "needs qemu, a kernel, busybox-static and a static vigild: run .ci/boot-test"]
+fn vigild_switches_root_to_a_new_init() {
+    let initrd = initramfs(
+        &read(&vigild()),
+        &[
+            ("etc/vigild.conf", 0o644, fixture("switch-root.conf")),
+            ("etc/boot/mounts.sh", 0o755, fixture("mounts.sh")),
+            ("etc/boot/newroot.sh", 0o755, fixture("newroot.sh")),
+            ("etc/boot/new-init.sh", 0o755, fixture("new-init.sh")),
+        ],
+    );
+    let c = boot("switch-root", &initrd, &[]);
+    let asked = c.expect(0, "SWITCH-ROOT-ASK");
+    // An orderly stop of every service first, as for a power-off.
+    let stopping = c.expect(asked, "vigild: switch_root: stopping every service");
+    let ticker_down = c.expect(stopping, "vigild: ticker: stopping -> down");
+    let into = c.expect(stopping, "vigild: switch_root: into /newroot");
+    if ticker_down > into {
+        c.fail("the ticker went down after the switch");
+    }
+    // The new init is PID 1 in the new root, with its arguments.
+    let init = c.expect(into, "NEW-INIT pid=1 args=one two");
+    for seen in [
+        "NEW-ROOT initramfs-gone",
+        "NEW-ROOT proc-moved",
+        "NEW-ROOT sys-moved",
+        "NEW-ROOT dev-moved",
+        "NEW-ROOT root: tmpfs",
+        "NEW-ROOT processes: 1",
+    ] {
+        c.expect(init, seen);
+    }
+    let off = c.expect_power_down(init);
+    println!(
+        "boot: qemu start->power down after switch_root {:.2} s (host)",
         off.as_secs_f64()
     );
 }

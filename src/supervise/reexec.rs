@@ -12,7 +12,7 @@
 //! Cold code (link/layout.ld).
 
 use super::answers::send;
-use super::configs::{Configs, Source};
+use super::configs::{Configs, Source, in_force};
 use super::containment::Containment;
 use super::control_fifo::Control;
 use super::listeners::Listeners;
@@ -29,7 +29,7 @@ use crate::sys::handoff::{self, Image, Place, adopt, keep_across_exec, read_imag
 use crate::sys::message::{note, say};
 use crate::sys::power::Action;
 use crate::sys::signal::{self, Signals};
-use crate::sys::{Errno, clock, last_resort, process};
+use crate::sys::{Errno, clock, process};
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild_engine::config::Config;
@@ -123,6 +123,10 @@ pub fn on_reexec(v: &mut Vigild, request: Request<'_>, reply: Option<OwnedFd>, _
     let mut answer = [0u8; 120];
     // It returns only when the old image goes on: why.
     let (why, detail) = hand_over(v, request.name, reply.as_ref(), &mut answer);
+    let detail = match detail {
+        Ok(words) => words,
+        Err(e) => errno_name(errno(e)).unwrap_or("error").as_bytes(),
+    };
     say!("reexec: failed: {}{}", Plain(why), Lossy(detail));
     if let Some(fd) = reply {
         send(
@@ -133,17 +137,16 @@ pub fn on_reexec(v: &mut Vigild, request: Request<'_>, reply: Option<OwnedFd>, _
 }
 
 /// Execute the binary `name` (or the one vigild was started from) with the
-/// hand-off; returns only if it could not: why (a word), and the errno's
-/// name or the check's answer.
+/// hand-off; returns only if it could not: why (a word), and the check's
+/// answer or the error.
 fn hand_over<'a>(
     v: &mut Vigild,
     name: &[u8],
     reply: Option<&OwnedFd>,
     answer: &'a mut [u8; 120],
-) -> (&'static str, &'a [u8]) {
-    let failed = |why, e: Errno| (why, errno_name(errno(e)).unwrap_or("error").as_bytes());
+) -> (&'static str, Result<&'a [u8], Errno>) {
     if v.engine.is_halting() {
-        return ("in-shutdown", b"");
+        return ("in-shutdown", Ok(b""));
     }
     let mut path = [0u8; BINARY_MAX + 1];
     let given = match name {
@@ -151,29 +154,29 @@ fn hand_over<'a>(
         named => named,
     };
     let Some(path) = c_path(given, &mut path) else {
-        return ("no-path", b"");
+        return ("no-path", Ok(b""));
     };
     let binary = match handoff::open_binary(path) {
         Ok(binary) => binary,
-        Err(Errno::PERM) => return ("not-trusted", b" (owner or mode)"),
-        Err(e) => return failed("open ", e),
+        Err(Errno::PERM) => return ("not-trusted", Ok(b" (owner or mode)")),
+        Err(e) => return ("open ", Err(e)),
     };
     let reply = reply.map(|fd| fd.as_fd());
     let file = match write_handoff(v, reply) {
         Ok(file) => file,
-        Err(e) => return failed("hand-off ", e),
+        Err(e) => return ("hand-off ", Err(e)),
     };
     let len = match handoff::run_check(binary.as_fd(), path, file.as_fd(), answer, CHECK_MS) {
         Ok(len) => len,
-        Err(e) => return failed("check ", e),
+        Err(e) => return ("check ", Err(e)),
     };
     match answer[..len].trim_ascii_end() {
         b"ok" => {}
-        b"" => return ("check: ", b"no answer"),
-        _ => return ("check: ", answer[..len].trim_ascii_end()),
+        b"" => return ("check: ", Ok(b"no answer")),
+        said => return ("check: ", Ok(said)),
     }
     note!("reexec: handing over to {}", Lossy(path.to_bytes()));
-    each_kept_fd(v, file.as_fd(), reply, &mut |fd| keep_across_exec(fd, true));
+    keep_fds(v, file.as_fd(), reply, true);
     // The time away is counted from here.
     let left = header(reply, clock::now_ns());
     let e = match write_images(file.as_fd(), &[Image::of(&left)]) {
@@ -184,10 +187,8 @@ fn hand_over<'a>(
         }
         Err(e) => e,
     };
-    each_kept_fd(v, file.as_fd(), reply, &mut |fd| {
-        keep_across_exec(fd, false)
-    });
-    failed("exec ", e)
+    keep_fds(v, file.as_fd(), reply, false);
+    ("exec ", Err(e))
 }
 
 /// `bytes` with a NUL after them in `buf`, if they fit and hold none.
@@ -263,46 +264,55 @@ fn write_handoff(v: &mut Vigild, reply: Option<BorrowedFd<'_>>) -> Result<OwnedF
     Ok(file)
 }
 
-/// Every fd that travels: the hand-off file, the requester's FIFO, and
-/// every fd the state names.
-fn each_kept_fd(
-    v: &Vigild,
-    file: BorrowedFd<'_>,
-    reply: Option<BorrowedFd<'_>>,
-    each: &mut dyn FnMut(BorrowedFd<'_>),
-) {
-    let w = &v.world;
-    for fd in [file, w.dir.as_fd(), w._lock.as_fd(), w.devnull.as_fd()] {
-        each(fd);
+/// Let every fd that travels survive the exec (`keep`), or close with it
+/// again: the hand-off file, the requester's FIFO, and every fd the state
+/// names.
+fn keep_fds(v: &Vigild, file: BorrowedFd<'_>, reply: Option<BorrowedFd<'_>>, keep: bool) {
+    let (w, c, role) = (&v.world, &v.control, &v.role);
+    for fd in [
+        file,
+        w.dir.as_fd(),
+        w._lock.as_fd(),
+        w.devnull.as_fd(),
+        c.fd.as_fd(),
+    ] {
+        keep_across_exec(fd, keep);
     }
-    for fd in [v.control.fd.as_fd(), v.control._keep.as_fd()] {
-        each(fd);
+    let cgroups = match &w.containment {
+        Containment::Cgroups(c) => c.fds().map(Some),
+        _ => [None, None],
+    };
+    let verdict = role.verdict.as_ref().map(|d| d.fd.as_fd());
+    let ready = role.ready_fd.as_ref().map(|fd| fd.as_fd());
+    for fd in [
+        Some(c._keep.as_fd()),
+        reply,
+        verdict,
+        ready,
+        cgroups[0],
+        cgroups[1],
+    ]
+    .into_iter()
+    .flatten()
+    {
+        keep_across_exec(fd, keep);
     }
-    reply.into_iter().for_each(&mut *each);
-    w.listeners.iter().for_each(|l| each(l.fd.as_fd()));
-    w.pipes
-        .iter()
-        .flat_map(|(_, p)| p.ends())
-        .for_each(&mut *each);
-    w.channels
-        .list()
-        .iter()
-        .flatten()
-        .for_each(|c| each(c.fd()));
-    w.replies
-        .waiters
-        .iter()
-        .flatten()
-        .for_each(|r| each(r.fd.as_fd()));
-    w.replies
-        .monitors
-        .iter()
-        .flatten()
-        .for_each(|m| each(m.fd.as_fd()));
-    v.role.verdict.iter().for_each(|d| each(d.fd.as_fd()));
-    v.role.ready_fd.iter().for_each(|fd| each(fd.as_fd()));
-    if let Containment::Cgroups(c) = &w.containment {
-        c.fds().into_iter().for_each(&mut *each);
+    for l in w.listeners.iter() {
+        keep_across_exec(l.fd.as_fd(), keep);
+    }
+    for (_, p) in w.pipes.iter() {
+        for fd in p.ends() {
+            keep_across_exec(fd, keep);
+        }
+    }
+    for ch in w.channels.list().iter().flatten() {
+        keep_across_exec(ch.fd(), keep);
+    }
+    for r in w.replies.waiters.iter().flatten() {
+        keep_across_exec(r.fd.as_fd(), keep);
+    }
+    for m in w.replies.monitors.iter().flatten() {
+        keep_across_exec(m.fd.as_fd(), keep);
     }
 }
 
@@ -362,9 +372,6 @@ pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Resul
     if h.stamped != 0 {
         crate::sys::message::stamp_lines();
     }
-    if source.main_cmd.is_some() {
-        last_resort::remember(b"", true);
-    }
     let mut held = Held {
         fds: [-1; 5],
         private_run_dir: None,
@@ -408,6 +415,8 @@ pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Resul
         );
         return Err(1);
     }
+    // What a failure must do (`crash`, container mode) follows it.
+    in_force(&st.configs[0]);
     let [
         Some(dir),
         Some(lock),
@@ -459,9 +468,7 @@ pub fn resume(args: Args, source: Source, binary: ArrayStr<BINARY_MAX>) -> Resul
     };
     // Close-on-exec again: the fds that travelled are vigild's own.
     let reply = v.resumed.as_ref().and_then(|r| r.reply.as_ref());
-    each_kept_fd(&v, f, reply.map(|r| r.as_fd()), &mut |fd| {
-        keep_across_exec(fd, false)
-    });
+    keep_fds(&v, f, reply.map(|r| r.as_fd()), false);
     if !v.role.pid1
         && let Err(e) = process::set_subreaper()
     {

@@ -94,7 +94,8 @@ pub fn leave(v: &mut Vigild) {
 }
 
 /// PID 1, every service down: TERM to every process left, KILL 2 s
-/// later, sync, `finish ACTION`, reboot(2). If the kernel refuses
+/// later, sync, `finish ACTION`, reboot(2); or for `switch_root`, after
+/// the KILL, the new root and its init. If the kernel refuses
 /// (a container without CAP_SYS_BOOT) vigild exits, which ends the
 /// container.
 fn power_down(v: &mut Vigild) -> ! {
@@ -112,8 +113,11 @@ fn power_down(v: &mut Vigild) -> ! {
     }
     // The services' cgroups go (exit does not run destructors).
     v.world.containment = Containment::Groups;
-    power::sync();
     let halt = v.role.halt;
+    if halt == Action::SwitchRoot {
+        super::switch_root::enter();
+    }
+    power::sync();
     run_finish(v.configs.active(), halt, &v.world.signals);
     note!("{}", Plain(halt.word()));
     let e = power::reboot(halt);
@@ -133,7 +137,7 @@ fn run_finish(cfg: &Config, halt: Action, signals: &Signals) {
     let action = match halt {
         Action::Poweroff => b"poweroff\0".as_slice(),
         Action::Reboot => b"reboot\0",
-        Action::Halt => b"halt\0",
+        Action::Halt | Action::SwitchRoot => b"halt\0",
     };
     let mut argv = [core::ptr::null::<c_char>(); ARGV_MAX + 2];
     // The last slot stays NULL (`finish` has at most ARGV_MAX words).

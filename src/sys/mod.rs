@@ -28,6 +28,7 @@ pub mod signal;
 pub mod spawn;
 pub mod stdio;
 pub mod storage;
+pub mod switch_root;
 pub mod user;
 
 #[cfg(test)]

@@ -10,15 +10,19 @@ pub enum Action {
     Poweroff,
     Reboot,
     Halt,
+    /// `switch_root`: into the new root, its init in vigild's place.
+    SwitchRoot,
 }
 
 impl Action {
     /// The word `finish` gets as its argument.
+    #[inline(never)]
     pub fn word(self) -> &'static str {
         match self {
             Action::Poweroff => "poweroff",
             Action::Reboot => "reboot",
             Action::Halt => "halt",
+            Action::SwitchRoot => "switch_root",
         }
     }
 }
@@ -61,7 +65,7 @@ pub fn reboot(action: Action) -> Errno {
     let cmd = match action {
         Action::Poweroff => RebootCommand::PowerOff,
         Action::Reboot => RebootCommand::Restart,
-        Action::Halt => RebootCommand::Halt,
+        Action::Halt | Action::SwitchRoot => RebootCommand::Halt,
     };
     match rustix::system::reboot(cmd) {
         Ok(()) => Errno::INVAL,

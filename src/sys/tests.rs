@@ -302,3 +302,20 @@ fn account_files_are_read_line_by_line_skipping_overlong_lines() {
         Some((4321, 4321))
     );
 }
+
+#[test]
+fn switch_root_check_refuses_in_order_and_the_plan_keeps_its_words() {
+    let _serial = serial();
+    // `/` is no mount point of its own; a directory that is not there is none.
+    assert_eq!(switch_root::check(b"/", b"/init"), Err("not-a-mount-point"));
+    assert_eq!(
+        switch_root::check(b"/no/such/dir", b"/init"),
+        Err("not-a-mount-point")
+    );
+    // /proc is a mount point: INIT is looked for inside it, a file that is
+    // missing or not executable is no init.
+    assert_eq!(switch_root::check(b"/proc", b"/no-init"), Err("no-init"));
+    assert_eq!(switch_root::check(b"/proc", b"/self/stat"), Err("no-init"));
+    switch_root::remember(&[b"/newroot", b"/sbin/init", b"", b""]);
+    assert_eq!(switch_root::planned_root(), b"/newroot");
+}
