@@ -490,12 +490,26 @@ fn a_failed_check_or_exec_changes_nothing() {
     fs::write(&text, "this is text, not a program\n").unwrap();
     fs::set_permissions(&text, fs::Permissions::from_mode(0o755)).unwrap();
     let missing = d.dir.join("missing");
+    let hang = example_bin("checkhang");
 
-    let cases: [(&Path, &str); 4] = [
-        (Path::new("/bin/true"), "reexec-failed check: no answer"),
+    let cases: [(&Path, &str); 6] = [
+        (
+            Path::new("/bin/true"),
+            "reexec-failed check: no answer (no vigild with reexec, or a script)",
+        ),
         (&missing, "reexec-failed open ENOENT"),
-        (&group_writable, "reexec-failed not-trusted (owner or mode)"),
+        (
+            &group_writable,
+            "reexec-failed not-trusted (it must be owned by root or vigild's user, and not writable by its group or others)",
+        ),
         (&text, "reexec-failed check: exec ENOEXEC"),
+        (&d.dir.path, "reexec-failed not-a-file"),
+        // A check that closes its stdout and never ends, with a child:
+        // both killed at once (vigild waited for it forever once).
+        (
+            &hang,
+            "reexec-failed check: no answer (no vigild with reexec, or a script)",
+        ),
     ];
     for (path, want) in cases {
         let out = d.ctl(&["reexec", path.to_str().unwrap()]);
@@ -515,12 +529,17 @@ fn a_failed_check_or_exec_changes_nothing() {
             path.display()
         );
     }
-    d.wait_stderr_count("reexec: failed: ", cases.len());
+    // The check's child was killed with it, not left to vigild.
+    let left = poll_until(DEADLINE, || {
+        children_marked(vigild, "3600").is_empty().then_some(())
+    });
+    assert!(left.is_some(), "the check's child outlived it");
+    d.wait_stderr_count(": failed: ", cases.len());
     assert_eq!(
         d.stderr
             .vigild_lines()
             .iter()
-            .filter(|l| l.starts_with("reexec: failed: "))
+            .filter(|l| l.starts_with("reexec: /") && l.contains(": failed: "))
             .count(),
         cases.len()
     );
@@ -549,6 +568,15 @@ fn a_failed_check_or_exec_changes_nothing() {
     );
     assert_eq!(pids(&d), before);
     assert_eq!(d.pid(), vigild);
+
+    // Without a reply FIFO (`echo reexec > control`): nobody to tell, and
+    // the new image goes on (it died on the missing fd once).
+    d.send("reexec");
+    d.wait_stderr_count("reexec: resumed, ", 2);
+    assert_eq!(pids(&d), before);
+    assert!(d.exited().is_none(), "{}", d.stderr.text());
+    let out = d.ctl(&["reexec"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
 
 /// The pids of `pid` in each PID namespace it is in, outermost first

@@ -154,7 +154,7 @@ pub fn hand_over_or_say(
         named => named,
     };
     say!(
-        "{} {}{}: failed: {}{}",
+        "{}: {}{}: failed: {}{}",
         Plain(verb),
         Lossy(new_root),
         Lossy(path),

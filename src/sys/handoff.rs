@@ -249,7 +249,11 @@ pub fn run_check(
         super::signal::setup::reset_inherited();
         let _ = rustix::stdio::dup2_stdin(file);
         let _ = rustix::stdio::dup2_stdout(&write);
-        let argv = [path.as_ptr(), c"--handoff-check".as_ptr(), core::ptr::null()];
+        let argv = [
+            path.as_ptr(),
+            c"--handoff-check".as_ptr(),
+            core::ptr::null(),
+        ];
         let e = execute(binary, &argv).raw_os_error() as u16;
         let _ = super::fs::write_all(super::fs::stdout(), b"exec ");
         let name = vigild_engine::unix::errno_name(e).unwrap_or("failed");
@@ -259,7 +263,10 @@ pub fn run_check(
     drop(write);
     let deadline = super::clock::now().plus_ms(limit_ms);
     let mut len = 0;
-    let mut fds = [rustix::event::PollFd::new(&read, rustix::event::PollFlags::IN)];
+    let mut fds = [rustix::event::PollFd::new(
+        &read,
+        rustix::event::PollFlags::IN,
+    )];
     while len < answer.len() {
         let left = deadline.ms_since(super::clock::now());
         if left == 0 {
