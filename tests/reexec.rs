@@ -11,6 +11,7 @@ mod harness;
 
 use harness::*;
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::CString;
 use std::fs;
 use std::io::Read;
 use std::net::TcpStream;
@@ -770,4 +771,43 @@ fn upgrade_from_the_previous_commit_and_back() {
         );
     }
     println!("note: upgrade {upgraded}, downgrade {downgraded}");
+}
+
+/// PATH through symlinks: one of vigild's user (absolute or relative) is
+/// followed; one another user owns (planted in a directory that user may
+/// write) is not, and nothing changes.
+#[test]
+#[ignore = "needs root (a symlink of another user): run by .ci/run"]
+fn only_trusted_symlinks_lead_to_the_binary() {
+    let d = Daemon::start("rxlink", "[a]\nexec = /bin/sleep 1000\n");
+    let a = d.wait_up("a").pid();
+    let own = d.dir.join("own-link");
+    std::os::unix::fs::symlink(vigild_bin(), &own).unwrap();
+    let beside = d.dir.join("vigild-copy");
+    fs::copy(vigild_bin(), &beside).unwrap();
+    let relative = d.dir.join("relative-link");
+    std::os::unix::fs::symlink("vigild-copy", &relative).unwrap();
+    for link in [&own, &relative] {
+        let out = d.ctl(&["reexec", link.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            link.display(),
+            show(&out)
+        );
+    }
+    let planted = d.dir.join("planted-link");
+    std::os::unix::fs::symlink(vigild_bin(), &planted).unwrap();
+    let nobody = CString::new(planted.to_str().unwrap()).unwrap();
+    // SAFETY: lchown of a NUL-terminated path to nobody (65534).
+    assert_eq!(unsafe { libc::lchown(nobody.as_ptr(), 65534, 65534) }, 0);
+    let out = d.ctl(&["reexec", planted.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    assert!(
+        stdout(&out).starts_with("reexec-failed not-trusted"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(d.svc("a").unwrap().pid(), a);
 }

@@ -193,11 +193,42 @@ fn read_at(file: BorrowedFd<'_>, offset: u64, to: usize, len: usize) -> Result<(
 
 /// The program `path` names, opened to be executed (`run_check`, `exec`)
 /// by its descriptor: only a regular file (`ISDIR` otherwise) that root or
-/// vigild's own user owns and nobody else may write (`PERM` otherwise; a
-/// symlink to one is followed): a `reexec` runs it as vigild.
+/// vigild's own user owns and nobody else may write (`PERM` otherwise): a
+/// `reexec` runs it as vigild. Its directories are walked as
+/// `path::open_dir` walks them, and a symlink at its end is followed only
+/// if root or vigild's user owns it (`PERM` otherwise): a user who may
+/// write a directory on the way cannot have vigild run another program.
 pub fn open_binary(path: &CStr) -> Result<OwnedFd, Errno> {
     use rustix::fs::{FileType, fstat};
-    let binary = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
+    let (mut walked, mut link) = ([0u8; 1024], [0u8; 1024]);
+    let mut len = copy_path(&mut walked, 0, path.to_bytes())?;
+    let mut hops = 0;
+    let binary = loop {
+        let (dir, name) = super::path::open_parent(&walked[..len])?;
+        let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let file = super::at::openat(dir.as_fd(), name, flags, Mode::empty())?;
+        let st = fstat(&file)?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
+            break file;
+        }
+        let mine = st.st_uid == 0 || st.st_uid == rustix::process::geteuid().as_raw();
+        hops += 1;
+        if !mine || hops > 8 {
+            return Err(if mine { Errno::LOOP } else { Errno::PERM });
+        }
+        let n = rustix::fs::readlinkat_raw(dir.as_fd(), name, &mut link[..])?;
+        let target = link.get(..n).filter(|t| !t.is_empty() && n < link.len());
+        let target = target.ok_or(Errno::LOOP)?;
+        // A relative target is in the link's directory.
+        let keep = match target[0] {
+            b'/' => 0,
+            _ => walked[..len]
+                .iter()
+                .rposition(|&b| b == b'/')
+                .map_or(0, |i| i + 1),
+        };
+        len = copy_path(&mut walked, keep, target)?;
+    };
     let st = fstat(&binary)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(Errno::ISDIR);
@@ -205,6 +236,15 @@ pub fn open_binary(path: &CStr) -> Result<OwnedFd, Errno> {
     let trusted = (st.st_uid == 0 || st.st_uid == rustix::process::geteuid().as_raw())
         && st.st_mode & 0o022 == 0;
     trusted.then_some(binary).ok_or(Errno::PERM)
+}
+
+/// `bytes` into `buf` from `at` on; the length up to their end.
+fn copy_path(buf: &mut [u8], at: usize, bytes: &[u8]) -> Result<usize, Errno> {
+    let end = at + bytes.len();
+    buf.get_mut(at..end)
+        .ok_or(Errno::NAMETOOLONG)?
+        .copy_from_slice(bytes);
+    Ok(end)
 }
 
 /// execveat(2) of the open `binary` itself with `argv` (NULL-terminated)
