@@ -52,11 +52,15 @@ const MAGIC: [u8; 8] = *b"vigildHO";
 /// Longest PATH of `reexec` (and of the binary vigild was started from).
 pub const BINARY_MAX: usize = 512;
 
-/// The sizes of what travels, folded into one number: a build with other
+/// The sizes of what travels and the definitions of its types
+/// (`HANDOFF_TYPES`, build.rs), folded into one number: a build with other
 /// capacities (`VIGILD_MAX_SERVICES`), another architecture's layout or
 /// changed types has another, and its hand-off is refused.
 const LAYOUT: u32 = {
+    let types = decimal_u64(env!("HANDOFF_TYPES"));
     let sizes = [
+        types as usize,
+        (types >> 32) as usize,
         HANDOFF_VERSION as usize,
         size_of::<Header>(),
         size_of::<Config>(),
@@ -82,6 +86,18 @@ const LAYOUT: u32 = {
     }
     hash
 };
+
+/// A decimal number's value, at compile time.
+const fn decimal_u64(text: &str) -> u64 {
+    let (bytes, mut value, mut i) = (text.as_bytes(), 0u64, 0);
+    while i < bytes.len() {
+        value = value
+            .wrapping_mul(10)
+            .wrapping_add((bytes[i] - b'0') as u64);
+        i += 1;
+    }
+    value
+}
 
 /// The hand-off's first page: what it is, and what does not travel as an
 /// image. Integers only, so that any bytes are one (the check reads a
