@@ -293,15 +293,18 @@ impl Log<'_> {
         let newest = old_files(self.dir.as_fd()).newest;
         let newest = (newest[0] != 0).then_some(&newest[..STAMP_MAX]);
         rotation_label(secs, nanos, newest, &mut label);
-        let mut name = [0u8; STAMP_MAX + 2];
+        // `LABEL.s` and its NUL: a `CStr` made once for both renames.
+        let mut name = [0u8; STAMP_MAX + 3];
         name[..STAMP_MAX].copy_from_slice(&label);
-        name[STAMP_MAX..].copy_from_slice(b".s");
+        name[STAMP_MAX..STAMP_MAX + 2].copy_from_slice(b".s");
         let dir = self.dir.as_fd();
-        let rotated = renameat(dir, c"current", dir, &name[..]).and_then(|()| {
+        let name = CStr::from_bytes_with_nul(&name).map_err(|_| Errno::INVAL);
+        let rotated = name.and_then(|name| {
+            renameat(dir, c"current", dir, name)?;
             // Without a new `current`, the old one goes back: the lines
             // must go on into `current`, never into an old file.
             open_current(dir).inspect_err(|_| {
-                let _ = renameat(dir, &name[..], dir, c"current");
+                let _ = renameat(dir, name, dir, c"current");
             })
         });
         self.size = 0;

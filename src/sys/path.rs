@@ -7,9 +7,9 @@
 //! elsewhere.
 
 use super::Errno;
-use super::at::{mkdirat, openat, statat};
+use super::at::{mkdirat, openat, readlinkat, statat};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, readlinkat_raw};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
 
 /// Longest path walked (what is left of it, a symlink's target spliced in).
 const WALK_MAX: usize = 1024;
@@ -157,7 +157,7 @@ fn trusted_link(
     if owner != 0 && owner != rustix::process::geteuid().as_raw() {
         return Err(Errno::LOOP);
     }
-    let len = readlinkat_raw(dir, name, &mut out[..])?;
+    let len = readlinkat(dir, name, &mut out[..])?;
     // A full buffer may be a cut target; an empty one is no path.
     match len {
         1..WALK_MAX => Ok(len),

@@ -319,3 +319,37 @@ fn switch_root_check_refuses_in_order_and_the_plan_keeps_its_words() {
     switch_root::remember(&[b"/newroot", b"/sbin/init", b"", b""]);
     assert_eq!(switch_root::planned_root(), b"/newroot");
 }
+
+/// The `*at` wrappers add the path's NUL themselves: a path of up to
+/// PATH_MAX - 1 bytes works, a longer one is ENAMETOOLONG and one with a NUL
+/// in it EINVAL, as rustix's own conversion says.
+#[test]
+fn at_paths_get_their_nul_and_are_checked() {
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+    let dir = temp_dir("at");
+    let dir_bytes = dir.as_os_str().as_encoded_bytes().to_vec();
+    let mut path = dir_bytes.clone();
+    path.extend_from_slice(b"/f");
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC;
+    at::openat(CWD, &path, flags, Mode::from_raw_mode(0o600)).unwrap();
+    assert!(at::statat(CWD, &path, AtFlags::empty()).is_ok());
+    // 4095 bytes: `dir////.../f`, which the kernel takes.
+    let mut long = dir_bytes.clone();
+    long.resize(4095 - 1, b'/');
+    long.push(b'f');
+    assert_eq!(long.len(), 4095);
+    assert!(at::statat(CWD, &long, AtFlags::empty()).is_ok());
+    long.push(b'x');
+    assert_eq!(
+        at::statat(CWD, &long, AtFlags::empty()).err(),
+        Some(Errno::NAMETOOLONG)
+    );
+    path.push(0);
+    assert_eq!(
+        at::unlinkat(CWD, &path, AtFlags::empty()).err(),
+        Some(Errno::INVAL)
+    );
+    path.pop();
+    at::unlinkat(CWD, &path, AtFlags::empty()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,12 +6,13 @@
 
 use super::{Out, fetch_ring, probe, say, say_errno, usage_because};
 use crate::sys::args::{Args, getenv};
+use crate::sys::at::openat;
 use crate::sys::clock::wall_ms;
 use crate::sys::fs::{each_line_of, is_terminal, open_plain, stdout};
 use core::ffi::c_int;
 use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{CWD, Mode, OFlags, SeekFrom, openat, seek};
+use rustix::fs::{CWD, Mode, OFlags, SeekFrom, seek};
 use vigild_engine::fixed::{hex_digit, lookup, word, word_index};
 use vigild_engine::status::{Fields, SvPiece, parse_line, sv_pieces};
 use vigild_engine::unix::parse_u64;

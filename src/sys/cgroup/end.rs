@@ -37,7 +37,7 @@ pub(super) fn end_leftovers(own: BorrowedFd<'_>, id: &[u8]) -> usize {
         if !bytes.starts_with(b"vigild") || !bytes.ends_with(id) {
             return;
         }
-        let Ok(dir) = open_dir(own, name) else {
+        let Ok(dir) = open_dir(own, name.to_bytes()) else {
             return;
         };
         count += end_in(&dir);
@@ -57,7 +57,7 @@ fn end_in(dir: &OwnedFd) -> usize {
         // cgroup.kill, though it is removed and made anew).
         signal_pids_in(dir.as_fd(), 0, SIGKILL);
         each_child(dir.as_fd(), &mut |name| {
-            if let Ok(service) = open_dir(dir.as_fd(), name) {
+            if let Ok(service) = open_dir(dir.as_fd(), name.to_bytes()) {
                 kill_in(service.as_fd(), SIGKILL);
             }
         });
@@ -115,7 +115,7 @@ fn kill_in(dir: BorrowedFd<'_>, signal: u8) -> usize {
         before = listed;
     }
     each_child(dir, &mut |name| {
-        if let Ok(child) = open_dir(dir, name)
+        if let Ok(child) = open_dir(dir, name.to_bytes())
             && write_file(child.as_fd(), c"cgroup.kill", b"1").is_err()
         {
             signal_pids_in(child.as_fd(), DEPTH_MAX, signal);
@@ -143,7 +143,7 @@ fn each_pid_in(dir: BorrowedFd<'_>, depth: u32, each: &mut dyn FnMut(i32)) {
     each_listed_pid(dir, each);
     if let Some(depth) = depth.checked_sub(1) {
         each_child(dir, &mut |name| {
-            if let Ok(child) = open_dir(dir, name) {
+            if let Ok(child) = open_dir(dir, name.to_bytes()) {
                 each_pid_in(child.as_fd(), depth, each);
             }
         });
@@ -160,7 +160,7 @@ fn remove_tree(dir: BorrowedFd<'_>) {
         let Some(mut len) = first_child(dir, &mut name) else {
             return;
         };
-        let Ok(mut parent) = open_dir(dir, c".") else {
+        let Ok(mut parent) = open_dir(dir, b".") else {
             return;
         };
         loop {

@@ -16,7 +16,7 @@ mod end;
 mod open;
 
 use super::Errno;
-use super::at::mkdirat;
+use super::at::{self, mkdirat};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, openat};
 use rustix::io::{read, retry_on_intr};
@@ -138,7 +138,7 @@ pub fn procs_file(dir: core::ffi::c_int) -> Result<OwnedFd, Errno> {
 /// `populated 1` in the `cgroup.events` file at `path` (relative to `dir`);
 /// `None` if there is no such file.
 fn populated_at(dir: &OwnedFd, path: &[u8]) -> Option<bool> {
-    let fd = openat(
+    let fd = at::openat(
         dir.as_fd(),
         path,
         OFlags::RDONLY | OFlags::CLOEXEC,
@@ -155,7 +155,7 @@ fn populated_at(dir: &OwnedFd, path: &[u8]) -> Option<bool> {
 }
 
 /// The cgroup directory `name` of `dir`.
-fn open_dir(dir: BorrowedFd<'_>, name: impl rustix::path::Arg) -> Result<OwnedFd, Errno> {
+fn open_dir(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, Errno> {
     let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    openat(dir, name, flags, Mode::empty())
+    at::openat(dir, name, flags, Mode::empty())
 }
