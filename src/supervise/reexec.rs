@@ -88,6 +88,7 @@ const LAYOUT: u32 = {
 };
 
 /// A decimal number's value, at compile time.
+#[inline(never)]
 const fn decimal_u64(text: &str) -> u64 {
     let (bytes, mut value, mut i) = (text.as_bytes(), 0u64, 0);
     while i < bytes.len() {
@@ -191,6 +192,7 @@ const NOT_TRUSTED: &[u8] =
 
 /// `hand_over_or_say`'s work; returns only if it could not hand over:
 /// why (a word), and the check's answer or the error.
+#[inline(never)]
 fn hand_over<'a>(
     v: &mut Vigild,
     name: &[u8],
@@ -210,13 +212,18 @@ fn hand_over<'a>(
         return ("no-path", Ok(b""));
     };
     // The file to check and execute: INIT inside NEWROOT, for a switch.
-    let Some(file_path) = c_path(&[new_root, given], &mut inside) else {
-        return ("no-path", Ok(b""));
+    let root = match new_root {
+        b"" => None,
+        root => Some(c_path(&[root], &mut inside).ok_or(Errno::NAMETOOLONG)),
     };
-    let binary = match handoff::open_binary(file_path) {
+    let binary = match root
+        .transpose()
+        .and_then(|root| handoff::open_binary(root, path))
+    {
         Ok(binary) => binary,
         Err(Errno::PERM) => return ("not-trusted", Ok(NOT_TRUSTED)),
         Err(Errno::ISDIR) => return ("not-a-file", Ok(b"")),
+        Err(Errno::LOOP) => return ("symlink", Ok(b" (give the file's own path)")),
         Err(e) => return ("open ", Err(e)),
     };
     let reply = reply.map(|fd| fd.as_fd());
@@ -269,6 +276,7 @@ fn hand_over<'a>(
 
 /// `parts` one after the other with a NUL after them in `buf`, if they
 /// fit and hold none.
+#[inline(never)]
 fn c_path<'b>(parts: &[&[u8]], buf: &'b mut [u8; BINARY_MAX + 1]) -> Option<&'b CStr> {
     let mut len = 0;
     for part in parts {
@@ -301,6 +309,7 @@ fn errno(e: Errno) -> u16 {
 }
 
 /// The header of this image's hand-off.
+#[inline(never)]
 fn header(reply: Option<BorrowedFd<'_>>, left_ns: u64, switched: bool) -> Header {
     Header {
         magic: MAGIC,
@@ -315,6 +324,7 @@ fn header(reply: Option<BorrowedFd<'_>>, left_ns: u64, switched: bool) -> Header
 
 /// Write the hand-off: the header (timed again just before the exec),
 /// then every image, in the order `resume` reads them.
+#[inline(never)]
 fn write_handoff(v: &mut Vigild, reply: Option<BorrowedFd<'_>>) -> Result<OwnedFd, Errno> {
     let file = handoff::create(v.world.dir.as_fd())?;
     let f = file.as_fd();

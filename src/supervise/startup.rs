@@ -428,15 +428,13 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
 }
 
 /// The binary vigild was started from, as `reexec` runs it when not told
-/// which: argv[0] if absolute, else what /proc/self/exe names now (before
-/// an upgrade replaces or deletes the file).
+/// which: the file /proc/self/exe names now, before an upgrade replaces it
+/// (its own path, through no symlink, as `reexec` wants it), else argv[0]
+/// if absolute (an initramfs's /init, before /proc is mounted).
 fn started_from(args: Args) -> ArrayStr<BINARY_MAX> {
     let mut path = ArrayStr::new();
     let mut buf = [0u8; BINARY_MAX];
-    let named = match args.get(0) {
-        Some(arg0) if arg0.starts_with(b"/") => Some(arg0),
-        _ => args::own_path(&mut buf),
-    };
+    let named = args::own_path(&mut buf).or(args.get(0).filter(|a| a.starts_with(b"/")));
     if let Some(named) = named.filter(|p| p.len() < BINARY_MAX) {
         let _ = write!(path, "{}", Lossy(named));
     }

@@ -16,6 +16,7 @@ use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{MemfdFlags, Mode, OFlags, memfd_create};
 
 /// A new hand-off file, close-on-exec until `keep_across_exec`.
+#[inline(never)]
 pub fn create(run_dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     memfd_create(c"vigild-handoff", MemfdFlags::CLOEXEC).or_else(|_| {
         let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
@@ -85,6 +86,7 @@ impl<'a> Place<'a> {
 
 /// Write `images` into `file`, each from a page boundary on, the first at
 /// offset 0.
+#[inline(never)]
 pub fn write_images(file: BorrowedFd<'_>, images: &[Image<'_>]) -> Result<(), Errno> {
     let mut offset = 0;
     for image in images {
@@ -194,41 +196,27 @@ fn read_at(file: BorrowedFd<'_>, offset: u64, to: usize, len: usize) -> Result<(
 /// The program `path` names, opened to be executed (`run_check`, `exec`)
 /// by its descriptor: only a regular file (`ISDIR` otherwise) that root or
 /// vigild's own user owns and nobody else may write (`PERM` otherwise): a
-/// `reexec` runs it as vigild. Its directories are walked as
-/// `path::open_dir` walks them, and a symlink at its end is followed only
-/// if root or vigild's user owns it (`PERM` otherwise): a user who may
-/// write a directory on the way cannot have vigild run another program.
-pub fn open_binary(path: &CStr) -> Result<OwnedFd, Errno> {
-    use rustix::fs::{FileType, fstat};
-    let (mut walked, mut link) = ([0u8; 1024], [0u8; 1024]);
-    let mut len = copy_path(&mut walked, 0, path.to_bytes())?;
-    let mut hops = 0;
-    let binary = loop {
-        let (dir, name) = super::path::open_parent(&walked[..len])?;
-        let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let file = super::at::openat(dir.as_fd(), name, flags, Mode::empty())?;
-        let st = fstat(&file)?;
-        if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
-            break file;
-        }
-        let mine = st.st_uid == 0 || st.st_uid == rustix::process::geteuid().as_raw();
-        hops += 1;
-        if !mine || hops > 8 {
-            return Err(if mine { Errno::LOOP } else { Errno::PERM });
-        }
-        let n = rustix::fs::readlinkat_raw(dir.as_fd(), name, &mut link[..])?;
-        let target = link.get(..n).filter(|t| !t.is_empty() && n < link.len());
-        let target = target.ok_or(Errno::LOOP)?;
-        // A relative target is in the link's directory.
-        let keep = match target[0] {
-            b'/' => 0,
-            _ => walked[..len]
-                .iter()
-                .rposition(|&b| b == b'/')
-                .map_or(0, |i| i + 1),
-        };
-        len = copy_path(&mut walked, keep, target)?;
+/// `reexec` runs it as vigild. Reached through no symlink at all (`LOOP`
+/// otherwise: a user who may write a directory on the way could plant a
+/// link to another program), or, inside `root` (a `switch_root`'s new
+/// root, root's own file system), with its symlinks resolved there.
+#[inline(never)]
+pub fn open_binary(root: Option<&CStr>, path: &CStr) -> Result<OwnedFd, Errno> {
+    use rustix::fs::{FileType, ResolveFlags, fstat};
+    let flags = OFlags::PATH | OFlags::CLOEXEC;
+    let dir = match root {
+        Some(root) => Some(rustix::fs::open(
+            root,
+            flags | OFlags::DIRECTORY,
+            Mode::empty(),
+        )?),
+        None => None,
     };
+    let (at, how) = match &dir {
+        Some(dir) => (dir.as_fd(), ResolveFlags::IN_ROOT),
+        None => (rustix::fs::CWD, ResolveFlags::NO_SYMLINKS),
+    };
+    let binary = rustix::fs::openat2(at, path, flags, Mode::empty(), how)?;
     let st = fstat(&binary)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(Errno::ISDIR);
@@ -236,15 +224,6 @@ pub fn open_binary(path: &CStr) -> Result<OwnedFd, Errno> {
     let trusted = (st.st_uid == 0 || st.st_uid == rustix::process::geteuid().as_raw())
         && st.st_mode & 0o022 == 0;
     trusted.then_some(binary).ok_or(Errno::PERM)
-}
-
-/// `bytes` into `buf` from `at` on; the length up to their end.
-fn copy_path(buf: &mut [u8], at: usize, bytes: &[u8]) -> Result<usize, Errno> {
-    let end = at + bytes.len();
-    buf.get_mut(at..end)
-        .ok_or(Errno::NAMETOOLONG)?
-        .copy_from_slice(bytes);
-    Ok(end)
 }
 
 /// execveat(2) of the open `binary` itself with `argv` (NULL-terminated)
@@ -273,6 +252,7 @@ fn execute(binary: BorrowedFd<'_>, argv: &[*const core::ffi::c_char]) -> Errno {
 /// then, answered or not, its process group (it leads one) is killed, so
 /// that neither a check that never ends nor one that hangs after its
 /// answer can hold vigild.
+#[inline(never)]
 pub fn run_check(
     binary: BorrowedFd<'_>,
     path: &CStr,
@@ -333,6 +313,7 @@ pub fn run_check(
 
 /// Execute `path` with the command line `front` then `args` from `first`
 /// on (argv[0] is `path`): the hand-off. Returns only on failure.
+#[inline(never)]
 pub fn exec(
     binary: BorrowedFd<'_>,
     path: &CStr,

@@ -30,6 +30,7 @@ pub enum Missing {
 /// directory), walked as the module says. A `..` in `path` is refused
 /// (EINVAL): after a directory another user may move it would lead
 /// elsewhere (in a root-owned symlink's target it is followed).
+#[inline(never)]
 pub fn open_dir(path: &[u8], missing: Missing) -> Result<OwnedFd, Errno> {
     if vigild_engine::unix::climbs(path) {
         return Err(Errno::INVAL);
@@ -117,6 +118,7 @@ pub fn open_file(path: &[u8], flags: OFlags, mode: Mode) -> Result<OwnedFd, Errn
 
 /// The directory that holds the file `path`, walked as `open_dir` walks
 /// it (missing ones refused), and the file's name in it.
+#[inline(never)]
 pub fn open_parent(path: &[u8]) -> Result<(OwnedFd, &[u8]), Errno> {
     let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
         Some(0) => (&b"/"[..], &path[1..]),
