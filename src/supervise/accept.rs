@@ -4,6 +4,7 @@
 
 use super::launch::{EnvBuf, Launch, WorkerSetup, credentials, raw, start};
 use super::parts::Vigild;
+use super::world::{cgroup_for, output_of};
 use crate::sys::Errno;
 use crate::sys::listen;
 use crate::sys::message::say;
@@ -76,7 +77,7 @@ pub fn accept(v: &mut Vigild, i: usize, id: ServiceId, now: Instant) {
                             v.engine.worker_failed(id);
                             continue;
                         };
-                        let cgroup = world.containment.cgroup_for(cfg, id);
+                        let cgroup = cgroup_for(&world.containment, cfg, id);
                         setup.insert(WorkerSetup { id, creds, cgroup })
                     }
                 };
@@ -89,7 +90,7 @@ pub fn accept(v: &mut Vigild, i: usize, id: ServiceId, now: Instant) {
                 let launch = Launch {
                     stdin: raw(conn.as_fd()),
                     conn: true,
-                    out: world.pipes.output_of(cfg, id, world.devnull.as_fd()),
+                    out: output_of(&world.pipes, &world.devnull, cfg, id),
                     fds: &[],
                     env: env.0.bytes(),
                     listen_pid: None,

@@ -9,6 +9,7 @@ use super::parts::Vigild;
 use super::pipes::make_log_dir;
 use super::status_file::StatusFile;
 use super::world::World;
+use super::world::{cgroup_for, output_of};
 use crate::sys::message::{note, say};
 use crate::sys::process;
 use crate::sys::spawn::FDS_MAX;
@@ -75,7 +76,7 @@ impl Effects for Fx<'_> {
                 .map(|(fd, n)| (raw(fd.as_fd()), *n));
         }
         world.containment.look_again();
-        let cgroup = world.containment.cgroup_for(cfg, id);
+        let cgroup = cgroup_for(&world.containment, cfg, id);
         // Socket activation (and a pool's workers): the sockets as fds 3..
         // and systemd's variables.
         let mut fds = [0; FDS_MAX];
@@ -93,7 +94,7 @@ impl Effects for Fx<'_> {
                 .input_of(id)
                 .map_or(if cfg.main() == Some(id) { 0 } else { devnull }, raw),
             conn: false,
-            out: world.pipes.output_of(cfg, id, world.devnull.as_fd()),
+            out: output_of(&world.pipes, &world.devnull, cfg, id),
             fds: fds.get(..n).unwrap_or_default(),
             env: env.0.bytes(),
             listen_pid,

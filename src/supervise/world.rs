@@ -10,8 +10,9 @@ use super::pipes::Pipes;
 use super::readiness::{Channels, NOTICE_MAX};
 use super::replies::Replies;
 use crate::sys::signal::Signals;
-use rustix::fd::OwnedFd;
-use vigild_engine::fixed::ArrayStr;
+use rustix::fd::{AsFd, OwnedFd};
+use vigild_engine::config::Config;
+use vigild_engine::fixed::{ArrayStr, ServiceId};
 
 /// Longest private run directory (`$XDG_RUNTIME_DIR/vigild.PID`).
 pub const PRIVATE_MAX: usize = 96;
@@ -44,4 +45,19 @@ pub struct World {
     pub worker_setup: Option<WorkerSetup>,
     /// How every process of a service is found.
     pub containment: Containment,
+}
+
+/// The fd for `id`'s stdout and stderr (`Pipes::output_of`): one copy
+/// for a spawn and an accept worker, here in hot code (the pipes' module
+/// is cold, link/layout.ld).
+#[inline(never)]
+pub fn output_of(pipes: &Pipes, devnull: &OwnedFd, cfg: &Config, id: ServiceId) -> Option<i32> {
+    pipes.output_of(cfg, id, devnull.as_fd())
+}
+
+/// The cgroup to start `id` in (`Containment::cgroup_for`): one copy for
+/// a spawn and an accept worker, as `output_of`.
+#[inline(never)]
+pub fn cgroup_for(containment: &Containment, cfg: &Config, id: ServiceId) -> Option<OwnedFd> {
+    containment.cgroup_for(cfg, id)
 }
