@@ -11,7 +11,7 @@ use crate::sys::message::say;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use rustix::fd::AsFd;
 use vigild_engine::config::{DurationText, Listen};
-use vigild_engine::fixed::{Lossy, ServiceId, SliceWriter};
+use vigild_engine::fixed::{Lossy, Plain, ServiceId, SliceWriter};
 use vigild_engine::ip::IpText;
 use vigild_engine::machine::{Admit, Peer};
 use vigild_engine::time::Instant;
@@ -133,14 +133,21 @@ fn connection_env(env: &mut EnvBuf<'_>, remote: Option<SocketAddr>, local: Optio
         return;
     };
     env.entry(format_args!("PROTO=TCP"));
-    env.entry(format_args!("TCPREMOTEIP={}", IpText(remote.ip())));
-    env.entry(format_args!("TCPREMOTEPORT={}", u32::from(remote.port())));
+    address_env(env, "TCPREMOTEIP", "TCPREMOTEPORT", remote);
     if let Some(local) = local {
-        env.entry(format_args!("TCPLOCALIP={}", IpText(local.ip())));
-        env.entry(format_args!("TCPLOCALPORT={}", u32::from(local.port())));
+        address_env(env, "TCPLOCALIP", "TCPLOCALPORT", local);
     }
-    env.entry(format_args!("REMOTE_ADDR={}", IpText(remote.ip())));
-    env.entry(format_args!("REMOTE_PORT={}", u32::from(remote.port())));
+    address_env(env, "REMOTE_ADDR", "REMOTE_PORT", remote);
+}
+
+/// `IP_KEY=address` and `PORT_KEY=port`: one copy for the three pairs.
+fn address_env(env: &mut EnvBuf<'_>, ip_key: &str, port_key: &str, addr: SocketAddr) {
+    env.entry(format_args!("{}={}", Plain(ip_key), IpText(addr.ip())));
+    env.entry(format_args!(
+        "{}={}",
+        Plain(port_key),
+        u32::from(addr.port())
+    ));
 }
 
 /// The address of an IP listener as bound (the local address of its
