@@ -198,7 +198,7 @@ impl Channels {
         id: ServiceId,
         out: &mut [u8; PATH_MAX],
     ) -> Result<usize, Errno> {
-        if let Some((_, c)) = self.iter().find(|(_, c)| c.service == id) {
+        if let Some((_, c)) = self.of(id) {
             return self.socket_path(cfg, id, c.nonce, out);
         }
         let nonce = notify::random();
@@ -251,7 +251,7 @@ impl Channels {
 
     /// Close `id`'s channel, if it has one.
     pub fn close(&mut self, id: ServiceId) {
-        let at = self.iter().find(|(_, c)| c.service == id).map(|(i, _)| i);
+        let at = self.of(id).map(|(i, _)| i);
         if let Some(i) = at {
             self.close_at(i);
         }
@@ -270,7 +270,7 @@ impl Channels {
     /// `id` changed state: close its channel once the process it was
     /// opened for is gone (a pool's: once the pool is down).
     pub fn state_changed(&mut self, cfg: &Config, id: ServiceId, state: State) {
-        let Some((i, c)) = self.iter().find(|(_, c)| c.service == id) else {
+        let Some((i, c)) = self.of(id) else {
             return;
         };
         let gone = match cfg.spec(id).mode {
@@ -287,6 +287,12 @@ impl Channels {
         self.list.get(i)?.as_ref()
     }
 
+    /// The channel of `id` with its position: one copy for every search.
+    #[inline(never)]
+    fn of(&self, id: ServiceId) -> Option<(usize, &Channel)> {
+        self.iter().find(|(_, c)| c.service == id)
+    }
+
     /// Every open channel with its position.
     pub fn iter(&self) -> impl Iterator<Item = (usize, &Channel)> {
         self.list
@@ -297,7 +303,7 @@ impl Channels {
 
     /// The `STATUS=` text of `id`'s running process (empty: none).
     pub fn status(&self, id: ServiceId) -> &[u8] {
-        match self.iter().find(|(_, c)| c.service == id) {
+        match self.of(id) {
             Some((i, _)) => self.texts.get(i).map_or(&[], |t| {
                 t.text.get(..usize::from(t.len)).unwrap_or_default()
             }),
