@@ -26,8 +26,11 @@ pub struct Source {
 /// The two configurations: the one in force, and the spare that a reload
 /// parses into and makes the one in force if it has no error.
 pub struct Configs {
-    both: &'static mut [Config; 2],
-    second: bool,
+    /// The one in force: a reference of its own, not an index into the
+    /// pair, as the loop asks for it everywhere (an index costs a
+    /// multiplication at each place).
+    active: &'static mut Config,
+    spare: &'static mut Config,
     /// Buffer the configuration file is read into.
     text: &'static mut [u8],
     /// The errors of the last load.
@@ -44,9 +47,10 @@ impl Configs {
         errors: &'static mut Errors,
         source: Source,
     ) -> Self {
+        let [active, spare] = both;
         Configs {
-            both,
-            second: false,
+            active,
+            spare,
             text,
             errors,
             source,
@@ -57,33 +61,24 @@ impl Configs {
     // Always inlined: the loop's, hot code (this module is cold, link/layout.ld).
     #[inline(always)]
     pub fn active(&self) -> &Config {
-        &self.both[usize::from(self.second)]
+        self.active
     }
 
     /// Load the spare from the source: the one in force, the spare, and
     /// the errors of the load.
     pub fn load_spare(&mut self) -> (&Config, &mut Config, &mut Errors) {
-        let [first, second] = &mut *self.both;
-        let (old, new) = match self.second {
-            false => (&*first, second),
-            true => (&*second, first),
-        };
-        load(self.source, self.text, new, self.errors);
-        (old, new, self.errors)
+        load(self.source, self.text, self.spare, self.errors);
+        (self.active, self.spare, self.errors)
     }
 
     /// The one in force and the spare.
     pub fn both(&self) -> (&Config, &Config) {
-        let [first, second] = &*self.both;
-        match self.second {
-            false => (first, second),
-            true => (second, first),
-        }
+        (self.active, self.spare)
     }
 
     /// Put the spare in force.
     pub fn flip(&mut self) {
-        self.second = !self.second;
+        core::mem::swap(&mut self.active, &mut self.spare);
     }
 }
 
