@@ -43,16 +43,21 @@ use crate::sys::args::Args;
 use crate::sys::last_resort::last_resort;
 use crate::sys::process;
 use core::ffi::c_int;
+use vigild_engine::fixed::word_index;
 
 /// `vigild`: the exit code. PID 1 never exits (vigild(8) PID 1) unless in
 /// container mode: its shutdown ends in reboot(2), and a failure in its
 /// last resort.
 pub fn main(args: Args) -> c_int {
     let pid1 = process::getpid() == 1;
-    match args.get(1) {
-        Some(b"--handoff-check") => return reexec::check(),
-        Some(b"--resume") => last_resort(resume(args, pid1)),
-        _ => {}
+    // By position (a `match` on byte strings compares byte by byte).
+    let internal = args
+        .get(1)
+        .and_then(|a| word_index("--handoff-check --resume", a));
+    match internal {
+        Some(0) => return reexec::check(),
+        Some(_) => last_resort(resume(args, pid1)),
+        None => {}
     }
     let code = {
         // Used where it is (not moved out of the result: that would make a
