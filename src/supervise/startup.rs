@@ -198,14 +198,16 @@ fn private_run_dir(buf: &mut ArrayStr<PRIVATE_MAX>) -> Option<&[u8]> {
 /// runs, so the loop's pages of stack are the only ones that stay.
 #[inline(never)]
 pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
-    let o = match options(args, pid1) {
+    // Read where it is (a move out of the result is a copy).
+    let parsed = options(args, pid1);
+    let o = match &parsed {
         Ok(o) => o,
         Err("") => return Err(0),
         Err(msg) => {
-            if msg != USAGE {
-                say!("{}", Plain(msg));
+            if *msg != USAGE {
+                say_line(msg);
             }
-            say!("{}", Plain(USAGE));
+            say_line(USAGE);
             return Err(2);
         }
     };
