@@ -48,10 +48,11 @@ impl Listeners {
         }
     }
 
-    /// Every listener, in config order.
+    /// Every listener, in config order (the whole table: past `len` every
+    /// entry is none, and a slice up to it costs a check at each use).
     #[inline(always)]
     pub fn iter(&self) -> impl Iterator<Item = &Listener> {
-        self.list[..self.len].iter().flatten()
+        self.list.iter().flatten()
     }
 
     /// The sockets of `id`, in config order.
