@@ -62,10 +62,11 @@ impl Pipes {
         }
     }
 
-    /// Every pipe with its position.
+    /// Every pipe with its position (the whole table: past `len` every
+    /// entry is none, and a slice up to it costs a check at each use).
     #[inline(always)]
     pub fn iter(&self) -> impl Iterator<Item = (usize, &Pipe)> {
-        self.list[..self.len]
+        self.list
             .iter()
             .enumerate()
             .filter_map(|(i, p)| Some((i, p.as_ref()?)))
