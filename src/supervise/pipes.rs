@@ -78,13 +78,6 @@ impl Pipes {
         self.list.get_mut(i)?.as_mut()
     }
 
-    #[inline(always)]
-    fn find(&self, service: ServiceId, ring: bool) -> Option<&Pipe> {
-        self.iter()
-            .map(|(_, p)| p)
-            .find(|p| p.service == service && p.ring == ring)
-    }
-
     /// The ring of `id`, if it has one.
     pub fn ring_of(&self, id: ServiceId) -> Option<&Pipe> {
         self.find(id, true)

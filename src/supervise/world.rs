@@ -6,7 +6,7 @@
 use super::containment::Containment;
 use super::launch::WorkerSetup;
 use super::listeners::Listeners;
-use super::pipes::Pipes;
+use super::pipes::{Pipe, Pipes};
 use super::readiness::{Channels, NOTICE_MAX};
 use super::replies::Replies;
 use crate::sys::signal::Signals;
@@ -60,4 +60,17 @@ pub fn output_of(pipes: &Pipes, devnull: &OwnedFd, cfg: &Config, id: ServiceId) 
 #[inline(never)]
 pub fn cgroup_for(containment: &Containment, cfg: &Config, id: ServiceId) -> Option<OwnedFd> {
     containment.cgroup_for(cfg, id)
+}
+
+impl Pipes {
+    /// The pipe `service` reads (or its ring): one copy for every search,
+    /// a spawn's among them. Here, not in `pipes`, whose code is cold
+    /// (link/layout.ld names an inherent method after the module of its
+    /// impl block).
+    #[inline(never)]
+    pub fn find(&self, service: ServiceId, ring: bool) -> Option<&Pipe> {
+        self.iter()
+            .map(|(_, p)| p)
+            .find(|p| p.service == service && p.ring == ring)
+    }
 }
