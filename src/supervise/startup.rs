@@ -28,7 +28,7 @@ use crate::sys::run_dir::{
 };
 use crate::sys::signal::{self, Signals, setup::reset_inherited};
 use crate::sys::stdio::{adopt, cloexec_inherited, devnull};
-use crate::sys::{last_resort, process};
+use crate::sys::{Errno, last_resort, process};
 use core::ffi::c_int;
 use core::fmt::Write;
 use rustix::fd::AsFd;
@@ -303,8 +303,9 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
         );
         Err(1)
     };
+    let failed_with = |what: &str, e: Errno| failed(what, &ErrnoName(e.raw_os_error() as u16));
     let refused = |e: RunDirError| match e {
-        RunDirError::Sys(what, e) => failed(what, &ErrnoName(e.raw_os_error() as u16)),
+        RunDirError::Sys(what, e) => failed_with(what, e),
         RunDirError::Foreign(what) => failed("refused", &Plain(what)),
         RunDirError::InUse => failed(
             "refused",
@@ -324,7 +325,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     };
     let lock = match lock_run_dir(dir.as_fd()) {
         Ok(lock) => lock,
-        Err(LockError::Sys(e)) => return failed("lock", &ErrnoName(e.raw_os_error() as u16)),
+        Err(LockError::Sys(e)) => return failed_with("lock", e),
         Err(LockError::Held(pid)) => {
             say!(
                 "fatal: {}: refused: another vigild{} runs on this run directory",
@@ -352,7 +353,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     };
     let signals = match Signals::install(&signal::HANDLED) {
         Ok(signals) => signals,
-        Err(e) => return failed("signals", &ErrnoName(e.raw_os_error() as u16)),
+        Err(e) => return failed_with("signals", e),
     };
     if pid1 && cfg.main().is_none() {
         power::ctrl_alt_del_as_signal();
@@ -365,7 +366,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     }
     let devnull = match devnull() {
         Ok(fd) => fd,
-        Err(e) => return failed("/dev/null", &ErrnoName(e.raw_os_error() as u16)),
+        Err(e) => return failed_with("/dev/null", e),
     };
     // Every socket is bound before any service starts.
     let Some(listeners) = Listeners::new().prepare(None, cfg, errors) else {
@@ -388,7 +389,7 @@ pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
     let containment = Containment::new(run_dir, run_id, pid1);
     let pipes = match Pipes::new().prepare(None, cfg) {
         Ok(pipes) => pipes,
-        Err(e) => return failed("log pipes", &ErrnoName(e.raw_os_error() as u16)),
+        Err(e) => return failed_with("log pipes", e),
     };
     let channels = Channels::new(run_dir, &mut st.status_texts);
     Ok(Vigild {
