@@ -246,10 +246,15 @@ pub fn print_report(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
 /// file was read: `-- CMD` alone).
 fn located(path: &[u8], e: &ParseError, kind: &str) -> ArrayStr<480> {
     let mut line = ArrayStr::<480>::new();
-    let _ = match (e.line, path.is_empty()) {
-        (_, true) => write!(line, "{}{}", Plain(kind), e.msg),
-        (0, false) => write!(line, "{}: {}{}", Lossy(path), Plain(kind), e.msg),
-        (n, false) => write!(line, "{}:{n}: {}{}", Lossy(path), Plain(kind), e.msg),
-    };
+    // Piece by piece: one formatting call per case cost more.
+    if !path.is_empty() {
+        let _ = write!(line, "{}", Lossy(path));
+        if e.line != 0 {
+            let _ = write!(line, ":{}", e.line);
+        }
+        let _ = line.write_str(": ");
+    }
+    let _ = line.write_str(kind);
+    let _ = line.write_str(e.msg.as_str());
     line
 }
