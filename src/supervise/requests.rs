@@ -73,7 +73,10 @@ fn on_piece(v: &mut Vigild, piece: Piece<'_>, now: Instant) {
     }
 }
 
-/// One control line: parse, act, answer.
+/// One control line: parse, act, answer. Not inlined into the loop over
+/// the lines: there its code grows by a sixth (values kept across the
+/// loop's turns).
+#[inline(never)]
 fn on_line(v: &mut Vigild, text: &[u8], now: Instant) {
     let line = parse_line(text);
     let warnings = &mut v.control.warnings;
