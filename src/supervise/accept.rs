@@ -117,6 +117,8 @@ pub fn accept(v: &mut Vigild, i: usize, id: ServiceId, now: Instant) {
 }
 
 /// `max_per_ip` compares IPv6 bytes; IPv4 is mapped (`::ffff:a.b.c.d`).
+// Not inlined into the accept loop: there it costs more code than the call.
+#[inline(never)]
 fn peer_key(remote: Option<SocketAddr>) -> Peer {
     match remote {
         Some(SocketAddr::V4(a)) => a.ip().to_ipv6_mapped().octets(),
