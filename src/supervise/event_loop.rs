@@ -272,6 +272,8 @@ fn wait(v: &mut Vigild, timeout_ms: Option<u64>, ready: &mut [u16; LISTENERS_MAX
 
 /// A listener has a connection waiting: start an activate service, or
 /// accept and hand the connections to workers.
+// Not inlined into the loop: there it costs more code than the call.
+#[inline(never)]
 fn on_connection(v: &mut Vigild, i: usize, now: Instant) {
     let Some(id) = v.world.listeners.get(i).map(|l| l.service) else {
         return;
@@ -333,6 +335,8 @@ fn on_exit(v: &mut Vigild, pid: Pid, status: ExitStatus, now: Instant) {
 
 /// Keep what ring `i`'s service wrote: read straight into its place in
 /// the ring memory, a few reads per turn.
+// Not inlined into the loop: there it costs more code than the call.
+#[inline(never)]
 fn read_ring(v: &mut Vigild, i: usize) {
     let cfg = v.configs.active();
     let world = &mut v.world;
