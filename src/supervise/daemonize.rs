@@ -34,6 +34,8 @@ const STOP_RELAY_MS: u64 = 10_000;
 /// there); the daemon gets its verdict pipe, its stdio moved to /dev/null
 /// (stdout and stderr to `log_file` if given), and a session of its own.
 /// `Err(code)` if it could not even fork.
+// Not inlined into start-up: there it costs more code than the call.
+#[inline(never)]
 pub fn detach(log_file: Option<&[u8]>, timeout_ms: u64) -> Result<Verdict, c_int> {
     let failed = |what: &[u8], e: Errno| {
         say!(

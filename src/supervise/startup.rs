@@ -175,6 +175,8 @@ pub fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
 
 /// Make container mode's private run directory `vigild.PID` under `/run`,
 /// else `$XDG_RUNTIME_DIR`, else `/tmp`; its path (in `buf`).
+// Not inlined into start-up: there it costs more code than the call.
+#[inline(never)]
 fn private_run_dir(buf: &mut ArrayStr<PRIVATE_MAX>) -> Option<&[u8]> {
     let pid = process::getpid() as u32;
     let runtime = args::getenv(b"XDG_RUNTIME_DIR").filter(|d| d.starts_with(b"/"));
