@@ -144,6 +144,8 @@ impl Channels {
     /// Open the channel `id` needs before it is spawned, if it needs one.
     /// A channel still open for it (an earlier run) is closed first; a
     /// pool's workers all get the pool's one socket.
+    // Not inlined into its one caller: there it costs more code than the call.
+    #[inline(never)]
     pub fn open(&mut self, cfg: &Config, id: ServiceId) -> Result<Option<Opened>, Errno> {
         let spec = cfg.spec(id);
         if spec.mode == Mode::Pool {

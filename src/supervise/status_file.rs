@@ -62,6 +62,8 @@ impl StatusFile {
 
     /// The end of a turn at `now`: when the file is due by what changed
     /// (`counters`: the accept or pool counters); true if that is now.
+    // Not inlined into its one caller: there it costs more code than the call.
+    #[inline(never)]
     pub fn schedule(&mut self, now: Instant, counters: bool) -> bool {
         let since_written = now.ms_since(self.written);
         let delay = match (self.dirty, counters) {
