@@ -160,6 +160,8 @@ impl Listeners {
 
     /// Undo a failed `prepare`: close what it opened, and remove the unix
     /// socket files it created (not those still in use by `current`).
+    // Not inlined into its one caller: there it costs more code than the call.
+    #[inline(never)]
     fn close_new(&mut self, current: &Listeners, old: Option<&Config>, new: &Config) {
         for l in self.iter() {
             let in_use = |a| old.is_some_and(|old| current.entry(old, a).is_some());

@@ -75,6 +75,8 @@ impl Replies {
     /// A service changed: tell the monitors, resolve what waited for it
     /// (answered by `flush`).
     /// `line` is the transition as `status::write_transition` words it.
+    // Not inlined into its one caller: there it costs more code than the call.
+    #[inline(never)]
     pub fn changed(&mut self, id: ServiceId, line: &str, slot: &Slot) {
         for entry in self.monitors.iter_mut().filter(|_| !line.is_empty()) {
             if let Some(m) = entry
