@@ -80,11 +80,11 @@ pub fn main(args: Args) -> c_int {
 /// hand-off (`reexec`); ARGS are the first image's options.
 fn resume(args: Args, pid1: bool) -> c_int {
     let options = args.skip(2);
-    let source = match startup::options(options, pid1) {
-        Ok(o) => o.source,
-        Err(_) => return 2,
-    };
-    let mut resumed = reexec::resume(options, source);
+    let mut o = startup::Options::DEFAULT;
+    if startup::options(options, pid1, &mut o).is_err() {
+        return 2;
+    }
+    let mut resumed = reexec::resume(options, o.source);
     match &mut resumed {
         Ok(v) => {
             let code = event_loop::run(v);

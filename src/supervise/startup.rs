@@ -94,9 +94,9 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Parse the command line; `Err("")`: answered already (`-h`, `-V`).
-pub fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
-    let mut o = Options {
+impl Options {
+    /// What no option changed.
+    pub const DEFAULT: Options = Options {
         source: Source {
             path: b"/etc/vigild.conf",
             optional: false,
@@ -109,6 +109,11 @@ pub fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
         log_file: None,
         start_timeout_ms: START_TIMEOUT_MS,
     };
+}
+
+/// Parse the command line into `o` (the caller's, not returned: a copy);
+/// `Err("")`: answered already (`-h`, `-V`).
+pub fn options(args: Args, pid1: bool, o: &mut Options) -> Result<(), &'static str> {
     let mut config_given = false;
     let mut i = 1;
     while let Some(arg) = args.get(i) {
@@ -170,7 +175,7 @@ pub fn options(args: Args, pid1: bool) -> Result<Options, &'static str> {
         }
         i += 1;
     }
-    Ok(o)
+    Ok(())
 }
 
 /// Make container mode's private run directory `vigild.PID` under `/run`,
@@ -200,13 +205,12 @@ fn private_run_dir(buf: &mut ArrayStr<PRIVATE_MAX>) -> Option<&[u8]> {
 /// runs, so the loop's pages of stack are the only ones that stay.
 #[inline(never)]
 pub fn start_up(args: Args, pid1: bool) -> Result<Vigild, c_int> {
-    // Read where it is (a move out of the result is a copy).
-    let parsed = options(args, pid1);
-    let o = match &parsed {
-        Ok(o) => o,
+    let mut o = Options::DEFAULT;
+    match options(args, pid1, &mut o) {
+        Ok(()) => {}
         Err("") => return Err(0),
         Err(msg) => {
-            if *msg != USAGE {
+            if msg != USAGE {
                 say_line(msg);
             }
             say_line(USAGE);
