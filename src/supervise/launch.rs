@@ -150,12 +150,13 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
         Some((pipe, 1)) => (pipe, None),
         other => (stdout, other),
     };
+    let logger = cfg.is_logger(id);
     let plan = Plan {
         argv: &argv,
         envp: envp.get(..=n).unwrap_or_default(),
         path: args::getenv(b"PATH").unwrap_or(DEFAULT_PATH),
         // vigild's own logger runs from vigild's own binary.
-        exe: cfg.is_logger(id).then_some(SELF_EXE),
+        exe: logger.then_some(SELF_EXE),
         stdio: [launch.stdin, stdout, out[1]],
         fds: launch.fds,
         listen_pid: launch.listen_pid,
@@ -170,7 +171,7 @@ pub fn start(cfg: &Config, id: ServiceId, launch: &Launch<'_>) -> Result<Pid, u1
         nofile: spec.nofile,
         creds: launch.creds,
         cgroup: launch.cgroup,
-        block_term: cfg.is_logger(id),
+        block_term: logger,
     };
     spawn(&plan).map(Pid).map_err(|(e, step)| {
         let errno = e.raw_os_error() as u16;
