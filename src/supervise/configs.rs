@@ -228,6 +228,8 @@ pub fn print_warnings(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) 
 
 /// Every warning and error, merged in line order (both lists are sorted),
 /// then how many errors were not kept: what `-t` and a start-up say.
+// Not inlined into its one caller: there it costs more code than the call.
+#[inline(never)]
 pub fn print_report(path: &[u8], errors: &Errors, mut each: impl FnMut(&str)) {
     let (mut w, mut e) = (errors.warnings().peekable(), errors.iter().peekable());
     loop {
