@@ -253,7 +253,7 @@ fn switch_root_refuses_a_root_that_is_no_initramfs() {
     assert_eq!(answer(&d, &line), ["switch_root-failed root-not-initramfs"]);
     assert_eq!(d.svc("sleeper").unwrap().pid(), sleeper);
     assert!(new.join("init").exists());
-    d.wait_stderr(": switch_root-failed root-not-initramfs");
+    d.wait_stderr(": failed: root-not-initramfs");
     drop(d);
     drop(mounts);
 }
@@ -269,7 +269,7 @@ fn switch_root_needs_pid1() {
     );
     assert_eq!(d.svc("sleeper").unwrap().pid(), sleeper);
     assert_eq!(d.svc("sleeper").unwrap().state(), "up");
-    d.wait_stderr("switch_root /proc: switch_root-failed not-pid1");
+    d.wait_stderr("switch_root: /proc: failed: not-pid1");
 }
 
 /// The new root's configuration: `sleeper` as in `CONF` (kept), `note`

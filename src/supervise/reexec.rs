@@ -170,18 +170,20 @@ pub fn hand_over_or_say(
         b"" => v.binary.as_str().as_bytes(),
         named => named,
     };
-    say!(
-        "{}: {}{}: failed: {}{}",
-        Plain(verb),
-        Lossy(new_root),
-        Lossy(path),
-        Plain(why),
-        Lossy(detail)
-    );
+    failed(verb, [new_root, path], why, detail, reply);
+}
+
+/// `VERB [ABOUT]: failed: WHY DETAIL` said, and `VERB-failed WHY DETAIL`
+/// answered (`reexec`, `switch_root`).
+#[inline(never)]
+pub fn failed(verb: &str, about: [&[u8]; 2], why: &str, detail: &[u8], reply: Option<OwnedFd>) {
+    let (why, detail) = (Plain(why), Lossy(detail));
+    let [a, b] = about.map(Lossy);
+    say!("{}: {a}{b}: failed: {why}{detail}", Plain(verb));
     if let Some(fd) = reply {
         send(
             fd.as_fd(),
-            format_args!("{}-failed {}{}", Plain(verb), Plain(why), Lossy(detail)),
+            format_args!("{}-failed {why}{detail}", Plain(verb)),
         );
     }
 }

@@ -5,6 +5,7 @@
 
 use super::answers::send;
 use super::parts::Vigild;
+use super::reexec::failed;
 use super::replies::Wait;
 use super::shutdown::halt_with;
 use crate::sys::last_resort::last_resort;
@@ -44,21 +45,11 @@ pub fn on_switch_root(v: &mut Vigild, request: Request<'_>, reply: Option<OwnedF
     };
     if let Err(reason) = refused {
         // `no-init` names the INIT it looked for.
-        let (space, path) = match reason {
-            "no-init" => (" ", given),
-            _ => ("", &b""[..]),
+        let (why, detail) = match reason {
+            "no-init" => ("no-init ", given),
+            _ => (reason, &b""[..]),
         };
-        let answer = format_args!(
-            "switch_root-failed {}{}{}",
-            Plain(reason),
-            Plain(space),
-            Lossy(path)
-        );
-        say!("switch_root {}: {answer}", Lossy(newroot));
-        if let Some(fd) = reply {
-            send(fd.as_fd(), answer);
-        }
-        return;
+        return failed("switch_root", [newroot, b""], why, detail, reply);
     }
     if handoff {
         // The new root's vigild takes over, every service kept.
