@@ -37,11 +37,6 @@ impl Pipe {
     pub fn read_end(&self) -> BorrowedFd<'_> {
         self.read.as_fd()
     }
-
-    /// Both ends (what a re-exec keeps open).
-    pub fn ends(&self) -> [BorrowedFd<'_>; 2] {
-        [self.read.as_fd(), self.write.as_fd()]
-    }
 }
 
 /// Every held pipe.

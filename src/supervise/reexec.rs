@@ -3,8 +3,10 @@
 //! request kept. The old image writes its state into a hand-off file
 //! (`sys::handoff`: the configuration in force, the engine's table, the
 //! rings, and the supervisor's tables of fds as they are), lets the new
-//! binary judge the hand-off's header (`--handoff-check`), keeps exactly
-//! the fds that travel open across the exec and execs `PATH --resume FD`
+//! binary judge the hand-off (`--handoff-check`), keeps exactly the fds
+//! that travel open across the exec (every one it holds is state, but the
+//! signalfd and the binary's; a cached accept-worker setup is dropped
+//! first) and execs `PATH --resume FD`
 //! with its own command line after it. The new image reads it all back
 //! (`resume`) instead of starting up, and starts, stops and signals
 //! nothing: its loop goes on from the same state. Any failure before the
@@ -25,7 +27,7 @@ use super::status_file::StatusFile;
 use super::storage::{self, Tables};
 use super::world::{PRIVATE_MAX, World};
 use crate::sys::args::Args;
-use crate::sys::handoff::{self, Image, Place, adopt, keep_across_exec, read_images, write_images};
+use crate::sys::handoff::{self, Image, Place, adopt, read_images, write_images};
 use crate::sys::message::{note, say};
 use crate::sys::power::Action;
 use crate::sys::signal::{self, Signals};
@@ -261,7 +263,14 @@ fn hand_over<'a>(
         }
     }
     note!("reexec: handing over to {}", Lossy(path.to_bytes()));
-    keep_fds(v, file.as_fd(), reply, true);
+    // Every fd vigild holds travels, but the signalfd (the new image
+    // makes its own) and the binary; the cached setup of an accept
+    // worker goes first (it is made again when needed).
+    v.world.worker_setup = None;
+    handoff::keep_open_fds([
+        handoff::number(v.world.signals.fd()),
+        handoff::number(&binary),
+    ]);
     // The time away is counted from here.
     let left = header(reply, clock::now_ns(), !new_root.is_empty());
     let e = match write_images(file.as_fd(), &[Image::of(&left)]) {
@@ -272,7 +281,7 @@ fn hand_over<'a>(
         }
         Err(e) => e,
     };
-    keep_fds(v, file.as_fd(), reply, false);
+    crate::sys::stdio::cloexec_inherited();
     ("exec ", Err(e))
 }
 
@@ -357,58 +366,6 @@ fn write_handoff(v: &mut Vigild, reply: Option<BorrowedFd<'_>>) -> Result<OwnedF
         ],
     )?;
     Ok(file)
-}
-
-/// Let every fd that travels survive the exec (`keep`), or close with it
-/// again (the exec failed): the hand-off file, the requester's FIFO, and
-/// every fd the state names.
-fn keep_fds(v: &Vigild, file: BorrowedFd<'_>, reply: Option<BorrowedFd<'_>>, keep: bool) {
-    let (w, c, role) = (&v.world, &v.control, &v.role);
-    for fd in [
-        file,
-        w.dir.as_fd(),
-        w._lock.as_fd(),
-        w.devnull.as_fd(),
-        c.fd.as_fd(),
-    ] {
-        keep_across_exec(fd, keep);
-    }
-    let cgroups = match &w.containment {
-        Containment::Cgroups(c) => c.fds().map(Some),
-        _ => [None, None],
-    };
-    let verdict = role.verdict.as_ref().map(|d| d.fd.as_fd());
-    let ready = role.ready_fd.as_ref().map(|fd| fd.as_fd());
-    for fd in [
-        Some(c._keep.as_fd()),
-        reply,
-        verdict,
-        ready,
-        cgroups[0],
-        cgroups[1],
-    ]
-    .into_iter()
-    .flatten()
-    {
-        keep_across_exec(fd, keep);
-    }
-    for l in w.listeners.iter() {
-        keep_across_exec(l.fd.as_fd(), keep);
-    }
-    for (_, p) in w.pipes.iter() {
-        for fd in p.ends() {
-            keep_across_exec(fd, keep);
-        }
-    }
-    for ch in w.channels.list().iter().flatten() {
-        keep_across_exec(ch.fd(), keep);
-    }
-    for r in w.replies.waiters.iter().flatten() {
-        keep_across_exec(r.fd.as_fd(), keep);
-    }
-    for m in w.replies.monitors.iter().flatten() {
-        keep_across_exec(m.fd.as_fd(), keep);
-    }
 }
 
 /// `vigild --handoff-check`: judge the hand-off on stdin, as the old

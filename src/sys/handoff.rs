@@ -24,13 +24,18 @@ pub fn create(run_dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     })
 }
 
-/// Let `fd` survive the exec (`keep`), or close with it again.
-pub fn keep_across_exec(fd: BorrowedFd<'_>, keep: bool) {
-    let flags = match keep {
-        true => rustix::io::FdFlags::empty(),
-        false => rustix::io::FdFlags::CLOEXEC,
+/// Let every open fd above 2 but those of `except` survive the exec
+/// (without /proc, every number below 1024: the others fail, EBADF).
+pub fn keep_open_fds(except: [i32; 2]) {
+    let mut keep = |fd: i32| {
+        if !except.contains(&fd) {
+            // SAFETY: fcntl on an integer; one that is not open fails.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        }
     };
-    let _ = rustix::io::fcntl_setfd(fd, flags);
+    if !super::stdio::each_open_fd(&mut keep) {
+        (3..1024).for_each(keep);
+    }
 }
 
 /// The bytes of a value, to be written as an image (`write_images`).

@@ -121,6 +121,12 @@ pub fn cloexec_inherited() -> bool {
 
 /// Mark each fd above 2 that /proc/self/fd lists; false without /proc.
 fn cloexec_listed() -> bool {
+    each_open_fd(&mut set_cloexec)
+}
+
+/// Call `each` with every fd above 2 that /proc/self/fd lists (and the
+/// listing's own); false without /proc.
+pub fn each_open_fd(each: &mut dyn FnMut(i32)) -> bool {
     let Ok(list) = openat(
         CWD,
         b"/proc/self/fd",
@@ -135,7 +141,7 @@ fn cloexec_listed() -> bool {
         if let Some(fd @ 3..=0x7fff_ffff) =
             vigild_engine::unix::parse_u64(entry.file_name().to_bytes())
         {
-            set_cloexec(fd as i32);
+            each(fd as i32);
         }
     }
     true

@@ -90,11 +90,6 @@ impl Name {
 }
 
 impl Cgroups {
-    /// The directories it holds open (what a re-exec keeps open).
-    pub fn fds(&self) -> [BorrowedFd<'_>; 2] {
-        [self.own.as_fd(), self.root.as_fd()]
-    }
-
     /// The cgroup of service `name`, made if missing: what its processes
     /// are started in.
     pub fn service(&self, name: &Name) -> Result<OwnedFd, Errno> {
