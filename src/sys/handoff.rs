@@ -256,7 +256,7 @@ fn execute(binary: BorrowedFd<'_>, argv: &[*const core::ffi::c_char]) -> Errno {
 /// can resume from it) in `answer`, its length. Within `limit_ms` in all:
 /// then, answered or not, its process group (it leads one) is killed, so
 /// that neither a check that never ends nor one that hangs after its
-/// answer can hold vigild.
+/// answer can hold vigild longer.
 #[inline(never)]
 pub fn run_check(
     binary: BorrowedFd<'_>,
@@ -265,7 +265,10 @@ pub fn run_check(
     answer: &mut [u8],
     limit_ms: u64,
 ) -> Result<usize, Errno> {
-    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    // Not blocking: the answer is read once, after one wait, and a
+    // vigild's answer (`ok\n`, one write into an empty pipe) is there whole.
+    let flags = rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK;
+    let (read, write) = rustix::pipe::pipe_with(flags)?;
     let Some(pid) = process::fork()? else {
         // The child: a group of its own (killed whole), every signal at
         // its default (vigild's blocked ones would make it deaf), stdin
@@ -286,30 +289,13 @@ pub fn run_check(
         process::exit(127);
     };
     drop(write);
-    let deadline = super::clock::now().plus_ms(limit_ms);
-    let mut len = 0;
+    // Its answer, its end (EOF), or the deadline: then whatever it wrote.
     let mut fds = [rustix::event::PollFd::new(
         &read,
         rustix::event::PollFlags::IN,
     )];
-    while len < answer.len() {
-        let left = deadline.ms_since(super::clock::now());
-        if left == 0 {
-            len = 0;
-            break;
-        }
-        match rustix::event::poll(&mut fds, Some(&super::clock::timespec(left))) {
-            Ok(0) => {}
-            Ok(_) => match rustix::io::read(&read, &mut answer[len..]) {
-                Ok(0) => break,
-                Ok(n) => len += n,
-                Err(Errno::INTR) => {}
-                Err(_) => break,
-            },
-            Err(Errno::INTR) => {}
-            Err(_) => break,
-        }
-    }
+    let _ = rustix::event::poll(&mut fds, Some(&super::clock::timespec(limit_ms)));
+    let len = rustix::io::read(&read, answer).unwrap_or(0);
     // Its answer is all that was wanted of it.
     let _ = process::kill(pid, 9, true);
     process::wait_for(pid);
