@@ -440,13 +440,35 @@ pub fn write_hex_escape(w: &mut impl fmt::Write, b: u8) -> fmt::Result {
 /// `&[&str]` tables, and one lookup for all of them.
 #[inline(never)]
 pub fn word(list: &'static str, n: usize) -> Option<&'static str> {
-    list.split(' ').nth(n)
+    let (_, start, end) = scan_words(list.as_bytes(), Some(n), b"")?;
+    list.get(start..end)
 }
 
 /// The position of `w` in a space-separated `list`.
 #[inline(never)]
 pub fn word_index(list: &str, w: &[u8]) -> Option<usize> {
-    list.split(' ').position(|x| x.as_bytes() == w)
+    scan_words(list.as_bytes(), None, w).map(|(index, ..)| index)
+}
+
+/// The word of a space-separated `list` at index `n`, else (`None`) the
+/// one that is `w`: its index, start and end. (One byte loop for `word`
+/// and `word_index`: `str::split` brings a searcher of its own.)
+fn scan_words(list: &[u8], n: Option<usize>, w: &[u8]) -> Option<(usize, usize, usize)> {
+    let (mut index, mut start) = (0, 0);
+    for end in 0..=list.len() {
+        if end < list.len() && list.get(end) != Some(&b' ') {
+            continue;
+        }
+        let hit = match n {
+            Some(n) => index == n,
+            None => list.get(start..end) == Some(w),
+        };
+        if hit {
+            return Some((index, start, end));
+        }
+        (index, start) = (index + 1, end + 1);
+    }
+    None
 }
 
 /// The entry of `table` named `w`, where `names` spells the names of the
