@@ -394,13 +394,12 @@ const QUOTED_MAX: usize = 48;
 
 impl fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self
-            .0
-            .get(..QUOTED_MAX)
-            .filter(|_| self.0.len() > QUOTED_MAX)
-        {
-            Some(head) => write!(f, "{}...", Lossy(head)),
-            None => write!(f, "{}", Lossy(self.0)),
+        let cut = self.0.len() > QUOTED_MAX;
+        let head = self.0.get(..QUOTED_MAX).filter(|_| cut);
+        fmt::Display::fmt(&Lossy(head.unwrap_or(self.0)), f)?;
+        match cut {
+            true => f.write_str("..."),
+            false => Ok(()),
         }
     }
 }
