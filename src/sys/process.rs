@@ -80,11 +80,19 @@ pub fn set_subreaper() -> Result<(), Errno> {
 pub fn fork() -> Result<Option<i32>, Errno> {
     // SAFETY: vigild is single-threaded, so the child is a whole copy of
     // it; the child goes on with vigild's own code.
-    match unsafe { libc::fork() } {
+    match unsafe { _Fork() } {
         -1 => Err(Errno::from_raw_os_error(errno())),
         0 => Ok(None),
         pid => Ok(Some(pid)),
     }
+}
+
+unsafe extern "C" {
+    /// fork(2) without the `pthread_atfork` handlers and the locking of
+    /// the C library's state around them (POSIX.1-2024; musl and glibc
+    /// have it): with a single thread nothing else holds those locks, and
+    /// `fork` costs the binary 436 bytes more.
+    fn _Fork() -> libc::pid_t;
 }
 
 /// Start a new session (and leave the terminal's).
