@@ -389,9 +389,7 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
         }
         // vigild blocks `HANDLED` and ignores SIGPIPE; every other signal is
         // at its default already (`reset_inherited`).
-        let mut dfl: libc::sigaction = core::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        libc::sigaction(libc::SIGPIPE, &dfl, core::ptr::null_mut());
+        super::signal::disposition(libc::SIGPIPE, libc::SIG_DFL);
         let mut mask: libc::sigset_t = core::mem::zeroed();
         libc::sigemptyset(&mut mask);
         if plan.block_term {

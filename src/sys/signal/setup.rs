@@ -2,7 +2,7 @@
 //! disposition back at its default (at start-up, and before `crash` is
 //! executed), SIGPIPE ignored.
 
-use super::Signals;
+use super::{Signals, disposition};
 use crate::sys::Errno;
 use crate::sys::process::errno;
 use core::ffi::c_int;
@@ -51,34 +51,11 @@ pub fn reset_inherited() {
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, core::ptr::null_mut());
     }
-    /// The kernel's `struct sigaction` (x86_64 and arm64 share this layout).
-    #[repr(C)]
-    struct KernelSigaction {
-        handler: usize,
-        flags: u64,
-        restorer: usize,
-        mask: u64,
-    }
-    let default = KernelSigaction {
-        handler: libc::SIG_DFL,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
     for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            // SAFETY: rt_sigaction with a valid struct and the kernel's
-            // sigset size; SIG_DFL needs no restorer. Raw, because libc's
-            // wrapper refuses the signals it reserves for itself.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    &raw const default,
-                    core::ptr::null_mut::<u8>(),
-                    8usize,
-                )
-            };
+            // Raw, because libc's wrapper refuses the signals it reserves
+            // for itself.
+            disposition(sig, libc::SIG_DFL);
         }
     }
 }
@@ -89,15 +66,7 @@ pub fn ignore_sigpipe() {
 }
 
 fn set_disposition(sig: c_int, handler: libc::sighandler_t) -> Result<(), Errno> {
-    // SAFETY: a zeroed sigaction is valid (empty mask, no flags); the handler
-    // is SIG_IGN or SIG_DFL.
-    let rc = unsafe {
-        let mut action: libc::sigaction = core::mem::zeroed();
-        action.sa_sigaction = handler;
-        libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(sig, &action, core::ptr::null_mut())
-    };
-    match rc {
+    match disposition(sig, handler) {
         0 => Ok(()),
         _ => Err(Errno::from_raw_os_error(errno())),
     }
