@@ -1,6 +1,7 @@
 //! Process-level calls: reaping, signalling, the subreaper flag, exit.
 
 use super::Errno;
+use core::ffi::{c_int, c_long};
 use rustix::process::{Pid as RPid, WaitOptions, wait, waitpid};
 use vigild_engine::unix::{ExitStatus, Pid};
 
@@ -67,6 +68,17 @@ pub fn errno() -> i32 {
     // SAFETY: __errno_location returns the calling thread's errno slot,
     // valid for the thread's lifetime (the same on glibc and musl).
     unsafe { *libc::__errno_location() }
+}
+
+/// fcntl(2) with an integer argument, as the system call itself (-1 with
+/// errno set on failure): libc's wrapper, with what it does for the
+/// commands that take a pointer, costs the binary 341 bytes more. Fit for
+/// the spawned child: it takes no lock.
+pub fn fcntl(fd: c_int, cmd: c_int, arg: c_int) -> c_int {
+    // SAFETY: only integers are passed (no command used takes a pointer);
+    // an fd that is not open fails with EBADF.
+    let (fd, cmd, arg) = (c_long::from(fd), c_long::from(cmd), c_long::from(arg));
+    unsafe { libc::syscall(libc::SYS_fcntl, fd, cmd, arg) as c_int }
 }
 
 /// Become the reaper of orphaned descendants (when not PID 1), so that a

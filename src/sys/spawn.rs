@@ -403,7 +403,7 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
         // the moves below; it lands on N last.
         let ready = match plan.ready_fd {
             Some((source, target)) => {
-                match libc::fcntl(source, libc::F_DUPFD_CLOEXEC, target + 1) {
+                match super::process::fcntl(source, libc::F_DUPFD_CLOEXEC, target + 1) {
                     moved if moved >= 0 => Some((moved, target)),
                     _ => return err(),
                 }
@@ -417,7 +417,7 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
             let target = target as c_int;
             *slot = match source {
                 _ if source == target || source >= first_free => source,
-                _ => match libc::fcntl(source, libc::F_DUPFD_CLOEXEC, first_free) {
+                _ => match super::process::fcntl(source, libc::F_DUPFD_CLOEXEC, first_free) {
                     moved if moved >= 0 => moved,
                     _ => return err(),
                 },
@@ -429,7 +429,7 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
                 // vigild never sets close-on-exec on 0, 1 and 2.
                 true if target < 3 => 0,
                 // Already in place; it must survive exec.
-                true => libc::fcntl(target, libc::F_SETFD, 0),
+                true => super::process::fcntl(target, libc::F_SETFD, 0),
                 false => libc::dup2(source, target),
             };
             if placed < 0 {
@@ -482,7 +482,7 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
             }
             let (tty, make_controlling) = (fd as c_long, libc::TIOCSCTTY as c_long);
             if fd < 0
-                || libc::fcntl(fd, libc::F_SETFL, 0) < 0
+                || super::process::fcntl(fd, libc::F_SETFL, 0) < 0
                 || libc::syscall(libc::SYS_ioctl, tty, make_controlling, 0 as c_long) < 0
                 || (0..3).any(|target| libc::dup2(fd, target) < 0)
             {

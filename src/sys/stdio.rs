@@ -143,8 +143,7 @@ fn cloexec_listed() -> bool {
 
 /// Set FD_CLOEXEC on `fd` if it is open.
 fn set_cloexec(fd: i32) {
-    // SAFETY: fcntl on an integer; an fd that is not open fails with EBADF.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    super::process::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
 }
 
 /// Take ownership of a raw fd handed to vigild (`-d FD`), if it is open.
