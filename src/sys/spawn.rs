@@ -390,12 +390,11 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
         // vigild blocks `HANDLED` and ignores SIGPIPE; every other signal is
         // at its default already (`reset_inherited`).
         super::signal::disposition(libc::SIGPIPE, libc::SIG_DFL);
-        let mut mask: libc::sigset_t = core::mem::zeroed();
-        libc::sigemptyset(&mut mask);
-        if plan.block_term {
-            libc::sigaddset(&mut mask, libc::SIGTERM);
-        }
-        libc::sigprocmask(libc::SIG_SETMASK, &mask, core::ptr::null_mut());
+        let blocked: &[c_int] = match plan.block_term {
+            true => &[libc::SIGTERM],
+            false => &[],
+        };
+        super::signal::mask(libc::SIG_SETMASK, blocked);
         // Targets 0, 1, 2, 3, ...: a source that sits on another entry's
         // target is first moved above them all, so no dup2 clobbers it.
         let first_free = 3 + plan.fds.len() as c_int;

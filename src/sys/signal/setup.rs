@@ -21,18 +21,13 @@ impl Signals {
     /// `install` without touching SIGPIPE (vigilctl: `monitor | head` ends
     /// it by SIGPIPE, as any filter).
     pub fn block(signals: &[c_int]) -> Result<Signals, Errno> {
-        // SAFETY: sigset operations on a local set; sigprocmask and
-        // signalfd only read it; the fd signalfd returns is ours alone.
+        let set = super::mask(libc::SIG_BLOCK, signals);
+        // signalfd4 itself: libc's wrapper adds a fallback for kernels
+        // older than vigild's minimum, and costs 100 bytes more.
+        let flags = libc::SFD_NONBLOCK | libc::SFD_CLOEXEC;
+        // SAFETY: signalfd4 only reads the local set (the kernel's sigset
+        // size); the fd it returns is ours alone.
         let fd = unsafe {
-            let mut set: libc::sigset_t = core::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for &sig in signals {
-                libc::sigaddset(&mut set, sig);
-            }
-            libc::sigprocmask(libc::SIG_BLOCK, &set, core::ptr::null_mut());
-            // signalfd4 itself: libc's wrapper adds a fallback for kernels
-            // older than vigild's minimum, and costs 100 bytes more.
-            let flags = libc::SFD_NONBLOCK | libc::SFD_CLOEXEC;
             let fd = libc::syscall(libc::SYS_signalfd4, -1, &raw const set, 8usize, flags) as c_int;
             if fd < 0 {
                 return Err(Errno::from_raw_os_error(errno()));
@@ -48,12 +43,7 @@ impl Signals {
 /// (SIGHUP from nohup, SIGINT from a shell's `&`) would otherwise reach every
 /// service, and an inherited blocked SIGCHLD or SIGTERM would deafen vigild.
 pub fn reset_inherited() {
-    // SAFETY: an empty set built by sigemptyset; no old set is requested.
-    unsafe {
-        let mut empty: libc::sigset_t = core::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, core::ptr::null_mut());
-    }
+    super::mask(libc::SIG_SETMASK, &[]);
     for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
             // Raw, because libc's wrapper refuses the signals it reserves
