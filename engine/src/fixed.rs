@@ -191,6 +191,23 @@ impl<'a> Iterator for WordIter<'a> {
     }
 }
 
+/// Move `buf[from..to]` to the start of `buf`, as `copy_within` does, but
+/// without its range checks and their panics in the binary (a part out of
+/// range is not moved).
+#[inline(never)]
+pub fn move_to_start(buf: &mut [u8], from: usize, to: usize) {
+    let mut k = 0;
+    while from + k < to {
+        let Some(&b) = buf.get(from + k) else {
+            break;
+        };
+        if let Some(slot) = buf.get_mut(k) {
+            *slot = b;
+        }
+        k += 1;
+    }
+}
+
 /// Strip the trailing NUL of a word from `Arena::words`.
 pub fn without_nul(word: &[u8]) -> &[u8] {
     word.strip_suffix(&[0]).unwrap_or(word)

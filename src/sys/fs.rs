@@ -8,7 +8,7 @@ use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{CWD, Mode, OFlags, renameat};
 use rustix::io::{read, retry_on_intr, write};
-use vigild_engine::fixed::{SliceWriter, without_nul};
+use vigild_engine::fixed::{SliceWriter, move_to_start, without_nul};
 
 /// Open `path` for reading (close-on-exec).
 pub fn open_read(path: &[u8]) -> Result<OwnedFd, Errno> {
@@ -103,7 +103,7 @@ pub fn each_line_of(
         if start == 0 && end == buf.len() {
             (len, skipping) = (0, true);
         } else {
-            buf.copy_within(start..end, 0);
+            move_to_start(&mut buf, start, end);
             len = end - start;
         }
     }
