@@ -193,18 +193,39 @@ fn clone_child(plan: &Plan<'_>, stack: *mut u8, shared: &mut Shared<'_>) -> Resu
     // so `shared` and `CHILD` (ours alone while STACK_FREE is cleared) outlive
     // every use the child makes of them; the child only makes system calls
     // and writes `shared.errno` and `CHILD.path`.
-    let pid = unsafe {
-        let top = stack.add(CHILD_STACK).cast::<c_void>();
-        libc::clone(
-            child,
-            top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            arg,
-        )
-    };
+    let pid = unsafe { clone_vfork(stack, arg) };
     match pid {
-        0.. => Ok(pid),
-        _ => Err(Errno::from_raw_os_error(super::process::errno())),
+        0.. => Ok(pid as i32),
+        e => Err(Errno::from_raw_os_error(-e as c_int)),
+    }
+}
+
+/// clone(CLONE_VM | CLONE_VFORK) onto `stack`, the child running
+/// `child(arg)` there: what `libc::clone` does, with the code that runs
+/// clone3 (the C library's wrapper costs the binary 450 bytes more). The
+/// pid, or the negated errno.
+///
+/// # Safety
+/// As for `clone3_into`.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+unsafe fn clone_vfork(stack: *mut u8, arg: *mut c_void) -> isize {
+    let flags = (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as usize;
+    // SAFETY: (the caller's contract) the stack's top is inside `CHILD`.
+    let top = unsafe { stack.add(CHILD_STACK) } as usize;
+    // SAFETY: as in `clone3_into`: clone's first arguments are the flags
+    // and the child's stack pointer (no TID or TLS flag: the others are
+    // not read).
+    unsafe { raw_clone(libc::SYS_clone, flags, top, child, arg) }
+}
+
+/// Elsewhere: the C library's clone.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn clone_vfork(stack: *mut u8, arg: *mut c_void) -> isize {
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    // SAFETY: (the caller's contract) as `clone_child` says.
+    match unsafe { libc::clone(child, stack.add(CHILD_STACK).cast(), flags, arg) } {
+        pid @ 0.. => pid as isize,
+        _ => -(super::process::errno() as isize),
     }
 }
 
@@ -229,11 +250,11 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP) onto `stack`, the
 /// child running `child(arg)` there, born in the cgroup `dir`: what
-/// `libc::clone` does, but with clone3, which libc does not offer. The pid,
-/// or the negated errno.
+/// `clone_vfork` does, but with clone3, which libc does not offer. The
+/// pid, or the negated errno.
 ///
 /// # Safety
-/// As for `libc::clone` in `clone_child`: `stack` is `CHILD.stack`, ours
+/// As for `clone_vfork` in `clone_child`: `stack` is `CHILD.stack`, ours
 /// alone, and `arg` the `Shared` that `child` reads.
 unsafe fn clone3_into(dir: c_int, stack: *mut u8, arg: *mut c_void) -> isize {
     let args = CloneArgs {
@@ -256,12 +277,20 @@ unsafe fn clone3_into(dir: c_int, stack: *mut u8, arg: *mut c_void) -> isize {
     // `_exit`s, the exit is a last guard). The parent, suspended until the
     // child has exec'd or exited, goes on with the pid in the result
     // register; the other registers are as they were.
-    unsafe { raw_clone3(&args, func, arg) }
+    unsafe {
+        let args = (&raw const args) as usize;
+        raw_clone(libc::SYS_clone3, args, core::mem::size_of::<CloneArgs>(), func, arg)
+    }
 }
 
+/// The system call `nr` (clone or clone3) with its first two arguments,
+/// the child calling `func(arg)` on the stack it starts with and exiting
+/// with its result; in the parent, the result.
 #[cfg(target_arch = "x86_64")]
-unsafe fn raw_clone3(
-    args: &CloneArgs,
+unsafe fn raw_clone(
+    nr: libc::c_long,
+    a0: usize,
+    a1: usize,
     func: extern "C" fn(*mut c_void) -> c_int,
     arg: *mut c_void,
 ) -> isize {
@@ -281,9 +310,9 @@ unsafe fn raw_clone3(
             "syscall",
             "ud2",
             "2:",
-            inlateout("rax") libc::SYS_clone3 as isize => ret,
-            in("rdi") args as *const CloneArgs,
-            in("rsi") core::mem::size_of::<CloneArgs>(),
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a0,
+            in("rsi") a1,
             in("r12") func,
             in("r13") arg,
             lateout("rcx") _,
@@ -295,8 +324,10 @@ unsafe fn raw_clone3(
 }
 
 #[cfg(target_arch = "aarch64")]
-unsafe fn raw_clone3(
-    args: &CloneArgs,
+unsafe fn raw_clone(
+    nr: libc::c_long,
+    a0: usize,
+    a1: usize,
     func: extern "C" fn(*mut c_void) -> c_int,
     arg: *mut c_void,
 ) -> isize {
@@ -313,9 +344,9 @@ unsafe fn raw_clone3(
             "svc 0",
             "brk 0",
             "2:",
-            inlateout("x0") args as *const CloneArgs as isize => ret,
-            in("x1") core::mem::size_of::<CloneArgs>(),
-            in("x8") libc::SYS_clone3,
+            inlateout("x0") a0 as isize => ret,
+            in("x1") a1,
+            in("x8") nr,
             in("x20") func,
             in("x21") arg,
             options(nostack),
@@ -326,8 +357,10 @@ unsafe fn raw_clone3(
 
 /// Elsewhere: no clone3 here, the child moves itself.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-unsafe fn raw_clone3(
-    _args: &CloneArgs,
+unsafe fn raw_clone(
+    _nr: libc::c_long,
+    _a0: usize,
+    _a1: usize,
     _func: extern "C" fn(*mut c_void) -> c_int,
     _arg: *mut c_void,
 ) -> isize {
