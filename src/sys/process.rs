@@ -75,9 +75,9 @@ pub fn errno() -> i32 {
 /// commands that take a pointer, costs the binary 341 bytes more. Fit for
 /// the spawned child: it takes no lock.
 pub fn fcntl(fd: c_int, cmd: c_int, arg: c_int) -> c_int {
+    let (fd, cmd, arg) = (c_long::from(fd), c_long::from(cmd), c_long::from(arg));
     // SAFETY: only integers are passed (no command used takes a pointer);
     // an fd that is not open fails with EBADF.
-    let (fd, cmd, arg) = (c_long::from(fd), c_long::from(cmd), c_long::from(arg));
     unsafe { libc::syscall(libc::SYS_fcntl, fd, cmd, arg) as c_int }
 }
 
@@ -90,21 +90,21 @@ pub fn set_subreaper() -> Result<(), Errno> {
 /// `fork()`: `Some(child pid)` in the parent, `None` in the child. Only
 /// before the loop runs (daemon mode): nothing else is going on then.
 pub fn fork() -> Result<Option<i32>, Errno> {
-    // SAFETY: vigild is single-threaded, so the child is a whole copy of
-    // it; the child goes on with vigild's own code.
-    match unsafe { _Fork() } {
+    // fork(2) as the system call itself (clone with only the exit signal:
+    // arm64 has no fork call), not libc's fork or _Fork, whose locking and
+    // bookkeeping around it (the atfork handlers, the C library's locks and
+    // thread list, the thread's id) cost the binary 2.5 KiB: vigild is one
+    // thread, holds none of those locks, and calls nothing that reads the
+    // thread's id (no raise, abort, stdio or pthread functions are linked).
+    let sigchld = libc::c_long::from(libc::SIGCHLD);
+    // SAFETY: the child gets a copy of our memory and returns here with 0;
+    // vigild is single-threaded, so that copy is whole, and the child goes
+    // on with vigild's own code.
+    match unsafe { libc::syscall(libc::SYS_clone, sigchld, 0usize, 0usize, 0usize, 0usize) } {
         -1 => Err(Errno::from_raw_os_error(errno())),
         0 => Ok(None),
-        pid => Ok(Some(pid)),
+        pid => Ok(Some(pid as i32)),
     }
-}
-
-unsafe extern "C" {
-    /// fork(2) without the `pthread_atfork` handlers and the locking of
-    /// the C library's state around them (POSIX.1-2024; musl and glibc
-    /// have it): with a single thread nothing else holds those locks, and
-    /// `fork` costs the binary 436 bytes more.
-    fn _Fork() -> libc::pid_t;
 }
 
 /// Start a new session (and leave the terminal's).
