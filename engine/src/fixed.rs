@@ -385,18 +385,17 @@ pub struct Lossy<'a>(pub &'a [u8]);
 impl fmt::Display for Lossy<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut rest = self.0;
-        while !rest.is_empty() {
+        while let Some((&b, after)) = rest.split_first() {
+            // A run of printable bytes, else one byte as `\xHH`: either
+            // is ASCII, so always UTF-8 (one write for both).
             let plain = rest.iter().take_while(|b| matches!(b, b' '..=b'~')).count();
-            let (run, after) = rest.split_at_checked(plain).unwrap_or((rest, &[]));
-            // ASCII, so always UTF-8.
-            f.write_str(core::str::from_utf8(run).unwrap_or_default())?;
-            rest = match after.split_first() {
-                Some((&b, after)) => {
-                    write_hex_escape(f, b)?;
-                    after
-                }
-                None => after,
+            let escape = [b'\\', b'x', hex_digit(u64::from(b >> 4)), hex_digit(u64::from(b))];
+            let (text, next) = match rest.split_at_checked(plain) {
+                Some((run, next)) if plain > 0 => (run, next),
+                _ => (&escape[..], after),
             };
+            f.write_str(core::str::from_utf8(text).unwrap_or_default())?;
+            rest = next;
         }
         Ok(())
     }
