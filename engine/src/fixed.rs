@@ -389,7 +389,12 @@ impl fmt::Display for Lossy<'_> {
             // A run of printable bytes, else one byte as `\xHH`: either
             // is ASCII, so always UTF-8 (one write for both).
             let plain = rest.iter().take_while(|b| matches!(b, b' '..=b'~')).count();
-            let escape = [b'\\', b'x', hex_digit(u64::from(b >> 4)), hex_digit(u64::from(b))];
+            let escape = [
+                b'\\',
+                b'x',
+                hex_digit(u64::from(b >> 4)),
+                hex_digit(u64::from(b)),
+            ];
             let (text, next) = match rest.split_at_checked(plain) {
                 Some((run, next)) if plain > 0 => (run, next),
                 _ => (&escape[..], after),

@@ -279,7 +279,13 @@ unsafe fn clone3_into(dir: c_int, stack: *mut u8, arg: *mut c_void) -> isize {
     // register; the other registers are as they were.
     unsafe {
         let args = (&raw const args) as usize;
-        raw_clone(libc::SYS_clone3, args, core::mem::size_of::<CloneArgs>(), func, arg)
+        raw_clone(
+            libc::SYS_clone3,
+            args,
+            core::mem::size_of::<CloneArgs>(),
+            func,
+            arg,
+        )
     }
 }
 
