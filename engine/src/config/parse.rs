@@ -138,10 +138,11 @@ impl Errors {
     /// Put the errors and the warnings in line order (each check runs
     /// in its own pass, so they are found out of order); stable.
     pub fn sort(&mut self) {
-        for list in [
-            &mut self.list[..self.len],
-            &mut self.warnings[..self.n_warnings],
-        ] {
+        let lists = [
+            self.list.get_mut(..self.len),
+            self.warnings.get_mut(..self.n_warnings),
+        ];
+        for list in lists.into_iter().flatten() {
             for i in 1..list.len() {
                 let mut j = i;
                 while j > 0 && list[j - 1].line > list[j].line {
