@@ -58,10 +58,10 @@ fn said(msg: core::fmt::Arguments<'_>) {
 pub fn main(args: Args, first: usize) -> c_int {
     let mut words = (first..).map_while(|i| args.get(i));
     for word in words.clone() {
-        let text = match word {
-            b"-h" | b"--help" => HELP,
-            b"-V" | b"--version" => concat!("vigil-log ", env!("CARGO_PKG_VERSION"), "\n"),
-            _ => continue,
+        let text = match word_index("-h --help -V --version", word) {
+            Some(0 | 1) => HELP,
+            Some(_) => concat!("vigil-log ", env!("CARGO_PKG_VERSION"), "\n"),
+            None => continue,
         };
         let _ = crate::sys::fs::write_all(crate::sys::fs::stdout(), text.as_bytes());
         return 0;
