@@ -231,11 +231,11 @@ pub fn stdout() -> BorrowedFd<'static> {
 /// searched in `path` (`PATH`) as execvp does. `NOENT`: not found;
 /// `ACCESS`: found, not executable.
 pub fn find_program(program: &[u8], path: &[u8]) -> Result<(), Errno> {
-    use rustix::fs::{Access, access};
+    use rustix::fs::{Access, AtFlags};
     // A directory passes access(X_OK), but exec refuses it (EACCES).
     let executable = |path: &[u8]| {
-        access(path, Access::EXEC_OK)?;
-        match super::at::statat(CWD, path, rustix::fs::AtFlags::empty()) {
+        super::at::accessat(CWD, path, Access::EXEC_OK, AtFlags::empty())?;
+        match super::at::statat(CWD, path, AtFlags::empty()) {
             Ok(st) if rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir() => {
                 Err(Errno::ACCESS)
             }
