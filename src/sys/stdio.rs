@@ -33,7 +33,7 @@ pub fn devnull() -> Result<OwnedFd, Errno> {
             // The umask (022 for init) took the write bits of others.
             rustix::fs::chmodat(
                 CWD,
-                "/dev/null",
+                c"/dev/null",
                 Mode::from_raw_mode(0o666),
                 AtFlags::empty(),
             )?;
