@@ -127,14 +127,14 @@ impl Supervisor {
         if self.accepts[id.index()].workers < spec.procs_min && self.workers.has_room() {
             return Some(Instant::from_ms(0));
         }
-        let staying = || self.workers.records(id).filter(|w| !w.interrupted);
-        let idle = match staying().count() > spec.procs_min as usize {
-            true => staying()
-                .filter_map(|w| idle_kill_at(w, spec.idle_kill_ms))
-                .min(),
-            false => None,
-        };
-        earliest(kill, idle)
+        // The workers that stay (not interrupted): how many, and the
+        // first idle kill among them, in one pass.
+        let (mut staying, mut idle) = (0, None);
+        for w in self.workers.records(id).filter(|w| !w.interrupted) {
+            staying += 1;
+            idle = earliest(idle, idle_kill_at(w, spec.idle_kill_ms));
+        }
+        earliest(kill, idle.filter(|_| staying > spec.procs_min as usize))
     }
 
     /// A worker of pool `id` ended. A failure before it ever reported (it
