@@ -18,7 +18,7 @@ use core::mem::MaybeUninit;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, RawDir, fstat, fsync, openat, renameat, unlinkat};
-use vigild_engine::fixed::{Lossy, Plain, copy_cut, word_index};
+use vigild_engine::fixed::{Lossy, Plain, copy_cut, move_to_start, word_index};
 use vigild_engine::log_rules::{
     Options, STAMP_MAX, USAGE, is_old_file, next_line, parse_options, rotation_label, stamp,
 };
@@ -58,10 +58,10 @@ fn said(msg: core::fmt::Arguments<'_>) {
 pub fn main(args: Args, first: usize) -> c_int {
     let mut words = (first..).map_while(|i| args.get(i));
     for word in words.clone() {
-        let text = match word {
-            b"-h" | b"--help" => HELP,
-            b"-V" | b"--version" => concat!("vigil-log ", env!("CARGO_PKG_VERSION"), "\n"),
-            _ => continue,
+        let text = match word_index("-h --help -V --version", word) {
+            Some(0 | 1) => HELP,
+            Some(_) => concat!("vigil-log ", env!("CARGO_PKG_VERSION"), "\n"),
+            None => continue,
         };
         let _ = crate::sys::fs::write_all(crate::sys::fs::stdout(), text.as_bytes());
         return 0;
@@ -186,7 +186,7 @@ impl Log<'_> {
                 }
             }
             let taken = self.lines(&input[..held], end);
-            input.copy_within(taken..held, 0);
+            move_to_start(&mut input, taken, held);
             held -= taken;
             self.flush();
             if self.rotate_due {

@@ -191,6 +191,23 @@ impl<'a> Iterator for WordIter<'a> {
     }
 }
 
+/// Move `buf[from..to]` to the start of `buf`, as `copy_within` does, but
+/// without its range checks and their panics in the binary (a part out of
+/// range is not moved).
+#[inline(never)]
+pub fn move_to_start(buf: &mut [u8], from: usize, to: usize) {
+    let mut k = 0;
+    while from + k < to {
+        let Some(&b) = buf.get(from + k) else {
+            break;
+        };
+        if let Some(slot) = buf.get_mut(k) {
+            *slot = b;
+        }
+        k += 1;
+    }
+}
+
 /// Strip the trailing NUL of a word from `Arena::words`.
 pub fn without_nul(word: &[u8]) -> &[u8] {
     word.strip_suffix(&[0]).unwrap_or(word)
@@ -368,18 +385,22 @@ pub struct Lossy<'a>(pub &'a [u8]);
 impl fmt::Display for Lossy<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut rest = self.0;
-        while !rest.is_empty() {
+        while let Some((&b, after)) = rest.split_first() {
+            // A run of printable bytes, else one byte as `\xHH`: either
+            // is ASCII, so always UTF-8 (one write for both).
             let plain = rest.iter().take_while(|b| matches!(b, b' '..=b'~')).count();
-            let (run, after) = rest.split_at_checked(plain).unwrap_or((rest, &[]));
-            // ASCII, so always UTF-8.
-            f.write_str(core::str::from_utf8(run).unwrap_or_default())?;
-            rest = match after.split_first() {
-                Some((&b, after)) => {
-                    write_hex_escape(f, b)?;
-                    after
-                }
-                None => after,
+            let escape = [
+                b'\\',
+                b'x',
+                hex_digit(u64::from(b >> 4)),
+                hex_digit(u64::from(b)),
+            ];
+            let (text, next) = match rest.split_at_checked(plain) {
+                Some((run, next)) if plain > 0 => (run, next),
+                _ => (&escape[..], after),
             };
+            f.write_str(core::str::from_utf8(text).unwrap_or_default())?;
+            rest = next;
         }
         Ok(())
     }
@@ -394,13 +415,12 @@ const QUOTED_MAX: usize = 48;
 
 impl fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self
-            .0
-            .get(..QUOTED_MAX)
-            .filter(|_| self.0.len() > QUOTED_MAX)
-        {
-            Some(head) => write!(f, "{}...", Lossy(head)),
-            None => write!(f, "{}", Lossy(self.0)),
+        let cut = self.0.len() > QUOTED_MAX;
+        let head = self.0.get(..QUOTED_MAX).filter(|_| cut);
+        fmt::Display::fmt(&Lossy(head.unwrap_or(self.0)), f)?;
+        match cut {
+            true => f.write_str("..."),
+            false => Ok(()),
         }
     }
 }
@@ -440,13 +460,35 @@ pub fn write_hex_escape(w: &mut impl fmt::Write, b: u8) -> fmt::Result {
 /// `&[&str]` tables, and one lookup for all of them.
 #[inline(never)]
 pub fn word(list: &'static str, n: usize) -> Option<&'static str> {
-    list.split(' ').nth(n)
+    let (_, start, end) = scan_words(list.as_bytes(), Some(n), b"")?;
+    list.get(start..end)
 }
 
 /// The position of `w` in a space-separated `list`.
 #[inline(never)]
 pub fn word_index(list: &str, w: &[u8]) -> Option<usize> {
-    list.split(' ').position(|x| x.as_bytes() == w)
+    scan_words(list.as_bytes(), None, w).map(|(index, ..)| index)
+}
+
+/// The word of a space-separated `list` at index `n`, else (`None`) the
+/// one that is `w`: its index, start and end. (One byte loop for `word`
+/// and `word_index`: `str::split` brings a searcher of its own.)
+fn scan_words(list: &[u8], n: Option<usize>, w: &[u8]) -> Option<(usize, usize, usize)> {
+    let (mut index, mut start) = (0, 0);
+    for end in 0..=list.len() {
+        if end < list.len() && list.get(end) != Some(&b' ') {
+            continue;
+        }
+        let hit = match n {
+            Some(n) => index == n,
+            None => list.get(start..end) == Some(w),
+        };
+        if hit {
+            return Some((index, start, end));
+        }
+        (index, start) = (index + 1, end + 1);
+    }
+    None
 }
 
 /// The entry of `table` named `w`, where `names` spells the names of the

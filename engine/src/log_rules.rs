@@ -88,10 +88,12 @@ pub fn parse_options<'a>(
 
 /// A size: bytes, or with a suffix `k`, `M` or `G` (powers of 1024).
 pub fn parse_size(text: &[u8]) -> Option<u64> {
-    let (digits, shift) = match text.last()? {
-        b'k' | b'K' => (&text[..text.len() - 1], 10),
-        b'm' | b'M' => (&text[..text.len() - 1], 20),
-        b'g' | b'G' => (&text[..text.len() - 1], 30),
+    let (&last, head) = text.split_last()?;
+    // (Only `k` and `K` are `k` with the bit of lowercase set; so for M, G.)
+    let (digits, shift) = match last | 0x20 {
+        b'k' => (head, 10),
+        b'm' => (head, 20),
+        b'g' => (head, 30),
         _ => (text, 0),
     };
     parse_u64(digits)?.checked_mul(1 << shift)

@@ -88,7 +88,7 @@ pub fn write_line(
         None => w.write_str("-")?,
     }
     let ready = matches!(slot.state, State::Up { .. });
-    write!(w, " ready={}", Plain(if ready { "yes" } else { "no" }))?;
+    w.write_str(if ready { " ready=yes" } else { " ready=no" })?;
     if slot.reason != Reason::None {
         write!(w, " reason={}", slot.reason)?;
     }
@@ -136,7 +136,8 @@ pub fn write_transition(
     // The same state again (another reason, no pid): no arrow.
     write!(w, "{}: ", Lossy(cfg.name(id)))?;
     if !from.is_same_state(&slot.state) {
-        write!(w, "{} -> ", Plain(from.name()))?;
+        w.write_str(from.name())?;
+        w.write_str(" -> ")?;
     }
     w.write_str(slot.state.name())?;
     match (slot.state, slot.last(), slot.reason) {

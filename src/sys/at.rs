@@ -12,7 +12,7 @@ use super::Errno;
 use core::ffi::CStr;
 use core::mem::MaybeUninit;
 use rustix::fd::{BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::fs::{Access, AtFlags, FileType, Mode, OFlags, Stat};
 
 /// openat(2).
 #[inline(never)]
@@ -85,6 +85,22 @@ pub fn readlinkat(dir: BorrowedFd<'_>, path: &[u8], buf: &mut [u8]) -> Result<us
         dir,
         c_path(path, &mut [MaybeUninit::uninit(); PATH_MAX])?,
         buf,
+    )
+}
+
+/// faccessat(2).
+#[inline(never)]
+pub fn accessat(
+    dir: BorrowedFd<'_>,
+    path: &[u8],
+    access: Access,
+    flags: AtFlags,
+) -> Result<(), Errno> {
+    rustix::fs::accessat(
+        dir,
+        c_path(path, &mut [MaybeUninit::uninit(); PATH_MAX])?,
+        access,
+        flags,
     )
 }
 

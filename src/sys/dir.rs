@@ -3,9 +3,10 @@
 //! file, a file read only if it is a plain one, the working directory.
 
 use super::Errno;
+use super::at::{openat, statat};
 use core::mem::MaybeUninit;
 use rustix::fd::{AsFd, OwnedFd};
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, openat, statat};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir};
 
 /// The directory at `path`, opened for `each_entry`.
 pub fn open_dir(path: &[u8]) -> Result<OwnedFd, Errno> {

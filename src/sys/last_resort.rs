@@ -63,12 +63,10 @@ pub fn last_resort(code: i32) -> ! {
     loop {
         if super::process::wait_any().is_err() {
             // No child at all: look again in a second (an orphan may come).
-            let second = libc::timespec {
-                tv_sec: 1,
-                tv_nsec: 0,
-            };
-            // SAFETY: nanosleep reads `second`; the remainder is not wanted.
-            unsafe { libc::nanosleep(&second, core::ptr::null_mut()) };
+            // A poll of nothing sleeps as vigilctl's waits do (libc's
+            // nanosleep would bring 140 bytes of its own).
+            let second = super::clock::timespec(1000);
+            let _ = rustix::event::poll(&mut [], Some(&second));
         }
     }
 }

@@ -7,7 +7,7 @@ use super::fs::{stderr, write_all};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering::Relaxed};
 use rustix::fd::BorrowedFd;
-use vigild_engine::fixed::{ArrayStr, Plain, text_of};
+use vigild_engine::fixed::{ArrayStr, text_of};
 use vigild_engine::time::{STAMP_MAX, rfc3339};
 
 /// `-q`: `note`s are not written.
@@ -51,10 +51,14 @@ pub fn line(prog: &str, msg: fmt::Arguments<'_>) {
         let (secs, nanos) = clock::wall();
         let mut stamp = [0; STAMP_MAX];
         let n = rfc3339(secs, nanos / 1_000_000, &mut stamp);
-        let _ = write!(text, "{} ", Plain(text_of(&stamp[..n])));
+        let _ = text.write_str(text_of(&stamp[..n]));
+        let _ = text.write_str(" ");
         at = n + 1;
     }
-    let _ = write!(text, "{}: {msg}", Plain(prog)); // ArrayStr cuts, never fails
+    // ArrayStr cuts, never fails.
+    let _ = text.write_str(prog);
+    let _ = text.write_str(": ");
+    let _ = text.write_fmt(msg);
     let line = text.end_line();
     let _ = write_all(stderr(), line);
     let tee = TEE.load(Relaxed);

@@ -1,7 +1,9 @@
 //! The system-call boundary: the only place with `unsafe`, each block with a
 //! `SAFETY:` line. libc where rustix has no safe API (the C entry point's
-//! argv and environ, sigaction, the vfork-style clone of `spawn`, passwd
-//! lookups); rustix for everything else. Nothing here knows the programs
+//! argv and environ; system calls by number where libc's wrappers would
+//! cost the binary more: signal dispositions and masks, fork, fcntl, what
+//! the spawned child calls); inline assembly for the vfork-style clone of
+//! `spawn`; rustix for everything else. Nothing here knows the programs
 //! above it or the engine's decisions: only the engine's plain vocabulary
 //! (`fixed`, `time`, `unix`, `limits`) and its parsers of system files
 //! (`accounts`).

@@ -52,9 +52,9 @@ pub fn open_dir(path: &[u8], missing: Missing) -> Result<OwnedFd, Errno> {
             .iter()
             .position(|&b| b == b'/')
             .map_or(len, |i| pos + i);
-        let mut name = [0u8; 256];
-        let name_len = copy_into(&mut name, &rest[pos..end]).ok_or(Errno::NAMETOOLONG)?;
-        let name = &name[..name_len];
+        // A name longer than NAME_MAX (255) no directory holds.
+        let name = rest.get(pos..end).filter(|n| n.len() <= 256);
+        let name = name.ok_or(Errno::NAMETOOLONG)?;
         pos = end;
         let last = rest[pos..len].iter().all(|&b| b == b'/');
         if name == b"." {

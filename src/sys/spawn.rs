@@ -193,18 +193,39 @@ fn clone_child(plan: &Plan<'_>, stack: *mut u8, shared: &mut Shared<'_>) -> Resu
     // so `shared` and `CHILD` (ours alone while STACK_FREE is cleared) outlive
     // every use the child makes of them; the child only makes system calls
     // and writes `shared.errno` and `CHILD.path`.
-    let pid = unsafe {
-        let top = stack.add(CHILD_STACK).cast::<c_void>();
-        libc::clone(
-            child,
-            top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            arg,
-        )
-    };
+    let pid = unsafe { clone_vfork(stack, arg) };
     match pid {
-        0.. => Ok(pid),
-        _ => Err(Errno::from_raw_os_error(super::process::errno())),
+        0.. => Ok(pid as i32),
+        e => Err(Errno::from_raw_os_error(-e as c_int)),
+    }
+}
+
+/// clone(CLONE_VM | CLONE_VFORK) onto `stack`, the child running
+/// `child(arg)` there: what `libc::clone` does, with the code that runs
+/// clone3 (the C library's wrapper costs the binary 450 bytes more). The
+/// pid, or the negated errno.
+///
+/// # Safety
+/// As for `clone3_into`.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+unsafe fn clone_vfork(stack: *mut u8, arg: *mut c_void) -> isize {
+    let flags = (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as usize;
+    // SAFETY: (the caller's contract) the stack's top is inside `CHILD`.
+    let top = unsafe { stack.add(CHILD_STACK) } as usize;
+    // SAFETY: as in `clone3_into`: clone's first arguments are the flags
+    // and the child's stack pointer (no TID or TLS flag: the others are
+    // not read).
+    unsafe { raw_clone(libc::SYS_clone, flags, top, child, arg) }
+}
+
+/// Elsewhere: the C library's clone.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn clone_vfork(stack: *mut u8, arg: *mut c_void) -> isize {
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    // SAFETY: (the caller's contract) as `clone_child` says.
+    match unsafe { libc::clone(child, stack.add(CHILD_STACK).cast(), flags, arg) } {
+        pid @ 0.. => pid as isize,
+        _ => -(super::process::errno() as isize),
     }
 }
 
@@ -229,11 +250,11 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP) onto `stack`, the
 /// child running `child(arg)` there, born in the cgroup `dir`: what
-/// `libc::clone` does, but with clone3, which libc does not offer. The pid,
-/// or the negated errno.
+/// `clone_vfork` does, but with clone3, which libc does not offer. The
+/// pid, or the negated errno.
 ///
 /// # Safety
-/// As for `libc::clone` in `clone_child`: `stack` is `CHILD.stack`, ours
+/// As for `clone_vfork` in `clone_child`: `stack` is `CHILD.stack`, ours
 /// alone, and `arg` the `Shared` that `child` reads.
 unsafe fn clone3_into(dir: c_int, stack: *mut u8, arg: *mut c_void) -> isize {
     let args = CloneArgs {
@@ -256,12 +277,26 @@ unsafe fn clone3_into(dir: c_int, stack: *mut u8, arg: *mut c_void) -> isize {
     // `_exit`s, the exit is a last guard). The parent, suspended until the
     // child has exec'd or exited, goes on with the pid in the result
     // register; the other registers are as they were.
-    unsafe { raw_clone3(&args, func, arg) }
+    unsafe {
+        let args = (&raw const args) as usize;
+        raw_clone(
+            libc::SYS_clone3,
+            args,
+            core::mem::size_of::<CloneArgs>(),
+            func,
+            arg,
+        )
+    }
 }
 
+/// The system call `nr` (clone or clone3) with its first two arguments,
+/// the child calling `func(arg)` on the stack it starts with and exiting
+/// with its result; in the parent, the result.
 #[cfg(target_arch = "x86_64")]
-unsafe fn raw_clone3(
-    args: &CloneArgs,
+unsafe fn raw_clone(
+    nr: libc::c_long,
+    a0: usize,
+    a1: usize,
     func: extern "C" fn(*mut c_void) -> c_int,
     arg: *mut c_void,
 ) -> isize {
@@ -281,9 +316,9 @@ unsafe fn raw_clone3(
             "syscall",
             "ud2",
             "2:",
-            inlateout("rax") libc::SYS_clone3 as isize => ret,
-            in("rdi") args as *const CloneArgs,
-            in("rsi") core::mem::size_of::<CloneArgs>(),
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a0,
+            in("rsi") a1,
             in("r12") func,
             in("r13") arg,
             lateout("rcx") _,
@@ -295,8 +330,10 @@ unsafe fn raw_clone3(
 }
 
 #[cfg(target_arch = "aarch64")]
-unsafe fn raw_clone3(
-    args: &CloneArgs,
+unsafe fn raw_clone(
+    nr: libc::c_long,
+    a0: usize,
+    a1: usize,
     func: extern "C" fn(*mut c_void) -> c_int,
     arg: *mut c_void,
 ) -> isize {
@@ -313,9 +350,9 @@ unsafe fn raw_clone3(
             "svc 0",
             "brk 0",
             "2:",
-            inlateout("x0") args as *const CloneArgs as isize => ret,
-            in("x1") core::mem::size_of::<CloneArgs>(),
-            in("x8") libc::SYS_clone3,
+            inlateout("x0") a0 as isize => ret,
+            in("x1") a1,
+            in("x8") nr,
             in("x20") func,
             in("x21") arg,
             options(nostack),
@@ -326,8 +363,10 @@ unsafe fn raw_clone3(
 
 /// Elsewhere: no clone3 here, the child moves itself.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-unsafe fn raw_clone3(
-    _args: &CloneArgs,
+unsafe fn raw_clone(
+    _nr: libc::c_long,
+    _a0: usize,
+    _a1: usize,
     _func: extern "C" fn(*mut c_void) -> c_int,
     _arg: *mut c_void,
 ) -> isize {
@@ -381,23 +420,20 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
     // to synchronise with other threads of a process we only share memory with.
     unsafe {
         // Into its cgroup before anything else ("0": the writer itself).
-        if procs >= 0 && libc::write(procs, b"0".as_ptr().cast(), 1) < 0 {
+        if procs >= 0 && libc::syscall(libc::SYS_write, procs, b"0".as_ptr(), 1usize) < 0 {
             return err();
         }
-        if libc::setsid() < 0 {
+        if libc::syscall(libc::SYS_setsid) < 0 {
             return err();
         }
         // vigild blocks `HANDLED` and ignores SIGPIPE; every other signal is
         // at its default already (`reset_inherited`).
-        let mut dfl: libc::sigaction = core::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        libc::sigaction(libc::SIGPIPE, &dfl, core::ptr::null_mut());
-        let mut mask: libc::sigset_t = core::mem::zeroed();
-        libc::sigemptyset(&mut mask);
-        if plan.block_term {
-            libc::sigaddset(&mut mask, libc::SIGTERM);
-        }
-        libc::sigprocmask(libc::SIG_SETMASK, &mask, core::ptr::null_mut());
+        super::signal::disposition(libc::SIGPIPE, libc::SIG_DFL);
+        let blocked: &[c_int] = match plan.block_term {
+            true => &[libc::SIGTERM],
+            false => &[],
+        };
+        super::signal::mask(libc::SIG_SETMASK, blocked);
         // Targets 0, 1, 2, 3, ...: a source that sits on another entry's
         // target is first moved above them all, so no dup2 clobbers it.
         let first_free = 3 + plan.fds.len() as c_int;
@@ -405,7 +441,7 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
         // the moves below; it lands on N last.
         let ready = match plan.ready_fd {
             Some((source, target)) => {
-                match libc::fcntl(source, libc::F_DUPFD_CLOEXEC, target + 1) {
+                match super::process::fcntl(source, libc::F_DUPFD_CLOEXEC, target + 1) {
                     moved if moved >= 0 => Some((moved, target)),
                     _ => return err(),
                 }
@@ -419,7 +455,7 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
             let target = target as c_int;
             *slot = match source {
                 _ if source == target || source >= first_free => source,
-                _ => match libc::fcntl(source, libc::F_DUPFD_CLOEXEC, first_free) {
+                _ => match super::process::fcntl(source, libc::F_DUPFD_CLOEXEC, first_free) {
                     moved if moved >= 0 => moved,
                     _ => return err(),
                 },
@@ -431,8 +467,8 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
                 // vigild never sets close-on-exec on 0, 1 and 2.
                 true if target < 3 => 0,
                 // Already in place; it must survive exec.
-                true => libc::fcntl(target, libc::F_SETFD, 0),
-                false => libc::dup2(source, target),
+                true => super::process::fcntl(target, libc::F_SETFD, 0),
+                false => dup_to(source, target),
             };
             if placed < 0 {
                 return err();
@@ -484,9 +520,9 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
             }
             let (tty, make_controlling) = (fd as c_long, libc::TIOCSCTTY as c_long);
             if fd < 0
-                || libc::fcntl(fd, libc::F_SETFL, 0) < 0
+                || super::process::fcntl(fd, libc::F_SETFL, 0) < 0
                 || libc::syscall(libc::SYS_ioctl, tty, make_controlling, 0 as c_long) < 0
-                || (0..3).any(|target| libc::dup2(fd, target) < 0)
+                || (0..3).any(|target| dup_to(fd, target) < 0)
             {
                 return (super::process::errno(), Step::Console);
             }
@@ -497,7 +533,7 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
         // 5.9, a seccomp profile that refuses it) nothing leaks either.
         let close_from = match ready {
             Some((moved, target)) => {
-                if libc::dup2(moved, target) < 0 {
+                if dup_to(moved, target) < 0 {
                     return err();
                 }
                 if target > first_free {
@@ -512,7 +548,7 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
         if let Some(entry) = plan.listen_pid {
             write_pid(entry, libc::getpid());
         }
-        libc::umask(plan.umask as libc::mode_t);
+        libc::syscall(libc::SYS_umask, plan.umask as libc::mode_t);
         if plan.nofile != 0 {
             let limit = libc::rlimit {
                 rlim_cur: plan.nofile.into(),
@@ -531,11 +567,19 @@ fn prepare_and_exec(plan: &Plan<'_>, procs: c_int, path: &mut [u8; PATH_BUF]) ->
         {
             return err();
         }
-        if libc::chdir(plan.dir.as_ptr().cast()) < 0 {
+        if libc::syscall(libc::SYS_chdir, plan.dir.as_ptr()) < 0 {
             return (super::process::errno(), Step::Dir);
         }
         (exec_search(plan, path), Step::Exec)
     }
+}
+
+/// dup2(2) of `source` onto `target`, a different fd (as every one of the
+/// child's is), as the system call dup3 itself: libc's wrapper costs the
+/// binary more, and arm64 has no dup2 call.
+fn dup_to(source: c_int, target: c_int) -> c_int {
+    // SAFETY: integers only; dup3 refuses equal fds, which are never asked.
+    unsafe { libc::syscall(libc::SYS_dup3, source, target, 0) as c_int }
 }
 
 /// execve argv[0], searching `plan.path` when it has no slash (as execvp

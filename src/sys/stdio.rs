@@ -33,7 +33,7 @@ pub fn devnull() -> Result<OwnedFd, Errno> {
             // The umask (022 for init) took the write bits of others.
             rustix::fs::chmodat(
                 CWD,
-                "/dev/null",
+                c"/dev/null",
                 Mode::from_raw_mode(0o666),
                 AtFlags::empty(),
             )?;
@@ -149,8 +149,7 @@ pub fn each_open_fd(each: &mut dyn FnMut(i32)) -> bool {
 
 /// Set FD_CLOEXEC on `fd` if it is open.
 fn set_cloexec(fd: i32) {
-    // SAFETY: fcntl on an integer; an fd that is not open fails with EBADF.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    super::process::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
 }
 
 /// Take ownership of a raw fd handed to vigild (`-d FD`), if it is open.

@@ -13,7 +13,7 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, CWD};
 use vigild_engine::config::parse_duration;
 use vigild_engine::control::{Verb, exit_code_of_reply};
-use vigild_engine::fixed::{copy_cut, hex_digit, word_index};
+use vigild_engine::fixed::{copy_cut, hex_digit, move_to_start, word_index};
 use vigild_engine::limits::RUN_DIR_MAX;
 use vigild_engine::time::Instant;
 use vigild_engine::unix::errno_name;
@@ -347,7 +347,7 @@ fn read_reply(
             each(&buf);
             start = len;
         }
-        buf.copy_within(start..len, 0);
+        move_to_start(&mut buf, start, len);
         len -= start;
     }
 }
@@ -458,7 +458,7 @@ impl Out {
                     }
                     // Keep the last 3 KiB.
                     None => {
-                        self.buf.copy_within(1024.., 0);
+                        move_to_start(&mut self.buf, 1024, 4096);
                         self.len -= 1024;
                     }
                 }

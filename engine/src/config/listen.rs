@@ -52,11 +52,10 @@ pub fn parse_listen(text: &[u8]) -> Result<Listen<'_>, &'static str> {
 }
 
 fn parse_port(text: &[u8]) -> Option<u16> {
-    if text.is_empty() || text.len() > 5 || !text.iter().all(u8::is_ascii_digit) {
-        return None;
+    match crate::unix::parse_u64(text) {
+        Some(n @ 1..=65535) if text.len() <= 5 => Some(n as u16),
+        _ => None,
     }
-    let n = text.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
-    u16::try_from(n).ok().filter(|&p| p != 0)
 }
 
 /// A listen address in config syntax, for messages.

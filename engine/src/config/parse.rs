@@ -138,10 +138,11 @@ impl Errors {
     /// Put the errors and the warnings in line order (each check runs
     /// in its own pass, so they are found out of order); stable.
     pub fn sort(&mut self) {
-        for list in [
-            &mut self.list[..self.len],
-            &mut self.warnings[..self.n_warnings],
-        ] {
+        let lists = [
+            self.list.get_mut(..self.len),
+            self.warnings.get_mut(..self.n_warnings),
+        ];
+        for list in lists.into_iter().flatten() {
             for i in 1..list.len() {
                 let mut j = i;
                 while j > 0 && list[j - 1].line > list[j].line {
@@ -440,22 +441,9 @@ fn duration(value: &[u8]) -> Result<u32, Refused> {
     parse_duration(value).ok_or(Refused::Value("is not a duration (use 250ms, 5s, 2m, 1h)"))
 }
 
-fn count(value: &[u8]) -> Result<u32, Refused> {
-    match parse_u64(value).map(u32::try_from) {
-        Some(Ok(n)) => Ok(n),
-        _ => Err(Refused::Value("is not a number")),
-    }
-}
-
 /// The value of a key that sets one field of the spec and nothing else
 /// (found once for all of them: each arm that finds it costs bytes).
 fn set_field(spec: &mut ServiceSpec, key: Key, value: &[u8]) -> Result<(), Refused> {
-    let capacity = |value| match parse_u64(value) {
-        Some(n @ 1..=WORKERS_MAX_U64) => Ok(n as u32),
-        _ => Err(Refused::Value(
-            "is not a number from 1 to the compiled capacity",
-        )),
-    };
     match key {
         Key::Mode => {
             spec.mode = Mode::from_word(value).ok_or(Refused::Value(
@@ -471,17 +459,54 @@ fn set_field(spec: &mut ServiceSpec, key: Key, value: &[u8]) -> Result<(), Refus
             spec.autostart =
                 parse_bool(value).ok_or(Refused::Value("is not yes/no/true/false/1/0"))?;
         }
-        Key::BackoffReset => {
-            // A run this long restarts at once: it must not be nearly zero.
+        // The durations: one parse, then the field.
+        Key::BackoffReset
+        | Key::StartTimeout
+        | Key::StopTimeout
+        | Key::IdleKill
+        | Key::DropTimeout => {
             let ms = duration(value)?;
-            if ms < MIN_PAUSE_MS {
+            // A run this long restarts at once: it must not be nearly zero.
+            if key == Key::BackoffReset && ms < MIN_PAUSE_MS {
                 return Err(Refused::Plain("must be at least 100ms"));
             }
-            spec.backoff_reset_ms = ms;
+            *match key {
+                Key::BackoffReset => &mut spec.backoff_reset_ms,
+                Key::StartTimeout => &mut spec.start_timeout_ms,
+                Key::StopTimeout => &mut spec.stop_timeout_ms,
+                Key::IdleKill => &mut spec.idle_kill_ms,
+                _ => &mut spec.drop_timeout_ms,
+            } = ms;
         }
-        Key::RestartMax => spec.restart_max = count(value)?,
-        Key::StartTimeout => spec.start_timeout_ms = duration(value)?,
-        Key::StopTimeout => spec.stop_timeout_ms = duration(value)?,
+        // The counts, each in its range: one parse, then the field.
+        Key::RestartMax
+        | Key::MaxPerIp
+        | Key::Nofile
+        | Key::Backlog
+        | Key::MaxWorkers
+        | Key::ProcsMin
+        | Key::ProcsMax => {
+            let (low, high, why) = match key {
+                Key::RestartMax | Key::MaxPerIp => (0, u64::from(u32::MAX), "is not a number"),
+                Key::Nofile => (1, 0x7fff_ffff, "is not a number of files"),
+                Key::Backlog => (1, 65535, "is not a number from 1 to 65535"),
+                _ => (
+                    1,
+                    WORKERS_MAX_U64,
+                    "is not a number from 1 to the compiled capacity",
+                ),
+            };
+            let n = parse_u64(value).filter(|n| (low..=high).contains(n));
+            *match key {
+                Key::RestartMax => &mut spec.restart_max,
+                Key::MaxPerIp => &mut spec.max_per_ip,
+                Key::Nofile => &mut spec.nofile,
+                Key::Backlog => &mut spec.backlog,
+                Key::MaxWorkers => &mut spec.max_workers,
+                Key::ProcsMin => &mut spec.procs_min,
+                _ => &mut spec.procs_max,
+            } = n.ok_or(Refused::Value(why))? as u32;
+        }
         Key::StopSignal => {
             spec.stop_signal = parse_signal(value).ok_or(Refused::Value("is not a signal"))?;
         }
@@ -503,20 +528,6 @@ fn set_field(spec: &mut ServiceSpec, key: Key, value: &[u8]) -> Result<(), Refus
                 _ => spec.listen_mode = mode,
             }
         }
-        Key::Nofile => match parse_u64(value) {
-            Some(n @ 1..=0x7fff_ffff) => spec.nofile = n as u32,
-            _ => return Err(Refused::Value("is not a number of files")),
-        },
-        Key::Backlog => match parse_u64(value) {
-            Some(n @ 1..=65535) => spec.backlog = n as u32,
-            _ => return Err(Refused::Value("is not a number from 1 to 65535")),
-        },
-        Key::MaxWorkers => spec.max_workers = capacity(value)?,
-        Key::MaxPerIp => spec.max_per_ip = count(value)?,
-        Key::ProcsMin => spec.procs_min = capacity(value)?,
-        Key::ProcsMax => spec.procs_max = capacity(value)?,
-        Key::IdleKill => spec.idle_kill_ms = duration(value)?,
-        Key::DropTimeout => spec.drop_timeout_ms = duration(value)?,
         // Keys that the parser stores itself (`service_value`).
         Key::Exec
         | Key::Restart

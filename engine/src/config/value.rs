@@ -1,7 +1,7 @@
 //! Value syntax of vigild.conf(5): durations, booleans, names, paths, and `exec`
 //! splitting (whitespace, `'single'` and `"double quotes"`, `\` escapes, no shell).
 
-use crate::fixed::{Arena, Words, lookup};
+use crate::fixed::{Arena, Words, lookup, word_index};
 use crate::limits::NAME_MAX;
 use crate::unix::parse_u64;
 
@@ -193,7 +193,7 @@ enum Quote {
 /// backslashes are plain bytes (`env = A=don't # note` ends at `don't`).
 pub(crate) fn strip_comment(line: &[u8]) -> &[u8] {
     let key = line.split(|&b| b == b'=').next().unwrap_or_default();
-    let quoting = WORD_KEYS.contains(&trim(key)) && line.contains(&b'=');
+    let quoting = word_index(WORD_KEYS, trim(key)).is_some() && line.contains(&b'=');
     let mut quote = Quote::None;
     // `#` begins a comment only where a word would begin (as in sh).
     let mut word_start = true;
@@ -232,7 +232,7 @@ pub(crate) fn strip_comment(line: &[u8]) -> &[u8] {
 }
 
 /// The keys whose values are split into words as sh splits them.
-const WORD_KEYS: [&[u8]; 5] = [b"exec", b"prefix", b"log", b"finish", b"crash"];
+const WORD_KEYS: &str = "exec prefix log finish crash";
 
 /// `text` without leading and trailing ASCII whitespace.
 pub(crate) fn trim(text: &[u8]) -> &[u8] {

@@ -119,22 +119,25 @@ impl Supervisor {
     /// `procs_min`, else when its first idle worker is due to go or an
     /// interrupted one to be killed.
     pub(super) fn pool_deadline(&self, cfg: &Config, id: ServiceId) -> Option<Instant> {
-        let kill = self.workers.records(id).filter_map(|w| w.kill_at).min();
+        // In one pass over its workers: the first kill due (`kill_at`);
+        // of those that stay (not interrupted), how many, and the first
+        // idle kill.
+        let spec = cfg.spec(id);
+        let (mut kill, mut staying, mut idle) = (None, 0, None);
+        for w in self.workers.records(id) {
+            kill = earliest(kill, w.kill_at);
+            if !w.interrupted {
+                staying += 1;
+                idle = earliest(idle, idle_kill_at(w, spec.idle_kill_ms));
+            }
+        }
         if !self.pool_running(cfg, id) {
             return kill;
         }
-        let spec = cfg.spec(id);
         if self.accepts[id.index()].workers < spec.procs_min && self.workers.has_room() {
             return Some(Instant::from_ms(0));
         }
-        let staying = || self.workers.records(id).filter(|w| !w.interrupted);
-        let idle = match staying().count() > spec.procs_min as usize {
-            true => staying()
-                .filter_map(|w| idle_kill_at(w, spec.idle_kill_ms))
-                .min(),
-            false => None,
-        };
-        earliest(kill, idle)
+        earliest(kill, idle.filter(|_| staying > spec.procs_min as usize))
     }
 
     /// A worker of pool `id` ended. A failure before it ever reported (it

@@ -56,3 +56,60 @@ impl Signals {
         (1..65).filter(move |sig| pending & (1 << (sig - 1)) != 0)
     }
 }
+
+/// The kernel's `struct sigaction` (x86_64 and arm64 share this layout).
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Set the disposition of `sig` to `handler`, SIG_DFL or SIG_IGN (no
+/// handler function: it would need a restorer), with rt_sigaction itself:
+/// libc's `sigaction`, with what it does for handler functions, costs the
+/// binary 500 bytes more. Its result (-1 with errno set on failure). Here,
+/// not in the cold `setup`: the spawned child calls it at every start.
+pub fn disposition(sig: c_int, handler: libc::sighandler_t) -> libc::c_long {
+    let action = KernelSigaction {
+        handler,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: rt_sigaction with a valid struct and the kernel's sigset
+    // size; SIG_DFL and SIG_IGN need no restorer.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &raw const action,
+            core::ptr::null_mut::<u8>(),
+            8usize,
+        )
+    }
+}
+
+/// `how` (SIG_BLOCK, SIG_SETMASK) the signals of `signals` in the calling
+/// thread's mask, with rt_sigprocmask itself (libc's sigset functions and
+/// wrappers cost the binary 150 bytes more); the kernel's mask of them,
+/// for a signalfd. Here for the spawned child, as `disposition`.
+pub fn mask(how: c_int, signals: &[c_int]) -> u64 {
+    // Signal N is bit N - 1 of the kernel's 64-bit set.
+    let set = signals.iter().fold(0u64, |set, &sig| {
+        set | 1u64.checked_shl(sig.wrapping_sub(1) as u32).unwrap_or(0)
+    });
+    // SAFETY: rt_sigprocmask reads the local set (the kernel's sigset
+    // size, 8 bytes); no old set is asked for.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how,
+            &raw const set,
+            core::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+    set
+}
