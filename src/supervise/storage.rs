@@ -33,22 +33,32 @@ pub struct Tables {
     pub rings: [u8; RING_BYTES],
 }
 
-static TABLES: Once<Tables> = Once::new(Tables {
-    configs: [Config::new(), Config::new()],
-    supervisor: Paged(Supervisor::new()),
-    text: Paged([0; CONFIG_BYTES]),
-    errors: Errors::new(),
-    status_texts: [StatusText::EMPTY; READY_MAX],
-    notice: [0; NOTICE_MAX],
-    rings: [0; RING_BYTES],
-});
+/// The tables, and after them the control input's line reader. It is
+/// here, not in the small `.bss` that ends the file's last page: every
+/// byte there is one less for code before link/layout.ld pads the code to
+/// a page. An idle vigild only reads it, which costs no memory
+/// (`LineReader::room`); the first control line costs a page.
+#[repr(C)]
+struct Storage {
+    tables: Tables,
+    lines: LineReader,
+}
 
-/// Control input, cut into lines: read at every loop turn, so not in the
-/// tables (a page of its own there) but in the small `.bss`, on the page
-/// that holds `.data`'s end, resident anyway.
-static CONTROL: Once<LineReader> = Once::new(LineReader::new());
+static STORAGE: Once<Storage> = Once::new(Storage {
+    tables: Tables {
+        configs: [Config::new(), Config::new()],
+        supervisor: Paged(Supervisor::new()),
+        text: Paged([0; CONFIG_BYTES]),
+        errors: Errors::new(),
+        status_texts: [StatusText::EMPTY; READY_MAX],
+        notice: [0; NOTICE_MAX],
+        rings: [0; RING_BYTES],
+    },
+    lines: LineReader::new(),
+});
 
 /// The tables and the control line reader; `None` after the first call.
 pub fn take() -> Option<(&'static mut Tables, &'static mut LineReader)> {
-    Some((TABLES.take()?, CONTROL.take()?))
+    let all = STORAGE.take()?;
+    Some((&mut all.tables, &mut all.lines))
 }
