@@ -803,3 +803,47 @@ fn no_symlink_leads_to_the_binary() {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(d.svc("a").unwrap().pid(), a);
 }
+
+/// A check that says nothing and never ends is killed at the 5 s limit;
+/// `reexec` lines queued behind it are refused at once for the next 5 s
+/// instead of holding vigild 5 s each; then a reexec works again.
+#[test]
+fn a_check_that_never_answers_holds_vigild_once() {
+    let opts = Opts {
+        env: vec![("CHECKHANG_KEEP_STDERR".into(), "1".into())],
+        ..Opts::default()
+    };
+    let d = Daemon::start_with("rxslow", "[a]\nexec = /bin/sleep 1000\n", opts);
+    let a = d.wait_up("a").pid();
+    let hang = example_bin("checkhang");
+    let mut first = Reply::new(d.dir.join("first"));
+    let mut second = Reply::new(d.dir.join("second"));
+    let t = std::time::Instant::now();
+    d.send_raw(
+        format!(
+            "reexec {0} reply={1}\nreexec {0} reply={2}\n",
+            hang.display(),
+            first.path.display(),
+            second.path.display()
+        )
+        .as_bytes(),
+    );
+    let lines = first.until_closed(Duration::from_secs(20));
+    assert_eq!(
+        lines,
+        ["reexec-failed check ETIMEDOUT"],
+        "{}",
+        d.stderr.text()
+    );
+    let lines = second.until_closed(Duration::from_secs(20));
+    assert_eq!(
+        lines,
+        ["reexec-failed check-timed-out (a check just did: retry in 5 s)"]
+    );
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(9), "the two took {took:?}");
+    assert_eq!(d.svc("a").unwrap().pid(), a);
+    std::thread::sleep(Duration::from_secs(5));
+    let out = d.ctl(&["reexec"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}

@@ -33,6 +33,7 @@ use crate::sys::power::Action;
 use crate::sys::signal::{self, Signals};
 use crate::sys::{Errno, clock};
 use core::ffi::CStr;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use vigild_engine::config::Config;
 use vigild_engine::control::{LineReader, Request};
@@ -207,6 +208,9 @@ fn hand_over<'a>(
     if v.engine.is_halting() {
         return ("in-shutdown", Ok(b""));
     }
+    if clock::now().as_ms() < QUIET_UNTIL.load(Relaxed) {
+        return ("check-timed-out", Ok(b" (a check just did: retry in 5 s)"));
+    }
     let (mut path, mut inside) = ([0u8; BINARY_MAX + 1], [0u8; BINARY_MAX + 1]);
     let given = match name {
         b"" => v.binary.as_str().as_bytes(),
@@ -237,9 +241,19 @@ fn hand_over<'a>(
     };
     let len = match handoff::run_check(binary.as_fd(), path, file.as_fd(), answer, CHECK_MS) {
         Ok(len) => len,
-        Err(e) => return ("check ", Err(e)),
+        Err(e) => {
+            if e == Errno::TIMEDOUT {
+                QUIET_UNTIL.store(clock::now().plus_ms(CHECK_MS).as_ms(), Relaxed);
+            }
+            return ("check ", Err(e));
+        }
     };
-    match answer[..len].trim_ascii_end() {
+    // Its first line (the rest of an older vigild's usage goes).
+    let said = answer[..len]
+        .split(|&b| b == b'\n')
+        .next()
+        .unwrap_or_default();
+    match said.trim_ascii_end() {
         b"ok" => {}
         // Another program, a vigild before reexec (its stderr says why),
         // or a script (not executable by its descriptor).
@@ -311,6 +325,11 @@ fn decimal(mut n: u32, buf: &mut [u8; 12]) -> &CStr {
     }
     CStr::from_bytes_with_nul(&buf[at..]).unwrap_or(c"")
 }
+
+/// After a check that did not answer in time, none other before this
+/// (monotonic ms): `reexec` lines queued behind it cannot hold vigild for
+/// the whole limit each.
+static QUIET_UNTIL: AtomicU64 = AtomicU64::new(0);
 
 /// How long the new binary may take to judge the hand-off.
 const CHECK_MS: u64 = 5000;
@@ -565,7 +584,7 @@ pub fn resumed(v: &mut Vigild, r: Resumed) {
         true => "switched-root",
         false => "reexecuted",
     };
-    if let Some(fd) = r.reply {
+    if let Some(fd) = &r.reply {
         send(
             fd.as_fd(),
             format_args!("{} {}", Plain(word), Plain(env!("CARGO_PKG_VERSION"))),
@@ -574,7 +593,8 @@ pub fn resumed(v: &mut Vigild, r: Resumed) {
     v.status.dirty = true;
     // The new root's services: those of both configurations (the same
     // name and section) kept, the others stopped or started.
+    // Its errors, if any, go to the requester too.
     if r.switched {
-        super::reload::reload(v, clock::now(), None);
+        super::reload::reload(v, clock::now(), r.reply.as_ref().map(|fd| fd.as_fd()));
     }
 }

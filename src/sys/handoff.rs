@@ -253,7 +253,8 @@ fn execute(binary: BorrowedFd<'_>, argv: &[*const core::ffi::c_char]) -> Errno {
 
 /// Run `path --handoff-check` with `file` as its stdin, the new image's
 /// judgement of the hand-off: what it wrote on its stdout (`ok` when it
-/// can resume from it) in `answer`, its length. Within `limit_ms` in all:
+/// can resume from it) in `answer`, its length (`TIMEDOUT`: nothing came,
+/// not even its end, within the limit). Within `limit_ms` in all:
 /// then, answered or not, its process group (it leads one) is killed, so
 /// that neither a check that never ends nor one that hangs after its
 /// answer can hold vigild longer.
@@ -277,6 +278,10 @@ pub fn run_check(
         super::signal::setup::reset_inherited();
         let _ = rustix::stdio::dup2_stdin(file);
         let _ = rustix::stdio::dup2_stdout(&write);
+        // Its complaints are its answer too (an older vigild's `unknown
+        // option`), and read as far as an answer is: never a flood on
+        // vigild's own stderr.
+        let _ = rustix::stdio::dup2_stderr(&write);
         let argv = [
             path.as_ptr(),
             c"--handoff-check".as_ptr(),
@@ -297,12 +302,15 @@ pub fn run_check(
         &read,
         rustix::event::PollFlags::IN,
     )];
-    let _ = rustix::event::poll(&mut fds, Some(&super::clock::timespec(limit_ms)));
+    let waited = rustix::event::poll(&mut fds, Some(&super::clock::timespec(limit_ms)));
     let len = rustix::io::read(&read, answer).unwrap_or(0);
     // Its answer is all that was wanted of it.
     let _ = process::kill(pid, 9, true);
     process::wait_for(pid);
-    Ok(len)
+    match waited {
+        Ok(0) => Err(Errno::TIMEDOUT),
+        _ => Ok(len),
+    }
 }
 
 /// Execute `path` with the command line `front` then `args` from `first`
