@@ -130,6 +130,46 @@ fn fill_new_root(new: &Path) {
     }
 }
 
+/// vigild as PID 1 of a new PID and mount namespace, chrooted into a tmpfs
+/// (`root`) playing the initramfs, another tmpfs (`new`) at /newroot,
+/// `CONF`'s oneshot done; with `handoff`, the new root holds the real
+/// vigild with its libraries, and the test's directory at its own path
+/// inside too (the options name it in both roots).
+fn in_namespace(tag: &str, handoff: bool) -> (Daemon, Mounts, PathBuf, PathBuf) {
+    let dir = TempDir::new(tag);
+    let (root, new) = (dir.join("root"), dir.join("new"));
+    let mounts = Mounts(vec![root.clone(), new.clone()], dir.path.clone());
+    mount_tmpfs(&root);
+    mount_tmpfs(&new);
+    fill_old_root(&root);
+    fill_new_root(&new);
+    let mut setup = SETUP.to_string();
+    if handoff {
+        put(&new, "/sbin/vigild", Path::new(vigild_bin()));
+        let ldd = Command::new("ldd").arg(vigild_bin()).output().unwrap();
+        for word in String::from_utf8_lossy(&ldd.stdout).split_whitespace() {
+            if word.starts_with('/') {
+                put(&new, word, Path::new(word));
+            }
+        }
+        setup = setup.replace(
+            "mount --bind @DIR@/new",
+            "mkdir -p @DIR@/new@DIR@\nmount --bind @DIR@ @DIR@/new@DIR@\nmount --rbind @DIR@/new",
+        );
+    }
+    let mut wrapper: Vec<String> = ["unshare", "--fork", "--pid", "--mount", "--kill-child"]
+        .map(String::from)
+        .to_vec();
+    wrapper.extend(["/bin/sh", "-c", &fill(&setup, &dir), "setup"].map(String::from));
+    let opts = Opts {
+        wrapper,
+        ..Opts::default()
+    };
+    let d = Daemon::start_in(dir, CONF, opts);
+    d.wait_svc("note", "up (oneshot done)", |s| s.state() == "up");
+    (d, mounts, root, new)
+}
+
 /// Every file left under `dir` that is no directory.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut left = Vec::new();
@@ -154,24 +194,8 @@ fn answer(d: &Daemon, line: &str) -> Vec<String> {
 #[test]
 #[ignore = "needs root: run by .ci/run"]
 fn switch_root_hands_pid1_to_the_new_roots_init() {
-    let dir = TempDir::new("swroot");
-    let (root, new) = (dir.join("root"), dir.join("new"));
-    let mounts = Mounts(vec![root.clone(), new.clone()], dir.path.clone());
-    mount_tmpfs(&root);
-    mount_tmpfs(&new);
-    fill_old_root(&root);
-    fill_new_root(&new);
-    let mut wrapper: Vec<String> = ["unshare", "--fork", "--pid", "--mount", "--kill-child"]
-        .map(String::from)
-        .to_vec();
-    wrapper.extend(["/bin/sh", "-c", &fill(SETUP, &dir), "setup"].map(String::from));
-    let opts = Opts {
-        wrapper,
-        ..Opts::default()
-    };
-    let d = Daemon::start_in(dir, CONF, opts);
+    let (d, mounts, root, new) = in_namespace("swroot", false);
     let sleeper = d.wait_up("sleeper").pid();
-    d.wait_svc("note", "up (oneshot done)", |s| s.state() == "up");
     let refusals = [
         (
             "switch_root /etc /init",
@@ -289,43 +313,14 @@ exec = /bin/busybox sleep 2000
 #[test]
 #[ignore = "needs root: run by .ci/run"]
 fn switch_root_hands_over_to_the_new_roots_vigild() {
-    let dir = TempDir::new("swhand");
-    let (root, new) = (dir.join("root"), dir.join("new"));
-    let mounts = Mounts(vec![root.clone(), new.clone()], dir.path.clone());
-    mount_tmpfs(&root);
-    mount_tmpfs(&new);
-    fill_old_root(&root);
-    fill_new_root(&new);
-    // The new root's vigild is the real one, with its libraries; the
-    // test's directory is where the options name it in both roots.
-    put(&new, "/sbin/vigild", Path::new(vigild_bin()));
-    let ldd = Command::new("ldd").arg(vigild_bin()).output().unwrap();
-    for word in String::from_utf8_lossy(&ldd.stdout).split_whitespace() {
-        if word.starts_with('/') {
-            put(&new, word, Path::new(word));
-        }
-    }
-    let setup = SETUP.replace(
-        "mount --bind @DIR@/new",
-        "mkdir -p @DIR@/new@DIR@\nmount --bind @DIR@ @DIR@/new@DIR@\nmount --rbind @DIR@/new",
-    );
-    let mut wrapper: Vec<String> = ["unshare", "--fork", "--pid", "--mount", "--kill-child"]
-        .map(String::from)
-        .to_vec();
-    wrapper.extend(["/bin/sh", "-c", &fill(&setup, &dir), "setup"].map(String::from));
-    let opts = Opts {
-        wrapper,
-        ..Opts::default()
-    };
-    let d = Daemon::start_in(dir, CONF, opts);
+    let (d, mounts, root, _) = in_namespace("swhand", true);
     let sleeper = d.wait_up("sleeper").pid();
-    d.wait_svc("note", "up (oneshot done)", |s| s.state() == "up");
     fs::write(&d.conf, NEW_CONF).unwrap();
 
     let version = env!("CARGO_PKG_VERSION");
     assert_eq!(
         answer(&d, "switch_root /newroot"),
-        [format!("switched-root {version}")],
+        [format!("switched-root {version}"), "reloaded vigild".into()],
         "{}",
         d.stderr.text()
     );

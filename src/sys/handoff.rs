@@ -95,7 +95,7 @@ impl<'a> Place<'a> {
 pub fn write_images(file: BorrowedFd<'_>, images: &[Image<'_>]) -> Result<(), Errno> {
     let mut offset = 0;
     for image in images {
-        write_at(file, offset, image.at, image.len)?;
+        transfer(file, offset, image.at, image.len, true)?;
         offset += page_round(image.len);
     }
     Ok(())
@@ -105,24 +105,33 @@ fn page_round(len: usize) -> u64 {
     len.div_ceil(PAGE) as u64 * PAGE as u64
 }
 
-/// `len` bytes from address `from` into `file` at `offset`.
-fn write_at(file: BorrowedFd<'_>, offset: u64, from: usize, len: usize) -> Result<(), Errno> {
+/// `len` bytes between address `at` and `file` at `offset`: into the file
+/// (`write`), or out of it.
+fn transfer(
+    file: BorrowedFd<'_>,
+    offset: u64,
+    at: usize,
+    len: usize,
+    write: bool,
+) -> Result<(), Errno> {
     let mut done = 0;
     while done < len {
-        // SAFETY: the kernel reads `len - done` bytes at `from + done`,
-        // inside the value of an `Image` (no Rust reference to its bytes
-        // is made, so its padding is never read as a value).
-        let n = unsafe {
-            libc::pwrite(
-                file.as_raw_fd(),
-                (from + done) as *const c_void,
-                len - done,
-                (offset + done as u64) as i64,
-            )
+        let (fd, pos, count) = (file.as_raw_fd(), (offset + done as u64) as i64, len - done);
+        let n = match write {
+            // SAFETY: the kernel reads `count` bytes at `at + done`, inside
+            // the value of an `Image` (no Rust reference to its bytes is
+            // made, so its padding is never read as a value).
+            true => unsafe { libc::pwrite(fd, (at + done) as *const c_void, count, pos) },
+            // SAFETY: the kernel writes `count` bytes at `at + done`, inside
+            // the value of a `Place` (exclusively borrowed), with the bytes
+            // of a value of its type (see `read_images`), or inside
+            // `read_place`'s own chunk buffer.
+            false => unsafe { libc::pread(fd, (at + done) as *mut c_void, count, pos) },
         };
         match n {
             n if n > 0 => done += n as usize,
-            0 => return Err(Errno::NOSPC),
+            // The end of the file: cut short.
+            0 => return Err(Errno::NODATA),
             _ if process::errno() == libc::EINTR => {}
             _ => return Err(Errno::from_raw_os_error(process::errno())),
         }
@@ -150,13 +159,19 @@ pub fn read_images(file: BorrowedFd<'_>, places: &mut [Place<'_>]) -> Result<(),
 /// zeroed, only its chunks that hold something else than zeros.
 fn read_place(file: BorrowedFd<'_>, offset: u64, place: &Place<'_>) -> Result<(), Errno> {
     if !place.zeroed {
-        return read_at(file, offset, place.at, place.len);
+        return transfer(file, offset, place.at, place.len, false);
     }
     let mut chunk = [0u8; PAGE];
     let mut done = 0;
     while done < place.len {
         let n = (place.len - done).min(PAGE);
-        read_at(file, offset + done as u64, chunk.as_mut_ptr() as usize, n)?;
+        transfer(
+            file,
+            offset + done as u64,
+            chunk.as_mut_ptr() as usize,
+            n,
+            false,
+        )?;
         if chunk[..n].iter().any(|&b| b != 0) {
             copy(&chunk[..n], place.at + done);
         }
@@ -171,31 +186,6 @@ fn copy(bytes: &[u8], to: usize) {
     // (exclusively borrowed), given the bytes its type's image has there
     // (see `read_images`); `bytes` is a buffer of our own, apart from it.
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), to as *mut u8, bytes.len()) };
-}
-
-/// `len` bytes of `file` at `offset` into address `to`.
-fn read_at(file: BorrowedFd<'_>, offset: u64, to: usize, len: usize) -> Result<(), Errno> {
-    let mut done = 0;
-    while done < len {
-        // SAFETY: the kernel writes `len - done` bytes at `to + done`,
-        // inside the value of a `Place` (exclusively borrowed), with the
-        // bytes of a value of its type (see `read_images`).
-        let n = unsafe {
-            libc::pread(
-                file.as_raw_fd(),
-                (to + done) as *mut c_void,
-                len - done,
-                (offset + done as u64) as i64,
-            )
-        };
-        match n {
-            n if n > 0 => done += n as usize,
-            0 => return Err(Errno::NODATA),
-            _ if process::errno() == libc::EINTR => {}
-            _ => return Err(Errno::from_raw_os_error(process::errno())),
-        }
-    }
-    Ok(())
 }
 
 /// The program `path` names, opened to be executed (`run_check`, `exec`)
