@@ -278,6 +278,10 @@ fn switch_root_refuses_a_root_that_is_no_initramfs() {
     assert_eq!(d.svc("sleeper").unwrap().pid(), sleeper);
     assert!(new.join("init").exists());
     d.wait_stderr(": failed: root-not-initramfs");
+    // An orderly end removes vigild's cgroups (the namespace's end alone
+    // would leave them behind on the machine).
+    assert_eq!(answer(&d, "shutdown")[0], "stopping vigild");
+    d.wait_exit(DEADLINE);
     drop(d);
     drop(mounts);
 }
