@@ -54,7 +54,12 @@ pub fn wall_ms() -> u64 {
     clock_ms(libc::CLOCK_REALTIME)
 }
 
-/// What to add to a monotonic `Instant` to get wall-clock milliseconds.
+/// What to add to a monotonic `Instant` to get wall-clock milliseconds:
+/// the clocks' difference in nanoseconds, rounded down once (two readings
+/// each cut to milliseconds made it move by 1 ms from one call to the
+/// next, and with it every `since` of the status file).
 pub fn wall_offset_ms() -> i64 {
-    wall_ms() as i64 - now().as_ms() as i64
+    let ((ws, wn), (ms, mn)) = (clock(libc::CLOCK_REALTIME), clock(libc::CLOCK_MONOTONIC));
+    let ns = (ws as i64 - ms as i64) * 1_000_000_000 + (wn as i64 - mn as i64);
+    ns.div_euclid(1_000_000)
 }

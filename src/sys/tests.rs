@@ -353,3 +353,14 @@ fn at_paths_get_their_nul_and_are_checked() {
     at::unlinkat(CWD, &path, AtFlags::empty()).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The wall clock's offset from the monotonic one does not move between
+/// two calls (each `since` of the status file is a monotonic instant plus
+/// it): cut to milliseconds once, not each clock apart.
+#[test]
+fn the_wall_offset_holds_still() {
+    let first = clock::wall_offset_ms();
+    for _ in 0..20_000 {
+        assert_eq!(clock::wall_offset_ms(), first);
+    }
+}
