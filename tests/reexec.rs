@@ -238,9 +238,10 @@ fn since_ms(s: &Svc) -> i64 {
 }
 
 /// `now` and `was` have the same status line but for what moves on its
-/// own. `since` may differ by a millisecond: every write of the status
-/// file turns the monotonic instant into wall-clock time with the offset
-/// between the two clocks read anew, each truncated to the millisecond.
+/// own. `since` may differ by a millisecond: each write of the status file
+/// turns the monotonic instant into wall-clock time with the clocks'
+/// offset read anew, which a slewed wall clock moves (a reset would move
+/// it by far more).
 #[track_caller]
 fn assert_kept(now: &Svc, was: &Svc, when: &str) {
     assert_eq!(kept_fields(now), kept_fields(was), "{when}: {}", now.line);
