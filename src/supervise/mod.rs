@@ -64,16 +64,22 @@ pub fn main(args: Args) -> c_int {
         // second copy of the parts on the stack), and dropped before the
         // last resort, which does not return: the services' cgroups go.
         let mut started = startup::start_up(args, pid1);
-        match &mut started {
-            Ok(v) => {
-                let code = event_loop::run(v);
-                shutdown::leave(v);
-                code
-            }
-            Err(code) => *code,
-        }
+        supervise(&mut started)
     };
     last_resort(code)
+}
+
+/// Run the loop of a vigild that started (or resumed) until its end; the
+/// exit code (or the one of a start that failed).
+fn supervise(started: &mut Result<parts::Vigild, c_int>) -> c_int {
+    match started {
+        Ok(v) => {
+            let code = event_loop::run(v);
+            shutdown::leave(v);
+            code
+        }
+        Err(code) => *code,
+    }
 }
 
 /// `vigild --resume FD ARGS...`: a re-exec's new image, on from the
@@ -84,13 +90,5 @@ fn resume(args: Args, pid1: bool) -> c_int {
     if startup::options(options, pid1, &mut o).is_err() {
         return 2;
     }
-    let mut resumed = reexec::resume(options, o.source);
-    match &mut resumed {
-        Ok(v) => {
-            let code = event_loop::run(v);
-            shutdown::leave(v);
-            code
-        }
-        Err(code) => *code,
-    }
+    supervise(&mut reexec::resume(options, o.source))
 }
