@@ -27,10 +27,11 @@ use super::status_file::StatusFile;
 use super::storage::{self, Tables};
 use super::world::{PRIVATE_MAX, World};
 use crate::sys::args::Args;
-use crate::sys::handoff::{self, Image, Place, adopt, read_images, write_images};
+use crate::sys::handoff::{self, Image, Place, read_images, write_images};
 use crate::sys::message::{note, say};
 use crate::sys::power::Action;
 use crate::sys::signal::{self, Signals};
+use crate::sys::stdio::adopt;
 use crate::sys::{Errno, clock};
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -44,10 +45,10 @@ use vigild_engine::time::Instant;
 use vigild_engine::unix::{errno_name, parse_u64};
 
 /// The hand-off format's version (vigild(8) UPGRADING): a vigild resumes
-/// from a hand-off of its own version only. Any change to a type that
-/// travels (the header, `Config`, `Supervisor`, the supervisor's tables)
-/// is a new version; a release reads its predecessor's hand-off, which the
-/// upgrade test checks by building the previous commit.
+/// from a hand-off of its own version and `LAYOUT` only. A change of how
+/// the hand-off is written is a new version; a change of a type that
+/// travels changes the layout by itself. The upgrade test builds the
+/// previous commit and upgrades from it, or sees it refused cleanly.
 pub const HANDOFF_VERSION: u32 = 1;
 
 const MAGIC: [u8; 8] = *b"vigildHO";
@@ -91,7 +92,6 @@ const LAYOUT: u32 = {
 };
 
 /// A decimal number's value, at compile time.
-#[inline(never)]
 const fn decimal_u64(text: &str) -> u64 {
     let (bytes, mut value, mut i) = (text.as_bytes(), 0u64, 0);
     while i < bytes.len() {
@@ -164,14 +164,15 @@ pub fn hand_over_or_say(
     reply: Option<OwnedFd>,
 ) {
     let mut answer = [0u8; 120];
-    let (why, detail) = hand_over(v, name, new_root, reply.as_ref(), &mut answer);
+    let binary = v.binary;
+    let path = match name {
+        b"" => binary.as_str().as_bytes(),
+        named => named,
+    };
+    let (why, detail) = hand_over(v, path, new_root, reply.as_ref(), &mut answer);
     let detail = match detail {
         Ok(words) => words,
         Err(e) => errno_name(errno(e)).unwrap_or("error").as_bytes(),
-    };
-    let path = match name {
-        b"" => v.binary.as_str().as_bytes(),
-        named => named,
     };
     failed(verb, [new_root, path], why, detail, reply);
 }
@@ -195,12 +196,13 @@ pub fn failed(verb: &str, about: [&[u8]; 2], why: &str, detail: &[u8], reply: Op
 const NOT_TRUSTED: &[u8] =
     b" (it must be owned by root or vigild's user, and not writable by its group or others)";
 
-/// `hand_over_or_say`'s work; returns only if it could not hand over:
-/// why (a word), and the check's answer or the error.
+/// `hand_over_or_say`'s work, the binary `given` (absolute); returns only
+/// if it could not hand over: why (a word), and the check's answer or the
+/// error.
 #[inline(never)]
 fn hand_over<'a>(
     v: &mut Vigild,
-    name: &[u8],
+    given: &[u8],
     new_root: &[u8],
     reply: Option<&OwnedFd>,
     answer: &'a mut [u8; 120],
@@ -212,10 +214,6 @@ fn hand_over<'a>(
         return ("check-timed-out", Ok(b" (a check just did: retry in 5 s)"));
     }
     let (mut path, mut inside) = ([0u8; BINARY_MAX + 1], [0u8; BINARY_MAX + 1]);
-    let given = match name {
-        b"" => v.binary.as_str().as_bytes(),
-        named => named,
-    };
     let Some(path) = c_path(&[given], &mut path) else {
         return ("no-path", Ok(b""));
     };
@@ -470,11 +468,12 @@ fn load(file: BorrowedFd<'_>) -> Result<Loaded, &'static str> {
     };
     // Into values that hold no fds yet: nothing is overwritten that owns
     // one.
-    let (st, mut head) = (&mut *l.tables, [0u8; size_of::<Header>()]);
+    // The header again, as the first image (checked already).
+    let st = &mut *l.tables;
     read_images(
         file,
         &mut [
-            Place::of(&mut head),
+            Place::of(&mut l.header),
             Place::zeroed(&mut st.configs[0]),
             Place::zeroed(&mut st.supervisor.0),
             Place::zeroed(&mut st.status_texts),
@@ -590,10 +589,10 @@ pub fn resumed(v: &mut Vigild, r: Resumed) {
             format_args!("{} {}", Plain(word), Plain(env!("CARGO_PKG_VERSION"))),
         );
     }
-    v.status.dirty = true;
+    // (The status file is written at the first turn: a new one is dirty.)
     // The new root's services: those of both configurations (the same
-    // name and section) kept, the others stopped or started.
-    // Its errors, if any, go to the requester too.
+    // name and section) kept, the others stopped or started; its errors,
+    // if any, go to the requester too.
     if r.switched {
         super::reload::reload(v, clock::now(), r.reply.as_ref().map(|fd| fd.as_fd()));
     }

@@ -2,6 +2,7 @@
 //! that live as long as the process.
 
 use core::ffi::{CStr, c_char, c_int};
+use rustix::fd::BorrowedFd;
 
 /// The command line given to `main`.
 #[derive(Clone, Copy)]
@@ -110,7 +111,8 @@ pub fn own_path(buf: &mut [u8]) -> Option<&[u8]> {
 /// file checked (by its descriptor): vigild may run as root from a
 /// directory others can write. Returns only on failure.
 pub fn exec_beside(name: &[u8], args: Args, first: usize) -> super::Errno {
-    use rustix::fs::{CWD, FileType, Mode, OFlags, fstat, readlinkat_raw};
+    use rustix::fd::AsFd;
+    use rustix::fs::{CWD, Mode, OFlags, readlinkat_raw};
     let mut path = [0u8; 4096];
     let len = match readlinkat_raw(CWD, c"/proc/self/exe", &mut path[..]) {
         Ok(len) => len,
@@ -128,25 +130,48 @@ pub fn exec_beside(name: &[u8], args: Args, first: usize) -> super::Errno {
         Ok(file) => file,
         Err(e) => return e,
     };
-    let trusted = fstat(&file).is_ok_and(|st| {
-        FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
-            && (st.st_uid == 0 || st.st_uid == rustix::process::geteuid().as_raw())
-            && st.st_mode & 0o022 == 0
-    });
-    if !trusted {
+    if trusted(file.as_fd()).is_err() {
         return super::Errno::PERM;
     }
-    let fd = rustix::fd::AsRawFd::as_raw_fd(&file);
-    // SAFETY: execveat(2) of the open file itself (AT_EMPTY_PATH, an empty
-    // NUL-terminated path); argv from `first` is the C runtime's
-    // NULL-terminated array (first < argc), the environment vigild's own,
-    // unchanged.
+    // SAFETY: the C runtime's argv from `first` (< argc) to its NULL:
+    // argc - first entries and the NULL, all valid for the whole process.
+    let argv = unsafe { core::slice::from_raw_parts(args.argv.add(first), args.argc - first + 1) };
+    execveat(file.as_fd(), argv)
+}
+
+/// Whether the open program `file` may be executed by vigild: a regular
+/// file (`ISDIR` otherwise) that root or vigild's own user owns and nobody
+/// else may write (`PERM` otherwise).
+pub fn trusted(file: BorrowedFd<'_>) -> Result<(), super::Errno> {
+    use rustix::fs::{FileType, fstat};
+    let st = fstat(file)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(super::Errno::ISDIR);
+    }
+    let mine = st.st_uid == 0 || st.st_uid == rustix::process::geteuid().as_raw();
+    (mine && st.st_mode & 0o022 == 0)
+        .then_some(())
+        .ok_or(super::Errno::PERM)
+}
+
+/// execveat(2) of the open program `file` itself (the very file checked)
+/// with `argv`, which ends with its NULL (`INVAL` otherwise), and the
+/// environment vigild was started with. Returns only on failure.
+pub fn execveat(file: BorrowedFd<'_>, argv: &[*const c_char]) -> super::Errno {
+    if argv.last().is_none_or(|last| !last.is_null()) {
+        return super::Errno::INVAL;
+    }
+    // SAFETY: execveat of an open file (AT_EMPTY_PATH, an empty
+    // NUL-terminated path); `argv` ends with a NULL (checked), and its
+    // entries are C strings that outlive the call (its callers': the C
+    // runtime's argv, literals, buffers they hold); the environment is
+    // vigild's own, unchanged.
     unsafe {
         libc::syscall(
             libc::SYS_execveat,
-            fd,
+            rustix::fd::AsRawFd::as_raw_fd(&file),
             c"".as_ptr(),
-            args.argv.add(first),
+            argv.as_ptr(),
             environ_ptr(),
             libc::AT_EMPTY_PATH,
         )

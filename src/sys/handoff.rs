@@ -5,9 +5,10 @@
 //! of zeros unwritten: the new image has in memory what the old one used.
 //!
 //! An image is only ever read by a build whose hand-off layout (version,
-//! and the size of every type that travels) is the writer's: the header
-//! that says so is checked first, by the new image run as a check before
-//! the exec (`run_check`) and again when it resumes.
+//! sizes and capacities, and a fingerprint of the types' definitions) is
+//! the writer's: the header that says so is checked first, by the new
+//! image run as a check before the exec (`run_check`, which then reads it
+//! all) and again when it resumes.
 
 use super::{Errno, PAGE, process};
 use core::ffi::{CStr, c_void};
@@ -15,7 +16,7 @@ use core::marker::PhantomData;
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{MemfdFlags, Mode, OFlags, memfd_create};
 
-/// A new hand-off file, close-on-exec until `keep_across_exec`.
+/// A new hand-off file, close-on-exec until `keep_open_fds`.
 #[inline(never)]
 pub fn create(run_dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     memfd_create(c"vigild-handoff", MemfdFlags::CLOEXEC).or_else(|_| {
@@ -29,8 +30,7 @@ pub fn create(run_dir: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
 pub fn keep_open_fds(except: [i32; 2]) {
     let mut keep = |fd: i32| {
         if !except.contains(&fd) {
-            // SAFETY: fcntl on an integer; one that is not open fails.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+            process::fcntl(fd, libc::F_SETFD, 0);
         }
     };
     if !super::stdio::each_open_fd(&mut keep) {
@@ -197,7 +197,7 @@ fn copy(bytes: &[u8], to: usize) {
 /// root, root's own file system), with its symlinks resolved there.
 #[inline(never)]
 pub fn open_binary(root: Option<&CStr>, path: &CStr) -> Result<OwnedFd, Errno> {
-    use rustix::fs::{FileType, ResolveFlags, fstat};
+    use rustix::fs::ResolveFlags;
     let flags = OFlags::PATH | OFlags::CLOEXEC;
     let dir = match root {
         Some(root) => Some(rustix::fs::open(
@@ -212,33 +212,8 @@ pub fn open_binary(root: Option<&CStr>, path: &CStr) -> Result<OwnedFd, Errno> {
         None => (rustix::fs::CWD, ResolveFlags::NO_SYMLINKS),
     };
     let binary = rustix::fs::openat2(at, path, flags, Mode::empty(), how)?;
-    let st = fstat(&binary)?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(Errno::ISDIR);
-    }
-    let trusted = (st.st_uid == 0 || st.st_uid == rustix::process::geteuid().as_raw())
-        && st.st_mode & 0o022 == 0;
-    trusted.then_some(binary).ok_or(Errno::PERM)
-}
-
-/// execveat(2) of the open `binary` itself with `argv` (NULL-terminated)
-/// and vigild's environment; returns only on failure.
-fn execute(binary: BorrowedFd<'_>, argv: &[*const core::ffi::c_char]) -> Errno {
-    // SAFETY: execveat of an open file (AT_EMPTY_PATH, an empty
-    // NUL-terminated path); `argv` is NULL-terminated (its callers end it
-    // with a NULL), each entry a C string that outlives the call; the
-    // environment is vigild's own, unchanged.
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            binary.as_raw_fd(),
-            c"".as_ptr(),
-            argv.as_ptr(),
-            super::args::environ_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
-    };
-    Errno::from_raw_os_error(process::errno())
+    super::args::trusted(binary.as_fd())?;
+    Ok(binary)
 }
 
 /// Run `path --handoff-check` with `file` as its stdin, the new image's
@@ -277,7 +252,7 @@ pub fn run_check(
             c"--handoff-check".as_ptr(),
             core::ptr::null(),
         ];
-        let e = execute(binary, &argv).raw_os_error() as u16;
+        let e = super::args::execveat(binary, &argv).raw_os_error() as u16;
         // One write, as a check's answer is read.
         let name = vigild_engine::unix::errno_name(e).unwrap_or("failed");
         let mut said = [0u8; 40];
@@ -329,12 +304,7 @@ pub fn exec(
         (n, i) = (n + 1, i + 1);
     }
     // NULL-terminated: n + 1 < its length.
-    execute(binary, &argv)
-}
-
-/// Keep `fd` (an fd number of the hand-off) as an owned fd, if it is open.
-pub fn adopt(fd: i32) -> Option<OwnedFd> {
-    super::stdio::adopt(fd)
+    super::args::execveat(binary, &argv)
 }
 
 /// The fd's number, as the hand-off records it.
